@@ -1,0 +1,66 @@
+"""``funnelkit demo``: run every analysis on the bundled sample.
+
+Each section is a function ``(sample) -> list[(title, table)]``; the demo
+prints each table and writes it as CSV into the output folder.  Metric issues
+add their sections to :data:`SECTIONS`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from funnelkit._format import format_frame
+
+Table = tuple[str, pd.DataFrame]
+Section = Callable[[Any], list[Table]]
+
+
+def _overview(sample: Any) -> list[Table]:
+    deals = sample.deals
+    by_stage = (
+        deals.pivot_table(
+            index="stage", columns="status", values="deal_id", aggfunc="count", fill_value=0
+        )
+        .reindex(list(sample.stages))
+        .fillna(0)
+        .astype("int64")
+        .reset_index()
+    )
+    by_stage.columns.name = None
+    events = sample.events["event"].value_counts().rename_axis("event").reset_index(name="events")
+    return [("Deals by stage and status", by_stage), ("Events by type", events)]
+
+
+SECTIONS: list[tuple[str, Section]] = [
+    ("Sample overview", _overview),
+]
+
+
+def slug(text: str) -> str:
+    """File-name-safe version of a title."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def run_demo(out: Path, *, seed: int = 0, echo: Callable[[str], None] = print) -> list[Table]:
+    """Run every section on ``load_sample(seed)``; print and write the tables."""
+    from funnelkit.datasets import load_sample
+
+    sample = load_sample(seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    echo(f"funnelkit demo on the bundled sample (seed={seed}); writing to {out.resolve()}")
+    tables: list[Table] = []
+    for name, section in SECTIONS:
+        echo("")
+        echo(f"== {name} ==")
+        for title, table in section(sample):
+            echo(f"\n{title}")
+            echo(format_frame(table))
+            table.to_csv(out / f"{slug(title)}.csv", index=False)
+            tables.append((title, table))
+    echo(f"\nWrote {len(tables)} tables to {out.resolve()}")
+    return tables

@@ -1,0 +1,175 @@
+"""API discipline: every public name is documented, typed and shaped alike.
+
+Walks ``funnelkit.__all__`` (scikit-learn's ``test_public_functions``,
+narwhals' ``check_api_reference``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+import funnelkit as fk
+
+ROOT = Path(__file__).resolve().parents[1]
+FUNCTIONS = sorted(
+    name
+    for name in fk.__all__
+    if inspect.isfunction(getattr(fk, name)) and not name.startswith("_")
+)
+PLOTS = [name for name in FUNCTIONS if name.startswith("plot_")]
+
+
+def parse_sections(doc: str) -> dict[str, str]:
+    """Split a numpydoc docstring into its sections."""
+    lines = inspect.cleandoc(doc).splitlines()
+    sections: dict[str, list[str]] = {"Summary": []}
+    current = "Summary"
+    i = 0
+    while i < len(lines):
+        if i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"} and lines[i].strip():
+            current = lines[i].strip()
+            sections[current] = []
+            i += 2
+            continue
+        sections[current].append(lines[i])
+        i += 1
+    return {k: "\n".join(v) for k, v in sections.items()}
+
+
+def parse_parameters(text: str) -> dict[str, str]:
+    """Map each documented parameter to its description block (type line included)."""
+    params: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        if line and not line.startswith(" "):
+            names = line.split(":")[0]
+            current = names
+            params[current] = [line]
+        elif current is not None:
+            params[current].append(line)
+    out = {}
+    for names, block in params.items():
+        for name in names.split(","):
+            out[name.strip().lstrip("*")] = "\n".join(block).strip()
+    return out
+
+
+def test_all_is_sorted_and_unique():
+    assert len(set(fk.__all__)) == len(fk.__all__)
+    assert list(fk.__all__) == sorted(fk.__all__, key=str)
+
+
+def test_all_names_exist():
+    for name in fk.__all__:
+        assert hasattr(fk, name), name
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_signature_data_first_then_keyword_only(name):
+    sig = inspect.signature(getattr(fk, name))
+    positional = [
+        p for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    assert len(positional) <= 2, f"{name}: at most data + one defining argument may be positional"
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            assert name.startswith("plot_"), f"{name}: only plot functions take **kwargs"
+        assert p.kind is not p.VAR_POSITIONAL, f"{name}: no *args"
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_fully_typed(name):
+    func = getattr(fk, name)
+    sig = inspect.signature(func)
+    assert sig.return_annotation is not inspect.Signature.empty, f"{name}: no return type"
+    for p in sig.parameters.values():
+        assert p.annotation is not inspect.Parameter.empty, f"{name}({p.name}) has no type"
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_numpydoc_sections(name):
+    func = getattr(fk, name)
+    doc = func.__doc__
+    assert doc, f"{name} has no docstring"
+    sections = parse_sections(doc)
+    for section in ("Parameters", "Returns", "Examples"):
+        assert section in sections, f"{name}: docstring lacks {section}"
+    assert ">>>" in sections["Examples"], f"{name}: Examples has no doctest"
+    documented = parse_parameters(sections["Parameters"])
+    expected = [p for p in inspect.signature(func).parameters if p != "kwargs"]
+    missing = [p for p in expected if p not in documented]
+    extra = [p for p in documented if p not in expected and p not in ("kwargs", "**kwargs")]
+    assert not missing, f"{name}: parameters not documented: {missing}"
+    assert not extra, f"{name}: documented but not in the signature: {extra}"
+
+
+def test_shared_keywords_have_identical_docs():
+    """The same keyword with the same default is described word for word the same."""
+    seen: dict[tuple[str, str], tuple[str, str]] = {}
+    for name in FUNCTIONS:
+        func = getattr(fk, name)
+        sig = inspect.signature(func)
+        params = parse_parameters(parse_sections(func.__doc__ or "").get("Parameters", ""))
+        for p in sig.parameters.values():
+            if p.kind is not p.KEYWORD_ONLY or p.name in ("ax", "kwargs"):
+                continue
+            key = (p.name, repr(p.default))
+            text = params.get(p.name)
+            if text is None:
+                continue
+            if key in seen and seen[key][0] != text and p.name in SHARED:
+                other, other_text = seen[key][1], seen[key][0]
+                pytest.fail(
+                    f"{name}({p.name}=) is documented differently from {other}:\n"
+                    f"{text}\n---\n{other_text}"
+                )
+            seen.setdefault(key, (text, name))
+
+
+#: Column-role keywords whose documentation must be shared word for word.
+SHARED = {
+    "entity",
+    "time",
+    "event",
+    "deal",
+    "created",
+    "closed",
+    "status",
+    "won",
+    "lost",
+    "amount",
+    "stage",
+    "owner",
+    "channel",
+    "ci",
+    "window",
+    "order",
+    "ties",
+    "attribution",
+}
+
+
+def test_every_public_name_is_in_the_api_reference():
+    api = (ROOT / "docs" / "api.md").read_text()
+    missing = [n for n in fk.__all__ if n != "__version__" and not re.search(rf"\b{n}\b", api)]
+    assert not missing, f"not listed in docs/api.md: {missing}"
+
+
+@pytest.mark.parametrize("name", PLOTS)
+def test_plot_signature(name):
+    sig = inspect.signature(getattr(fk, name))
+    assert "ax" in sig.parameters
+    assert sig.parameters["ax"].default is None
+
+
+def test_import_does_not_import_pyplot():
+    import subprocess
+    import sys
+
+    code = "import sys, funnelkit; print('matplotlib.pyplot' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
