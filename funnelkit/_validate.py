@@ -265,7 +265,7 @@ def datetime_to_ns(s: pd.Series) -> np.ndarray[Any, np.dtype[np.int64]]:
 
 def ns_to_datetime(values: np.ndarray[Any, Any], tz: Any = None) -> pd.Series:
     """Inverse of :func:`datetime_to_ns`: int64 ns (``iinfo.min`` = NaT) to datetimes."""
-    out = pd.Series(np.asarray(values, dtype=np.int64).view("datetime64[ns]"))
+    out: pd.Series = pd.Series(np.asarray(values, dtype=np.int64).view("datetime64[ns]"))
     if tz is not None:
         return cast(pd.Series, out.dt.tz_localize("UTC").dt.tz_convert(tz))
     return out
