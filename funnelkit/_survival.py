@@ -50,7 +50,8 @@ def kaplan_meier(
     keep = events > 0
     times, events, at_risk = times[keep], events[keep], at_risk[keep]
     survival = np.cumprod(1.0 - events / at_risk)
-    return times, survival, at_risk, events
+    f = np.float64
+    return times.astype(f), survival.astype(f), at_risk.astype(f), events.astype(f)
 
 
 def survival_quantile(times: FloatArray, survival: FloatArray, q: float) -> float:
