@@ -21,6 +21,7 @@ from funnelkit.errors import (
     InvalidDataError,
     InvalidParameterError,
 )
+from funnelkit.touches import touches_from_counts, touches_summary, touches_to_response
 
 __all__ = [
     "ColumnNotFoundError",
@@ -29,4 +30,7 @@ __all__ = [
     "InvalidDataError",
     "InvalidParameterError",
     "__version__",
+    "touches_from_counts",
+    "touches_summary",
+    "touches_to_response",
 ]
