@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+from funnelkit import datasets
 from funnelkit._version import __version__
 from funnelkit.errors import (
     ColumnNotFoundError,
@@ -29,4 +30,5 @@ __all__ = [
     "InvalidDataError",
     "InvalidParameterError",
     "__version__",
+    "datasets",
 ]
