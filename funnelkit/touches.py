@@ -400,16 +400,17 @@ def touches_to_response(
 
     # ---- split by the channel of each touch (rows while still waiting) ----
     ch_codes, ch_values = pd.factorize(df[channel], sort=True, use_na_sentinel=False)
-    ch = np.asarray(ch_codes, dtype=np.int64)[pr.order]
     n_ch = max(len(ch_values), 1)
-    ends_at = pr.touches[pr.prospect]
-    waiting = pr.touch <= ends_at
-    is_end = pr.touch == ends_at
-    got = is_end & pr.responded[pr.prospect]
-    cell = (group[pr.prospect] * width + pr.touch) * n_ch + ch
+    # the touches made while the prospect was still waiting (later ones do not count)
+    waiting = pr.touch <= pr.touches[pr.prospect]
+    ch = np.asarray(ch_codes, dtype=np.int64)[pr.order[waiting]]
+    who, touch = pr.prospect[waiting], pr.touch[waiting]
+    is_end = touch == pr.touches[who]
+    got = is_end & pr.responded[who]
+    cell = (group[who] * width + touch) * n_ch + ch
     size = n_groups * width * n_ch
     shape = (n_groups, width, n_ch)
-    risk_c = np.bincount(cell, weights=waiting, minlength=size).reshape(shape)
+    risk_c = np.bincount(cell, minlength=size).reshape(shape)
     events_c = np.bincount(cell, weights=got, minlength=size).reshape(shape)
     cens_c = np.bincount(cell, weights=is_end & ~got, minlength=size).reshape(shape)
     with np.errstate(divide="ignore", invalid="ignore"):
