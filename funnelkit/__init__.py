@@ -22,6 +22,7 @@ from funnelkit.errors import (
     InvalidDataError,
     InvalidParameterError,
 )
+from funnelkit.plotting._touches import plot_touches, plot_triggers
 from funnelkit.touches import touches_from_counts, touches_summary, touches_to_response
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "InvalidParameterError",
     "__version__",
     "datasets",
+    "plot_touches",
+    "plot_triggers",
     "touches_from_counts",
     "touches_summary",
     "touches_to_response",
