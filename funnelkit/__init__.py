@@ -24,6 +24,7 @@ from funnelkit.errors import (
 )
 from funnelkit.plotting._touches import plot_touches, plot_triggers
 from funnelkit.touches import touches_from_counts, touches_summary, touches_to_response
+from funnelkit.triggers import compare, triggers
 
 __all__ = [
     "ColumnNotFoundError",
@@ -32,10 +33,12 @@ __all__ = [
     "InvalidDataError",
     "InvalidParameterError",
     "__version__",
+    "compare",
     "datasets",
     "plot_touches",
     "plot_triggers",
     "touches_from_counts",
     "touches_summary",
     "touches_to_response",
+    "triggers",
 ]
