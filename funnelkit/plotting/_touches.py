@@ -161,8 +161,10 @@ def plot_triggers(
 
     One row per behaviour, in the order of the result (the strongest
     trigger on top).  Behaviours flagged ``small_sample`` are drawn hollow
-    and grey with "(small sample)" after their name.  The vertical line at
-    1 is "no association".
+    and grey with "(small sample)" after their name; behaviours without an
+    odds ratio (nobody, or everybody, did them) are left out.  The vertical
+    line at 1 is "no association".  The odds ratio and the conversions with
+    and without are written right of the Axes.
 
     Parameters
     ----------
@@ -207,6 +209,7 @@ def plot_triggers(
     """
     cols = ["behaviour", "odds_ratio", "odds_ratio_low", "odds_ratio_high", "small_sample"]
     res = check_result(result, cols, func="plot_triggers", source="triggers")
+    res = res[np.isfinite(res["odds_ratio"].to_numpy(dtype=float))]
     ax = get_ax(ax)
     n = len(res)
     y = np.arange(n, dtype=float)
@@ -242,9 +245,7 @@ def plot_triggers(
     if annotate:
         has_conv = {"conversion_with", "conversion_without"} <= set(res.columns)
         for i in range(n):
-            if not np.isfinite(high[i]):
-                continue
-            text = f"OR {ratio[i]:.2f}"
+            text = f"OR {ratio[i]:.2f}" if ratio[i] >= 0.01 else f"OR {ratio[i]:.1e}"
             if has_conv:
                 text += (
                     f"  ({fmt_pct(res['conversion_with'].iloc[i])} with vs "
@@ -252,8 +253,9 @@ def plot_triggers(
                 )
             ax.annotate(
                 text,
-                (high[i], y[i]),
-                xytext=(4, 0),
+                (1.0, y[i]),
+                xycoords=("axes fraction", "data"),
+                xytext=(6, 0),
                 textcoords="offset points",
                 va="center",
                 fontsize="small",
