@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from funnelkit._stats import holm, two_proportion_test
+from funnelkit._stats import holm, two_proportion_test, wilson_interval
 from funnelkit._validate import (
     as_datetime,
     as_list,
@@ -128,10 +128,8 @@ def triggers(
     event : str, default="event"
         Column holding the event name.
     window : Timedelta or str, optional
-        Conversion window measured from each entity's step-1 event
-        (inclusive), as in :func:`funnelkit.funnel_entities`; behaviours of
-        entities that did not move on count up to the end of the window.
-        None: no limit.
+        Longest time from a chain's step-1 event to its last step (inclusive),
+        e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
     candidates : list of str, optional
         The behaviours (event names) to test.  Default: every event name in
         the log that is not a funnel step.
@@ -139,7 +137,7 @@ def triggers(
         Behaviours done by fewer entities than this, or left undone by fewer,
         are flagged ``small_sample`` and ranked after the others.
     ci : float, default=0.95
-        Confidence level of the odds-ratio intervals.
+        Confidence level of the Wilson score intervals.
 
     Returns
     -------
@@ -152,13 +150,16 @@ def triggers(
         - ``entities_with`` (int64): entities that reached ``step`` and did the
           behaviour in the interval;
         - ``converted_with`` (int64): those of them who reached ``next_step``;
-        - ``conversion_with`` (float64): ``converted_with / entities_with``;
+        - ``conversion_with`` (float64): ``converted_with / entities_with``,
+          with its Wilson interval ``conversion_with_low``,
+          ``conversion_with_high``;
         - ``entities_without``, ``converted_without`` (int64),
-          ``conversion_without`` (float64): the same for the others;
+          ``conversion_without``, ``conversion_without_low``,
+          ``conversion_without_high`` (float64): the same for the others;
         - ``lift`` (float64): ``conversion_with / conversion_without``;
         - ``odds_ratio`` (float64): odds of moving on with the behaviour over
           the odds without, and its interval ``odds_ratio_low``,
-          ``odds_ratio_high``;
+          ``odds_ratio_high`` (Woolf's, at the same level ``ci``);
         - ``p_value`` (float64): two-sided Fisher exact test of the 2x2 table;
         - ``p_adjusted`` (float64): Holm-adjusted across the candidates;
         - ``small_sample`` (bool): fewer than ``min_entities`` with or without.
@@ -279,6 +280,8 @@ def triggers(
     d = (n_total - k_total) - b
     n_without = cc + d
     table = _two_by_two(a, b, cc, d, ci)
+    w_low, w_high = wilson_interval(a, n_with, ci)
+    o_low, o_high = wilson_interval(cc, n_without, ci)
 
     out = pd.DataFrame(
         {
@@ -288,9 +291,13 @@ def triggers(
             "entities_with": n_with.astype(np.int64),
             "converted_with": a.astype(np.int64),
             "conversion_with": table["conversion_with"],
+            "conversion_with_low": w_low,
+            "conversion_with_high": w_high,
             "entities_without": n_without.astype(np.int64),
             "converted_without": cc.astype(np.int64),
             "conversion_without": table["conversion_without"],
+            "conversion_without_low": o_low,
+            "conversion_without_high": o_high,
             "lift": table["lift"],
             "odds_ratio": table["odds_ratio"],
             "odds_ratio_low": table["odds_ratio_low"],
@@ -413,8 +420,8 @@ def compare(
     event : str, default="event"
         Column holding the event name.
     window : Timedelta or str, optional
-        Conversion window measured from each entity's step-1 event
-        (inclusive), as in :func:`funnelkit.funnel_entities`.  None: no limit.
+        Longest time from a chain's step-1 event to its last step (inclusive),
+        e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
     alpha : float, default=0.05
         Significance level for the ``differs`` and ``significant`` columns.
 
