@@ -157,7 +157,9 @@ def _per_prospect(codes: IntArray, key: np.ndarray[Any, Any], positive: BoolArra
     the per-row response flags.  No loop over prospects.
     """
     n = codes.size
-    order = np.lexsort((np.arange(n), key, codes)).astype(np.int64)
+    # stable sorts: by time, then by prospect; equal times keep their input order
+    by_time = np.argsort(key, kind="stable")
+    order = by_time[np.argsort(codes[by_time], kind="stable")].astype(np.int64)
     c = codes[order]
     p = positive[order]
     starts = np.flatnonzero(np.concatenate(([True], c[1:] != c[:-1]))) if n else np.empty(0, int)
