@@ -787,7 +787,8 @@ def touches_from_counts(
     starts = np.cumsum(counts) - counts
     touch = np.arange(total, dtype=np.int64) - np.repeat(starts, counts) + 1
     last = touch == np.repeat(counts, counts)
-    out = pd.DataFrame({entity: ids.take(np.repeat(np.arange(len(data)), counts)).to_numpy()})
+    out = pd.DataFrame({entity: ids.take(np.repeat(np.arange(len(data)), counts))})
+    out = out.reset_index(drop=True)
     out["touch"] = touch
     out["response"] = last & np.repeat(good, counts)
     result: pd.DataFrame = out

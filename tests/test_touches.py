@@ -387,6 +387,10 @@ def test_by_groups_and_channels_add_up(log):
     summed = split.groupby("touch", as_index=False)[COLS[:3] + COLS[4:]].sum(min_count=1)
     want = whole[["touch", *COLS[:3], *COLS[4:]]]
     assert_frame_equal(summed, want, check_dtype=False)
+    both = fk.touches_to_response(log, channel="channel", by="seg")
+    keys = ["seg", "touch"]
+    summed = both.groupby(keys, as_index=False, dropna=False)[COLS[:3] + COLS[4:]].sum(min_count=1)
+    assert_frame_equal(summed, by[[*keys, *COLS[:3], *COLS[4:]]], check_dtype=False)
 
 
 def test_cumulative_agrees_with_lifelines(rng):
@@ -416,6 +420,10 @@ def test_from_counts_by_hand():
         }
     )
     assert_frame_equal(log, expected)
+    # the id dtype survives (categorical ids stay categorical)
+    cat = df.astype({"id": "category"})
+    log_cat = fk.touches_from_counts(cat, entity="id", count="n", outcome="y", positive="yes")
+    assert log_cat["id"].dtype == cat["id"].dtype
     res = fk.touches_to_response(log, entity="id", time="touch", positive=True)
     # touch 1: 2 at risk, 0; touch 2: 2 at risk, 1 (id 3); touch 3: 1 at risk (7), censored
     assert res["at_risk"].tolist() == [2, 2, 1]
