@@ -243,7 +243,7 @@ def triggers(
     step_events = {n for step in names for n in step}
     present = pd.unique(df[event].dropna())
     if candidates is None:
-        cands = sorted(str(v) for v in present if v not in step_events)
+        cands = sorted((v for v in present if v not in step_events), key=str)
     else:
         cands = _check_candidates(candidates, present, step_events, func=func)
 
@@ -321,7 +321,7 @@ def triggers(
 
 def _check_candidates(
     candidates: Any, present: Any, step_events: set[str], *, func: str
-) -> list[str]:
+) -> list[Any]:
     if isinstance(candidates, str) or not isinstance(candidates, Sequence):
         raise param_error(func, "candidates", "a list of event names or None", candidates)
     cands = list(dict.fromkeys(candidates))
@@ -343,7 +343,7 @@ def _check_candidates(
             f"got {steps!r}. A step cannot be a behaviour done between steps."
         )
         raise InvalidParameterError(msg)
-    return [str(x) for x in cands]
+    return cands
 
 
 def _two_by_two(
