@@ -379,3 +379,13 @@ def test_compare_errors(segmented):
         fk.compare(segmented, steps, by="channel", alpha=0)
     with pytest.raises(fk.InvalidParameterError, match=r"'events' argument of compare"):
         fk.compare(segmented.to_numpy(), steps, by="channel")
+
+
+def test_row_order_is_irrelevant(planted):
+    res = fk.triggers(planted, ["lead", "qualified"])
+    again = fk.triggers(planted.sort_values(["timestamp", "user_id"]), ["lead", "qualified"])
+    assert_frame_equal(res, again)
+    seg = planted.assign(seg=np.where(planted["user_id"].str[-1].isin(list("01234")), "x", "y"))
+    a = fk.compare(seg, ["lead", "qualified"], by="seg")
+    b = fk.compare(seg.iloc[::-1], ["lead", "qualified"], by="seg")
+    assert_frame_equal(a, b)
