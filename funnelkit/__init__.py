@@ -14,6 +14,17 @@ Examples
 from __future__ import annotations
 
 from funnelkit._version import __version__
+from funnelkit.deals import (
+    channel_yield,
+    coverage,
+    deal_size,
+    leaderboard,
+    pipeline,
+    sales_cycle,
+    sales_velocity,
+    win_curve,
+    win_rate,
+)
 from funnelkit.errors import (
     ColumnNotFoundError,
     FunnelkitError,
@@ -29,4 +40,13 @@ __all__ = [
     "InvalidDataError",
     "InvalidParameterError",
     "__version__",
+    "channel_yield",
+    "coverage",
+    "deal_size",
+    "leaderboard",
+    "pipeline",
+    "sales_cycle",
+    "sales_velocity",
+    "win_curve",
+    "win_rate",
 ]
