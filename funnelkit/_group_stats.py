@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -71,10 +71,11 @@ def beta_binomial_prior(successes: Any, trials: Any) -> tuple[float, float]:
 
     Fits the mean ``mu`` and the strength ``s = alpha + beta`` of the Beta
     prior by maximising the beta-binomial likelihood of the groups with at
-    least one trial (L-BFGS-B on logit mu and log s, s bounded to
-    :data:`PRIOR_STRENGTH`: the upper bound means "no spread between groups",
-    full pooling).  NaN, NaN when fewer than two groups have trials or every
-    group has the same all-or-nothing rate (nothing to shrink toward).
+    least one trial: a vectorised grid search over (mu, log s), refined by
+    L-BFGS-B with the analytic gradient, s bounded to :data:`PRIOR_STRENGTH`
+    (the upper bound means "no spread between groups": full pooling).  NaN,
+    NaN when fewer than two groups have trials or every group has the same
+    all-or-nothing rate (nothing to shrink toward).
 
     Examples
     --------
@@ -89,25 +90,34 @@ def beta_binomial_prior(successes: Any, trials: Any) -> tuple[float, float]:
     total = n.sum()
     if k.size < 2 or k.sum() in (0.0, total):
         return float("nan"), float("nan")
-    m = k.sum() / total
 
-    def nll(x: FloatArray) -> float:
-        mu = 1.0 / (1.0 + np.exp(-x[0]))
-        s = np.exp(x[1])
-        return -float(stats.betabinom.logpmf(k, n, mu * s, (1.0 - mu) * s).sum())
+    def loglik(a: Any, b: Any) -> Any:
+        # sum over groups of log B(k + a, n - k + b) - log B(a, b) (binomial terms dropped)
+        a = np.asarray(a)[..., None]
+        b = np.asarray(b)[..., None]
+        return (special.betaln(k + a, n - k + b) - special.betaln(a, b)).sum(axis=-1)
 
     lo, hi = np.log(PRIOR_STRENGTH[0]), np.log(PRIOR_STRENGTH[1])
-    starts = [np.log(2.0), np.log(20.0), np.log(200.0), hi]
-    fits = [  # a few starts: the likelihood in s can be flat
-        optimize.minimize(
-            nll,
-            np.array([np.log(m / (1 - m)), s0]),
-            method="L-BFGS-B",
-            bounds=[(-30.0, 30.0), (lo, hi)],
-        )
-        for s0 in starts
-    ]
-    best = min(fits, key=lambda r: float(r.fun))
-    mu = 1.0 / (1.0 + np.exp(-best.x[0]))
-    s = float(np.exp(best.x[1]))
+    mus = np.linspace(0.005, 0.995, 100)[:, None]
+    logs = np.linspace(lo, hi, 80)[None, :]
+    grid = loglik(mus * np.exp(logs), (1 - mus) * np.exp(logs))
+    i, j = np.unravel_index(int(np.argmax(grid)), grid.shape)
+    x0 = np.array([np.log(mus[i, 0] / (1 - mus[i, 0])), logs[0, j]])
+
+    def nll(x: FloatArray) -> tuple[float, FloatArray]:
+        mu = 1.0 / (1.0 + np.exp(-x[0]))
+        s = np.exp(x[1])
+        a, b = mu * s, (1.0 - mu) * s
+        value = float(loglik(a, b))
+        ga = float((special.digamma(k + a) - special.digamma(n + s)).sum())
+        ga -= k.size * float(special.digamma(a) - special.digamma(s))
+        gb = float((special.digamma(n - k + b) - special.digamma(n + s)).sum())
+        gb -= k.size * float(special.digamma(b) - special.digamma(s))
+        grad = np.array([(ga - gb) * s * mu * (1 - mu), ga * a + gb * b])
+        return -value, -grad
+
+    res = optimize.minimize(nll, x0, jac=True, method="L-BFGS-B", bounds=[(-30.0, 30.0), (lo, hi)])
+    best = res.x if res.fun <= -float(grid[i, j]) else x0
+    mu = 1.0 / (1.0 + np.exp(-best[0]))
+    s = float(np.exp(best[1]))
     return float(mu * s), float((1.0 - mu) * s)
