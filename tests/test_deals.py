@@ -109,7 +109,9 @@ def deal_tables():
         status = draw(st.lists(st.sampled_from(["won", "lost", "open"]), min_size=n, max_size=n))
         amount = draw(st.lists(st.integers(0, 1000), min_size=n, max_size=n))
         group = draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=n, max_size=n))
-        closed = [None if s == "open" else c + k for s, c, k in zip(status, created, length)]
+        closed = [
+            None if s == "open" else c + k for s, c, k in zip(status, created, length, strict=True)
+        ]
         return pd.DataFrame(
             {
                 "deal_id": [f"d{i}" for i in range(n)],
@@ -257,7 +259,9 @@ def random_deals(rng, n=300, *, groups=False):
     status = rng.choice(["won", "lost", "open"], size=n, p=[0.4, 0.35, 0.25])
     # wins on even days, losses on odd days: ties only within one outcome
     length = rng.integers(1, 60, size=n) * 2 + (status == "lost")
-    closed = [None if s == "open" else int(c + k) for s, c, k in zip(status, created, length)]
+    closed = [
+        None if s == "open" else int(c + k) for s, c, k in zip(status, created, length, strict=True)
+    ]
     df = pd.DataFrame(
         {
             "deal_id": np.arange(n),
@@ -340,10 +344,10 @@ def test_closed_outcome_is_one_minus_kaplan_meier(rng):
 def brute_force_cif(dur, code, k):
     """Aalen–Johansen by a plain loop over the distinct times."""
     surv, cif, out = 1.0, 0.0, {}
-    for t in sorted({x for x, c in zip(dur, code) if c > 0}):
+    for t in sorted({x for x, c in zip(dur, code, strict=True) if c > 0}):
         at_risk = sum(1 for x in dur if x >= t)
-        d_all = sum(1 for x, c in zip(dur, code) if x == t and c > 0)
-        d_k = sum(1 for x, c in zip(dur, code) if x == t and c == k)
+        d_all = sum(1 for x, c in zip(dur, code, strict=True) if x == t and c > 0)
+        d_k = sum(1 for x, c in zip(dur, code, strict=True) if x == t and c == k)
         cif += surv * d_k / at_risk
         surv *= 1 - d_all / at_risk
         out[t] = cif
@@ -357,7 +361,7 @@ def test_aalen_johansen_kernel_against_brute_force_with_ties(pairs):
 
     dur = np.array([p[0] for p in pairs])
     code = np.array([p[1] for p in pairs])
-    t, f, lo, hi, n, dk = aalen_johansen(dur, code, 1)
+    t, f, lo, hi, _, _ = aalen_johansen(dur, code, 1)
     ref = brute_force_cif(dur.tolist(), code.tolist(), 1)
     assert t.tolist() == list(ref)
     assert np.allclose(f, list(ref.values()))
@@ -619,7 +623,7 @@ def test_closed_before_created_raises_or_warns(deals):
 def test_won_without_close_date_raises(deals):
     bad = deals.copy()
     bad.loc[0, "closed_at"] = pd.NaT
-    with pytest.raises(InvalidDataError, match="won or lost .* but have no close date"):
+    with pytest.raises(InvalidDataError, match=r"won or lost .* but have no close date"):
         fk.deal_size(bad)
     with pytest.raises(InvalidParameterError, match="'errors' parameter"):
         fk.deal_size(bad, errors="ignore")
