@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+from funnelkit import datasets
 from funnelkit._version import __version__
 from funnelkit.deals import (
     channel_yield,
@@ -42,6 +43,7 @@ __all__ = [
     "__version__",
     "channel_yield",
     "coverage",
+    "datasets",
     "deal_size",
     "leaderboard",
     "pipeline",
