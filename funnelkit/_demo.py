@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from funnelkit._deals_demo import deal_metrics
 from funnelkit._format import format_frame
 
 Table = tuple[str, pd.DataFrame]
@@ -38,6 +39,7 @@ def _overview(sample: Any) -> list[Table]:
 
 SECTIONS: list[tuple[str, Section]] = [
     ("Sample overview", _overview),
+    ("Deal metrics", deal_metrics),
 ]
 
 
