@@ -33,6 +33,13 @@ from funnelkit.errors import (
     InvalidDataError,
     InvalidParameterError,
 )
+from funnelkit.plotting._deals import (
+    plot_channel_yield,
+    plot_leaderboard,
+    plot_pipeline,
+    plot_sales_cycle,
+    plot_win_curve,
+)
 
 __all__ = [
     "ColumnNotFoundError",
@@ -47,6 +54,11 @@ __all__ = [
     "deal_size",
     "leaderboard",
     "pipeline",
+    "plot_channel_yield",
+    "plot_leaderboard",
+    "plot_pipeline",
+    "plot_sales_cycle",
+    "plot_win_curve",
     "sales_cycle",
     "sales_velocity",
     "win_curve",
