@@ -748,3 +748,35 @@ def test_maven_crm_against_plain_pandas(shared_data):
     assert np.allclose(merged["win_rate"], merged["Won"] / (merged["Won"] + merged["Lost"]))
     assert lb["rank"].min() == 1
     pd.testing.assert_frame_equal(raw, before)
+
+
+def test_empty_and_all_open_tables_give_empty_or_nan_results(deals):
+    empty = deals.iloc[:0]
+    res = fk.win_rate(empty)
+    assert res.loc[0, ["won", "lost", "open", "denominator"]].tolist() == [0, 0, 0, 0]
+    assert np.isnan(res.loc[0, "rate"])
+    assert len(fk.leaderboard(empty)) == 0
+    assert fk.leaderboard(empty).columns[0] == "owner"
+    assert len(fk.win_curve(empty, as_of="2025-01-01")) == 0
+    with pytest.raises(InvalidDataError, match="no created or closed dates.*as_of="):
+        fk.sales_cycle(empty)
+    all_open = deals.assign(status="open", closed_at=pd.NaT)
+    cyc = fk.sales_cycle(all_open)
+    assert cyc.loc[0, "n_open"] == 6
+    assert pd.isna(cyc.loc[0, "median_adjusted"])
+    cov = fk.coverage(all_open, 100.0)
+    assert cov.loc[0, "verdict"].startswith("unknown")
+
+
+def test_result_dtypes(deals):
+    wc = fk.win_curve(deals, as_of="2025-03-01")
+    assert wc["t"].dtype == "timedelta64[ns]"
+    assert wc["at_risk"].dtype == np.int64
+    pl = fk.pipeline(deals, ["contact", "proposal"])
+    assert pl["deals"].dtype == np.int64
+    assert pl["mean_age"].dtype == "timedelta64[ns]"
+    lb = fk.leaderboard(deals)
+    assert lb["rank"].dtype == np.int64
+    assert lb["median_cycle"].dtype == "timedelta64[ns]"
+    for res in (wc, pl, lb, fk.channel_yield(deals), fk.sales_velocity(deals)):
+        assert isinstance(res.index, pd.RangeIndex)
