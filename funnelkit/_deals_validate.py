@@ -92,6 +92,7 @@ def read_deals(
     lost: Any,
     errors: str,
     amount: str | None = None,
+    amount_keyword: str = "amount",
     columns: dict[str, Hashable | None] | None = None,
     by: Hashable | Sequence[Hashable] | None = None,
     as_of: Any = None,
@@ -114,7 +115,7 @@ def read_deals(
         "created": created,
         "closed": closed,
         "status": status,
-        "amount": amount,
+        amount_keyword: amount,
     }
     needed.update(columns or {})
     require_columns(df, needed, table="deals")
@@ -149,7 +150,11 @@ def read_deals(
     tz = tz_c if tz_c is not None else tz_d
     c_ns = datetime_to_ns(created_s)
     d_ns = datetime_to_ns(closed_s)
-    amounts = None if amount is None else as_amount(df, amount, table="deals").to_numpy()
+    amounts = (
+        None
+        if amount is None
+        else as_amount(df, amount, table="deals", keyword=amount_keyword).to_numpy()
+    )
 
     st = df[status]
     is_won = st.isin([won]).to_numpy(dtype=bool)

@@ -88,8 +88,8 @@ def _need_as_of(d: DealArrays, *, func: str) -> None:
 
 def _drop_amount_na(d: DealArrays, rows: Any, what: str, *, func: str) -> DealArrays:
     """Leave out the rows in ``rows`` whose amount is missing (with a warning)."""
-    assert_amount = d.amount if d.amount is not None else np.zeros(len(d.outcome))
-    mask = rows & np.isnan(assert_amount)
+    amounts = d.amount if d.amount is not None else np.zeros(len(d.outcome))
+    mask = rows & np.isnan(amounts)
     return drop_unusable(d, mask, f"{what} have no amount", func=func)
 
 
@@ -274,7 +274,7 @@ def win_rate(
         lost=lost,
         errors=errors,
         amount=weight,
-        columns={"weight": weight},
+        amount_keyword="weight",
         by=by,
     )
     if basis == "created":

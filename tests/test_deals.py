@@ -605,6 +605,10 @@ def test_missing_column_names_keyword(deals):
         fk.win_rate(deals.rename(columns={"closed_at": "close_date"}))
     with pytest.raises(ColumnNotFoundError, match=r"\(by=\)"):
         fk.win_rate(deals, by="region")
+    with pytest.raises(ColumnNotFoundError, match=r"'amt' \(weight=\).*Hint: pass weight='amount'"):
+        fk.win_rate(deals, weight="amt")
+    with pytest.raises(InvalidDataError, match=r"negative values \(weight=\)"):
+        fk.win_rate(deals.assign(amount=-deals["amount"]), weight="amount")
 
 
 def test_closed_before_created_raises_or_warns(deals):
@@ -758,7 +762,7 @@ def test_empty_and_all_open_tables_give_empty_or_nan_results(deals):
     assert len(fk.leaderboard(empty)) == 0
     assert fk.leaderboard(empty).columns[0] == "owner"
     assert len(fk.win_curve(empty, as_of="2025-01-01")) == 0
-    with pytest.raises(InvalidDataError, match="no created or closed dates.*as_of="):
+    with pytest.raises(InvalidDataError, match=r"no created or closed dates.*as_of="):
         fk.sales_cycle(empty)
     all_open = deals.assign(status="open", closed_at=pd.NaT)
     cyc = fk.sales_cycle(all_open)
