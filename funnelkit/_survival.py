@@ -69,7 +69,9 @@ def survival_quantile(times: FloatArray, survival: FloatArray, q: float) -> floa
 
 def aalen_johansen(
     durations: Any, outcome: Any, k: int, ci: float = 0.95
-) -> tuple[np.ndarray[Any, Any], FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+) -> tuple[
+    np.ndarray[Any, Any], FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray
+]:
     """Aalen–Johansen cumulative incidence of outcome ``k`` with competing outcomes.
 
     Parameters
@@ -85,13 +87,13 @@ def aalen_johansen(
 
     Returns
     -------
-    times, cif, low, high, at_risk, events_k : arrays
+    times, cif, low, high, at_risk, events_k, events_all : arrays
         One entry per distinct time at which any outcome happened, sorted
         (``times`` keeps the dtype of ``durations``).  ``cif`` is F_k(t) just
         after that time; ``low``/``high`` the log(-log) interval from the
         Greenwood-type variance of Collett (2015, p. 411), as in lifelines.
         ``at_risk`` counts entities still open just before t, ``events_k``
-        the outcomes k at t.
+        the outcomes k at t, ``events_all`` all outcomes at t.
 
     Notes
     -----
@@ -102,7 +104,7 @@ def aalen_johansen(
 
     Examples
     --------
-    >>> t, f, lo, hi, n, dk = aalen_johansen([1, 2, 3, 4], [1, 2, 0, 1], 1)
+    >>> t, f, lo, hi, n, dk, d = aalen_johansen([1, 2, 3, 4], [1, 2, 0, 1], 1)
     >>> t.tolist(), f.round(3).tolist()
     ([1, 2, 4], [0.25, 0.25, 0.75])
     """
@@ -110,7 +112,7 @@ def aalen_johansen(
     e = np.asarray(outcome, dtype=np.int64)
     if d.size == 0:
         empty = np.empty(0)
-        return d[:0], empty, empty, empty, empty, empty
+        return d[:0], empty, empty, empty, empty, empty, empty
     times, inverse = np.unique(d, return_inverse=True)
     inverse = inverse.reshape(-1)
     total = np.bincount(inverse, minlength=times.size).astype(np.float64)
@@ -151,6 +153,7 @@ def aalen_johansen(
         high.astype(f),
         at_risk.astype(f),
         ev_k.astype(f),
+        ev_all.astype(f),
     )
 
 

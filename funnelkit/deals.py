@@ -703,9 +703,8 @@ def win_curve(
     }
     counts = []
     for rows in _split_by_group(d.codes, d.n_groups):
-        t, f, lo, hi, n, dw = aalen_johansen(dur[rows], d.outcome[rows], WON)
-        # deals lost at each of those times
-        _, _, _, _, _, dl = aalen_johansen(dur[rows], d.outcome[rows], LOST)
+        t, f, lo, hi, n, dw, d_all = aalen_johansen(dur[rows], d.outcome[rows], WON)
+        dl = d_all - dw  # the only other outcome is lost
         counts.append(t.size)
         for key, val in zip(parts, (t, n, dw, dl, f, lo, hi), strict=True):
             parts[key].append(val)
