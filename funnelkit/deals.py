@@ -753,7 +753,8 @@ def pipeline(
     ----------
     deals : pandas.DataFrame
         The deal table, one row per deal; ``stage`` holds each open deal's
-        current stage.
+        current stage (with ``history``, the stage on ``as_of`` is taken from
+        the history instead).
     stages : list of str, optional
         The stages to report, in this order (stages without open deals get a
         row of zeros).  Default: the stages of the open deals, sorted.
@@ -824,6 +825,10 @@ def pipeline(
 
     Notes
     -----
+    With ``history``, an open deal sits at the last stage it entered by
+    ``as_of`` (so a past ``as_of`` shows the pipeline as it was); deals with no
+    history entry keep the stage of the deal table.
+
     Measured probability of stage s: among the deals closed by ``as_of``
     whose history entered s by ``as_of``, the share that were won (the
     deals that skipped s do not count for s).  Neither ``history`` nor
@@ -868,24 +873,31 @@ def pipeline(
         as_of=as_of,
     )
     _need_as_of(d, func=func)
+    h = None
+    current = d.frame[stage].to_numpy(dtype=object)
+    if history is not None:
+        h = _read_history(history, deal=deal, stage=stage, time=time, as_of=d.as_of, func=func)
+        # the stage an open deal was in on as_of: its last entry by then
+        last = h.drop_duplicates(subset="deal", keep="last")
+        pos = pd.Index(last["deal"]).get_indexer(d.frame[deal])
+        current = np.where(pos >= 0, last["stage"].to_numpy(dtype=object)[pos], current)
     is_open = d.outcome == OPEN
-    st = d.frame[stage]
-    no_stage = is_open & st.isna().to_numpy(dtype=bool)
+    no_stage = is_open & pd.isna(current)
     d = drop_unusable(d, no_stage, "they are open and have no stage", func=func)
+    current = current[~no_stage]
     is_open = d.outcome == OPEN
-    st = d.frame[stage]
     if stages is None:
-        names = sorted(pd.unique(st[is_open]).tolist(), key=str)
+        names = sorted(pd.unique(current[is_open]).tolist(), key=str)
     else:
         names = list(stages)
         if len(set(names)) != len(names):
             raise param_error(func, "stages", "a list of distinct stage names", stages)
-        outside = is_open & ~st.isin(names).to_numpy(dtype=bool)
+        outside = is_open & (pd.Index(names).get_indexer(current) < 0)
         d = drop_unusable(d, outside, "they are open at a stage not in stages", func=func)
+        current = current[~outside]
         is_open = d.outcome == OPEN
-        st = d.frame[stage]
     n_st, g = len(names), d.n_groups
-    stage_idx = pd.Index(names).get_indexer(st)
+    stage_idx = pd.Index(names).get_indexer(current)
     cell = d.codes * n_st + stage_idx
     open_cell = cell[is_open]
     n_deals = grouped_count(open_cell, g * n_st)
@@ -916,10 +928,8 @@ def pipeline(
     hi = np.full(g * n_st, np.nan)
     if probabilities is not None:
         prob = np.tile(_check_probabilities(probabilities, names, func=func), g)
-    elif history is not None:
-        closed_n, won_n = _stage_outcomes(
-            d, history, names, deal=deal, stage=stage, time=time, func=func
-        )
+    elif h is not None:
+        closed_n, won_n = _stage_outcomes(d, h, names, deal=deal)
         prob = _rate(won_n, closed_n)
         lo, hi = wilson_interval(won_n, closed_n, cl)
     return with_keys(
@@ -964,29 +974,37 @@ def _check_probabilities(
     return out
 
 
-def _stage_outcomes(
-    d: DealArrays,
-    history: Any,
-    names: list[str],
-    *,
-    deal: str,
-    stage: str,
-    time: str,
-    func: str,
-) -> tuple[np.ndarray[Any, np.dtype[np.int64]], np.ndarray[Any, np.dtype[np.int64]]]:
-    """Closed deals that passed each (group, stage), and how many of them were won."""
+def _read_history(
+    history: Any, *, deal: str, stage: str, time: str, as_of: int, func: str
+) -> pd.DataFrame:
+    """The stage history as (deal, stage, entered ns), entries up to as_of, sorted by time."""
     h = check_frame(history, table="history", func=func)
     require_columns(h, {"deal": deal, "stage": stage, "time": time}, table="history")
     entered = datetime_to_ns(as_datetime(h, time, table="history", keyword="time"))
     unknown = entered == NAT
     if unknown.any():
         warn_dropped(int(unknown.sum()), len(h), f"history[{time!r}] is null (time=)", func=func)
-    use = ~unknown & (entered <= d.as_of)
+    use = ~unknown & (entered <= as_of)
+    out = pd.DataFrame(
+        {
+            "deal": h[deal].to_numpy()[use],
+            "stage": h[stage].to_numpy(dtype=object)[use],
+            "entered": entered[use],
+        }
+    )
+    ordered: pd.DataFrame = out.sort_values("entered", kind="stable").reset_index(drop=True)
+    return ordered
+
+
+def _stage_outcomes(
+    d: DealArrays, h: pd.DataFrame, names: list[str], *, deal: str
+) -> tuple[np.ndarray[Any, np.dtype[np.int64]], np.ndarray[Any, np.dtype[np.int64]]]:
+    """Closed deals that passed each (group, stage), and how many of them were won."""
     closed_mask = d.outcome != OPEN
     deal_ids = d.frame[deal].to_numpy()[closed_mask]
-    pos = pd.Index(deal_ids).get_indexer(h[deal].to_numpy())
-    st_idx = pd.Index(names).get_indexer(h[stage])
-    use &= (pos >= 0) & (st_idx >= 0)
+    pos = pd.Index(deal_ids).get_indexer(h["deal"].to_numpy())
+    st_idx = pd.Index(names).get_indexer(h["stage"])
+    use = (pos >= 0) & (st_idx >= 0)
     n_st = len(names)
     # one count per (closed deal, stage) however often it was entered
     pair = np.unique(np.stack([pos[use], st_idx[use]]), axis=1) if use.any() else None

@@ -423,6 +423,21 @@ def test_pipeline_history_after_as_of_is_ignored(deals, history):
     assert np.allclose(res["probability"], [0.5, 1.0])
 
 
+def test_pipeline_stage_on_as_of_comes_from_history(deals, history):
+    # as_of day 33: open deals 3 (closed day 35; proposal since day 6), 4 (contact),
+    # 5 (proposal since day 25), 6 (moved back to contact on day 33; proposal in deals)
+    # contact: 4, 6 -> 80 + 10; proposal: 3, 5 -> 300 + 20
+    # closed by day 33: 1 (won; contact, proposal), 2 (lost; contact)
+    res = fk.pipeline(deals, ["contact", "proposal"], history=history, as_of="2025-02-03")
+    assert res["deals"].tolist() == [2, 2]
+    assert res["value"].tolist() == [90.0, 320.0]
+    assert res["closed_deals"].tolist() == [2, 1]
+    assert np.allclose(res["probability"], [0.5, 1.0])
+    # without history, deal 6 sits at the stage of the deal table (proposal)
+    plain = fk.pipeline(deals, ["contact", "proposal"], as_of="2025-02-03")
+    assert plain["value"].tolist() == [80.0, 330.0]
+
+
 def test_pipeline_mapping_and_no_probabilities(deals):
     res = fk.pipeline(deals, probabilities={"contact": 0.2, "proposal": 0.5})
     assert res["stage"].tolist() == ["contact", "proposal"]  # sorted when stages is None
