@@ -826,3 +826,44 @@ def test_demo_section_on_the_sample_matches_plain_pandas():
     assert pl["stage"].tolist() == list(sample.stages)
     assert pl["deals"].sum() == (deals["status"] == "open").sum()
     pd.testing.assert_frame_equal(sample.deals, before)
+
+
+def test_more_error_and_warning_paths(deals, history):
+    aware = deals.assign(created_at=deals["created_at"].dt.tz_localize("UTC"))
+    with pytest.raises(InvalidDataError, match="mix naive and time-zone-aware"):
+        fk.sales_cycle(aware)
+    with pytest.raises(InvalidParameterError, match=r"'as_of' parameter .* naive date"):
+        fk.sales_cycle(deals, as_of=pd.Timestamp("2025-03-01", tz="UTC"))
+    with pytest.raises(InvalidParameterError, match=r"'probabilities' parameter .* mapping"):
+        fk.pipeline(deals, probabilities=[0.1, 0.5])
+    with pytest.raises(InvalidParameterError, match=r"'stages' parameter .* distinct"):
+        fk.pipeline(deals, ["contact", "contact"])
+    with pytest.raises(InvalidParameterError, match="'period_start' parameter"):
+        fk.coverage(deals, 10, as_of="2025-02-01", period_start="2025-03-01")
+    with pytest.raises(InvalidParameterError, match="'costs' argument of channel_yield"):
+        fk.channel_yield(deals, costs={"ads": 1.0})
+    # warnings: each says how many rows and why
+    no_time = history.assign(entered_at=history["entered_at"].where(history.index != 0))
+    why = r"left out 1 of 11 rows because history\['entered_at'\]"
+    with pytest.warns(FunnelkitWarning, match=why):
+        fk.pipeline(deals, history=no_time)
+    no_stage = deals.assign(stage=[None, "contact", "proposal", None, "proposal", "proposal"])
+    with pytest.warns(FunnelkitWarning, match="left out 1 of 6 rows because they are open and"):
+        res = fk.pipeline(no_stage)  # deal 1 is won: its missing stage does not matter
+    assert res["deals"].sum() == 1
+    no_amount = deals.assign(amount=[100.0, 50.0, 300.0, np.nan, 20.0, 10.0])
+    with pytest.warns(FunnelkitWarning, match="open and have no amount"):
+        res = fk.pipeline(no_amount, ["contact", "proposal"])
+    assert res["deals"].tolist() == [1, 1]
+    assert res["value"].tolist() == [0.0, 20.0]
+    with pytest.warns(FunnelkitWarning, match="open and have no amount"):
+        assert fk.coverage(no_amount, 100.0).loc[0, "open_value"] == 20.0
+    no_created = deals.assign(created_at=deals["created_at"].where(deals.index != 3))
+    with pytest.warns(FunnelkitWarning, match=r"no created date \(left out of mean_age\)"):
+        res = fk.pipeline(no_created, ["contact", "proposal"], as_of="2025-03-01")
+    assert res["deals"].tolist() == [1, 1]
+    assert pd.isna(res.loc[0, "mean_age"])
+    costs = pd.DataFrame({"channel": ["ads", "seo"], "cost": [np.nan, 5.0]})
+    with pytest.warns(FunnelkitWarning, match=r"costs\['cost'\] is null"):
+        res = fk.channel_yield(deals, costs=costs)
+    assert res.set_index("channel").loc["seo", "cost"] == 5.0
