@@ -1437,9 +1437,9 @@ def leaderboard(
     Returns
     -------
     pandas.DataFrame
-        One row per rep, best first: ``owner`` (named after the column),
-        ``rank`` (int64, 1 = best ``win_rate_shrunk``; ties share the lower
-        rank), ``deals``, ``won``, ``lost``, ``open`` (int64), ``won_value``
+        One row per rep, by rank then won value: ``owner`` (named after the
+        column), ``rank`` (int64, 1 = best ``win_rate_shrunk``; ties share the
+        best rank, as in 1, 1, 3), ``deals``, ``won``, ``lost``, ``open`` (int64), ``won_value``
         (float64), ``win_rate``, ``win_rate_low``, ``win_rate_high``
         (float64, won / (won + lost) with the Wilson interval),
         ``win_rate_shrunk`` (float64, see Notes), ``median_cycle``
