@@ -21,6 +21,13 @@ from funnelkit.errors import (
     InvalidDataError,
     InvalidParameterError,
 )
+from funnelkit.stages import (
+    lost_deals,
+    revival_candidates,
+    stage_conversion,
+    stalled,
+    time_in_stage,
+)
 
 __all__ = [
     "ColumnNotFoundError",
@@ -29,4 +36,9 @@ __all__ = [
     "InvalidDataError",
     "InvalidParameterError",
     "__version__",
+    "lost_deals",
+    "revival_candidates",
+    "stage_conversion",
+    "stalled",
+    "time_in_stage",
 ]
