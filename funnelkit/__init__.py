@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+from funnelkit import datasets
 from funnelkit._version import __version__
 from funnelkit.errors import (
     ColumnNotFoundError,
@@ -36,6 +37,7 @@ __all__ = [
     "InvalidDataError",
     "InvalidParameterError",
     "__version__",
+    "datasets",
     "lost_deals",
     "revival_candidates",
     "stage_conversion",
