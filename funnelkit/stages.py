@@ -49,7 +49,7 @@ Basis = Literal["visits", "latest", "cumulative"]
 Unknown = Literal["raise", "ignore"]
 
 #: Lost reasons treated as recoverable by :func:`revival_candidates` by default.
-RECOVERABLE_REASONS = ("timing", "budget", "no decision")
+RECOVERABLE_REASONS = ("timing", "budget", "no budget", "no decision")
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
@@ -1152,7 +1152,7 @@ def revival_candidates(
         Default: the latest date in the data (never "today").
     reasons : list of str, optional
         Lost reasons counted as recoverable (compared case-insensitively).
-        Default: ``("timing", "budget", "no decision")``.
+        Default: ``("timing", "budget", "no budget", "no decision")``.
     min_age : str or pandas.Timedelta, optional
         Only deals lost at least this long before ``as_of`` (e.g. ``"90D"``).
         Default: no minimum.
