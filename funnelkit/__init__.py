@@ -22,6 +22,7 @@ from funnelkit.errors import (
     InvalidDataError,
     InvalidParameterError,
 )
+from funnelkit.plotting._stages import plot_stage_conversion, plot_time_in_stage
 from funnelkit.stages import (
     lost_deals,
     revival_candidates,
@@ -39,6 +40,8 @@ __all__ = [
     "__version__",
     "datasets",
     "lost_deals",
+    "plot_stage_conversion",
+    "plot_time_in_stage",
     "revival_candidates",
     "stage_conversion",
     "stalled",
