@@ -272,12 +272,18 @@ def _groups(
     return codes, keys
 
 
-def _expand(keys: pd.DataFrame, stages: list[Hashable]) -> pd.DataFrame:
-    """One row per (group, stage): the group keys, then ``stage``."""
+def _assemble(keys: pd.DataFrame, stages: list[Hashable], measures: dict[str, Any]) -> pd.DataFrame:
+    """One row per (group, stage): the group keys, ``stage``, then the measures."""
     n_groups, n_stages = len(keys), len(stages)
-    out: pd.DataFrame = keys.iloc[np.repeat(np.arange(n_groups), n_stages)]
-    out = out.reset_index(drop=True)
-    out["stage"] = pd.Series(list(stages) * n_groups, dtype=None)
+    columns: dict[Hashable, Any] = {
+        c: keys[c].to_numpy()[np.repeat(np.arange(n_groups), n_stages)] for c in keys.columns
+    }
+    columns["stage"] = pd.Series(list(stages) * n_groups, dtype=None)
+    for name, values in measures.items():
+        columns[name] = values.to_numpy() if isinstance(values, pd.Series) else values
+    out: pd.DataFrame = pd.DataFrame(columns)
+    for c in keys.columns:  # keep the dtypes of the by columns
+        out[c] = out[c].astype(keys[c].dtype)
     return out
 
 
@@ -448,16 +454,20 @@ def stage_conversion(
     for arr in (conv_lo, conv_hi, all_lo, all_hi):
         arr[no_interval] = np.nan
 
-    out = _expand(keys, h.stages)
-    out["deals"] = counts.ravel()
-    out["conversion"] = conv.ravel().astype(np.float64)
-    out["conversion_low"] = conv_lo.ravel()
-    out["conversion_high"] = conv_hi.ravel()
-    out["overall"] = overall.ravel().astype(np.float64)
-    out["overall_low"] = all_lo.ravel()
-    out["overall_high"] = all_hi.ravel()
-    out["skipped"] = skipped.ravel()
-    return out
+    return _assemble(
+        keys,
+        h.stages,
+        {
+            "deals": counts.ravel(),
+            "conversion": conv.ravel().astype(np.float64),
+            "conversion_low": conv_lo.ravel(),
+            "conversion_high": conv_hi.ravel(),
+            "overall": overall.ravel().astype(np.float64),
+            "overall_low": all_lo.ravel(),
+            "overall_high": all_hi.ravel(),
+            "skipped": skipped.ravel(),
+        },
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -685,15 +695,19 @@ def time_in_stage(
         .reindex(np.arange(size))
     )
 
-    out = _expand(keys, h.stages)
-    out["deals"] = n_entered
-    out["visits"] = visits
-    out["n_closed"] = n_closed
-    out["n_open"] = n_open
-    out["total_time"] = _td(total)
-    out["median_time"] = _td(median)
-    out["median_closed"] = naive.to_numpy(dtype="timedelta64[ns]")
-    return out
+    return _assemble(
+        keys,
+        h.stages,
+        {
+            "deals": n_entered,
+            "visits": visits,
+            "n_closed": n_closed,
+            "n_open": n_open,
+            "total_time": _td(total),
+            "median_time": _td(median),
+            "median_closed": naive.to_numpy(dtype="timedelta64[ns]"),
+        },
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -1327,7 +1341,7 @@ def revival_candidates(
         + "' (recoverable); lost "
         + days.fillna("?")
         + " days ago; value "
-        + pd.Series(d_amount).map("{:,.0f}".format).astype("string")
+        + pd.Series(d_amount).map("{:,.0f}".format).where(~np.isnan(d_amount), "unknown")
     )
     result: pd.DataFrame = pd.DataFrame(
         {
