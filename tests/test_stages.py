@@ -810,3 +810,24 @@ def test_time_in_stage_groups_sum_to_total(history, teams):
     for col in ("deals", "visits", "n_closed", "n_open", "total_time"):
         summed = grouped.groupby("stage", sort=False)[col].sum()
         assert summed.reindex(STAGES).tolist() == total[col].tolist(), col
+
+
+def test_many_unknown_stages_are_summarised():
+    rows = [("u", f"x{i}", 0) for i in range(12)]
+    with pytest.raises(InvalidDataError, match=r"12 of 12 rows.*'x9' and 2 more\."):
+        fk.stage_conversion(make_history(rows), STAGES)
+
+
+def test_stalled_zero_threshold_lists_every_open_deal():
+    res = fk.stalled(TIS, ["A", "B", "C"], deals=TIS_DEALS, threshold="0D", as_of="2025-01-21")
+    # x and z closed by day 20; y open in B
+    assert res["deal"].tolist() == ["y"]
+    assert res["over_ratio"].tolist() == [np.inf]
+
+
+def test_lost_deal_without_closing_date_uses_its_last_entry():
+    deals = LOST.assign(closed_at=LOST["closed_at"].where(LOST["deal_id"] != 1))
+    res = fk.lost_deals(deals, LOST_HISTORY, stages=["A", "B", "C"])
+    # deal 1 has no closing date: its last entry (C, day 12) is the stage lost at
+    assert res["stage"].tolist() == ["A", "A", "B", "C"]
+    assert res.loc[res["stage"] == "C", "lost_reason"].tolist() == ["price"]
