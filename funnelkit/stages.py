@@ -33,6 +33,7 @@ from funnelkit._validate import (
     param_error,
     require_columns,
     time_zone,
+    warn_dropped,
 )
 from funnelkit.errors import InvalidDataError, InvalidParameterError
 
@@ -517,8 +518,6 @@ def _read_stays(
     cutoff = _as_of_ns(as_of, h.tz, default, func=func)
     after = h.t > cutoff
     if after.any():
-        from funnelkit._validate import warn_dropped
-
         warn_dropped(
             int(after.sum()), int(h.t.size), "the deal entered the stage after as_of", func=func
         )
@@ -1198,7 +1197,8 @@ def revival_candidates(
         - ``rank`` (int64): 1 = best;
         - ``deal``: the deal id;
         - ``furthest_stage``: furthest stage the deal reached;
-        - ``stage_number`` (int64): its position in ``stages`` (1 = first);
+        - ``stage_number`` (int64): its position in ``stages`` (1 = first;
+          0 when the deal's stages are not in ``stages``);
         - ``lost_at``: the stage it was lost at;
         - ``lost_reason``: the (recoverable) reason;
         - ``amount`` (float64): the deal value;
@@ -1310,7 +1310,10 @@ def revival_candidates(
     sel = np.flatnonzero(keep)
     d_depth, d_amount, d_age = depth[sel], amounts[sel], age[sel]
     ids = df[deal].to_numpy()[rows][sel]
-    id_key = pd.factorize(pd.Series(ids), sort=True)[0] if sel.size else np.empty(0)
+    try:  # last tie-break: deal id order (ids of mixed types: first appearance)
+        id_key = pd.factorize(pd.Series(ids, dtype=object), sort=True)[0]
+    except TypeError:
+        id_key = pd.factorize(pd.Series(ids, dtype=object))[0]
     order = np.lexsort(
         (
             id_key,
