@@ -40,6 +40,14 @@ from funnelkit.plotting._deals import (
     plot_sales_cycle,
     plot_win_curve,
 )
+from funnelkit.plotting._stages import plot_stage_conversion, plot_time_in_stage
+from funnelkit.stages import (
+    lost_deals,
+    revival_candidates,
+    stage_conversion,
+    stalled,
+    time_in_stage,
+)
 
 __all__ = [
     "ColumnNotFoundError",
@@ -53,14 +61,21 @@ __all__ = [
     "datasets",
     "deal_size",
     "leaderboard",
+    "lost_deals",
     "pipeline",
     "plot_channel_yield",
     "plot_leaderboard",
     "plot_pipeline",
     "plot_sales_cycle",
+    "plot_stage_conversion",
+    "plot_time_in_stage",
     "plot_win_curve",
+    "revival_candidates",
     "sales_cycle",
     "sales_velocity",
+    "stage_conversion",
+    "stalled",
+    "time_in_stage",
     "win_curve",
     "win_rate",
 ]

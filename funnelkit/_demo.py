@@ -16,6 +16,7 @@ import pandas as pd
 
 from funnelkit._deals_demo import deal_metrics
 from funnelkit._format import format_frame
+from funnelkit.stages import _demo_section as _stage_history
 
 Table = tuple[str, pd.DataFrame]
 Section = Callable[[Any], list[Table]]
@@ -40,6 +41,7 @@ def _overview(sample: Any) -> list[Table]:
 SECTIONS: list[tuple[str, Section]] = [
     ("Sample overview", _overview),
     ("Deal metrics", deal_metrics),
+    ("Stage history", _stage_history),
 ]
 
 

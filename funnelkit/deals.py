@@ -790,7 +790,8 @@ def pipeline(
     stage : str, default="stage"
         Column holding the stage name.
     time : str, default="entered_at"
-        Column of ``history`` holding the time the deal entered the stage.
+        Column of the stage history holding the time the deal entered the stage:
+        datetime64 of any unit or time zone, or ISO 8601 strings.
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
