@@ -15,6 +15,17 @@ from __future__ import annotations
 
 from funnelkit import datasets
 from funnelkit._version import __version__
+from funnelkit.deals import (
+    channel_yield,
+    coverage,
+    deal_size,
+    leaderboard,
+    pipeline,
+    sales_cycle,
+    sales_velocity,
+    win_curve,
+    win_rate,
+)
 from funnelkit.errors import (
     ColumnNotFoundError,
     FunnelkitError,
@@ -22,7 +33,22 @@ from funnelkit.errors import (
     InvalidDataError,
     InvalidParameterError,
 )
+from funnelkit.plotting._deals import (
+    plot_channel_yield,
+    plot_leaderboard,
+    plot_pipeline,
+    plot_sales_cycle,
+    plot_win_curve,
+)
+from funnelkit.plotting._stages import plot_stage_conversion, plot_time_in_stage
 from funnelkit.plotting._touches import plot_touches, plot_triggers
+from funnelkit.stages import (
+    lost_deals,
+    revival_candidates,
+    stage_conversion,
+    stalled,
+    time_in_stage,
+)
 from funnelkit.touches import touches_from_counts, touches_summary, touches_to_response
 from funnelkit.triggers import compare, triggers
 
@@ -33,12 +59,33 @@ __all__ = [
     "InvalidDataError",
     "InvalidParameterError",
     "__version__",
+    "channel_yield",
     "compare",
+    "coverage",
     "datasets",
+    "deal_size",
+    "leaderboard",
+    "lost_deals",
+    "pipeline",
+    "plot_channel_yield",
+    "plot_leaderboard",
+    "plot_pipeline",
+    "plot_sales_cycle",
+    "plot_stage_conversion",
+    "plot_time_in_stage",
     "plot_touches",
     "plot_triggers",
+    "plot_win_curve",
+    "revival_candidates",
+    "sales_cycle",
+    "sales_velocity",
+    "stage_conversion",
+    "stalled",
+    "time_in_stage",
     "touches_from_counts",
     "touches_summary",
     "touches_to_response",
     "triggers",
+    "win_curve",
+    "win_rate",
 ]

@@ -14,7 +14,9 @@ from typing import Any
 
 import pandas as pd
 
+from funnelkit._deals_demo import deal_metrics
 from funnelkit._format import format_frame
+from funnelkit.stages import _demo_section as _stage_history
 
 Table = tuple[str, pd.DataFrame]
 Section = Callable[[Any], list[Table]]
@@ -88,6 +90,8 @@ def _triggers(sample: Any) -> list[Table]:
 
 SECTIONS: list[tuple[str, Section]] = [
     ("Sample overview", _overview),
+    ("Deal metrics", deal_metrics),
+    ("Stage history", _stage_history),
     ("Touches to response", _touches),
     ("Behaviour triggers", _triggers),
 ]
