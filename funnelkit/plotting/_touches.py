@@ -89,7 +89,9 @@ def plot_touches(
     >>> log = pd.DataFrame({"user_id": ["a", "a", "b", "c", "c"],
     ...                     "timestamp": [1, 2, 1, 1, 2],
     ...                     "response": ["no", "positive", "positive", "no", "no"]})
-    >>> ax = fk.plot_touches(fk.touches_to_response(log))
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> ax = fk.plot_touches(fk.touches_to_response(log), ax=ax)
     >>> [round(float(p.get_height()), 3) for p in ax.patches]
     [0.333, 0.5]
     """
@@ -203,7 +205,9 @@ def plot_triggers(
     ...                     "odds_ratio_low": [1.5, 0.5], "odds_ratio_high": [6.0, 1.6],
     ...                     "conversion_with": [0.6, 0.3], "conversion_without": [0.3, 0.33],
     ...                     "small_sample": [False, False]})
-    >>> ax = fk.plot_triggers(res)
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> ax = fk.plot_triggers(res, ax=ax)
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['demo', 'video']
     """
