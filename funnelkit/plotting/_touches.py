@@ -94,6 +94,7 @@ def plot_touches(
     >>> ax = fk.plot_touches(fk.touches_to_response(log), ax=ax)
     >>> [round(float(p.get_height()), 3) for p in ax.patches]
     [0.333, 0.5]
+    >>> plt.close(fig)
     """
     res = check_result(
         result,
@@ -210,6 +211,7 @@ def plot_triggers(
     >>> ax = fk.plot_triggers(res, ax=ax)
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['demo', 'video']
+    >>> plt.close(fig)
     """
     cols = ["behaviour", "odds_ratio", "odds_ratio_low", "odds_ratio_high", "small_sample"]
     res = check_result(result, cols, func="plot_triggers", source="triggers")
