@@ -21,6 +21,7 @@ from funnelkit.errors import (
     InvalidDataError,
     InvalidParameterError,
 )
+from funnelkit.planning import deals_needed, target_probability
 
 __all__ = [
     "ColumnNotFoundError",
@@ -29,4 +30,6 @@ __all__ = [
     "InvalidDataError",
     "InvalidParameterError",
     "__version__",
+    "deals_needed",
+    "target_probability",
 ]

@@ -1,0 +1,807 @@
+"""Revenue-target planning: how many deals each stage needs, and the odds.
+
+``deals_needed`` runs the funnel backwards from a revenue target (the
+expected-value plan every sales team writes) and adds what that plan leaves
+out: the chance it actually reaches the target, and the smallest counts that
+reach it with a chosen confidence.  ``target_probability`` gives the chance of
+reaching a target with the open pipeline or with n new opportunities;
+``plan`` measures every input from the user's own deal table.
+
+Model (see ``docs/planning.md``): each deal entering a stage moves on to the
+next with that stage's rate, independently of the others (a Bernoulli
+thinning), so the wins from ``n`` deals at a stage are Binomial(n, product of
+the rates down to won).  Rate uncertainty (``rate_counts``) and skewed deal
+sizes (``deal_sizes``) are integrated by seeded simulation, with the binomial
+part always computed exactly (Rao–Blackwellised Monte Carlo).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from funnelkit._validate import (
+    check_fraction,
+    check_frame,
+    check_positive,
+    closest,
+    param_error,
+    require_columns,
+)
+from funnelkit.errors import InvalidDataError, InvalidParameterError
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+
+#: Simulation draws behind every Monte Carlo figure (standard error of a
+#: probability near 0.9 about 0.002).
+N_DRAWS = 20_000
+#: Largest matrix (cells) a simulation step holds in memory at once.
+_CELLS = 4_000_000
+#: Counts beyond this are reported as unreachable.
+_MAX_N = 10**15
+
+OPPORTUNITY = "opportunity"
+WON = "won"
+
+
+# ----------------------------------------------------------------------------
+# numpy kernels (no pandas, no validation)
+# ----------------------------------------------------------------------------
+def _ceil(x: float) -> int:
+    """``ceil(x)``, except that x within a relative 1e-9 of an integer is that integer.
+
+    Keeps float noise from adding a deal: ``3 / 0.3`` is 10.000000000000002
+    and needs 10 deals, not 11.
+    """
+    r = round(x)
+    if abs(x - r) <= 1e-9 * max(1.0, abs(x)):
+        return int(r)
+    return math.ceil(x)
+
+
+def _ceil_array(x: FloatArray) -> IntArray:
+    """Elementwise :func:`_ceil`."""
+    r = np.round(x)
+    near = np.abs(x - r) <= 1e-9 * np.maximum(1.0, np.abs(x))
+    return np.where(near, r, np.ceil(x)).astype(np.int64)
+
+
+def _reverse_plan(won_needed: int, rates: list[float]) -> list[int]:
+    """Expected-value plan: ``needed[k] = ceil(needed[k + 1] / rate[k])``, top row first."""
+    needed = [won_needed]
+    for rate in reversed(rates):
+        needed.append(_ceil(needed[-1] / rate))
+    return needed[::-1]
+
+
+def _prob_reach(n: int, wins_needed: Any, p: Any) -> tuple[float, float]:
+    """Mean and standard error of ``P(Binomial(n, p) >= wins_needed)`` over draws.
+
+    ``wins_needed`` and ``p`` are scalars or arrays of simulation draws
+    (paired by index).  With scalars the result is exact and the standard
+    error 0.
+    """
+    m = np.asarray(wins_needed)
+    q = np.asarray(p, dtype=np.float64)
+    if m.ndim == 0 and q.ndim == 0:
+        return float(stats.binom.sf(int(m) - 1, n, float(q))), 0.0
+    if q.ndim == 0:
+        # few distinct wins-needed values: evaluate each once
+        values, counts = np.unique(m, return_counts=True)
+        sf = stats.binom.sf(values - 1, n, float(q))
+        mean = float(np.dot(sf, counts) / m.size)
+        var = float(np.dot((sf - mean) ** 2, counts) / m.size)
+        return mean, math.sqrt(var / m.size)
+    sf = stats.binom.sf(m - 1, n, q)
+    return float(sf.mean()), float(sf.std() / math.sqrt(sf.size))
+
+
+def _smallest_n(wins_needed: Any, p: Any, confidence: float, start: int) -> int:
+    """Smallest n >= 0 with ``P(reach | n) >= confidence`` (exponential + bisection search).
+
+    ``P(reach | n)`` never decreases in n (for each draw, the binomial tail
+    does not), so the search is exact for the given draws.
+    """
+
+    def ok(n: int) -> bool:
+        return _prob_reach(n, wins_needed, p)[0] >= confidence
+
+    if ok(0):
+        return 0
+    lo, hi = 0, max(1, start)
+    while not ok(hi):
+        lo, hi = hi, hi * 2
+        if hi > _MAX_N:
+            msg = (
+                f"No count up to {_MAX_N:.0e} reaches the target with probability "
+                f"{confidence}; the rates are too small. Check the rates and rate_counts."
+            )
+            raise InvalidParameterError(msg)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _rate_draws(
+    rates: list[float], counts: list[float | None], n_draws: int, rng: np.random.Generator
+) -> FloatArray:
+    """Draws of each rate (rows) from its beta distribution; exact rates stay constant.
+
+    A rate r measured on m observations is drawn from Beta(r·m, (1 − r)·m)
+    by Latin hypercube sampling (one stratified uniform per draw, shuffled
+    independently per rate).
+    """
+    out = np.empty((len(rates), n_draws))
+    for i, (rate, count) in enumerate(zip(rates, counts, strict=True)):
+        if count is None or rate >= 1.0:
+            out[i] = rate
+            continue
+        u = (rng.permutation(n_draws) + rng.random(n_draws)) / n_draws
+        out[i] = stats.beta.ppf(u, rate * count, (1.0 - rate) * count)
+    return out
+
+
+def _chain(rates: Any) -> Any:
+    """Win probability from each row: the product of the rates from it down to won.
+
+    ``rates`` has one row per open stage (top first; a 1-D vector or a
+    matrix of draws); the result has one more row, the won row (1).
+    """
+    r = np.asarray(rates, dtype=np.float64)
+    ones = np.ones((1, *r.shape[1:]))
+    stacked = np.concatenate([r, ones], axis=0)
+    return np.cumprod(stacked[::-1], axis=0)[::-1]
+
+
+def _wins_needed(remaining: FloatArray, sizes: FloatArray, rng: np.random.Generator) -> IntArray:
+    """Per draw, the number of won deals whose sizes (bootstrapped) add up to ``remaining``.
+
+    ``sizes`` are non-negative with a positive mean.  Vectorised over draws,
+    in blocks of at most ``_CELLS`` simulated deals.
+    """
+    rem = np.asarray(remaining, dtype=np.float64).copy()
+    out = np.zeros(rem.size, dtype=np.int64)
+    mean = float(sizes.mean())
+    active = np.flatnonzero(rem > 0)
+    while active.size:
+        width = int(min(max(16.0, np.ceil(rem[active].max() / mean * 1.2) + 16), _CELLS))
+        rows = active[: max(1, _CELLS // width)]
+        draws = sizes[rng.integers(0, sizes.size, size=(rows.size, width))]
+        cum = np.cumsum(draws, axis=1)
+        hit = cum >= rem[rows, None]
+        done = hit[:, -1]
+        out[rows] += np.where(done, np.argmax(hit, axis=1) + 1, width)
+        rem[rows] = np.where(done, 0.0, rem[rows] - cum[:, -1])
+        active = np.flatnonzero(rem > 0)
+    return out
+
+
+def _pipeline_revenue(
+    amounts: FloatArray, win_prob: Any, n_draws: int, rng: np.random.Generator
+) -> FloatArray:
+    """Simulated revenue of open deals: ``sum(amount_i * [U_ij < p_ij])`` per draw j.
+
+    ``win_prob`` is one probability per deal (1-D) or a deals × draws matrix.
+    """
+    out = np.zeros(n_draws)
+    if amounts.size == 0:
+        return out
+    p = np.asarray(win_prob, dtype=np.float64)
+    block = max(1, _CELLS // amounts.size)
+    for start in range(0, n_draws, block):
+        stop = min(n_draws, start + block)
+        u = rng.random((stop - start, amounts.size))
+        pj = p[None, :] if p.ndim == 1 else p[:, start:stop].T
+        out[start:stop] = ((u < pj) * amounts[None, :]).sum(axis=1)
+    return out
+
+
+def _poisson_binomial_pmf(p: FloatArray) -> FloatArray:
+    """Exact distribution of the number of successes of independent Bernoulli(p_i).
+
+    Multiplies the generating polynomials ``(1 - p_i) + p_i z`` pairwise in a
+    balanced tree, each level as one batch of FFT products.
+    """
+    n = p.size
+    if n == 0:
+        return np.ones(1)
+    size = 1 << max(0, (n - 1).bit_length())
+    polys = np.zeros((size, 2))
+    polys[:, 0] = 1.0
+    polys[:n, 0] = 1.0 - p
+    polys[:n, 1] = p
+    while polys.shape[0] > 1:
+        length = 2 * polys.shape[1] - 1
+        fa = np.fft.rfft(polys[0::2], length, axis=1)
+        fb = np.fft.rfft(polys[1::2], length, axis=1)
+        polys = np.fft.irfft(fa * fb, length, axis=1)
+    pmf = np.clip(polys[0, : n + 1], 0.0, 1.0)
+    return np.asarray(pmf / pmf.sum(), dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------
+# validation helpers
+# ----------------------------------------------------------------------------
+def _check_rate(value: Any, *, name: str, func: str) -> float:
+    return check_fraction(value, name=name, func=func, high_inclusive=True)
+
+
+def _check_confidence(value: Any, *, func: str) -> float | None:
+    if value is None:
+        return None
+    return check_fraction(value, name="confidence", func=func)
+
+
+def _check_seed(value: Any, *, func: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+        raise param_error(func, "seed", "a non-negative integer or None", value)
+    return int(value)
+
+
+def _as_sizes(value: Any, *, func: str, name: str = "deal_sizes") -> FloatArray:
+    """A 1-D float array of observed won-deal amounts (non-negative, positive mean)."""
+    expected = "a non-empty 1-D array of non-negative, finite amounts with a positive mean"
+    if isinstance(value, str | bytes | Mapping) or value is None:
+        raise param_error(func, name, expected, value)
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise param_error(func, name, expected, value) from None
+    if arr.ndim != 1 or arr.size == 0:
+        raise param_error(func, name, expected, value)
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        msg = (
+            f"The {name!r} parameter of {func} must be {expected}. Got {int(bad.sum()):,} of "
+            f"{arr.size:,} values that are negative, NaN or infinite (first: {arr[first]!r} "
+            f"at position {first}) instead. Drop them first."
+        )
+        raise InvalidParameterError(msg)
+    if not arr.sum() > 0:
+        raise param_error(func, name, expected, value)
+    return arr
+
+
+def _rates_from_table(table: pd.DataFrame, *, func: str) -> dict[str, float]:
+    """Read ``{stage: rate}`` from a ``conversion`` / ``stage_conversion`` result table.
+
+    Row k's ``conversion`` is the share of step k-1 that reached step k, so
+    step k's rate into the next step is row k+1's ``conversion``; the last
+    step is the opportunity stage (it closes at ``win_rate``).
+    """
+    key = "step" if "step" in table.columns else "stage"
+    require_columns(table, {"stage_rates": key}, table="the stage_rates table")
+    require_columns(table, {"stage_rates": "conversion"}, table="the stage_rates table")
+    names = table[key].tolist()
+    if len(set(names)) != len(names):
+        msg = (
+            f"The 'stage_rates' table passed to {func} repeats steps in its {key!r} column "
+            f"(a result with by= groups?). Pass the rows of one group, e.g. "
+            f"table[table['channel'] == 'email']."
+        )
+        raise InvalidParameterError(msg)
+    conv = table["conversion"].tolist()
+    return {str(names[k]): conv[k + 1] for k in range(len(names) - 1)}
+
+
+def _check_stage_rates(value: Any, *, func: str) -> tuple[list[str], list[float]]:
+    if value is None:
+        return [], []
+    if isinstance(value, pd.DataFrame):
+        value = _rates_from_table(value, func=func)
+    if not isinstance(value, Mapping):
+        raise param_error(
+            func,
+            "stage_rates",
+            "a mapping {stage: rate} or a conversion / stage_conversion result table",
+            value,
+        )
+    names: list[str] = []
+    rates: list[float] = []
+    for stage, rate in value.items():
+        if stage in (OPPORTUNITY, WON):
+            msg = (
+                f"The 'stage_rates' parameter of {func} must name the stages before the "
+                f"opportunity stage; {stage!r} is added by {func} itself. Got {dict(value)!r} "
+                f"instead."
+            )
+            raise InvalidParameterError(msg)
+        ok = not isinstance(rate, bool) and isinstance(rate, int | float | np.number)
+        if not ok or not (0.0 < float(rate) <= 1.0):
+            msg = (
+                f"The 'stage_rates' parameter of {func} must map each stage to a rate in "
+                f"(0, 1]. Got {rate!r} for stage {stage!r} instead."
+            )
+            raise InvalidParameterError(msg)
+        names.append(str(stage))
+        rates.append(float(rate))
+    return names, rates
+
+
+def _check_rate_counts(value: Any, stages: list[str], *, func: str) -> list[float | None]:
+    """Observations behind each rate, aligned with ``stages`` (None = exact rate)."""
+    if value is None:
+        return [None] * len(stages)
+    if not isinstance(value, Mapping):
+        raise param_error(func, "rate_counts", "a mapping {stage: observations} or None", value)
+    for key, count in value.items():
+        if key not in stages:
+            msg = (
+                f"The 'rate_counts' parameter of {func} names stage {key!r}, which has no rate. "
+                f"Stages with a rate: {stages}."
+            )
+            hint = closest(key, stages)
+            if hint is not None:
+                msg += f" Hint: did you mean {hint!r}?"
+            raise InvalidParameterError(msg)
+        ok = not isinstance(count, bool) and isinstance(count, int | float | np.number)
+        if not ok or not (np.isfinite(count) and count > 0):
+            msg = (
+                f"The 'rate_counts' parameter of {func} must map each stage to a positive "
+                f"number of observations. Got {count!r} for stage {key!r} instead."
+            )
+            raise InvalidParameterError(msg)
+    return [None if s not in value else float(value[s]) for s in stages]
+
+
+# ----------------------------------------------------------------------------
+# the engine shared by deals_needed and plan
+# ----------------------------------------------------------------------------
+def _solve(
+    target: float,
+    *,
+    deal_size: float,
+    rates: list[float],
+    counts: list[float | None],
+    confidence: float | None,
+    sizes: FloatArray | None,
+    seed: int | None,
+    open_amounts: FloatArray | None = None,
+    open_rows: IntArray | None = None,
+) -> tuple[list[int], list[int] | None, list[float]]:
+    """Needed (expected value), needed for confidence and probability, one per row.
+
+    Rows are the open stages (``rates``, top first) then won.  Open deals
+    (``open_amounts`` sitting at rows ``open_rows``) count towards the target.
+    """
+    rng = np.random.default_rng(seed)
+    point = _chain(rates)  # (rows,)
+    stochastic_rates = any(c is not None for c in counts)
+    if open_amounts is None or open_rows is None:
+        open_amounts, open_rows = np.empty(0), np.empty(0, dtype=np.int64)
+    has_open = open_amounts.size > 0
+    draws = N_DRAWS if (stochastic_rates or sizes is not None or has_open) else 0
+
+    # expected-value plan, net of what the open deals are expected to bring
+    expected_open = 0.0
+    if has_open:
+        expected_open = float(np.dot(open_amounts, point[open_rows]))
+    won_needed = _ceil(max(target - expected_open, 0.0) / deal_size)
+    needed = _reverse_plan(won_needed, rates)
+
+    # the random model: win probability per row (point or draws), wins needed
+    p_rows: Any = point
+    if stochastic_rates:
+        p_rows = _chain(_rate_draws(rates, counts, draws, rng))  # (rows, draws)
+    wins: Any = _ceil(target / deal_size)
+    if has_open or sizes is not None:
+        remaining = np.full(draws, float(target))
+        if has_open:
+            remaining -= _pipeline_revenue(open_amounts, p_rows[open_rows], draws, rng)
+        if sizes is not None:
+            wins = _wins_needed(remaining, sizes, rng)
+        else:
+            wins = np.maximum(_ceil_array(remaining / deal_size), 0)
+
+    n_rows = len(rates) + 1
+    probability = [_prob_reach(needed[r], wins, p_rows[r])[0] for r in range(n_rows)]
+    if confidence is None:
+        return needed, None, probability
+    for_confidence = [
+        _smallest_n(wins, p_rows[r], confidence, start=needed[r]) for r in range(n_rows)
+    ]
+    return needed, for_confidence, probability
+
+
+def _table(
+    stages: list[str],
+    rates: list[float],
+    needed: list[int],
+    for_confidence: list[int] | None,
+    probability: list[float],
+) -> pd.DataFrame:
+    out: pd.DataFrame = pd.DataFrame(
+        {
+            "stage": stages,
+            "rate": np.array([*rates, np.nan], dtype=np.float64),
+            "needed": np.array(needed, dtype=np.int64),
+        }
+    )
+    if for_confidence is not None:
+        out["needed_for_confidence"] = np.array(for_confidence, dtype=np.int64)
+    out["probability"] = np.array(probability, dtype=np.float64)
+    return out
+
+
+# ----------------------------------------------------------------------------
+# public functions
+# ----------------------------------------------------------------------------
+def deals_needed(
+    target: float,
+    *,
+    deal_size: float | None = None,
+    win_rate: float,
+    stage_rates: Mapping[str, float] | pd.DataFrame | None = None,
+    confidence: float | None = None,
+    deal_sizes: Any = None,
+    rate_counts: Mapping[str, float] | None = None,
+    seed: int | None = 0,
+) -> pd.DataFrame:
+    """How many deals each stage needs to reach a revenue target (the reverse funnel).
+
+    Runs the funnel backwards: the won deals the target needs, then the
+    opportunities, then each earlier stage.  Adds the chance that this
+    expected-value plan reaches the target (often only about one half) and,
+    with ``confidence``, the smallest counts that reach it with that
+    probability.
+
+    Parameters
+    ----------
+    target : float
+        Revenue to reach (> 0), in the currency of the deal sizes.
+    deal_size : float, optional
+        Average amount of a won deal (> 0).  Default: the mean of
+        ``deal_sizes``; one of the two is required.
+    win_rate : float
+        Share of opportunities that are won, in (0, 1].
+    stage_rates : mapping or DataFrame, optional
+        Conversion of each stage before the opportunity stage into the next
+        one, top of the funnel first: ``{"lead": 0.2, "qualified": 0.5}``
+        means lead → qualified 0.2, qualified → opportunity 0.5.  Or a
+        ``conversion`` / ``stage_conversion`` result table (columns ``step``
+        or ``stage``, and ``conversion``) running from the top of the funnel
+        to the opportunity stage: each step's rate is the next row's
+        ``conversion`` and the last step is the opportunity stage.
+    confidence : float, optional
+        Probability in (0, 1) with which the target must be reached; adds
+        the ``needed_for_confidence`` column.
+    deal_sizes : array-like of float, optional
+        Observed amounts of won deals (non-negative, positive mean).  When
+        given, revenue is simulated as a sum of amounts drawn from them
+        (revenue is a sum of skewed amounts, not a count).
+    rate_counts : mapping, optional
+        Number of observations behind each rate: ``{stage: n}`` for the stages
+        of ``stage_rates`` and ``"opportunity"`` for the win rate (for a
+        result table, the ``entities`` of the same row).  Rates with a count
+        are uncertain (beta-distributed); the others are taken as exact.
+    seed : int or None, default=0
+        Seed of the simulations (used only with ``deal_sizes`` or
+        ``rate_counts``); None draws fresh randomness.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per stage: the stages of ``stage_rates`` in order, then
+        ``opportunity``, then ``won``.  Columns:
+
+        - ``stage`` : the stage name.
+        - ``rate`` (float64) : conversion from this stage to the next (the
+          win rate for ``opportunity``; NaN for ``won``).
+        - ``needed`` (int64) : the expected-value plan: ``won`` =
+          ceil(target / deal_size), each earlier stage = ceil(next / rate).
+        - ``needed_for_confidence`` (int64, only with ``confidence``) :
+          the smallest number of deals at this stage that reaches the target
+          with probability >= ``confidence``.
+        - ``probability`` (float64) : the chance that ``needed`` deals at
+          this stage reach the target.
+
+    Raises
+    ------
+    InvalidParameterError
+        A rate outside (0, 1], a non-positive target or deal size, a
+        confidence outside (0, 1), bad ``deal_sizes`` or ``rate_counts``.
+
+    See Also
+    --------
+    target_probability : The chance of reaching a target with given deals.
+    plan : The same plan with every input measured from a deal table.
+    plot_plan : Draw the result.
+
+    Notes
+    -----
+    Each deal at a stage moves on with that stage's rate, independently of
+    the others.  A chain of such Bernoulli thinnings is one Bernoulli trial
+    with the product of the rates, so the wins from ``n`` deals at stage s
+    are Binomial(n, p_s), p_s = rate_s × … × win_rate.  With a fixed deal
+    size the target needs W = ceil(target / deal_size) wins, and
+    P(reach | n) = P(Binomial(n, p_s) >= W) is computed exactly.  ``needed_for_confidence`` is the smallest n with
+    that probability >= ``confidence``, found by exponential and bisection
+    search (the probability never decreases in n).
+
+    With ``rate_counts`` a rate r measured on m observations is drawn from
+    Beta(r·m, (1 − r)·m) (mean r; fewer observations, wider), so the wins are
+    beta-binomial for one uncertain rate and a mixture of binomials for
+    several; a rate of 1 is taken as exact.  With ``deal_sizes`` the number
+    of wins W the target needs is itself random (amounts are drawn with
+    replacement until they add up to the target).  Both are integrated
+    over 20,000 seeded draws while the binomial part stays exact (the
+    Monte Carlo error of a probability is below 0.004; the same draws serve
+    every n, so results are reproducible and monotone in n).
+
+    Quotients within a relative 1e-9 of an integer are that integer
+    (3 / 0.3 needs 10 deals, not 11).
+
+    Examples
+    --------
+    >>> import funnelkit as fk
+    >>> fk.deals_needed(1_000_000, deal_size=50_000, win_rate=0.25,
+    ...                 stage_rates={"lead": 0.3, "qualified": 0.5}, confidence=0.9)
+             stage  rate  needed  needed_for_confidence  probability
+    0         lead  0.30     534                    688     0.533705
+    1    qualified  0.50     160                    204     0.535737
+    2  opportunity  0.25      80                    100     0.542836
+    3          won   NaN      20                     20     1.000000
+    """
+    func = "deals_needed"
+    target_v = check_positive(target, name="target", func=func)
+    win = _check_rate(win_rate, name="win_rate", func=func)
+    names, rates = _check_stage_rates(stage_rates, func=func)
+    conf = _check_confidence(confidence, func=func)
+    sizes = None if deal_sizes is None else _as_sizes(deal_sizes, func=func)
+    if deal_size is None:
+        if sizes is None:
+            raise param_error(
+                func, "deal_size", "a positive number (or give deal_sizes)", deal_size
+            )
+        size = float(sizes.mean())
+    else:
+        size = check_positive(deal_size, name="deal_size", func=func)
+    stages = [*names, OPPORTUNITY]
+    counts = _check_rate_counts(rate_counts, stages, func=func)
+    rng_seed = _check_seed(seed, func=func)
+
+    all_rates = [*rates, win]
+    needed, for_conf, prob = _solve(
+        target_v,
+        deal_size=size,
+        rates=all_rates,
+        counts=counts,
+        confidence=conf,
+        sizes=sizes,
+        seed=rng_seed,
+    )
+    return _table([*stages, WON], all_rates, needed, for_conf, prob)
+
+
+def target_probability(
+    target: float,
+    *,
+    open_deals: pd.DataFrame | None = None,
+    n: int | None = None,
+    win_rate: float | None = None,
+    deal_size: float | None = None,
+    deal_sizes: Any = None,
+    amount: str = "amount",
+    probability: str = "probability",
+    seed: int | None = 0,
+) -> pd.DataFrame:
+    """The chance of reaching a revenue target with given deals.
+
+    Either the open pipeline (each deal with its own amount and win
+    probability) or ``n`` new opportunities won at ``win_rate``.
+
+    Parameters
+    ----------
+    target : float
+        Revenue to reach (> 0).
+    open_deals : DataFrame, optional
+        One row per open deal, with its amount and its probability of being
+        won.  Give this or ``n``.
+    n : int, optional
+        Number of new opportunities (>= 0).  Needs ``win_rate`` and
+        ``deal_size`` or ``deal_sizes``.
+    win_rate : float, optional
+        Share of the new opportunities that are won, in (0, 1] (with ``n``).
+    deal_size : float, optional
+        Amount of each won deal (> 0; with ``n``).
+    deal_sizes : array-like of float, optional
+        Observed amounts of won deals to draw from instead of a fixed
+        ``deal_size`` (with ``n``).
+    amount : str, default="amount"
+        Column holding the deal value (non-negative numbers).
+    probability : str, default="probability"
+        Column of ``open_deals`` holding each deal's probability of being
+        won, in [0, 1].
+    seed : int or None, default=0
+        Seed of the simulation (used only when the answer is simulated); None
+        draws fresh randomness.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row.  Columns:
+
+        - ``target`` (float64) : the target.
+        - ``deals`` (int64) : open deals, or ``n``.
+        - ``expected_wins`` (float64) : expected number of won deals.
+        - ``expected_revenue`` (float64) : expected revenue.
+        - ``probability`` (float64) : the chance that revenue >= target.
+        - ``std_error`` (float64) : Monte Carlo standard error of
+          ``probability`` (0 when exact).
+        - ``method`` : ``"exact"`` or ``"monte carlo"``.
+
+    Raises
+    ------
+    InvalidParameterError
+        Neither or both of ``open_deals`` and ``n``; a non-positive target
+        or deal size; a rate outside (0, 1].
+    ColumnNotFoundError
+        ``amount`` or ``probability`` is not a column of ``open_deals``.
+    InvalidDataError
+        Missing or negative amounts, probabilities missing or outside [0, 1].
+
+    See Also
+    --------
+    deals_needed : How many deals reach a target with a given probability.
+
+    Notes
+    -----
+    Open deals are won independently.  When they all have the same amount a,
+    revenue reaches the target when at least ceil(target / a) of them are
+    won; that count is Poisson-binomial and computed exactly.  Otherwise the
+    revenue ``sum(amount_i × won_i)`` is simulated 20,000 times.
+
+    For ``n`` new opportunities with a fixed deal size the wins are
+    Binomial(n, win_rate), exactly; with ``deal_sizes`` the number of wins
+    the target needs is simulated (amounts drawn with replacement) and the
+    binomial part stays exact.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> res = fk.target_probability(100_000, n=10, win_rate=0.3, deal_size=25_000)
+    >>> res[["deals", "expected_revenue", "probability", "method"]]
+       deals  expected_revenue  probability method
+    0     10           75000.0     0.350389  exact
+    >>> pipe = pd.DataFrame({"amount": [60_000, 50_000, 40_000],
+    ...                      "probability": [0.5, 0.8, 0.9]})
+    >>> res = fk.target_probability(100_000, open_deals=pipe)
+    >>> round(float(res["probability"].iloc[0]), 2)  # 0.5*0.8 + 0.5*0.9 - 0.5*0.8*0.9
+    0.49
+    """
+    func = "target_probability"
+    target_v = check_positive(target, name="target", func=func)
+    rng_seed = _check_seed(seed, func=func)
+    if (open_deals is None) == (n is None):
+        msg = (
+            f"{func} needs exactly one of 'open_deals' (the open pipeline) and 'n' "
+            f"(new opportunities). Got {'both' if n is not None else 'neither'}."
+        )
+        raise InvalidParameterError(msg)
+    rng = np.random.default_rng(rng_seed)
+
+    if open_deals is not None:
+        for name, value in (
+            ("win_rate", win_rate),
+            ("deal_size", deal_size),
+            ("deal_sizes", deal_sizes),
+        ):
+            if value is not None:
+                raise param_error(
+                    func, name, "None with open_deals (amounts come from the table)", value
+                )
+        df = check_frame(open_deals, table="open_deals", func=func)
+        require_columns(df, {"amount": amount, "probability": probability}, table="open_deals")
+        amounts, probs = _open_deal_arrays(df, amount=amount, probability=probability)
+        exp_wins = float(probs.sum())
+        exp_rev = float(np.dot(amounts, probs))
+        if amounts.size == 0 or np.all(amounts == amounts[0]):
+            a = float(amounts[0]) if amounts.size else 0.0
+            pmf = _poisson_binomial_pmf(probs)
+            if a > 0:
+                k = _ceil(target_v / a)
+                prob = float(pmf[k:].sum()) if k < pmf.size else 0.0
+            else:
+                prob = 0.0
+            return _prob_row(target_v, amounts.size, exp_wins, exp_rev, prob, 0.0, "exact")
+        revenue = _pipeline_revenue(amounts, probs, N_DRAWS, rng)
+        prob = float((revenue >= target_v).mean())
+        se = math.sqrt(prob * (1 - prob) / N_DRAWS)
+        return _prob_row(target_v, amounts.size, exp_wins, exp_rev, prob, se, "monte carlo")
+
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise param_error(func, "n", "a non-negative integer", n)
+    if win_rate is None:
+        raise param_error(func, "win_rate", "a number in (0, 1] (required with n)", win_rate)
+    win = _check_rate(win_rate, name="win_rate", func=func)
+    if (deal_size is None) == (deal_sizes is None):
+        msg = (
+            f"{func} with n needs exactly one of 'deal_size' (a fixed amount) and "
+            f"'deal_sizes' (observed amounts to draw from). Got "
+            f"{'both' if deal_size is not None else 'neither'}."
+        )
+        raise InvalidParameterError(msg)
+    n_int = int(n)
+    if deal_size is not None:
+        size = check_positive(deal_size, name="deal_size", func=func)
+        prob, se = _prob_reach(n_int, _ceil(target_v / size), win)
+        return _prob_row(target_v, n_int, n_int * win, n_int * win * size, prob, se, "exact")
+    sizes = _as_sizes(deal_sizes, func=func)
+    wins = _wins_needed(np.full(N_DRAWS, target_v), sizes, rng)
+    prob, se = _prob_reach(n_int, wins, win)
+    exp_rev = n_int * win * float(sizes.mean())
+    return _prob_row(target_v, n_int, n_int * win, exp_rev, prob, se, "monte carlo")
+
+
+def _open_deal_arrays(
+    df: pd.DataFrame, *, amount: str, probability: str
+) -> tuple[FloatArray, FloatArray]:
+    from funnelkit._validate import as_amount
+
+    amounts = as_amount(df, amount, table="open_deals", keyword="amount")
+    null = amounts.isna().to_numpy()
+    if null.any():
+        first = int(np.flatnonzero(null)[0])
+        msg = (
+            f"open_deals[{amount!r}] has {int(null.sum()):,} of {len(df):,} rows without an "
+            f"amount (first at index {df.index[first]!r}). Fill them with an estimate "
+            f"(e.g. the average won deal size) or drop them."
+        )
+        raise InvalidDataError(
+            msg, column=amount, reason="null", n_rows=int(null.sum()), examples=df[null].head()
+        )
+    probs = pd.to_numeric(df[probability], errors="coerce").astype("float64").to_numpy()
+    bad = ~((probs >= 0) & (probs <= 1))
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        msg = (
+            f"open_deals[{probability!r}] has {int(bad.sum()):,} of {len(df):,} rows that are "
+            f"not probabilities in [0, 1] (first: {df[probability].iloc[first]!r} at index "
+            f"{df.index[first]!r}). Give each open deal its chance of being won, e.g. the "
+            f"measured win rate of its stage."
+        )
+        raise InvalidDataError(
+            msg,
+            column=probability,
+            reason="not_probability",
+            n_rows=int(bad.sum()),
+            examples=df[bad].head(),
+        )
+    return amounts.to_numpy(dtype=np.float64), probs
+
+
+def _prob_row(
+    target: float,
+    deals: int,
+    expected_wins: float,
+    expected_revenue: float,
+    prob: float,
+    se: float,
+    method: str,
+) -> pd.DataFrame:
+    out: pd.DataFrame = pd.DataFrame(
+        {
+            "target": np.array([target], dtype=np.float64),
+            "deals": np.array([deals], dtype=np.int64),
+            "expected_wins": np.array([expected_wins], dtype=np.float64),
+            "expected_revenue": np.array([expected_revenue], dtype=np.float64),
+            "probability": np.array([prob], dtype=np.float64),
+            "std_error": np.array([se], dtype=np.float64),
+            "method": [method],
+        }
+    )
+    return out
