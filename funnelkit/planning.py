@@ -527,9 +527,10 @@ def deals_needed(
     with the product of the rates, so the wins from ``n`` deals at stage s
     are Binomial(n, p_s), p_s = rate_s × … × win_rate.  With a fixed deal
     size the target needs W = ceil(target / deal_size) wins, and
-    P(reach | n) = P(Binomial(n, p_s) >= W) is computed exactly.  ``needed_for_confidence`` is the smallest n with
-    that probability >= ``confidence``, found by exponential and bisection
-    search (the probability never decreases in n).
+    P(reach | n) = P(Binomial(n, p_s) >= W) is computed exactly.
+    ``needed_for_confidence`` is the smallest n with that probability >=
+    ``confidence``, found by exponential and bisection search (the
+    probability never decreases in n).
 
     With ``rate_counts`` a rate r measured on m observations is drawn from
     Beta(r·m, (1 − r)·m) (mean r; fewer observations, wider), so the wins are
