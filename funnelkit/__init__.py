@@ -22,7 +22,7 @@ from funnelkit.errors import (
     InvalidDataError,
     InvalidParameterError,
 )
-from funnelkit.planning import deals_needed, target_probability
+from funnelkit.planning import deals_needed, plan, target_probability
 
 __all__ = [
     "ColumnNotFoundError",
@@ -33,5 +33,6 @@ __all__ = [
     "__version__",
     "datasets",
     "deals_needed",
+    "plan",
     "target_probability",
 ]

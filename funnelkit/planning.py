@@ -370,25 +370,25 @@ def _solve(
     sizes: FloatArray | None,
     seed: int | None,
     open_amounts: FloatArray | None = None,
-    open_rows: IntArray | None = None,
+    open_probs: FloatArray | None = None,
 ) -> tuple[list[int], list[int] | None, list[float]]:
     """Needed (expected value), needed for confidence and probability, one per row.
 
     Rows are the open stages (``rates``, top first) then won.  Open deals
-    (``open_amounts`` sitting at rows ``open_rows``) count towards the target.
+    (``open_amounts``, won with ``open_probs``) count towards the target.
     """
     rng = np.random.default_rng(seed)
     point = _chain(rates)  # (rows,)
     stochastic_rates = any(c is not None for c in counts)
-    if open_amounts is None or open_rows is None:
-        open_amounts, open_rows = np.empty(0), np.empty(0, dtype=np.int64)
+    if open_amounts is None or open_probs is None:
+        open_amounts, open_probs = np.empty(0), np.empty(0)
     has_open = open_amounts.size > 0
     draws = N_DRAWS if (stochastic_rates or sizes is not None or has_open) else 0
 
     # expected-value plan, net of what the open deals are expected to bring
     expected_open = 0.0
     if has_open:
-        expected_open = float(np.dot(open_amounts, point[open_rows]))
+        expected_open = float(np.dot(open_amounts, open_probs))
     won_needed = _ceil(max(target - expected_open, 0.0) / deal_size)
     needed = _reverse_plan(won_needed, rates)
 
@@ -400,7 +400,7 @@ def _solve(
     if has_open or sizes is not None:
         remaining = np.full(draws, float(target))
         if has_open:
-            remaining -= _pipeline_revenue(open_amounts, p_rows[open_rows], draws, rng)
+            remaining -= _pipeline_revenue(open_amounts, open_probs, draws, rng)
         if sizes is not None:
             wins = _wins_needed(remaining, sizes, rng)
         else:
@@ -806,3 +806,432 @@ def _prob_row(
         }
     )
     return out
+
+
+# ----------------------------------------------------------------------------
+# plan: every input measured from the user's deal table
+# ----------------------------------------------------------------------------
+_NS_MAX = np.iinfo(np.int64).max
+
+
+def _timestamp(value: Any, tz: Any, *, name: str, func: str) -> pd.Timestamp:
+    """Parse a date parameter and bring it to the time zone of the data."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise param_error(func, name, "a date (a Timestamp or an ISO 8601 string)", value) from None
+    if pd.isna(ts):
+        raise param_error(func, name, "a date (a Timestamp or an ISO 8601 string)", value)
+    if tz is not None:
+        out: pd.Timestamp = ts.tz_localize(tz) if ts.tz is None else ts.tz_convert(tz)
+        return out
+    if ts.tz is not None:
+        msg = (
+            f"The {name!r} parameter of {func} must be time-zone naive like the deal dates. "
+            f"Got {value!r} instead."
+        )
+        raise InvalidParameterError(msg)
+    naive: pd.Timestamp = ts
+    return naive
+
+
+def _ns(ts: pd.Timestamp) -> int:
+    return int(ts.tz_convert("UTC").value if ts.tz is not None else ts.as_unit("ns").value)
+
+
+def _furthest_and_entry(
+    deal_codes: IntArray, stage_codes: IntArray, times: IntArray, n_deals: int, n_stages: int
+) -> tuple[IntArray, IntArray]:
+    """Per deal, the furthest stage index entered (-1: none) and the entry times.
+
+    The entry time at stage k is the earliest entry into any stage >= k
+    (``_NS_MAX`` when none).
+    """
+    furthest = np.full(n_deals, -1, dtype=np.int64)
+    np.maximum.at(furthest, deal_codes, stage_codes)
+    first = np.full((n_deals, n_stages), _NS_MAX, dtype=np.int64)
+    np.minimum.at(first, (deal_codes, stage_codes), times)
+    entry = np.minimum.accumulate(first[:, ::-1], axis=1)[:, ::-1]
+    return furthest, np.ascontiguousarray(entry)
+
+
+def _aalen_johansen(
+    durations: FloatArray, outcome: IntArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Aalen–Johansen estimate with two competing outcomes (1 = won, 2 = lost, 0 = open).
+
+    Returns the distinct times, the share still open just after each time
+    S(t), and the cumulative incidence of a win CIF(t).
+    """
+    if durations.size == 0:
+        empty = np.empty(0)
+        return empty, empty, empty
+    times, inverse = np.unique(durations, return_inverse=True)
+    total = np.bincount(inverse, minlength=times.size).astype(np.float64)
+    d_won = np.bincount(inverse, weights=(outcome == 1), minlength=times.size)
+    d_any = np.bincount(inverse, weights=(outcome > 0), minlength=times.size)
+    at_risk = durations.size - np.concatenate(([0.0], np.cumsum(total)[:-1]))
+    surv = np.cumprod(1.0 - d_any / at_risk)
+    before = np.concatenate(([1.0], surv[:-1]))
+    cif = np.cumsum(before * d_won / at_risk)
+    return times.astype(np.float64), surv, cif
+
+
+def _quantile_to_win(times: FloatArray, cif: FloatArray, q: float) -> Any:
+    """Time by which a share ``q`` of the eventual wins happened (NaT without wins)."""
+    if cif.size == 0 or not cif[-1] > 0:
+        return pd.NaT
+    idx = int(np.flatnonzero(cif >= q * cif[-1] * (1 - 1e-12))[0])
+    return pd.Timedelta(int(times[idx]), unit="ns")
+
+
+def _step(times: FloatArray, values: FloatArray, at: FloatArray, start: float) -> FloatArray:
+    """Right-continuous step function through ``(times, values)``, ``start`` before."""
+    idx = np.searchsorted(times, at, side="right") - 1
+    picked = values[np.maximum(idx, 0)] if values.size else np.full(at.shape, start)
+    return np.asarray(np.where(idx >= 0, picked, start), dtype=np.float64)
+
+
+def plan(
+    deals: pd.DataFrame,
+    target: float,
+    *,
+    history: pd.DataFrame | None = None,
+    stages: list[str] | None = None,
+    period_end: Any = None,
+    confidence: float = 0.9,
+    as_of: Any = None,
+    deal: str = "deal_id",
+    created: str = "created_at",
+    closed: str = "closed_at",
+    status: str = "status",
+    won: str = "won",
+    lost: str = "lost",
+    amount: str = "amount",
+    stage: str = "stage",
+    time: str = "entered_at",
+    seed: int | None = 0,
+) -> pd.DataFrame:
+    """Plan a revenue target from the user's own deals: rates, sizes and timing measured.
+
+    Measures the win rate, the distribution of won-deal amounts, the stage
+    rates (with ``history``) and the time deals take to close, counts what
+    the open pipeline is expected to bring, and returns the reverse funnel
+    for the rest of the target with its odds, plus the latest date deals
+    must enter each stage to close before ``period_end``.
+
+    Parameters
+    ----------
+    deals : pandas.DataFrame
+        Deal table: one row per deal (opportunity).
+    target : float
+        Revenue to reach (> 0) with deals closed before ``period_end``.
+    history : pandas.DataFrame, optional
+        Stage history (one row per stage entry of a deal).  With ``stages``,
+        the plan has one row per stage.
+    stages : list of str, optional
+        The stages of ``history`` in funnel order, the last one being the
+        stage deals close from; history rows at other stages are ignored.
+    period_end : datetime-like, optional
+        End of the planning period (exclusive).  Default: the start of the
+        calendar quarter after ``as_of``.
+    confidence : float, default=0.9
+        Probability in (0, 1) with which the target must be reached; also
+        the share of won deals that must have closed by ``period_end`` for
+        the ``enter_by`` dates.
+    as_of : datetime-like, optional
+        Observation date: deals still open at this date are censored here.
+        Default: the latest date in the data (never "today").
+    deal : str, default="deal_id"
+        Column that identifies the deal.
+    created : str, default="created_at"
+        Column holding the date the deal was created.
+    closed : str, default="closed_at"
+        Column holding the date the deal was closed (NaT while open).
+    status : str, default="status"
+        Column holding the deal status.
+    won : str, default="won"
+        Value of ``status`` meaning the deal was won.
+    lost : str, default="lost"
+        Value of ``status`` meaning the deal was lost. Any other value means open.
+    amount : str, default="amount"
+        Column holding the deal value (non-negative numbers).
+    stage : str, default="stage"
+        Column holding the stage name.
+    time : str, default="entered_at"
+        Column of ``history`` holding the time the deal entered the stage.
+    seed : int or None, default=0
+        Seed of the simulations; None draws fresh randomness.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per stage (the ``stages``, or ``opportunity`` without a
+        history), then ``won``.  Columns:
+
+        - ``stage`` : the stage name.
+        - ``rate`` (float64) : measured conversion to the next stage (the
+          win rate for the last stage; NaN for ``won``).
+        - ``closed_deals`` (int64) : closed deals counted at the stage, the
+          denominator of ``rate``.
+        - ``needed`` (int64) : new deals that must enter the stage, the
+          expected-value plan for the target minus the open pipeline's
+          expected revenue.
+        - ``needed_for_confidence`` (int64) : new deals that must enter the
+          stage for the target (with the open pipeline) to be reached with
+          probability >= ``confidence``.
+        - ``probability`` (float64) : the chance that ``needed`` new deals at
+          the stage, with the open pipeline, reach the target.
+        - ``open_deals`` (int64) : deals open at ``as_of`` whose furthest stage
+          is this one.
+        - ``open_expected`` (float64) : their expected revenue (amount ×
+          measured win probability from the stage).
+        - ``time_to_close`` (timedelta64[ns]) : the ``confidence`` quantile of
+          the time from entering the stage to a win (Kaplan–Meier, open deals
+          censored at ``as_of``).
+        - ``enter_by`` (datetime64[ns]) : ``period_end - time_to_close``, the
+          latest date deals should enter the stage.
+        - ``time_left`` (timedelta64[ns]) : ``enter_by - as_of`` (negative:
+          too late for this period).
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A keyword names a column that is not in the table.
+    InvalidDataError
+        Null deal ids, unparseable dates, bad amounts; no closed deals or no
+        won deal with an amount to measure from; a stage no closed deal
+        moved on from.
+    InvalidParameterError
+        A non-positive target, a confidence outside (0, 1), ``history``
+        without ``stages`` (or the reverse), bad dates.
+
+    See Also
+    --------
+    deals_needed : The same plan from given rates.
+    plot_plan : Draw the result.
+
+    Notes
+    -----
+    Measured at ``as_of`` from the deals created by then; a deal closed after
+    ``as_of`` counts as open.
+
+    - win rate: won / (won + lost) among closed deals (closed basis).
+    - deal sizes: the amounts of won deals; revenue is simulated by drawing
+      from them (``deals_needed(deal_sizes=...)``).
+    - stage rates (with ``history``): among closed deals, a deal counts at
+      the first stage and every stage up to the furthest it entered (skips
+      and moves back do not matter); a won deal counts at every stage.  The
+      rate of stage k is counted(k + 1) / counted(k); the last stage's rate
+      is won / counted(last).  Open deals are left out because they may
+      still move on.  Each rate is uncertain with the weight of its
+      ``closed_deals`` (``deals_needed(rate_counts=...)``).
+    - entering a stage: the earliest entry into it or any later stage
+      (``created`` without a history).
+    - open pipeline: each open deal is won with the measured probability
+      from its furthest stage (missing amounts: the mean won amount), all
+      assumed to close within the period.  Its expected revenue is taken off
+      the target for ``needed``; its simulated revenue is added for
+      ``needed_for_confidence`` and ``probability``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> deals = pd.DataFrame({
+    ...     "deal_id": ["a", "b", "c", "d", "e", "f"],
+    ...     "created_at": pd.to_datetime(["2025-01-02", "2025-01-05", "2025-01-09",
+    ...                                   "2025-02-01", "2025-02-10", "2025-03-01"]),
+    ...     "closed_at": pd.to_datetime(["2025-02-01", "2025-02-15", "2025-03-01",
+    ...                                  "2025-03-10", None, None]),
+    ...     "status": ["won", "lost", "won", "lost", "open", "open"],
+    ...     "amount": [10_000, 8_000, 14_000, 9_000, 12_000, None],
+    ... })
+    >>> res = fk.plan(deals, 100_000, period_end="2025-07-01")
+    >>> res[["stage", "rate", "needed", "needed_for_confidence", "open_deals"]]
+             stage  rate  needed  needed_for_confidence  open_deals
+    0  opportunity   0.5      16                     41           2
+    1          won   NaN       8                      9           0
+    """
+    func = "plan"
+    df = check_frame(deals, table="deals", func=func)
+    target_v = check_positive(target, name="target", func=func)
+    conf = check_fraction(confidence, name="confidence", func=func)
+    rng_seed = _check_seed(seed, func=func)
+    if (history is None) != (stages is None):
+        msg = (
+            f"{func} needs 'history' and 'stages' together (the stage history and its stages "
+            f"in funnel order), or neither. Got only "
+            f"{'history' if history is not None else 'stages'}."
+        )
+        raise InvalidParameterError(msg)
+    require_columns(
+        df,
+        {"deal": deal, "created": created, "closed": closed, "status": status, "amount": amount},
+        table="deals",
+    )
+    from funnelkit._validate import as_amount, as_datetime, check_not_null, datetime_to_ns
+
+    check_not_null(df, deal, table="deals", keyword="deal", func=func)
+    created_s = as_datetime(df, created, table="deals", keyword="created")
+    closed_s = as_datetime(df, closed, table="deals", keyword="closed")
+    amounts = as_amount(df, amount, table="deals").to_numpy(dtype=np.float64)
+    created_ns = datetime_to_ns(created_s)
+    closed_ns = datetime_to_ns(closed_s)
+    nat = np.iinfo(np.int64).min
+    if (created_ns == nat).any():
+        check_not_null(df, created, table="deals", keyword="created", func=func)
+    tz = created_s.dtype.tz if isinstance(created_s.dtype, pd.DatetimeTZDtype) else None
+    if as_of is None:
+        as_of_ns = int(max(created_ns.max(initial=nat), closed_ns.max(initial=nat)))
+        as_of_ts = pd.Timestamp(as_of_ns, unit="ns", tz="UTC" if tz is not None else None)
+        as_of_ts = as_of_ts.tz_convert(tz) if tz is not None else as_of_ts
+    else:
+        as_of_ts = _timestamp(as_of, tz, name="as_of", func=func)
+        as_of_ns = _ns(as_of_ts)
+    if period_end is None:
+        start = as_of_ts.tz_localize(None) if tz is not None else as_of_ts
+        end = start.to_period("Q").end_time.normalize() + pd.Timedelta(days=1)
+        period_end_ts = end.tz_localize(tz) if tz is not None else end
+    else:
+        period_end_ts = _timestamp(period_end, tz, name="period_end", func=func)
+
+    # statuses at as_of; deals created later are not there yet
+    status_v = df[status].to_numpy()
+    exists = created_ns <= as_of_ns
+    closed_by = (closed_ns != nat) & (closed_ns <= as_of_ns)
+    is_won = exists & closed_by & (status_v == won)
+    is_lost = exists & closed_by & (status_v == lost) & ~is_won
+    is_open = exists & ~is_won & ~is_lost
+    n_won, n_closed = int(is_won.sum()), int(is_won.sum() + is_lost.sum())
+    sizes_all = amounts[is_won]
+    sizes_all = sizes_all[~np.isnan(sizes_all)]
+    if n_won == 0 or sizes_all.size == 0 or not sizes_all.sum() > 0:
+        msg = (
+            f"deals has {n_closed:,} deals closed by {as_of_ts} of which {n_won:,} won "
+            f"({sizes_all.size:,} with a positive {amount!r}); {func} needs won deals with "
+            f"amounts to measure the win rate and deal sizes. Check status= (won={won!r}, "
+            f"lost={lost!r}) and as_of=."
+        )
+        raise InvalidDataError(msg, column=status, reason="no_won_deals", n_rows=n_won)
+    sizes = sizes_all
+    mean_size = float(sizes.mean())
+
+    # stages: counts at each stage among closed deals, entry times
+    if history is None or stages is None:
+        names = [OPPORTUNITY]
+        row = np.zeros(len(df), dtype=np.int64)
+        entry = created_ns[:, None]
+    else:
+        names, row, entry = _read_stages(
+            history, stages, df[deal], created_ns, is_won, deal=deal, stage=stage, time=time
+        )
+    n_stages = len(names)
+    closed_mask = is_won | is_lost
+    counted = np.array(
+        [int((closed_mask & (row >= k)).sum()) for k in range(n_stages)], dtype=np.int64
+    )
+    reached = np.append(counted[1:], n_won)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rates_arr = reached / counted
+    bad = np.flatnonzero(~(rates_arr > 0))
+    if bad.size:
+        k = int(bad[0])
+        nxt = names[k + 1] if k + 1 < n_stages else WON
+        msg = (
+            f"No closed deal went from stage {names[k]!r} to {nxt!r} ({counted[k]:,} closed "
+            f"deals counted at {names[k]!r}); {func} cannot plan through a stage with a rate "
+            f"of 0. Check stages= (funnel order) and the history."
+        )
+        raise InvalidDataError(msg, column=stage, reason="zero_rate", n_rows=int(counted[k]))
+    rates = [float(r) for r in rates_arr]
+
+    # time from entering each stage to a win or a loss (open deals censored)
+    horizon = float(max(_ns(period_end_ts) - as_of_ns, 0))
+    outcome = np.where(is_won, 1, np.where(is_lost, 2, 0)).astype(np.int64)
+    end_ns = np.where(is_open, as_of_ns, closed_ns)
+    open_probs = np.zeros(int(is_open.sum()))
+    open_rows = row[is_open]
+    ttc: list[Any] = []
+    for k in range(n_stages):
+        col = min(k, entry.shape[1] - 1)
+        cohort = exists & (row >= k) & (entry[:, col] != _NS_MAX)
+        durations = np.maximum(end_ns[cohort] - entry[cohort, col], 0).astype(np.float64)
+        times, surv, cif = _aalen_johansen(durations, outcome[cohort])
+        ttc.append(_quantile_to_win(times, cif, conf))
+        # open deals whose furthest stage is k: chance of a win before period_end
+        here = open_rows == k
+        age = np.maximum(as_of_ns - entry[is_open, col][here], 0).astype(np.float64)
+        still = _step(times, surv, age, 1.0)
+        gain = _step(times, cif, age + horizon, 0.0) - _step(times, cif, age, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            open_probs[here] = np.where(still > 0, np.clip(gain / still, 0.0, 1.0), 0.0)
+    ttc.append(pd.Timedelta(0))
+
+    open_amounts = np.where(np.isnan(amounts[is_open]), mean_size, amounts[is_open])
+    needed, for_conf, prob = _solve(
+        target_v,
+        deal_size=mean_size,
+        rates=rates,
+        counts=[float(c) for c in counted],
+        confidence=conf,
+        sizes=sizes,
+        seed=rng_seed,
+        open_amounts=open_amounts,
+        open_probs=open_probs,
+    )
+    out = _table([*names, WON], rates, needed, for_conf, prob)
+    out.insert(2, "closed_deals", np.append(counted, n_won).astype(np.int64))
+    out["open_deals"] = np.bincount(open_rows, minlength=n_stages + 1).astype(np.int64)
+    out["open_expected"] = np.bincount(
+        open_rows, weights=open_amounts * open_probs, minlength=n_stages + 1
+    ).astype(np.float64)
+    out["time_to_close"] = pd.Series(ttc, dtype="timedelta64[ns]")
+    enter_by = period_end_ts - out["time_to_close"]
+    out["enter_by"] = enter_by
+    out["time_left"] = enter_by - as_of_ts
+    return out
+
+
+def _read_stages(
+    history: Any,
+    stages: Any,
+    deal_ids: pd.Series,
+    created_ns: IntArray,
+    is_won: Any,
+    *,
+    deal: str,
+    stage: str,
+    time: str,
+) -> tuple[list[str], IntArray, IntArray]:
+    """Stage names, each deal's furthest stage index (won: the last) and entry times."""
+    from funnelkit._validate import as_datetime, check_not_null, datetime_to_ns
+
+    func = "plan"
+    h = check_frame(history, table="history", func=func)
+    if isinstance(stages, str) or not isinstance(stages, list | tuple) or not stages:
+        raise param_error(func, "stages", "a non-empty list of stage names in funnel order", stages)
+    names = [str(s) for s in stages]
+    if len(set(names)) != len(names) or WON in names:
+        raise param_error(
+            func, "stages", f"a list of distinct stage names (without {WON!r})", stages
+        )
+    require_columns(h, {"deal": deal, "stage": stage, "time": time}, table="history")
+    check_not_null(h, deal, table="history", keyword="deal", func=func)
+    times = datetime_to_ns(as_datetime(h, time, table="history", keyword="time"))
+    stage_code = pd.Index(list(stages)).get_indexer(h[stage])
+    deal_code = pd.Index(deal_ids).get_indexer(h[deal])
+    keep = (stage_code >= 0) & (deal_code >= 0) & (times != np.iinfo(np.int64).min)
+    n_deals, n_stages = len(deal_ids), len(names)
+    furthest, entry = _furthest_and_entry(
+        deal_code[keep].astype(np.int64),
+        stage_code[keep].astype(np.int64),
+        times[keep],
+        n_deals,
+        n_stages,
+    )
+    row = np.maximum(furthest, 0)
+    row = np.where(is_won, n_stages - 1, row)
+    # the first stage is entered at creation at the latest
+    entry[:, 0] = np.minimum(entry[:, 0], created_ns)
+    return names, row.astype(np.int64), entry
