@@ -7,13 +7,15 @@ usage error (argparse).  Errors print as one clear line, never a traceback.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from funnelkit._version import __version__
-from funnelkit.errors import FunnelkitError
+from funnelkit.errors import FunnelkitError, FunnelkitWarning
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,6 +67,26 @@ def _stage_rates(text: str) -> dict[str, float]:
             raise argparse.ArgumentTypeError(msg)
         rates[name] = rate
     return rates
+
+
+#: Keywords of :func:`funnelkit.plan` that name columns or values (``--columns``).
+PLAN_COLUMNS = ("deal", "created", "closed", "status", "won", "lost", "amount", "stage", "time")
+
+
+def _columns(text: str) -> dict[str, str]:
+    """Parse ``deal=opportunity_id,amount=close_value`` into plan keywords."""
+    out: dict[str, str] = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or key not in PLAN_COLUMNS or not value or key in out:
+            msg = (
+                f"invalid columns {text!r}: expected KEY=COLUMN pairs separated by commas, "
+                f"each key once, keys among {', '.join(PLAN_COLUMNS)}"
+            )
+            raise argparse.ArgumentTypeError(msg)
+        out[key] = value
+    return out
 
 
 def _names(text: str) -> list[str]:
@@ -127,9 +149,22 @@ def _add_plan_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         metavar="STAGE,...",
         help="the stages of --history in funnel order, e.g. 'prospecting,proposal'",
     )
+    plan.add_argument(
+        "--columns",
+        type=_columns,
+        default={},
+        metavar="KEY=COLUMN,...",
+        help=(
+            "column names and status values of the files when they differ from the defaults, "
+            "e.g. deal=opportunity_id,amount=close_value,won=Won,lost=Lost (keys: "
+            + ", ".join(PLAN_COLUMNS)
+            + ")"
+        ),
+    )
     plan.add_argument("--period-end", help="date by which deals must close (with --deals)")
     plan.add_argument("--as-of", help="observation date (with --deals; default: latest date)")
     plan.add_argument("--seed", type=int, default=0, help="seed of the simulations (default 0)")
+    plan.set_defaults(subparser=plan)
 
 
 def _read_table(path: Path, what: str) -> pd.DataFrame:
@@ -147,11 +182,14 @@ def _read_table(path: Path, what: str) -> pd.DataFrame:
         raise FunnelkitError(msg) from None
 
 
-def _run_plan(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+def _run_plan(args: argparse.Namespace) -> int:
     from funnelkit._format import format_frame
     from funnelkit.planning import deals_needed, plan
 
+    parser: argparse.ArgumentParser = args.subparser
     if args.deals is None:
+        if args.columns:
+            parser.error("--columns needs --deals")
         for flag in ("history", "stages", "period_end", "as_of"):
             if getattr(args, flag) is not None:
                 parser.error(f"--{flag.replace('_', '-')} needs --deals")
@@ -173,21 +211,27 @@ def _run_plan(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             parser.error("--stages needs --history")
         deals = _read_table(args.deals, "deals")
         history = None if args.history is None else _read_table(args.history, "history")
-        try:
-            result = plan(
-                deals,
-                args.target,
-                history=history,
-                stages=args.stages,
-                period_end=args.period_end,
-                confidence=args.confidence,
-                as_of=args.as_of,
-                seed=args.seed,
-            )
-        except FunnelkitError as exc:
-            files = str(args.deals) + ("" if args.history is None else f", {args.history}")
-            msg = f"{files}: {exc}"
-            raise FunnelkitError(msg) from None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FunnelkitWarning)
+            try:
+                result = plan(
+                    deals,
+                    args.target,
+                    history=history,
+                    stages=args.stages,
+                    period_end=args.period_end,
+                    confidence=args.confidence,
+                    as_of=args.as_of,
+                    seed=args.seed,
+                    **args.columns,
+                )
+            except FunnelkitError as exc:
+                files = str(args.deals) + ("" if args.history is None else f", {args.history}")
+                text = re.sub(r"Hint: pass (\w+)=", r"Hint: pass --columns \1=", str(exc))
+                msg = f"{files}: {text}"
+                raise FunnelkitError(msg) from None
+        for w in caught:
+            print(f"funnelkit: warning: {w.message}", file=sys.stderr)
     print(format_frame(result))
     print()
     print(_summary(result, args.target, args.confidence))
@@ -198,10 +242,10 @@ def _summary(result: pd.DataFrame, target: float, confidence: float) -> str:
     """One sentence: how likely the expected-value plan is to reach the target."""
     top = result.iloc[0]
     return (
-        f"The expected-value plan ({int(top['needed']):,} at {top['stage']!s}) reaches "
-        f"{target:,.0f} only {float(top['probability']):.0%} of the time; the "
-        f"needed_for_confidence column ({int(top['needed_for_confidence']):,} at "
-        f"{top['stage']!s}) reaches it at least {confidence:.0%} of the time."
+        f"The expected-value plan ({int(top['needed']):,} deals at {top['stage']!s}) reaches "
+        f"{target:,.0f} with probability {float(top['probability']):.0%}; "
+        f"needed_for_confidence ({int(top['needed_for_confidence']):,} at {top['stage']!s}) "
+        f"reaches it with probability at least {confidence:.0%}."
     )
 
 
@@ -219,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_demo(args.out, seed=args.seed)
             return 0
         if args.command == "plan":
-            return _run_plan(parser, args)
+            return _run_plan(args)
     except FunnelkitError as exc:
         print(f"funnelkit: error: {exc}", file=sys.stderr)
         return 1

@@ -1014,7 +1014,8 @@ def plan(
     Notes
     -----
     Measured at ``as_of`` from the deals created by then; a deal closed after
-    ``as_of`` counts as open.
+    ``as_of`` counts as open.  Deals without a creation date are left out
+    with a :class:`FunnelkitWarning` (they cannot be placed in time).
 
     - win rate: won / (won + lost) among closed deals (closed basis).
     - deal sizes: the amounts of won deals; revenue is simulated by drawing
@@ -1073,14 +1074,13 @@ def plan(
     from funnelkit._validate import as_amount, as_datetime, check_not_null, datetime_to_ns
 
     check_not_null(df, deal, table="deals", keyword="deal", func=func)
+    df = check_not_null(df, created, table="deals", keyword="created", dropna=True, func=func)
     created_s = as_datetime(df, created, table="deals", keyword="created")
     closed_s = as_datetime(df, closed, table="deals", keyword="closed")
     amounts = as_amount(df, amount, table="deals").to_numpy(dtype=np.float64)
     created_ns = datetime_to_ns(created_s)
     closed_ns = datetime_to_ns(closed_s)
     nat = np.iinfo(np.int64).min
-    if (created_ns == nat).any():
-        check_not_null(df, created, table="deals", keyword="created", func=func)
     tz = created_s.dtype.tz if isinstance(created_s.dtype, pd.DatetimeTZDtype) else None
     if as_of is None:
         as_of_ns = int(max(created_ns.max(initial=nat), closed_ns.max(initial=nat)))
