@@ -771,7 +771,7 @@ def _open_deal_arrays(
         first = int(np.flatnonzero(bad)[0])
         msg = (
             f"open_deals[{probability!r}] has {int(bad.sum()):,} of {len(df):,} rows that are "
-            f"not probabilities in [0, 1] (first: {df[probability].iloc[first]!r} at index "
+            f"not probabilities in [0, 1] (first: {_py(df[probability].iloc[first])!r} at index "
             f"{df.index[first]!r}). Give each open deal its chance of being won, e.g. the "
             f"measured win rate of its stage."
         )
@@ -783,6 +783,11 @@ def _open_deal_arrays(
             examples=df[bad].head(),
         )
     return amounts.to_numpy(dtype=np.float64), probs
+
+
+def _py(value: Any) -> Any:
+    """A numpy scalar as the Python scalar it holds (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _prob_row(
@@ -1000,8 +1005,7 @@ def plan(
         A keyword names a column that is not in the table.
     InvalidDataError
         Null deal ids, unparseable dates, bad amounts; no closed deals or no
-        won deal with an amount to measure from; a stage no closed deal
-        moved on from.
+        won deal with an amount to measure from.
     InvalidParameterError
         A non-positive target, a confidence outside (0, 1), ``history``
         without ``stages`` (or the reverse), bad dates.
@@ -1132,18 +1136,8 @@ def plan(
         [int((closed_mask & (row >= k)).sum()) for k in range(n_stages)], dtype=np.int64
     )
     reached = np.append(counted[1:], n_won)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rates_arr = reached / counted
-    bad = np.flatnonzero(~(rates_arr > 0))
-    if bad.size:
-        k = int(bad[0])
-        nxt = names[k + 1] if k + 1 < n_stages else WON
-        msg = (
-            f"No closed deal went from stage {names[k]!r} to {nxt!r} ({counted[k]:,} closed "
-            f"deals counted at {names[k]!r}); {func} cannot plan through a stage with a rate "
-            f"of 0. Check stages= (funnel order) and the history."
-        )
-        raise InvalidDataError(msg, column=stage, reason="zero_rate", n_rows=int(counted[k]))
+    # won deals count at every stage and n_won > 0, so every rate is > 0
+    rates_arr = reached / counted
     rates = [float(r) for r in rates_arr]
 
     # time from entering each stage to a win or a loss (open deals censored)
