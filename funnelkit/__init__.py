@@ -23,6 +23,7 @@ from funnelkit.errors import (
     InvalidParameterError,
 )
 from funnelkit.planning import deals_needed, plan, target_probability
+from funnelkit.plotting._planning import plot_plan
 
 __all__ = [
     "ColumnNotFoundError",
@@ -34,5 +35,6 @@ __all__ = [
     "datasets",
     "deals_needed",
     "plan",
+    "plot_plan",
     "target_probability",
 ]
