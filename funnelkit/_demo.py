@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from funnelkit._format import format_frame
+from funnelkit.planning import _demo_section as _planning
 
 Table = tuple[str, pd.DataFrame]
 Section = Callable[[Any], list[Table]]
@@ -38,6 +39,7 @@ def _overview(sample: Any) -> list[Table]:
 
 SECTIONS: list[tuple[str, Section]] = [
     ("Sample overview", _overview),
+    ("Revenue-target planning", _planning),
 ]
 
 
