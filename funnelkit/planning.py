@@ -382,6 +382,11 @@ def _solve(
     stochastic_rates = any(c is not None for c in counts)
     if open_amounts is None or open_probs is None:
         open_amounts, open_probs = np.empty(0), np.empty(0)
+    # order-free inputs: the same deals in any row order give the same draws
+    order = np.lexsort((open_probs, open_amounts))
+    open_amounts, open_probs = open_amounts[order], open_probs[order]
+    if sizes is not None:
+        sizes = np.sort(sizes)
     has_open = open_amounts.size > 0
     draws = N_DRAWS if (stochastic_rates or sizes is not None or has_open) else 0
 
@@ -719,7 +724,8 @@ def target_probability(
             else:
                 prob = 0.0
             return _prob_row(target_v, amounts.size, exp_wins, exp_rev, prob, 0.0, "exact")
-        revenue = _pipeline_revenue(amounts, probs, N_DRAWS, rng)
+        order = np.lexsort((probs, amounts))  # row order does not change the draws
+        revenue = _pipeline_revenue(amounts[order], probs[order], N_DRAWS, rng)
         prob = float((revenue >= target_v).mean())
         se = math.sqrt(prob * (1 - prob) / N_DRAWS)
         return _prob_row(target_v, amounts.size, exp_wins, exp_rev, prob, se, "monte carlo")
@@ -741,7 +747,7 @@ def target_probability(
         size = check_positive(deal_size, name="deal_size", func=func)
         prob, se = _prob_reach(n_int, _ceil(target_v / size), win)
         return _prob_row(target_v, n_int, n_int * win, n_int * win * size, prob, se, "exact")
-    sizes = _as_sizes(deal_sizes, func=func)
+    sizes = np.sort(_as_sizes(deal_sizes, func=func))
     wins = _wins_needed(np.full(N_DRAWS, target_v), sizes, rng)
     prob, se = _prob_reach(n_int, wins, win)
     exp_rev = n_int * win * float(sizes.mean())

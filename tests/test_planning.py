@@ -792,6 +792,25 @@ def test_plan_time_zone_aware(closed_deals):
     assert res["enter_by"].dt.tz_localize(None).tolist() == naive["enter_by"].tolist()
 
 
+def test_plan_row_order_does_not_matter(history_case):
+    deals, history, stages = history_case
+    kwargs = {"history": history, "stages": stages, "as_of": day(60), "period_end": day(90)}
+    res = fk.plan(deals, 1_000, **kwargs)
+    shuffled = fk.plan(
+        deals.sample(frac=1, random_state=1),
+        1_000,
+        **{**kwargs, "history": history.sample(frac=1, random_state=2)},
+    )
+    pd.testing.assert_frame_equal(res, shuffled)
+
+
+def test_deal_size_order_does_not_matter():
+    sizes = np.random.default_rng(4).lognormal(10, 1, 50)
+    a = fk.deals_needed(1e6, win_rate=0.3, deal_sizes=sizes, confidence=0.9)
+    b = fk.deals_needed(1e6, win_rate=0.3, deal_sizes=sizes[::-1], confidence=0.9)
+    pd.testing.assert_frame_equal(a, b)
+
+
 def test_plan_on_the_sample():
     sample = fk.datasets.load_sample()
     stages = list(sample.stages[:-1])
