@@ -277,7 +277,7 @@ def test_seeded_reproducibility():
 rates_st = st.lists(st.floats(0.05, 1.0), min_size=0, max_size=3)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     target=st.floats(1_000, 5_000_000),
     size=st.floats(1_000, 200_000),
@@ -301,7 +301,7 @@ def test_higher_confidence_never_needs_fewer(target, size, win, rates, c1, c2):
     assert (b["needed"] >= b["needed"].shift(-1).fillna(0)).all()
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     win=st.floats(0.05, 0.95),
     rates=st.lists(st.floats(0.05, 0.95), min_size=1, max_size=3),
