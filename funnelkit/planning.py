@@ -18,7 +18,7 @@ part always computed exactly (Rao–Blackwellised Monte Carlo).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -765,7 +765,7 @@ def _open_deal_arrays(
         first = int(np.flatnonzero(null)[0])
         msg = (
             f"open_deals[{amount!r}] has {int(null.sum()):,} of {len(df):,} rows without an "
-            f"amount (first at index {df.index[first]!r}). Fill them with an estimate "
+            f"amount (first at index {_py(df.index[first])!r}). Fill them with an estimate "
             f"(e.g. the average won deal size) or drop them."
         )
         raise InvalidDataError(
@@ -778,7 +778,7 @@ def _open_deal_arrays(
         msg = (
             f"open_deals[{probability!r}] has {int(bad.sum()):,} of {len(df):,} rows that are "
             f"not probabilities in [0, 1] (first: {_py(df[probability].iloc[first])!r} at index "
-            f"{df.index[first]!r}). Give each open deal its chance of being won, e.g. the "
+            f"{_py(df.index[first])!r}). Give each open deal its chance of being won, e.g. the "
             f"measured win rate of its stage."
         )
         raise InvalidDataError(
@@ -908,7 +908,7 @@ def plan(
     target: float,
     *,
     history: pd.DataFrame | None = None,
-    stages: list[str] | None = None,
+    stages: Sequence[str] | None = None,
     period_end: Any = None,
     confidence: float = 0.9,
     as_of: Any = None,
@@ -1010,7 +1010,7 @@ def plan(
     ColumnNotFoundError
         A keyword names a column that is not in the table.
     InvalidDataError
-        Null deal ids, unparseable dates, bad amounts; no closed deals or no
+        Null or repeated deal ids, unparseable dates, bad amounts; no closed deals or no
         won deal with an amount to measure from.
     InvalidParameterError
         A non-positive target, a confidence outside (0, 1), ``history``
@@ -1084,6 +1084,19 @@ def plan(
     from funnelkit._validate import as_amount, as_datetime, check_not_null, datetime_to_ns
 
     check_not_null(df, deal, table="deals", keyword="deal", func=func)
+    dup = df[deal].duplicated(keep=False).to_numpy()
+    if dup.any():
+        from funnelkit._validate import _invalid
+
+        raise _invalid(
+            df,
+            dup,
+            table="deals",
+            column=deal,
+            reason="duplicate",
+            what="with a repeated deal id",
+            fix="Keep one row per deal (e.g. deals.drop_duplicates(subset=[...], keep='last')).",
+        )
     df = check_not_null(df, created, table="deals", keyword="created", dropna=True, func=func)
     created_s = as_datetime(df, created, table="deals", keyword="created")
     closed_s = as_datetime(df, closed, table="deals", keyword="closed")
@@ -1134,7 +1147,15 @@ def plan(
         entry = created_ns[:, None]
     else:
         names, row, entry = _read_stages(
-            history, stages, df[deal], created_ns, is_won, deal=deal, stage=stage, time=time
+            history,
+            stages,
+            df[deal],
+            created_ns,
+            is_won,
+            as_of_ns,
+            deal=deal,
+            stage=stage,
+            time=time,
         )
     n_stages = len(names)
     closed_mask = is_won | is_lost
@@ -1199,6 +1220,7 @@ def _read_stages(
     deal_ids: pd.Series,
     created_ns: IntArray,
     is_won: Any,
+    as_of_ns: int,
     *,
     deal: str,
     stage: str,
@@ -1221,7 +1243,9 @@ def _read_stages(
     times = datetime_to_ns(as_datetime(h, time, table="history", keyword="time"))
     stage_code = pd.Index(list(stages)).get_indexer(h[stage])
     deal_code = pd.Index(deal_ids).get_indexer(h[deal])
+    # entries at other stages, of deals not in the table, or after as_of do not count
     keep = (stage_code >= 0) & (deal_code >= 0) & (times != np.iinfo(np.int64).min)
+    keep &= times <= as_of_ns
     n_deals, n_stages = len(deal_ids), len(names)
     furthest, entry = _furthest_and_entry(
         deal_code[keep].astype(np.int64),

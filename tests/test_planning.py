@@ -749,6 +749,12 @@ def test_plan_errors(history_case, closed_deals):
         fk.plan(deals.assign(status="lost"), 10)
     with pytest.raises(InvalidDataError, match=r"Check status= \(won='Won'"):
         fk.plan(deals, 10, won="Won")
+    with pytest.raises(
+        InvalidDataError,
+        match=r"deals\['deal_id'\] has 2 of 7 rows with a "
+        r"repeated deal id \(first: 'a' at index 0\)",
+    ):
+        fk.plan(pd.concat([deals, deals.iloc[:1]]), 10)
     with pytest.raises(InvalidParameterError, match=r"'stages' parameter"):
         fk.plan(deals, 10, history=history, stages="lead")
     with pytest.raises(InvalidParameterError, match=r"'as_of' parameter of plan must be a date"):
@@ -790,6 +796,16 @@ def test_plan_time_zone_aware(closed_deals):
     assert res["needed"].tolist() == naive["needed"].tolist()
     assert str(res["enter_by"].dt.tz) == "Europe/Berlin"
     assert res["enter_by"].dt.tz_localize(None).tolist() == naive["enter_by"].tolist()
+
+
+def test_plan_ignores_history_after_as_of(history_case):
+    deals, history, stages = history_case
+    kwargs = {"stages": stages, "as_of": day(60), "period_end": day(90)}
+    late = pd.DataFrame({"deal_id": ["f"], "stage": ["offer"], "entered_at": [day(61)]})
+    res = fk.plan(deals, 1_000, history=history, **kwargs)
+    with_late = fk.plan(deals, 1_000, history=pd.concat([history, late]), **kwargs)
+    pd.testing.assert_frame_equal(res, with_late)
+    assert res["open_deals"].tolist() == [0, 1, 0, 0]  # f still at demo on day 60
 
 
 def test_plan_row_order_does_not_matter(history_case):
