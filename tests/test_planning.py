@@ -254,6 +254,20 @@ def test_skewed_deal_sizes_need_more_than_the_mean_suggests():
     assert mc["needed_for_confidence"].iloc[0] > fixed["needed_for_confidence"].iloc[0]
 
 
+def test_normal_approximation_for_many_wins_agrees_with_simulation(monkeypatch):
+    from funnelkit import planning
+
+    sizes = np.random.default_rng(0).lognormal(5, 1, 1000)
+    target = 1000 * sizes.mean()  # about 1,000 wins: simulated below the switch at 2,000
+    simulated = fk.deals_needed(target, win_rate=0.1, deal_sizes=sizes, confidence=0.9)
+    monkeypatch.setattr(planning, "_CLT_WINS", 50)
+    approx = fk.deals_needed(target, win_rate=0.1, deal_sizes=sizes, confidence=0.9)
+    np.testing.assert_allclose(
+        approx["needed_for_confidence"], simulated["needed_for_confidence"], rtol=0.005
+    )
+    np.testing.assert_allclose(approx["probability"], simulated["probability"], atol=0.012)
+
+
 def test_seeded_reproducibility():
     sizes = np.random.default_rng(1).lognormal(10, 1, 100)
     kwargs = {
