@@ -192,6 +192,31 @@ def test_single_uncertain_rate_matches_scipy_betabinom(win, count, wins):
     assert opp["probability"] == pytest.approx(exact_p, abs=0.005)
 
 
+def test_two_uncertain_rates_against_quadrature():
+    # reference: tensor-product quadrature at 300 beta quantile midpoints per rate
+    wins, r1, m1, r2, m2 = 10, 0.4, 30, 0.25, 60
+    u = (np.arange(300) + 0.5) / 300
+    x = stats.beta.ppf(u, r1 * m1, (1 - r1) * m1)[:, None]
+    y = stats.beta.ppf(u, r2 * m2, (1 - r2) * m2)[None, :]
+    product = (x * y).ravel()
+
+    def prob(n):
+        return stats.binom.sf(wins - 1, n, product).mean()
+
+    res = fk.deals_needed(
+        wins * 100,
+        deal_size=100,
+        win_rate=r2,
+        stage_rates={"lead": r1},
+        confidence=0.9,
+        rate_counts={"lead": m1, "opportunity": m2},
+    )
+    lead = res.iloc[0]
+    assert lead["probability"] == pytest.approx(prob(lead["needed"]), abs=0.01)
+    lo = smallest_n(prob, 0.9, start=int(lead["needed_for_confidence"] * 0.97))
+    assert abs(lead["needed_for_confidence"] - lo) <= max(1, round(0.01 * lo))
+
+
 def test_few_observations_need_more_deals():
     kwargs = {
         "deal_size": 50_000,
@@ -338,6 +363,24 @@ def test_higher_rates_never_need_more(win, rates, which, bump, conf):
     a, b = run(all_rates), run(higher)
     assert (b["needed"] <= a["needed"]).all()
     assert (b["needed_for_confidence"] <= a["needed_for_confidence"]).all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    n1=st.integers(0, 300),
+    n2=st.integers(0, 300),
+    w1=st.floats(0.01, 1.0),
+    w2=st.floats(0.01, 1.0),
+    target=st.floats(1.0, 50.0),
+)
+def test_target_probability_grows_with_n_and_win_rate(n1, n2, w1, w2, target):
+    (n_lo, n_hi), (w_lo, w_hi) = sorted([n1, n2]), sorted([w1, w2])
+
+    def p(n, w):
+        return fk.target_probability(target, n=n, win_rate=w, deal_size=1.0)["probability"][0]
+
+    assert p(n_lo, w_lo) <= p(n_hi, w_lo) + 1e-12
+    assert p(n_lo, w_lo) <= p(n_lo, w_hi) + 1e-12
 
 
 def test_monte_carlo_is_monotone_in_confidence_too():
