@@ -1038,7 +1038,8 @@ def plan(
     Notes
     -----
     Measured at ``as_of`` from the deals created by then; a deal closed after
-    ``as_of`` counts as open.  Deals without a creation date are left out
+    ``as_of`` counts as open, a won or lost deal without a close date counts
+    as closed (but not in the timing).  Deals without a creation date are left out
     with a :class:`FunnelkitWarning` (they cannot be placed in time).
 
     - win rate: won / (won + lost) among closed deals (closed basis).
@@ -1136,7 +1137,8 @@ def plan(
     # statuses at as_of; deals created later are not there yet
     status_v = df[status].to_numpy()
     exists = created_ns <= as_of_ns
-    closed_by = (closed_ns != nat) & (closed_ns <= as_of_ns)
+    # a deal closed after as_of was open then; won / lost without a date: closed, untimed
+    closed_by = closed_ns <= as_of_ns
     is_won = exists & closed_by & (status_v == won)
     is_lost = exists & closed_by & (status_v == lost) & ~is_won
     is_open = exists & ~is_won & ~is_lost
@@ -1190,7 +1192,7 @@ def plan(
     ttc: list[Any] = []
     for k in range(n_stages):
         col = min(k, entry.shape[1] - 1)
-        cohort = exists & (row >= k) & (entry[:, col] != _NS_MAX)
+        cohort = exists & (row >= k) & (entry[:, col] != _NS_MAX) & (end_ns != nat)
         durations = np.maximum(end_ns[cohort] - entry[cohort, col], 0).astype(np.float64)
         times, surv, cif = _aalen_johansen(durations, outcome[cohort])
         ttc.append(_quantile_to_win(times, cif, conf))

@@ -712,6 +712,18 @@ def test_plan_open_deal_probability_by_hand():
     assert res["needed"].tolist() == [10, 5]
 
 
+def test_plan_closed_deals_without_a_date_count_but_are_not_timed(closed_deals):
+    deals = closed_deals.copy()
+    deals.loc[1, "closed_at"] = pd.NaT  # lost, date unknown
+    res = fk.plan(deals, 100_000, period_end=day(200), as_of=day(100))
+    assert res["closed_deals"].tolist() == [4, 2]
+    assert res["time_to_close"].iloc[0] == pd.Timedelta(days=55)
+    deals.loc[2, "closed_at"] = pd.NaT  # the 55-day win, date unknown: only the 30-day win
+    res = fk.plan(deals, 100_000, period_end=day(200), as_of=day(100))
+    assert res["closed_deals"].tolist() == [4, 2]
+    assert res["time_to_close"].iloc[0] == pd.Timedelta(days=30)
+
+
 def test_plan_counts_deals_closed_after_as_of_as_open(closed_deals):
     res = fk.plan(closed_deals, 100_000, as_of=day(40), period_end=day(200))
     # at day 40 deal c (won on day 57) is still open
