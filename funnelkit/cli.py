@@ -235,6 +235,13 @@ def _run_plan(args: argparse.Namespace) -> int:
     print(format_frame(result))
     print()
     print(_summary(result, args.target, args.confidence))
+    if "open_expected" in result.columns:
+        expected = float(result["open_expected"].sum())
+        print(
+            f"The {int(result['open_deals'].sum()):,} open deals are expected to bring "
+            f"{expected:,.0f} ({expected / args.target:.0%} of the target) by the end of the "
+            f"period; the needed columns count new deals for the rest."
+        )
     return 0
 
 

@@ -145,6 +145,12 @@ def test_plan_from_a_csv_export(capsys, tmp_path, sample):
     )
     assert out.startswith(format_frame(expected))
     assert "reaches 2,000,000 with probability" in out
+    last = out.rstrip("\n").splitlines()[-1]
+    total = expected["open_expected"].sum()
+    assert last == (
+        f"The 230 open deals are expected to bring {total:,.0f} ({total / 2e6:.0%} of the "
+        f"target) by the end of the period; the needed columns count new deals for the rest."
+    )
 
 
 def test_plan_from_parquet_with_other_column_names(capsys, tmp_path, sample):
