@@ -15,6 +15,17 @@ from __future__ import annotations
 
 from funnelkit import datasets
 from funnelkit._version import __version__
+from funnelkit.deals import (
+    channel_yield,
+    coverage,
+    deal_size,
+    leaderboard,
+    pipeline,
+    sales_cycle,
+    sales_velocity,
+    win_curve,
+    win_rate,
+)
 from funnelkit.errors import (
     ColumnNotFoundError,
     FunnelkitError,
@@ -23,7 +34,22 @@ from funnelkit.errors import (
     InvalidParameterError,
 )
 from funnelkit.planning import deals_needed, plan, target_probability
+from funnelkit.plotting._deals import (
+    plot_channel_yield,
+    plot_leaderboard,
+    plot_pipeline,
+    plot_sales_cycle,
+    plot_win_curve,
+)
 from funnelkit.plotting._planning import plot_plan
+from funnelkit.plotting._stages import plot_stage_conversion, plot_time_in_stage
+from funnelkit.stages import (
+    lost_deals,
+    revival_candidates,
+    stage_conversion,
+    stalled,
+    time_in_stage,
+)
 
 __all__ = [
     "ColumnNotFoundError",
@@ -32,9 +58,30 @@ __all__ = [
     "InvalidDataError",
     "InvalidParameterError",
     "__version__",
+    "channel_yield",
+    "coverage",
     "datasets",
+    "deal_size",
     "deals_needed",
+    "leaderboard",
+    "lost_deals",
+    "pipeline",
     "plan",
+    "plot_channel_yield",
+    "plot_leaderboard",
+    "plot_pipeline",
     "plot_plan",
+    "plot_sales_cycle",
+    "plot_stage_conversion",
+    "plot_time_in_stage",
+    "plot_win_curve",
+    "revival_candidates",
+    "sales_cycle",
+    "sales_velocity",
+    "stage_conversion",
+    "stalled",
     "target_probability",
+    "time_in_stage",
+    "win_curve",
+    "win_rate",
 ]

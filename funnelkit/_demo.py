@@ -14,8 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+from funnelkit._deals_demo import deal_metrics
 from funnelkit._format import format_frame
 from funnelkit.planning import _demo_section as _planning
+from funnelkit.stages import _demo_section as _stage_history
 
 Table = tuple[str, pd.DataFrame]
 Section = Callable[[Any], list[Table]]
@@ -39,6 +41,8 @@ def _overview(sample: Any) -> list[Table]:
 
 SECTIONS: list[tuple[str, Section]] = [
     ("Sample overview", _overview),
+    ("Deal metrics", deal_metrics),
+    ("Stage history", _stage_history),
     ("Revenue-target planning", _planning),
 ]
 
