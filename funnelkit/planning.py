@@ -984,7 +984,8 @@ def plan(
     stage : str, default="stage"
         Column holding the stage name.
     time : str, default="entered_at"
-        Column of ``history`` holding the time the deal entered the stage.
+        Column of the stage history holding the time the deal entered the stage:
+        datetime64 of any unit or time zone, or ISO 8601 strings.
     seed : int or None, default=0
         Seed of the simulations; None draws fresh randomness.
 
