@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from funnelkit._survival import aalen_johansen, conditional_quantile
 from funnelkit._validate import (
     check_fraction,
     check_frame,
@@ -880,34 +881,17 @@ def _furthest_and_entry(
     return furthest, np.ascontiguousarray(entry)
 
 
-def _aalen_johansen(
-    durations: FloatArray, outcome: IntArray
+def _win_curves(
+    durations: IntArray, outcome: IntArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Aalen–Johansen estimate with two competing outcomes (1 = won, 2 = lost, 0 = open).
+    """Times, share still open S(t) and cumulative incidence of a win CIF(t).
 
-    Returns the distinct times, the share still open just after each time
-    S(t), and the cumulative incidence of a win CIF(t).
+    Aalen–Johansen with two competing outcomes (1 = won, 2 = lost, 0 = open,
+    censored), from the shared kernel.
     """
-    if durations.size == 0:
-        empty = np.empty(0)
-        return empty, empty, empty
-    times, inverse = np.unique(durations, return_inverse=True)
-    total = np.bincount(inverse, minlength=times.size).astype(np.float64)
-    d_won = np.bincount(inverse, weights=(outcome == 1), minlength=times.size)
-    d_any = np.bincount(inverse, weights=(outcome > 0), minlength=times.size)
-    at_risk = durations.size - np.concatenate(([0.0], np.cumsum(total)[:-1]))
-    surv = np.cumprod(1.0 - d_any / at_risk)
-    before = np.concatenate(([1.0], surv[:-1]))
-    cif = np.cumsum(before * d_won / at_risk)
-    return times.astype(np.float64), surv, cif
-
-
-def _quantile_to_win(times: FloatArray, cif: FloatArray, q: float) -> Any:
-    """Time by which a share ``q`` of the eventual wins happened (NaT without wins)."""
-    if cif.size == 0 or not cif[-1] > 0:
-        return pd.NaT
-    idx = int(np.flatnonzero(cif >= q * cif[-1] * (1 - 1e-12))[0])
-    return pd.Timedelta(int(times[idx]), unit="ns")
+    times, cif, _, _, at_risk, _, events = aalen_johansen(durations, outcome, 1)
+    surv = np.cumprod(1.0 - events / at_risk) if times.size else np.empty(0)
+    return np.asarray(times, dtype=np.float64), np.asarray(surv, dtype=np.float64), cif
 
 
 def _step(times: FloatArray, values: FloatArray, at: FloatArray, start: float) -> FloatArray:
@@ -1194,9 +1178,11 @@ def plan(
     for k in range(n_stages):
         col = min(k, entry.shape[1] - 1)
         cohort = exists & (row >= k) & (entry[:, col] != _NS_MAX) & (end_ns != nat)
-        durations = np.maximum(end_ns[cohort] - entry[cohort, col], 0).astype(np.float64)
-        times, surv, cif = _aalen_johansen(durations, outcome[cohort])
-        ttc.append(_quantile_to_win(times, cif, conf))
+        durations = np.maximum(end_ns[cohort] - entry[cohort, col], 0)
+        times, surv, cif = _win_curves(durations, outcome[cohort])
+        # time by which a share `confidence` of the eventual wins happened
+        quantile = conditional_quantile(times, cif, conf)
+        ttc.append(pd.Timedelta(int(quantile), unit="ns") if np.isfinite(quantile) else pd.NaT)
         # open deals whose furthest stage is k: chance of a win before period_end
         here = open_rows == k
         age = np.maximum(as_of_ns - entry[is_open, col][here], 0).astype(np.float64)
