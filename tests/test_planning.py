@@ -919,6 +919,30 @@ def test_plan_on_the_sample():
     assert res["needed"].is_monotonic_decreasing
 
 
+def test_plan_agrees_with_the_deal_and_stage_metrics():
+    """plan measures with the same definitions as win_rate, deal_size, sales_cycle and
+    stage_conversion (furthest policy, closed deals)."""
+    sample = fk.datasets.load_sample()
+    deals, stages = sample.deals, list(sample.stages[:-1])
+    kwargs = {"as_of": sample.as_of, "period_end": "2025-10-01"}
+    res = fk.plan(deals, 1_500_000, history=sample.history, stages=stages, **kwargs)
+    rate = fk.win_rate(deals)
+    assert res["closed_deals"].iloc[0] == rate["denominator"].iloc[0]
+    assert res["closed_deals"].iloc[-1] == rate["won"].iloc[0]
+    assert np.prod(res["rate"].to_numpy()[:-1]) == pytest.approx(rate["rate"].iloc[0])
+    closed = deals.loc[deals["status"].isin(["won", "lost"]), "deal_id"]
+    conv = fk.stage_conversion(
+        sample.history[sample.history["deal_id"].isin(closed)], stages, unknown="ignore"
+    )
+    assert res["closed_deals"].tolist()[:-1] == conv["deals"].tolist()
+    np.testing.assert_allclose(res["rate"].to_numpy()[:-2], conv["conversion"].to_numpy()[1:])
+    mean_size = fk.deal_size(deals)["mean"].iloc[0]
+    rest = 1_500_000 - res["open_expected"].sum()
+    assert res["needed"].iloc[-1] == math.ceil(rest / mean_size)
+    median = fk.plan(deals, 1_500_000, confidence=0.5, **kwargs)["time_to_close"].iloc[0]
+    assert median == fk.sales_cycle(deals, as_of=sample.as_of)["median_adjusted"].iloc[0]
+
+
 def test_plan_on_real_crm_data(shared_data):
     raw = pd.read_csv(shared_data / "maven_crm_sales_opportunities" / "sales_pipeline.csv")
     deals = raw.dropna(subset=["engage_date"])
