@@ -132,6 +132,22 @@ def test_stage_rates_from_a_conversion_table():
     )
 
 
+def test_stage_rates_from_a_real_stage_conversion_result():
+    history = pd.DataFrame(
+        {
+            "deal_id": ["a", "a", "a", "b", "b", "c", "d"],
+            "stage": ["lead", "demo", "offer", "lead", "demo", "lead", "lead"],
+            "entered_at": pd.to_datetime(["2025-01-01"] * 7),
+        }
+    )
+    conv = fk.stage_conversion(history, ["lead", "demo", "offer"])
+    # lead -> demo 2 / 4, demo -> offer 1 / 2; offer is the opportunity stage
+    res = fk.deals_needed(1000, deal_size=100, win_rate=0.5, stage_rates=conv)
+    assert res["stage"].tolist() == ["lead", "demo", "opportunity", "won"]
+    np.testing.assert_array_equal(res["rate"].to_numpy(), [0.5, 0.5, 0.5, np.nan])
+    assert res["needed"].tolist() == [80, 40, 20, 10]
+
+
 # ----------------------------------------------------------------------------
 # needed_for_confidence and probability: exact binomial
 # ----------------------------------------------------------------------------
