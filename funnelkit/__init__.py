@@ -33,6 +33,7 @@ from funnelkit.errors import (
     InvalidDataError,
     InvalidParameterError,
 )
+from funnelkit.planning import deals_needed, plan, target_probability
 from funnelkit.plotting._deals import (
     plot_channel_yield,
     plot_leaderboard,
@@ -40,6 +41,7 @@ from funnelkit.plotting._deals import (
     plot_sales_cycle,
     plot_win_curve,
 )
+from funnelkit.plotting._planning import plot_plan
 from funnelkit.plotting._stages import plot_stage_conversion, plot_time_in_stage
 from funnelkit.plotting._touches import plot_touches, plot_triggers
 from funnelkit.stages import (
@@ -64,12 +66,15 @@ __all__ = [
     "coverage",
     "datasets",
     "deal_size",
+    "deals_needed",
     "leaderboard",
     "lost_deals",
     "pipeline",
+    "plan",
     "plot_channel_yield",
     "plot_leaderboard",
     "plot_pipeline",
+    "plot_plan",
     "plot_sales_cycle",
     "plot_stage_conversion",
     "plot_time_in_stage",
@@ -81,6 +86,7 @@ __all__ = [
     "sales_velocity",
     "stage_conversion",
     "stalled",
+    "target_probability",
     "time_in_stage",
     "touches_from_counts",
     "touches_summary",
