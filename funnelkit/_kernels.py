@@ -131,7 +131,7 @@ class _Keys:
             return cast(I64, np.searchsorted(self.uniq_times, t).astype(np.int64))
         if self.g == 1:
             return cast(I64, t - np.int64(self.tmin))
-        return (t - np.int64(self.tmin)) // np.int64(self.g)
+        return cast(I64, (t - np.int64(self.tmin)) // np.int64(self.g))
 
     def pack(self, codes: I64, t: I64) -> I64:
         return cast(I64, (self.rel_codes(codes) << self.shift) | self.key_time(t))
