@@ -175,7 +175,9 @@ def _make_keys(codes: I64, time: I64) -> _Keys:
     if span > 0:
         rel = time - np.int64(tmin)
         for res in _RESOLUTIONS:
-            if res <= span and not (rel % np.int64(res)).any():
+            # a cheap look at a sample first, then the whole array
+            r = np.int64(res)
+            if res <= span and not (rel[:4096] % r).any() and not (rel % r).any():
                 g = res
                 break
     tbits = max((span // g).bit_length(), 1)
@@ -285,9 +287,9 @@ def _finish(
     """Convert key-time step times to ns and find the attribution rows."""
     n = ent_rel.size
     n_steps = kt_steps.shape[1]
-    step_time = np.full((n, n_steps), NAT, dtype=np.int64)
-    filled = np.arange(n_steps)[None, :] < reached[:, None]
-    step_time[filled] = keys.real(kt_steps[filled])
+    step_time = np.empty((n_steps, n), dtype=np.int64).T  # columns contiguous
+    for j in range(n_steps):
+        step_time[:, j] = np.where(reached > j, keys.real(kt_steps[:, j]), NAT)
     first_row = np.full(n, -1, dtype=np.int64)
     last_row = np.full(n, -1, dtype=np.int64)
     if rows and n:
@@ -354,23 +356,31 @@ def _ordered(
     side: Literal["left", "right"] = "left" if ties == "strict" else "right"
     vk = steps[0]
     vb = keys.kt(vk)  # chain start (key time) of each valid row
-    level_keys, level_b = [vk], [vb]
+    e1 = keys.ent(vk)
+    st = _run_starts(e1)
+    ent_rel = e1[st]
+    mark = np.zeros(vk.size, dtype=np.int64)
+    mark[st] = 1
+    vidx = np.cumsum(mark) - 1  # entity index (into ent_rel) of each valid row
+    reached = np.ones(ent_rel.size, dtype=np.int64)
+    start = vb[st]  # start of the first valid row per entity at the deepest level so far
     for j in range(1, n_steps):
         q = steps[j]
         if vk.size == 0 or q.size == 0:
-            vk, vb = _EMPTY, _EMPTY
-        else:
-            pos = np.searchsorted(vk, q, side=side) - 1
-            pc = np.maximum(pos, 0)
-            ok = (pos >= 0) & (keys.ent(vk[pc]) == keys.ent(q))
-            b = vb[pc]
-            ok &= keys.within(keys.kt(q), b, window)
-            vk, vb = q[ok], b[ok]
-        level_keys.append(vk)
-        level_b.append(vb)
-    ent_rel, reached, start, _end, _fp, _ei = _levels_to_entities(keys, level_keys, level_b)
+            break
+        pos = np.searchsorted(vk, q, side=side) - 1
+        pc = np.maximum(pos, 0)
+        ok = (pos >= 0) & (keys.ent(vk[pc]) == keys.ent(q))
+        b = vb[pc]
+        ok &= keys.within(keys.kt(q), b, window)
+        vk, vb, vidx = q[ok], b[ok], vidx[pc[ok]]
+        if vk.size == 0:
+            break
+        st = _run_starts(vidx)
+        reached[vidx[st]] = j + 1
+        start[vidx[st]] = vb[st]
     # step times: from the winning start, each step's first occurrence after the previous
-    kt_steps = np.zeros((ent_rel.size, n_steps), dtype=np.int64)
+    kt_steps = np.zeros((n_steps, ent_rel.size), dtype=np.int64).T
     kt_steps[:, 0] = start
     side_next: Literal["left", "right"] = "right" if ties == "strict" else "left"
     for j in range(1, n_steps):

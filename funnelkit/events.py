@@ -108,21 +108,23 @@ def _time_ns(events: pd.DataFrame, column: str) -> tuple[I64, Any]:
     return cast(I64, arr.view(np.int64)), tz
 
 
-def _event_index(events: pd.DataFrame, column: str, names: list[Hashable]) -> tuple[I64, Any]:
-    """Index into ``names`` of each row's event (-1 when not a step event).
+def _event_codes(events: pd.DataFrame, column: str, names: list[Hashable]) -> tuple[Any, I64, Any]:
+    """Small integer codes of the event column, and a lookup code -> index in ``names``.
 
-    Also returns the values that exist (categories for a categorical column,
-    else None, computed lazily by the caller for error messages).
+    ``lookup[code]`` is -1 for events that fill no step (its last entry
+    serves code -1, a missing event).  Also returns the categories of a
+    categorical column (else None).
     """
     s = events[column]
     if isinstance(s.dtype, pd.CategoricalDtype):
         cats = s.cat.categories
-        lut = np.append(pd.Index(names).get_indexer(cats), -1).astype(np.int64)
-        return cast(I64, lut[s.cat.codes.to_numpy()]), list(cats)
+        lookup = np.append(pd.Index(names).get_indexer(cats), -1).astype(np.int64)
+        return s.cat.codes.to_numpy(), lookup, list(cats)
+    lookup = np.append(np.arange(len(names)), -1).astype(np.int64)
     if len(s) == 0:
-        return np.zeros(0, dtype=np.int64), None
+        return np.zeros(0, dtype=np.int8), lookup, None
     codes = pd.Categorical(s, categories=pd.Index(names)).codes
-    return codes.astype(np.int64), None
+    return codes, lookup, None
 
 
 def _unknown_steps(
@@ -202,34 +204,43 @@ def _prepare(
         )
         raise InvalidParameterError(msg)
 
-    df = check_not_null(df, entity, table="events", keyword="entity", dropna=drop, func=func)
+    ent_dtype = df[entity].dtype
+    if not (isinstance(ent_dtype, np.dtype) and ent_dtype.kind in "iub"):  # those hold no nulls
+        df = check_not_null(df, entity, table="events", keyword="entity", dropna=drop, func=func)
     t_ns, tz = _time_ns(df, time)
     valid = t_ns != NAT
     n_bad = int(len(df) - np.count_nonzero(valid))
     if n_bad:
         warn_dropped(n_bad, len(df), f"events[{time!r}] is missing (NaT)", func=func)
-    name_idx, categories = _event_index(df, event, names)
+    ev_codes, lookup, categories = _event_codes(df, event, names)
+    if all_rows:
+        positions = np.flatnonzero(valid) if n_bad else np.arange(len(df), dtype=np.int64)
+    else:
+        is_step = (lookup >= 0)[ev_codes]
+        positions = np.flatnonzero(is_step & valid if n_bad else is_step)
+    positions = positions.astype(np.int64, copy=False)
+    sub = lookup[ev_codes[positions]]  # index into `names`, -1 for other events
     if len(df) - n_bad > 0:
         if categories is not None:
             found = [n in set(categories) for n in names]
         else:
-            hits = name_idx[valid]
-            counts = np.bincount(hits[hits >= 0], minlength=len(names))
+            counts = np.bincount(sub[sub >= 0], minlength=len(names))
             found = [bool(c) for c in counts]
         if not all(found):
             raise _unknown_steps(df, event, names, found, func=func)
-    is_step = name_idx >= 0
-    if all_rows:
-        positions = np.flatnonzero(valid) if n_bad else np.arange(len(df), dtype=np.int64)
+    members: list[I64] = []
+    if disjoint:
+        step_of_name = np.full(len(names) + 1, len(per_step_idx), dtype=np.int8)
+        for j, idx in enumerate(per_step_idx):
+            step_of_name[idx] = j
+        step = step_of_name[sub]
+        for j in range(len(per_step_idx)):
+            members.append(np.flatnonzero(step == j).astype(np.int64, copy=False))
     else:
-        positions = np.flatnonzero(is_step & valid) if n_bad else np.flatnonzero(is_step)
-    positions = positions.astype(np.int64)
-    sub = name_idx[positions]
-    members = []
-    for idx in per_step_idx:
-        lut = np.zeros(len(names) + 1, dtype=bool)
-        lut[idx] = True
-        members.append(np.flatnonzero(lut[sub]).astype(np.int64))
+        for idx in per_step_idx:
+            lut = np.zeros(len(names) + 1, dtype=bool)
+            lut[idx] = True
+            members.append(np.flatnonzero(lut[sub]).astype(np.int64))
     codes = _entity_codes(df[entity], positions)
     prepared = _Prepared(
         events=df,
@@ -323,9 +334,14 @@ def _group_quantiles(gcode: I64, n_groups: int, values: I64, qs: Sequence[float]
     out = np.full((n_groups, len(qs)), NAT, dtype=np.int64)
     if values.size == 0:
         return out
-    order = np.lexsort((values, gcode))
-    v = values[order]
     counts = np.bincount(gcode, minlength=n_groups)
+    if n_groups == 1:
+        # one group: partial sorts at the needed order statistics only
+        n = values.size
+        ks = sorted({min(int(np.floor(q * (n - 1))) + d, n - 1) for q in qs for d in (0, 1)})
+        v = np.partition(values, ks)
+    else:
+        v = values[np.lexsort((values, gcode))]
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     has = counts > 0
     for i, q in enumerate(qs):
