@@ -21,6 +21,7 @@ from funnelkit.errors import (
     InvalidDataError,
     InvalidParameterError,
 )
+from funnelkit.events import conversion, dropoff, funnel_entities, time_to_convert
 
 __all__ = [
     "ColumnNotFoundError",
@@ -29,4 +30,8 @@ __all__ = [
     "InvalidDataError",
     "InvalidParameterError",
     "__version__",
+    "conversion",
+    "dropoff",
+    "funnel_entities",
+    "time_to_convert",
 ]

@@ -180,7 +180,7 @@ def _prepare(
     dropna: Any,
     all_rows: bool,
 ) -> tuple[_Prepared, int | None, Order, Ties, Attribution]:
-    df = check_frame(events, table="events", func=func)
+    df = original = check_frame(events, table="events", func=func)
     names_per_step, labels = _parse_steps(steps, func=func)
     by_cols = as_list(by)
     require_columns(df, {"entity": entity, "time": time, "event": event}, table="events")
@@ -189,6 +189,8 @@ def _prepare(
     order_ = check_option(order, ORDERS, name="order", func=func)
     ties_ = check_option(ties, TIES, name="ties", func=func)
     attribution_ = check_option(attribution, ATTRIBUTIONS, name="attribution", func=func)
+    if isinstance(window, int | np.integer) and not isinstance(window, bool) and window == 0:
+        window = pd.Timedelta(0)  # 0 is unambiguous in any unit
     td = check_duration(window, name="window", func=func)
     window_ns = None if td is None else int(td.value)
     drop = _check_flag(dropna, name="dropna", func=func)
@@ -225,9 +227,13 @@ def _prepare(
             found = [n in set(categories) for n in names]
         else:
             counts = np.bincount(sub[sub >= 0], minlength=len(names))
+            if not counts.all():  # look again at every input row (some were left out)
+                every_codes, _, _ = _event_codes(original, event, names)
+                every = lookup[every_codes]
+                counts = np.bincount(every[every >= 0], minlength=len(names))
             found = [bool(c) for c in counts]
         if not all(found):
-            raise _unknown_steps(df, event, names, found, func=func)
+            raise _unknown_steps(original, event, names, found, func=func)
     members: list[I64] = []
     if disjoint:
         step_of_name = np.full(len(names) + 1, len(per_step_idx), dtype=np.int8)
@@ -365,17 +371,16 @@ def _group_means(gcode: I64, n_groups: int, values: I64) -> I64:
 
 
 def _td(values: I64) -> pd.Series:
-    return pd.Series(
-        np.asarray(values, dtype=np.int64).view("timedelta64[ns]"), dtype="timedelta64[ns]"
-    )
+    out = pd.Series(np.asarray(values, dtype=np.int64).view("timedelta64[ns]"))
+    return cast(pd.Series, out)
 
 
 def _block(groups: pd.DataFrame, by: list[Hashable], repeat: int) -> pd.DataFrame:
     """The by columns, each group repeated ``repeat`` times."""
     if not by:
-        return pd.DataFrame(index=range(len(groups) * repeat))
-    out: pd.DataFrame = groups.iloc[np.repeat(np.arange(len(groups)), repeat)]
-    return out.reset_index(drop=True)
+        return cast(pd.DataFrame, pd.DataFrame(index=range(len(groups) * repeat)))
+    out = groups.iloc[np.repeat(np.arange(len(groups)), repeat)]
+    return cast(pd.DataFrame, out.reset_index(drop=True))
 
 
 def _step_index(
@@ -397,7 +402,7 @@ def funnel_entities(
     entity: str = "user_id",
     time: str = "timestamp",
     event: str = "event",
-    window: pd.Timedelta | str | None = None,
+    window: pd.Timedelta | str | int | None = None,
     order: Order = "ordered",
     ties: Ties = "allow",
     by: str | Sequence[str] | None = None,
@@ -601,7 +606,7 @@ def conversion(
     entity: str = "user_id",
     time: str = "timestamp",
     event: str = "event",
-    window: pd.Timedelta | str | None = None,
+    window: pd.Timedelta | str | int | None = None,
     order: Order = "ordered",
     ties: Ties = "allow",
     by: str | Sequence[str] | None = None,
@@ -766,7 +771,7 @@ def dropoff(
     entity: str = "user_id",
     time: str = "timestamp",
     event: str = "event",
-    window: pd.Timedelta | str | None = None,
+    window: pd.Timedelta | str | int | None = None,
     order: Order = "ordered",
     ties: Ties = "allow",
     by: str | Sequence[str] | None = None,
@@ -936,7 +941,7 @@ def time_to_convert(
     entity: str = "user_id",
     time: str = "timestamp",
     event: str = "event",
-    window: pd.Timedelta | str | None = None,
+    window: pd.Timedelta | str | int | None = None,
     order: Order = "ordered",
     ties: Ties = "allow",
     by: str | Sequence[str] | None = None,

@@ -119,7 +119,14 @@ def funnel_entities_ref(
 ) -> pd.DataFrame:
     """Reference ``funnel_entities``: one row per entity, sorted by entity."""
     steps = [[s] if isinstance(s, str) else list(s) for s in steps]
-    labels = labels or [" | ".join(s) for s in steps]
+    if labels is None:
+        labels = []
+        for s in steps:
+            label, k = " | ".join(s), 2
+            while label in labels:
+                label = f"{' | '.join(s)} #{k}"
+                k += 1
+            labels.append(label)
     w = None if window is None else pd.Timedelta(window).value
     ts = pd.to_datetime(events[time])
     tz = ts.dt.tz
