@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+from funnelkit import datasets
 from funnelkit._version import __version__
 from funnelkit.errors import (
     ColumnNotFoundError,
@@ -31,6 +32,7 @@ __all__ = [
     "InvalidParameterError",
     "__version__",
     "conversion",
+    "datasets",
     "dropoff",
     "funnel_entities",
     "time_to_convert",

@@ -77,6 +77,10 @@ def _fmt_number(v: float) -> str:
     return f"{v:.3g}"
 
 
+def _isna(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT
+
+
 def format_frame(df: pd.DataFrame, *, max_rows: int | None = 30) -> str:
     """Render a result table as aligned text for the terminal.
 
@@ -85,11 +89,22 @@ def format_frame(df: pd.DataFrame, *, max_rows: int | None = 30) -> str:
     >>> import pandas as pd
     >>> print(format_frame(pd.DataFrame({"step": ["a", "b"], "entities": [1200, 300],
     ...                                  "conversion": [1.0, 0.25]})))
-    step entities conversion
-       a    1,200     100.0%
-       b      300      25.0%
+    step  entities  conversion
+    a        1,200      100.0%
+    b          300       25.0%
     """
     if max_rows is not None and len(df) > max_rows:
         df = df.head(max_rows)
-    text = df.to_string(index=False, formatters=column_formatters(df), na_rep="–")
+    formatters = column_formatters(df)
+    columns: list[list[str]] = []
+    for name in df.columns:
+        fmt = formatters.get(name)
+        values = df[name].tolist()
+        cells = [fmt(v) if fmt else ("–" if _isna(v) else str(v)) for v in values]
+        width = max([len(str(name))] + [len(c) for c in cells])
+        if fmt is None:  # text: left-aligned
+            columns.append([str(name).ljust(width)] + [c.ljust(width) for c in cells])
+        else:  # numbers: right-aligned
+            columns.append([str(name).rjust(width)] + [c.rjust(width) for c in cells])
+    text = "\n".join("  ".join(row) for row in zip(*columns, strict=True)) if columns else ""
     return "\n".join(line.rstrip() for line in text.splitlines())
