@@ -23,6 +23,7 @@ from funnelkit.errors import (
     InvalidParameterError,
 )
 from funnelkit.events import conversion, dropoff, funnel_entities, time_to_convert
+from funnelkit.plotting._events import plot_dropoff, plot_funnel, plot_time_to_convert
 
 __all__ = [
     "ColumnNotFoundError",
@@ -35,5 +36,8 @@ __all__ = [
     "datasets",
     "dropoff",
     "funnel_entities",
+    "plot_dropoff",
+    "plot_funnel",
+    "plot_time_to_convert",
     "time_to_convert",
 ]
