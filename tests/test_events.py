@@ -13,6 +13,7 @@ from scipy import stats
 
 import funnelkit as fk
 from tests.reference import funnel_entities_ref, quantile_ref
+from tests.strategies import BASE as BASE_TIME
 from tests.strategies import NOISE, STEP_EVENTS, event_logs, funnels, orders, ties_options, windows
 
 DAY = 86400
@@ -582,3 +583,25 @@ def test_conversion_interval_levels():
     assert (wide["conversion_low"] <= narrow["conversion_low"]).all()
     assert (wide["conversion_high"] >= narrow["conversion_high"]).all()
     assert math.isclose(narrow["conversion"][1], 0.8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    df=event_logs(segment=False),
+    steps=funnels(),
+    order=orders,
+    spread=st.sampled_from(["ids", "times", "both"]),
+)
+def test_extreme_ids_and_time_spans_match_reference(df, steps, order, spread):
+    """Ids over the whole int64 range and ns-precise times over decades (no packing shortcut)."""
+    df = categorical(df)
+    if spread in ("ids", "both"):
+        df["user_id"] = np.where(df["user_id"] % 2 == 0, -(2**62), 2**62) + df["user_id"]
+    if spread in ("times", "both"):
+        offset = (df["user_id"] % 3).to_numpy() * (40 * 365 * DAY * 10**9) + 1
+        df["timestamp"] = pd.Timestamp("1950-01-01") + pd.to_timedelta(
+            offset + (df["timestamp"] - BASE_TIME).to_numpy().view("int64"), unit="ns"
+        )
+    got = fk.funnel_entities(df, steps, window="2s", order=order)
+    exp = funnel_entities_ref(df, steps, window="2s", order=order)
+    pd.testing.assert_frame_equal(got, exp, check_dtype=False)
