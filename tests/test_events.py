@@ -605,3 +605,22 @@ def test_extreme_ids_and_time_spans_match_reference(df, steps, order, spread):
     got = fk.funnel_entities(df, steps, window="2s", order=order)
     exp = funnel_entities_ref(df, steps, window="2s", order=order)
     pd.testing.assert_frame_equal(got, exp, check_dtype=False)
+
+
+def test_docs_worked_example():
+    """The worked example of docs/events.md."""
+    rows = [(1, 0, "visit"), (1, 1, "signup"), (1, 3, "demo"), (2, 0, "visit"), (2, 8, "signup")]
+    rows += [(3, 0, "visit"), (3, 6, "visit"), (3, 8, "signup"), (3, 9, "demo")]
+    rows += [(4, 0, "visit"), (4, 3, "signup"), (4, 9, "visit"), (4, 9, "demo")]
+    rows += [(5, 0, "signup"), (5, 1, "visit")]
+    df = log([(u, d * DAY, e) for u, d, e in rows])
+    steps = ["visit", "signup", "demo"]
+    assert levels(df, steps, window="7D") == {1: 3, 2: 1, 3: 3, 4: 2, 5: 1}
+    res = fk.conversion(df, steps, window="7D")
+    assert res["entities"].tolist() == [5, 3, 2]
+    np.testing.assert_allclose(res["conversion"], [1.0, 0.6, 2 / 3])
+    np.testing.assert_allclose(res["overall"], [1.0, 0.6, 0.4])
+    assert res["dropped"].tolist() == [0, 2, 1]
+    # user 3's winning chain starts at the later visit (day 6)
+    fe = fk.funnel_entities(df, steps, window="7D").set_index("user_id")
+    assert fe.loc[3, "visit"] == EPOCH + pd.Timedelta(days=6)
