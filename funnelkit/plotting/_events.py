@@ -118,9 +118,12 @@ def plot_funnel(
     ...                                  "2025-01-04", "2025-01-03"]),
     ...     "event": ["visit", "buy", "visit", "buy", "visit"],
     ... })
-    >>> ax = fk.plot_funnel(fk.conversion(ev, ["visit", "buy"]))
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> ax = fk.plot_funnel(fk.conversion(ev, ["visit", "buy"]), ax=ax)
     >>> [round(p.get_width()) for p in ax.patches]
     [3, 2]
+    >>> plt.close(fig)
     """
     func = "plot_funnel"
     cols = ["step", "entities", "conversion", "overall"]
@@ -228,9 +231,12 @@ def plot_dropoff(
     ...                                  "2025-01-01", "2025-01-03", "2025-01-03"]),
     ...     "event": ["visit", "signup", "buy", "visit", "signup", "visit"],
     ... })
-    >>> ax = fk.plot_dropoff(fk.dropoff(ev, ["visit", "signup", "buy"]))
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> ax = fk.plot_dropoff(fk.dropoff(ev, ["visit", "signup", "buy"]), ax=ax)
     >>> [round(p.get_width()) for p in ax.patches]
     [1, 1]
+    >>> plt.close(fig)
     """
     func = "plot_dropoff"
     check_result(
@@ -341,9 +347,12 @@ def plot_time_to_convert(
     ...                                  "2025-01-04", "2025-01-03"]),
     ...     "event": ["visit", "buy", "visit", "buy", "visit"],
     ... })
-    >>> ax = fk.plot_time_to_convert(fk.time_to_convert(ev, ["visit", "buy"]))
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> ax = fk.plot_time_to_convert(fk.time_to_convert(ev, ["visit", "buy"]), ax=ax)
     >>> ax.get_xlabel()
     'visit → buy (days)'
+    >>> plt.close(fig)
     """
     func = "plot_time_to_convert"
     cols = ["from_step", "to_step", "count", "p10", "p25", "median", "p75", "p90"]
