@@ -54,6 +54,9 @@ Bool = np.ndarray[Any, np.dtype[np.bool_]]
 #: Integer value that stands for NaT in time arrays.
 NAT = np.iinfo(np.int64).min
 _EMPTY: I64 = np.zeros(0, dtype=np.int64)
+#: Most steps when a step listing several events shares one with another step
+#: and ties are allowed (the exact check enumerates subsets of steps).
+MAX_HALL_STEPS = 10
 _RESOLUTIONS = (86_400_000_000_000, 1_000_000_000, 1_000_000, 1_000, 1)
 
 
@@ -428,15 +431,25 @@ def _ordered_tail(
     np.add.at(counts, (ginv, pat_idx), 1)
     gent = keys.ent(gkeys)
     gkt = keys.kt(gkeys)
+    plist = pats.tolist()
+    separate = all(a & b == 0 for i, a in enumerate(plist) for b in plist[i + 1 :])
 
     def feasible(lo: int, hi: int, sel: I64) -> Bool:
         """Whether groups ``sel`` can fill steps lo..hi (inclusive) with distinct rows."""
         ok = np.ones(sel.size, dtype=bool)
-        # Hall's condition: for every subset T of the needed steps, the rows
-        # whose pattern meets T number at least |T|.  Enumerate T as unions of
-        # steps; K is small (a funnel), 2**(hi-lo+1) subsets.
         width = hi - lo + 1
         c = counts[sel]
+        tail = ((1 << width) - 1) << lo
+        if separate:
+            # each step fills from one pattern only: count per pattern
+            for p, pat in enumerate(pats.tolist()):
+                need = bin(pat & tail).count("1")
+                if need:
+                    ok &= c[:, p] >= need
+            return ok
+        # Hall's condition: for every subset T of the needed steps, the rows
+        # whose pattern meets T number at least |T|; 2**(hi-lo+1) subsets
+        # (the public functions allow at most MAX_HALL_STEPS steps here).
         for mask in range(1, 1 << width):
             tmask = mask << lo
             meets = (pats & tmask) != 0

@@ -16,7 +16,7 @@ from typing import Any, Literal, cast
 import numpy as np
 import pandas as pd
 
-from funnelkit._kernels import NAT, FunnelTable, empty_table, funnel_kernel
+from funnelkit._kernels import MAX_HALL_STEPS, NAT, FunnelTable, empty_table, funnel_kernel
 from funnelkit._stats import holm, two_proportion_test, wilson_interval
 from funnelkit._validate import (
     as_datetime,
@@ -205,6 +205,21 @@ def _prepare(
             "each step its own events."
         )
         raise InvalidParameterError(msg)
+
+    if not disjoint and ties_ == "allow" and len(names_per_step) > MAX_HALL_STEPS:
+        shared = [
+            g
+            for g in names_per_step
+            if len(g) > 1 and any(n in h for h in names_per_step if h is not g for n in g)
+        ]
+        if shared:
+            msg = (
+                f"The 'steps' parameter of {func} has {len(names_per_step)} steps and a step "
+                f"listing several events that shares one with another step ({shared[0]!r}); "
+                f"with ties='allow' that is supported for at most {MAX_HALL_STEPS} steps. "
+                "Use ties='strict', fewer steps, or steps that share no event."
+            )
+            raise InvalidParameterError(msg)
 
     ent_dtype = df[entity].dtype
     if not (isinstance(ent_dtype, np.dtype) and ent_dtype.kind in "iub"):  # those hold no nulls

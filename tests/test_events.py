@@ -624,3 +624,14 @@ def test_docs_worked_example():
     # user 3's winning chain starts at the later visit (day 6)
     fe = fk.funnel_entities(df, steps, window="7D").set_index("user_id")
     assert fe.loc[3, "visit"] == EPOCH + pd.Timedelta(days=6)
+
+
+def test_many_repeated_steps_and_the_shared_list_limit():
+    # 12 views in a row: each step needs its own view; 3 users with 12, 11 and 5 views
+    rows = [(u, t, "view") for u, n in ((1, 12), (2, 11), (3, 5)) for t in range(n)]
+    rows += [(1, 0, "view"), (3, 100, "buy")]  # a tie: two views at t=0 for user 1
+    df = log(rows)
+    assert levels(df, ["view"] * 12) == {1: 12, 2: 11, 3: 5}
+    steps = ["view", ["view", "buy"], *[f"s{i}" for i in range(9)]]
+    with pytest.raises(fk.InvalidParameterError, match=r"11 steps.*at most 10 steps"):
+        fk.conversion(df, steps)
