@@ -251,7 +251,7 @@ def _prepare(
             raise _unknown_steps(original, event, names, found, func=func)
     members: list[I64] = []
     if disjoint:
-        step_of_name = np.full(len(names) + 1, len(per_step_idx), dtype=np.int8)
+        step_of_name = np.full(len(names) + 1, len(per_step_idx), dtype=np.int32)
         for j, idx in enumerate(per_step_idx):
             step_of_name[idx] = j
         step = step_of_name[sub]
@@ -439,7 +439,7 @@ def funnel_entities(
         Column holding the event time: datetime64 of any unit or time zone, or ISO 8601 strings.
     event : str, default="event"
         Column holding the event name.
-    window : Timedelta or str, optional
+    window : Timedelta, str or 0, optional
         Longest time from a chain's step-1 event to its last step (inclusive),
         e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
     order : {"ordered", "strict", "any"}, default="ordered"
@@ -644,7 +644,7 @@ def conversion(
         Column holding the event time: datetime64 of any unit or time zone, or ISO 8601 strings.
     event : str, default="event"
         Column holding the event name.
-    window : Timedelta or str, optional
+    window : Timedelta, str or 0, optional
         Longest time from a chain's step-1 event to its last step (inclusive),
         e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
     order : {"ordered", "strict", "any"}, default="ordered"
@@ -809,7 +809,7 @@ def dropoff(
         Column holding the event time: datetime64 of any unit or time zone, or ISO 8601 strings.
     event : str, default="event"
         Column holding the event name.
-    window : Timedelta or str, optional
+    window : Timedelta, str or 0, optional
         Longest time from a chain's step-1 event to its last step (inclusive),
         e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
     order : {"ordered", "strict", "any"}, default="ordered"
@@ -980,7 +980,7 @@ def time_to_convert(
         Column holding the event time: datetime64 of any unit or time zone, or ISO 8601 strings.
     event : str, default="event"
         Column holding the event name.
-    window : Timedelta or str, optional
+    window : Timedelta, str or 0, optional
         Longest time from a chain's step-1 event to its last step (inclusive),
         e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
     order : {"ordered", "strict", "any"}, default="ordered"

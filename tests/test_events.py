@@ -635,3 +635,19 @@ def test_many_repeated_steps_and_the_shared_list_limit():
     steps = ["view", ["view", "buy"], *[f"s{i}" for i in range(9)]]
     with pytest.raises(fk.InvalidParameterError, match=r"11 steps.*at most 10 steps"):
         fk.conversion(df, steps)
+
+
+def test_inputs_unchanged_by_every_function():
+    df, _ = small_case()
+    df["seg"] = np.where(df["user_id"] % 3 == 0, "x", None)
+    df["timestamp"] = df["timestamp"].dt.tz_localize("America/New_York")
+    df.index = df.index[::-1] * 10  # an index that is not a RangeIndex
+    before = df.copy()
+    kw = {"window": "7D", "by": "seg"}
+    fe = fk.funnel_entities(df, BENCH_STEPS, **kw)
+    fk.conversion(df, BENCH_STEPS, **kw)
+    fk.dropoff(df, BENCH_STEPS, **kw)
+    fk.time_to_convert(df, BENCH_STEPS, **kw)
+    pd.testing.assert_frame_equal(df, before)
+    assert isinstance(fe.index, pd.RangeIndex)
+    assert str(fe["visit"].dt.tz) == "America/New_York"
