@@ -355,7 +355,8 @@ def _ordered(
 ) -> FunnelTable:
     """Ordered funnel when no row fills two steps (or ties are strict)."""
     n_steps = len(members)
-    steps = _sorted_step_keys(keys, codes, time, members)
+    m0 = members[0]
+    steps = [np.sort(keys.pack(codes[m0], time[m0]))]
     side: Literal["left", "right"] = "left" if ties == "strict" else "right"
     vk = steps[0]
     vb = keys.kt(vk)  # chain start (key time) of each valid row
@@ -367,9 +368,22 @@ def _ordered(
     vidx = np.cumsum(mark) - 1  # entity index (into ent_rel) of each valid row
     reached = np.ones(ent_rel.size, dtype=np.int64)
     start = vb[st]  # start of the first valid row per entity at the deepest level so far
+    # entities still in the funnel, by relative code (when the code range is small)
+    span = int(keys.ent(vk[-1:]).max()) + 1 if vk.size else 0
+    alive: Bool | None = np.zeros(span, dtype=bool) if span <= 8 * codes.size + 1024 else None
     for j in range(1, n_steps):
-        q = steps[j]
+        mj = members[j]
+        q = keys.pack(codes[mj], time[mj])
+        if alive is not None and vk.size:
+            # sort only the rows of entities still in the funnel
+            alive[:] = False
+            alive[keys.ent(vk)] = True
+            qe = keys.ent(q)
+            q = q[alive[np.minimum(qe, span - 1)] & (qe < span)]
+        q = np.sort(q)
+        steps.append(q)
         if vk.size == 0 or q.size == 0:
+            steps.extend([_EMPTY] * (n_steps - 1 - j))
             break
         pos = np.searchsorted(vk, q, side=side) - 1
         pc = np.maximum(pos, 0)
@@ -433,6 +447,9 @@ def _ordered_tail(
     gkt = keys.kt(gkeys)
     plist = pats.tolist()
     separate = all(a & b == 0 for i, a in enumerate(plist) for b in plist[i + 1 :])
+    covered = 0
+    for pat in plist:
+        covered |= pat
 
     def feasible(lo: int, hi: int, sel: I64) -> Bool:
         """Whether groups ``sel`` can fill steps lo..hi (inclusive) with distinct rows."""
@@ -440,6 +457,8 @@ def _ordered_tail(
         width = hi - lo + 1
         c = counts[sel]
         tail = ((1 << width) - 1) << lo
+        if tail & ~covered:  # a step no row fills
+            return np.zeros(sel.size, dtype=bool)
         if separate:
             # each step fills from one pattern only: count per pattern
             for p, pat in enumerate(pats.tolist()):

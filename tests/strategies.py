@@ -51,10 +51,11 @@ def event_logs(
 @st.composite
 def funnels(draw, *, overlap: bool = False) -> list:
     """A list of 1..4 steps over a..d: names or lists of names (disjoint unless overlap)."""
-    k = draw(st.integers(1, 4))
     if overlap:
-        pool = [["a"], ["b"], ["a"], ["a", "b"], ["c"], "b", "a"]
+        k = draw(st.integers(1, 5))
+        pool = [["a"], ["b"], ["a"], ["a", "b"], ["c"], "b", "a", ["b", "c"]]
         return [draw(st.sampled_from(pool)) for _ in range(k)]
+    k = draw(st.integers(1, 4))
     order = draw(st.permutations(STEP_EVENTS))
     steps: list = [order[i] for i in range(k)]
     if k < 4 and draw(st.booleans()):
