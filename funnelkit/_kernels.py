@@ -37,7 +37,12 @@ Algorithm (ordered): the latest chain start reachable at level ``j`` never
 decreases along an entity's time, so level ``j`` follows from level ``j - 1``
 with one sorted search per step (``searchsorted`` of the step's sorted
 ``(entity, time)`` keys into the previous level's valid keys).  Only the rows
-of each step are sorted; there is no loop over rows or entities.
+of each step are sorted, and from step 2 on only those of entities still in
+the funnel; there is no loop over rows or entities.
+
+Entities are independent: a log partitioned by entity (e.g. a Dask DataFrame
+shuffled on the entity column) can be reduced partition by partition with
+:func:`funnel_kernel` and the per-entity tables concatenated.
 """
 
 from __future__ import annotations
