@@ -211,9 +211,14 @@ def _run_starts(ent: I64) -> I64:
 
 def _first_rows(members: I64, keys_of_members: I64, targets: I64) -> I64:
     """For each target key, the first (in input order) member row with that key."""
-    order = np.argsort(keys_of_members, kind="stable")
-    pos = np.searchsorted(keys_of_members[order], targets, side="left")
-    return members[order[pos]].astype(np.int64)
+    order = np.argsort(keys_of_members)
+    sk = keys_of_members[order]
+    rows = members[order]
+    # equal keys may come in any order: take the smallest row of each run of equal keys
+    starts = _run_starts(sk)
+    run_min = np.minimum.reduceat(rows, starts) if starts.size else rows
+    pos = np.searchsorted(sk, targets, side="left")  # always the start of a run
+    return cast(I64, run_min[np.searchsorted(starts, pos)].astype(np.int64))
 
 
 def _check_disjoint(members: Sequence[I64], n_rows: int) -> bool:

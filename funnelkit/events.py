@@ -293,6 +293,22 @@ def _entity_codes(s: pd.Series, positions: I64) -> I64:
     return codes.astype(np.int64)
 
 
+def _dense_codes(codes: I64) -> tuple[I64, int]:
+    """Codes renumbered 0..n-1 in sorted order, and n."""
+    if codes.size == 0:
+        return codes, 0
+    lo, hi = int(codes.min()), int(codes.max())
+    if hi - lo <= 4 * codes.size + 1024:
+        # a lookup table over the code range: no sort, no hashing
+        rel = codes - np.int64(lo)
+        present = np.zeros(hi - lo + 1, dtype=bool)
+        present[rel] = True
+        renumber = np.cumsum(present, dtype=np.int64) - 1
+        return cast(I64, renumber[rel]), int(renumber[-1]) + 1
+    uniq, inverse = np.unique(codes, return_inverse=True)
+    return inverse.astype(np.int64).reshape(-1), int(uniq.size)
+
+
 def _run(prep: _Prepared, window: int | None, order: Order, ties: Ties, rows: bool) -> FunnelTable:
     if prep.codes.size == 0:
         return empty_table(len(prep.members))
@@ -540,10 +556,8 @@ def funnel_entities(
         all_rows=True,
     )
     # dense entity codes 0..n-1, so per-entity arrays can be indexed by code
-    dense, inverse = np.unique(prep.codes, return_inverse=True)
-    dense_codes = inverse.astype(np.int64).reshape(-1)
+    dense_codes, n = _dense_codes(prep.codes)
     prep = dataclasses.replace(prep, codes=dense_codes)
-    n = dense.size
     k = len(prep.members)
     table = _run(prep, window_ns, order_, ties_, rows=True)
     idx = table.entities
@@ -552,11 +566,11 @@ def funnel_entities(
     times = np.full((n, k), NAT, dtype=np.int64)
     times[idx] = table.step_time
     # representative row per entity: its earliest event (first in input order on ties)
-    order_rows = np.lexsort((np.arange(dense_codes.size), prep.time, dense_codes))
-    earliest = np.full(n, -1, dtype=np.int64)
-    sorted_codes = dense_codes[order_rows]
-    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]][: sorted_codes.size])
-    earliest[sorted_codes[starts]] = order_rows[starts]
+    first_time = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_time, dense_codes, prep.time)
+    at_first = np.flatnonzero(prep.time == first_time[dense_codes])
+    earliest = np.full(n, dense_codes.size, dtype=np.int64)
+    np.minimum.at(earliest, dense_codes[at_first], at_first)
     attr = earliest.copy()
     if idx.size:
         attr[idx] = table.first_row if attribution_ == "first" else table.last_row
