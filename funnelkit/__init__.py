@@ -15,6 +15,17 @@ from __future__ import annotations
 
 from funnelkit import datasets
 from funnelkit._version import __version__
+from funnelkit.deals import (
+    channel_yield,
+    coverage,
+    deal_size,
+    leaderboard,
+    pipeline,
+    sales_cycle,
+    sales_velocity,
+    win_curve,
+    win_rate,
+)
 from funnelkit.errors import (
     ColumnNotFoundError,
     FunnelkitError,
@@ -23,7 +34,22 @@ from funnelkit.errors import (
     InvalidParameterError,
 )
 from funnelkit.events import conversion, dropoff, funnel_entities, time_to_convert
+from funnelkit.plotting._deals import (
+    plot_channel_yield,
+    plot_leaderboard,
+    plot_pipeline,
+    plot_sales_cycle,
+    plot_win_curve,
+)
 from funnelkit.plotting._events import plot_dropoff, plot_funnel, plot_time_to_convert
+from funnelkit.plotting._stages import plot_stage_conversion, plot_time_in_stage
+from funnelkit.stages import (
+    lost_deals,
+    revival_candidates,
+    stage_conversion,
+    stalled,
+    time_in_stage,
+)
 
 __all__ = [
     "ColumnNotFoundError",
@@ -32,12 +58,33 @@ __all__ = [
     "InvalidDataError",
     "InvalidParameterError",
     "__version__",
+    "channel_yield",
     "conversion",
+    "coverage",
     "datasets",
+    "deal_size",
     "dropoff",
     "funnel_entities",
+    "leaderboard",
+    "lost_deals",
+    "pipeline",
+    "plot_channel_yield",
     "plot_dropoff",
     "plot_funnel",
+    "plot_leaderboard",
+    "plot_pipeline",
+    "plot_sales_cycle",
+    "plot_stage_conversion",
+    "plot_time_in_stage",
     "plot_time_to_convert",
+    "plot_win_curve",
+    "revival_candidates",
+    "sales_cycle",
+    "sales_velocity",
+    "stage_conversion",
+    "stalled",
+    "time_in_stage",
     "time_to_convert",
+    "win_curve",
+    "win_rate",
 ]

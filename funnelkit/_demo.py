@@ -14,7 +14,9 @@ from typing import Any
 
 import pandas as pd
 
+from funnelkit._deals_demo import deal_metrics
 from funnelkit._format import format_frame
+from funnelkit.stages import _demo_section as _stage_history
 
 Table = tuple[str, pd.DataFrame]
 Section = Callable[[Any], list[Table]]
@@ -54,6 +56,8 @@ def _funnel(sample: Any) -> list[Table]:
 SECTIONS: list[tuple[str, Section]] = [
     ("Sample overview", _overview),
     ("Event funnel", _funnel),
+    ("Deal metrics", deal_metrics),
+    ("Stage history", _stage_history),
 ]
 
 
