@@ -656,3 +656,48 @@ def test_inputs_unchanged_by_every_function():
     pd.testing.assert_frame_equal(df, before)
     assert isinstance(fe.index, pd.RangeIndex)
     assert str(fe["visit"].dt.tz) == "America/New_York"
+
+
+# ----------------------------------------------------------------------------
+# real data: Olist marketing funnel (MQL -> closed deal)
+# ----------------------------------------------------------------------------
+def olist_events(folder):
+    mql = pd.read_csv(folder / "olist_marketing_qualified_leads_dataset.csv")
+    won = pd.read_csv(folder / "olist_closed_deals_dataset.csv")
+    mql["first_contact_date"] = pd.to_datetime(mql["first_contact_date"])
+    won["won_date"] = pd.to_datetime(won["won_date"])
+    events = pd.concat(
+        [
+            mql.assign(event="mql", timestamp=mql["first_contact_date"])[
+                ["mql_id", "timestamp", "event", "origin"]
+            ],
+            won.merge(mql[["mql_id", "origin"]], on="mql_id").assign(
+                event="won", timestamp=lambda d: d["won_date"]
+            )[["mql_id", "timestamp", "event", "origin"]],
+        ],
+        ignore_index=True,
+    )
+    return mql, won, events
+
+
+def test_olist_funnel_matches_plain_pandas(shared_data):
+    mql, won, events = olist_events(shared_data / "olist_marketing_funnel")
+    joined = mql.merge(won[["mql_id", "won_date"]], on="mql_id", how="left")
+    delay = joined["won_date"] - joined["first_contact_date"]
+    for window in (None, "90D"):
+        ok = delay >= pd.Timedelta(0)
+        if window is not None:
+            ok &= delay <= pd.Timedelta(window)
+        res = fk.conversion(events, ["mql", "won"], entity="mql_id", window=window, by="origin")
+        expected = (
+            joined.assign(won=ok)
+            .groupby("origin", dropna=False, sort=True)["won"]
+            .agg(["size", "sum"])
+        )
+        assert res["entities"][res["step"] == "mql"].tolist() == expected["size"].tolist()
+        assert res["entities"][res["step"] == "won"].tolist() == expected["sum"].tolist()
+        assert res["origin"].isna().any() == mql["origin"].isna().any()
+    ttc = fk.time_to_convert(events, ["mql", "won"], entity="mql_id")
+    d = delay[delay >= pd.Timedelta(0)]
+    assert ttc.loc[0, "count"] == len(d)
+    assert ttc.loc[0, "median"] == d.median()
