@@ -56,6 +56,8 @@ import numpy as np
 I64 = np.ndarray[Any, np.dtype[np.int64]]
 Bool = np.ndarray[Any, np.dtype[np.bool_]]
 
+Rows = bool | Literal["first", "last", "both", "none"]
+
 #: Integer value that stands for NaT in time arrays.
 NAT = np.iinfo(np.int64).min
 _EMPTY: I64 = np.zeros(0, dtype=np.int64)
@@ -193,13 +195,21 @@ def _make_keys(codes: I64, time: I64) -> _Keys:
     uniq_codes: I64 | None = None
     uniq_times: I64 | None = None
     if cbits + tbits > 62:
-        uniq_times = np.unique(time)
+        uniq_times = _sorted_unique(time)
         tbits = max((len(uniq_times) - 1).bit_length(), 1)
         g = 1
     if cbits + tbits > 62:
-        uniq_codes = np.unique(codes)
+        uniq_codes = _sorted_unique(codes)
         cbits = max((len(uniq_codes) - 1).bit_length(), 1)
     return _Keys(cmin, tbits, tmin, g, uniq_codes, uniq_times)
+
+
+def _sorted_unique(values: I64) -> I64:
+    """Sorted distinct values (a sort and a mask; numpy's unique may hash, slower here)."""
+    v = np.sort(values)
+    if v.size == 0:
+        return v
+    return cast(I64, v[np.r_[True, v[1:] != v[:-1]]])
 
 
 def _run_starts(ent: I64) -> I64:
@@ -239,7 +249,7 @@ def funnel_kernel(
     window: int | None,
     order: Literal["ordered", "strict", "any"] = "ordered",
     ties: Literal["allow", "strict"] = "allow",
-    rows: bool = True,
+    rows: Rows = True,
     disjoint: bool | None = None,
 ) -> FunnelTable:
     """Reduce an event log to one funnel row per entity that reached step 1.
@@ -256,8 +266,9 @@ def funnel_kernel(
         Largest allowed ``t_last - t_first`` in ns (inclusive); None = no limit.
     order, ties : str
         See the module docstring.
-    rows : bool
-        Whether to find the attribution rows (costs one argsort per used step).
+    rows : bool or {"first", "last", "both", "none"}
+        Which attribution rows to find (each costs an argsort of a step's
+        rows); True = both, False = none.
     disjoint : bool, optional
         Whether no row fills two steps (computed when None).
 
@@ -295,7 +306,7 @@ def _finish(
     ent_rel: I64,
     reached: I64,
     kt_steps: I64,
-    rows: bool,
+    rows: Rows,
 ) -> FunnelTable:
     """Convert key-time step times to ns and find the attribution rows."""
     n = ent_rel.size
@@ -305,11 +316,12 @@ def _finish(
         step_time[:, j] = np.where(reached > j, keys.real(kt_steps[:, j]), NAT)
     first_row = np.full(n, -1, dtype=np.int64)
     last_row = np.full(n, -1, dtype=np.int64)
-    if rows and n:
+    if rows in (True, "first", "both") and n:
         m0 = members[0]
         first_row = _first_rows(
             m0, keys.pack(codes[m0], time[m0]), keys.pack_rel(ent_rel, kt_steps[:, 0])
         )
+    if rows in (True, "last", "both") and n:
         for j in range(n_steps):
             sel = np.flatnonzero(reached == j + 1)
             if sel.size == 0:
@@ -361,7 +373,7 @@ def _ordered(
     members: Sequence[I64],
     window: int | None,
     ties: str,
-    rows: bool,
+    rows: Rows,
 ) -> FunnelTable:
     """Ordered funnel when no row fills two steps (or ties are strict)."""
     n_steps = len(members)
@@ -426,7 +438,7 @@ def _ordered_tail(
     time: I64,
     members: Sequence[I64],
     window: int | None,
-    rows: bool,
+    rows: Rows,
 ) -> FunnelTable:
     """Ordered funnel, ties allowed, when some row fills several steps.
 
@@ -567,7 +579,7 @@ def _strict(
     members: Sequence[I64],
     window: int | None,
     ties: str,
-    rows: bool,
+    rows: Rows,
     disjoint: bool,
 ) -> FunnelTable:
     """Strict order: only repeats of the step just reached may lie between steps."""
@@ -626,12 +638,12 @@ def _any(
     time: I64,
     members: Sequence[I64],
     window: int | None,
-    rows: bool,
+    rows: Rows,
 ) -> FunnelTable:
     """Any order: steps 1..k each occur inside one interval [s, s + window]."""
     n_steps = len(members)
     steps = _sorted_step_keys(keys, codes, time, members)
-    starts = np.unique(np.concatenate(steps))
+    starts = _sorted_unique(np.concatenate(steps))
     sent = keys.ent(starts)
     skt = keys.kt(starts)
     lvl = np.zeros(starts.size, dtype=np.int64)

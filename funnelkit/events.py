@@ -16,7 +16,14 @@ from typing import Any, Literal, cast
 import numpy as np
 import pandas as pd
 
-from funnelkit._kernels import MAX_HALL_STEPS, NAT, FunnelTable, empty_table, funnel_kernel
+from funnelkit._kernels import (
+    MAX_HALL_STEPS,
+    NAT,
+    FunnelTable,
+    Rows,
+    empty_table,
+    funnel_kernel,
+)
 from funnelkit._stats import holm, two_proportion_test, wilson_interval
 from funnelkit._validate import (
     as_datetime,
@@ -309,7 +316,7 @@ def _dense_codes(codes: I64) -> tuple[I64, int]:
     return inverse.astype(np.int64).reshape(-1), int(uniq.size)
 
 
-def _run(prep: _Prepared, window: int | None, order: Order, ties: Ties, rows: bool) -> FunnelTable:
+def _run(prep: _Prepared, window: int | None, order: Order, ties: Ties, rows: Rows) -> FunnelTable:
     if prep.codes.size == 0:
         return empty_table(len(prep.members))
     return funnel_kernel(
@@ -559,7 +566,7 @@ def funnel_entities(
     dense_codes, n = _dense_codes(prep.codes)
     prep = dataclasses.replace(prep, codes=dense_codes)
     k = len(prep.members)
-    table = _run(prep, window_ns, order_, ties_, rows=True)
+    table = _run(prep, window_ns, order_, ties_, rows=attribution_ if prep.by else "none")
     idx = table.entities
     reached = np.zeros(n, dtype=np.int64)
     reached[idx] = table.reached
@@ -624,7 +631,7 @@ def _compute(
         dropna=dropna,
         all_rows=order == "strict",
     )
-    table = _run(prep, window_ns, order_, ties_, rows=bool(prep.by))
+    table = _run(prep, window_ns, order_, ties_, rows=attribution_ if prep.by else "none")
     return prep, _grouped(prep, table, attribution_)
 
 
