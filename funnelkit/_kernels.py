@@ -585,10 +585,7 @@ def _strict(
     """Strict order: only repeats of the step just reached may lie between steps."""
     n_steps = len(members)
     steps = _sorted_step_keys(keys, codes, time, members)
-    all_keys = keys.pack(codes, time)
-    in_step = np.zeros((n_steps, codes.size), dtype=bool)
-    for j, m in enumerate(members):
-        in_step[j, m] = True
+    all_keys = np.sort(keys.pack(codes, time))
     side: Literal["left", "right"] = "left" if ties == "strict" else "right"
     vk = steps[0]
     vb = keys.kt(vk)
@@ -603,13 +600,14 @@ def _strict(
             ok = (pos >= 0) & (keys.ent(vk[pc]) == keys.ent(q))
             b = vb[pc]
             ok &= keys.within(keys.kt(q), b, window)
-            # last row strictly before q that does not fill step j-1
-            bad = np.sort(all_keys[~in_step[j - 1]])
-            if bad.size:
-                lb = np.searchsorted(bad, q, side="left") - 1
-                lbc = np.maximum(lb, 0)
-                has_bad = (lb >= 0) & (keys.ent(bad[lbc]) == keys.ent(q))
-                ok &= ~has_bad | (keys.kt(bad[lbc]) <= keys.kt(vk[pc]))
+            # no row strictly between p and q other than rows of step j-1: count the
+            # rows in between among all rows and among step j-1's (keys in between
+            # belong to the same entity; when p and q tie both counts are <= 0)
+            pk = vk[pc]
+            prev = steps[j - 1]
+            n_all = np.searchsorted(all_keys, q, "left") - np.searchsorted(all_keys, pk, "right")
+            n_rep = np.searchsorted(prev, q, "left") - np.searchsorted(prev, pk, "right")
+            ok &= n_all <= n_rep
             vk, vb, pc = q[ok], b[ok], pc[ok]
         level_keys.append(vk)
         level_b.append(vb)
