@@ -84,9 +84,10 @@ def plot_funnel(
         bar's right end (the interval of the count: previous count times the
         interval bounds).
     layout : {"side", "overlay"}, default="side"
-        With ``by`` groups: one funnel per group side by side (``"side"``), or
-        all funnels centred on one axis, bars of the groups stacked thinly
-        within each step (``"overlay"``).  A legend names the groups.
+        With ``by`` groups: one funnel per group side by side, each titled
+        with its group (``"side"``), or all funnels centred on one axis, bars
+        of the groups stacked thinly within each step and a legend naming the
+        groups (``"overlay"``).
     annotate : bool, default=True
         Label each bar with its count, its conversion from the previous step and
         its share of the first step.
