@@ -152,3 +152,14 @@ def test_plot_errors(events):
         fk.plot_dropoff(res)
     with pytest.raises(fk.ColumnNotFoundError, match=r"'count'.*time_to_convert result"):
         fk.plot_time_to_convert(fk.dropoff(events, STEPS))
+
+
+def test_plots_of_empty_results(events):
+    empty = events.iloc[:0]
+    for ax in (
+        fk.plot_funnel(fk.conversion(empty, STEPS), ax=plt.figure().subplots()),
+        fk.plot_dropoff(fk.dropoff(empty, STEPS), ax=plt.figure().subplots()),
+        fk.plot_time_to_convert(fk.time_to_convert(empty, STEPS), ax=plt.figure().subplots()),
+    ):
+        assert [t.get_text() for t in ax.texts] == ["no entities"]
+        assert len(ax.patches) == 0

@@ -45,6 +45,14 @@ def _check_option(value: Any, options: tuple[str, ...], *, name: str, func: str)
         raise InvalidParameterError(msg)
 
 
+def _empty(ax: Axes) -> Axes:
+    """An empty result: say so instead of drawing nothing."""
+    ax.text(0.5, 0.5, "no entities", transform=ax.transAxes, ha="center", va="center")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
 def funnel_labels(rows: pd.DataFrame, *, short: bool = False) -> list[str]:
     """Bar labels of :func:`plot_funnel`: count, conversion from previous, overall share."""
     out: list[str] = []
@@ -133,6 +141,8 @@ def plot_funnel(
     check_result(result, cols, func=func, source="conversion")
     _check_option(layout, ("side", "overlay"), name="layout", func=func)
     ax = get_ax(ax)
+    if len(result) == 0:
+        return _empty(ax)
     by = _by_columns(result, "step")
     groups = _groups(result, by)
     steps = list(dict.fromkeys(result["step"]))
@@ -247,6 +257,8 @@ def plot_dropoff(
         source="dropoff",
     )
     ax = get_ax(ax)
+    if len(result) == 0:
+        return _empty(ax)
     by = _by_columns(result, "from_step")
     groups = _groups(result, by)
     transitions = list(dict.fromkeys(zip(result["from_step"], result["to_step"], strict=True)))
@@ -359,6 +371,8 @@ def plot_time_to_convert(
     cols = ["from_step", "to_step", "count", "p10", "p25", "median", "p75", "p90"]
     check_result(result, cols, func=func, source="time_to_convert")
     ax = get_ax(ax)
+    if len(result) == 0:
+        return _empty(ax)
     by = _by_columns(result, "from_step")
     groups = _groups(result, by)
     ns = {c: result[c].to_numpy(dtype="timedelta64[ns]").view(np.int64) for c in cols[3:]}
