@@ -130,7 +130,12 @@ def _event_codes(events: pd.DataFrame, column: str, names: list[Hashable]) -> tu
     lookup = np.append(np.arange(len(names)), -1).astype(np.int64)
     if len(s) == 0:
         return np.zeros(0, dtype=np.int8), lookup, None
-    codes = pd.Categorical(s, categories=pd.Index(names)).codes
+    if s.dtype == object:
+        # a plain array: no dtype inference on a pandas object (pandas 2.3 / 3 transition)
+        values = s.to_numpy(dtype=object)
+        codes = pd.Categorical(values, categories=pd.Index(names, dtype=object)).codes
+    else:
+        codes = pd.Categorical(s, categories=pd.Index(names)).codes
     return codes, lookup, None
 
 

@@ -158,6 +158,9 @@ def funnel_entities_ref(
         out[lab] = pd.to_datetime(out[lab]).astype("datetime64[ns]")
         if tz is not None:
             out[lab] = out[lab].dt.tz_localize("UTC").dt.tz_convert(tz)
+    for col in by:  # the input's dtype, missing values as they were
+        out[col] = pd.Series([r[col] for r in records], dtype=events[col].dtype)
+    out[entity] = pd.Series([r[entity] for r in records], dtype=events[entity].dtype)
     return out
 
 

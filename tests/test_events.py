@@ -444,7 +444,8 @@ def test_errors():
 # the brute-force reference and properties (hypothesis)
 # ----------------------------------------------------------------------------
 def categorical(df):
-    return df.assign(event=pd.Categorical(df["event"], categories=CATS))
+    values = df["event"].to_numpy(dtype=object)
+    return df.assign(event=pd.Categorical(values, categories=pd.Index(CATS, dtype=object)))
 
 
 @SETTINGS
