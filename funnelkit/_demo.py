@@ -39,6 +39,21 @@ def _overview(sample: Any) -> list[Table]:
     return [("Deals by stage and status", by_stage), ("Events by type", events)]
 
 
+def _funnel(sample: Any) -> list[Table]:
+    from funnelkit.events import conversion, dropoff, time_to_convert
+
+    events, stages = sample.events, list(sample.stages)
+    return [
+        ("Funnel over the sales stages", conversion(events, stages)),
+        ("Where leads drop off", dropoff(events, stages)),
+        ("Funnel by channel", conversion(events, stages[:5], by="channel")),
+        (
+            "Time from lead to proposal by company size",
+            time_to_convert(events, stages, to_step="proposal", by="company_size"),
+        ),
+    ]
+
+
 _BEHAVIOURS = [
     "content download",
     "demo request",
@@ -91,6 +106,7 @@ def _triggers(sample: Any) -> list[Table]:
 
 SECTIONS: list[tuple[str, Section]] = [
     ("Sample overview", _overview),
+    ("Event funnel", _funnel),
     ("Deal metrics", deal_metrics),
     ("Stage history", _stage_history),
     ("Revenue-target planning", _planning),

@@ -16,9 +16,9 @@ Both measure association, not causation.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from itertools import combinations
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,7 @@ from funnelkit._validate import (
     require_columns,
 )
 from funnelkit.errors import InvalidParameterError
+from funnelkit.events import funnel_entities
 
 __all__ = ["compare", "triggers"]
 
@@ -71,16 +72,20 @@ def _funnel_entities(
     time: str,
     event: str,
     window: Any,
-    by: list[Hashable] | None = None,
+    by: list[str] | None = None,
 ) -> pd.DataFrame:
     """The event-funnel engine's per-entity table (the one funnel implementation)."""
-    from funnelkit.events import funnel_entities
+    return funnel_entities(
+        events, list(steps), entity=entity, time=time, event=event, window=window, by=by or None
+    )
 
-    kwargs: dict[str, Any] = {"entity": entity, "time": time, "event": event, "window": window}
-    if by:
-        kwargs["by"] = by
-    per: pd.DataFrame = funnel_entities(events, list(steps), **kwargs)
-    return per
+
+def _check_window(window: Any, *, func: str) -> pd.Timedelta | None:
+    """A window as funnel_entities reads it: a duration, ``0`` or None."""
+    if isinstance(window, int | np.integer) and not isinstance(window, bool) and window == 0:
+        zero: pd.Timedelta = pd.Timedelta(0)
+        return zero
+    return check_duration(window, name="window", func=func)
 
 
 def _step_times(per: pd.DataFrame, k: int) -> IntArray:
@@ -97,7 +102,7 @@ def triggers(
     entity: str = "user_id",
     time: str = "timestamp",
     event: str = "event",
-    window: pd.Timedelta | str | None = None,
+    window: pd.Timedelta | str | int | None = None,
     candidates: Sequence[str] | None = None,
     min_entities: int = 25,
     ci: float = 0.95,
@@ -127,7 +132,7 @@ def triggers(
         Column holding the event time: datetime64 of any unit or time zone, or ISO 8601 strings.
     event : str, default="event"
         Column holding the event name.
-    window : Timedelta or str, optional
+    window : Timedelta, str or 0, optional
         Longest time from a chain's step-1 event to its last step (inclusive),
         e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
     candidates : list of str, optional
@@ -237,7 +242,7 @@ def triggers(
     ):
         expected = f"an integer from 1 to {len(names) - 1} (a step that has a next step)"
         raise param_error(func, "at_step", expected, at_step)
-    win = check_duration(window, name="window", func=func)
+    win = _check_window(window, func=func)
     ci = check_ci(ci, func=func)
     min_n = int(check_positive(min_entities, name="min_entities", func=func, integer=True))
     step_events = {n for step in names for n in step}
@@ -392,7 +397,7 @@ def compare(
     entity: str = "user_id",
     time: str = "timestamp",
     event: str = "event",
-    window: pd.Timedelta | str | None = None,
+    window: pd.Timedelta | str | int | None = None,
     alpha: float = 0.05,
 ) -> pd.DataFrame:
     r"""Does conversion at each funnel step differ across segments? Tests and effect sizes.
@@ -419,7 +424,7 @@ def compare(
         Column holding the event time: datetime64 of any unit or time zone, or ISO 8601 strings.
     event : str, default="event"
         Column holding the event name.
-    window : Timedelta or str, optional
+    window : Timedelta, str or 0, optional
         Longest time from a chain's step-1 event to its last step (inclusive),
         e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
     alpha : float, default=0.05
@@ -500,10 +505,12 @@ def compare(
     require_columns(df, {"entity": entity, "time": time, "event": event}, table="events")
     for column in by_cols:
         require_columns(df, {"by": column}, table="events")
-    win = check_duration(window, name="window", func=func)
+    win = _check_window(window, func=func)
     alpha = check_fraction(alpha, name="alpha", func=func)
 
-    per = _funnel_entities(df, steps, entity=entity, time=time, event=event, window=win, by=by_cols)
+    per = _funnel_entities(
+        df, steps, entity=entity, time=time, event=event, window=win, by=cast("list[str]", by_cols)
+    )
     labels = [str(c) for c in per.columns[2 : 2 + len(names)]]
     grouped = per[by_cols].groupby(by_cols, dropna=False, sort=True, observed=True)
     g = grouped.ngroup().to_numpy(dtype=np.int64)

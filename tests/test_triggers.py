@@ -114,6 +114,10 @@ def test_window_bounds_non_converters():
     windowed = fk.triggers(ev, ["visit", "signup"], window="2D", min_entities=1).iloc[0]
     assert windowed["entities_with"] == 1
     assert windowed["entities_without"] == 2
+    # window 0: every step at one instant; c's signup a day later no longer converts
+    instant = fk.triggers(ev, ["visit", "signup"], window=0, min_entities=1).iloc[0]
+    assert instant["entities_with"] == 0
+    assert instant["converted_without"] == 0
 
 
 def test_at_step_and_list_steps():
