@@ -393,3 +393,32 @@ def test_row_order_is_irrelevant(planted):
     a = fk.compare(seg, ["lead", "qualified"], by="seg")
     b = fk.compare(seg.iloc[::-1], ["lead", "qualified"], by="seg")
     assert_frame_equal(a, b)
+
+
+def test_time_zones_and_strings_give_the_same_table(events):
+    ref = fk.triggers(events, ["visit", "signup"], min_entities=1)
+    aware = events.assign(timestamp=events["timestamp"].dt.tz_localize("America/Sao_Paulo"))
+    assert_frame_equal(fk.triggers(aware, ["visit", "signup"], min_entities=1), ref)
+    text = events.assign(timestamp=events["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert_frame_equal(fk.triggers(text, ["visit", "signup"], min_entities=1), ref)
+
+
+def test_compare_with_two_by_columns(segmented):
+    ev = segmented.assign(
+        size=segmented["user_id"].map(lambda u: "big" if u in "a1 m1" else "small")
+    )
+    res = fk.compare(ev, ["visit", "signup"], by=["channel", "size"])
+    assert list(res.columns[:5]) == ["step", "channel_a", "size_a", "channel_b", "size_b"]
+    # segments sorted: (ads, big) a1; (ads, small) a2..a4; (mail, big) m1; (mail, small) m2
+    assert len(res) == 6
+    first = res.iloc[0]
+    assert (first["channel_a"], first["size_a"], first["channel_b"], first["size_b"]) == (
+        "ads",
+        "big",
+        "ads",
+        "small",
+    )
+    # a1 signed up (1/1); a2, a3 did, a4 did not (2/3)
+    assert (first["converted_a"], first["entities_a"]) == (1, 1)
+    assert (first["converted_b"], first["entities_b"]) == (2, 3)
+    assert first["dof"] == 3
