@@ -405,7 +405,7 @@ def test_time_zones_and_strings_give_the_same_table(events):
 
 def test_compare_with_two_by_columns(segmented):
     ev = segmented.assign(
-        size=segmented["user_id"].map(lambda u: "big" if u in "a1 m1" else "small")
+        size=segmented["user_id"].map(lambda u: "big" if u in ("a1", "m1") else "small")
     )
     res = fk.compare(ev, ["visit", "signup"], by=["channel", "size"])
     assert list(res.columns[:5]) == ["step", "channel_a", "size_a", "channel_b", "size_b"]
