@@ -143,7 +143,11 @@ def plot_touches(
         if annotate and n_groups == 1:
             ax.bar_label(bars, labels=[fmt_pct(v) for v in rate], padding=2, fontsize="small")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    touches = np.unique(res["touch"].to_numpy())
+    if touches.size <= 15:
+        ax.set_xticks(touches)  # every touch number
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     values = res[["rate_high", "cumulative"]].to_numpy(dtype=float)
     top = float(np.nanmax(values, initial=0.0)) if values.size else 0.0
     ax.set_ylim(0, min(1.0, max(top, 0.05)) * 1.12)
