@@ -130,13 +130,14 @@ def _event_codes(events: pd.DataFrame, column: str, names: list[Hashable]) -> tu
     lookup = np.append(np.arange(len(names)), -1).astype(np.int64)
     if len(s) == 0:
         return np.zeros(0, dtype=np.int8), lookup, None
+    # a hash lookup: -1 for events that fill no step.  (pd.Categorical with values
+    # outside its categories is deprecated in pandas 3.)
     if s.dtype == object:
         # a plain array: no dtype inference on a pandas object (pandas 2.3 / 3 transition)
-        values = s.to_numpy(dtype=object)
-        codes = pd.Categorical(values, categories=pd.Index(names, dtype=object)).codes
+        codes = pd.Index(names, dtype=object).get_indexer(s.to_numpy(dtype=object))
     else:
-        codes = pd.Categorical(s, categories=pd.Index(names)).codes
-    return codes, lookup, None
+        codes = pd.Index(names).get_indexer(s)
+    return codes.astype(np.int64, copy=False), lookup, None
 
 
 def _unknown_steps(

@@ -297,11 +297,11 @@ def test_median_time_and_time_to_convert_by_hand():
     # mean 18 / 4; linear quantiles: p10 at 0.3 -> 1 + 0.3 * 2, p25 at 0.75 -> 1 + 0.75 * 2,
     # p75 at 2.25 -> 4 + 0.25 * 6, p90 at 2.7 -> 4 + 0.7 * 6
     assert ttc.loc[0, "mean"] == 4.5 * days
-    assert ttc.loc[0, "p10"] == 1.6 * days
+    assert ttc.loc[0, "p10"] == pd.Timedelta(days=1, hours=14, minutes=24)  # 1.6 days
     assert ttc.loc[0, "p25"] == 2.5 * days
     assert ttc.loc[0, "median"] == 3.5 * days
     assert ttc.loc[0, "p75"] == 5.5 * days
-    assert ttc.loc[0, "p90"] == 8.2 * days
+    assert ttc.loc[0, "p90"] == pd.Timedelta(days=8, hours=4, minutes=48)  # 8.2 days
     assert ttc[["from_step", "to_step"]].iloc[0].tolist() == ["visit", "signup"]
 
 
