@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 from funnelkit import datasets
+from funnelkit._report import report
 from funnelkit._version import __version__
 from funnelkit.errors import (
     ColumnNotFoundError,
@@ -31,4 +32,5 @@ __all__ = [
     "InvalidParameterError",
     "__version__",
     "datasets",
+    "report",
 ]

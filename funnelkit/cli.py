@@ -39,6 +39,9 @@ def _build_parser() -> argparse.ArgumentParser:
         help="folder to write into (default: ./funnelkit-demo)",
     )
     demo.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
+    from funnelkit._report import add_report_parser
+
+    add_report_parser(sub)
     return parser
 
 
@@ -55,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             run_demo(args.out, seed=args.seed)
             return 0
+        if args.command == "report":
+            from funnelkit._report import run_report_command
+
+            return run_report_command(args)
     except FunnelkitError as exc:
         print(f"funnelkit: error: {exc}", file=sys.stderr)
         return 1
