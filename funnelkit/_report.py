@@ -39,7 +39,12 @@ from funnelkit._validate import (
     require_columns,
 )
 from funnelkit._version import __version__
-from funnelkit.errors import FunnelkitError, InvalidDataError, InvalidParameterError
+from funnelkit.errors import (
+    ColumnNotFoundError,
+    FunnelkitError,
+    InvalidDataError,
+    InvalidParameterError,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -1041,7 +1046,23 @@ def run_report_command(args: Any, *, echo: Callable[[str], None] = print) -> int
         echo(f"Reading {table} from {path} ...")
         tables[table] = read_table(path, table)
     labels = {t: f"{t} file '{p}'" for t, p in files.items()}
-    inp = make_inputs(
+    try:
+        inp = _cli_inputs(args, tables, labels)
+    except ColumnNotFoundError as exc:
+        exc.args = (f"{exc} Map your column names with --column-map OLD=NEW,...",)
+        raise
+    results = run_sections(inp, echo=echo)
+    write_report(args.out, results, title=args.title, summary=describe(inp), echo=echo)
+    skipped = [r for r in results if r.skipped is not None]
+    if skipped:
+        echo(f"Skipped {len(skipped)} of {len(results)} sections:")
+        for r in skipped:
+            echo(f"  {r.name}: {r.skipped}")
+    return 0
+
+
+def _cli_inputs(args: Any, tables: dict[str, pd.DataFrame], labels: dict[str, str]) -> Inputs:
+    return make_inputs(
         tables["deals"],
         history=tables.get("history"),
         events=tables.get("events"),
@@ -1055,11 +1076,3 @@ def run_report_command(args: Any, *, echo: Callable[[str], None] = print) -> int
         column_map=args.column_map,
         labels=labels,
     )
-    results = run_sections(inp, echo=echo)
-    write_report(args.out, results, title=args.title, summary=describe(inp), echo=echo)
-    skipped = [r for r in results if r.skipped is not None]
-    if skipped:
-        echo(f"Skipped {len(skipped)} of {len(results)} sections:")
-        for r in skipped:
-            echo(f"  {r.name}: {r.skipped}")
-    return 0
