@@ -231,7 +231,10 @@ def _cycle(inp: Inputs, notes: list[str]) -> list[Item]:
     def win_curve() -> list[Item]:
         func = _fn("win_curve")
         res = func(deals, **_as_of(inp))
-        return [_item("Chance of winning within t days", res, "plot_win_curve")]
+        item = _item("Chance of winning within t days", res, "plot_win_curve")
+        shown = at_milestones(res)
+        # the picture draws the whole curve; the table reads it at a few horizons
+        return [(item[0], shown, *item[2:])]
 
     def time_in_stage() -> list[Item]:
         func = _fn("time_in_stage")
@@ -239,7 +242,7 @@ def _cycle(inp: Inputs, notes: list[str]) -> list[Item]:
             msg = "time in stage needs a stage history (history=)"
             raise _Skip(msg)
         res = func(inp.history, _stages(inp), **_as_of(inp))
-        return [_item("Time in stage", res)]
+        return [_item("Time in stage", res, "plot_time_in_stage")]
 
     return _parts([sales_cycle, win_curve, time_in_stage], notes)
 
@@ -306,10 +309,56 @@ def _triggers(inp: Inputs, notes: list[str]) -> list[Item]:
         if inp.events is None or inp.steps is None:
             msg = "needs an event log and its steps (events=, steps=)"
             raise _Skip(msg)
-        res = func(inp.events, inp.steps)
-        return [_item("Behaviours that move leads on", res, "plot_triggers")]
+        candidates = behaviours(inp.events, inp.steps)
+        if not candidates:
+            msg = "the event log has no events besides the steps and terminal events"
+            raise _Skip(msg)
+        items: list[Item] = []
+        for at_step in range(1, len(inp.steps)):
+            res = func(inp.events, inp.steps, at_step=at_step, candidates=candidates)
+            if "entities_with" in res.columns:  # behaviours nobody did at this step
+                res = res[res["entities_with"] > 0].reset_index(drop=True)
+            if res.empty or ("small_sample" in res.columns and bool(res["small_sample"].all())):
+                continue  # too few entities did anything at this step: nothing to read
+            title = f"Behaviours between {inp.steps[at_step - 1]} and {inp.steps[at_step]}"
+            items.append(_item(title, res, "plot_triggers"))
+        if not items:
+            msg = "every behaviour has too few entities at every step"
+            raise _Skip(msg)
+        notes.append(
+            "Triggers show association, not causation: leads who request a demo may "
+            "differ from those who do not in ways the data does not record."
+        )
+        return items
 
     return _parts([triggers], notes)
+
+
+def behaviours(events: pd.DataFrame, steps: Sequence[Any]) -> list[str]:
+    """Candidate behaviours: events that are not steps and not terminal.
+
+    A terminal event (every occurrence is the entity's last event, such as
+    ``lost``) cannot be something a lead does on its way to the next step.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ev = pd.DataFrame({"user_id": [1, 1, 1, 2, 2, 2],
+    ...                    "timestamp": pd.to_datetime(["2025-01-0%d" % d for d in range(1, 7)]),
+    ...                    "event": ["lead", "demo", "won", "lead", "trial", "lost"]})
+    >>> behaviours(ev, ["lead", "won"])
+    ['demo', 'trial']
+    """
+    step_names = {str(n) for step in steps for n in ([step] if isinstance(step, str) else step)}
+    ev = events[["user_id", "timestamp", "event"]].dropna()
+    ev = ev.sort_values(["user_id", "timestamp"], kind="stable")
+    is_last = ~ev["user_id"].duplicated(keep="last")
+    share_last = is_last.groupby(ev["event"].astype(str), observed=True).mean()
+    return sorted(
+        str(name)
+        for name, share in share_last.items()
+        if str(name) not in step_names and share < 1.0
+    )
 
 
 def _stalled(inp: Inputs, notes: list[str]) -> list[Item]:
@@ -324,12 +373,14 @@ def _stalled(inp: Inputs, notes: list[str]) -> list[Item]:
     def lost() -> list[Item]:
         func = _fn("lost_deals")
         _need_columns(inp.deals, ["lost_reason"], inp.label("deals"))
-        return [_item("Lost deals by stage and reason", func(inp.deals, inp.history))]
+        kws = {} if inp.stages is None and inp.history is None else {"stages": _stages(inp)}
+        res = func(inp.deals, inp.history, **kws)
+        return [_item("Lost deals by stage and reason", res)]
 
     def revival() -> list[Item]:
         func = _fn("revival_candidates")
         _need_columns(inp.deals, ["lost_reason"], inp.label("deals"))
-        res = func(inp.deals, inp.history, **_as_of(inp))
+        res = func(inp.deals, inp.history, stages=_stages(inp), **_as_of(inp))
         return [_item("Lost deals worth reviving", res)]
 
     return _parts([stalled, lost, revival], notes)
@@ -342,8 +393,8 @@ def _plan(inp: Inputs, notes: list[str]) -> list[Item]:
             msg = "the revenue plan needs a target (target=, --target)"
             raise _Skip(msg)
         kws: dict[str, Any] = {"history": inp.history, **_as_of(inp)}
-        if inp.history is not None:
-            kws["stages"] = _stages(inp)
+        if inp.history is not None or inp.stages is not None:
+            kws["stages"] = pre_sale_stages(_stages(inp), inp.deals, inp.history)
         res = func(inp.deals, inp.target, **kws)
         return [_item(f"Plan for a target of {inp.target:,.0f}", res, "plot_plan")]
 
@@ -364,14 +415,83 @@ SECTIONS: list[tuple[str, Callable[[Inputs, list[str]], list[Item]]]] = [
 ]
 
 
+#: Horizons at which a long curve (``win_curve``) is read in the page.
+MILESTONE_DAYS = (7, 14, 30, 60, 90, 180, 365, 730)
+
+
+def at_milestones(curve: pd.DataFrame, *, column: str = "t") -> pd.DataFrame:
+    """The rows of a step curve in effect at 7, 14, 30, ... days (the last row at or before).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> curve = pd.DataFrame({"t": pd.to_timedelta([1, 8, 20, 400], unit="D"),
+    ...                       "probability": [0.0, 0.1, 0.2, 0.3]})
+    >>> at_milestones(curve)["probability"].tolist()
+    [0.0, 0.1, 0.2, 0.2, 0.2, 0.2, 0.2, 0.3]
+    >>> at_milestones(curve)["t"].dt.days.tolist()
+    [7, 14, 30, 60, 90, 180, 365, 730]
+    """
+    if column not in curve.columns or not pd.api.types.is_timedelta64_dtype(curve[column]):
+        return curve
+    by = [c for c in curve.columns[: list(curve.columns).index(column)]]
+    horizons = pd.to_timedelta(list(MILESTONE_DAYS), unit="D")
+    blocks = []
+    groups: Any = curve.groupby(by, sort=False, dropna=False) if by else [((), curve)]
+    for _, block in groups:
+        block = block.sort_values(column, kind="stable")
+        pos = block[column].searchsorted(horizons, side="right") - 1
+        keep = pos >= 0
+        rows = block.iloc[pos[keep]].copy()
+        rows[column] = horizons[keep]
+        blocks.append(rows)
+    out = pd.concat(blocks, ignore_index=True) if blocks else curve.iloc[:0].copy()
+    return cast(pd.DataFrame, out)
+
+
 def _stages(inp: Inputs) -> list[str]:
     """The stage order: as given, else inferred from the history."""
     if inp.stages is not None:
         return inp.stages
-    if inp.history is None:  # pragma: no cover - callers check
-        msg = "needs the stage order (stages=)"
+    if inp.history is None:
+        msg = "needs the stage order (stages=, --stages) or a stage history (history=)"
         raise _Skip(msg)
     return infer_stages(inp.history)
+
+
+def pre_sale_stages(
+    stages: Sequence[str], deals: pd.DataFrame, history: pd.DataFrame | None
+) -> list[str]:
+    """Drop trailing stages that only won deals enter (retention, onboarding, ...).
+
+    A revenue plan counts the deals needed *before* the sale; a stage after it
+    is not a step towards the target.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> deals = pd.DataFrame({"deal_id": [1, 2], "status": ["won", "lost"],
+    ...                       "stage": ["retention", "demo"]})
+    >>> pre_sale_stages(["lead", "demo", "retention"], deals, None)
+    ['lead', 'demo']
+    """
+    if "deal_id" not in deals.columns or "status" not in deals.columns:
+        return list(stages)
+    entries = history if history is not None else deals
+    if "stage" not in entries.columns or "deal_id" not in entries.columns:
+        return list(stages)
+    status = deals.set_index("deal_id")["status"]
+    status = status[~status.index.duplicated()]
+    entered = entries[["deal_id", "stage"]].assign(
+        status=entries["deal_id"].map(status).astype(object)
+    )
+    only_won = entered.groupby(entered["stage"].astype(str))["status"].agg(
+        lambda s: bool(len(s)) and bool((s == "won").all())
+    )
+    out = list(stages)
+    while len(out) > 1 and bool(only_won.get(str(out[-1]), False)):
+        out.pop()
+    return out
 
 
 def infer_stages(history: pd.DataFrame) -> list[str]:
