@@ -22,6 +22,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"funnelkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from funnelkit._report import add_report_parser  # `funnelkit report`
+
+    add_report_parser(sub)
 
     demo = sub.add_parser(
         "demo",
@@ -39,9 +42,6 @@ def _build_parser() -> argparse.ArgumentParser:
         help="folder to write into (default: ./funnelkit-demo)",
     )
     demo.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
-    from funnelkit._report import add_report_parser
-
-    add_report_parser(sub)
     return parser
 
 
@@ -53,15 +53,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        if args.command == "report":
+            from funnelkit._report import run_report_command
+
+            return run_report_command(args)
         if args.command == "demo":
             from funnelkit._demo import run_demo
 
             run_demo(args.out, seed=args.seed)
             return 0
-        if args.command == "report":
-            from funnelkit._report import run_report_command
-
-            return run_report_command(args)
     except FunnelkitError as exc:
         print(f"funnelkit: error: {exc}", file=sys.stderr)
         return 1
