@@ -23,6 +23,14 @@ from funnelkit.errors import (
     InvalidDataError,
     InvalidParameterError,
 )
+from funnelkit.plotting._stages import plot_stage_conversion, plot_time_in_stage
+from funnelkit.stages import (
+    lost_deals,
+    revival_candidates,
+    stage_conversion,
+    stalled,
+    time_in_stage,
+)
 
 __all__ = [
     "ColumnNotFoundError",
@@ -32,5 +40,12 @@ __all__ = [
     "InvalidParameterError",
     "__version__",
     "datasets",
+    "lost_deals",
+    "plot_stage_conversion",
+    "plot_time_in_stage",
     "report",
+    "revival_candidates",
+    "stage_conversion",
+    "stalled",
+    "time_in_stage",
 ]

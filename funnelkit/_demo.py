@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from funnelkit._format import format_frame
+from funnelkit.stages import _demo_section as _stage_history
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -47,6 +48,7 @@ def _overview(sample: Any) -> list[Item]:
 
 SECTIONS: list[tuple[str, Section]] = [
     ("Sample overview", _overview),
+    ("Stage history", _stage_history),
 ]
 
 

@@ -1,0 +1,1389 @@
+"""Stage history: stage conversion, time in stage, stalled, lost and revivable deals.
+
+A stage history has one row per stage entry of a deal (``deal``, ``stage``,
+``entered_at``), as CRMs export it (HubSpot "date entered stage",
+Salesforce OpportunityHistory, Pipedrive / amoCRM / Bitrix24 status changes).
+Definitions: ``docs/stages.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from funnelkit import _stage_kernels as kern
+from funnelkit._stats import wilson_interval
+from funnelkit._validate import (
+    N_EXAMPLES,
+    as_amount,
+    as_datetime,
+    as_list,
+    check_ci,
+    check_duration,
+    check_frame,
+    check_not_null,
+    check_option,
+    check_positive,
+    closest,
+    datetime_to_ns,
+    param_error,
+    require_columns,
+    time_zone,
+    warn_dropped,
+)
+from funnelkit.errors import InvalidDataError, InvalidParameterError
+
+__all__ = [
+    "lost_deals",
+    "revival_candidates",
+    "stage_conversion",
+    "stalled",
+    "time_in_stage",
+]
+
+Policy = Literal["furthest", "strict", "any"]
+Basis = Literal["visits", "latest", "cumulative"]
+Unknown = Literal["raise", "ignore"]
+
+#: Lost reasons treated as recoverable by :func:`revival_candidates` by default.
+RECOVERABLE_REASONS = ("timing", "budget", "no budget", "no decision")
+
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
+NAT = np.iinfo(np.int64).min
+_DATE = "a date (Timestamp or ISO string) or None"
+
+
+# ----------------------------------------------------------------------------
+# validation helpers (this module's tables)
+# ----------------------------------------------------------------------------
+def _check_stages(stages: Any, *, func: str) -> list[Hashable]:
+    """``stages`` must be a non-empty sequence of distinct stage names."""
+    expected = "a non-empty list of distinct stage names"
+    if isinstance(stages, str | bytes) or not isinstance(stages, Sequence | pd.Index):
+        raise param_error(func, "stages", expected, stages)
+    out = list(stages)
+    if not out:
+        raise param_error(func, "stages", expected, stages)
+    seen: set[Hashable] = set()
+    dupes = [s for s in out if s in seen or seen.add(s)]  # type: ignore[func-returns-value]
+    if dupes:
+        msg = (
+            f"The 'stages' parameter of {func} must be {expected}. "
+            f"Got {out!r} instead, which repeats {dupes!r}."
+        )
+        raise InvalidParameterError(msg)
+    return out
+
+
+@dataclass(frozen=True)
+class _History:
+    """A validated stage history, sorted by (deal, time, stage position)."""
+
+    ids: pd.Index  # deal id of each code
+    deal: IntArray
+    stage: IntArray
+    t: IntArray
+    tz: Any
+    stages: list[Hashable]
+
+
+def _read_history(
+    history: Any,
+    stages: Any,
+    *,
+    deal: str,
+    stage: str,
+    time: str,
+    unknown: Any,
+    func: str,
+) -> _History:
+    df = check_frame(history, table="history", func=func)
+    names = _check_stages(stages, func=func)
+    check_option(unknown, ("raise", "ignore"), name="unknown", func=func)
+    require_columns(df, {"deal": deal, "stage": stage, "time": time}, table="history")
+    check_not_null(df, deal, table="history", keyword="deal", func=func)
+    check_not_null(df, stage, table="history", keyword="stage", func=func)
+    check_not_null(df, time, table="history", keyword="time", func=func)
+    times = as_datetime(df, time, table="history", keyword="time")
+    values = df[stage]
+    pos = pd.Index(names).get_indexer(values.to_numpy(dtype=object))
+    bad = pos < 0
+    if bad.any():
+        if unknown == "raise":
+            raise _unknown_stage_error(df, stage, bad, names)
+        keep = ~bad
+    else:
+        keep = np.ones(len(df), dtype=bool)
+    t = datetime_to_ns(times)[keep]
+    codes, ids = pd.factorize(df[deal].to_numpy()[keep])
+    codes = codes.astype(np.int64)
+    stage_pos = pos[keep].astype(np.int64)
+    order = kern.sort_entries(codes, stage_pos, t)
+    return _History(
+        ids=pd.Index(ids),
+        deal=codes[order],
+        stage=stage_pos[order],
+        t=t[order],
+        tz=time_zone(times),
+        stages=names,
+    )
+
+
+def _unknown_stage_error(
+    df: pd.DataFrame, stage: str, bad: BoolArray, names: list[Hashable]
+) -> InvalidDataError:
+    unknown = pd.unique(df[stage].to_numpy(dtype=object)[bad])
+    shown = []
+    for value in unknown[:10]:
+        hint = closest(value, names)
+        shown.append(f"{value!r}" + (f" (closest: {hint!r})" if hint is not None else ""))
+    more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+    n_bad = int(bad.sum())
+    msg = (
+        f"history[{stage!r}] has {n_bad:,} of {len(df):,} rows with stages not in "
+        f"'stages': {', '.join(shown)}{more}. Fix the names, add them to 'stages', "
+        f"or pass unknown='ignore' to leave those rows out."
+    )
+    return InvalidDataError(
+        msg,
+        column=str(stage),
+        reason="unknown_stage",
+        n_rows=n_bad,
+        examples=df.iloc[np.flatnonzero(bad)[:N_EXAMPLES]],
+    )
+
+
+def _read_deals(deals: Any, columns: dict[str, Any], *, func: str) -> pd.DataFrame:
+    """Check the deal table: columns present, ids not null and unique."""
+    df = check_frame(deals, table="deals", func=func)
+    require_columns(df, columns, table="deals")
+    deal = columns["deal"]
+    check_not_null(df, deal, table="deals", keyword="deal", func=func)
+    dup = df[deal].duplicated(keep=False).to_numpy()
+    if dup.any():
+        first = df[deal].to_numpy()[dup][0]
+        msg = (
+            f"deals[{deal!r}] has {int(dup.sum()):,} of {len(df):,} rows with a repeated "
+            f"deal id (first: {first!r}). The deal table needs one row per deal; "
+            f"drop duplicates first, e.g. deals.drop_duplicates(subset=[{deal!r}], keep='last')."
+        )
+        raise InvalidDataError(
+            msg,
+            column=str(deal),
+            reason="duplicate",
+            n_rows=int(dup.sum()),
+            examples=df.iloc[np.flatnonzero(dup)[:N_EXAMPLES]],
+        )
+    return df
+
+
+def _align(ids: pd.Index, deals: pd.DataFrame, deal: str) -> IntArray:
+    """Row position in ``deals`` of every history deal; error when one is missing."""
+    pos = pd.Index(deals[deal].to_numpy()).get_indexer(ids.to_numpy())
+    missing = pos < 0
+    if missing.any():
+        examples = list(ids[missing][:5])
+        msg = (
+            f"{int(missing.sum()):,} of {len(ids):,} deals in the history have no row in "
+            f"deals[{deal!r}] (first: {examples!r}). Pass a deal table with every deal of "
+            f"the history, or filter the history first: "
+            f"history[history[{deal!r}].isin(deals[{deal!r}])]."
+        )
+        raise InvalidDataError(
+            msg,
+            column=str(deal),
+            reason="missing_deal",
+            n_rows=int(missing.sum()),
+            examples=pd.DataFrame({deal: examples}),
+        )
+    out: IntArray = pos.astype(np.int64)
+    return out
+
+
+def _same_zone(tz_a: Any, tz_b: Any, *, what: str) -> None:
+    if (tz_a is None) != (tz_b is None):
+        msg = (
+            f"{what} mixes naive and time-zone-aware datetimes ({tz_a} vs {tz_b}). "
+            f"Convert both to the same zone, e.g. with pd.to_datetime(..., utc=True)."
+        )
+        raise InvalidDataError(msg, column=None, reason="mixed_tz", n_rows=0)
+
+
+def _closed_ns(
+    deals: pd.DataFrame, closed: str, pos: IntArray, tz: Any, *, n_deals: int
+) -> IntArray:
+    """Closing time (ns) of each history deal; ``NS_MAX`` while open."""
+    s = as_datetime(deals, closed, table="deals", keyword="closed")
+    _same_zone(tz, time_zone(s), what="history times and deals closing dates")
+    ns = datetime_to_ns(s)
+    ns = np.where(ns == NAT, kern.NS_MAX, ns)
+    out: IntArray = ns[pos] if n_deals else np.empty(0, dtype=np.int64)
+    return out
+
+
+def _as_of_ns(as_of: Any, tz: Any, default: int, *, func: str) -> int:
+    """Observation date in ns (UTC ns when the data are tz-aware)."""
+    if as_of is None:
+        return default
+    try:
+        ts = pd.Timestamp(as_of)
+    except (ValueError, TypeError):
+        raise param_error(
+            func, "as_of", "a date (Timestamp or ISO string) or None", as_of
+        ) from None
+    if pd.isna(ts):
+        raise param_error(func, "as_of", "a date (Timestamp or ISO string) or None", as_of)
+    if tz is not None:
+        ts = ts.tz_localize(tz) if ts.tz is None else ts.tz_convert(tz)
+    elif ts.tz is not None:
+        msg = (
+            f"The 'as_of' parameter of {func} is time-zone-aware ({ts}) but the data are "
+            f"naive. Pass a naive date or make the data time-zone-aware."
+        )
+        raise InvalidParameterError(msg)
+    return int(ts.as_unit("ns").value)
+
+
+def _groups(
+    ids: pd.Index, deals: pd.DataFrame | None, by: list[Hashable], deal: str, *, func: str
+) -> tuple[IntArray, pd.DataFrame]:
+    """Group code of every deal and the sorted group keys (one row per group)."""
+    n = len(ids)
+    if not by:
+        return np.zeros(n, dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
+    if deals is None:
+        msg = (
+            f"The 'by' parameter of {func} needs the deal table: by={by!r} columns come "
+            f"from 'deals' joined on the deal id. Pass deals=..."
+        )
+        raise InvalidParameterError(msg)
+    for c in by:
+        require_columns(deals, {"by": c}, table="deals")
+    pos = _align(ids, deals, deal)
+    frame = deals[by].iloc[pos].reset_index(drop=True)
+    grouped = frame.groupby(by, dropna=False, sort=True)
+    codes = grouped.ngroup().to_numpy(dtype=np.int64)
+    keys = grouped.size().index.to_frame(index=False)
+    keys.columns = by
+    return codes, keys
+
+
+def _assemble(keys: pd.DataFrame, stages: list[Hashable], measures: dict[str, Any]) -> pd.DataFrame:
+    """One row per (group, stage): the group keys, ``stage``, then the measures."""
+    n_groups, n_stages = len(keys), len(stages)
+    columns: dict[Hashable, Any] = {
+        c: keys[c].to_numpy()[np.repeat(np.arange(n_groups), n_stages)] for c in keys.columns
+    }
+    columns["stage"] = pd.Series(list(stages) * n_groups, dtype=None)
+    for name, values in measures.items():
+        columns[name] = values.to_numpy() if isinstance(values, pd.Series) else values
+    out: pd.DataFrame = pd.DataFrame(columns)
+    for c in keys.columns:  # keep the dtypes of the by columns
+        out[c] = out[c].astype(keys[c].dtype)
+    return out
+
+
+def _td(values: IntArray) -> pd.Series:
+    """int64 ns (``NAT`` = missing) -> ``timedelta64[ns]`` Series."""
+    out: pd.Series = pd.Series(np.asarray(values, dtype=np.int64).view("timedelta64[ns]"))
+    return out
+
+
+# ----------------------------------------------------------------------------
+# stage_conversion
+# ----------------------------------------------------------------------------
+def stage_conversion(
+    history: pd.DataFrame,
+    stages: Sequence[Hashable],
+    *,
+    deal: str = "deal_id",
+    stage: str = "stage",
+    time: str = "entered_at",
+    policy: Policy = "furthest",
+    by: Hashable | Sequence[Hashable] | None = None,
+    deals: pd.DataFrame | None = None,
+    ci: float = 0.95,
+    unknown: Unknown = "raise",
+) -> pd.DataFrame:
+    """Stage-to-stage conversion from a stage history.
+
+    How many deals reached each stage, the share that went on from the
+    previous stage and from the first, under one of three counting policies.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        Stage history: one row per stage entry of a deal.
+    stages : list of str
+        The pipeline stages in order.
+    deal : str, default="deal_id"
+        Column that identifies the deal.
+    stage : str, default="stage"
+        Column holding the stage name.
+    time : str, default="entered_at"
+        Column of the stage history holding the time the deal entered the stage:
+        datetime64 of any unit or time zone, or ISO 8601 strings.
+    policy : {"furthest", "strict", "any"}, default="furthest"
+        Which stages a deal counts at. ``"furthest"``: every stage up to the
+        furthest it entered (robust to skipped stages and moves back);
+        ``"strict"``: stages 1..k entered in this order, none skipped;
+        ``"any"``: every stage it ever entered.
+    by : str or list of str, optional
+        Column(s) to group by; one result block per group, groups sorted. Missing values form their
+        own group.
+    deals : pandas.DataFrame, optional
+        Deal table (one row per deal) holding the ``by`` columns, joined on
+        ``deal``. Every deal of the history needs a row.
+    ci : float, default=0.95
+        Confidence level of the Wilson score intervals.
+    unknown : {"raise", "ignore"}, default="raise"
+        What to do with history rows whose stage is not in ``stages``: raise an
+        error listing them, or leave those rows out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (group, stage), stages in the given order, with the
+        ``by`` columns, then:
+
+        - ``stage``: the stage name;
+        - ``deals`` (int64): deals counted at the stage under ``policy``;
+        - ``conversion`` (float64): ``deals`` / ``deals`` of the previous stage
+          (1.0 at the first stage; NaN when the previous stage has none);
+        - ``conversion_low``, ``conversion_high`` (float64): Wilson interval
+          of ``conversion``;
+        - ``overall`` (float64): ``deals`` / ``deals`` of the first stage;
+        - ``overall_low``, ``overall_high`` (float64): Wilson interval of
+          ``overall``;
+        - ``skipped`` (int64): deals counted at the stage without a recorded
+          entry into it (only ``"furthest"`` counts such deals).
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A keyword names a column that is not in the table.
+    InvalidDataError
+        Null ids, stages or times; unparseable times; a stage not in
+        ``stages`` (with ``unknown="raise"``); a history deal missing from
+        ``deals``; repeated deal ids in ``deals``.
+    InvalidParameterError
+        Bad ``stages``, ``policy``, ``ci`` or ``unknown``; ``by`` without ``deals``.
+
+    See Also
+    --------
+    time_in_stage : Time deals spend in each stage.
+    stalled : Open deals stuck in their stage.
+
+    Notes
+    -----
+    A deal counts once per stage however often it re-entered it. For
+    ``"furthest"`` and ``"strict"`` the deals counted at a stage are a subset
+    of those at the previous stage, so ``conversion`` and ``overall`` are
+    proportions with Wilson intervals. Under ``"any"`` a deal may enter a
+    later stage without the earlier one, so the ratios can exceed 1; they are
+    ratios of counts, and their interval columns are NaN. The first stage
+    has no previous stage: its interval columns are NaN.
+
+    ``"strict"`` follows the history in time order: a deal counts at stage k
+    when it entered stage 1, then stage 2 at or after that, ..., then stage
+    k (other entries, such as moves back, may come in between). Entries with
+    equal times are taken in stage order.
+
+    Deals present only in ``deals`` (no history row) are not counted.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> history = pd.DataFrame({
+    ...     "deal_id": ["a", "a", "a", "b", "b", "c"],
+    ...     "stage": ["lead", "demo", "offer", "lead", "offer", "lead"],
+    ...     "entered_at": pd.to_datetime(["2025-01-01", "2025-01-05", "2025-01-09",
+    ...                                   "2025-01-02", "2025-01-04", "2025-01-03"]),
+    ... })
+    >>> res = fk.stage_conversion(history, ["lead", "demo", "offer"])
+    >>> res[["stage", "deals", "conversion", "overall", "skipped"]]
+      stage  deals  conversion   overall  skipped
+    0  lead      3    1.000000  1.000000        0
+    1  demo      2    0.666667  0.666667        1
+    2 offer      2    1.000000  0.666667        0
+    >>> fk.stage_conversion(history, ["lead", "demo", "offer"], policy="strict")["deals"].tolist()
+    [3, 1, 1]
+    >>> fk.stage_conversion(history, ["lead", "demo", "offer"], policy="any")["deals"].tolist()
+    [3, 1, 2]
+    """
+    func = "stage_conversion"
+    check_option(policy, ("furthest", "strict", "any"), name="policy", func=func)
+    level = check_ci(ci, func=func)
+    h = _read_history(
+        history, stages, deal=deal, stage=stage, time=time, unknown=unknown, func=func
+    )
+    by_cols = as_list(by)
+    if deals is not None:
+        deals = _read_deals(deals, {"deal": deal}, func=func)
+    gcode, keys = _groups(h.ids, deals, by_cols, deal, func=func)
+    n_deals, n_stages, n_groups = len(h.ids), len(h.stages), len(keys)
+
+    entered = kern.entered_matrix(h.deal, h.stage, n_deals, n_stages)
+    if policy == "furthest":
+        counted = kern.counted_furthest(entered)
+    elif policy == "strict":
+        counted = kern.counted_strict(h.deal, h.stage, h.t, n_deals, n_stages)
+    else:
+        counted = entered
+    counts = np.zeros((n_groups, n_stages), dtype=np.int64)
+    np.add.at(counts, gcode, counted.astype(np.int64))
+    skipped = np.zeros((n_groups, n_stages), dtype=np.int64)
+    np.add.at(skipped, gcode, (counted & ~entered).astype(np.int64))
+
+    prev = np.concatenate([counts[:, :1], counts[:, :-1]], axis=1)
+    first = np.repeat(counts[:, :1], n_stages, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        conv = np.where(prev > 0, counts / np.maximum(prev, 1), np.nan)
+        overall = np.where(first > 0, counts / np.maximum(first, 1), np.nan)
+    conv_lo, conv_hi = wilson_interval(counts, prev, level)
+    all_lo, all_hi = wilson_interval(counts, first, level)
+    no_interval = np.zeros((n_groups, n_stages), dtype=bool)
+    no_interval[:, 0] = True
+    if policy == "any":
+        no_interval[:] = True
+    for arr in (conv_lo, conv_hi, all_lo, all_hi):
+        arr[no_interval] = np.nan
+
+    return _assemble(
+        keys,
+        h.stages,
+        {
+            "deals": counts.ravel(),
+            "conversion": conv.ravel().astype(np.float64),
+            "conversion_low": conv_lo.ravel(),
+            "conversion_high": conv_hi.ravel(),
+            "overall": overall.ravel().astype(np.float64),
+            "overall_low": all_lo.ravel(),
+            "overall_high": all_hi.ravel(),
+            "skipped": skipped.ravel(),
+        },
+    )
+
+
+# ----------------------------------------------------------------------------
+# stays (time_in_stage, stalled)
+# ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Stays:
+    h: _History
+    stays: kern.Stays
+    closed: IntArray  # closing ns per deal code, NS_MAX while open
+    as_of: int
+    deals: pd.DataFrame | None
+    pos: IntArray | None  # row of each deal code in ``deals``
+
+
+def _read_stays(
+    history: Any,
+    stages: Any,
+    *,
+    deals: Any,
+    as_of: Any,
+    deal: str,
+    stage: str,
+    time: str,
+    closed: str,
+    extra: dict[str, Any],
+    unknown: Any,
+    func: str,
+) -> _Stays:
+    h = _read_history(
+        history, stages, deal=deal, stage=stage, time=time, unknown=unknown, func=func
+    )
+    n_deals = len(h.ids)
+    deal_df: pd.DataFrame | None = None
+    pos: IntArray | None = None
+    if deals is not None:
+        deal_df = _read_deals(deals, {"deal": deal, "closed": closed, **extra}, func=func)
+        pos = _align(h.ids, deal_df, deal)
+        close = _closed_ns(deal_df, closed, pos, h.tz, n_deals=n_deals)
+    else:
+        close = np.full(n_deals, kern.NS_MAX, dtype=np.int64)
+    latest = [int(h.t.max())] if h.t.size else []
+    finite = close[close < kern.NS_MAX]
+    if finite.size:
+        latest.append(int(finite.max()))
+    default = max(latest) if latest else 0
+    cutoff = _as_of_ns(as_of, h.tz, default, func=func)
+    after = h.t > cutoff
+    if after.any():
+        warn_dropped(
+            int(after.sum()), int(h.t.size), "the deal entered the stage after as_of", func=func
+        )
+        keep = ~after
+        h = _History(h.ids, h.deal[keep], h.stage[keep], h.t[keep], h.tz, h.stages)
+    st = kern.stays(h.deal, h.stage, h.t, close, cutoff)
+    return _Stays(h, st, close, cutoff, deal_df, pos)
+
+
+def time_in_stage(
+    history: pd.DataFrame,
+    stages: Sequence[Hashable],
+    *,
+    as_of: Any = None,
+    basis: Basis = "visits",
+    by: Hashable | Sequence[Hashable] | None = None,
+    deals: pd.DataFrame | None = None,
+    deal: str = "deal_id",
+    stage: str = "stage",
+    time: str = "entered_at",
+    closed: str = "closed_at",
+    unknown: Unknown = "raise",
+) -> pd.DataFrame:
+    """Time deals spend in each stage, with open stays treated as censored.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        Stage history: one row per stage entry of a deal.
+    stages : list of str
+        The pipeline stages in order.
+    as_of : datetime-like, optional
+        Observation date: deals still open at this date are censored here.
+        Default: the latest date in the data (never "today").
+    basis : {"visits", "latest", "cumulative"}, default="visits"
+        What one duration is: ``"visits"``: every stay (a re-entry is a
+        separate visit); ``"latest"``: each deal's last stay in the stage;
+        ``"cumulative"``: the sum of each deal's stays in the stage.
+    by : str or list of str, optional
+        Column(s) to group by; one result block per group, groups sorted. Missing values form their
+        own group.
+    deals : pandas.DataFrame, optional
+        Deal table (one row per deal): its ``closed`` dates end the last stay
+        of closed deals, and it holds the ``by`` columns. Every deal of the
+        history needs a row.
+    deal : str, default="deal_id"
+        Column that identifies the deal.
+    stage : str, default="stage"
+        Column holding the stage name.
+    time : str, default="entered_at"
+        Column of the stage history holding the time the deal entered the stage:
+        datetime64 of any unit or time zone, or ISO 8601 strings.
+    closed : str, default="closed_at"
+        Column holding the date the deal was closed (NaT while open).
+    unknown : {"raise", "ignore"}, default="raise"
+        What to do with history rows whose stage is not in ``stages``: raise an
+        error listing them, or leave those rows out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (group, stage) with the ``by`` columns, then:
+
+        - ``stage``: the stage name;
+        - ``deals`` (int64): deals that entered the stage;
+        - ``visits`` (int64): stays in the stage (re-entries counted separately);
+        - ``n_closed`` (int64): durations (per ``basis``) that ended;
+        - ``n_open`` (int64): durations still running at ``as_of`` (censored);
+        - ``total_time`` (timedelta64[ns]): time spent in the stage by all
+          deals, open stays counted up to ``as_of``;
+        - ``median_time`` (timedelta64[ns]): Kaplan–Meier median duration,
+          open stays censored (NaT when fewer than half have ended);
+        - ``median_closed`` (timedelta64[ns]): naive median of the ended
+          durations only (biased short; for reconciliation with CRM reports).
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A keyword names a column that is not in the table.
+    InvalidDataError
+        Null or unparseable values; a stage not in ``stages`` (with
+        ``unknown="raise"``); a history deal missing from ``deals``.
+    InvalidParameterError
+        Bad ``stages``, ``basis``, ``as_of`` or ``unknown``; ``by`` without ``deals``.
+
+    Warns
+    -----
+    FunnelkitWarning
+        When history rows after ``as_of`` are left out.
+
+    See Also
+    --------
+    stalled : Open deals whose current stay is unusually long.
+    stage_conversion : How many deals reach each stage.
+
+    Notes
+    -----
+    A stay starts when the deal enters a stage and ends when it enters
+    another one. Consecutive entries into the same stage are one stay. The
+    last stay of a deal ends when the deal closes (``deals[closed]`` at or
+    after the entry and not after ``as_of``); otherwise, including a stage
+    entered after closing (e.g. retention), it is open at ``as_of`` and
+    censored. Without ``deals``, every deal's last stay is open.
+
+    Dropping open stays would bias times short (the long ones are still
+    running), so medians are Kaplan–Meier estimates: at each ended duration
+    t, S(t) is multiplied by 1 - d/n (d stays ending at t, n stays lasting at
+    least t); the median is the first t with S(t) <= 0.5.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> history = pd.DataFrame({
+    ...     "deal_id": ["a", "a", "a", "b", "b", "c"],
+    ...     "stage": ["lead", "demo", "lead", "lead", "demo", "lead"],
+    ...     "entered_at": pd.to_datetime(["2025-01-01", "2025-01-03", "2025-01-04",
+    ...                                   "2025-01-01", "2025-01-05", "2025-01-08"]),
+    ... })
+    >>> res = fk.time_in_stage(history, ["lead", "demo"], as_of="2025-01-10")
+    >>> res[["stage", "deals", "visits", "n_closed", "n_open", "total_time", "median_time"]]
+      stage  deals  visits  n_closed  n_open total_time median_time
+    0  lead      3       4         2       2    14 days      4 days
+    1  demo      2       2         1       1     6 days      1 days
+    """
+    func = "time_in_stage"
+    check_option(basis, ("visits", "latest", "cumulative"), name="basis", func=func)
+    by_cols = as_list(by)
+    s = _read_stays(
+        history,
+        stages,
+        deals=deals,
+        as_of=as_of,
+        deal=deal,
+        stage=stage,
+        time=time,
+        closed=closed,
+        extra={},
+        unknown=unknown,
+        func=func,
+    )
+    h, st = s.h, s.stays
+    gcode, keys = _groups(h.ids, s.deals, by_cols, deal, func=func)
+    n_stages, n_groups = len(h.stages), len(keys)
+    size = n_groups * n_stages
+
+    stay_key = gcode[st.deal] * n_stages + st.stage
+    visits = np.bincount(stay_key, minlength=size).astype(np.int64)
+    dur = st.end - st.start
+    total = np.zeros(size, dtype=np.int64)
+    np.add.at(total, stay_key, dur)
+    pair = np.unique(st.deal * n_stages + st.stage)
+    n_entered = np.bincount(
+        gcode[pair // n_stages] * n_stages + pair % n_stages, minlength=size
+    ).astype(np.int64)
+
+    u_deal, u_stage, u_dur, u_obs = kern.per_deal_stage(st, n_stages, basis)
+    u_key = gcode[u_deal] * n_stages + u_stage
+    n_closed = np.bincount(u_key[u_obs], minlength=size).astype(np.int64)
+    n_open = np.bincount(u_key[~u_obs], minlength=size).astype(np.int64)
+
+    median = np.full(size, NAT, dtype=np.int64)
+    order = np.argsort(u_key, kind="stable")
+    bounds = np.searchsorted(u_key[order], np.arange(size + 1))
+    for j in np.flatnonzero(np.diff(bounds) > 0):  # one Kaplan–Meier per (group, stage)
+        idx = order[bounds[j] : bounds[j + 1]]
+        m = kern.km_quantile_ns(u_dur[idx], u_obs[idx], 0.5)
+        if m is not None:
+            median[j] = m
+    naive = (
+        pd.Series(u_dur[u_obs].view("timedelta64[ns]"))
+        .groupby(u_key[u_obs])
+        .median()
+        .reindex(np.arange(size))
+    )
+
+    return _assemble(
+        keys,
+        h.stages,
+        {
+            "deals": n_entered,
+            "visits": visits,
+            "n_closed": n_closed,
+            "n_open": n_open,
+            "total_time": _td(total),
+            "median_time": _td(median),
+            "median_closed": naive.to_numpy(dtype="timedelta64[ns]"),
+        },
+    )
+
+
+# ----------------------------------------------------------------------------
+# stalled
+# ----------------------------------------------------------------------------
+def _parse_threshold(threshold: Any, *, func: str) -> tuple[str, float]:
+    """``("quantile", q)`` for ``"p90"``-style strings, else ``("fixed", ns)``."""
+    expected = "a quantile like 'p90' or a non-negative duration like '30D'"
+    if isinstance(threshold, str) and threshold[:1] in ("p", "P"):
+        try:
+            q = float(threshold[1:])
+        except ValueError:
+            raise param_error(func, "threshold", expected, threshold) from None
+        if not 0 < q < 100:
+            raise param_error(func, "threshold", expected, threshold)
+        return "quantile", q / 100.0
+    try:
+        td = check_duration(threshold, name="threshold", func=func, allow_none=False)
+    except InvalidParameterError:
+        raise param_error(func, "threshold", expected, threshold) from None
+    assert td is not None  # allow_none=False
+    return "fixed", float(td.value)
+
+
+def stalled(
+    history: pd.DataFrame,
+    stages: Sequence[Hashable],
+    *,
+    as_of: Any = None,
+    threshold: str | pd.Timedelta = "p90",
+    deals: pd.DataFrame | None = None,
+    deal: str = "deal_id",
+    stage: str = "stage",
+    time: str = "entered_at",
+    closed: str = "closed_at",
+    amount: str = "amount",
+    unknown: Unknown = "raise",
+) -> pd.DataFrame:
+    """Open deals stuck in their current stage longer than a threshold.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        Stage history: one row per stage entry of a deal.
+    stages : list of str
+        The pipeline stages in order.
+    as_of : datetime-like, optional
+        Observation date: deals still open at this date are censored here.
+        Default: the latest date in the data (never "today").
+    threshold : str or pandas.Timedelta, default="p90"
+        ``"pNN"``: the NN-th percentile of the stage's ended stays (data-driven,
+        one threshold per stage); or a fixed duration such as ``"30D"``.
+    deals : pandas.DataFrame, optional
+        Deal table (one row per deal): closed deals are left out, ``amount``
+        gives the value at risk. Every deal of the history needs a row.
+    deal : str, default="deal_id"
+        Column that identifies the deal.
+    stage : str, default="stage"
+        Column holding the stage name.
+    time : str, default="entered_at"
+        Column of the stage history holding the time the deal entered the stage:
+        datetime64 of any unit or time zone, or ISO 8601 strings.
+    closed : str, default="closed_at"
+        Column holding the date the deal was closed (NaT while open).
+    amount : str, default="amount"
+        Column holding the deal value (non-negative numbers).
+    unknown : {"raise", "ignore"}, default="raise"
+        What to do with history rows whose stage is not in ``stages``: raise an
+        error listing them, or leave those rows out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per stalled deal, highest value at risk first (then longest
+        over), with columns:
+
+        - ``deal``: the deal id;
+        - ``stage``: its current stage;
+        - ``entered_at``: when it entered that stage;
+        - ``time_in_stage`` (timedelta64[ns]): ``as_of`` - ``entered_at``;
+        - ``threshold`` (timedelta64[ns]): the stage's threshold;
+        - ``over`` (timedelta64[ns]): ``time_in_stage`` - ``threshold``;
+        - ``over_ratio`` (float64): ``time_in_stage`` / ``threshold``;
+        - ``value_at_risk`` (float64): the deal's ``amount`` (NaN without
+          ``deals``).
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A keyword names a column that is not in the table.
+    InvalidDataError
+        Null or unparseable values; a stage not in ``stages``; a history
+        deal missing from ``deals``; negative amounts.
+    InvalidParameterError
+        Bad ``stages``, ``threshold``, ``as_of`` or ``unknown``.
+
+    Warns
+    -----
+    FunnelkitWarning
+        When history rows after ``as_of`` are left out.
+
+    See Also
+    --------
+    time_in_stage : The distribution of stays per stage.
+
+    Notes
+    -----
+    A deal is open when ``deals`` gives no closing date on or before
+    ``as_of`` (without ``deals`` every deal is open). It is stalled when its
+    current stay is strictly longer than the threshold. Percentile thresholds
+    use the ended stays of that stage (numpy's linear quantile); a stage
+    with no ended stay has no threshold, and its deals are not listed. Ended
+    stays are a biased sample (open long stays are missing), so ``"p90"``
+    is a pragmatic alarm level, not a survival estimate.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> history = pd.DataFrame({
+    ...     "deal_id": ["a", "a", "b", "b", "c"],
+    ...     "stage": ["lead", "demo", "lead", "demo", "lead"],
+    ...     "entered_at": pd.to_datetime(["2025-01-01", "2025-01-03", "2025-01-01",
+    ...                                   "2025-01-05", "2025-01-02"]),
+    ... })
+    >>> res = fk.stalled(history, ["lead", "demo"], as_of="2025-01-20", threshold="10D")
+    >>> res[["deal", "stage", "time_in_stage", "threshold", "over"]]
+      deal stage time_in_stage threshold    over
+    0    c  lead       18 days   10 days  8 days
+    1    a  demo       17 days   10 days  7 days
+    2    b  demo       15 days   10 days  5 days
+    """
+    func = "stalled"
+    kind, value = _parse_threshold(threshold, func=func)
+    s = _read_stays(
+        history,
+        stages,
+        deals=deals,
+        as_of=as_of,
+        deal=deal,
+        stage=stage,
+        time=time,
+        closed=closed,
+        extra={"amount": amount},
+        unknown=unknown,
+        func=func,
+    )
+    h, st = s.h, s.stays
+    n_stages = len(h.stages)
+    dur = st.end - st.start
+    limit = np.full(n_stages, NAT, dtype=np.int64)
+    if kind == "fixed":
+        limit[:] = int(value)
+    else:
+        done_stage, done_dur = st.stage[st.observed], dur[st.observed]
+        for k in range(n_stages):  # one quantile per stage
+            d = done_dur[done_stage == k]
+            if d.size:
+                limit[k] = int(np.round(np.quantile(d, value)))
+    current = st.last & (s.closed[st.deal] > s.as_of)
+    lim = limit[st.stage]
+    flagged = current & (lim != NAT) & (dur > lim)
+    idx = np.flatnonzero(flagged)
+    d_code = st.deal[idx]
+    if s.deals is not None and s.pos is not None:
+        amounts = as_amount(s.deals, amount, table="deals").to_numpy(dtype=np.float64)
+        value_at_risk = amounts[s.pos[d_code]] if idx.size else np.empty(0)
+    else:
+        value_at_risk = np.full(idx.size, np.nan)
+    time_in = dur[idx]
+    limits = lim[idx]
+    over = time_in - limits
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(limits > 0, time_in / np.where(limits > 0, limits, 1), np.inf)
+    # highest value first (NaN last), then furthest over, then deal id order
+    vkey = np.where(np.isnan(value_at_risk), np.inf, -value_at_risk)
+    order = np.lexsort((d_code, -over, vkey))
+    idx, d_code = idx[order], d_code[order]
+    stage_names = np.array(h.stages, dtype=object)
+    entered = pd.Series(st.start[idx].view("datetime64[ns]"))
+    if h.tz is not None:
+        entered = entered.dt.tz_localize("UTC").dt.tz_convert(h.tz)
+    result: pd.DataFrame = pd.DataFrame(
+        {
+            "deal": pd.Series(h.ids.to_numpy()[d_code] if idx.size else [], dtype=h.ids.dtype),
+            "stage": pd.Series(stage_names[st.stage[idx]], dtype=object),
+            "entered_at": entered,
+            "time_in_stage": _td(time_in[order]),
+            "threshold": _td(limits[order]),
+            "over": _td(over[order]),
+            "over_ratio": ratio[order].astype(np.float64),
+            "value_at_risk": value_at_risk[order].astype(np.float64),
+        }
+    )
+    return result
+
+
+# ----------------------------------------------------------------------------
+# lost deals and revival candidates
+# ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Lost:
+    """The lost deals of a deal table, with the stage each was lost at."""
+
+    rows: IntArray  # row positions in deals
+    lost_at: pd.Series  # object, NaN when unknown
+    deals: pd.DataFrame
+
+
+def _lost_stage(
+    deals: Any,
+    history: Any,
+    *,
+    deal: str,
+    stage: str,
+    time: str,
+    status: str,
+    lost: Any,
+    closed: str,
+    extra: dict[str, Any],
+    func: str,
+) -> _Lost:
+    """Find the lost deals and the stage each was lost at."""
+    columns: dict[str, Any] = {"deal": deal, "status": status, **extra}
+    if history is None:
+        columns["stage"] = stage
+    else:
+        columns["closed"] = closed
+    df = _read_deals(deals, columns, func=func)
+    rows = np.flatnonzero((df[status] == lost).to_numpy(dtype=bool)).astype(np.int64)
+    fallback = (
+        df[stage].to_numpy(dtype=object)[rows]
+        if stage in df.columns
+        else np.full(rows.size, np.nan, dtype=object)
+    )
+    if history is None:
+        return _Lost(rows, pd.Series(fallback, dtype=object), df)
+    hist = check_frame(history, table="history", func=func)
+    require_columns(hist, {"deal": deal, "stage": stage, "time": time}, table="history")
+    check_not_null(hist, deal, table="history", keyword="deal", func=func)
+    check_not_null(hist, time, table="history", keyword="time", func=func)
+    times = as_datetime(hist, time, table="history", keyword="time")
+    close_s = as_datetime(df, closed, table="deals", keyword="closed")
+    _same_zone(time_zone(times), time_zone(close_s), what="history times and deals closing dates")
+    # history rows of lost deals entered at or before the closing date
+    pos = pd.Index(df[deal].to_numpy()[rows]).get_indexer(hist[deal].to_numpy())
+    t = datetime_to_ns(times)
+    close = datetime_to_ns(close_s)[rows]
+    close = np.where(close == NAT, kern.NS_MAX, close)
+    ok = pos >= 0
+    ok[ok] = t[ok] <= close[pos[ok]]
+    r_pos, r_t = pos[ok], t[ok]
+    r_stage = hist[stage].to_numpy(dtype=object)[ok]
+    order = np.lexsort((r_t, r_pos))  # last entry per deal wins
+    r_pos, r_stage = r_pos[order], r_stage[order]
+    last = np.ones(r_pos.size, dtype=bool)
+    last[:-1] = r_pos[1:] != r_pos[:-1]
+    lost_at = fallback.copy()
+    lost_at[r_pos[last]] = r_stage[last]
+    return _Lost(rows, pd.Series(lost_at, dtype=object), df)
+
+
+def _stage_order(values: pd.Series, stages: list[Hashable] | None, counts: pd.Series) -> Any:
+    """Sort key for stage names: position in ``stages``, then most lost first."""
+    if stages is None:
+        return -counts.to_numpy(dtype=np.float64)
+    pos = pd.Index(stages).get_indexer(values.to_numpy(dtype=object)).astype(np.float64)
+    pos[pos < 0] = len(stages) + 1
+    return pos
+
+
+def lost_deals(
+    deals: pd.DataFrame,
+    history: pd.DataFrame | None = None,
+    *,
+    stages: Sequence[Hashable] | None = None,
+    deal: str = "deal_id",
+    stage: str = "stage",
+    time: str = "entered_at",
+    status: str = "status",
+    lost: str = "lost",
+    amount: str = "amount",
+    closed: str = "closed_at",
+    lost_reason: str = "lost_reason",
+) -> pd.DataFrame:
+    """Where and why deals are lost: lost deals by stage lost at × reason.
+
+    Parameters
+    ----------
+    deals : pandas.DataFrame
+        Deal table, one row per deal.
+    history : pandas.DataFrame, optional
+        Stage history: one row per stage entry of a deal. When given, the
+        stage a deal was lost at is the last stage it entered on or before its
+        closing date.
+    stages : list of str, optional
+        The pipeline stages in order, to order the result. Default: stages
+        with the most lost deals first.
+    deal : str, default="deal_id"
+        Column that identifies the deal.
+    stage : str, default="stage"
+        Column holding the stage name.
+    time : str, default="entered_at"
+        Column of the stage history holding the time the deal entered the stage:
+        datetime64 of any unit or time zone, or ISO 8601 strings.
+    status : str, default="status"
+        Column holding the deal status.
+    lost : str, default="lost"
+        Value of ``status`` meaning the deal was lost. Any other value means open.
+    amount : str, default="amount"
+        Column holding the deal value (non-negative numbers).
+    closed : str, default="closed_at"
+        Column holding the date the deal was closed (NaT while open).
+    lost_reason : str, default="lost_reason"
+        Column of ``deals`` holding why the deal was lost.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (stage lost at, reason), stages in order, then reasons
+        with the most deals first; missing stages or reasons form their own
+        group (NaN), placed last. Columns:
+
+        - ``stage``: stage the deal was lost at;
+        - ``lost_reason``: the reason recorded;
+        - ``deals`` (int64): lost deals;
+        - ``value`` (float64): their total ``amount`` (missing amounts count 0);
+        - ``share`` (float64): ``deals`` / all lost deals;
+        - ``stage_share`` (float64): ``deals`` / lost deals at this stage;
+        - ``value_share`` (float64): ``value`` / value of all lost deals.
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A keyword names a column that is not in the table.
+    InvalidDataError
+        Null or repeated deal ids; bad times or amounts.
+    InvalidParameterError
+        Bad ``stages``.
+
+    See Also
+    --------
+    revival_candidates : Lost deals worth another try.
+
+    Notes
+    -----
+    Without ``history``, or for a lost deal with no history row on or before
+    its closing date, the stage lost at is the deal table's ``stage`` (when
+    that column exists; NaN otherwise). Shares use all lost deals as the
+    denominator, so they sum to 1.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> deals = pd.DataFrame({
+    ...     "deal_id": [1, 2, 3, 4, 5],
+    ...     "status": ["lost", "lost", "won", "lost", "open"],
+    ...     "stage": ["demo", "offer", "offer", "demo", "lead"],
+    ...     "amount": [100.0, 300.0, 500.0, 100.0, 50.0],
+    ...     "lost_reason": ["budget", "price", None, "budget", None],
+    ... })
+    >>> fk.lost_deals(deals, stages=["lead", "demo", "offer"])
+       stage lost_reason  deals  value     share  stage_share  value_share
+    0   demo      budget      2  200.0  0.666667          1.0          0.4
+    1  offer       price      1  300.0  0.333333          1.0          0.6
+    """
+    func = "lost_deals"
+    order_stages = None if stages is None else _check_stages(stages, func=func)
+    info = _lost_stage(
+        deals,
+        history,
+        deal=deal,
+        stage=stage,
+        time=time,
+        status=status,
+        lost=lost,
+        closed=closed,
+        extra={"amount": amount, "lost_reason": lost_reason},
+        func=func,
+    )
+    df = info.deals
+    amounts = as_amount(df, amount, table="deals").to_numpy(dtype=np.float64)[info.rows]
+    frame = pd.DataFrame(
+        {
+            "stage": info.lost_at.to_numpy(dtype=object),
+            "lost_reason": df[lost_reason].to_numpy(dtype=object)[info.rows],
+            "value": np.nan_to_num(amounts, nan=0.0),
+        }
+    )
+    out = (
+        frame.groupby(["stage", "lost_reason"], dropna=False, sort=False)
+        .agg(deals=("value", "size"), value=("value", "sum"))
+        .reset_index()
+    )
+    stage_total = out.groupby("stage", dropna=False, sort=False)["deals"].transform("sum")
+    stage_key = _stage_order(out["stage"], order_stages, stage_total)
+    na_stage = out["stage"].isna().to_numpy()
+    na_reason = out["lost_reason"].isna().to_numpy()
+    names = np.where(na_stage, "", out["stage"].to_numpy(dtype=object)).astype(str)
+    reasons = np.where(na_reason, "", out["lost_reason"].to_numpy(dtype=object)).astype(str)
+    order = np.lexsort((reasons, na_reason, -out["deals"].to_numpy(), names, stage_key, na_stage))
+    out = out.iloc[order].reset_index(drop=True)
+    n_lost = int(out["deals"].sum())
+    total_value = float(out["value"].sum())
+    out["deals"] = out["deals"].astype(np.int64)
+    out["value"] = out["value"].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["share"] = out["deals"] / n_lost if n_lost else np.nan
+        per_stage = out.groupby("stage", dropna=False, sort=False)["deals"].transform("sum")
+        out["stage_share"] = (out["deals"] / per_stage).astype(np.float64)
+        out["value_share"] = out["value"] / total_value if total_value > 0 else np.nan
+    out["share"] = out["share"].astype(np.float64)
+    out["value_share"] = out["value_share"].astype(np.float64)
+    result: pd.DataFrame = out[
+        ["stage", "lost_reason", "deals", "value", "share", "stage_share", "value_share"]
+    ]
+    return result
+
+
+def revival_candidates(
+    deals: pd.DataFrame,
+    history: pd.DataFrame | None = None,
+    *,
+    stages: Sequence[Hashable],
+    as_of: Any = None,
+    reasons: Sequence[Any] | None = None,
+    min_age: str | pd.Timedelta | None = None,
+    top: int | None = None,
+    deal: str = "deal_id",
+    stage: str = "stage",
+    time: str = "entered_at",
+    status: str = "status",
+    lost: str = "lost",
+    amount: str = "amount",
+    closed: str = "closed_at",
+    lost_reason: str = "lost_reason",
+) -> pd.DataFrame:
+    """Lost deals worth another try, ranked.
+
+    A candidate was lost for a recoverable reason, long enough ago; the list
+    puts deals that got furthest first, then the most valuable.
+
+    Parameters
+    ----------
+    deals : pandas.DataFrame
+        Deal table, one row per deal.
+    history : pandas.DataFrame, optional
+        Stage history: one row per stage entry of a deal. When given, the
+        furthest stage reached is the furthest of the history's entries and
+        the deal table's ``stage``.
+    stages : list of str
+        The pipeline stages in order (later = closer to a sale).
+    as_of : datetime-like, optional
+        Observation date: deals still open at this date are censored here.
+        Default: the latest date in the data (never "today").
+    reasons : list of str, optional
+        Lost reasons counted as recoverable (compared case-insensitively).
+        Default: ``("timing", "budget", "no budget", "no decision")``.
+    min_age : str or pandas.Timedelta, optional
+        Only deals lost at least this long before ``as_of`` (e.g. ``"90D"``).
+        Default: no minimum.
+    top : int, optional
+        Keep only the first ``top`` candidates.
+    deal : str, default="deal_id"
+        Column that identifies the deal.
+    stage : str, default="stage"
+        Column holding the stage name.
+    time : str, default="entered_at"
+        Column of the stage history holding the time the deal entered the stage:
+        datetime64 of any unit or time zone, or ISO 8601 strings.
+    status : str, default="status"
+        Column holding the deal status.
+    lost : str, default="lost"
+        Value of ``status`` meaning the deal was lost. Any other value means open.
+    amount : str, default="amount"
+        Column holding the deal value (non-negative numbers).
+    closed : str, default="closed_at"
+        Column holding the date the deal was closed (NaT while open).
+    lost_reason : str, default="lost_reason"
+        Column of ``deals`` holding why the deal was lost.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per candidate, best first, with columns:
+
+        - ``rank`` (int64): 1 = best;
+        - ``deal``: the deal id;
+        - ``furthest_stage``: furthest stage the deal reached;
+        - ``stage_number`` (int64): its position in ``stages`` (1 = first;
+          0 when the deal's stages are not in ``stages``);
+        - ``lost_at``: the stage it was lost at;
+        - ``lost_reason``: the (recoverable) reason;
+        - ``amount`` (float64): the deal value;
+        - ``closed_at``: when it was lost;
+        - ``age`` (timedelta64[ns]): ``as_of`` - ``closed_at``;
+        - ``why`` (str): the reasons it is listed, in words.
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A keyword names a column that is not in the table.
+    InvalidDataError
+        Null or repeated deal ids; bad times or amounts.
+    InvalidParameterError
+        Bad ``stages``, ``reasons``, ``min_age``, ``top`` or ``as_of``.
+
+    See Also
+    --------
+    lost_deals : Where and why deals are lost.
+
+    Notes
+    -----
+    Ranking is lexicographic, so each position is explainable: furthest
+    stage reached (later first), then ``amount`` (higher first; missing
+    last), then age (older first), then deal id. Deals whose furthest stage
+    is not in ``stages`` rank below those whose stage is known.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> deals = pd.DataFrame({
+    ...     "deal_id": ["a", "b", "c", "d"],
+    ...     "status": ["lost", "lost", "lost", "won"],
+    ...     "stage": ["offer", "demo", "offer", "offer"],
+    ...     "amount": [100.0, 900.0, 300.0, 50.0],
+    ...     "lost_reason": ["Budget", "timing", "competitor", None],
+    ...     "closed_at": pd.to_datetime(["2025-01-10", "2025-03-01", "2025-02-01",
+    ...                                  "2025-02-01"]),
+    ... })
+    >>> res = fk.revival_candidates(deals, stages=["lead", "demo", "offer"], as_of="2025-04-01")
+    >>> res[["rank", "deal", "furthest_stage", "lost_reason", "amount", "age"]]
+       rank deal furthest_stage lost_reason  amount     age
+    0     1    a          offer      Budget   100.0 81 days
+    1     2    b           demo      timing   900.0 31 days
+    >>> print(res["why"][0])
+    reached offer (3 of 3); lost for 'Budget' (recoverable); lost 81 days ago; value 100
+    """
+    func = "revival_candidates"
+    names = _check_stages(stages, func=func)
+    if reasons is None:
+        wanted = list(RECOVERABLE_REASONS)
+    elif isinstance(reasons, str) or not isinstance(reasons, Sequence | set | frozenset):
+        raise param_error(func, "reasons", "a list of lost reasons or None", reasons)
+    else:
+        wanted = list(reasons)
+    min_td = check_duration(min_age, name="min_age", func=func)
+    if top is not None:
+        check_positive(top, name="top", func=func, integer=True)
+    info = _lost_stage(
+        deals,
+        history,
+        deal=deal,
+        stage=stage,
+        time=time,
+        status=status,
+        lost=lost,
+        closed=closed,
+        extra={"amount": amount, "lost_reason": lost_reason, "closed": closed},
+        func=func,
+    )
+    df = info.deals
+    rows = info.rows
+    n_stages = len(names)
+    stage_index = pd.Index(names)
+    # furthest stage: the deal table's stage and every history entry
+    depth = np.full(len(df), -1, dtype=np.int64)
+    if stage in df.columns:
+        depth = stage_index.get_indexer(df[stage].to_numpy(dtype=object)).astype(np.int64)
+    if history is not None:
+        hist = history
+        h_pos = pd.Index(df[deal].to_numpy()).get_indexer(hist[deal].to_numpy())
+        h_depth = stage_index.get_indexer(hist[stage].to_numpy(dtype=object))
+        ok = (h_pos >= 0) & (h_depth >= 0)
+        np.maximum.at(depth, h_pos[ok], h_depth[ok].astype(np.int64))
+    depth = depth[rows]
+
+    close_s = as_datetime(df, closed, table="deals", keyword="closed")
+    tz = time_zone(close_s)
+    close = datetime_to_ns(close_s)
+    finite = close[close != NAT]
+    default = int(finite.max()) if finite.size else 0
+    if history is not None:
+        h_t = datetime_to_ns(as_datetime(history, time, table="history", keyword="time"))
+        if h_t.size:
+            default = max(default, int(h_t.max()))
+    cutoff = _as_of_ns(as_of, tz, default, func=func)
+    close = close[rows]
+    age = np.where(close == NAT, NAT, cutoff - close)
+
+    reason_values = df[lost_reason].to_numpy(dtype=object)[rows]
+    norm = pd.Series(reason_values, dtype=object).astype("string").str.strip().str.lower()
+    wanted_norm = {str(r).strip().lower() for r in wanted}
+    keep = norm.isin(wanted_norm).fillna(False).to_numpy(dtype=bool)
+    if min_td is not None:
+        keep &= (age != NAT) & (age >= min_td.value)
+    amounts = as_amount(df, amount, table="deals").to_numpy(dtype=np.float64)[rows]
+
+    sel = np.flatnonzero(keep)
+    d_depth, d_amount, d_age = depth[sel], amounts[sel], age[sel]
+    ids = df[deal].to_numpy()[rows][sel]
+    try:  # last tie-break: deal id order (ids of mixed types: first appearance)
+        id_key = pd.factorize(pd.Series(ids, dtype=object), sort=True)[0]
+    except TypeError:
+        id_key = pd.factorize(pd.Series(ids, dtype=object))[0]
+    order = np.lexsort(
+        (
+            id_key,
+            -np.where(d_age == NAT, np.iinfo(np.int64).min + 1, d_age).astype(np.float64),
+            np.where(np.isnan(d_amount), np.inf, -d_amount),
+            -d_depth,
+        )
+    )
+    if top is not None:
+        order = order[: int(top)]
+    sel, d_depth, d_amount, d_age = sel[order], d_depth[order], d_amount[order], d_age[order]
+    stage_names = np.array([*names, np.nan], dtype=object)
+    furthest = stage_names[np.where(d_depth >= 0, d_depth, n_stages)]
+    closed_vals = close_s.iloc[rows[sel]].reset_index(drop=True)
+    age_s = _td(d_age)
+    days = (age_s / pd.Timedelta(days=1)).round().astype("Int64").astype("string")
+    reached = (
+        pd.Series(furthest, dtype="string").fillna("an unknown stage")
+        + " ("
+        + pd.Series(np.where(d_depth >= 0, d_depth + 1, 0), dtype="string").replace("0", "?")
+        + f" of {n_stages})"
+    )
+    why = (
+        "reached "
+        + reached
+        + "; lost for '"
+        + pd.Series(reason_values[sel], dtype="string")
+        + "' (recoverable); lost "
+        + days.fillna("?")
+        + " days ago; value "
+        + pd.Series(d_amount).map("{:,.0f}".format).where(~np.isnan(d_amount), "unknown")
+    )
+    result: pd.DataFrame = pd.DataFrame(
+        {
+            "rank": np.arange(1, sel.size + 1, dtype=np.int64),
+            "deal": pd.Series(ids[order], dtype=df[deal].dtype),
+            "furthest_stage": pd.Series(furthest, dtype=object),
+            "stage_number": np.where(d_depth >= 0, d_depth + 1, 0).astype(np.int64),
+            "lost_at": pd.Series(info.lost_at.to_numpy(dtype=object)[sel], dtype=object),
+            "lost_reason": pd.Series(reason_values[sel], dtype=object),
+            "amount": d_amount.astype(np.float64),
+            "closed_at": closed_vals,
+            "age": age_s,
+            "why": why.astype(str).to_numpy(dtype=object),
+        }
+    )
+    return result
+
+
+# ----------------------------------------------------------------------------
+# demo section (``funnelkit demo``)
+# ----------------------------------------------------------------------------
+def _demo_section(sample: Any) -> list[tuple[str, pd.DataFrame]]:
+    """Stage conversion, time in stage, stalled deals, lost deals, revival list."""
+    stages, history, deals = list(sample.stages), sample.history, sample.deals
+    conv = stage_conversion(history, stages, deals=deals)
+    strict = stage_conversion(history, stages, policy="strict")
+    conv.insert(2, "deals_strict", strict["deals"])
+    cols = ["stage", "deals", "deals_strict", "skipped", "conversion", "overall"]
+    times = time_in_stage(history, stages, deals=deals)
+    stuck = stalled(history, stages, deals=deals)
+    lost = lost_deals(deals, history, stages=stages)
+    revive = revival_candidates(deals, history, stages=stages, min_age="90D", top=10)
+    return [
+        ("Stage conversion (furthest stage reached; strict = stages in order)", conv[cols]),
+        ("Time in stage (open stays censored)", times),
+        ("Stalled deals (over their stage's 90th percentile)", stuck),
+        ("Lost deals by stage and reason", lost),
+        (
+            "Revival candidates (recoverable reason, lost 90+ days ago)",
+            revive[["rank", "deal", "lost_at", "amount", "why"]],
+        ),
+    ]
