@@ -12,7 +12,7 @@ the output folder, then writes the HTML report of the sample there
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 Table = tuple[str, pd.DataFrame]
 #: A section item: ``(title, table)`` or ``(title, table, draw)``.
 Item = tuple[str, pd.DataFrame] | tuple[str, pd.DataFrame, Callable[["Axes"], "Axes"]]
-Section = Callable[[Any], list[Item]]
+#: A section: ``fn(sample) -> list of items`` (Sequence: lists of 2-tuples type-check too).
+Section = Callable[[Any], Sequence[Item]]
 
 
 def _overview(sample: Any) -> list[Item]:
