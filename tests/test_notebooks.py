@@ -95,3 +95,21 @@ def test_notebook_executes(path, executed):
     assert not errors
     ran = [c for c in result.cells if c.cell_type == "code"]
     assert all(c.execution_count is not None for c in ran), "a cell did not run"
+
+
+def test_notebooks_are_up_to_date():
+    """The stored notebooks are what tools/build_notebooks.py builds from this checkout."""
+    nbformat = pytest.importorskip("nbformat", reason="nbformat is not installed")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "build_notebooks", ROOT / "tools" / "build_notebooks.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name, cells in module.NOTEBOOKS.items():
+        expected, _ = module.build(cells)
+        stored = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+        assert [c.source for c in stored.cells] == [c.source for c in expected.cells], (
+            f"notebooks/{name} is out of date: run python tools/build_notebooks.py"
+        )
