@@ -16,12 +16,30 @@ from __future__ import annotations
 from funnelkit import datasets
 from funnelkit._report import report
 from funnelkit._version import __version__
+from funnelkit.deals import (
+    channel_yield,
+    coverage,
+    deal_size,
+    leaderboard,
+    pipeline,
+    sales_cycle,
+    sales_velocity,
+    win_curve,
+    win_rate,
+)
 from funnelkit.errors import (
     ColumnNotFoundError,
     FunnelkitError,
     FunnelkitWarning,
     InvalidDataError,
     InvalidParameterError,
+)
+from funnelkit.plotting._deals import (
+    plot_channel_yield,
+    plot_leaderboard,
+    plot_pipeline,
+    plot_sales_cycle,
+    plot_win_curve,
 )
 from funnelkit.plotting._stages import plot_stage_conversion, plot_time_in_stage
 from funnelkit.stages import (
@@ -39,13 +57,27 @@ __all__ = [
     "InvalidDataError",
     "InvalidParameterError",
     "__version__",
+    "channel_yield",
+    "coverage",
     "datasets",
+    "deal_size",
+    "leaderboard",
     "lost_deals",
+    "pipeline",
+    "plot_channel_yield",
+    "plot_leaderboard",
+    "plot_pipeline",
+    "plot_sales_cycle",
     "plot_stage_conversion",
     "plot_time_in_stage",
+    "plot_win_curve",
     "report",
     "revival_candidates",
+    "sales_cycle",
+    "sales_velocity",
     "stage_conversion",
     "stalled",
     "time_in_stage",
+    "win_curve",
+    "win_rate",
 ]

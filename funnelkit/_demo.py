@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from funnelkit._deals_demo import deal_metrics
 from funnelkit._format import format_frame
 from funnelkit.stages import _demo_section as _stage_history
 
@@ -49,6 +50,7 @@ def _overview(sample: Any) -> list[Item]:
 
 SECTIONS: list[tuple[str, Section]] = [
     ("Sample overview", _overview),
+    ("Deal metrics", deal_metrics),
     ("Stage history", _stage_history),
 ]
 

@@ -24,6 +24,7 @@ RATE_WORDS = (
     "cumulative",
     "probability",
     "lift_share",
+    "win_rate",
 )
 
 

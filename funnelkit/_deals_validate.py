@@ -1,0 +1,313 @@
+"""Validation of deal tables (one row per deal / opportunity).
+
+Resolves the deal-table keywords, maps the status column to won / lost /
+open, finds contradictory rows and returns clean numpy arrays.  No metric is
+computed here.
+
+Outcome codes used by every deal metric: ``OPEN = 0``, ``WON = 1``,
+``LOST = 2`` (the codes the Aalen–Johansen kernel takes: 0 = censored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from funnelkit._validate import (
+    N_EXAMPLES,
+    as_amount,
+    as_datetime,
+    as_list,
+    check_frame,
+    check_not_null,
+    check_option,
+    datetime_to_ns,
+    param_error,
+    require_columns,
+    time_zone,
+    warn_dropped,
+)
+from funnelkit.errors import InvalidDataError, InvalidParameterError
+
+OPEN, WON, LOST = 0, 1, 2
+NAT = np.iinfo(np.int64).min
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+#: Shared numpydoc text of the ``errors=`` keyword.
+ERRORS_DOC = """errors : {"raise", "warn"}, default="raise"
+    What to do with contradictory rows (closed before created; won or lost with no
+    close date): raise :class:`InvalidDataError`, or leave them out with a
+    :class:`FunnelkitWarning`."""
+
+
+@dataclass(frozen=True)
+class DealArrays:
+    """A validated deal table as aligned numpy arrays (one entry per kept row)."""
+
+    frame: pd.DataFrame  #: the kept rows of the input (never modified)
+    created: IntArray  #: ns since epoch (UTC when tz-aware); NAT where unknown
+    closed: IntArray  #: ns since epoch; NAT while open (or closed after as_of)
+    outcome: np.ndarray[Any, np.dtype[np.int64]]  #: OPEN / WON / LOST as of ``as_of``
+    amount: FloatArray | None  #: float amounts (NaN where missing) or None
+    as_of: int  #: observation date, ns
+    tz: Any  #: time zone of the dates (None when naive)
+    codes: IntArray  #: group number of each row (0.. n_groups-1)
+    keys: pd.DataFrame  #: one row per group: the ``by`` values, sorted
+
+    @property
+    def n_groups(self) -> int:
+        """Number of by-groups (1 without ``by``)."""
+        return len(self.keys)
+
+    def subset(self, keep: BoolArray) -> DealArrays:
+        """The same table restricted to the rows where ``keep`` (groups kept)."""
+        return DealArrays(
+            frame=self.frame.iloc[np.flatnonzero(keep)],
+            created=self.created[keep],
+            closed=self.closed[keep],
+            outcome=self.outcome[keep],
+            amount=None if self.amount is None else self.amount[keep],
+            as_of=self.as_of,
+            tz=self.tz,
+            codes=self.codes[keep],
+            keys=self.keys,
+        )
+
+
+def read_deals(
+    deals: Any,
+    *,
+    func: str,
+    deal: str,
+    created: str,
+    closed: str,
+    status: str,
+    won: Any,
+    lost: Any,
+    errors: str,
+    amount: str | None = None,
+    amount_keyword: str = "amount",
+    columns: dict[str, Hashable | None] | None = None,
+    by: Hashable | Sequence[Hashable] | None = None,
+    as_of: Any = None,
+) -> DealArrays:
+    """Validate a deal table and return it as arrays.
+
+    Checks: columns present; deal ids not null and unique; dates parse;
+    amounts are non-negative numbers; the status values map to won/lost
+    (a case-only mismatch such as ``'Won'`` vs ``won='won'`` is an error with
+    a hint); contradictory rows (closed before created, won or lost without a
+    close date) raise unless ``errors="warn"``.  Deals created after
+    ``as_of`` are left out with a warning; deals closed after ``as_of`` count
+    as open at ``as_of``.
+    """
+    df = check_frame(deals, table="deals", func=func)
+    check_option(errors, ["raise", "warn"], name="errors", func=func)
+    by_cols = as_list(by)
+    needed: dict[str, Hashable | None] = {
+        "deal": deal,
+        "created": created,
+        "closed": closed,
+        "status": status,
+        amount_keyword: amount,
+    }
+    needed.update(columns or {})
+    require_columns(df, needed, table="deals")
+    for col in by_cols:
+        require_columns(df, {"by": col}, table="deals")
+    if won == lost:
+        raise param_error(func, "lost", f"different from won={won!r}", lost)
+
+    df = check_not_null(df, deal, table="deals", keyword="deal", func=func)
+    dup = df[deal].duplicated(keep=False).to_numpy(dtype=bool)
+    if dup.any():
+        raise _bad_rows(
+            df,
+            dup,
+            column=deal,
+            reason="duplicate",
+            what="with a duplicated deal id (deal=)",
+            fix="A deal table has one row per deal; drop duplicates or pass the stage history "
+            "as history= where the function takes one.",
+        )
+
+    created_s = as_datetime(df, created, table="deals", keyword="created")
+    closed_s = as_datetime(df, closed, table="deals", keyword="closed")
+    tz_c, tz_d = time_zone(created_s), time_zone(closed_s)
+    if (tz_c is None) != (tz_d is None) and created_s.notna().any() and closed_s.notna().any():
+        msg = (
+            f"deals[{created!r}] (created=) and deals[{closed!r}] (closed=) mix naive and "
+            f"time-zone-aware dates. Convert both to one zone, e.g. with pd.to_datetime(..., "
+            f"utc=True)."
+        )
+        raise InvalidDataError(msg, column=str(closed), reason="mixed_tz", n_rows=len(df))
+    tz = tz_c if tz_c is not None else tz_d
+    c_ns = datetime_to_ns(created_s)
+    d_ns = datetime_to_ns(closed_s)
+    amounts = (
+        None
+        if amount is None
+        else as_amount(df, amount, table="deals", keyword=amount_keyword).to_numpy()
+    )
+
+    st = df[status]
+    is_won = st.isin([won]).to_numpy(dtype=bool)
+    is_lost = st.isin([lost]).to_numpy(dtype=bool)
+    if len(df) and not (is_won.any() or is_lost.any()):
+        _check_status_spelling(st, status=status, won=won, lost=lost)
+    outcome = np.where(is_won, WON, np.where(is_lost, LOST, OPEN)).astype(np.int64)
+
+    has_c, has_d = c_ns != NAT, d_ns != NAT
+    bad_order = has_c & has_d & (d_ns < c_ns)
+    no_close = (outcome != OPEN) & ~has_d
+    keep = np.ones(len(df), dtype=bool)
+    for mask, column, reason, what, fix in (
+        (
+            bad_order,
+            closed,
+            "closed_before_created",
+            "closed before they were created (closed= earlier than created=)",
+            "Fix the dates, or pass errors='warn' to leave those deals out with a warning.",
+        ),
+        (
+            no_close,
+            closed,
+            "closed_without_date",
+            f"that are won or lost ({status}= is {won!r} or {lost!r}) but have no close date",
+            "Fill the close dates, or pass errors='warn' to leave those deals out with a warning.",
+        ),
+    ):
+        if not mask.any():
+            continue
+        if errors == "raise":
+            raise _bad_rows(df, mask, column=column, reason=reason, what=what, fix=fix)
+        warn_dropped(
+            int(mask.sum()),
+            len(df),
+            f"they are contradictory: {what.removeprefix('that are ')}",
+            func=func,
+        )
+        keep &= ~mask
+
+    # observation date
+    if as_of is None:
+        stamps = np.concatenate((c_ns[has_c & keep], d_ns[has_d & keep]))
+        cutoff = int(stamps.max()) if stamps.size else NAT
+    else:
+        cutoff = as_of_ns(as_of, tz=tz, func=func)
+        late = keep & has_c & (c_ns > cutoff)
+        if late.any():
+            warn_dropped(int(late.sum()), len(df), "they were created after as_of", func=func)
+            keep &= ~late
+        reopened = has_d & (d_ns > cutoff)
+        outcome = np.where(reopened, OPEN, outcome)
+        d_ns = np.where(reopened, NAT, d_ns)
+
+    # groups (on all rows, so that groups with no usable rows still show)
+    codes, keys = group_codes(df, by_cols)
+    rows = np.flatnonzero(keep)
+    return DealArrays(
+        frame=df.iloc[rows],
+        created=c_ns[rows],
+        closed=np.where(outcome == OPEN, NAT, d_ns)[rows],
+        outcome=outcome[rows],
+        amount=None if amounts is None else amounts[rows].astype(np.float64),
+        as_of=cutoff,
+        tz=tz,
+        codes=codes[rows],
+        keys=keys,
+    )
+
+
+def group_codes(df: pd.DataFrame, by_cols: list[Hashable]) -> tuple[IntArray, pd.DataFrame]:
+    """Group number per row and the sorted group keys (missing values form a group)."""
+    if not by_cols:
+        return np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
+    grouped = df.groupby(by_cols, dropna=False, sort=True, observed=True)
+    codes = grouped.ngroup().to_numpy(dtype=np.int64)
+    keys = grouped.size().reset_index()[by_cols]
+    return codes, keys.reset_index(drop=True)
+
+
+def with_keys(keys: pd.DataFrame, measures: dict[str, Any], *, repeat: Any = None) -> pd.DataFrame:
+    """Tidy result: the by-columns (each group row repeated ``repeat`` times), then measures."""
+    base = keys if repeat is None else keys.loc[keys.index.repeat(repeat)]
+    out: pd.DataFrame = base.reset_index(drop=True).copy()
+    for name, values in measures.items():
+        out[name] = values
+    return out
+
+
+def drop_unusable(
+    d: DealArrays, mask: BoolArray, why: str, *, func: str, n_total: int | None = None
+) -> DealArrays:
+    """Leave out the rows where ``mask`` with the standard warning."""
+    if not mask.any():
+        return d
+    warn_dropped(int(mask.sum()), n_total or len(mask), why, func=func)
+    return d.subset(~mask)
+
+
+def as_of_ns(value: Any, *, tz: Any, func: str, name: str = "as_of") -> int:
+    """A date parameter as int ns (UTC when tz-aware), in the zone of the data."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise param_error(func, name, "a date (datetime-like) or None", value) from None
+    if pd.isna(ts):
+        raise param_error(func, name, "a date (datetime-like) or None", value)
+    if tz is not None and ts.tzinfo is None:
+        ts = ts.tz_localize(tz)
+    elif tz is None and ts.tzinfo is not None:
+        raise param_error(func, name, "a naive date, like the deal dates", value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return int(ts.as_unit("ns").value)
+
+
+def _check_status_spelling(st: pd.Series, *, status: str, won: Any, lost: Any) -> None:
+    values = [v for v in pd.unique(st.dropna()) if isinstance(v, str)]
+    lowered = {v.lower(): v for v in values}
+    hints = []
+    for keyword, target in (("won", won), ("lost", lost)):
+        if isinstance(target, str) and target.lower() in lowered:
+            hints.append(f"{keyword}={lowered[target.lower()]!r}")
+    if hints:
+        msg = (
+            f"No value of deals[{status!r}] (status=) equals won={won!r} or lost={lost!r}, so "
+            f"every deal would count as open. Values found: {sorted(values)[:10]!r}. "
+            f"Hint: pass {', '.join(hints)}."
+        )
+        raise InvalidParameterError(msg)
+
+
+def _bad_rows(
+    df: pd.DataFrame, mask: BoolArray, *, column: str, reason: str, what: str, fix: str
+) -> InvalidDataError:
+    positions = np.flatnonzero(mask)
+    n_bad = positions.size
+    msg = (
+        f"deals has {n_bad:,} of {len(df):,} rows {what} "
+        f"(first at index {df.index[positions[0]]!r}). {fix}"
+    )
+    return InvalidDataError(
+        msg,
+        column=str(column),
+        reason=reason,
+        n_rows=n_bad,
+        examples=df.iloc[positions[:N_EXAMPLES]],
+    )
+
+
+def to_timedelta(ns: Any) -> pd.Series:
+    """Float or int nanoseconds (NaN = missing) to a ``timedelta64[ns]`` Series."""
+    values = np.asarray(ns, dtype=np.float64)
+    out = np.where(np.isnan(values), NAT, np.round(np.nan_to_num(values))).astype(np.int64)
+    result: pd.Series = pd.Series(out.view("timedelta64[ns]"))
+    return result

@@ -1,0 +1,1726 @@
+"""Deal pipeline metrics: pipeline, win rate, deal size, sales cycle, velocity, ...
+
+Every function takes a deal table (one row per deal: created and closed
+dates, status, amount, stage, owner, channel) and returns a tidy DataFrame.
+Open deals are never thrown away: the censoring-aware estimators treat them
+as right-censored at ``as_of``.  Definitions: ``docs/deals.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from funnelkit._deals_validate import (
+    LOST,
+    NAT,
+    OPEN,
+    WON,
+    DealArrays,
+    as_of_ns,
+    drop_unusable,
+    group_codes,
+    read_deals,
+    to_timedelta,
+    with_keys,
+)
+from funnelkit._group_stats import (
+    beta_binomial_prior,
+    grouped_count,
+    grouped_mean,
+    grouped_quantiles,
+    grouped_sum,
+)
+from funnelkit._stats import wilson_interval
+from funnelkit._survival import aalen_johansen, conditional_quantile
+from funnelkit._validate import (
+    as_amount,
+    as_datetime,
+    check_ci,
+    check_frame,
+    check_option,
+    check_positive,
+    datetime_to_ns,
+    ns_to_datetime,
+    param_error,
+    require_columns,
+    warn_dropped,
+)
+from funnelkit.errors import InvalidDataError
+
+__all__ = [
+    "channel_yield",
+    "coverage",
+    "deal_size",
+    "leaderboard",
+    "pipeline",
+    "sales_cycle",
+    "sales_velocity",
+    "win_curve",
+    "win_rate",
+]
+
+By = Hashable | Sequence[Hashable] | None
+DateLike = pd.Timestamp | str | None
+Errors = Literal["raise", "warn"]
+DAY_NS = 86_400 * 10**9
+
+
+# ----------------------------------------------------------------------------
+# shared pieces
+# ----------------------------------------------------------------------------
+def _outcome_mask(d: DealArrays, outcome: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    codes = {"won": [WON], "lost": [LOST], "open": [OPEN], "closed": [WON, LOST]}[outcome]
+    return np.isin(d.outcome, codes)
+
+
+def _need_as_of(d: DealArrays, *, func: str) -> None:
+    if d.as_of == NAT:
+        msg = (
+            f"{func}: the deals have no created or closed dates, so there is no observation "
+            f"date. Pass as_of= explicitly."
+        )
+        raise InvalidDataError(msg, column=None, reason="no_dates", n_rows=len(d.frame))
+
+
+def _drop_amount_na(d: DealArrays, rows: Any, what: str, *, func: str) -> DealArrays:
+    """Leave out the rows in ``rows`` whose amount is missing (with a warning)."""
+    amounts = d.amount if d.amount is not None else np.zeros(len(d.outcome))
+    mask = rows & np.isnan(amounts)
+    return drop_unusable(d, mask, f"{what} have no amount", func=func)
+
+
+def _durations(d: DealArrays) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Created -> closed (closed deals) or -> as_of (open deals), int ns."""
+    end = np.where(d.outcome == OPEN, d.as_of, d.closed)
+    return (end - d.created).astype(np.int64)
+
+
+def _split_by_group(codes: Any, n_groups: int) -> list[np.ndarray[Any, np.dtype[np.intp]]]:
+    """Row positions of each group (one stable sort, no scan per group)."""
+    order = np.argsort(codes, kind="stable")
+    bounds = np.cumsum(np.bincount(codes, minlength=n_groups))[:-1]
+    return list(np.split(order, bounds))
+
+
+def _cycle_table(
+    d: DealArrays, outcome: str
+) -> tuple[dict[str, Any], np.ndarray[Any, np.dtype[np.float64]]]:
+    """Measures of :func:`sales_cycle` per group, and median_adjusted in ns."""
+    g = d.n_groups
+    dur = _durations(d)
+    if outcome == "closed":
+        events = (d.outcome != OPEN).astype(np.int64)
+        k = 1
+    else:
+        events = d.outcome
+        k = WON if outcome == "won" else LOST
+    hit = events == k
+    other = (events != k) & (events != 0)
+    naive = grouped_quantiles(d.codes[hit], dur[hit], g, [0.5, 0.25, 0.75, 0.9])
+    adjusted = np.full(g, np.nan)
+    for gi, rows in enumerate(_split_by_group(d.codes, g)):
+        if rows.size:
+            t, f, *_ = aalen_johansen(dur[rows], events[rows], k)
+            adjusted[gi] = conditional_quantile(t, f, 0.5)
+    measures = {
+        "n": grouped_count(d.codes[hit], g),
+        "n_other": grouped_count(d.codes[other], g),
+        "n_open": grouped_count(d.codes[events == 0], g),
+        "mean": to_timedelta(grouped_mean(d.codes[hit], dur[hit], g)),
+        "median": to_timedelta(naive[:, 0]),
+        "p25": to_timedelta(naive[:, 1]),
+        "p75": to_timedelta(naive[:, 2]),
+        "p90": to_timedelta(naive[:, 3]),
+        "median_adjusted": to_timedelta(adjusted),
+    }
+    return measures, adjusted
+
+
+def _rate(k: Any, n: Any) -> np.ndarray[Any, np.dtype[np.float64]]:
+    k = np.asarray(k, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > 0, k / n, np.nan)
+
+
+# ----------------------------------------------------------------------------
+# win rate
+# ----------------------------------------------------------------------------
+def win_rate(
+    deals: pd.DataFrame,
+    *,
+    basis: Literal["closed", "created"] = "closed",
+    weight: str | None = None,
+    by: By = None,
+    ci: float = 0.95,
+    deal: str = "deal_id",
+    created: str = "created_at",
+    closed: str = "closed_at",
+    status: str = "status",
+    won: str = "won",
+    lost: str = "lost",
+    errors: Errors = "raise",
+) -> pd.DataFrame:
+    """Win rate (close rate) of a deal table, with a Wilson interval.
+
+    Parameters
+    ----------
+    deals : pandas.DataFrame
+        The deal table, one row per deal.
+    basis : {"closed", "created"}, default="closed"
+        ``"closed"``: won / (won + lost), the rate among decided deals.
+        ``"created"``: won / every deal created (a cohort rate; open deals
+        count as not won yet).
+    weight : str, optional
+        Column of non-negative numbers (usually the amount) to weight the deals
+        by: the value-weighted win rate, e.g. won value / closed value.
+    by : str or list of str, optional
+        Column(s) to group by; one result block per group, groups sorted. Missing values form their
+        own group.
+    ci : float, default=0.95
+        Confidence level of the Wilson score intervals.
+    deal : str, default="deal_id"
+        Column that identifies the deal.
+    created : str, default="created_at"
+        Column holding the date the deal was created.
+    closed : str, default="closed_at"
+        Column holding the date the deal was closed (NaT while open).
+    status : str, default="status"
+        Column holding the deal status.
+    won : str, default="won"
+        Value of ``status`` meaning the deal was won.
+    lost : str, default="lost"
+        Value of ``status`` meaning the deal was lost. Any other value means open.
+    errors : {"raise", "warn"}, default="raise"
+        What to do with contradictory rows (closed before created; won or lost with no close
+        date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group, columns: the ``by`` columns, then
+
+        - ``won``, ``lost``, ``open`` (int64): deals with each status;
+        - ``denominator``: deals in the rate's denominator (won + lost, or
+          all deals; int64), or their summed ``weight`` when weighted (float64);
+        - ``rate`` (float64): the win rate;
+        - ``rate_low``, ``rate_high`` (float64): the Wilson interval;
+        - ``basis`` (str): ``"closed"`` or ``"created"``, with
+          ``" (weighted by <column>)"`` when weighted.
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A named column is not in ``deals``.
+    InvalidDataError
+        Duplicated or null deal ids, unparseable dates, contradictory rows
+        (unless ``errors="warn"``), negative weights.
+    InvalidParameterError
+        Bad ``basis`` / ``ci``, or no status equals ``won``/``lost`` but one
+        differs only in case (the message gives the fix).
+
+    See Also
+    --------
+    win_curve : the probability of winning within t days, censoring-aware.
+    leaderboard : win rates per rep, shrunk toward the team rate.
+
+    Notes
+    -----
+    ``basis="closed"`` answers "of the deals decided, how many did we win?"
+    and ignores open deals, which makes young cohorts look like old ones
+    only once they are decided.  ``basis="created"`` counts open deals as
+    not won (yet): it grows as a cohort ages, so compare cohorts of the same
+    age, or use :func:`win_curve`.  With ``basis="created"`` rows without a
+    created date are left out with a warning (they belong to no cohort).
+
+    Weighted rates use the Wilson interval at Kish's effective sample size
+    ``n_eff = (sum w)^2 / sum w^2`` (an approximation).  Pitfall: exports
+    that record lost deals with value 0 (the Maven CRM data does) make the
+    value-weighted closed rate 1.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> deals = pd.DataFrame({
+    ...     "deal_id": [1, 2, 3, 4, 5],
+    ...     "created_at": pd.to_datetime(["2025-01-01"] * 5),
+    ...     "closed_at": pd.to_datetime(["2025-02-01", "2025-02-11", "2025-03-01", None, None]),
+    ...     "status": ["won", "lost", "won", "open", "open"],
+    ...     "amount": [100.0, 50.0, 300.0, 80.0, 20.0],
+    ... })
+    >>> fk.win_rate(deals)
+       won  lost  open  denominator      rate  rate_low  rate_high   basis
+    0    2     1     2            3  0.666667   0.20766   0.938508  closed
+    >>> fk.win_rate(deals, basis="created")[["denominator", "rate"]]
+       denominator  rate
+    0            5   0.4
+    """
+    func = "win_rate"
+    check_option(basis, ["closed", "created"], name="basis", func=func)
+    cl = check_ci(ci, func=func)
+    d = read_deals(
+        deals,
+        func=func,
+        deal=deal,
+        created=created,
+        closed=closed,
+        status=status,
+        won=won,
+        lost=lost,
+        errors=errors,
+        amount=weight,
+        amount_keyword="weight",
+        by=by,
+    )
+    if basis == "created":
+        d = drop_unusable(
+            d,
+            d.created == NAT,
+            "they have no created date (basis='created' counts deals by creation)",
+            func=func,
+        )
+    if weight is not None:
+        d = _drop_amount_na(d, np.ones(len(d.outcome), dtype=bool), "deals", func=func)
+    g = d.n_groups
+    n_won = grouped_count(d.codes[d.outcome == WON], g)
+    n_lost = grouped_count(d.codes[d.outcome == LOST], g)
+    n_open = grouped_count(d.codes[d.outcome == OPEN], g)
+    in_denominator = d.outcome != OPEN if basis == "closed" else np.ones(len(d.outcome), bool)
+    den: np.ndarray[Any, Any]
+    if weight is None:
+        num = n_won.astype(np.float64)
+        den = grouped_count(d.codes[in_denominator], g)
+        k_eff, n_eff = num, den.astype(np.float64)
+        label: str = basis
+    else:
+        w = d.amount if d.amount is not None else np.zeros(0)
+        num = grouped_sum(d.codes[d.outcome == WON], w[d.outcome == WON], g)
+        den = grouped_sum(d.codes[in_denominator], w[in_denominator], g)
+        sq = grouped_sum(d.codes[in_denominator], w[in_denominator] ** 2, g)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            n_eff = np.where(sq > 0, den**2 / sq, 0.0)
+        k_eff = _rate(num, den) * n_eff
+        k_eff = np.nan_to_num(k_eff)
+        label = f"{basis} (weighted by {weight})"
+    rate = _rate(num, den)
+    lo, hi = wilson_interval(k_eff, n_eff, cl)
+    return with_keys(
+        d.keys,
+        {
+            "won": n_won,
+            "lost": n_lost,
+            "open": n_open,
+            "denominator": den,
+            "rate": rate,
+            "rate_low": lo,
+            "rate_high": hi,
+            "basis": [label] * g,
+        },
+    )
+
+
+# ----------------------------------------------------------------------------
+# deal size
+# ----------------------------------------------------------------------------
+def deal_size(
+    deals: pd.DataFrame,
+    *,
+    outcome: Literal["won", "lost", "open", "closed"] = "won",
+    by: By = None,
+    deal: str = "deal_id",
+    created: str = "created_at",
+    closed: str = "closed_at",
+    status: str = "status",
+    won: str = "won",
+    lost: str = "lost",
+    amount: str = "amount",
+    errors: Errors = "raise",
+) -> pd.DataFrame:
+    """Deal size (average deal, «средний чек»): amounts of the deals with one outcome.
+
+    Parameters
+    ----------
+    deals : pandas.DataFrame
+        The deal table, one row per deal.
+    outcome : {"won", "lost", "open", "closed"}, default="won"
+        Which deals to measure: won, lost, still open, or closed (won or lost).
+    by : str or list of str, optional
+        Column(s) to group by; one result block per group, groups sorted. Missing values form their
+        own group.
+    deal : str, default="deal_id"
+        Column that identifies the deal.
+    created : str, default="created_at"
+        Column holding the date the deal was created.
+    closed : str, default="closed_at"
+        Column holding the date the deal was closed (NaT while open).
+    status : str, default="status"
+        Column holding the deal status.
+    won : str, default="won"
+        Value of ``status`` meaning the deal was won.
+    lost : str, default="lost"
+        Value of ``status`` meaning the deal was lost. Any other value means open.
+    amount : str, default="amount"
+        Column holding the deal value (non-negative numbers).
+    errors : {"raise", "warn"}, default="raise"
+        What to do with contradictory rows (closed before created; won or lost with no close
+        date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: the ``by`` columns, ``outcome`` (str), ``n``
+        (int64, deals measured), ``mean``, ``median``, ``p25``, ``p75``
+        (float64, linear-interpolation quantiles; NaN when n = 0) and
+        ``total`` (float64, the summed amount).
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A named column is not in ``deals``.
+    InvalidDataError
+        Duplicated or null deal ids, amounts that are not non-negative
+        numbers, contradictory rows (unless ``errors="warn"``).
+    InvalidParameterError
+        Bad ``outcome``.
+
+    See Also
+    --------
+    win_rate, sales_velocity
+
+    Notes
+    -----
+    Deals with that outcome and no amount are left out with a warning (they
+    are not counted as 0).  The mean is pulled up by a few large deals; the
+    median and quartiles show the typical deal.  Lost deals recorded with
+    value 0 (common in exports) make ``outcome="lost"`` meaningless.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> deals = pd.DataFrame({
+    ...     "deal_id": [1, 2, 3, 4],
+    ...     "created_at": pd.to_datetime(["2025-01-01"] * 4),
+    ...     "closed_at": pd.to_datetime(["2025-02-01", "2025-02-11", "2025-03-01", None]),
+    ...     "status": ["won", "lost", "won", "open"],
+    ...     "amount": [100.0, 50.0, 300.0, 80.0],
+    ... })
+    >>> fk.deal_size(deals)
+      outcome  n   mean  median    p25    p75  total
+    0     won  2  200.0   200.0  150.0  250.0  400.0
+    """
+    func = "deal_size"
+    check_option(outcome, ["won", "lost", "open", "closed"], name="outcome", func=func)
+    d = read_deals(
+        deals,
+        func=func,
+        deal=deal,
+        created=created,
+        closed=closed,
+        status=status,
+        won=won,
+        lost=lost,
+        errors=errors,
+        amount=amount,
+        by=by,
+    )
+    d = _drop_amount_na(d, _outcome_mask(d, outcome), f"{outcome} deals", func=func)
+    sel = _outcome_mask(d, outcome)
+    g = d.n_groups
+    v = d.amount[sel] if d.amount is not None else np.zeros(0)
+    q = grouped_quantiles(d.codes[sel], v, g, [0.5, 0.25, 0.75])
+    return with_keys(
+        d.keys,
+        {
+            "outcome": [outcome] * g,
+            "n": grouped_count(d.codes[sel], g),
+            "mean": grouped_mean(d.codes[sel], v, g),
+            "median": q[:, 0],
+            "p25": q[:, 1],
+            "p75": q[:, 2],
+            "total": grouped_sum(d.codes[sel], v, g),
+        },
+    )
+
+
+# ----------------------------------------------------------------------------
+# sales cycle and win curve
+# ----------------------------------------------------------------------------
+def sales_cycle(
+    deals: pd.DataFrame,
+    *,
+    outcome: Literal["won", "lost", "closed"] = "won",
+    by: By = None,
+    as_of: DateLike = None,
+    deal: str = "deal_id",
+    created: str = "created_at",
+    closed: str = "closed_at",
+    status: str = "status",
+    won: str = "won",
+    lost: str = "lost",
+    errors: Errors = "raise",
+) -> pd.DataFrame:
+    """Sales cycle: time from created to closed, with open deals kept as censored.
+
+    Parameters
+    ----------
+    deals : pandas.DataFrame
+        The deal table, one row per deal.
+    outcome : {"won", "lost", "closed"}, default="won"
+        The outcome whose timing is measured; with ``"won"`` (``"lost"``) the
+        other outcome is a competing risk, with ``"closed"`` there is none.
+    by : str or list of str, optional
+        Column(s) to group by; one result block per group, groups sorted. Missing values form their
+        own group.
+    as_of : datetime-like, optional
+        Observation date: deals still open at this date are censored here. Default: the latest date in
+        the data (never "today").
+    deal : str, default="deal_id"
+        Column that identifies the deal.
+    created : str, default="created_at"
+        Column holding the date the deal was created.
+    closed : str, default="closed_at"
+        Column holding the date the deal was closed (NaT while open).
+    status : str, default="status"
+        Column holding the deal status.
+    won : str, default="won"
+        Value of ``status`` meaning the deal was won.
+    lost : str, default="lost"
+        Value of ``status`` meaning the deal was lost. Any other value means open.
+    errors : {"raise", "warn"}, default="raise"
+        What to do with contradictory rows (closed before created; won or lost with no close
+        date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: the ``by`` columns, then
+
+        - ``outcome`` (str);
+        - ``n`` (int64): deals that reached the outcome by ``as_of``;
+        - ``n_other`` (int64): deals that reached the competing outcome;
+        - ``n_open`` (int64): deals open at ``as_of`` (right-censored, never
+          dropped);
+        - ``mean``, ``median``, ``p25``, ``p75``, ``p90`` (timedelta64[ns]):
+          the naive figures over the ``n`` deals with the outcome — what CRM
+          dashboards show, kept for reconciliation;
+        - ``median_adjusted`` (timedelta64[ns]): the censoring-aware median
+          time to the outcome among deals that reach it (see Notes).
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A named column is not in ``deals``.
+    InvalidDataError
+        Duplicated or null deal ids, unparseable dates, contradictory rows
+        (unless ``errors="warn"``), no dates at all.
+    InvalidParameterError
+        Bad ``outcome`` or ``as_of``.
+
+    See Also
+    --------
+    win_curve : the cumulative incidence curve behind ``median_adjusted``.
+
+    Notes
+    -----
+    Durations run from ``created`` to ``closed`` for closed deals and to
+    ``as_of`` for open ones.  Deals closed after ``as_of`` count as open at
+    ``as_of``; deals created after it, and deals with no created date, are
+    left out with a warning.
+
+    ``median_adjusted`` uses the Aalen–Johansen cumulative incidence
+    F(t) of the outcome, with the other outcome as a competing risk and open
+    deals censored: F(t) = sum over outcome times t_i <= t of
+    S(t_i-) d_i / n_i, with S the Kaplan–Meier probability of still being
+    open.  The median is the first t with F(t) >= F(t_max) / 2: "half of the
+    deals that reach the outcome within the follow-up reach it by t".  The
+    naive median is biased low when many deals are open (slow deals are
+    still open); ``median_adjusted`` gives the open deals their weight.
+    NaT when no deal of the group reached the outcome.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> deals = pd.DataFrame({
+    ...     "deal_id": [1, 2, 3, 4, 5, 6],
+    ...     "created_at": pd.to_datetime(["2025-01-01"] * 3 + ["2025-01-30", "2025-01-25",
+    ...                                                         "2025-01-01"]),
+    ...     "closed_at": pd.to_datetime(["2025-01-11", "2025-01-16", "2025-01-21", None, None,
+    ...                                  "2025-02-20"]),
+    ...     "status": ["won", "won", "lost", "open", "open", "won"],
+    ... })
+    >>> res = fk.sales_cycle(deals, as_of="2025-03-01")
+    >>> res[["n", "n_other", "n_open", "median", "median_adjusted"]]
+       n  n_other  n_open  median median_adjusted
+    0  3        1       2 15 days         50 days
+
+    The naive median (15 days) ignores the two deals open for 30 and 35
+    days; weighting them in, half of the eventual wins take 50 days.
+    """  # noqa: E501 (shared keyword text, kept verbatim)
+    func = "sales_cycle"
+    check_option(outcome, ["won", "lost", "closed"], name="outcome", func=func)
+    d = read_deals(
+        deals,
+        func=func,
+        deal=deal,
+        created=created,
+        closed=closed,
+        status=status,
+        won=won,
+        lost=lost,
+        errors=errors,
+        by=by,
+        as_of=as_of,
+    )
+    _need_as_of(d, func=func)
+    d = drop_unusable(
+        d, d.created == NAT, "they have no created date, so no cycle can be measured", func=func
+    )
+    measures, _ = _cycle_table(d, outcome)
+    return with_keys(d.keys, {"outcome": [outcome] * d.n_groups, **measures})
+
+
+def win_curve(
+    deals: pd.DataFrame,
+    *,
+    by: By = None,
+    as_of: DateLike = None,
+    deal: str = "deal_id",
+    created: str = "created_at",
+    closed: str = "closed_at",
+    status: str = "status",
+    won: str = "won",
+    lost: str = "lost",
+    errors: Errors = "raise",
+) -> pd.DataFrame:
+    """Probability that a deal is won within t of its creation (cumulative incidence).
+
+    Parameters
+    ----------
+    deals : pandas.DataFrame
+        The deal table, one row per deal.
+    by : str or list of str, optional
+        Column(s) to group by; one result block per group, groups sorted. Missing values form their
+        own group.
+    as_of : datetime-like, optional
+        Observation date: deals still open at this date are censored here. Default: the latest date in
+        the data (never "today").
+    deal : str, default="deal_id"
+        Column that identifies the deal.
+    created : str, default="created_at"
+        Column holding the date the deal was created.
+    closed : str, default="closed_at"
+        Column holding the date the deal was closed (NaT while open).
+    status : str, default="status"
+        Column holding the deal status.
+    won : str, default="won"
+        Value of ``status`` meaning the deal was won.
+    lost : str, default="lost"
+        Value of ``status`` meaning the deal was lost. Any other value means open.
+    errors : {"raise", "warn"}, default="raise"
+        What to do with contradictory rows (closed before created; won or lost with no close
+        date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (group, time at which some deal of the group was won or
+        lost), sorted by time: the ``by`` columns, then ``t``
+        (timedelta64[ns], time since creation), ``at_risk`` (int64, deals
+        still open just before t), ``won`` and ``lost`` (int64, deals won /
+        lost at t), ``probability`` (float64, P(won within t)) and
+        ``probability_low``, ``probability_high`` (float64, pointwise 95%
+        interval).  Before the first row the probability is 0.
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A named column is not in ``deals``.
+    InvalidDataError
+        Duplicated or null deal ids, unparseable dates, contradictory rows
+        (unless ``errors="warn"``), no dates at all.
+    InvalidParameterError
+        Bad ``as_of``.
+
+    See Also
+    --------
+    sales_cycle, win_rate
+
+    Notes
+    -----
+    Aalen–Johansen estimator with losing as a competing risk and open deals
+    censored at ``as_of``: F(t) = sum over t_i <= t of S(t_i-) w_i / n_i
+    (S: Kaplan–Meier probability of being still open, w_i deals won at t_i,
+    n_i at risk).  Unlike ``1 - KaplanMeier(won)``, which treats lost deals as
+    if they might still be won, F stays below the share that can be won.
+    The interval is the log(-log) transform of the Greenwood-type variance
+    (Collett 2015, p. 411; the same as lifelines' ``AalenJohansenFitter``).
+    F(t) at the same t is comparable between young and old cohorts, unlike
+    the win rate on created deals.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> deals = pd.DataFrame({
+    ...     "deal_id": [1, 2, 3, 4],
+    ...     "created_at": pd.to_datetime(["2025-01-01"] * 4),
+    ...     "closed_at": pd.to_datetime(["2025-01-11", "2025-01-21", None, "2025-02-10"]),
+    ...     "status": ["won", "lost", "open", "won"],
+    ... })
+    >>> fk.win_curve(deals, as_of="2025-02-01")[["t", "at_risk", "won", "lost", "probability"]]
+            t  at_risk  won  lost  probability
+    0 10 days        4    1     0         0.25
+    1 20 days        3    0     1         0.25
+    """  # noqa: E501 (shared keyword text, kept verbatim)
+    func = "win_curve"
+    d = read_deals(
+        deals,
+        func=func,
+        deal=deal,
+        created=created,
+        closed=closed,
+        status=status,
+        won=won,
+        lost=lost,
+        errors=errors,
+        by=by,
+        as_of=as_of,
+    )
+    _need_as_of(d, func=func)
+    d = drop_unusable(
+        d, d.created == NAT, "they have no created date, so no cycle can be measured", func=func
+    )
+    dur = _durations(d)
+    parts: dict[str, list[Any]] = {
+        k: [] for k in ("t", "at_risk", "won", "lost", "probability", "low", "high")
+    }
+    counts = []
+    for rows in _split_by_group(d.codes, d.n_groups):
+        t, f, lo, hi, n, dw, d_all = aalen_johansen(dur[rows], d.outcome[rows], WON)
+        dl = d_all - dw  # the only other outcome is lost
+        counts.append(t.size)
+        for key, val in zip(parts, (t, n, dw, dl, f, lo, hi), strict=True):
+            parts[key].append(val)
+    cat = {k: np.concatenate(v) if v else np.empty(0) for k, v in parts.items()}
+    return with_keys(
+        d.keys,
+        {
+            "t": to_timedelta(cat["t"]),
+            "at_risk": cat["at_risk"].astype(np.int64),
+            "won": cat["won"].astype(np.int64),
+            "lost": cat["lost"].astype(np.int64),
+            "probability": cat["probability"].astype(np.float64),
+            "probability_low": cat["low"].astype(np.float64),
+            "probability_high": cat["high"].astype(np.float64),
+        },
+        repeat=counts,
+    )
+
+
+# ----------------------------------------------------------------------------
+# pipeline
+# ----------------------------------------------------------------------------
+def pipeline(
+    deals: pd.DataFrame,
+    stages: Sequence[str] | None = None,
+    *,
+    history: pd.DataFrame | None = None,
+    as_of: DateLike = None,
+    probabilities: Mapping[str, float] | None = None,
+    by: By = None,
+    ci: float = 0.95,
+    deal: str = "deal_id",
+    created: str = "created_at",
+    closed: str = "closed_at",
+    status: str = "status",
+    won: str = "won",
+    lost: str = "lost",
+    amount: str = "amount",
+    stage: str = "stage",
+    time: str = "entered_at",
+    errors: Errors = "raise",
+) -> pd.DataFrame:
+    """Open pipeline per stage: deals, value, weighted value, mean age.
+
+    Parameters
+    ----------
+    deals : pandas.DataFrame
+        The deal table, one row per deal; ``stage`` holds each open deal's
+        current stage (with ``history``, the stage on ``as_of`` is taken from
+        the history instead).
+    stages : list of str, optional
+        The stages to report, in this order (stages without open deals get a
+        row of zeros).  Default: the stages of the open deals, sorted.
+    history : pandas.DataFrame, optional
+        Stage history, one row per stage entry of a deal (columns ``deal``,
+        ``stage`` and ``time``).  When given and ``probabilities`` is None,
+        each stage's win probability is measured from it (see Notes).
+    as_of : datetime-like, optional
+        Observation date: deals still open at this date are censored here. Default: the latest date in
+        the data (never "today").
+    probabilities : mapping of str to float, optional
+        Win probability per stage, e.g. the CRM's stage weights; overrides
+        ``history``.  Must cover every reported stage.
+    by : str or list of str, optional
+        Column(s) to group by; one result block per group, groups sorted. Missing values form their
+        own group.
+    ci : float, default=0.95
+        Confidence level of the Wilson score intervals.
+    deal : str, default="deal_id"
+        Column that identifies the deal.
+    created : str, default="created_at"
+        Column holding the date the deal was created.
+    closed : str, default="closed_at"
+        Column holding the date the deal was closed (NaT while open).
+    status : str, default="status"
+        Column holding the deal status.
+    won : str, default="won"
+        Value of ``status`` meaning the deal was won.
+    lost : str, default="lost"
+        Value of ``status`` meaning the deal was lost. Any other value means open.
+    amount : str, default="amount"
+        Column holding the deal value (non-negative numbers).
+    stage : str, default="stage"
+        Column holding the stage name.
+    time : str, default="entered_at"
+        Column of the stage history holding the time the deal entered the stage:
+        datetime64 of any unit or time zone, or ISO 8601 strings.
+    errors : {"raise", "warn"}, default="raise"
+        What to do with contradictory rows (closed before created; won or lost with no close
+        date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (group, stage): the ``by`` columns, then ``stage``,
+        ``deals`` (int64, open deals at that stage on ``as_of``), ``value``
+        (float64, their summed amount), ``closed_deals`` (int64, closed deals
+        that had passed through the stage: the denominator of the measured
+        probability; 0 when ``probabilities`` is given), ``probability``,
+        ``probability_low``, ``probability_high`` (float64, the win
+        probability from that stage with its Wilson interval; the interval is
+        NaN for given probabilities), ``weighted_value`` (float64, value ×
+        probability) and ``mean_age`` (timedelta64[ns], mean time since
+        creation of the open deals on ``as_of``).
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A named column is not in ``deals`` or ``history``.
+    InvalidDataError
+        Duplicated or null deal ids, unparseable dates or amounts,
+        contradictory rows (unless ``errors="warn"``).
+    InvalidParameterError
+        ``probabilities`` misses a stage or holds a value outside [0, 1].
+
+    See Also
+    --------
+    coverage, sales_velocity
+
+    Notes
+    -----
+    With ``history``, an open deal sits at the last stage it entered by
+    ``as_of`` (so a past ``as_of`` shows the pipeline as it was); deals with no
+    history entry keep the stage of the deal table.
+
+    Measured probability of stage s: among the deals closed by ``as_of``
+    whose history entered s by ``as_of``, the share that were won (the
+    deals that skipped s do not count for s).  Neither ``history`` nor
+    ``probabilities``: ``probability`` and ``weighted_value`` are NaN.
+    Open deals with no amount count in ``deals`` but not in ``value``; open
+    deals with no created date are left out of ``mean_age``; open deals at a
+    stage not in ``stages`` are left out (each with a warning).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> deals = pd.DataFrame({
+    ...     "deal_id": [1, 2, 3, 4],
+    ...     "created_at": pd.to_datetime(["2025-01-01", "2025-01-01", "2025-01-21", "2025-01-11"]),
+    ...     "closed_at": pd.to_datetime(["2025-01-31", None, None, None]),
+    ...     "status": ["won", "open", "open", "open"],
+    ...     "amount": [100.0, 50.0, 30.0, 20.0],
+    ...     "stage": ["proposal", "proposal", "proposal", "contact"],
+    ... })
+    >>> fk.pipeline(deals, ["contact", "proposal"], probabilities={"contact": 0.1,
+    ...             "proposal": 0.5})[["stage", "deals", "value", "weighted_value", "mean_age"]]
+          stage  deals  value  weighted_value mean_age
+    0   contact      1   20.0             2.0  20 days
+    1  proposal      2   80.0            40.0  20 days
+    """  # noqa: E501 (shared keyword text, kept verbatim)
+    func = "pipeline"
+    cl = check_ci(ci, func=func)
+    d = read_deals(
+        deals,
+        func=func,
+        deal=deal,
+        created=created,
+        closed=closed,
+        status=status,
+        won=won,
+        lost=lost,
+        errors=errors,
+        amount=amount,
+        columns={"stage": stage},
+        by=by,
+        as_of=as_of,
+    )
+    _need_as_of(d, func=func)
+    h = None
+    current = d.frame[stage].to_numpy(dtype=object)
+    if history is not None:
+        h = _read_history(history, deal=deal, stage=stage, time=time, as_of=d.as_of, func=func)
+        # the stage an open deal was in on as_of: its last entry by then
+        last = h.drop_duplicates(subset="deal", keep="last")
+        pos = pd.Index(last["deal"]).get_indexer(d.frame[deal])
+        current = np.where(pos >= 0, last["stage"].to_numpy(dtype=object)[pos], current)
+    is_open = d.outcome == OPEN
+    no_stage = is_open & pd.isna(current)
+    d = drop_unusable(d, no_stage, "they are open and have no stage", func=func)
+    current = current[~no_stage]
+    is_open = d.outcome == OPEN
+    if stages is None:
+        names = sorted(pd.unique(current[is_open]).tolist(), key=str)
+    else:
+        names = list(stages)
+        if len(set(names)) != len(names):
+            raise param_error(func, "stages", "a list of distinct stage names", stages)
+        outside = is_open & (pd.Index(names).get_indexer(current) < 0)
+        d = drop_unusable(d, outside, "they are open at a stage not in stages", func=func)
+        current = current[~outside]
+        is_open = d.outcome == OPEN
+    n_st, g = len(names), d.n_groups
+    stage_idx = pd.Index(names).get_indexer(current)
+    cell = d.codes * n_st + stage_idx
+    open_cell = cell[is_open]
+    n_deals = grouped_count(open_cell, g * n_st)
+    amounts = d.amount if d.amount is not None else np.zeros(len(cell))
+    has_amount = ~np.isnan(amounts)
+    if (is_open & ~has_amount).any():
+        warn_dropped(
+            int((is_open & ~has_amount).sum()),
+            len(cell),
+            "they are open and have no amount (counted in deals, not in value)",
+            func=func,
+        )
+    value = grouped_sum(cell[is_open & has_amount], amounts[is_open & has_amount], g * n_st)
+    has_created = d.created != NAT
+    if (is_open & ~has_created).any():
+        warn_dropped(
+            int((is_open & ~has_created).sum()),
+            len(cell),
+            "they are open and have no created date (left out of mean_age)",
+            func=func,
+        )
+    aged = is_open & has_created
+    mean_age = grouped_mean(cell[aged], (d.as_of - d.created[aged]).astype(np.float64), g * n_st)
+
+    closed_n = np.zeros(g * n_st, dtype=np.int64)
+    prob = np.full(g * n_st, np.nan)
+    lo = np.full(g * n_st, np.nan)
+    hi = np.full(g * n_st, np.nan)
+    if probabilities is not None:
+        prob = np.tile(_check_probabilities(probabilities, names, func=func), g)
+    elif h is not None:
+        closed_n, won_n = _stage_outcomes(d, h, names, deal=deal)
+        prob = _rate(won_n, closed_n)
+        lo, hi = wilson_interval(won_n, closed_n, cl)
+    return with_keys(
+        d.keys,
+        {
+            "stage": names * g,
+            "deals": n_deals,
+            "value": value,
+            "closed_deals": closed_n,
+            "probability": prob,
+            "probability_low": lo,
+            "probability_high": hi,
+            "weighted_value": value * prob,
+            "mean_age": to_timedelta(mean_age),
+        },
+        repeat=n_st,
+    )
+
+
+def _check_probabilities(
+    probabilities: Mapping[str, float], names: list[str], *, func: str
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    if not isinstance(probabilities, Mapping):
+        raise param_error(func, "probabilities", "a mapping stage -> probability", probabilities)
+    missing = [s for s in names if s not in probabilities]
+    if missing:
+        raise param_error(
+            func,
+            "probabilities",
+            f"a mapping that covers every stage (missing: {missing})",
+            dict(probabilities),
+        )
+    out = np.empty(len(names))
+    for i, s in enumerate(names):
+        v = probabilities[s]
+        ok = isinstance(v, int | float | np.number) and not isinstance(v, bool)
+        if not ok or not 0.0 <= float(v) <= 1.0:
+            raise param_error(
+                func, "probabilities", f"numbers in [0, 1] (stage {s!r})", dict(probabilities)
+            )
+        out[i] = float(v)
+    return out
+
+
+def _read_history(
+    history: Any, *, deal: str, stage: str, time: str, as_of: int, func: str
+) -> pd.DataFrame:
+    """The stage history as (deal, stage, entered ns), entries up to as_of, sorted by time."""
+    h = check_frame(history, table="history", func=func)
+    require_columns(h, {"deal": deal, "stage": stage, "time": time}, table="history")
+    entered = datetime_to_ns(as_datetime(h, time, table="history", keyword="time"))
+    unknown = entered == NAT
+    if unknown.any():
+        warn_dropped(int(unknown.sum()), len(h), f"history[{time!r}] is null (time=)", func=func)
+    use = ~unknown & (entered <= as_of)
+    out = pd.DataFrame(
+        {
+            "deal": h[deal].to_numpy()[use],
+            "stage": h[stage].to_numpy(dtype=object)[use],
+            "entered": entered[use],
+        }
+    )
+    ordered: pd.DataFrame = out.sort_values("entered", kind="stable").reset_index(drop=True)
+    return ordered
+
+
+def _stage_outcomes(
+    d: DealArrays, h: pd.DataFrame, names: list[str], *, deal: str
+) -> tuple[np.ndarray[Any, np.dtype[np.int64]], np.ndarray[Any, np.dtype[np.int64]]]:
+    """Closed deals that passed each (group, stage), and how many of them were won."""
+    closed_mask = d.outcome != OPEN
+    deal_ids = d.frame[deal].to_numpy()[closed_mask]
+    pos = pd.Index(deal_ids).get_indexer(h["deal"].to_numpy())
+    st_idx = pd.Index(names).get_indexer(h["stage"])
+    use = (pos >= 0) & (st_idx >= 0)
+    n_st = len(names)
+    # one count per (closed deal, stage) however often it was entered
+    pair = np.unique(np.stack([pos[use], st_idx[use]]), axis=1) if use.any() else None
+    total = np.zeros(d.n_groups * n_st, dtype=np.int64)
+    won_n = np.zeros(d.n_groups * n_st, dtype=np.int64)
+    if pair is not None:
+        p_deal, p_stage = pair
+        codes = d.codes[closed_mask][p_deal]
+        wins = (d.outcome[closed_mask] == WON)[p_deal]
+        cell = codes * n_st + p_stage
+        total = grouped_count(cell, d.n_groups * n_st)
+        won_n = grouped_count(cell[wins], d.n_groups * n_st)
+    return total, won_n
+
+
+# ----------------------------------------------------------------------------
+# velocity and coverage
+# ----------------------------------------------------------------------------
+def sales_velocity(
+    deals: pd.DataFrame,
+    *,
+    by: By = None,
+    as_of: DateLike = None,
+    deal: str = "deal_id",
+    created: str = "created_at",
+    closed: str = "closed_at",
+    status: str = "status",
+    won: str = "won",
+    lost: str = "lost",
+    amount: str = "amount",
+    errors: Errors = "raise",
+) -> pd.DataFrame:
+    """Sales velocity: money per day flowing through the pipeline, with its inputs.
+
+    Parameters
+    ----------
+    deals : pandas.DataFrame
+        The deal table, one row per deal.
+    by : str or list of str, optional
+        Column(s) to group by; one result block per group, groups sorted. Missing values form their
+        own group.
+    as_of : datetime-like, optional
+        Observation date: deals still open at this date are censored here. Default: the latest date in
+        the data (never "today").
+    deal : str, default="deal_id"
+        Column that identifies the deal.
+    created : str, default="created_at"
+        Column holding the date the deal was created.
+    closed : str, default="closed_at"
+        Column holding the date the deal was closed (NaT while open).
+    status : str, default="status"
+        Column holding the deal status.
+    won : str, default="won"
+        Value of ``status`` meaning the deal was won.
+    lost : str, default="lost"
+        Value of ``status`` meaning the deal was lost. Any other value means open.
+    amount : str, default="amount"
+        Column holding the deal value (non-negative numbers).
+    errors : {"raise", "warn"}, default="raise"
+        What to do with contradictory rows (closed before created; won or lost with no close
+        date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: the ``by`` columns, then ``open_deals`` (int64,
+        open on ``as_of``), ``closed_deals`` (int64, won + lost: the win
+        rate's denominator), ``win_rate`` (float64, won / closed),
+        ``avg_deal`` (float64, mean amount of won deals), ``cycle``
+        (timedelta64[ns], censoring-aware median time to win, as
+        ``sales_cycle``'s ``median_adjusted``) and ``velocity`` (float64,
+        money per day).
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A named column is not in ``deals``.
+    InvalidDataError
+        Duplicated or null deal ids, unparseable dates or amounts,
+        contradictory rows (unless ``errors="warn"``).
+    InvalidParameterError
+        Bad ``as_of``.
+
+    See Also
+    --------
+    win_rate, deal_size, sales_cycle
+
+    Notes
+    -----
+    velocity = open_deals × win_rate × avg_deal ÷ cycle (in days).  It is
+    the revenue per day the current pipeline yields if today's rates hold.
+    The cycle is the censoring-aware median (not the naive one, which is too
+    short when many deals are open).  Won deals without amount are left out
+    of ``avg_deal``; deals without created date are left out of ``cycle``
+    (each with a warning).  NaN when a group has no won deal.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> deals = pd.DataFrame({
+    ...     "deal_id": [1, 2, 3, 4, 5],
+    ...     "created_at": pd.to_datetime(["2025-01-01"] * 5),
+    ...     "closed_at": pd.to_datetime(["2025-01-11", "2025-01-11", "2025-01-21", None, None]),
+    ...     "status": ["won", "won", "lost", "open", "open"],
+    ...     "amount": [100.0, 200.0, 50.0, 80.0, 20.0],
+    ... })
+    >>> fk.sales_velocity(deals)
+       open_deals  closed_deals  win_rate  avg_deal   cycle  velocity
+    0           2             3  0.666667     150.0 10 days      20.0
+    """  # noqa: E501 (shared keyword text, kept verbatim)
+    func = "sales_velocity"
+    d = read_deals(
+        deals,
+        func=func,
+        deal=deal,
+        created=created,
+        closed=closed,
+        status=status,
+        won=won,
+        lost=lost,
+        errors=errors,
+        amount=amount,
+        by=by,
+        as_of=as_of,
+    )
+    _need_as_of(d, func=func)
+    g = d.n_groups
+    n_open = grouped_count(d.codes[d.outcome == OPEN], g)
+    n_won = grouped_count(d.codes[d.outcome == WON], g)
+    n_closed = grouped_count(d.codes[d.outcome != OPEN], g)
+    for_size = _drop_amount_na(d, d.outcome == WON, "won deals", func=func)
+    is_won = for_size.outcome == WON
+    amounts = for_size.amount if for_size.amount is not None else np.zeros(0)
+    avg = grouped_mean(for_size.codes[is_won], amounts[is_won], g)
+    for_cycle = drop_unusable(
+        d, d.created == NAT, "they have no created date, so no cycle can be measured", func=func
+    )
+    _, cycle_ns = _cycle_table(for_cycle, "won")
+    rate = _rate(n_won, n_closed)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        velocity = np.where(cycle_ns > 0, n_open * rate * avg / (cycle_ns / DAY_NS), np.nan)
+    return with_keys(
+        d.keys,
+        {
+            "open_deals": n_open,
+            "closed_deals": n_closed,
+            "win_rate": rate,
+            "avg_deal": avg,
+            "cycle": to_timedelta(cycle_ns),
+            "velocity": velocity,
+        },
+    )
+
+
+def coverage(
+    deals: pd.DataFrame,
+    target: float,
+    *,
+    as_of: DateLike = None,
+    period_start: DateLike = None,
+    period_end: DateLike = None,
+    ci: float = 0.95,
+    deal: str = "deal_id",
+    created: str = "created_at",
+    closed: str = "closed_at",
+    status: str = "status",
+    won: str = "won",
+    lost: str = "lost",
+    amount: str = "amount",
+    errors: Errors = "raise",
+) -> pd.DataFrame:
+    """Pipeline coverage: open pipeline value ÷ the target still to win.
+
+    Parameters
+    ----------
+    deals : pandas.DataFrame
+        The deal table, one row per deal.
+    target : float
+        Revenue target of the period (> 0).
+    as_of : datetime-like, optional
+        Observation date: deals still open at this date are censored here. Default: the latest date in
+        the data (never "today").
+    period_start : datetime-like, optional
+        Start of the target's period: deals won from then to ``as_of``
+        already count toward the target.  Default: none do (``target`` is
+        what remains to win).
+    period_end : datetime-like, optional
+        End of the target's period: the verdict then also compares the time
+        left with the median time to win.
+    ci : float, default=0.95
+        Confidence level of the Wilson score intervals.
+    deal : str, default="deal_id"
+        Column that identifies the deal.
+    created : str, default="created_at"
+        Column holding the date the deal was created.
+    closed : str, default="closed_at"
+        Column holding the date the deal was closed (NaT while open).
+    status : str, default="status"
+        Column holding the deal status.
+    won : str, default="won"
+        Value of ``status`` meaning the deal was won.
+    lost : str, default="lost"
+        Value of ``status`` meaning the deal was lost. Any other value means open.
+    amount : str, default="amount"
+        Column holding the deal value (non-negative numbers).
+    errors : {"raise", "warn"}, default="raise"
+        What to do with contradictory rows (closed before created; won or lost with no close
+        date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``as_of`` (datetime), ``target``, ``won_value`` (won in the
+        period so far), ``remaining_target`` (float64, target - won_value,
+        at least 0), ``open_deals``
+        (int64), ``open_value`` (float64), ``coverage`` (float64,
+        open_value / remaining_target; NaN when nothing remains),
+        ``win_rate``, ``win_rate_low``, ``win_rate_high`` (float64, won /
+        (won + lost) of all deals closed by ``as_of``), ``required_coverage``
+        (float64, 1 / win_rate), ``time_left`` (timedelta64[ns], to
+        ``period_end``; NaT without it), ``cycle`` (timedelta64[ns],
+        censoring-aware median time to win) and ``verdict`` (str, plain
+        words).
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A named column is not in ``deals``.
+    InvalidDataError
+        Duplicated or null deal ids, unparseable dates or amounts,
+        contradictory rows (unless ``errors="warn"``).
+    InvalidParameterError
+        ``target`` not positive; ``period_start`` after ``as_of`` or
+        ``period_end`` before it.
+
+    See Also
+    --------
+    pipeline, win_rate
+
+    Notes
+    -----
+    A pipeline of value V with win rate p yields about p·V, so it covers the
+    remaining target R when V / R >= 1 / p: that is the required coverage
+    (the sales rule of thumb "3× coverage" is 1 / p for p = 33%).  The win
+    rate counts deals, the coverage counts money: when big deals are won
+    less often than small ones, the required coverage is higher than shown.
+    Open deals without amount are left out of ``open_value`` with a warning.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> deals = pd.DataFrame({
+    ...     "deal_id": [1, 2, 3, 4, 5],
+    ...     "created_at": pd.to_datetime(["2025-01-01"] * 5),
+    ...     "closed_at": pd.to_datetime(["2025-01-11", "2025-01-21", "2025-01-31", None, None]),
+    ...     "status": ["won", "lost", "lost", "open", "open"],
+    ...     "amount": [100.0, 50.0, 80.0, 300.0, 200.0],
+    ... })
+    >>> res = fk.coverage(deals, 200.0)
+    >>> res[["remaining_target", "open_value", "coverage", "required_coverage"]]
+       remaining_target  open_value  coverage  required_coverage
+    0             200.0       500.0       2.5                3.0
+    >>> print(res["verdict"][0])
+    drying up: the open pipeline (500) covers 2.5× the remaining target (200), below the 3.0×
+    the win rate of 33.3% requires; about 100 more open value is needed.
+    """  # noqa: E501 (shared keyword text, kept verbatim)
+    func = "coverage"
+    goal = check_positive(target, name="target", func=func)
+    cl = check_ci(ci, func=func)
+    d = read_deals(
+        deals,
+        func=func,
+        deal=deal,
+        created=created,
+        closed=closed,
+        status=status,
+        won=won,
+        lost=lost,
+        errors=errors,
+        amount=amount,
+        as_of=as_of,
+    )
+    _need_as_of(d, func=func)
+    start = _period_bound(period_start, d, name="period_start", func=func)
+    end = _period_bound(period_end, d, name="period_end", func=func)
+    if start is not None and start > d.as_of:
+        raise param_error(func, "period_start", "a date on or before as_of", period_start)
+    if end is not None and end < d.as_of:
+        raise param_error(func, "period_end", "a date on or after as_of", period_end)
+    amounts = d.amount if d.amount is not None else np.zeros(len(d.outcome))
+    is_open = d.outcome == OPEN
+    missing = is_open & np.isnan(amounts)
+    if missing.any():
+        warn_dropped(
+            int(missing.sum()), len(amounts), "they are open and have no amount", func=func
+        )
+    open_value = float(np.nansum(amounts[is_open]))
+    won_value = 0.0
+    if start is not None:
+        in_period = (d.outcome == WON) & (d.closed >= start)
+        won_value = float(np.nansum(amounts[in_period]))
+    remaining = max(goal - won_value, 0.0)
+    n_won = int((d.outcome == WON).sum())
+    n_closed = int((d.outcome != OPEN).sum())
+    rate = n_won / n_closed if n_closed else float("nan")
+    lo, hi = wilson_interval(n_won, n_closed, cl)
+    required = 1.0 / rate if rate > 0 else float("inf") if n_closed else float("nan")
+    cov = open_value / remaining if remaining > 0 else float("nan")
+    for_cycle = drop_unusable(
+        d, d.created == NAT, "they have no created date, so no cycle can be measured", func=func
+    )
+    cycle_ns = float(_cycle_table(for_cycle, "won")[1][0])
+    left_ns = float(end - d.as_of) if end is not None else float("nan")
+    verdict = _verdict(goal, won_value, remaining, open_value, cov, rate, required)
+    if remaining > 0 and end is not None and cycle_ns > left_ns:
+        verdict += (
+            f" The median time to win ({cycle_ns / DAY_NS:,.0f} days) is longer than the "
+            f"{left_ns / DAY_NS:,.0f} days left, so much of this pipeline will close after "
+            f"period_end."
+        )
+    result: pd.DataFrame = pd.DataFrame(
+        {
+            "as_of": ns_to_datetime(np.array([d.as_of]), d.tz),
+            "target": [goal],
+            "won_value": [won_value],
+            "remaining_target": [remaining],
+            "open_deals": np.array([int(is_open.sum())], dtype=np.int64),
+            "open_value": [open_value],
+            "coverage": [cov],
+            "win_rate": [rate],
+            "win_rate_low": lo.reshape(1),
+            "win_rate_high": hi.reshape(1),
+            "required_coverage": [required],
+            "time_left": to_timedelta([left_ns]),
+            "cycle": to_timedelta([cycle_ns]),
+            "verdict": [verdict],
+        }
+    )
+    return result
+
+
+def _period_bound(value: Any, d: DealArrays, *, name: str, func: str) -> int | None:
+    if value is None:
+        return None
+    return as_of_ns(value, tz=d.tz, func=func, name=name)
+
+
+def _verdict(
+    goal: float,
+    won_value: float,
+    remaining: float,
+    open_value: float,
+    cov: float,
+    rate: float,
+    required: float,
+) -> str:
+    if remaining <= 0:
+        return f"target met: {won_value:,.0f} won against a target of {goal:,.0f}."
+    if np.isnan(rate):
+        return (
+            f"unknown: no deal is closed yet, so the coverage the win rate requires cannot be "
+            f"measured (open pipeline covers {cov:.1f}× the remaining target)."
+        )
+    if rate == 0:
+        return (
+            f"drying up: no closed deal was won, so no pipeline covers the remaining target "
+            f"({remaining:,.0f})."
+        )
+    words = (
+        f"the open pipeline ({open_value:,.0f}) covers {cov:.1f}× the remaining target "
+        f"({remaining:,.0f}), {{}} the {required:.1f}× the win rate of {rate:.1%} requires"
+    )
+    if cov >= required:
+        return "healthy: " + words.format("at or above") + "."
+    gap = required * remaining - open_value
+    return "drying up: " + words.format("below") + f"; about {gap:,.0f} more open value is needed."
+
+
+# ----------------------------------------------------------------------------
+# reps and channels
+# ----------------------------------------------------------------------------
+def leaderboard(
+    deals: pd.DataFrame,
+    *,
+    owner: str = "owner",
+    ci: float = 0.95,
+    as_of: DateLike = None,
+    deal: str = "deal_id",
+    created: str = "created_at",
+    closed: str = "closed_at",
+    status: str = "status",
+    won: str = "won",
+    lost: str = "lost",
+    amount: str = "amount",
+    errors: Errors = "raise",
+) -> pd.DataFrame:
+    """Rep leaderboard, ranked by a win rate shrunk toward the team's.
+
+    Parameters
+    ----------
+    deals : pandas.DataFrame
+        The deal table, one row per deal.
+    owner : str, default="owner"
+        Column holding the deal owner (the sales rep).
+    ci : float, default=0.95
+        Confidence level of the Wilson score intervals.
+    as_of : datetime-like, optional
+        Observation date: deals still open at this date are censored here. Default: the latest date in
+        the data (never "today").
+    deal : str, default="deal_id"
+        Column that identifies the deal.
+    created : str, default="created_at"
+        Column holding the date the deal was created.
+    closed : str, default="closed_at"
+        Column holding the date the deal was closed (NaT while open).
+    status : str, default="status"
+        Column holding the deal status.
+    won : str, default="won"
+        Value of ``status`` meaning the deal was won.
+    lost : str, default="lost"
+        Value of ``status`` meaning the deal was lost. Any other value means open.
+    amount : str, default="amount"
+        Column holding the deal value (non-negative numbers).
+    errors : {"raise", "warn"}, default="raise"
+        What to do with contradictory rows (closed before created; won or lost with no close
+        date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per rep, by rank then won value: ``owner`` (named after the
+        column), ``rank`` (int64, 1 = best ``win_rate_shrunk``; ties share the
+        best rank, as in 1, 1, 3), ``deals``, ``won``, ``lost``, ``open`` (int64), ``won_value``
+        (float64), ``win_rate``, ``win_rate_low``, ``win_rate_high``
+        (float64, won / (won + lost) with the Wilson interval),
+        ``win_rate_shrunk`` (float64, see Notes), ``median_cycle``
+        (timedelta64[ns], naive median created -> closed of the rep's won
+        deals) and ``open_value`` (float64, amount of open deals).
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A named column is not in ``deals``.
+    InvalidDataError
+        Duplicated or null deal ids, unparseable dates or amounts,
+        contradictory rows (unless ``errors="warn"``).
+    InvalidParameterError
+        Bad ``ci`` or ``as_of``.
+
+    See Also
+    --------
+    win_rate, sales_cycle : ``sales_cycle(deals, by="owner")`` gives the
+        censoring-aware cycle per rep.
+
+    Notes
+    -----
+    Empirical Bayes (beta-binomial): each rep's true win rate is taken to
+    come from a Beta(a, b) distribution fitted to all reps by maximum
+    likelihood (``scipy.stats.betabinom``; a + b bounded to [0.01, 1e6]).
+    The shrunk rate is the posterior mean ``(won + a) / (won + lost + a + b)``:
+    a rep with few closed deals is pulled strongly toward the team's rate, a
+    rep with many hardly at all, so 2 of 2 does not top 80 of 120 when the
+    team wins about half.  a + b acts as a number of "prior deals": the
+    smaller the spread between reps, the larger it is.  With fewer than two
+    reps with closed deals (or all rates 0 or all 1) nothing is shrunk.
+    A rep with no closed deal gets the team prior mean.  Reps with a
+    missing owner form their own row.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> deals = pd.DataFrame({
+    ...     "deal_id": range(8),
+    ...     "created_at": pd.to_datetime(["2025-01-01"] * 8),
+    ...     "closed_at": pd.to_datetime(["2025-01-11"] * 7 + [None]),
+    ...     "status": ["won", "won", "won", "lost", "won", "lost", "lost", "open"],
+    ...     "amount": [10.0, 20.0, 30.0, 5.0, 50.0, 5.0, 5.0, 40.0],
+    ...     "owner": ["ann", "ann", "ann", "ann", "bob", "cy", "cy", "cy"],
+    ... })
+    >>> fk.leaderboard(deals)[["owner", "rank", "won", "lost", "win_rate", "open_value"]]
+      owner  rank  won  lost  win_rate  open_value
+    0   ann     1    3     1      0.75         0.0
+    1   bob     2    1     0      1.00         0.0
+    2    cy     3    0     2      0.00        40.0
+    """  # noqa: E501 (shared keyword text, kept verbatim)
+    func = "leaderboard"
+    cl = check_ci(ci, func=func)
+    d = read_deals(
+        deals,
+        func=func,
+        deal=deal,
+        created=created,
+        closed=closed,
+        status=status,
+        won=won,
+        lost=lost,
+        errors=errors,
+        amount=amount,
+        columns={"owner": owner},
+        by=owner,
+        as_of=as_of,
+    )
+    g = d.n_groups
+    amounts = d.amount if d.amount is not None else np.zeros(len(d.outcome))
+    missing = np.isnan(amounts) & (d.outcome != LOST)
+    if missing.any():
+        warn_dropped(
+            int(missing.sum()),
+            len(amounts),
+            "they are won or open and have no amount (left out of won_value / open_value)",
+            func=func,
+        )
+    is_won, is_lost, is_open = d.outcome == WON, d.outcome == LOST, d.outcome == OPEN
+    n_won = grouped_count(d.codes[is_won], g)
+    n_lost = grouped_count(d.codes[is_lost], g)
+    n_closed = n_won + n_lost
+    rate = _rate(n_won, n_closed)
+    lo, hi = wilson_interval(n_won, n_closed, cl)
+    a, b = beta_binomial_prior(n_won, n_closed)
+    shrunk = rate if np.isnan(a) else (n_won + a) / (n_closed + a + b)
+    cycled = is_won & (d.created != NAT)
+    cyc = grouped_quantiles(
+        d.codes[cycled], (d.closed[cycled] - d.created[cycled]).astype(np.float64), g, [0.5]
+    )[:, 0]
+    out = with_keys(
+        d.keys,
+        {
+            "rank": np.zeros(g, dtype=np.int64),
+            "deals": grouped_count(d.codes, g),
+            "won": n_won,
+            "lost": n_lost,
+            "open": grouped_count(d.codes[is_open], g),
+            "won_value": grouped_sum(d.codes[is_won], np.nan_to_num(amounts[is_won]), g),
+            "win_rate": rate,
+            "win_rate_low": lo,
+            "win_rate_high": hi,
+            "win_rate_shrunk": shrunk,
+            "median_cycle": to_timedelta(cyc),
+            "open_value": grouped_sum(d.codes[is_open], np.nan_to_num(amounts[is_open]), g),
+        },
+    )
+    out["rank"] = out["win_rate_shrunk"].rank(method="min", ascending=False).fillna(g)
+    out["rank"] = out["rank"].astype(np.int64)
+    order = np.lexsort((-out["won_value"].to_numpy(), out["rank"].to_numpy()))
+    result: pd.DataFrame = out.iloc[order].reset_index(drop=True)
+    return result
+
+
+def channel_yield(
+    deals: pd.DataFrame,
+    *,
+    channel: str = "channel",
+    costs: pd.DataFrame | None = None,
+    cost: str = "cost",
+    ci: float = 0.95,
+    deal: str = "deal_id",
+    created: str = "created_at",
+    closed: str = "closed_at",
+    status: str = "status",
+    won: str = "won",
+    lost: str = "lost",
+    amount: str = "amount",
+    errors: Errors = "raise",
+) -> pd.DataFrame:
+    """Which channel brings the most and best leads: conversion, revenue, cost, ROI.
+
+    Parameters
+    ----------
+    deals : pandas.DataFrame
+        The deal (or lead) table, one row per deal.
+    channel : str, default="channel"
+        Column holding the acquisition channel.
+    costs : pandas.DataFrame, optional
+        Spend per channel, possibly per period (rows are summed per channel),
+        with columns ``channel`` and ``cost``.
+    cost : str, default="cost"
+        Column of ``costs`` holding the spend (non-negative numbers).
+    ci : float, default=0.95
+        Confidence level of the Wilson score intervals.
+    deal : str, default="deal_id"
+        Column that identifies the deal.
+    created : str, default="created_at"
+        Column holding the date the deal was created.
+    closed : str, default="closed_at"
+        Column holding the date the deal was closed (NaT while open).
+    status : str, default="status"
+        Column holding the deal status.
+    won : str, default="won"
+        Value of ``status`` meaning the deal was won.
+    lost : str, default="lost"
+        Value of ``status`` meaning the deal was lost. Any other value means open.
+    amount : str, default="amount"
+        Column holding the deal value (non-negative numbers).
+    errors : {"raise", "warn"}, default="raise"
+        What to do with contradictory rows (closed before created; won or lost with no close
+        date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per channel, by revenue (highest first): ``channel`` (named
+        after the column), ``leads`` (int64, deals created), ``won``,
+        ``open`` (int64), ``conversion``, ``conversion_low``,
+        ``conversion_high`` (float64, won / leads with the Wilson interval),
+        ``revenue`` (float64, amount won), ``revenue_per_lead``,
+        ``avg_won_deal`` (float64).  With ``costs``: ``cost`` (float64, NaN
+        for a channel with no cost row), ``cost_per_lead``, ``cost_per_won``
+        and ``roi`` = (revenue - cost) / cost (float64).
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A named column is not in ``deals`` or ``costs``.
+    InvalidDataError
+        Duplicated or null deal ids, unparseable dates, negative amounts or
+        costs, contradictory rows (unless ``errors="warn"``).
+    InvalidParameterError
+        ``costs`` is not a DataFrame.
+
+    See Also
+    --------
+    win_rate, leaderboard
+
+    Notes
+    -----
+    Conversion is on the created basis: open leads count as not (yet) won,
+    so a channel that started recently looks worse than it will be; compare
+    ``open`` across channels, or :func:`win_curve` with ``by=channel``.
+    Channels that appear only in ``costs`` get a row with 0 leads (money
+    spent for nothing is worth seeing).  Costs and deals should cover the
+    same period.  Won deals without amount are left out of revenue with a
+    warning.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> deals = pd.DataFrame({
+    ...     "deal_id": [1, 2, 3, 4, 5],
+    ...     "created_at": pd.to_datetime(["2025-01-01"] * 5),
+    ...     "closed_at": pd.to_datetime(["2025-01-11", "2025-01-11", None, "2025-01-21", None]),
+    ...     "status": ["won", "lost", "open", "won", "open"],
+    ...     "amount": [100.0, 50.0, 80.0, 300.0, 20.0],
+    ...     "channel": ["ads", "ads", "ads", "referral", "referral"],
+    ... })
+    >>> costs = pd.DataFrame({"channel": ["ads", "ads", "referral"], "cost": [20.0, 30.0, 60.0]})
+    >>> fk.channel_yield(deals, costs=costs)[["channel", "leads", "won", "revenue", "cost", "roi"]]
+        channel  leads  won  revenue  cost  roi
+    0  referral      2    1    300.0  60.0  4.0
+    1       ads      3    1    100.0  50.0  1.0
+    """
+    func = "channel_yield"
+    cl = check_ci(ci, func=func)
+    d = read_deals(
+        deals,
+        func=func,
+        deal=deal,
+        created=created,
+        closed=closed,
+        status=status,
+        won=won,
+        lost=lost,
+        errors=errors,
+        amount=amount,
+        columns={"channel": channel},
+        by=channel,
+    )
+    keys = d.keys
+    spend = None
+    if costs is not None:
+        c = check_frame(costs, table="costs", func=func)
+        require_columns(c, {"channel": channel, "cost": cost}, table="costs")
+        values = as_amount(c, cost, table="costs", keyword="cost")
+        if values.isna().any():
+            warn_dropped(int(values.isna().sum()), len(c), f"costs[{cost!r}] is null", func=func)
+        ccodes, ckeys = group_codes(c, [channel])
+        ok = values.notna().to_numpy()
+        spend_by_key = grouped_sum(ccodes[ok], values.to_numpy()[ok], len(ckeys))
+        extra = ckeys[~ckeys[channel].isin(keys[channel])]
+        if len(extra):
+            keys = pd.concat([keys, extra], ignore_index=True)
+        pos = pd.Index(ckeys[channel]).get_indexer(keys[channel])
+        spend = np.where(pos >= 0, spend_by_key[pos], np.nan)
+    g = len(keys)
+    d = _drop_amount_na(d, d.outcome == WON, "won deals", func=func)
+    amounts = d.amount if d.amount is not None else np.zeros(len(d.outcome))
+    is_won = d.outcome == WON
+    leads = grouped_count(d.codes, g)
+    n_won = grouped_count(d.codes[is_won], g)
+    revenue = grouped_sum(d.codes[is_won], amounts[is_won], g)
+    lo, hi = wilson_interval(n_won, leads, cl)
+    measures: dict[str, Any] = {
+        "leads": leads,
+        "won": n_won,
+        "open": grouped_count(d.codes[d.outcome == OPEN], g),
+        "conversion": _rate(n_won, leads),
+        "conversion_low": lo,
+        "conversion_high": hi,
+        "revenue": revenue,
+        "revenue_per_lead": _rate(revenue, leads),
+        "avg_won_deal": _rate(revenue, n_won),
+    }
+    if spend is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            roi = np.where(spend > 0, (revenue - spend) / spend, np.nan)
+        measures |= {
+            "cost": spend,
+            "cost_per_lead": _rate(spend, leads),
+            "cost_per_won": _rate(spend, n_won),
+            "roi": roi,
+        }
+    out = with_keys(keys, measures)
+    order = np.argsort(-out["revenue"].to_numpy(), kind="stable")
+    result: pd.DataFrame = out.iloc[order].reset_index(drop=True)
+    return result

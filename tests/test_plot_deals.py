@@ -1,0 +1,167 @@
+"""Deal pictures: what is drawn is read back and compared with the result tables."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.testing.decorators import check_figures_equal
+
+import funnelkit as fk
+from funnelkit import ColumnNotFoundError, InvalidParameterError
+from funnelkit.plotting._common import PALETTE
+
+D = pd.Timedelta(days=1)
+
+
+@pytest.fixture
+def deals():
+    base = pd.Timestamp("2025-01-01")
+    created = [0, 0, 5, 10, 20, 30, 2, 4]
+    closed = [10, 20, 35, None, None, 40, 12, None]
+    return pd.DataFrame(
+        {
+            "deal_id": range(8),
+            "created_at": [base + c * D for c in created],
+            "closed_at": [pd.NaT if c is None else base + c * D for c in closed],
+            "status": ["won", "lost", "won", "open", "open", "lost", "won", "open"],
+            "amount": [100.0, 50.0, 300.0, 80.0, 20.0, 10.0, 1500.0, 2500.0],
+            "owner": ["ann", "ann", "bob", "bob", "ann", "bob", "cy", "cy"],
+            "channel": ["ads", "ads", "seo", "ads", "seo", "seo", "seo", "ads"],
+            "stage": ["proposal", "contact", "proposal", "contact", "proposal", "proposal",
+                      "proposal", "proposal"],
+        }
+    )  # fmt: skip
+
+
+def test_plot_pipeline_bars_equal_values(deals):
+    res = fk.pipeline(deals, ["contact", "proposal"], probabilities={"contact": 0.1,
+                                                                     "proposal": 0.5})  # fmt: skip
+    _fig, ax = plt.subplots()
+    out = fk.plot_pipeline(res, ax=ax)
+    assert out is ax
+    assert len(plt.get_fignums()) == 1
+    widths = [p.get_width() for p in ax.patches]
+    # value bars then weighted bars: contact 80 (8), proposal 20 + 2500 = 2520 (1260)
+    assert widths == pytest.approx([80.0, 2520.0, 8.0, 1260.0])
+    labels = [t.get_text() for t in ax.texts]
+    assert labels == ["80 (weighted 8) · 1 deals", "2.5k (weighted 1.3k) · 2 deals"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["contact", "proposal"]
+    assert ax.patches[0].get_facecolor()[:3] == pytest.approx(
+        tuple(int(PALETTE[4][i : i + 2], 16) / 255 for i in (1, 3, 5))
+    )
+
+
+def test_plot_pipeline_without_probabilities_draws_only_values(deals):
+    res = fk.pipeline(deals, ["contact", "proposal"])
+    ax = fk.plot_pipeline(res)
+    assert len(ax.patches) == 2
+    assert [t.get_text() for t in ax.texts] == ["80 · 1 deals", "2.5k · 2 deals"]
+
+
+def test_plot_sales_cycle_draws_quartiles_and_medians(deals):
+    res = fk.sales_cycle(deals, by="channel", as_of="2025-03-01")
+    _fig, ax = plt.subplots()
+    fk.plot_sales_cycle(res, ax=ax)
+    segs = ax.collections[0].get_segments()
+    for seg, (_, row) in zip(segs, res.iterrows(), strict=True):
+        assert seg[0][0] == pytest.approx(row["p25"] / D)
+        assert seg[1][0] == pytest.approx(row["p75"] / D)
+    naive, adjusted = ax.get_lines()[:2]
+    assert np.allclose(naive.get_xdata(), res["median"] / D, equal_nan=True)
+    assert np.allclose(adjusted.get_xdata(), res["median_adjusted"] / D, equal_nan=True)
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    # ads: deals 0 (won), 1 (lost), 3, 7 (open); seo: 2, 6 (won), 4 (open), 5 (lost)
+    assert ticks == ["ads (n=1, 2 open)", "seo (n=2, 1 open)"]
+    assert ticks == [
+        f"{c} (n={n}, {o} open)"
+        for c, n, o in zip(res["channel"], res["n"], res["n_open"], strict=True)
+    ]
+
+
+def test_plot_win_curve_steps_match_result(deals):
+    res = fk.win_curve(deals, as_of="2025-03-01", by="owner")
+    ax = fk.plot_win_curve(res)
+    lines = ax.get_lines()
+    assert len(lines) == res["owner"].nunique()
+    for line, (_, block) in zip(lines, res.groupby("owner"), strict=True):
+        assert line.get_xdata().tolist() == [0.0, *(block["t"] / D).tolist()]
+        assert line.get_ydata().tolist() == [0.0, *block["probability"].tolist()]
+        assert line.get_label() == block["owner"].iloc[0]
+    assert len(ax.collections) == len(lines)  # one band each
+    last = [t.get_text() for t in ax.texts]
+    assert last == [f"{p:.1%}" for p in res.groupby("owner")["probability"].last()]
+    no_band = fk.plot_win_curve(res, ax=plt.figure().add_subplot(), band=False)
+    assert len(no_band.collections) == 0
+
+
+def test_plot_leaderboard_rows_in_rank_order(deals):
+    res = fk.leaderboard(deals, as_of="2025-03-01")
+    ax = fk.plot_leaderboard(res)
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    expected = [
+        f"{r}. {o} ({w}/{w + lo})"
+        for r, o, w, lo in zip(res["rank"], res["owner"], res["won"], res["lost"], strict=True)
+    ]
+    assert ticks == expected
+    shrunk = ax.get_lines()[-1]
+    assert np.allclose(shrunk.get_xdata(), res["win_rate_shrunk"])
+    assert [t.get_text() for t in ax.texts] == [f"{v:.1%}" for v in res["win_rate_shrunk"]]
+
+
+def test_plot_channel_yield_metrics(deals):
+    costs = pd.DataFrame({"channel": ["ads", "seo"], "cost": [100.0, 200.0]})
+    res = fk.channel_yield(deals, costs=costs)
+    ax = fk.plot_channel_yield(res)
+    # seo revenue 300 + 1500 = 1800; ads 100
+    assert [p.get_width() for p in ax.patches] == [1800.0, 100.0]
+    assert [t.get_text() for t in ax.texts] == ["1.8k", "100"]
+    ax = fk.plot_channel_yield(res, metric="roi", ax=plt.figure().add_subplot())
+    # (1800 - 200) / 200 = 8, (100 - 100) / 100 = 0
+    assert [t.get_text() for t in ax.texts] == ["8.0×", "0.0×"]
+    ax = fk.plot_channel_yield(res, metric="conversion", ax=plt.figure().add_subplot())
+    # seo 2 of 4 leads, ads 1 of 4
+    assert [p.get_width() for p in ax.patches] == pytest.approx([0.5, 0.25])
+    assert [t.get_text() for t in ax.texts if t.get_text()] == ["50.0%", "25.0%"]
+
+
+def test_plot_errors(deals):
+    with pytest.raises(InvalidParameterError, match=r"DataFrame returned by funnelkit\.pipeline"):
+        fk.plot_pipeline([1, 2])
+    with pytest.raises(ColumnNotFoundError, match="not found in the win_curve result"):
+        fk.plot_win_curve(fk.win_rate(deals))
+    with pytest.raises(InvalidParameterError, match="'metric' parameter of plot_channel_yield"):
+        fk.plot_channel_yield(fk.channel_yield(deals), metric="profit")
+    with pytest.raises(ColumnNotFoundError, match="roi"):
+        fk.plot_channel_yield(fk.channel_yield(deals), metric="roi")
+
+
+@check_figures_equal(extensions=["png"])
+def test_plot_channel_yield_figure(fig_test, fig_ref):
+    res = pd.DataFrame(
+        {
+            "channel": ["seo", "ads"],
+            "leads": [30, 40],
+            "won": [6, 4],
+            "open": [3, 5],
+            "conversion": [0.2, 0.1],
+            "conversion_low": [0.1, 0.04],
+            "conversion_high": [0.37, 0.23],
+            "revenue": [6000.0, 2500.0],
+            "revenue_per_lead": [200.0, 62.5],
+            "avg_won_deal": [1000.0, 625.0],
+        }
+    )
+    fk.plot_channel_yield(res, ax=fig_test.add_subplot())
+    from matplotlib.ticker import FuncFormatter
+
+    ax = fig_ref.add_subplot()
+    bars = ax.barh([0, 1], [6000.0, 2500.0], color=[PALETTE[0], PALETTE[1]])
+    ax.bar_label(bars, labels=["6.0k", "2.5k"], padding=3, fontsize="small")
+    ax.set_yticks([0, 1], ["seo", "ads"])
+    ax.set_ylim(1.5, -0.5)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fk.plotting._common.fmt_money(v)))
+    ax.set_xlabel("revenue won")
+    ax.set_title("Channel yield: revenue won")
+    ax.margins(x=0.2)
