@@ -225,8 +225,13 @@ def _cycle(inp: Inputs, notes: list[str]) -> list[Item]:
 
     def sales_cycle() -> list[Item]:
         func = _fn("sales_cycle")
-        res = func(deals, **_as_of(inp))
-        return [_item("Sales cycle (created to won)", res, "plot_sales_cycle")]
+        items = [_item("Sales cycle (created to won)", func(deals, **_as_of(inp)))]
+        if "channel" in deals.columns:
+            res = func(deals, by="channel", **_as_of(inp))
+            items.append(_item("Sales cycle by channel", res, "plot_sales_cycle"))
+        else:
+            items = [_item(items[0][0], items[0][1], "plot_sales_cycle")]
+        return items
 
     def win_curve() -> list[Item]:
         func = _fn("win_curve")
