@@ -134,7 +134,8 @@ def _item(title: str, table: pd.DataFrame, plot: str | None = None, **plot_kws: 
 def _need_columns(df: pd.DataFrame, columns: Sequence[str], table: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        msg = f"{table} has no {', '.join(repr(c) for c in missing)} column"
+        plural = "s" if len(missing) > 1 else ""
+        msg = f"{table} has no {' or '.join(repr(c) for c in missing)} column{plural}"
         raise _Skip(msg)
 
 
@@ -150,6 +151,8 @@ def _parts(parts: Sequence[Callable[[], list[Item]]], notes: list[str]) -> list[
             missing.append(str(skip))
         except _Skip as skip:
             reasons.append(str(skip))
+        except ColumnNotFoundError as exc:  # an optional column this part needs
+            reasons.append(str(exc).rstrip("."))
     if missing:
         reasons.append(f"not available in this version: {', '.join(missing)}")
     if not items:
@@ -908,8 +911,11 @@ def report(
     ------
     ColumnNotFoundError
         A table lacks a column every section needs (``deal_id``,
-        ``created_at``, ``status``; ``deal_id``, ``stage``, ``entered_at``;
-        ``user_id``, ``timestamp`` and ``event`` or ``response``).
+        ``created_at``, ``closed_at``, ``status``; ``deal_id``, ``stage``,
+        ``entered_at``; ``user_id``, ``timestamp`` and ``event`` or
+        ``response``). A column only some sections need (``amount``,
+        ``owner``, ``channel``, ``lost_reason``, ...) skips those sections,
+        with the reason.
     InvalidDataError
         A table's values cannot be used (unparseable dates, negative amounts,
         ...); the message starts with the table's name (the file name, from
@@ -1013,7 +1019,12 @@ def make_inputs(
     specs = {
         "deals": (
             deals,
-            {"deal": "deal_id", "created": "created_at", "status": "status"},
+            {
+                "deal": "deal_id",
+                "created": "created_at",
+                "closed": "closed_at",
+                "status": "status",
+            },
             ["created_at", "closed_at"],
         ),
         "history": (

@@ -274,6 +274,19 @@ def test_report_skips_sections_whose_inputs_are_missing(tmp_path):
     )
 
 
+def test_optional_columns_skip_parts_not_the_report(tmp_path):
+    deals = tiny_deals()[["deal_id", "created_at", "closed_at", "status"]]
+    page = parse(fk.report(deals, out=tmp_path))
+    assert list(page.sections) == SECTION_NAMES
+    channels = page.sections["Channels"]
+    assert "Skipped:" in channels
+    assert "'channel'" in channels or "not available" in channels
+    if hasattr(fk, "pipeline"):
+        assert "no 'stage' or 'amount' columns" in page.sections["Pipeline now"]
+    with pytest.raises(ColumnNotFoundError, match=r"'closed_at' \(closed=\) not found in deals"):
+        fk.report(deals.drop(columns="closed_at"), out=tmp_path)
+
+
 def test_report_wires_a_metric_and_its_picture(monkeypatch, tmp_path):
     """A section shows a metric's table and picture as soon as the function exists."""
     seen = {}
@@ -496,7 +509,11 @@ def test_cli_bad_file_is_one_line_naming_the_file(tmp_path):
         ("missing.csv", None, "does not exist"),
         ("deals.xlsx", "x", "unsupported type"),
         ("empty.csv", "", "could not be read as CSV"),
-        ("dates.csv", "deal_id,created_at,status\nD1,yesterday,won\n", r"has 1 of 1 rows"),
+        (
+            "dates.csv",
+            "deal_id,created_at,closed_at,status\nD1,yesterday,2025-01-01,won\n",
+            r"has 1 of 1 rows",
+        ),
     ],
 )
 def test_cli_unreadable_files(tmp_path, capsys, name, content, message):
