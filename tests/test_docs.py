@@ -51,9 +51,8 @@ def test_docs_build_strict(tmp_path):
     src.mkdir()
     shutil.copy(ROOT / "mkdocs.yml", src / "mkdocs.yml")
     shutil.copytree(ROOT / "docs", src / "docs")
-    shutil.copytree(
-        ROOT / "funnelkit", src / "funnelkit", ignore=shutil.ignore_patterns("__pycache__")
-    )
+    for folder in ("funnelkit", "tools"):
+        shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
     for page in nav_pages():
         target = src / "docs" / page
         if not target.exists():
@@ -73,4 +72,10 @@ def test_docs_build_strict(tmp_path):
     api = (tmp_path / "site" / "api" / "index.html").read_text()
     # the API reference is generated from the docstrings
     assert "Write an HTML report of every analysis" in api
-    assert (tmp_path / "site" / "pictures" / "index.html").exists()
+    pictures = (tmp_path / "site" / "pictures" / "index.html").read_text()
+    # the gallery's images are drawn at build time, one PNG per plot function
+    images = re.findall(r'src="\.\./img/(plot_\w+)\.png"', pictures)
+    assert len(images) >= 13
+    for name in images:
+        png = (tmp_path / "site" / "img" / f"{name}.png").read_bytes()
+        assert png.startswith(b"\x89PNG")
