@@ -210,6 +210,9 @@ def _funnel(inp: Inputs, notes: list[str]) -> list[Item]:
     def time_to_convert() -> list[Item]:
         func = _fn("time_to_convert")
         ev, st = need_events()
+        if "channel" in ev.columns:
+            res = func(ev, st, by="channel")
+            return [_item("Time to convert, by channel", res, "plot_time_to_convert")]
         return [_item("Time to convert", func(ev, st), "plot_time_to_convert")]
 
     def stage_conversion() -> list[Item]:
