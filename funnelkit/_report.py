@@ -193,7 +193,10 @@ def _funnel(inp: Inputs, notes: list[str]) -> list[Item]:
 
     def need_events() -> tuple[pd.DataFrame, list[str]]:
         if events is None or steps is None:
-            msg = "the event funnel needs an event log and its steps (events=, steps=)"
+            msg = (
+                "the event funnel needs an event log and its steps "
+                "(events= and steps=, --events and --steps)"
+            )
             raise _Skip(msg)
         return events, steps
 
@@ -218,7 +221,7 @@ def _funnel(inp: Inputs, notes: list[str]) -> list[Item]:
     def stage_conversion() -> list[Item]:
         func = _fn("stage_conversion")
         if inp.history is None:
-            msg = "stage-to-stage conversion needs a stage history (history=)"
+            msg = "stage-to-stage conversion needs a stage history (history=, --history)"
             raise _Skip(msg)
         res = func(inp.history, _stages(inp), deals=inp.deals)
         return [_item("Stage-to-stage conversion", res, "plot_stage_conversion")]
@@ -250,7 +253,7 @@ def _cycle(inp: Inputs, notes: list[str]) -> list[Item]:
     def time_in_stage() -> list[Item]:
         func = _fn("time_in_stage")
         if inp.history is None:
-            msg = "time in stage needs a stage history (history=)"
+            msg = "time in stage needs a stage history (history=, --history)"
             raise _Skip(msg)
         res = func(inp.history, _stages(inp), **_as_of(inp))
         return [_item("Time in stage", res, "plot_time_in_stage")]
@@ -318,7 +321,7 @@ def _triggers(inp: Inputs, notes: list[str]) -> list[Item]:
     def triggers() -> list[Item]:
         func = _fn("triggers")
         if inp.events is None or inp.steps is None:
-            msg = "needs an event log and its steps (events=, steps=)"
+            msg = "needs an event log and its steps (events= and steps=, --events and --steps)"
             raise _Skip(msg)
         candidates = behaviours(inp.events, inp.steps)
         if not candidates:
@@ -376,7 +379,7 @@ def _stalled(inp: Inputs, notes: list[str]) -> list[Item]:
     def stalled() -> list[Item]:
         func = _fn("stalled")
         if inp.history is None:
-            msg = "stalled deals need a stage history (history=)"
+            msg = "stalled deals need a stage history (history=, --history)"
             raise _Skip(msg)
         res = func(inp.history, _stages(inp), deals=inp.deals, **_as_of(inp))
         return [_item("Stalled open deals", res)]
@@ -465,7 +468,7 @@ def _stages(inp: Inputs) -> list[str]:
     if inp.stages is not None:
         return inp.stages
     if inp.history is None:
-        msg = "needs the stage order (stages=, --stages) or a stage history (history=)"
+        msg = "needs the stage order (stages=, --stages) or a stage history (history=, --history)"
         raise _Skip(msg)
     return infer_stages(inp.history)
 
@@ -848,6 +851,8 @@ def report(
     stages: Sequence[str] | None = None,
     target: float | None = None,
     as_of: pd.Timestamp | str | None = None,
+    won: str = "won",
+    lost: str = "lost",
     positive: str = "positive",
     column_map: Mapping[str, str] | None = None,
     out: str | os.PathLike[str] = "funnelkit-report",
@@ -893,6 +898,10 @@ def report(
     as_of : datetime-like, optional
         Observation date: deals still open at this date are censored here. Default: the latest
         date in the data (never "today").
+    won : str, default="won"
+        Value of ``status`` meaning the deal was won.
+    lost : str, default="lost"
+        Value of ``status`` meaning the deal was lost. Any other value means open.
     positive : str, default="positive"
         Value of ``touches['response']`` that marks a positive reply.
     column_map : dict of str to str, optional
@@ -969,6 +978,8 @@ def report(
         stages=stages,
         target=target,
         as_of=as_of,
+        won=won,
+        lost=lost,
         positive=positive,
         column_map=column_map,
     )
@@ -988,6 +999,8 @@ def make_inputs(
     stages: Sequence[str] | None = None,
     target: float | None = None,
     as_of: pd.Timestamp | str | None = None,
+    won: str = "won",
+    lost: str = "lost",
     positive: str = "positive",
     column_map: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
@@ -1051,8 +1064,13 @@ def make_inputs(
         table: _prepare(df, table, required, times, cmap, labels.get(table, table))
         for table, (df, required, times) in specs.items()
     }
+    deals_ready = cast(pd.DataFrame, prepared["deals"])  # deals is required: never None
+    if (won, lost) != ("won", "lost"):  # the sections call the metrics with the defaults
+        status = deals_ready["status"]
+        renamed = status.where(status != won, "won").where(status != lost, "lost")
+        deals_ready = deals_ready.assign(status=renamed.astype(object))
     return Inputs(
-        deals=cast(pd.DataFrame, prepared["deals"]),  # deals is required: never None
+        deals=deals_ready,
         history=prepared["history"],
         events=prepared["events"],
         steps=None if steps is None else [str(s) for s in steps],
@@ -1158,6 +1176,8 @@ def add_report_parser(sub: Any) -> None:
     p.add_argument("--stages", type=_split, metavar="A,B,C", help="stage order (default: inferred)")
     p.add_argument("--target", type=float, help="revenue target for the plan and coverage")
     p.add_argument("--as-of", dest="as_of", metavar="DATE", help="observation date (YYYY-MM-DD)")
+    p.add_argument("--won", default="won", help="status value of a won deal (default: won)")
+    p.add_argument("--lost", default="lost", help="status value of a lost deal (default: lost)")
     p.add_argument("--positive", default="positive", help="response value meaning a positive reply")
     p.add_argument(
         "--column-map",
@@ -1167,7 +1187,10 @@ def add_report_parser(sub: Any) -> None:
         help="rename columns in every file, e.g. 'Opportunity ID=deal_id,Close Date=closed_at'",
     )
     p.add_argument(
-        "--out", type=Path, default=Path("funnelkit-report"), help="folder to write into"
+        "--out",
+        type=Path,
+        default=Path("funnelkit-report"),
+        help="folder to write into (default: ./funnelkit-report)",
     )
     p.add_argument("--title", default="Funnel report", help="title of the page")
 
@@ -1211,6 +1234,8 @@ def _cli_inputs(args: Any, tables: dict[str, pd.DataFrame], labels: dict[str, st
         stages=args.stages,
         target=args.target,
         as_of=args.as_of,
+        won=args.won,
+        lost=args.lost,
         positive=args.positive,
         column_map=args.column_map,
         labels=labels,

@@ -518,3 +518,30 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["report", "--out", str(tmp_path)])
     assert info.value.code == 2
+
+
+def test_cli_report_on_a_real_crm_export(shared_data, tmp_path, capsys):
+    """Maven's CRM opportunities, mapped to funnelkit's columns on the command line."""
+    path = shared_data / "maven_crm_sales_opportunities" / "sales_pipeline.csv"
+    column_map = (
+        "opportunity_id=deal_id,engage_date=created_at,close_date=closed_at,"
+        "close_value=amount,sales_agent=owner,deal_stage=status"
+    )
+    args = ["report", "--deals", str(path), "--column-map", column_map]
+    code = main([*args, "--won", "Won", "--lost", "Lost", "--out", str(tmp_path)])
+    text = capsys.readouterr().out
+    assert code == 0
+    page = parse(tmp_path / "report.html")
+    assert list(page.sections) == SECTION_NAMES
+    # no channel, no lost reason, no history in this export: said, not failed
+    assert "no 'channel' column" in page.sections["Channels"]
+    assert "Skipped 7 of 9 sections" in text or "Skipped" in text
+    if hasattr(fk, "win_rate"):
+        # plain pandas: won / (won + lost) over the closed opportunities
+        raw = pd.read_csv(path)
+        closed = raw[raw["deal_stage"].isin(["Won", "Lost"])]
+        expected = (closed["deal_stage"] == "Won").mean()
+        table = pd.read_csv(next(tmp_path.glob("04_win_rate*.csv")))
+        assert table["won"].iloc[0] == (raw["deal_stage"] == "Won").sum()
+        assert table["rate"].iloc[0] == pytest.approx(expected)
+        assert "63.2%" in page.sections["Win rate and reps"]
