@@ -1,0 +1,174 @@
+"""Checks every public data function passes, whatever it computes.
+
+For each function, one ordinary call on the bundled sample, then:
+the inputs are left unchanged; a table that is not a DataFrame, and a
+column that is not there, get funnelkit's documented errors (never a pandas
+traceback); the result is a tidy DataFrame with a RangeIndex; shuffling the
+input rows does not change the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import funnelkit as fk
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return fk.datasets.load_sample()
+
+
+@dataclass
+class Case:
+    name: str
+    #: builds the call's data tables from the sample: {argument name: DataFrame}
+    tables: Callable[[Any], dict[str, pd.DataFrame]]
+    #: calls the function with those tables
+    call: Callable[..., pd.DataFrame]
+    #: (table argument, keyword, column) used to provoke a missing-column error
+    missing: tuple[str, str, str]
+    #: whether the result is defined independently of input row order
+    shuffle_ok: bool = True
+
+
+def _deals(s):
+    return {"deals": s.deals}
+
+
+def _history(s):
+    return {"history": s.history}
+
+
+def _history_deals(s):
+    return {"history": s.history, "deals": s.deals}
+
+
+CASES = [
+    Case(
+        "win_rate",
+        _deals,
+        lambda deals: fk.win_rate(deals, by="channel"),
+        ("deals", "status", "status"),
+    ),
+    Case(
+        "deal_size",
+        _deals,
+        lambda deals: fk.deal_size(deals, by="owner"),
+        ("deals", "amount", "amount"),
+    ),
+    Case(
+        "sales_cycle", _deals, lambda deals: fk.sales_cycle(deals), ("deals", "closed", "closed_at")
+    ),
+    Case(
+        "win_curve", _deals, lambda deals: fk.win_curve(deals), ("deals", "created", "created_at")
+    ),
+    Case(
+        "pipeline",
+        _deals,
+        lambda deals: fk.pipeline(deals, list(fk.datasets.STAGES)),
+        ("deals", "stage", "stage"),
+    ),
+    Case(
+        "sales_velocity",
+        _deals,
+        lambda deals: fk.sales_velocity(deals),
+        ("deals", "amount", "amount"),
+    ),
+    Case(
+        "coverage", _deals, lambda deals: fk.coverage(deals, 500_000), ("deals", "amount", "amount")
+    ),
+    Case("leaderboard", _deals, lambda deals: fk.leaderboard(deals), ("deals", "owner", "owner")),
+    Case(
+        "channel_yield",
+        _deals,
+        lambda deals: fk.channel_yield(deals),
+        ("deals", "channel", "channel"),
+    ),
+    Case(
+        "stage_conversion",
+        _history,
+        lambda history: fk.stage_conversion(history, list(fk.datasets.STAGES)),
+        ("history", "deal", "deal_id"),
+    ),
+    Case(
+        "time_in_stage",
+        _history,
+        lambda history: fk.time_in_stage(history, list(fk.datasets.STAGES)),
+        ("history", "time", "entered_at"),
+    ),
+    Case(
+        "stalled",
+        _history_deals,
+        lambda history, deals: fk.stalled(history, list(fk.datasets.STAGES), deals=deals),
+        ("history", "stage", "stage"),
+    ),
+    Case(
+        "lost_deals",
+        _history_deals,
+        lambda history, deals: fk.lost_deals(deals, history),
+        ("deals", "lost_reason", "lost_reason"),
+    ),
+    Case(
+        "revival_candidates",
+        _history_deals,
+        lambda history, deals: fk.revival_candidates(
+            deals, history, stages=list(fk.datasets.STAGES)
+        ),
+        ("deals", "status", "status"),
+    ),
+]
+IDS = [c.name for c in CASES]
+
+
+def _run(case, tables):
+    return case.call(**tables)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_inputs_unchanged_and_result_tidy(case, sample):
+    tables = case.tables(sample)
+    before = {k: v.copy(deep=True) for k, v in tables.items()}
+    result = _run(case, tables)
+    for k, v in tables.items():
+        pd.testing.assert_frame_equal(v, before[k])
+    assert isinstance(result, pd.DataFrame)
+    assert isinstance(result.index, pd.RangeIndex)
+    assert result.index.start == 0
+    assert len(result.columns) == len(set(result.columns))
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_not_a_dataframe(case, sample):
+    tables = case.tables(sample)
+    arg = case.missing[0]
+    tables[arg] = tables[arg].to_dict("list")
+    with pytest.raises(fk.FunnelkitError):
+        _run(case, tables)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_missing_column_names_the_keyword(case, sample):
+    tables = case.tables(sample)
+    arg, keyword, column = case.missing
+    tables[arg] = tables[arg].drop(columns=[column])
+    with pytest.raises(fk.ColumnNotFoundError, match=rf"{keyword}=.*Available columns"):
+        _run(case, tables)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.shuffle_ok], ids=lambda c: c.name)
+def test_row_order_does_not_matter(case, sample):
+    tables = case.tables(sample)
+    rng = np.random.default_rng(7)
+    shuffled = {
+        k: v.iloc[rng.permutation(len(v))].reset_index(drop=True) for k, v in tables.items()
+    }
+    expected = _run(case, tables)
+    got = _run(case, shuffled)
+    pd.testing.assert_frame_equal(got, expected)
