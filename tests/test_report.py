@@ -545,3 +545,26 @@ def test_cli_report_on_a_real_crm_export(shared_data, tmp_path, capsys):
         assert table["won"].iloc[0] == (raw["deal_stage"] == "Won").sum()
         assert table["rate"].iloc[0] == pytest.approx(expected)
         assert "63.2%" in page.sections["Win rate and reps"]
+
+
+def test_user_names_are_escaped_through_the_real_metrics(tmp_path):
+    """A stage, a rep and a channel called <script>: shown as text, never run."""
+    small = fk.datasets.load_sample(n_leads=600)
+    rename = {"proposal": SCRIPT}
+    deals = small.deals.assign(
+        stage=small.deals["stage"].replace(rename),
+        owner=small.deals["owner"].replace({"Ana Souza": SCRIPT}),
+        channel=small.deals["channel"].replace({"referral": SCRIPT}),
+    )
+    history = small.history.assign(stage=small.history["stage"].replace(rename))
+    stages = [rename.get(s, s) for s in small.stages]
+    path = fk.report(deals, history=history, stages=stages, out=tmp_path)
+    text = path.read_text(encoding="utf-8")
+    assert SCRIPT not in text
+    assert "<script" not in text.lower()
+    page = parse(path)
+    shown = [name for name, body in page.sections.items() if SCRIPT in body]
+    if hasattr(fk, "pipeline") and hasattr(fk, "leaderboard"):
+        assert {"Pipeline now", "Win rate and reps", "Channels"} <= set(shown)
+    for src in page.images:
+        decode_png(src)
