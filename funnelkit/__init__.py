@@ -34,6 +34,7 @@ from funnelkit.errors import (
     InvalidDataError,
     InvalidParameterError,
 )
+from funnelkit.planning import deals_needed, plan, target_probability
 from funnelkit.plotting._deals import (
     plot_channel_yield,
     plot_leaderboard,
@@ -41,6 +42,7 @@ from funnelkit.plotting._deals import (
     plot_sales_cycle,
     plot_win_curve,
 )
+from funnelkit.plotting._planning import plot_plan
 from funnelkit.plotting._stages import plot_stage_conversion, plot_time_in_stage
 from funnelkit.stages import (
     lost_deals,
@@ -61,12 +63,15 @@ __all__ = [
     "coverage",
     "datasets",
     "deal_size",
+    "deals_needed",
     "leaderboard",
     "lost_deals",
     "pipeline",
+    "plan",
     "plot_channel_yield",
     "plot_leaderboard",
     "plot_pipeline",
+    "plot_plan",
     "plot_sales_cycle",
     "plot_stage_conversion",
     "plot_time_in_stage",
@@ -77,6 +82,7 @@ __all__ = [
     "sales_velocity",
     "stage_conversion",
     "stalled",
+    "target_probability",
     "time_in_stage",
     "win_curve",
     "win_rate",

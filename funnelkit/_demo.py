@@ -20,6 +20,7 @@ import pandas as pd
 
 from funnelkit._deals_demo import deal_metrics
 from funnelkit._format import format_frame
+from funnelkit.planning import _demo_section as _planning
 from funnelkit.stages import _demo_section as _stage_history
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ SECTIONS: list[tuple[str, Section]] = [
     ("Sample overview", _overview),
     ("Deal metrics", deal_metrics),
     ("Stage history", _stage_history),
+    ("Revenue-target planning", _planning),
 ]
 
 

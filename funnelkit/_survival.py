@@ -136,7 +136,8 @@ def aalen_johansen(
     var = cif**2 * sa - 2 * cif * saf + saff + np.cumsum(b) - 2 * (cif * sc - scf)
     var = np.maximum(var, 0.0)
     z = float(stats.norm.ppf(0.5 + ci / 2.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # over: exp(exp(large)) is inf for F near 0 or 1; the bound then goes to its limit
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         log_f = np.log(cif)
         centre = np.log(-log_f)
         se = np.sqrt(var) / (cif * np.abs(log_f))

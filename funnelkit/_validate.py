@@ -115,10 +115,13 @@ def _invalid(
     n_bad = int(mask.sum())
     positions = np.flatnonzero(mask)
     first = positions[0]
-    value = df[column].iloc[first]
+    value, label = df[column].iloc[first], df.index[first]
+    # numpy scalars print as np.int64(17) under numpy 2: show the Python value
+    value = value.item() if isinstance(value, np.generic) else value
+    label = label.item() if isinstance(label, np.generic) else label
     msg = (
         f"{table}[{column!r}] has {n_bad:,} of {len(df):,} rows {what} "
-        f"(first: {value!r} at index {df.index[first]!r}). {fix}"
+        f"(first: {value!r} at index {label!r}). {fix}"
     )
     return InvalidDataError(
         msg,

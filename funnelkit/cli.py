@@ -7,12 +7,18 @@ usage error (argparse).  Errors print as one clear line, never a traceback.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from funnelkit._version import __version__
-from funnelkit.errors import FunnelkitError
+from funnelkit.errors import FunnelkitError, FunnelkitWarning
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -42,7 +48,215 @@ def _build_parser() -> argparse.ArgumentParser:
         help="folder to write into (default: ./funnelkit-demo)",
     )
     demo.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
+    _add_plan_parser(sub)
     return parser
+
+
+def _stage_rates(text: str) -> dict[str, float]:
+    """Parse ``lead=0.3,qualified=0.5`` (top of the funnel first)."""
+    rates: dict[str, float] = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        try:
+            rate = float(value)
+        except ValueError:
+            rate = float("nan")
+        if not sep or not name or rate != rate or name in rates:
+            msg = (
+                f"invalid stage rates {text!r}: expected stage=rate pairs separated by "
+                f"commas, each stage once, e.g. lead=0.3,qualified=0.5"
+            )
+            raise argparse.ArgumentTypeError(msg)
+        rates[name] = rate
+    return rates
+
+
+#: Keywords of :func:`funnelkit.plan` that name columns or values (``--columns``).
+PLAN_COLUMNS = ("deal", "created", "closed", "status", "won", "lost", "amount", "stage", "time")
+
+
+def _columns(text: str) -> dict[str, str]:
+    """Parse ``deal=opportunity_id,amount=close_value`` into plan keywords."""
+    out: dict[str, str] = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or key not in PLAN_COLUMNS or not value or key in out:
+            msg = (
+                f"invalid columns {text!r}: expected KEY=COLUMN pairs separated by commas, "
+                f"each key once, keys among {', '.join(PLAN_COLUMNS)}"
+            )
+            raise argparse.ArgumentTypeError(msg)
+        out[key] = value
+    return out
+
+
+def _names(text: str) -> list[str]:
+    """Parse a comma-separated list of stage names."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        msg = f"invalid stage list {text!r}: expected names separated by commas"
+        raise argparse.ArgumentTypeError(msg)
+    return names
+
+
+def _add_plan_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    plan = sub.add_parser(
+        "plan",
+        help="how many deals each stage needs to reach a revenue target, with the odds",
+        description=(
+            "Print the reverse funnel for a revenue target: the deals needed at each stage "
+            "(the expected-value plan), the smallest counts that reach the target with the "
+            "given confidence, and the chance the expected-value plan reaches it. Give "
+            "--deal-size and --win-rate, or --deals FILE (a CSV or Parquet deal export) to "
+            "measure them."
+        ),
+    )
+    plan.add_argument("--target", type=float, required=True, help="revenue to reach")
+    plan.add_argument("--deal-size", type=float, help="average won-deal amount")
+    plan.add_argument("--win-rate", type=float, help="share of opportunities won, in (0, 1]")
+    plan.add_argument(
+        "--stage-rates",
+        type=_stage_rates,
+        metavar="STAGE=RATE,...",
+        help=(
+            "conversion of each stage before the opportunity stage into the next, top "
+            "first, e.g. lead=0.3,qualified=0.5"
+        ),
+    )
+    plan.add_argument(
+        "--confidence",
+        type=float,
+        default=0.9,
+        help="probability with which the target must be reached (default 0.9)",
+    )
+    plan.add_argument(
+        "--deals",
+        type=Path,
+        metavar="FILE",
+        help=(
+            "deal table (CSV or Parquet) with deal_id, created_at, closed_at, status, amount; "
+            "rates, deal sizes and cycle lengths are measured from it"
+        ),
+    )
+    plan.add_argument(
+        "--history",
+        type=Path,
+        metavar="FILE",
+        help="stage history (CSV or Parquet) with deal_id, stage, entered_at (with --deals)",
+    )
+    plan.add_argument(
+        "--stages",
+        type=_names,
+        metavar="STAGE,...",
+        help="the stages of --history in funnel order, e.g. 'prospecting,proposal'",
+    )
+    plan.add_argument(
+        "--columns",
+        type=_columns,
+        default={},
+        metavar="KEY=COLUMN,...",
+        help=(
+            "column names and status values of the files when they differ from the defaults, "
+            "e.g. deal=opportunity_id,amount=close_value,won=Won,lost=Lost (keys: "
+            + ", ".join(PLAN_COLUMNS)
+            + ")"
+        ),
+    )
+    plan.add_argument("--period-end", help="date by which deals must close (with --deals)")
+    plan.add_argument("--as-of", help="observation date (with --deals; default: latest date)")
+    plan.add_argument("--seed", type=int, default=0, help="seed of the simulations (default 0)")
+    plan.set_defaults(subparser=plan)
+
+
+def _read_table(path: Path, what: str) -> pd.DataFrame:
+    """Read a CSV or Parquet file; one clear error naming the file."""
+    import pandas as pd
+
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except (OSError, ValueError, ImportError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        reason = " ".join(reason.split())
+        msg = f"cannot read the {what} file '{path}': {reason}"
+        raise FunnelkitError(msg) from None
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    from funnelkit._format import format_frame
+    from funnelkit.planning import deals_needed, plan
+
+    parser: argparse.ArgumentParser = args.subparser
+    if args.deals is None:
+        if args.columns:
+            parser.error("--columns needs --deals")
+        for flag in ("history", "stages", "period_end", "as_of"):
+            if getattr(args, flag) is not None:
+                parser.error(f"--{flag.replace('_', '-')} needs --deals")
+        if args.deal_size is None or args.win_rate is None:
+            parser.error("give --deal-size and --win-rate, or --deals FILE to measure them")
+        result = deals_needed(
+            args.target,
+            deal_size=args.deal_size,
+            win_rate=args.win_rate,
+            stage_rates=args.stage_rates,
+            confidence=args.confidence,
+            seed=args.seed,
+        )
+    else:
+        for flag in ("deal_size", "win_rate", "stage_rates"):
+            if getattr(args, flag) is not None:
+                parser.error(f"--{flag.replace('_', '-')} cannot be combined with --deals")
+        if args.stages is not None and args.history is None:
+            parser.error("--stages needs --history")
+        deals = _read_table(args.deals, "deals")
+        history = None if args.history is None else _read_table(args.history, "history")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FunnelkitWarning)
+            try:
+                result = plan(
+                    deals,
+                    args.target,
+                    history=history,
+                    stages=args.stages,
+                    period_end=args.period_end,
+                    confidence=args.confidence,
+                    as_of=args.as_of,
+                    seed=args.seed,
+                    **args.columns,
+                )
+            except FunnelkitError as exc:
+                files = str(args.deals) + ("" if args.history is None else f", {args.history}")
+                text = re.sub(r"Hint: pass (\w+)=", r"Hint: pass --columns \1=", str(exc))
+                msg = f"{files}: {text}"
+                raise FunnelkitError(msg) from None
+        for w in caught:
+            print(f"funnelkit: warning: {w.message}", file=sys.stderr)
+    print(format_frame(result))
+    print()
+    print(_summary(result, args.target, args.confidence))
+    if "open_expected" in result.columns:
+        expected = float(result["open_expected"].sum())
+        print(
+            f"The {int(result['open_deals'].sum()):,} open deals are expected to bring "
+            f"{expected:,.0f} ({expected / args.target:.0%} of the target) by the end of the "
+            f"period; the needed columns count new deals for the rest."
+        )
+    return 0
+
+
+def _summary(result: pd.DataFrame, target: float, confidence: float) -> str:
+    """One sentence: how likely the expected-value plan is to reach the target."""
+    top = result.iloc[0]
+    return (
+        f"The expected-value plan ({int(top['needed']):,} deals at {top['stage']!s}) reaches "
+        f"{target:,.0f} with probability {float(top['probability']):.0%}; "
+        f"needed_for_confidence ({int(top['needed_for_confidence']):,} at {top['stage']!s}) "
+        f"reaches it with probability at least {confidence:.0%}."
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,6 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             run_demo(args.out, seed=args.seed)
             return 0
+        if args.command == "plan":
+            return _run_plan(args)
     except FunnelkitError as exc:
         print(f"funnelkit: error: {exc}", file=sys.stderr)
         return 1

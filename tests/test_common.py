@@ -123,6 +123,28 @@ CASES = [
         ),
         ("deals", "status", "status"),
     ),
+    Case(
+        "plan",
+        _history_deals,
+        lambda history, deals: fk.plan(
+            deals,
+            1_500_000,
+            history=history,
+            stages=list(fk.datasets.STAGES[:-1]),
+            period_end="2025-10-01",
+        ),
+        ("deals", "closed", "closed_at"),
+    ),
+    Case(
+        "target_probability",
+        lambda s: {
+            "open_deals": s.deals.loc[s.deals["status"] == "open", ["deal_id", "amount"]].assign(
+                probability=0.2
+            )
+        },
+        lambda open_deals: fk.target_probability(500_000, open_deals=open_deals),
+        ("open_deals", "amount", "amount"),
+    ),
 ]
 IDS = [c.name for c in CASES]
 

@@ -1,0 +1,1277 @@
+"""Revenue-target planning: how many deals each stage needs, and the odds.
+
+``deals_needed`` runs the funnel backwards from a revenue target (the
+expected-value plan every sales team writes) and adds what that plan leaves
+out: the chance it actually reaches the target, and the smallest counts that
+reach it with a chosen confidence.  ``target_probability`` gives the chance of
+reaching a target with the open pipeline or with n new opportunities;
+``plan`` measures every input from the user's own deal table.
+
+Model (see ``docs/planning.md``): each deal entering a stage moves on to the
+next with that stage's rate, independently of the others (a Bernoulli
+thinning), so the wins from ``n`` deals at a stage are Binomial(n, product of
+the rates down to won).  Rate uncertainty (``rate_counts``) and skewed deal
+sizes (``deal_sizes``) are integrated by seeded simulation, with the binomial
+part always computed exactly (Rao–Blackwellised Monte Carlo).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from funnelkit._survival import aalen_johansen, conditional_quantile
+from funnelkit._validate import (
+    check_fraction,
+    check_frame,
+    check_positive,
+    closest,
+    param_error,
+    require_columns,
+)
+from funnelkit.errors import InvalidDataError, InvalidParameterError
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+
+#: Simulation draws behind every Monte Carlo figure (standard error of a
+#: probability near 0.9 about 0.002).
+N_DRAWS = 20_000
+#: Largest matrix (cells) a simulation step holds in memory at once.
+_CELLS = 4_000_000
+#: Above this many wins needed, their number is drawn from the normal (central
+#: limit) approximation of a sum of deal sizes instead of by adding draws.
+_CLT_WINS = 2_000
+#: Counts beyond this are reported as unreachable.
+_MAX_N = 10**15
+
+OPPORTUNITY = "opportunity"
+WON = "won"
+
+
+# ----------------------------------------------------------------------------
+# numpy kernels (no pandas, no validation)
+# ----------------------------------------------------------------------------
+def _ceil(x: float) -> int:
+    """``ceil(x)``, except that x within a relative 1e-9 of an integer is that integer.
+
+    Keeps float noise from adding a deal: ``3 / 0.3`` is 10.000000000000002
+    and needs 10 deals, not 11.
+    """
+    r = round(x)
+    if abs(x - r) <= 1e-9 * max(1.0, abs(x)):
+        return int(r)
+    return math.ceil(x)
+
+
+def _ceil_array(x: FloatArray) -> IntArray:
+    """Elementwise :func:`_ceil`."""
+    r = np.round(x)
+    near = np.abs(x - r) <= 1e-9 * np.maximum(1.0, np.abs(x))
+    return np.where(near, r, np.ceil(x)).astype(np.int64)
+
+
+def _reverse_plan(won_needed: int, rates: list[float]) -> list[int]:
+    """Expected-value plan: ``needed[k] = ceil(needed[k + 1] / rate[k])``, top row first."""
+    needed = [won_needed]
+    for rate in reversed(rates):
+        needed.append(_ceil(needed[-1] / rate))
+    return needed[::-1]
+
+
+def _prob_reach(n: int, wins_needed: Any, p: Any) -> tuple[float, float]:
+    """Mean and standard error of ``P(Binomial(n, p) >= wins_needed)`` over draws.
+
+    ``wins_needed`` and ``p`` are scalars or arrays of simulation draws
+    (paired by index).  With scalars the result is exact and the standard
+    error 0.
+    """
+    m = np.asarray(wins_needed)
+    q = np.asarray(p, dtype=np.float64)
+    if m.ndim == 0 and q.ndim == 0:
+        return float(stats.binom.sf(int(m) - 1, n, float(q))), 0.0
+    if q.ndim == 0:
+        # few distinct wins-needed values: evaluate each once
+        values, counts = np.unique(m, return_counts=True)
+        sf = stats.binom.sf(values - 1, n, float(q))
+        mean = float(np.dot(sf, counts) / m.size)
+        var = float(np.dot((sf - mean) ** 2, counts) / m.size)
+        return mean, math.sqrt(var / m.size)
+    sf = stats.binom.sf(m - 1, n, q)
+    return float(sf.mean()), float(sf.std() / math.sqrt(sf.size))
+
+
+def _smallest_n(wins_needed: Any, p: Any, confidence: float, start: int) -> int:
+    """Smallest n >= 0 with ``P(reach | n) >= confidence`` (exponential + bisection search).
+
+    ``P(reach | n)`` never decreases in n (for each draw, the binomial tail
+    does not), so the search is exact for the given draws.
+    """
+
+    def ok(n: int) -> bool:
+        return _prob_reach(n, wins_needed, p)[0] >= confidence
+
+    if ok(0):
+        return 0
+    lo, hi = 0, max(1, start)
+    while not ok(hi):
+        lo, hi = hi, hi * 2
+        if hi > _MAX_N:
+            msg = (
+                f"No count up to {_MAX_N:.0e} reaches the target with probability "
+                f"{confidence}; the rates are too small. Check the rates and rate_counts."
+            )
+            raise InvalidParameterError(msg)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _rate_draws(
+    rates: list[float], counts: list[float | None], n_draws: int, rng: np.random.Generator
+) -> FloatArray:
+    """Draws of each rate (rows) from its beta distribution; exact rates stay constant.
+
+    A rate r measured on m observations is drawn from Beta(r·m, (1 − r)·m)
+    by Latin hypercube sampling (one stratified uniform per draw, shuffled
+    independently per rate).
+    """
+    out = np.empty((len(rates), n_draws))
+    for i, (rate, count) in enumerate(zip(rates, counts, strict=True)):
+        if count is None or rate >= 1.0:
+            out[i] = rate
+            continue
+        u = (rng.permutation(n_draws) + rng.random(n_draws)) / n_draws
+        out[i] = stats.beta.ppf(u, rate * count, (1.0 - rate) * count)
+    return out
+
+
+def _chain(rates: Any) -> Any:
+    """Win probability from each row: the product of the rates from it down to won.
+
+    ``rates`` has one row per open stage (top first; a 1-D vector or a
+    matrix of draws); the result has one more row, the won row (1).
+    """
+    r = np.asarray(rates, dtype=np.float64)
+    ones = np.ones((1, *r.shape[1:]))
+    stacked = np.concatenate([r, ones], axis=0)
+    return np.cumprod(stacked[::-1], axis=0)[::-1]
+
+
+def _wins_needed(remaining: FloatArray, sizes: FloatArray, rng: np.random.Generator) -> IntArray:
+    """Per draw, the number of won deals whose sizes (bootstrapped) add up to ``remaining``.
+
+    ``sizes`` are non-negative with a positive mean.  Vectorised over draws,
+    in blocks of at most ``_CELLS`` simulated deals; above ``_CLT_WINS``
+    expected wins, from the normal approximation of the sum.
+    """
+    rem = np.asarray(remaining, dtype=np.float64).copy()
+    out = np.zeros(rem.size, dtype=np.int64)
+    mean = float(sizes.mean())
+    large = rem / mean > _CLT_WINS
+    if large.any():
+        # the sum of m draws is close to Normal(m·mean, m·sd²): P(M <= m) =
+        # P(S_m >= r) = u solves mean·x² − sd·z·x − r = 0 for x = sqrt(m), z = Φ⁻¹(u)
+        z = stats.norm.ppf(rng.random(int(large.sum())))
+        sd = float(sizes.std())
+        x = (sd * z + np.sqrt((sd * z) ** 2 + 4.0 * mean * rem[large])) / (2.0 * mean)
+        out[large] = _ceil_array(x * x)
+        rem[large] = 0.0
+    active = np.flatnonzero(rem > 0)
+    while active.size:
+        width = int(min(max(16.0, np.ceil(rem[active].max() / mean * 1.2) + 16), _CELLS))
+        rows = active[: max(1, _CELLS // width)]
+        draws = sizes[rng.integers(0, sizes.size, size=(rows.size, width))]
+        cum = np.cumsum(draws, axis=1)
+        hit = cum >= rem[rows, None]
+        done = hit[:, -1]
+        out[rows] += np.where(done, np.argmax(hit, axis=1) + 1, width)
+        rem[rows] = np.where(done, 0.0, rem[rows] - cum[:, -1])
+        active = np.flatnonzero(rem > 0)
+    return out
+
+
+def _pipeline_revenue(
+    amounts: FloatArray, win_prob: Any, n_draws: int, rng: np.random.Generator
+) -> FloatArray:
+    """Simulated revenue of open deals: ``sum(amount_i * [U_ij < p_ij])`` per draw j.
+
+    ``win_prob`` is one probability per deal (1-D) or a deals × draws matrix.
+    """
+    out = np.zeros(n_draws)
+    if amounts.size == 0:
+        return out
+    p = np.asarray(win_prob, dtype=np.float64)
+    block = max(1, _CELLS // amounts.size)
+    for start in range(0, n_draws, block):
+        stop = min(n_draws, start + block)
+        u = rng.random((stop - start, amounts.size))
+        pj = p[None, :] if p.ndim == 1 else p[:, start:stop].T
+        out[start:stop] = ((u < pj) * amounts[None, :]).sum(axis=1)
+    return out
+
+
+def _poisson_binomial_pmf(p: FloatArray) -> FloatArray:
+    """Exact distribution of the number of successes of independent Bernoulli(p_i).
+
+    Multiplies the generating polynomials ``(1 - p_i) + p_i z`` pairwise in a
+    balanced tree, each level as one batch of FFT products.
+    """
+    n = p.size
+    if n == 0:
+        return np.ones(1)
+    size = 1 << max(0, (n - 1).bit_length())
+    polys = np.zeros((size, 2))
+    polys[:, 0] = 1.0
+    polys[:n, 0] = 1.0 - p
+    polys[:n, 1] = p
+    while polys.shape[0] > 1:
+        length = 2 * polys.shape[1] - 1
+        fa = np.fft.rfft(polys[0::2], length, axis=1)
+        fb = np.fft.rfft(polys[1::2], length, axis=1)
+        polys = np.fft.irfft(fa * fb, length, axis=1)
+    pmf = np.clip(polys[0, : n + 1], 0.0, 1.0)
+    return np.asarray(pmf / pmf.sum(), dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------
+# validation helpers
+# ----------------------------------------------------------------------------
+def _check_rate(value: Any, *, name: str, func: str) -> float:
+    return check_fraction(value, name=name, func=func, high_inclusive=True)
+
+
+def _check_confidence(value: Any, *, func: str) -> float | None:
+    if value is None:
+        return None
+    return check_fraction(value, name="confidence", func=func)
+
+
+def _check_seed(value: Any, *, func: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+        raise param_error(func, "seed", "a non-negative integer or None", value)
+    return int(value)
+
+
+def _as_sizes(value: Any, *, func: str, name: str = "deal_sizes") -> FloatArray:
+    """A 1-D float array of observed won-deal amounts (non-negative, positive mean)."""
+    expected = "a non-empty 1-D array of non-negative, finite amounts with a positive mean"
+    if isinstance(value, str | bytes | Mapping) or value is None:
+        raise param_error(func, name, expected, value)
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise param_error(func, name, expected, value) from None
+    if arr.ndim != 1 or arr.size == 0:
+        raise param_error(func, name, expected, value)
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        msg = (
+            f"The {name!r} parameter of {func} must be {expected}. Got {int(bad.sum()):,} of "
+            f"{arr.size:,} values that are negative, NaN or infinite (first: {arr[first]!r} "
+            f"at position {first}) instead. Drop them first."
+        )
+        raise InvalidParameterError(msg)
+    if not arr.sum() > 0:
+        raise param_error(func, name, expected, value)
+    return arr
+
+
+def _rates_from_table(table: pd.DataFrame, *, func: str) -> dict[str, float]:
+    """Read ``{stage: rate}`` from a ``conversion`` / ``stage_conversion`` result table.
+
+    Row k's ``conversion`` is the share of step k-1 that reached step k, so
+    step k's rate into the next step is row k+1's ``conversion``; the last
+    step is the opportunity stage (it closes at ``win_rate``).
+    """
+    key = "step" if "step" in table.columns else "stage"
+    require_columns(table, {"stage_rates": key}, table="the stage_rates table")
+    require_columns(table, {"stage_rates": "conversion"}, table="the stage_rates table")
+    names = table[key].tolist()
+    if len(set(names)) != len(names):
+        msg = (
+            f"The 'stage_rates' table passed to {func} repeats steps in its {key!r} column "
+            f"(a result with by= groups?). Pass the rows of one group, e.g. "
+            f"table[table['channel'] == 'email']."
+        )
+        raise InvalidParameterError(msg)
+    conv = table["conversion"].tolist()
+    return {str(names[k]): conv[k + 1] for k in range(len(names) - 1)}
+
+
+def _check_stage_rates(value: Any, *, func: str) -> tuple[list[str], list[float]]:
+    if value is None:
+        return [], []
+    if isinstance(value, pd.DataFrame):
+        value = _rates_from_table(value, func=func)
+    if not isinstance(value, Mapping):
+        raise param_error(
+            func,
+            "stage_rates",
+            "a mapping {stage: rate} or a conversion / stage_conversion result table",
+            value,
+        )
+    names: list[str] = []
+    rates: list[float] = []
+    for stage, rate in value.items():
+        if stage in (OPPORTUNITY, WON):
+            msg = (
+                f"The 'stage_rates' parameter of {func} must name the stages before the "
+                f"opportunity stage; {stage!r} is added by {func} itself. Got {dict(value)!r} "
+                f"instead."
+            )
+            raise InvalidParameterError(msg)
+        ok = not isinstance(rate, bool) and isinstance(rate, int | float | np.number)
+        if not ok or not (0.0 < float(rate) <= 1.0):
+            msg = (
+                f"The 'stage_rates' parameter of {func} must map each stage to a rate in "
+                f"(0, 1]. Got {rate!r} for stage {stage!r} instead."
+            )
+            raise InvalidParameterError(msg)
+        names.append(str(stage))
+        rates.append(float(rate))
+    return names, rates
+
+
+def _check_rate_counts(value: Any, stages: list[str], *, func: str) -> list[float | None]:
+    """Observations behind each rate, aligned with ``stages`` (None = exact rate)."""
+    if value is None:
+        return [None] * len(stages)
+    if not isinstance(value, Mapping):
+        raise param_error(func, "rate_counts", "a mapping {stage: observations} or None", value)
+    for key, count in value.items():
+        if key not in stages:
+            msg = (
+                f"The 'rate_counts' parameter of {func} names stage {key!r}, which has no rate. "
+                f"Stages with a rate: {stages}."
+            )
+            hint = closest(key, stages)
+            if hint is not None:
+                msg += f" Hint: did you mean {hint!r}?"
+            raise InvalidParameterError(msg)
+        ok = not isinstance(count, bool) and isinstance(count, int | float | np.number)
+        if not ok or not (np.isfinite(count) and count > 0):
+            msg = (
+                f"The 'rate_counts' parameter of {func} must map each stage to a positive "
+                f"number of observations. Got {count!r} for stage {key!r} instead."
+            )
+            raise InvalidParameterError(msg)
+    return [None if s not in value else float(value[s]) for s in stages]
+
+
+# ----------------------------------------------------------------------------
+# the engine shared by deals_needed and plan
+# ----------------------------------------------------------------------------
+def _solve(
+    target: float,
+    *,
+    deal_size: float,
+    rates: list[float],
+    counts: list[float | None],
+    confidence: float | None,
+    sizes: FloatArray | None,
+    seed: int | None,
+    open_amounts: FloatArray | None = None,
+    open_probs: FloatArray | None = None,
+) -> tuple[list[int], list[int] | None, list[float]]:
+    """Needed (expected value), needed for confidence and probability, one per row.
+
+    Rows are the open stages (``rates``, top first) then won.  Open deals
+    (``open_amounts``, won with ``open_probs``) count towards the target.
+    """
+    rng = np.random.default_rng(seed)
+    point = _chain(rates)  # (rows,)
+    stochastic_rates = any(c is not None for c in counts)
+    if open_amounts is None or open_probs is None:
+        open_amounts, open_probs = np.empty(0), np.empty(0)
+    # order-free inputs: the same deals in any row order give the same draws
+    order = np.lexsort((open_probs, open_amounts))
+    open_amounts, open_probs = open_amounts[order], open_probs[order]
+    if sizes is not None:
+        sizes = np.sort(sizes)
+    has_open = open_amounts.size > 0
+    draws = N_DRAWS if (stochastic_rates or sizes is not None or has_open) else 0
+
+    # expected-value plan, net of what the open deals are expected to bring
+    expected_open = 0.0
+    if has_open:
+        expected_open = float(np.dot(open_amounts, open_probs))
+    won_needed = _ceil(max(target - expected_open, 0.0) / deal_size)
+    needed = _reverse_plan(won_needed, rates)
+
+    # the random model: win probability per row (point or draws), wins needed
+    p_rows: Any = point
+    if stochastic_rates:
+        p_rows = _chain(_rate_draws(rates, counts, draws, rng))  # (rows, draws)
+    wins: Any = _ceil(target / deal_size)
+    if has_open or sizes is not None:
+        remaining = np.full(draws, float(target))
+        if has_open:
+            remaining -= _pipeline_revenue(open_amounts, open_probs, draws, rng)
+        if sizes is not None:
+            wins = _wins_needed(remaining, sizes, rng)
+        else:
+            wins = np.maximum(_ceil_array(remaining / deal_size), 0)
+
+    n_rows = len(rates) + 1
+    probability = [_prob_reach(needed[r], wins, p_rows[r])[0] for r in range(n_rows)]
+    if confidence is None:
+        return needed, None, probability
+    for_confidence = [
+        _smallest_n(wins, p_rows[r], confidence, start=needed[r]) for r in range(n_rows)
+    ]
+    return needed, for_confidence, probability
+
+
+def _table(
+    stages: list[str],
+    rates: list[float],
+    needed: list[int],
+    for_confidence: list[int] | None,
+    probability: list[float],
+) -> pd.DataFrame:
+    out: pd.DataFrame = pd.DataFrame(
+        {
+            "stage": stages,
+            "rate": np.array([*rates, np.nan], dtype=np.float64),
+            "needed": np.array(needed, dtype=np.int64),
+        }
+    )
+    if for_confidence is not None:
+        out["needed_for_confidence"] = np.array(for_confidence, dtype=np.int64)
+    out["probability"] = np.array(probability, dtype=np.float64)
+    return out
+
+
+# ----------------------------------------------------------------------------
+# public functions
+# ----------------------------------------------------------------------------
+def deals_needed(
+    target: float,
+    *,
+    deal_size: float | None = None,
+    win_rate: float,
+    stage_rates: Mapping[str, float] | pd.DataFrame | None = None,
+    confidence: float | None = None,
+    deal_sizes: Any = None,
+    rate_counts: Mapping[str, float] | None = None,
+    seed: int | None = 0,
+) -> pd.DataFrame:
+    """How many deals each stage needs to reach a revenue target (the reverse funnel).
+
+    Runs the funnel backwards: the won deals the target needs, then the
+    opportunities, then each earlier stage.  Adds the chance that this
+    expected-value plan reaches the target (often only about one half) and,
+    with ``confidence``, the smallest counts that reach it with that
+    probability.
+
+    Parameters
+    ----------
+    target : float
+        Revenue to reach (> 0), in the currency of the deal sizes.
+    deal_size : float, optional
+        Average amount of a won deal (> 0).  Default: the mean of
+        ``deal_sizes``; one of the two is required.
+    win_rate : float
+        Share of opportunities that are won, in (0, 1].
+    stage_rates : mapping or DataFrame, optional
+        Conversion of each stage before the opportunity stage into the next
+        one, top of the funnel first: ``{"lead": 0.2, "qualified": 0.5}``
+        means lead → qualified 0.2, qualified → opportunity 0.5.  Or a
+        ``conversion`` / ``stage_conversion`` result table (columns ``step``
+        or ``stage``, and ``conversion``) running from the top of the funnel
+        to the opportunity stage: each step's rate is the next row's
+        ``conversion`` and the last step is the opportunity stage.
+    confidence : float, optional
+        Probability in (0, 1) with which the target must be reached; adds
+        the ``needed_for_confidence`` column.
+    deal_sizes : array-like of float, optional
+        Observed amounts of won deals (non-negative, positive mean).  When
+        given, revenue is simulated as a sum of amounts drawn from them
+        (revenue is a sum of skewed amounts, not a count).
+    rate_counts : mapping, optional
+        Number of observations behind each rate: ``{stage: n}`` for the stages
+        of ``stage_rates`` and ``"opportunity"`` for the win rate (for a
+        result table, the ``entities`` of the same row).  Rates with a count
+        are uncertain (beta-distributed); the others are taken as exact.
+    seed : int or None, default=0
+        Seed of the simulations (used only with ``deal_sizes`` or
+        ``rate_counts``); None draws fresh randomness.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per stage: the stages of ``stage_rates`` in order, then
+        ``opportunity``, then ``won``.  Columns:
+
+        - ``stage`` : the stage name.
+        - ``rate`` (float64) : conversion from this stage to the next (the
+          win rate for ``opportunity``; NaN for ``won``).
+        - ``needed`` (int64) : the expected-value plan: ``won`` =
+          ceil(target / deal_size), each earlier stage = ceil(next / rate).
+        - ``needed_for_confidence`` (int64, only with ``confidence``) :
+          the smallest number of deals at this stage that reaches the target
+          with probability >= ``confidence``.
+        - ``probability`` (float64) : the chance that ``needed`` deals at
+          this stage reach the target.
+
+    Raises
+    ------
+    InvalidParameterError
+        A rate outside (0, 1], a non-positive target or deal size, a
+        confidence outside (0, 1), bad ``deal_sizes`` or ``rate_counts``.
+
+    See Also
+    --------
+    target_probability : The chance of reaching a target with given deals.
+    plan : The same plan with every input measured from a deal table.
+    plot_plan : Draw the result.
+
+    Notes
+    -----
+    Each deal at a stage moves on with that stage's rate, independently of
+    the others.  A chain of such Bernoulli thinnings is one Bernoulli trial
+    with the product of the rates, so the wins from ``n`` deals at stage s
+    are Binomial(n, p_s), p_s = rate_s × … × win_rate.  With a fixed deal
+    size the target needs W = ceil(target / deal_size) wins, and
+    P(reach | n) = P(Binomial(n, p_s) >= W) is computed exactly.
+    ``needed_for_confidence`` is the smallest n with that probability >=
+    ``confidence``, found by exponential and bisection search (the
+    probability never decreases in n).
+
+    With ``rate_counts`` a rate r measured on m observations is drawn from
+    Beta(r·m, (1 − r)·m) (mean r; fewer observations, wider), so the wins are
+    beta-binomial for one uncertain rate and a mixture of binomials for
+    several; a rate of 1 is taken as exact.  With ``deal_sizes`` the number
+    of wins W the target needs is itself random (amounts are drawn with
+    replacement until they add up to the target; beyond 2,000 wins, from the
+    normal approximation of that sum).  Both are integrated over 20,000
+    seeded draws while the binomial part stays exact (the Monte Carlo
+    standard error of a probability is at most 0.0035; the same draws serve
+    every n, so results are reproducible and monotone in n).
+
+    Quotients within a relative 1e-9 of an integer are that integer
+    (3 / 0.3 needs 10 deals, not 11).
+
+    Examples
+    --------
+    >>> import funnelkit as fk
+    >>> fk.deals_needed(1_000_000, deal_size=50_000, win_rate=0.25,
+    ...                 stage_rates={"lead": 0.3, "qualified": 0.5}, confidence=0.9)
+             stage  rate  needed  needed_for_confidence  probability
+    0         lead  0.30     534                    688     0.533705
+    1    qualified  0.50     160                    204     0.535737
+    2  opportunity  0.25      80                    100     0.542836
+    3          won   NaN      20                     20     1.000000
+    """
+    func = "deals_needed"
+    target_v = check_positive(target, name="target", func=func)
+    win = _check_rate(win_rate, name="win_rate", func=func)
+    names, rates = _check_stage_rates(stage_rates, func=func)
+    conf = _check_confidence(confidence, func=func)
+    sizes = None if deal_sizes is None else _as_sizes(deal_sizes, func=func)
+    if deal_size is None:
+        if sizes is None:
+            raise param_error(
+                func, "deal_size", "a positive number (or give deal_sizes)", deal_size
+            )
+        size = float(sizes.mean())
+    else:
+        size = check_positive(deal_size, name="deal_size", func=func)
+    stages = [*names, OPPORTUNITY]
+    counts = _check_rate_counts(rate_counts, stages, func=func)
+    rng_seed = _check_seed(seed, func=func)
+
+    all_rates = [*rates, win]
+    needed, for_conf, prob = _solve(
+        target_v,
+        deal_size=size,
+        rates=all_rates,
+        counts=counts,
+        confidence=conf,
+        sizes=sizes,
+        seed=rng_seed,
+    )
+    return _table([*stages, WON], all_rates, needed, for_conf, prob)
+
+
+def target_probability(
+    target: float,
+    *,
+    open_deals: pd.DataFrame | None = None,
+    n: int | None = None,
+    win_rate: float | None = None,
+    deal_size: float | None = None,
+    deal_sizes: Any = None,
+    amount: str = "amount",
+    probability: str = "probability",
+    seed: int | None = 0,
+) -> pd.DataFrame:
+    """The chance of reaching a revenue target with given deals.
+
+    Either the open pipeline (each deal with its own amount and win
+    probability) or ``n`` new opportunities won at ``win_rate``.
+
+    Parameters
+    ----------
+    target : float
+        Revenue to reach (> 0).
+    open_deals : DataFrame, optional
+        One row per open deal, with its amount and its probability of being
+        won.  Give this or ``n``.
+    n : int, optional
+        Number of new opportunities (>= 0).  Needs ``win_rate`` and
+        ``deal_size`` or ``deal_sizes``.
+    win_rate : float, optional
+        Share of the new opportunities that are won, in (0, 1] (with ``n``).
+    deal_size : float, optional
+        Amount of each won deal (> 0; with ``n``).
+    deal_sizes : array-like of float, optional
+        Observed amounts of won deals to draw from instead of a fixed
+        ``deal_size`` (with ``n``).
+    amount : str, default="amount"
+        Column holding the deal value (non-negative numbers).
+    probability : str, default="probability"
+        Column of ``open_deals`` holding each deal's probability of being
+        won, in [0, 1].
+    seed : int or None, default=0
+        Seed of the simulation (used only when the answer is simulated); None
+        draws fresh randomness.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row.  Columns:
+
+        - ``target`` (float64) : the target.
+        - ``deals`` (int64) : open deals, or ``n``.
+        - ``expected_wins`` (float64) : expected number of won deals.
+        - ``expected_revenue`` (float64) : expected revenue.
+        - ``probability`` (float64) : the chance that revenue >= target.
+        - ``std_error`` (float64) : Monte Carlo standard error of
+          ``probability`` (0 when exact).
+        - ``method`` : ``"exact"`` or ``"monte carlo"``.
+
+    Raises
+    ------
+    InvalidParameterError
+        Neither or both of ``open_deals`` and ``n``; a non-positive target
+        or deal size; a rate outside (0, 1].
+    ColumnNotFoundError
+        ``amount`` or ``probability`` is not a column of ``open_deals``.
+    InvalidDataError
+        Missing or negative amounts, probabilities missing or outside [0, 1].
+
+    See Also
+    --------
+    deals_needed : How many deals reach a target with a given probability.
+
+    Notes
+    -----
+    Open deals are won independently.  When they all have the same amount a,
+    revenue reaches the target when at least ceil(target / a) of them are
+    won; that count is Poisson-binomial and computed exactly.  Otherwise the
+    revenue ``sum(amount_i × won_i)`` is simulated 20,000 times.
+
+    For ``n`` new opportunities with a fixed deal size the wins are
+    Binomial(n, win_rate), exactly; with ``deal_sizes`` the number of wins
+    the target needs is simulated (amounts drawn with replacement) and the
+    binomial part stays exact.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> res = fk.target_probability(100_000, n=10, win_rate=0.3, deal_size=25_000)
+    >>> res[["deals", "expected_revenue", "probability", "method"]]
+       deals  expected_revenue  probability method
+    0     10           75000.0     0.350389  exact
+    >>> pipe = pd.DataFrame({"amount": [60_000, 50_000, 40_000],
+    ...                      "probability": [0.5, 0.8, 0.9]})
+    >>> res = fk.target_probability(100_000, open_deals=pipe)
+    >>> round(float(res["probability"].iloc[0]), 2)  # 0.5*0.8 + 0.5*0.9 - 0.5*0.8*0.9
+    0.49
+    """
+    func = "target_probability"
+    target_v = check_positive(target, name="target", func=func)
+    rng_seed = _check_seed(seed, func=func)
+    if (open_deals is None) == (n is None):
+        msg = (
+            f"{func} needs exactly one of 'open_deals' (the open pipeline) and 'n' "
+            f"(new opportunities). Got {'both' if n is not None else 'neither'}."
+        )
+        raise InvalidParameterError(msg)
+    rng = np.random.default_rng(rng_seed)
+
+    if open_deals is not None:
+        for name, value in (
+            ("win_rate", win_rate),
+            ("deal_size", deal_size),
+            ("deal_sizes", deal_sizes),
+        ):
+            if value is not None:
+                raise param_error(
+                    func, name, "None with open_deals (amounts come from the table)", value
+                )
+        df = check_frame(open_deals, table="open_deals", func=func)
+        require_columns(df, {"amount": amount, "probability": probability}, table="open_deals")
+        amounts, probs = _open_deal_arrays(df, amount=amount, probability=probability)
+        exp_wins = float(probs.sum())
+        exp_rev = float(np.dot(amounts, probs))
+        if amounts.size == 0 or np.all(amounts == amounts[0]):
+            a = float(amounts[0]) if amounts.size else 0.0
+            pmf = _poisson_binomial_pmf(probs)
+            if a > 0:
+                k = _ceil(target_v / a)
+                prob = float(pmf[k:].sum()) if k < pmf.size else 0.0
+            else:
+                prob = 0.0
+            return _prob_row(target_v, amounts.size, exp_wins, exp_rev, prob, 0.0, "exact")
+        order = np.lexsort((probs, amounts))  # row order does not change the draws
+        revenue = _pipeline_revenue(amounts[order], probs[order], N_DRAWS, rng)
+        prob = float((revenue >= target_v).mean())
+        se = math.sqrt(prob * (1 - prob) / N_DRAWS)
+        return _prob_row(target_v, amounts.size, exp_wins, exp_rev, prob, se, "monte carlo")
+
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise param_error(func, "n", "a non-negative integer", n)
+    if win_rate is None:
+        raise param_error(func, "win_rate", "a number in (0, 1] (required with n)", win_rate)
+    win = _check_rate(win_rate, name="win_rate", func=func)
+    if (deal_size is None) == (deal_sizes is None):
+        msg = (
+            f"{func} with n needs exactly one of 'deal_size' (a fixed amount) and "
+            f"'deal_sizes' (observed amounts to draw from). Got "
+            f"{'both' if deal_size is not None else 'neither'}."
+        )
+        raise InvalidParameterError(msg)
+    n_int = int(n)
+    if deal_size is not None:
+        size = check_positive(deal_size, name="deal_size", func=func)
+        prob, se = _prob_reach(n_int, _ceil(target_v / size), win)
+        return _prob_row(target_v, n_int, n_int * win, n_int * win * size, prob, se, "exact")
+    sizes = np.sort(_as_sizes(deal_sizes, func=func))
+    wins = _wins_needed(np.full(N_DRAWS, target_v), sizes, rng)
+    prob, se = _prob_reach(n_int, wins, win)
+    exp_rev = n_int * win * float(sizes.mean())
+    return _prob_row(target_v, n_int, n_int * win, exp_rev, prob, se, "monte carlo")
+
+
+def _open_deal_arrays(
+    df: pd.DataFrame, *, amount: str, probability: str
+) -> tuple[FloatArray, FloatArray]:
+    from funnelkit._validate import as_amount
+
+    amounts = as_amount(df, amount, table="open_deals", keyword="amount")
+    null = amounts.isna().to_numpy()
+    if null.any():
+        first = int(np.flatnonzero(null)[0])
+        msg = (
+            f"open_deals[{amount!r}] has {int(null.sum()):,} of {len(df):,} rows without an "
+            f"amount (first at index {_py(df.index[first])!r}). Fill them with an estimate "
+            f"(e.g. the average won deal size) or drop them."
+        )
+        raise InvalidDataError(
+            msg, column=amount, reason="null", n_rows=int(null.sum()), examples=df[null].head()
+        )
+    probs = pd.to_numeric(df[probability], errors="coerce").astype("float64").to_numpy()
+    bad = ~((probs >= 0) & (probs <= 1))
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        msg = (
+            f"open_deals[{probability!r}] has {int(bad.sum()):,} of {len(df):,} rows that are "
+            f"not probabilities in [0, 1] (first: {_py(df[probability].iloc[first])!r} at index "
+            f"{_py(df.index[first])!r}). Give each open deal its chance of being won, e.g. the "
+            f"measured win rate of its stage."
+        )
+        raise InvalidDataError(
+            msg,
+            column=probability,
+            reason="not_probability",
+            n_rows=int(bad.sum()),
+            examples=df[bad].head(),
+        )
+    return amounts.to_numpy(dtype=np.float64), probs
+
+
+def _py(value: Any) -> Any:
+    """A numpy scalar as the Python scalar it holds (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _prob_row(
+    target: float,
+    deals: int,
+    expected_wins: float,
+    expected_revenue: float,
+    prob: float,
+    se: float,
+    method: str,
+) -> pd.DataFrame:
+    out: pd.DataFrame = pd.DataFrame(
+        {
+            "target": np.array([target], dtype=np.float64),
+            "deals": np.array([deals], dtype=np.int64),
+            "expected_wins": np.array([expected_wins], dtype=np.float64),
+            "expected_revenue": np.array([expected_revenue], dtype=np.float64),
+            "probability": np.array([prob], dtype=np.float64),
+            "std_error": np.array([se], dtype=np.float64),
+            "method": [method],
+        }
+    )
+    return out
+
+
+# ----------------------------------------------------------------------------
+# plan: every input measured from the user's deal table
+# ----------------------------------------------------------------------------
+_NS_MAX = np.iinfo(np.int64).max
+
+
+def _timestamp(value: Any, tz: Any, *, name: str, func: str) -> pd.Timestamp:
+    """Parse a date parameter and bring it to the time zone of the data."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise param_error(func, name, "a date (a Timestamp or an ISO 8601 string)", value) from None
+    if pd.isna(ts):
+        raise param_error(func, name, "a date (a Timestamp or an ISO 8601 string)", value)
+    if tz is not None:
+        out: pd.Timestamp = ts.tz_localize(tz) if ts.tz is None else ts.tz_convert(tz)
+        return out
+    if ts.tz is not None:
+        msg = (
+            f"The {name!r} parameter of {func} must be time-zone naive like the deal dates. "
+            f"Got {value!r} instead."
+        )
+        raise InvalidParameterError(msg)
+    naive: pd.Timestamp = ts
+    return naive
+
+
+def _ns(ts: pd.Timestamp) -> int:
+    return int(ts.tz_convert("UTC").value if ts.tz is not None else ts.as_unit("ns").value)
+
+
+def _furthest_and_entry(
+    deal_codes: IntArray, stage_codes: IntArray, times: IntArray, n_deals: int, n_stages: int
+) -> tuple[IntArray, IntArray]:
+    """Per deal, the furthest stage index entered (-1: none) and the entry times.
+
+    The entry time at stage k is the earliest entry into any stage >= k
+    (``_NS_MAX`` when none).
+    """
+    furthest = np.full(n_deals, -1, dtype=np.int64)
+    np.maximum.at(furthest, deal_codes, stage_codes)
+    first = np.full((n_deals, n_stages), _NS_MAX, dtype=np.int64)
+    np.minimum.at(first, (deal_codes, stage_codes), times)
+    entry = np.minimum.accumulate(first[:, ::-1], axis=1)[:, ::-1]
+    return furthest, np.ascontiguousarray(entry)
+
+
+def _win_curves(
+    durations: IntArray, outcome: IntArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Times, share still open S(t) and cumulative incidence of a win CIF(t).
+
+    Aalen–Johansen with two competing outcomes (1 = won, 2 = lost, 0 = open,
+    censored), from the shared kernel.
+    """
+    times, cif, _, _, at_risk, _, events = aalen_johansen(durations, outcome, 1)
+    surv = np.cumprod(1.0 - events / at_risk) if times.size else np.empty(0)
+    return np.asarray(times, dtype=np.float64), np.asarray(surv, dtype=np.float64), cif
+
+
+def _step(times: FloatArray, values: FloatArray, at: FloatArray, start: float) -> FloatArray:
+    """Right-continuous step function through ``(times, values)``, ``start`` before."""
+    idx = np.searchsorted(times, at, side="right") - 1
+    picked = values[np.maximum(idx, 0)] if values.size else np.full(at.shape, start)
+    return np.asarray(np.where(idx >= 0, picked, start), dtype=np.float64)
+
+
+def plan(
+    deals: pd.DataFrame,
+    target: float,
+    *,
+    history: pd.DataFrame | None = None,
+    stages: Sequence[str] | None = None,
+    period_end: Any = None,
+    confidence: float = 0.9,
+    as_of: Any = None,
+    deal: str = "deal_id",
+    created: str = "created_at",
+    closed: str = "closed_at",
+    status: str = "status",
+    won: str = "won",
+    lost: str = "lost",
+    amount: str = "amount",
+    stage: str = "stage",
+    time: str = "entered_at",
+    seed: int | None = 0,
+) -> pd.DataFrame:
+    """Plan a revenue target from the user's own deals: rates, sizes and timing measured.
+
+    Measures the win rate, the distribution of won-deal amounts, the stage
+    rates (with ``history``) and the time deals take to close, counts what
+    the open pipeline is expected to bring, and returns the reverse funnel
+    for the rest of the target with its odds, plus the latest date deals
+    must enter each stage to close before ``period_end``.
+
+    Parameters
+    ----------
+    deals : pandas.DataFrame
+        Deal table: one row per deal (opportunity).
+    target : float
+        Revenue to reach (> 0) with deals closed before ``period_end``.
+    history : pandas.DataFrame, optional
+        Stage history (one row per stage entry of a deal).  With ``stages``,
+        the plan has one row per stage.
+    stages : list of str, optional
+        The stages of ``history`` in funnel order, the last one being the
+        stage deals close from; history rows at other stages are ignored.
+    period_end : datetime-like, optional
+        End of the planning period (exclusive).  Default: the start of the
+        calendar quarter after ``as_of``.
+    confidence : float, default=0.9
+        Probability in (0, 1) with which the target must be reached; also
+        the share of won deals that must have closed by ``period_end`` for
+        the ``enter_by`` dates.
+    as_of : datetime-like, optional
+        Observation date: deals still open at this date are censored here.
+        Default: the latest date in the data (never "today").
+    deal : str, default="deal_id"
+        Column that identifies the deal.
+    created : str, default="created_at"
+        Column holding the date the deal was created.
+    closed : str, default="closed_at"
+        Column holding the date the deal was closed (NaT while open).
+    status : str, default="status"
+        Column holding the deal status.
+    won : str, default="won"
+        Value of ``status`` meaning the deal was won.
+    lost : str, default="lost"
+        Value of ``status`` meaning the deal was lost. Any other value means open.
+    amount : str, default="amount"
+        Column holding the deal value (non-negative numbers).
+    stage : str, default="stage"
+        Column holding the stage name.
+    time : str, default="entered_at"
+        Column of the stage history holding the time the deal entered the stage:
+        datetime64 of any unit or time zone, or ISO 8601 strings.
+    seed : int or None, default=0
+        Seed of the simulations; None draws fresh randomness.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per stage (the ``stages``, or ``opportunity`` without a
+        history), then ``won``.  Columns:
+
+        - ``stage`` : the stage name.
+        - ``rate`` (float64) : measured conversion to the next stage (the
+          win rate for the last stage; NaN for ``won``).
+        - ``closed_deals`` (int64) : closed deals counted at the stage, the
+          denominator of ``rate``.
+        - ``needed`` (int64) : new deals that must enter the stage, the
+          expected-value plan for the target minus the open pipeline's
+          expected revenue.
+        - ``needed_for_confidence`` (int64) : new deals that must enter the
+          stage for the target (with the open pipeline) to be reached with
+          probability >= ``confidence``.
+        - ``probability`` (float64) : the chance that ``needed`` new deals at
+          the stage, with the open pipeline, reach the target.
+        - ``open_deals`` (int64) : deals open at ``as_of`` whose furthest stage
+          is this one.
+        - ``open_expected`` (float64) : their expected revenue (amount ×
+          measured win probability from the stage).
+        - ``time_to_close`` (timedelta64[ns]) : the ``confidence`` quantile of
+          the time from entering the stage to a win (Kaplan–Meier, open deals
+          censored at ``as_of``).
+        - ``enter_by`` (datetime64[ns]) : ``period_end - time_to_close``, the
+          latest date deals should enter the stage.
+        - ``time_left`` (timedelta64[ns]) : ``enter_by - as_of`` (negative:
+          too late for this period).
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A keyword names a column that is not in the table.
+    InvalidDataError
+        Null or repeated deal ids, unparseable dates, bad amounts; no closed deals or no
+        won deal with an amount to measure from.
+    InvalidParameterError
+        A non-positive target, a confidence outside (0, 1), ``history``
+        without ``stages`` (or the reverse), bad dates.
+
+    See Also
+    --------
+    deals_needed : The same plan from given rates.
+    plot_plan : Draw the result.
+
+    Notes
+    -----
+    Measured at ``as_of`` from the deals created by then; a deal closed after
+    ``as_of`` counts as open, a won or lost deal without a close date counts
+    as closed (but not in the timing).  Deals without a creation date are left out
+    with a :class:`FunnelkitWarning` (they cannot be placed in time).
+
+    - win rate: won / (won + lost) among closed deals (closed basis).
+    - deal sizes: the amounts of won deals; revenue is simulated by drawing
+      from them (``deals_needed(deal_sizes=...)``).
+    - stage rates (with ``history``): among closed deals, a deal counts at
+      the first stage and every stage up to the furthest it entered (skips
+      and moves back do not matter); a won deal counts at every stage.  The
+      rate of stage k is counted(k + 1) / counted(k); the last stage's rate
+      is won / counted(last).  Open deals are left out because they may
+      still move on.  Each rate is uncertain with the weight of its
+      ``closed_deals`` (``deals_needed(rate_counts=...)``).
+    - entering a stage: the earliest entry into it or any later stage
+      (``created`` without a history).
+    - open pipeline: each open deal is won with the measured probability
+      from its furthest stage (missing amounts: the mean won amount), all
+      assumed to close within the period.  Its expected revenue is taken off
+      the target for ``needed``; its simulated revenue is added for
+      ``needed_for_confidence`` and ``probability``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> deals = pd.DataFrame({
+    ...     "deal_id": ["a", "b", "c", "d", "e", "f"],
+    ...     "created_at": pd.to_datetime(["2025-01-02", "2025-01-05", "2025-01-09",
+    ...                                   "2025-02-01", "2025-02-10", "2025-03-01"]),
+    ...     "closed_at": pd.to_datetime(["2025-02-01", "2025-02-15", "2025-03-01",
+    ...                                  "2025-03-10", None, None]),
+    ...     "status": ["won", "lost", "won", "lost", "open", "open"],
+    ...     "amount": [10_000, 8_000, 14_000, 9_000, 12_000, None],
+    ... })
+    >>> res = fk.plan(deals, 100_000, period_end="2025-07-01")
+    >>> res[["stage", "rate", "needed", "needed_for_confidence", "open_deals"]]
+             stage  rate  needed  needed_for_confidence  open_deals
+    0  opportunity   0.5      16                     41           2
+    1          won   NaN       8                      9           0
+    """
+    func = "plan"
+    df = check_frame(deals, table="deals", func=func)
+    target_v = check_positive(target, name="target", func=func)
+    conf = check_fraction(confidence, name="confidence", func=func)
+    rng_seed = _check_seed(seed, func=func)
+    if (history is None) != (stages is None):
+        msg = (
+            f"{func} needs 'history' and 'stages' together (the stage history and its stages "
+            f"in funnel order), or neither. Got only "
+            f"{'history' if history is not None else 'stages'}."
+        )
+        raise InvalidParameterError(msg)
+    require_columns(
+        df,
+        {"deal": deal, "created": created, "closed": closed, "status": status, "amount": amount},
+        table="deals",
+    )
+    from funnelkit._validate import as_amount, as_datetime, check_not_null, datetime_to_ns
+
+    check_not_null(df, deal, table="deals", keyword="deal", func=func)
+    dup = df[deal].duplicated(keep=False).to_numpy()
+    if dup.any():
+        from funnelkit._validate import _invalid
+
+        raise _invalid(
+            df,
+            dup,
+            table="deals",
+            column=deal,
+            reason="duplicate",
+            what="with a repeated deal id",
+            fix="Keep one row per deal (e.g. deals.drop_duplicates(subset=[...], keep='last')).",
+        )
+    df = check_not_null(df, created, table="deals", keyword="created", dropna=True, func=func)
+    created_s = as_datetime(df, created, table="deals", keyword="created")
+    closed_s = as_datetime(df, closed, table="deals", keyword="closed")
+    amounts = as_amount(df, amount, table="deals").to_numpy(dtype=np.float64)
+    created_ns = datetime_to_ns(created_s)
+    closed_ns = datetime_to_ns(closed_s)
+    nat = np.iinfo(np.int64).min
+    tz = created_s.dtype.tz if isinstance(created_s.dtype, pd.DatetimeTZDtype) else None
+    if as_of is None:
+        as_of_ns = int(max(created_ns.max(initial=nat), closed_ns.max(initial=nat)))
+        as_of_ts = pd.Timestamp(as_of_ns, unit="ns", tz="UTC" if tz is not None else None)
+        as_of_ts = as_of_ts.tz_convert(tz) if tz is not None else as_of_ts
+    else:
+        as_of_ts = _timestamp(as_of, tz, name="as_of", func=func)
+        as_of_ns = _ns(as_of_ts)
+    if period_end is None:
+        start = as_of_ts.tz_localize(None) if tz is not None else as_of_ts
+        end = start.to_period("Q").end_time.normalize() + pd.Timedelta(days=1)
+        period_end_ts = end.tz_localize(tz) if tz is not None else end
+    else:
+        period_end_ts = _timestamp(period_end, tz, name="period_end", func=func)
+
+    # statuses at as_of; deals created later are not there yet
+    status_v = df[status].to_numpy()
+    exists = created_ns <= as_of_ns
+    # a deal closed after as_of was open then; won / lost without a date: closed, untimed
+    closed_by = closed_ns <= as_of_ns
+    is_won = exists & closed_by & (status_v == won)
+    is_lost = exists & closed_by & (status_v == lost) & ~is_won
+    is_open = exists & ~is_won & ~is_lost
+    n_won, n_closed = int(is_won.sum()), int(is_won.sum() + is_lost.sum())
+    sizes_all = amounts[is_won]
+    sizes_all = sizes_all[~np.isnan(sizes_all)]
+    if n_won == 0 or sizes_all.size == 0 or not sizes_all.sum() > 0:
+        msg = (
+            f"deals has {n_closed:,} deals closed by {as_of_ts} of which {n_won:,} won "
+            f"({sizes_all.size:,} with a positive {amount!r}); {func} needs won deals with "
+            f"amounts to measure the win rate and deal sizes. Check status= (won={won!r}, "
+            f"lost={lost!r}) and as_of=."
+        )
+        raise InvalidDataError(msg, column=status, reason="no_won_deals", n_rows=n_won)
+    sizes = sizes_all
+    mean_size = float(sizes.mean())
+
+    # stages: counts at each stage among closed deals, entry times
+    if history is None or stages is None:
+        names = [OPPORTUNITY]
+        row = np.zeros(len(df), dtype=np.int64)
+        entry = created_ns[:, None]
+    else:
+        names, row, entry = _read_stages(
+            history,
+            stages,
+            df[deal],
+            created_ns,
+            is_won,
+            as_of_ns,
+            deal=deal,
+            stage=stage,
+            time=time,
+        )
+    n_stages = len(names)
+    closed_mask = is_won | is_lost
+    counted = np.array(
+        [int((closed_mask & (row >= k)).sum()) for k in range(n_stages)], dtype=np.int64
+    )
+    reached = np.append(counted[1:], n_won)
+    # won deals count at every stage and n_won > 0, so every rate is > 0
+    rates_arr = reached / counted
+    rates = [float(r) for r in rates_arr]
+
+    # time from entering each stage to a win or a loss (open deals censored)
+    horizon = float(max(_ns(period_end_ts) - as_of_ns, 0))
+    outcome = np.where(is_won, 1, np.where(is_lost, 2, 0)).astype(np.int64)
+    end_ns = np.where(is_open, as_of_ns, closed_ns)
+    open_probs = np.zeros(int(is_open.sum()))
+    open_rows = row[is_open]
+    ttc: list[Any] = []
+    for k in range(n_stages):
+        col = min(k, entry.shape[1] - 1)
+        cohort = exists & (row >= k) & (entry[:, col] != _NS_MAX) & (end_ns != nat)
+        durations = np.maximum(end_ns[cohort] - entry[cohort, col], 0)
+        times, surv, cif = _win_curves(durations, outcome[cohort])
+        # time by which a share `confidence` of the eventual wins happened
+        quantile = conditional_quantile(times, cif, conf)
+        ttc.append(pd.Timedelta(int(quantile), unit="ns") if np.isfinite(quantile) else pd.NaT)
+        # open deals whose furthest stage is k: chance of a win before period_end
+        here = open_rows == k
+        age = np.maximum(as_of_ns - entry[is_open, col][here], 0).astype(np.float64)
+        still = _step(times, surv, age, 1.0)
+        gain = _step(times, cif, age + horizon, 0.0) - _step(times, cif, age, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            open_probs[here] = np.where(still > 0, np.clip(gain / still, 0.0, 1.0), 0.0)
+    ttc.append(pd.Timedelta(0))
+
+    open_amounts = np.where(np.isnan(amounts[is_open]), mean_size, amounts[is_open])
+    needed, for_conf, prob = _solve(
+        target_v,
+        deal_size=mean_size,
+        rates=rates,
+        counts=[float(c) for c in counted],
+        confidence=conf,
+        sizes=sizes,
+        seed=rng_seed,
+        open_amounts=open_amounts,
+        open_probs=open_probs,
+    )
+    out = _table([*names, WON], rates, needed, for_conf, prob)
+    out.insert(2, "closed_deals", np.append(counted, n_won).astype(np.int64))
+    out["open_deals"] = np.bincount(open_rows, minlength=n_stages + 1).astype(np.int64)
+    out["open_expected"] = np.bincount(
+        open_rows, weights=open_amounts * open_probs, minlength=n_stages + 1
+    ).astype(np.float64)
+    out["time_to_close"] = pd.Series(ttc, dtype="timedelta64[ns]")
+    enter_by = period_end_ts - out["time_to_close"]
+    out["enter_by"] = enter_by
+    out["time_left"] = enter_by - as_of_ts
+    return out
+
+
+def _read_stages(
+    history: Any,
+    stages: Any,
+    deal_ids: pd.Series,
+    created_ns: IntArray,
+    is_won: Any,
+    as_of_ns: int,
+    *,
+    deal: str,
+    stage: str,
+    time: str,
+) -> tuple[list[str], IntArray, IntArray]:
+    """Stage names, each deal's furthest stage index (won: the last) and entry times."""
+    from funnelkit._validate import as_datetime, check_not_null, datetime_to_ns
+
+    func = "plan"
+    h = check_frame(history, table="history", func=func)
+    if isinstance(stages, str) or not isinstance(stages, list | tuple) or not stages:
+        raise param_error(func, "stages", "a non-empty list of stage names in funnel order", stages)
+    names = [str(s) for s in stages]
+    if len(set(names)) != len(names) or WON in names:
+        raise param_error(
+            func, "stages", f"a list of distinct stage names (without {WON!r})", stages
+        )
+    require_columns(h, {"deal": deal, "stage": stage, "time": time}, table="history")
+    check_not_null(h, deal, table="history", keyword="deal", func=func)
+    times = datetime_to_ns(as_datetime(h, time, table="history", keyword="time"))
+    stage_code = pd.Index(list(stages)).get_indexer(h[stage])
+    deal_code = pd.Index(deal_ids).get_indexer(h[deal])
+    # entries at other stages, of deals not in the table, or after as_of do not count
+    keep = (stage_code >= 0) & (deal_code >= 0) & (times != np.iinfo(np.int64).min)
+    keep &= times <= as_of_ns
+    n_deals, n_stages = len(deal_ids), len(names)
+    furthest, entry = _furthest_and_entry(
+        deal_code[keep].astype(np.int64),
+        stage_code[keep].astype(np.int64),
+        times[keep],
+        n_deals,
+        n_stages,
+    )
+    row = np.maximum(furthest, 0)
+    row = np.where(is_won, n_stages - 1, row)
+    # the first stage is entered at creation at the latest
+    entry[:, 0] = np.minimum(entry[:, 0], created_ns)
+    return names, row.astype(np.int64), entry
+
+
+def _demo_section(sample: Any) -> list[tuple[str, pd.DataFrame]]:
+    """``funnelkit demo``: plan 1,500,000 for the quarter after the sample's as_of."""
+    result = plan(
+        sample.deals,
+        1_500_000,
+        history=sample.history,
+        stages=list(sample.stages[:-1]),  # retention comes after the win
+        as_of=sample.as_of,
+        period_end="2025-10-01",
+    )
+    return [("Revenue plan: 1,500,000 won in Q3 2025", result)]

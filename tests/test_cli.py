@@ -1,0 +1,245 @@
+"""The ``funnelkit`` command line: ``plan`` (and ``demo`` still working).
+
+Exit codes: 0 success, 1 a funnelkit error (one line on stderr), 2 a usage
+error (argparse).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import funnelkit as fk
+from funnelkit._format import format_frame
+from funnelkit.cli import main
+
+from .conftest import ROOT
+
+PLAN = ["plan", "--target", "1000000", "--deal-size", "50000", "--win-rate", "0.25"]
+
+
+def run(capsys, argv):
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_plan_prints_the_table_and_one_sentence(capsys):
+    code, out, err = run(capsys, [*PLAN, "--stage-rates", "lead=0.3,qualified=0.5"])
+    assert code == 0
+    assert err == ""
+    expected = fk.deals_needed(
+        1_000_000,
+        deal_size=50_000,
+        win_rate=0.25,
+        stage_rates={"lead": 0.3, "qualified": 0.5},
+        confidence=0.9,
+    )
+    table, sentence = out.rstrip("\n").split("\n\n")
+    assert table == format_frame(expected)
+    lines = table.splitlines()
+    assert lines[0].split() == ["stage", "rate", "needed", "needed_for_confidence", "probability"]
+    # lead: 160 / 0.3 -> 534 in the expected-value plan
+    assert lines[1].split()[:3] == ["lead", "30.0%", "534"]
+    assert "\n" not in sentence
+    p = expected["probability"].iloc[0]
+    assert sentence == (
+        f"The expected-value plan (534 deals at lead) reaches 1,000,000 with probability "
+        f"{p:.0%}; needed_for_confidence ({expected['needed_for_confidence'].iloc[0]:,} at "
+        f"lead) reaches it with probability at least 90%."
+    )
+
+
+def test_plan_confidence_and_no_stage_rates(capsys):
+    code, out, _ = run(capsys, [*PLAN, "--confidence", "0.5"])
+    assert code == 0
+    expected = fk.deals_needed(1_000_000, deal_size=50_000, win_rate=0.25, confidence=0.5)
+    assert out.startswith(format_frame(expected))
+    assert "at least 50%" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            [*PLAN[:-1], "1.5"],
+            "The 'win_rate' parameter of deals_needed must be a number in (0, 1]",
+        ),
+        ([*PLAN, "--confidence", "1"], "The 'confidence' parameter of deals_needed"),
+        (["plan", "--target", "-1", "--deal-size", "5", "--win-rate", "0.2"], "'target' parameter"),
+        ([*PLAN, "--stage-rates", "lead=0"], "Got 0.0 for stage 'lead'"),
+    ],
+)
+def test_plan_errors_are_one_line_exit_1(capsys, argv, message):
+    code, out, err = run(capsys, argv)
+    assert code == 1
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith("funnelkit: error: ")
+    assert message in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["plan", "--deal-size", "5", "--win-rate", "0.2"], "--target"),
+        (["plan", "--target", "100", "--deal-size", "5"], "give --deal-size and --win-rate"),
+        (["plan", "--target", "1e6x", "--deal-size", "5", "--win-rate", "0.2"], "--target"),
+        ([*PLAN, "--stage-rates", "lead:0.3"], "expected stage=rate pairs"),
+        ([*PLAN, "--stage-rates", "lead=0.3,lead=0.2"], "each stage once"),
+        ([*PLAN, "--history", "h.csv"], "--history needs --deals"),
+        ([*PLAN, "--columns", "deal=id"], "--columns needs --deals"),
+        (["plan", "--target", "1", "--deals", "d.csv", "--win-rate", "0.2"], "cannot be combined"),
+        (["plan", "--target", "1", "--deals", "d.csv", "--stages", "a,b"], "--stages needs"),
+        (["plan", "--target", "1", "--deals", "d.csv", "--columns", "deal"], "KEY=COLUMN"),
+        (["plan", "--target", "1", "--deals", "d.csv", "--columns", "user=id"], "keys among"),
+    ],
+)
+def test_plan_usage_errors_exit_2(capsys, argv, message):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: funnelkit plan" in err
+    assert message in err
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return fk.datasets.load_sample()
+
+
+def test_plan_from_a_csv_export(capsys, tmp_path, sample):
+    path = tmp_path / "deals.csv"
+    sample.deals.to_csv(path, index=False)
+    hist = tmp_path / "history.csv"
+    sample.history.to_csv(hist, index=False)
+    stages = list(sample.stages[:-1])
+    argv = [
+        "plan",
+        "--deals",
+        str(path),
+        "--history",
+        str(hist),
+        "--stages",
+        ",".join(stages),
+        "--target",
+        "2000000",
+        "--period-end",
+        "2025-10-01",
+        "--as-of",
+        "2025-06-30",
+    ]
+    code, out, err = run(capsys, argv)
+    assert code == 0, err
+    expected = fk.plan(
+        pd.read_csv(path),
+        2_000_000,
+        history=pd.read_csv(hist),
+        stages=stages,
+        period_end="2025-10-01",
+        as_of="2025-06-30",
+    )
+    assert out.startswith(format_frame(expected))
+    assert "reaches 2,000,000 with probability" in out
+    last = out.rstrip("\n").splitlines()[-1]
+    total = expected["open_expected"].sum()
+    assert last == (
+        f"The 230 open deals are expected to bring {total:,.0f} ({total / 2e6:.0%} of the "
+        f"target) by the end of the period; the needed columns count new deals for the rest."
+    )
+
+
+def test_plan_from_parquet_with_other_column_names(capsys, tmp_path, sample):
+    deals = sample.deals.rename(columns={"deal_id": "id", "amount": "amount_usd"})
+    deals["status"] = deals["status"].map({"won": "Won", "lost": "Lost", "open": "Open"})
+    path = tmp_path / "deals.parquet"
+    deals.to_parquet(path)
+    argv = ["plan", "--deals", str(path), "--target", "500000", "--period-end", "2025-10-01"]
+    code, out, _ = run(capsys, [*argv, "--columns", "deal=id,amount=amount_usd,won=Won,lost=Lost"])
+    assert code == 0
+    expected = fk.plan(
+        deals,
+        500_000,
+        period_end="2025-10-01",
+        deal="id",
+        amount="amount_usd",
+        won="Won",
+        lost="Lost",
+    )
+    assert out.startswith(format_frame(expected))
+    # a column left out: one line naming the file, the hint spelled for the command line
+    code, out, err = run(capsys, [*argv, "--columns", "deal=id,won=Won,lost=Lost"])
+    assert code == 1
+    assert err == (
+        f"funnelkit: error: {path}: Column 'amount' (amount=) not found in deals. Available "
+        f"columns: {list(deals.columns)!r}. Hint: pass --columns amount='amount_usd'.\n"
+    )
+
+
+def test_plan_bad_files_exit_1(capsys, tmp_path):
+    code, _, err = run(capsys, ["plan", "--deals", str(tmp_path / "nope.csv"), "--target", "1"])
+    assert code == 1
+    assert err == (
+        f"funnelkit: error: cannot read the deals file '{tmp_path / 'nope.csv'}': "
+        f"No such file or directory\n"
+    )
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    code, _, err = run(capsys, ["plan", "--deals", str(empty), "--target", "1"])
+    assert code == 1
+    assert err.startswith(f"funnelkit: error: cannot read the deals file '{empty}': ")
+    assert err.count("\n") == 1
+    broken = tmp_path / "broken.parquet"
+    broken.write_text("not parquet")
+    code, _, err = run(capsys, ["plan", "--deals", str(broken), "--target", "1"])
+    assert code == 1
+    assert err.startswith(f"funnelkit: error: cannot read the deals file '{broken}': ")
+    assert err.count("\n") == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "deal_id,created_at,closed_at,status,amount\n"
+        "a,2025-01-01,2025-02-01,won,ten\n"
+        "b,2025-01-02,,open,5\n"
+    )
+    code, _, err = run(capsys, ["plan", "--deals", str(bad), "--target", "1"])
+    assert code == 1
+    assert err.startswith(f"funnelkit: error: {bad}: deals['amount'] has 1 of 2 rows that are not")
+
+
+def test_plan_warnings_print_as_one_line(capsys, tmp_path):
+    path = tmp_path / "deals.csv"
+    path.write_text(
+        "deal_id,created_at,closed_at,status,amount\n"
+        "a,2025-01-01,2025-02-01,won,100\n"
+        "b,,2025-02-01,lost,100\n"
+        "c,2025-01-03,2025-02-11,lost,100\n"
+    )
+    code, out, err = run(capsys, ["plan", "--deals", str(path), "--target", "1000"])
+    assert code == 0
+    assert err == (
+        "funnelkit: warning: plan: left out 1 of 3 rows because deals['created_at'] is null.\n"
+    )
+    assert "opportunity" in out
+
+
+def test_python_dash_m_funnelkit_plan():
+    args = [sys.executable, "-m", "funnelkit", *PLAN, "--stage-rates", "lead=0.3,qualified=0.5"]
+    out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[1].split()[:3] == ["lead", "30.0%", "534"]
+    assert "Traceback" not in out.stderr
+
+
+def test_demo_still_works(capsys, tmp_path):
+    code = main(["demo", "--out", str(tmp_path)])
+    assert code == 0
+    assert "funnelkit demo" in capsys.readouterr().out
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 0
+    assert "plan" in capsys.readouterr().out
