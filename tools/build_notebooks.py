@@ -435,6 +435,15 @@ plan = fk.plan(deals, target, history=sample.history, stages=list(sample.stages[
                period_end="2025-12-31", as_of=sample.as_of)
 plan
 """, ["plan"]),
+("md", """
+**Reading it.** `needed` is the expected-value plan *net of the open
+pipeline*: how many new deals must enter each stage on top of what is already
+open. When it is 0, the open deals alone are expected to cover the target —
+but `probability` says how often that actually happens. `needed_for_confidence`
+is how many new deals each stage needs to reach the target with 90%
+probability, and `enter_by` the latest date they can enter that stage and
+still close by the end of the period (`time_left` negative: too late).
+""", ["plan"]),
 ("code", """
 fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
 fk.plot_plan(plan, ax=ax);
