@@ -400,7 +400,8 @@ def load_sample(seed: int = 0, *, n_leads: int = 4000) -> Sample:
     cutoff = float((as_of - start).total_seconds())
 
     def to_time(seconds: Any) -> Any:
-        return start + pd.to_timedelta(np.asarray(seconds, dtype=np.int64), unit="s")
+        offset = np.asarray(seconds, dtype=np.int64).astype("timedelta64[s]")
+        return (start.to_datetime64() + offset).astype("datetime64[ns]")
 
     h = pd.DataFrame(
         {

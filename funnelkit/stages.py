@@ -1304,7 +1304,8 @@ def revival_candidates(
     wanted_norm = {str(r).strip().lower() for r in wanted}
     keep = norm.isin(wanted_norm).fillna(False).to_numpy(dtype=bool)
     if min_td is not None:
-        keep &= (age != NAT) & (age >= min_td.value)
+        # no in-place &=: under copy-on-write (pandas 3) to_numpy() may be read-only
+        keep = keep & (age != NAT) & (age >= min_td.value)
     amounts = as_amount(df, amount, table="deals").to_numpy(dtype=np.float64)[rows]
 
     sel = np.flatnonzero(keep)

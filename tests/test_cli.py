@@ -154,6 +154,7 @@ def test_plan_from_a_csv_export(capsys, tmp_path, sample):
 
 
 def test_plan_from_parquet_with_other_column_names(capsys, tmp_path, sample):
+    pytest.importorskip("pyarrow", reason="Parquet needs pyarrow (in the test extra)")
     deals = sample.deals.rename(columns={"deal_id": "id", "amount": "amount_usd"})
     deals["status"] = deals["status"].map({"won": "Won", "lost": "Lost", "open": "Open"})
     path = tmp_path / "deals.parquet"
