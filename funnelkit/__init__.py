@@ -34,6 +34,7 @@ from funnelkit.errors import (
     InvalidDataError,
     InvalidParameterError,
 )
+from funnelkit.events import conversion, dropoff, funnel_entities, time_to_convert
 from funnelkit.planning import deals_needed, plan, target_probability
 from funnelkit.plotting._deals import (
     plot_channel_yield,
@@ -42,6 +43,7 @@ from funnelkit.plotting._deals import (
     plot_sales_cycle,
     plot_win_curve,
 )
+from funnelkit.plotting._events import plot_dropoff, plot_funnel, plot_time_to_convert
 from funnelkit.plotting._planning import plot_plan
 from funnelkit.plotting._stages import plot_stage_conversion, plot_time_in_stage
 from funnelkit.stages import (
@@ -60,21 +62,27 @@ __all__ = [
     "InvalidParameterError",
     "__version__",
     "channel_yield",
+    "conversion",
     "coverage",
     "datasets",
     "deal_size",
     "deals_needed",
+    "dropoff",
+    "funnel_entities",
     "leaderboard",
     "lost_deals",
     "pipeline",
     "plan",
     "plot_channel_yield",
+    "plot_dropoff",
+    "plot_funnel",
     "plot_leaderboard",
     "plot_pipeline",
     "plot_plan",
     "plot_sales_cycle",
     "plot_stage_conversion",
     "plot_time_in_stage",
+    "plot_time_to_convert",
     "plot_win_curve",
     "report",
     "revival_candidates",
@@ -84,6 +92,7 @@ __all__ = [
     "stalled",
     "target_probability",
     "time_in_stage",
+    "time_to_convert",
     "win_curve",
     "win_rate",
 ]

@@ -49,8 +49,24 @@ def _overview(sample: Any) -> list[Item]:
     return [("Deals by stage and status", by_stage), ("Events by type", events)]
 
 
+def _funnel(sample: Any) -> list[Table]:
+    from funnelkit.events import conversion, dropoff, time_to_convert
+
+    events, stages = sample.events, list(sample.stages)
+    return [
+        ("Funnel over the sales stages", conversion(events, stages)),
+        ("Where leads drop off", dropoff(events, stages)),
+        ("Funnel by channel", conversion(events, stages[:5], by="channel")),
+        (
+            "Time from lead to proposal by company size",
+            time_to_convert(events, stages, to_step="proposal", by="company_size"),
+        ),
+    ]
+
+
 SECTIONS: list[tuple[str, Section]] = [
     ("Sample overview", _overview),
+    ("Event funnel", _funnel),
     ("Deal metrics", deal_metrics),
     ("Stage history", _stage_history),
     ("Revenue-target planning", _planning),

@@ -146,6 +146,33 @@ CASES = [
         ("open_deals", "amount", "amount"),
     ),
 ]
+STAGES = list(fk.datasets.STAGES)
+CASES += [
+    Case(
+        "funnel_entities",
+        lambda s: {"events": s.events},
+        lambda events: fk.funnel_entities(events, STAGES, window="60D", by="channel"),
+        ("events", "entity", "user_id"),
+    ),
+    Case(
+        "conversion",
+        lambda s: {"events": s.events},
+        lambda events: fk.conversion(events, STAGES, by="industry"),
+        ("events", "by", "industry"),
+    ),
+    Case(
+        "dropoff",
+        lambda s: {"events": s.events},
+        lambda events: fk.dropoff(events, STAGES, order="strict", by="region"),
+        ("events", "time", "timestamp"),
+    ),
+    Case(
+        "time_to_convert",
+        lambda s: {"events": s.events},
+        lambda events: fk.time_to_convert(events, STAGES, to_step="proposal", by="owner"),
+        ("events", "event", "event"),
+    ),
+]
 IDS = [c.name for c in CASES]
 
 

@@ -1,0 +1,675 @@
+"""Per-entity funnel kernels: pure numpy on integer arrays, no pandas.
+
+Entry point: :func:`funnel_kernel`.  It takes already-validated arrays
+
+* ``codes``  int64 entity code per row (any order, need not be dense),
+* ``time``   int64 nanoseconds per row (no NaT),
+* ``members`` one increasing int64 array of row positions per step: the rows
+  whose event fills that step,
+
+and returns a :class:`FunnelTable`: per entity that reached step 1, the
+deepest step reached, the time of each step of the winning chain, and the rows
+of its first and deepest step (for attribution).
+
+Definitions (``K`` steps, window ``w``; times compared as integers):
+
+* ``order="ordered"``: a *chain* is a sequence of distinct rows
+  ``r1, ..., rk`` with ``ri`` filling step ``i`` and ``t(r1) <= ... <= t(rk)``
+  (``<`` with ``ties="strict"``) and ``t(rk) - t(r1) <= w``.  The level is the
+  largest ``k`` with a chain.  Equal to ClickHouse ``windowFunnel`` (default
+  mode) when no event fills two steps.
+* ``order="strict"``: as ordered, and no row of the entity lies strictly in
+  time between ``r(i-1)`` and ``ri`` unless it fills step ``i-1`` (a repeat of
+  the step just reached).
+* ``order="any"``: level ``k`` when some interval ``[s, s + w]`` (``s`` the
+  time of a step row) holds a row of each of steps ``1..k``.
+
+Winning chain (ordered / strict): among the chains of the deepest level, the
+one that completes first; among those, the one with the latest start.  Its
+step times: ``ordered`` - the earliest time of each step among those chains
+(the first occurrence after the previous step); ``strict`` - the occurrence
+adjacent to the next step (the latest).  ``any``: the earliest interval start
+``s`` reaching the deepest level, and each step's first occurrence at or after
+``s``.  Attribution rows: among the rows filling the step at the chosen time,
+the first in input order.
+
+Algorithm (ordered): the latest chain start reachable at level ``j`` never
+decreases along an entity's time, so level ``j`` follows from level ``j - 1``
+with one sorted search per step (``searchsorted`` of the step's sorted
+``(entity, time)`` keys into the previous level's valid keys).  Only the rows
+of each step are sorted, and from step 2 on only those of entities still in
+the funnel; there is no loop over rows or entities.
+
+Entities are independent: a log partitioned by entity (e.g. a Dask DataFrame
+shuffled on the entity column) can be reduced partition by partition with
+:func:`funnel_kernel` and the per-entity tables concatenated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+import numpy as np
+
+I64 = np.ndarray[Any, np.dtype[np.int64]]
+Bool = np.ndarray[Any, np.dtype[np.bool_]]
+
+Rows = bool | Literal["first", "last", "both", "none"]
+
+#: Integer value that stands for NaT in time arrays.
+NAT = np.iinfo(np.int64).min
+_EMPTY: I64 = np.zeros(0, dtype=np.int64)
+#: Most steps when a step listing several events shares one with another step
+#: and ties are allowed (the exact check enumerates subsets of steps).
+MAX_HALL_STEPS = 10
+_RESOLUTIONS = (86_400_000_000_000, 1_000_000_000, 1_000_000, 1_000, 1)
+
+
+@dataclass(frozen=True)
+class FunnelTable:
+    """Per-entity result of :func:`funnel_kernel` (entities that reached step 1).
+
+    Attributes
+    ----------
+    entities : int64 array (n,)
+        Sorted entity codes (from ``codes``) with at least one step-1 row.
+    reached : int64 array (n,)
+        Deepest step reached, 1..K.
+    step_time : int64 array (n, K)
+        Time (ns) of each step of the winning chain; ``NAT`` beyond ``reached``.
+    first_row : int64 array (n,)
+        Row position of the winning chain's step-1 row (-1 when not asked for).
+    last_row : int64 array (n,)
+        Row position of the winning chain's deepest row (-1 when not asked for).
+    """
+
+    entities: I64
+    reached: I64
+    step_time: I64
+    first_row: I64
+    last_row: I64
+
+    @property
+    def n_steps(self) -> int:
+        """Number of steps K."""
+        return int(self.step_time.shape[1])
+
+    def counts(self) -> I64:
+        """Entities reaching at least step k, k = 1..K."""
+        hist = np.bincount(self.reached, minlength=self.n_steps + 1)
+        return np.cumsum(hist[::-1])[::-1][1:].astype(np.int64)
+
+
+def empty_table(n_steps: int) -> FunnelTable:
+    """A :class:`FunnelTable` with no entities."""
+    return FunnelTable(
+        _EMPTY,
+        _EMPTY,
+        np.zeros((0, n_steps), dtype=np.int64),
+        _EMPTY,
+        _EMPTY,
+    )
+
+
+# ----------------------------------------------------------------------------
+# (entity, time) packed into one sortable int64 key
+# ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Keys:
+    """Packs (entity code, time) into one int64 whose order is (entity, time)."""
+
+    cmin: int
+    shift: int
+    tmin: int
+    g: int
+    uniq_codes: I64 | None  # entity codes were made dense: code = uniq_codes[rel]
+    uniq_times: I64 | None  # times were rank-compressed: time = uniq_times[kt]
+
+    @property
+    def mask(self) -> int:
+        return (1 << self.shift) - 1
+
+    def rel_codes(self, codes: I64) -> I64:
+        if self.uniq_codes is not None:
+            return cast(I64, np.searchsorted(self.uniq_codes, codes).astype(np.int64))
+        return cast(I64, codes - np.int64(self.cmin))
+
+    def key_time(self, t: I64) -> I64:
+        if self.uniq_times is not None:
+            return cast(I64, np.searchsorted(self.uniq_times, t).astype(np.int64))
+        if self.g == 1:
+            return cast(I64, t - np.int64(self.tmin))
+        return cast(I64, (t - np.int64(self.tmin)) // np.int64(self.g))
+
+    def pack(self, codes: I64, t: I64) -> I64:
+        return cast(I64, (self.rel_codes(codes) << self.shift) | self.key_time(t))
+
+    def pack_rel(self, rel: I64, kt: I64) -> I64:
+        return cast(I64, (rel << self.shift) | kt)
+
+    def ent(self, key: I64) -> I64:
+        return cast(I64, key >> self.shift)
+
+    def kt(self, key: I64) -> I64:
+        return cast(I64, key & np.int64(self.mask))
+
+    def codes_of(self, rel: I64) -> I64:
+        if self.uniq_codes is not None:
+            return cast(I64, self.uniq_codes[rel])
+        return cast(I64, rel + np.int64(self.cmin))
+
+    def real(self, kt: I64) -> I64:
+        """Key times back to nanoseconds."""
+        if self.uniq_times is not None:
+            return cast(I64, self.uniq_times[kt])
+        if self.g == 1:
+            return cast(I64, kt + np.int64(self.tmin))
+        return cast(I64, kt * np.int64(self.g) + np.int64(self.tmin))
+
+    def within(self, kt_end: I64, kt_start: I64, window: int | None) -> Bool:
+        """``time(end) - time(start) <= window`` (True everywhere when None)."""
+        if window is None:
+            return np.ones(kt_end.shape, dtype=bool)
+        if self.uniq_times is not None:
+            return (self.real(kt_end) - self.real(kt_start)) <= window
+        return (kt_end - kt_start) <= window // self.g
+
+
+def _make_keys(codes: I64, time: I64) -> _Keys:
+    cmin, cmax = int(codes.min()), int(codes.max())
+    tmin, tmax = int(time.min()), int(time.max())
+    span = tmax - tmin
+    g = 1
+    if span > 0:
+        rel = time - np.int64(tmin)
+        for res in _RESOLUTIONS:
+            # a cheap look at a sample first, then the whole array
+            r = np.int64(res)
+            if res <= span and not (rel[:4096] % r).any() and not (rel % r).any():
+                g = res
+                break
+    tbits = max((span // g).bit_length(), 1)
+    cbits = max((cmax - cmin).bit_length(), 1)
+    uniq_codes: I64 | None = None
+    uniq_times: I64 | None = None
+    if cbits + tbits > 62:
+        uniq_times = _sorted_unique(time)
+        tbits = max((len(uniq_times) - 1).bit_length(), 1)
+        g = 1
+    if cbits + tbits > 62:
+        uniq_codes = _sorted_unique(codes)
+        cbits = max((len(uniq_codes) - 1).bit_length(), 1)
+    return _Keys(cmin, tbits, tmin, g, uniq_codes, uniq_times)
+
+
+def _sorted_unique(values: I64) -> I64:
+    """Sorted distinct values (a sort and a mask; numpy's unique may hash, slower here)."""
+    v = np.sort(values)
+    if v.size == 0:
+        return v
+    return cast(I64, v[np.r_[True, v[1:] != v[:-1]]])
+
+
+def _run_starts(ent: I64) -> I64:
+    """Positions where a sorted entity array starts a new entity."""
+    if ent.size == 0:
+        return _EMPTY
+    return np.flatnonzero(np.r_[True, ent[1:] != ent[:-1]]).astype(np.int64)
+
+
+def _first_rows(members: I64, keys_of_members: I64, targets: I64) -> I64:
+    """For each target key, the first (in input order) member row with that key."""
+    order = np.argsort(keys_of_members)
+    sk = keys_of_members[order]
+    rows = members[order]
+    # equal keys may come in any order: take the smallest row of each run of equal keys
+    starts = _run_starts(sk)
+    run_min = np.minimum.reduceat(rows, starts) if starts.size else rows
+    pos = np.searchsorted(sk, targets, side="left")  # always the start of a run
+    return cast(I64, run_min[np.searchsorted(starts, pos)].astype(np.int64))
+
+
+def _check_disjoint(members: Sequence[I64], n_rows: int) -> bool:
+    seen = np.zeros(n_rows, dtype=np.int8)
+    for m in members:
+        seen[m] += 1
+    return not bool((seen > 1).any())
+
+
+# ----------------------------------------------------------------------------
+# the kernel
+# ----------------------------------------------------------------------------
+def funnel_kernel(
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    *,
+    window: int | None,
+    order: Literal["ordered", "strict", "any"] = "ordered",
+    ties: Literal["allow", "strict"] = "allow",
+    rows: Rows = True,
+    disjoint: bool | None = None,
+) -> FunnelTable:
+    """Reduce an event log to one funnel row per entity that reached step 1.
+
+    Parameters
+    ----------
+    codes, time : int64 arrays
+        Entity code and time (ns) per row, aligned, no NaT.
+    members : list of int64 arrays
+        For each step, the increasing positions of the rows that fill it.
+        ``order="strict"`` needs every row of the entities (other events
+        interrupt); the other orders only look at member rows.
+    window : int or None
+        Largest allowed ``t_last - t_first`` in ns (inclusive); None = no limit.
+    order, ties : str
+        See the module docstring.
+    rows : bool or {"first", "last", "both", "none"}
+        Which attribution rows to find (each costs an argsort of a step's
+        rows); True = both, False = none.
+    disjoint : bool, optional
+        Whether no row fills two steps (computed when None).
+
+    Returns
+    -------
+    FunnelTable
+    """
+    n_steps = len(members)
+    if n_steps == 0 or members[0].size == 0:
+        return empty_table(n_steps)
+    used = np.concatenate(list(members)) if order != "strict" else None
+    if used is not None and used.size < codes.size:
+        keys = _make_keys(codes[used], time[used])
+    else:
+        keys = _make_keys(codes, time)
+    if disjoint is None:
+        disjoint = _check_disjoint(members, codes.size)
+    if not disjoint and (order != "ordered") and not (order == "strict" and ties == "strict"):
+        msg = f"order={order!r} needs steps that share no event (ties='allow')"
+        raise ValueError(msg)
+    if order == "any":
+        return _any(keys, codes, time, members, window, rows)
+    if order == "strict":
+        return _strict(keys, codes, time, members, window, ties, rows, disjoint)
+    if not disjoint and ties == "allow":
+        return _ordered_tail(keys, codes, time, members, window, rows)
+    return _ordered(keys, codes, time, members, window, ties, rows)
+
+
+def _finish(
+    keys: _Keys,
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    ent_rel: I64,
+    reached: I64,
+    kt_steps: I64,
+    rows: Rows,
+) -> FunnelTable:
+    """Convert key-time step times to ns and find the attribution rows."""
+    n = ent_rel.size
+    n_steps = kt_steps.shape[1]
+    step_time = np.empty((n_steps, n), dtype=np.int64).T  # columns contiguous
+    for j in range(n_steps):
+        step_time[:, j] = np.where(reached > j, keys.real(kt_steps[:, j]), NAT)
+    first_row = np.full(n, -1, dtype=np.int64)
+    last_row = np.full(n, -1, dtype=np.int64)
+    if rows in (True, "first", "both") and n:
+        m0 = members[0]
+        first_row = _first_rows(
+            m0, keys.pack(codes[m0], time[m0]), keys.pack_rel(ent_rel, kt_steps[:, 0])
+        )
+    if rows in (True, "last", "both") and n:
+        for j in range(n_steps):
+            sel = np.flatnonzero(reached == j + 1)
+            if sel.size == 0:
+                continue
+            mj = members[j]
+            last_row[sel] = _first_rows(
+                mj, keys.pack(codes[mj], time[mj]), keys.pack_rel(ent_rel[sel], kt_steps[sel, j])
+            )
+    return FunnelTable(keys.codes_of(ent_rel), reached, step_time, first_row, last_row)
+
+
+def _sorted_step_keys(keys: _Keys, codes: I64, time: I64, members: Sequence[I64]) -> list[I64]:
+    return [np.sort(keys.pack(codes[m], time[m])) for m in members]
+
+
+def _levels_to_entities(
+    keys: _Keys, level_keys: list[I64], level_b: list[I64]
+) -> tuple[I64, I64, I64, I64, list[I64], list[I64]]:
+    """Entities reaching step 1, their level, the winning chain's start and end.
+
+    Returns ``(ent_rel, reached, start_kt, end_kt, first_pos per level,
+    entity index per level)``; the start / end are those of the first valid
+    row at the deepest level (earliest completion; its start is the latest).
+    """
+    ent1 = keys.ent(level_keys[0])
+    ent_rel = ent1[_run_starts(ent1)]
+    n = ent_rel.size
+    reached = np.zeros(n, dtype=np.int64)
+    start = np.zeros(n, dtype=np.int64)
+    end = np.zeros(n, dtype=np.int64)
+    first_pos: list[I64] = []
+    ent_idx: list[I64] = []
+    for vk, vb in zip(level_keys, level_b, strict=True):
+        ent = keys.ent(vk)
+        st = _run_starts(ent)
+        idx = np.searchsorted(ent_rel, ent[st])
+        reached[idx] += 1
+        start[idx] = vb[st]
+        end[idx] = keys.kt(vk[st])
+        first_pos.append(st)
+        ent_idx.append(idx)
+    return ent_rel, reached, start, end, first_pos, ent_idx
+
+
+def _ordered(
+    keys: _Keys,
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    window: int | None,
+    ties: str,
+    rows: Rows,
+) -> FunnelTable:
+    """Ordered funnel when no row fills two steps (or ties are strict)."""
+    n_steps = len(members)
+    m0 = members[0]
+    steps = [np.sort(keys.pack(codes[m0], time[m0]))]
+    side: Literal["left", "right"] = "left" if ties == "strict" else "right"
+    vk = steps[0]
+    vb = keys.kt(vk)  # chain start (key time) of each valid row
+    e1 = keys.ent(vk)
+    st = _run_starts(e1)
+    ent_rel = e1[st]
+    mark = np.zeros(vk.size, dtype=np.int64)
+    mark[st] = 1
+    vidx = np.cumsum(mark) - 1  # entity index (into ent_rel) of each valid row
+    reached = np.ones(ent_rel.size, dtype=np.int64)
+    start = vb[st]  # start of the first valid row per entity at the deepest level so far
+    # entities still in the funnel, by relative code (when the code range is small)
+    span = int(keys.ent(vk[-1:]).max()) + 1 if vk.size else 0
+    alive: Bool | None = np.zeros(span, dtype=bool) if span <= 8 * codes.size + 1024 else None
+    for j in range(1, n_steps):
+        mj = members[j]
+        q = keys.pack(codes[mj], time[mj])
+        if alive is not None and vk.size:
+            # sort only the rows of entities still in the funnel
+            alive[:] = False
+            alive[keys.ent(vk)] = True
+            qe = keys.ent(q)
+            q = q[alive[np.minimum(qe, span - 1)] & (qe < span)]
+        q = np.sort(q)
+        steps.append(q)
+        if vk.size == 0 or q.size == 0:
+            steps.extend([_EMPTY] * (n_steps - 1 - j))
+            break
+        pos = np.searchsorted(vk, q, side=side) - 1
+        pc = np.maximum(pos, 0)
+        ok = (pos >= 0) & (keys.ent(vk[pc]) == keys.ent(q))
+        b = vb[pc]
+        ok &= keys.within(keys.kt(q), b, window)
+        vk, vb, vidx = q[ok], b[ok], vidx[pc[ok]]
+        if vk.size == 0:
+            break
+        st = _run_starts(vidx)
+        reached[vidx[st]] = j + 1
+        start[vidx[st]] = vb[st]
+    # step times: from the winning start, each step's first occurrence after the previous
+    kt_steps = np.zeros((n_steps, ent_rel.size), dtype=np.int64).T
+    kt_steps[:, 0] = start
+    side_next: Literal["left", "right"] = "right" if ties == "strict" else "left"
+    for j in range(1, n_steps):
+        sel = np.flatnonzero(reached > j)
+        if sel.size == 0:
+            break
+        target = keys.pack_rel(ent_rel[sel], kt_steps[sel, j - 1])
+        pos = np.searchsorted(steps[j], target, side=side_next)
+        kt_steps[sel, j] = keys.kt(steps[j][pos])
+    return _finish(keys, codes, time, members, ent_rel, reached, kt_steps, rows)
+
+
+def _ordered_tail(
+    keys: _Keys,
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    window: int | None,
+    rows: Rows,
+) -> FunnelTable:
+    """Ordered funnel, ties allowed, when some row fills several steps.
+
+    Works on groups of rows sharing (entity, time).  A chain ending at level
+    ``j`` in group G uses steps ``m..j`` at G's time (its *tail*) on distinct
+    rows, and before that a chain of level ``m - 1`` ending strictly earlier.
+    The tail is feasible when G's rows can fill steps ``m..j`` one row each;
+    feasible tails form an interval ``[m*, j]`` and the best (latest) start
+    comes from the longest one.  Feasibility is a matching of steps to rows,
+    decided exactly by Hall's condition on the count of rows per *membership
+    pattern* (the set of steps a row fills); it enumerates the subsets of the
+    tail's steps, so it is meant for funnels of a handful of steps.
+    """
+    n_steps = len(members)
+    n_rows = codes.size
+    # membership pattern per row (bit j = fills step j)
+    pattern = np.zeros(n_rows, dtype=np.int64)
+    for j, mem in enumerate(members):
+        pattern[mem] |= np.int64(1) << j
+    rows_any = np.flatnonzero(pattern)
+    key_rows = keys.pack(codes[rows_any], time[rows_any])
+    pats, pat_idx = np.unique(pattern[rows_any], return_inverse=True)
+    # groups of (entity, time) with the count of rows per pattern
+    gkeys, ginv = np.unique(key_rows, return_inverse=True)
+    counts = np.zeros((gkeys.size, pats.size), dtype=np.int64)
+    np.add.at(counts, (ginv, pat_idx), 1)
+    gent = keys.ent(gkeys)
+    gkt = keys.kt(gkeys)
+    plist = pats.tolist()
+    separate = all(a & b == 0 for i, a in enumerate(plist) for b in plist[i + 1 :])
+    covered = 0
+    for pat in plist:
+        covered |= pat
+
+    def feasible(lo: int, hi: int, sel: I64) -> Bool:
+        """Whether groups ``sel`` can fill steps lo..hi (inclusive) with distinct rows."""
+        ok = np.ones(sel.size, dtype=bool)
+        width = hi - lo + 1
+        c = counts[sel]
+        tail = ((1 << width) - 1) << lo
+        if tail & ~covered:  # a step no row fills
+            return np.zeros(sel.size, dtype=bool)
+        if separate:
+            # each step fills from one pattern only: count per pattern
+            for p, pat in enumerate(pats.tolist()):
+                need = bin(pat & tail).count("1")
+                if need:
+                    ok &= c[:, p] >= need
+            return ok
+        # Hall's condition: for every subset T of the needed steps, the rows
+        # whose pattern meets T number at least |T|; 2**(hi-lo+1) subsets
+        # (the public functions allow at most MAX_HALL_STEPS steps here).
+        for mask in range(1, 1 << width):
+            tmask = mask << lo
+            meets = (pats & tmask) != 0
+            have = c[:, meets].sum(axis=1) if meets.any() else np.zeros(sel.size, np.int64)
+            ok &= have >= bin(mask).count("1")
+        return ok
+
+    level_gpos: list[I64] = []  # valid groups per level (positions into gkeys)
+    level_b: list[I64] = []  # own best start per valid group
+    level_pmax: list[I64] = []  # running max start per entity (for later lookups)
+    for j in range(n_steps):
+        cand = np.flatnonzero(counts[:, ((pats >> j) & 1) == 1].sum(axis=1) > 0)
+        best = np.full(cand.size, -1, dtype=np.int64)
+        found = np.zeros(cand.size, dtype=bool)
+        # longest feasible tail first: m = 0 (whole chain at this time) -> start = t
+        for m in range(0, j + 1):
+            todo = np.flatnonzero(~found)
+            if todo.size == 0:
+                break
+            ok = feasible(m, j, cand[todo])
+            if m == 0:
+                hit = todo[ok]
+                best[hit] = gkt[cand[hit]]
+                found[hit] = True
+                continue
+            # chain of level m (0-based m-1) ending strictly before this group
+            prev_g = level_gpos[m - 1]
+            hit = todo[ok]
+            if prev_g.size and hit.size:
+                pk = gkeys[prev_g]
+                pos = np.searchsorted(pk, gkeys[cand[hit]], side="left") - 1
+                pc = np.maximum(pos, 0)
+                good = (pos >= 0) & (gent[prev_g[pc]] == gent[cand[hit]])
+                best[hit[good]] = level_pmax[m - 1][pc[good]]
+                found[hit[good]] = True
+                # a feasible tail without a predecessor: a shorter tail cannot do better
+                found[hit[~good]] = True
+            else:
+                found[hit] = True
+        valid = best >= 0
+        valid &= keys.within(gkt[cand], np.maximum(best, 0), window)
+        gpos = cand[valid]
+        b = best[valid]
+        # running max of the start within each entity (b never exceeds the group time)
+        packed = keys.pack_rel(gent[gpos], b)
+        pmax = keys.kt(np.maximum.accumulate(packed)) if packed.size else _EMPTY
+        level_gpos.append(gpos)
+        level_b.append(b)
+        level_pmax.append(pmax)
+    level_keys = [gkeys[g] for g in level_gpos]
+    ent_rel, reached, start, _end, _fp, _ei = _levels_to_entities(keys, level_keys, level_b)
+    # step times: greedy from the start.  Step j stays at the previous step's
+    # time when that group can also fill it (Hall, with the earlier steps at
+    # that time), else it takes the first step-j row strictly later.
+    steps = _sorted_step_keys(keys, codes, time, members)
+    n = ent_rel.size
+    kt_steps = np.zeros((n, n_steps), dtype=np.int64)
+    kt_steps[:, 0] = start
+    for j in range(1, n_steps):
+        sel = np.flatnonzero(reached > j)
+        if sel.size == 0:
+            break
+        prev = kt_steps[sel, j - 1]
+        target = keys.pack_rel(ent_rel[sel], prev)
+        grp = np.searchsorted(gkeys, target)
+        tail = np.full(sel.size, j - 1, dtype=np.int64)
+        still = np.ones(sel.size, dtype=bool)
+        for i in range(j - 2, -1, -1):
+            still &= kt_steps[sel, i] == prev
+            tail[still] = i
+        same = np.zeros(sel.size, dtype=bool)
+        for lo in np.unique(tail).tolist():
+            at = np.flatnonzero(tail == lo)
+            same[at] = feasible(int(lo), j, grp[at])
+        pos = np.searchsorted(steps[j], target, side="right")
+        pc = np.minimum(pos, max(steps[j].size - 1, 0))
+        later = keys.kt(steps[j][pc]) if steps[j].size else prev
+        kt_steps[sel, j] = np.where(same, prev, later)
+    return _finish(keys, codes, time, members, ent_rel, reached, kt_steps, rows)
+
+
+def _strict(
+    keys: _Keys,
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    window: int | None,
+    ties: str,
+    rows: Rows,
+    disjoint: bool,
+) -> FunnelTable:
+    """Strict order: only repeats of the step just reached may lie between steps."""
+    n_steps = len(members)
+    steps = _sorted_step_keys(keys, codes, time, members)
+    all_keys = np.sort(keys.pack(codes, time))
+    side: Literal["left", "right"] = "left" if ties == "strict" else "right"
+    vk = steps[0]
+    vb = keys.kt(vk)
+    level_keys, level_b, level_pred = [vk], [vb], [_EMPTY]
+    for j in range(1, n_steps):
+        q = steps[j]
+        if vk.size == 0 or q.size == 0:
+            vk, vb, pc = _EMPTY, _EMPTY, _EMPTY
+        else:
+            pos = np.searchsorted(vk, q, side=side) - 1
+            pc = np.maximum(pos, 0)
+            ok = (pos >= 0) & (keys.ent(vk[pc]) == keys.ent(q))
+            b = vb[pc]
+            ok &= keys.within(keys.kt(q), b, window)
+            # no row strictly between p and q other than rows of step j-1: count the
+            # rows in between among all rows and among step j-1's (keys in between
+            # belong to the same entity; when p and q tie both counts are <= 0)
+            pk = vk[pc]
+            prev = steps[j - 1]
+            n_all = np.searchsorted(all_keys, q, "left") - np.searchsorted(all_keys, pk, "right")
+            n_rep = np.searchsorted(prev, q, "left") - np.searchsorted(prev, pk, "right")
+            ok &= n_all <= n_rep
+            vk, vb, pc = q[ok], b[ok], pc[ok]
+        level_keys.append(vk)
+        level_b.append(vb)
+        level_pred.append(pc)
+    ent_rel, reached, _start, _end, first_pos, ent_idx = _levels_to_entities(
+        keys, level_keys, level_b
+    )
+    # trace back from the earliest valid row of the deepest level
+    n = ent_rel.size
+    kt_steps = np.zeros((n, n_steps), dtype=np.int64)
+    cur = np.full(n, -1, dtype=np.int64)
+    for j in range(n_steps - 1, -1, -1):
+        fp, idx = first_pos[j], ent_idx[j]
+        new = reached[idx] == j + 1
+        cur[idx[new]] = fp[new]
+        active = np.flatnonzero(reached > j)
+        kt_steps[active, j] = keys.kt(level_keys[j][cur[active]])
+        if j > 0:
+            cur[active] = level_pred[j][cur[active]]
+    return _finish(keys, codes, time, members, ent_rel, reached, kt_steps, rows)
+
+
+def _any(
+    keys: _Keys,
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    window: int | None,
+    rows: Rows,
+) -> FunnelTable:
+    """Any order: steps 1..k each occur inside one interval [s, s + window]."""
+    n_steps = len(members)
+    steps = _sorted_step_keys(keys, codes, time, members)
+    starts = _sorted_unique(np.concatenate(steps))
+    sent = keys.ent(starts)
+    skt = keys.kt(starts)
+    lvl = np.zeros(starts.size, dtype=np.int64)
+    alive = np.ones(starts.size, dtype=bool)
+    nxt = np.zeros((starts.size, n_steps), dtype=np.int64)
+    last = skt.copy()
+    for j in range(n_steps):
+        sj = steps[j]
+        if sj.size == 0:
+            break
+        pos = np.searchsorted(sj, starts, side="left")
+        pc = np.minimum(pos, sj.size - 1)
+        exists = (pos < sj.size) & (keys.ent(sj[pc]) == sent)
+        nxt[:, j] = keys.kt(sj[pc])
+        last = np.maximum(last, nxt[:, j])
+        alive &= exists & keys.within(last, skt, window)
+        lvl += alive
+    # entity level = max over its starts; winning start = earliest start at that level
+    st = _run_starts(sent)
+    reached_all = np.maximum.reduceat(lvl, st) if st.size else _EMPTY
+    counts = np.diff(np.r_[st, starts.size])
+    ent_level = np.repeat(reached_all, counts)
+    win = lvl == ent_level
+    # first winning start per entity
+    cand = np.flatnonzero(win & (ent_level > 0))
+    cent = sent[cand]
+    first = cand[_run_starts(cent)]
+    ent_rel = sent[first]
+    reached = lvl[first]
+    kt_steps = nxt[first]
+    return _finish(keys, codes, time, members, ent_rel, reached, kt_steps, rows)

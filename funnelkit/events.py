@@ -1,0 +1,1131 @@
+"""Funnels over event logs: ``funnel_entities``, ``conversion``, ``dropoff``, ``time_to_convert``.
+
+Validation and glue around :mod:`funnelkit._kernels`: columns are checked and
+turned into integer arrays once (event names to step numbers on category
+codes, entity ids to integer codes, times to nanoseconds); the kernel reduces
+the log to one row per entity; the metric functions aggregate that table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+import numpy as np
+import pandas as pd
+
+from funnelkit._kernels import (
+    MAX_HALL_STEPS,
+    NAT,
+    FunnelTable,
+    Rows,
+    empty_table,
+    funnel_kernel,
+)
+from funnelkit._stats import holm, two_proportion_test, wilson_interval
+from funnelkit._validate import (
+    as_datetime,
+    as_list,
+    check_ci,
+    check_duration,
+    check_frame,
+    check_not_null,
+    check_option,
+    closest,
+    param_error,
+    require_columns,
+    warn_dropped,
+)
+from funnelkit.errors import InvalidParameterError
+
+__all__ = ["conversion", "dropoff", "funnel_entities", "time_to_convert"]
+
+I64 = np.ndarray[Any, np.dtype[np.int64]]
+Step = Hashable | Sequence[Hashable]
+Order = Literal["ordered", "strict", "any"]
+Ties = Literal["allow", "strict"]
+Attribution = Literal["first", "last"]
+
+ORDERS: tuple[Order, ...] = ("ordered", "strict", "any")
+TIES: tuple[Ties, ...] = ("allow", "strict")
+ATTRIBUTIONS: tuple[Attribution, ...] = ("first", "last")
+QUANTILES = (0.10, 0.25, 0.50, 0.75, 0.90)
+
+
+# ----------------------------------------------------------------------------
+# validation and preparation
+# ----------------------------------------------------------------------------
+def _parse_steps(steps: Any, *, func: str) -> tuple[list[list[Hashable]], list[str]]:
+    """Steps as lists of event names, and their labels ("demo | trial")."""
+    expected = "a non-empty list of event names or lists of event names"
+    if isinstance(steps, str | bytes) or not isinstance(steps, Sequence) or len(steps) == 0:
+        raise param_error(func, "steps", expected, steps)
+    names: list[list[Hashable]] = []
+    for item in steps:
+        if isinstance(item, str) or not isinstance(item, Sequence | set | frozenset):
+            group: list[Hashable] = [item]
+        else:
+            group = list(dict.fromkeys(item))
+            if not group:
+                raise param_error(func, "steps", expected + " (no empty lists)", steps)
+        for name in group:
+            if name is None or (isinstance(name, float) and np.isnan(name)):
+                raise param_error(func, "steps", expected + " (no missing names)", steps)
+            if not isinstance(name, Hashable):
+                raise param_error(func, "steps", expected, steps)
+        names.append(group)
+    labels: list[str] = []
+    for group in names:
+        label = " | ".join(str(n) for n in group)
+        base, k = label, 2
+        while label in labels:
+            label = f"{base} #{k}"
+            k += 1
+        labels.append(label)
+    return names, labels
+
+
+def _check_flag(value: Any, *, name: str, func: str) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise param_error(func, name, "True or False", value)
+    return bool(value)
+
+
+def _time_ns(events: pd.DataFrame, column: str) -> tuple[I64, Any]:
+    """Event times as int64 ns (UTC when tz-aware; NAT for missing) and the time zone."""
+    s = events[column]
+    dtype = s.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        tz = dtype.tz
+        values = s.array.tz_convert("UTC").tz_localize(None)
+        arr = np.asarray(values, dtype="datetime64[ns]")
+    elif isinstance(dtype, np.dtype) and dtype.kind == "M":
+        tz = None
+        arr = s.to_numpy()
+        if arr.dtype != np.dtype("datetime64[ns]"):
+            arr = arr.astype("datetime64[ns]")
+    else:
+        parsed = as_datetime(events, column, table="events", keyword="time")
+        tz = parsed.dt.tz
+        if tz is not None:
+            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+        arr = parsed.to_numpy(dtype="datetime64[ns]")
+    return cast(I64, arr.view(np.int64)), tz
+
+
+def _event_codes(events: pd.DataFrame, column: str, names: list[Hashable]) -> tuple[Any, I64, Any]:
+    """Small integer codes of the event column, and a lookup code -> index in ``names``.
+
+    ``lookup[code]`` is -1 for events that fill no step (its last entry
+    serves code -1, a missing event).  Also returns the categories of a
+    categorical column (else None).
+    """
+    s = events[column]
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = s.cat.categories
+        lookup = np.append(pd.Index(names).get_indexer(cats), -1).astype(np.int64)
+        return s.cat.codes.to_numpy(), lookup, list(cats)
+    lookup = np.append(np.arange(len(names)), -1).astype(np.int64)
+    if len(s) == 0:
+        return np.zeros(0, dtype=np.int8), lookup, None
+    if s.dtype == object:
+        # a plain array: no dtype inference on a pandas object (pandas 2.3 / 3 transition)
+        values = s.to_numpy(dtype=object)
+        codes = pd.Categorical(values, categories=pd.Index(names, dtype=object)).codes
+    else:
+        codes = pd.Categorical(s, categories=pd.Index(names)).codes
+    return codes, lookup, None
+
+
+def _unknown_steps(
+    events: pd.DataFrame, column: str, names: list[Hashable], found: Sequence[bool], *, func: str
+) -> InvalidParameterError:
+    uniques = list(pd.unique(events[column].dropna()))
+    try:
+        existing = sorted(uniques)
+    except TypeError:
+        existing = sorted(uniques, key=str)
+    missing = [n for n, f in zip(names, found, strict=True) if not f]
+    first = missing[0]
+    msg = (
+        f"The 'steps' parameter of {func} names {len(missing)} event(s) that do not occur in "
+        f"events[{column!r}]: {missing!r}. Existing events: {existing!r}."
+    )
+    hint = closest(first, [str(e) for e in existing])
+    if hint is not None:
+        msg += f" Hint: did you mean {hint!r}?"
+    return InvalidParameterError(msg)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Validated events, ready for the kernel."""
+
+    events: pd.DataFrame  # the (possibly null-filtered) input, never modified
+    positions: I64  # positions in `events` of the kernel's rows
+    codes: I64  # entity code per kernel row
+    time: I64  # ns per kernel row
+    members: list[I64]  # per step, positions into the kernel rows
+    disjoint: bool
+    labels: list[str]
+    by: list[Hashable]
+    tz: Any
+    entity: Hashable
+    all_rows: bool  # kernel rows are every valid row (else only step rows)
+
+
+def _prepare(
+    events: Any,
+    steps: Any,
+    *,
+    func: str,
+    entity: str,
+    time: str,
+    event: str,
+    window: Any,
+    order: Any,
+    ties: Any,
+    by: Any,
+    attribution: Any,
+    dropna: Any,
+    all_rows: bool,
+) -> tuple[_Prepared, int | None, Order, Ties, Attribution]:
+    df = original = check_frame(events, table="events", func=func)
+    names_per_step, labels = _parse_steps(steps, func=func)
+    by_cols = as_list(by)
+    require_columns(df, {"entity": entity, "time": time, "event": event}, table="events")
+    for col in by_cols:
+        require_columns(df, {"by": col}, table="events")
+    order_ = check_option(order, ORDERS, name="order", func=func)
+    ties_ = check_option(ties, TIES, name="ties", func=func)
+    attribution_ = check_option(attribution, ATTRIBUTIONS, name="attribution", func=func)
+    if isinstance(window, int | np.integer) and not isinstance(window, bool) and window == 0:
+        window = pd.Timedelta(0)  # 0 is unambiguous in any unit
+    td = check_duration(window, name="window", func=func)
+    window_ns = None if td is None else int(td.value)
+    drop = _check_flag(dropna, name="dropna", func=func)
+    names = list(dict.fromkeys(n for group in names_per_step for n in group))
+    per_step_idx = [[names.index(n) for n in group] for group in names_per_step]
+    disjoint = sum(len(g) for g in names_per_step) == len(names)
+    if not disjoint and (order_ == "any" or (order_ == "strict" and ties_ == "allow")):
+        msg = (
+            f"The 'steps' parameter of {func} lists an event in more than one step, which "
+            f"order={order_!r}" + (" with ties='allow'" if order_ == "strict" else "") + " does "
+            "not support. Use order='ordered' (or order='strict' with ties='strict'), or give "
+            "each step its own events."
+        )
+        raise InvalidParameterError(msg)
+
+    if not disjoint and ties_ == "allow" and len(names_per_step) > MAX_HALL_STEPS:
+        shared = [
+            g
+            for g in names_per_step
+            if len(g) > 1 and any(n in h for h in names_per_step if h is not g for n in g)
+        ]
+        if shared:
+            msg = (
+                f"The 'steps' parameter of {func} has {len(names_per_step)} steps and a step "
+                f"listing several events that shares one with another step ({shared[0]!r}); "
+                f"with ties='allow' that is supported for at most {MAX_HALL_STEPS} steps. "
+                "Use ties='strict', fewer steps, or steps that share no event."
+            )
+            raise InvalidParameterError(msg)
+
+    ent_dtype = df[entity].dtype
+    if not (isinstance(ent_dtype, np.dtype) and ent_dtype.kind in "iub"):  # those hold no nulls
+        df = check_not_null(df, entity, table="events", keyword="entity", dropna=drop, func=func)
+    t_ns, tz = _time_ns(df, time)
+    valid = t_ns != NAT
+    n_bad = int(len(df) - np.count_nonzero(valid))
+    if n_bad:
+        warn_dropped(n_bad, len(df), f"events[{time!r}] is missing (NaT)", func=func)
+    ev_codes, lookup, categories = _event_codes(df, event, names)
+    if all_rows:
+        positions = np.flatnonzero(valid) if n_bad else np.arange(len(df), dtype=np.int64)
+    else:
+        is_step = (lookup >= 0)[ev_codes]
+        positions = np.flatnonzero(is_step & valid if n_bad else is_step)
+    positions = positions.astype(np.int64, copy=False)
+    sub = lookup[ev_codes[positions]]  # index into `names`, -1 for other events
+    if len(df) - n_bad > 0:
+        if categories is not None:
+            found = [n in set(categories) for n in names]
+        else:
+            counts = np.bincount(sub[sub >= 0], minlength=len(names))
+            if not counts.all():  # look again at every input row (some were left out)
+                every_codes, _, _ = _event_codes(original, event, names)
+                every = lookup[every_codes]
+                counts = np.bincount(every[every >= 0], minlength=len(names))
+            found = [bool(c) for c in counts]
+        if not all(found):
+            raise _unknown_steps(original, event, names, found, func=func)
+    members: list[I64] = []
+    if disjoint:
+        step_of_name = np.full(len(names) + 1, len(per_step_idx), dtype=np.int32)
+        for j, idx in enumerate(per_step_idx):
+            step_of_name[idx] = j
+        step = step_of_name[sub]
+        for j in range(len(per_step_idx)):
+            members.append(np.flatnonzero(step == j).astype(np.int64, copy=False))
+    else:
+        for idx in per_step_idx:
+            lut = np.zeros(len(names) + 1, dtype=bool)
+            lut[idx] = True
+            members.append(np.flatnonzero(lut[sub]).astype(np.int64))
+    codes = _entity_codes(df[entity], positions)
+    prepared = _Prepared(
+        events=df,
+        positions=positions,
+        codes=codes,
+        time=t_ns[positions],
+        members=members,
+        disjoint=disjoint,
+        labels=labels,
+        by=by_cols,
+        tz=tz,
+        entity=entity,
+        all_rows=all_rows,
+    )
+    return prepared, window_ns, order_, ties_, attribution_
+
+
+def _entity_codes(s: pd.Series, positions: I64) -> I64:
+    """Integer code per selected row: the ids themselves when they are integers."""
+    dtype = s.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return cast(I64, s.cat.codes.to_numpy()[positions].astype(np.int64))
+    if isinstance(dtype, np.dtype) and (
+        dtype.kind == "i" or (dtype.kind == "u" and dtype.itemsize < 8)
+    ):
+        return cast(I64, s.to_numpy()[positions].astype(np.int64))
+    values = s.to_numpy()[positions] if isinstance(dtype, np.dtype) else s.take(positions)
+    codes, _ = pd.factorize(values)
+    return codes.astype(np.int64)
+
+
+def _dense_codes(codes: I64) -> tuple[I64, int]:
+    """Codes renumbered 0..n-1 in sorted order, and n."""
+    if codes.size == 0:
+        return codes, 0
+    lo, hi = int(codes.min()), int(codes.max())
+    if hi - lo <= 4 * codes.size + 1024:
+        # a lookup table over the code range: no sort, no hashing
+        rel = codes - np.int64(lo)
+        present = np.zeros(hi - lo + 1, dtype=bool)
+        present[rel] = True
+        renumber = np.cumsum(present, dtype=np.int64) - 1
+        return cast(I64, renumber[rel]), int(renumber[-1]) + 1
+    uniq, inverse = np.unique(codes, return_inverse=True)
+    return inverse.astype(np.int64).reshape(-1), int(uniq.size)
+
+
+def _run(prep: _Prepared, window: int | None, order: Order, ties: Ties, rows: Rows) -> FunnelTable:
+    if prep.codes.size == 0:
+        return empty_table(len(prep.members))
+    return funnel_kernel(
+        prep.codes,
+        prep.time,
+        prep.members,
+        window=window,
+        order=order,
+        ties=ties,
+        rows=rows,
+        disjoint=prep.disjoint,
+    )
+
+
+@dataclass(frozen=True)
+class _Grouped:
+    """Per-entity kernel table plus the by-group of each entity."""
+
+    table: FunnelTable
+    gcode: I64  # group per table row
+    groups: pd.DataFrame  # one row per group (by columns), sorted
+    n_groups: int
+
+
+def _grouped(prep: _Prepared, table: FunnelTable, attribution: Attribution) -> _Grouped:
+    n = table.entities.size
+    if not prep.by:
+        n_groups = 1 if n else 0
+        groups = pd.DataFrame(index=range(n_groups))
+        return _Grouped(table, np.zeros(n, dtype=np.int64), groups, n_groups)
+    rows = table.first_row if attribution == "first" else table.last_row
+    values = prep.events[prep.by].take(prep.positions[rows]).reset_index(drop=True)
+    return _group_codes(table, values, prep.by)
+
+
+def _group_codes(table: FunnelTable, values: pd.DataFrame, by: list[Hashable]) -> _Grouped:
+    n = len(values)
+    if n == 0:
+        return _Grouped(table, np.zeros(0, dtype=np.int64), values.iloc[:0], 0)
+    gb = values.groupby(by, dropna=False, sort=True, observed=True)
+    gcode = gb.ngroup().to_numpy().astype(np.int64)
+    n_groups = int(gcode.max()) + 1
+    first = np.full(n_groups, n, dtype=np.int64)
+    np.minimum.at(first, gcode, np.arange(n, dtype=np.int64))
+    groups = values.iloc[first].reset_index(drop=True)
+    return _Grouped(table, gcode, groups, n_groups)
+
+
+def _level_counts(g: _Grouped) -> I64:
+    """(n_groups, K) entities reaching at least step k in each group."""
+    k = g.table.n_steps
+    hist = np.bincount(g.gcode * (k + 1) + g.table.reached, minlength=g.n_groups * (k + 1))
+    hist = hist.reshape(g.n_groups, k + 1)
+    return cast(I64, np.cumsum(hist[:, ::-1], axis=1)[:, ::-1][:, 1:].astype(np.int64))
+
+
+def _group_quantiles(gcode: I64, n_groups: int, values: I64, qs: Sequence[float]) -> I64:
+    """Linear-interpolation quantiles (numpy's default) per group, in int64; NAT if empty."""
+    out = np.full((n_groups, len(qs)), NAT, dtype=np.int64)
+    if values.size == 0:
+        return out
+    counts = np.bincount(gcode, minlength=n_groups)
+    if n_groups == 1:
+        # one group: partial sorts at the needed order statistics only
+        n = values.size
+        ks = sorted({min(int(np.floor(q * (n - 1))) + d, n - 1) for q in qs for d in (0, 1)})
+        v = np.partition(values, ks)
+    else:
+        v = values[np.lexsort((values, gcode))]
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    has = counts > 0
+    for i, q in enumerate(qs):
+        pos = q * (counts[has] - 1)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, counts[has] - 1)
+        frac = pos - lo
+        a = v[starts[has] + lo]
+        b = v[starts[has] + hi]
+        out[has, i] = a + np.round((b - a) * frac).astype(np.int64)
+    return out
+
+
+def _group_means(gcode: I64, n_groups: int, values: I64) -> I64:
+    counts = np.bincount(gcode, minlength=n_groups)
+    sums = np.bincount(gcode, weights=values.astype(np.float64), minlength=n_groups)
+    out = np.full(n_groups, NAT, dtype=np.int64)
+    has = counts > 0
+    out[has] = np.round(sums[has] / counts[has]).astype(np.int64)
+    return out
+
+
+def _td(values: I64) -> pd.Series:
+    out = pd.Series(np.asarray(values, dtype=np.int64).view("timedelta64[ns]"))
+    return cast(pd.Series, out)
+
+
+def _block(groups: pd.DataFrame, by: list[Hashable], repeat: int) -> pd.DataFrame:
+    """The by columns, each group repeated ``repeat`` times."""
+    if not by:
+        return cast(pd.DataFrame, pd.DataFrame(index=range(len(groups) * repeat)))
+    out = groups.iloc[np.repeat(np.arange(len(groups)), repeat)]
+    return cast(pd.DataFrame, out.reset_index(drop=True))
+
+
+def _step_index(
+    value: Any, labels: list[str], names: list[list[Hashable]], *, name: str, func: str
+) -> int:
+    for i, (label, group) in enumerate(zip(labels, names, strict=True)):
+        if value == label or (len(group) == 1 and value == group[0]):
+            return i
+    raise param_error(func, name, f"one of the step labels {labels!r}", value)
+
+
+# ----------------------------------------------------------------------------
+# public functions
+# ----------------------------------------------------------------------------
+def funnel_entities(
+    events: pd.DataFrame,
+    steps: Sequence[Step],
+    *,
+    entity: str = "user_id",
+    time: str = "timestamp",
+    event: str = "event",
+    window: pd.Timedelta | str | int | None = None,
+    order: Order = "ordered",
+    ties: Ties = "allow",
+    by: str | Sequence[str] | None = None,
+    attribution: Attribution = "first",
+    dropna: bool = False,
+) -> pd.DataFrame:
+    """How far each entity got through the funnel, and when it reached each step.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        The event log: one row per event of an entity.
+    steps : list of str or list of lists of str
+        The funnel's steps in order.  Each item is an event name, or a list of
+        event names any of which fills the step (labelled ``"a | b"``).
+    entity : str, default="user_id"
+        Column that identifies the entity (a user, a lead, a prospect).
+    time : str, default="timestamp"
+        Column holding the event time: datetime64 of any unit or time zone, or ISO 8601 strings.
+    event : str, default="event"
+        Column holding the event name.
+    window : Timedelta, str or 0, optional
+        Longest time from a chain's step-1 event to its last step (inclusive),
+        e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
+    order : {"ordered", "strict", "any"}, default="ordered"
+        ``"ordered"``: steps in order, other events may come between;
+        ``"strict"``: between two consecutive steps only repeats of the first of
+        them may occur; ``"any"``: steps in any order within one window.
+    ties : {"allow", "strict"}, default="allow"
+        ``"allow"``: an event at the same time as the previous step counts as
+        after it (as ClickHouse does); ``"strict"``: each step must be strictly
+        later than the previous one.  Ignored when ``order="any"``.
+    by : str or list of str, optional
+        Column(s) to group by; one result block per group, groups sorted. Missing values form their
+        own group.
+    attribution : {"first", "last"}, default="first"
+        Where a ``by`` value that varies within an entity is read: at the
+        step-1 event of the entity's winning chain (``"first"``) or at its
+        deepest step reached (``"last"``).
+    dropna : bool, default=False
+        Leave out rows whose entity is missing (with a warning) instead of
+        raising :class:`~funnelkit.InvalidDataError`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per entity with at least one event, sorted by entity:
+
+        - the ``entity`` column (values and dtype as in ``events``);
+        - ``reached`` (int64): deepest step reached, 0 to ``len(steps)``;
+        - one column per step, named by its label (datetime64[ns], in the
+          input's time zone): when the winning chain reached that step, NaT
+          when it did not;
+        - the ``by`` columns, read as ``attribution`` says (for entities that
+          reached no step: at their earliest event).
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A column named by ``entity``, ``time``, ``event`` or ``by`` is missing.
+    InvalidDataError
+        ``entity`` has missing values (unless ``dropna=True``) or ``time`` does
+        not hold datetimes.
+    InvalidParameterError
+        A step names an event that does not occur (the message lists the
+        events that do), or another parameter is out of range.
+
+    See Also
+    --------
+    conversion : Entities, conversion and timing per step.
+
+    Notes
+    -----
+    A *chain* is a sequence of distinct events filling steps 1, 2, ..., k in
+    time order with ``t_k - t_1 <= window``.  An entity's level is the
+    longest chain; a later step-1 event starts a new candidate chain while
+    deeper chains keep their own start.  With ``order="ordered"`` and steps
+    that share no event this equals ClickHouse ``windowFunnel`` (default
+    mode).  One event fills at most one step of a chain: when an event is
+    listed in two steps, ClickHouse lets one event fill both, funnelkit needs
+    two events.
+
+    The *winning chain* is the deepest chain that completes first; among
+    those, the one that starts last.  Step times are the first occurrence of
+    each step after the previous one (``order="strict"``: the occurrence next
+    to the following step; ``order="any"``: the first occurrence at or after
+    the start of the earliest window that reaches the deepest level).  Missing
+    times are left out with a :class:`~funnelkit.FunnelkitWarning`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> ev = pd.DataFrame({
+    ...     "user_id": [1, 1, 1, 2, 2, 3],
+    ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-05",
+    ...                                  "2025-01-01", "2025-01-20", "2025-01-03"]),
+    ...     "event": ["visit", "signup", "buy", "visit", "signup", "signup"],
+    ... })
+    >>> fk.funnel_entities(ev, ["visit", "signup", "buy"], window="7D")
+       user_id  reached      visit     signup        buy
+    0        1        3 2025-01-01 2025-01-02 2025-01-05
+    1        2        1 2025-01-01        NaT        NaT
+    2        3        0        NaT        NaT        NaT
+    """
+    func = "funnel_entities"
+    prep, window_ns, order_, ties_, attribution_ = _prepare(
+        events,
+        steps,
+        func=func,
+        entity=entity,
+        time=time,
+        event=event,
+        window=window,
+        order=order,
+        ties=ties,
+        by=by,
+        attribution=attribution,
+        dropna=dropna,
+        all_rows=True,
+    )
+    # dense entity codes 0..n-1, so per-entity arrays can be indexed by code
+    dense_codes, n = _dense_codes(prep.codes)
+    prep = dataclasses.replace(prep, codes=dense_codes)
+    k = len(prep.members)
+    table = _run(prep, window_ns, order_, ties_, rows=attribution_ if prep.by else "none")
+    idx = table.entities
+    reached = np.zeros(n, dtype=np.int64)
+    reached[idx] = table.reached
+    times = np.full((n, k), NAT, dtype=np.int64)
+    times[idx] = table.step_time
+    # representative row per entity: its earliest event (first in input order on ties)
+    first_time = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_time, dense_codes, prep.time)
+    at_first = np.flatnonzero(prep.time == first_time[dense_codes])
+    earliest = np.full(n, dense_codes.size, dtype=np.int64)
+    np.minimum.at(earliest, dense_codes[at_first], at_first)
+    attr = earliest.copy()
+    if idx.size:
+        attr[idx] = table.first_row if attribution_ == "first" else table.last_row
+    ev = prep.events
+    out = pd.DataFrame({entity: ev[entity].take(prep.positions[earliest]).reset_index(drop=True)})
+    out["reached"] = reached
+    for j, label in enumerate(prep.labels):
+        col = pd.Series(times[:, j].view("datetime64[ns]"))
+        if prep.tz is not None:
+            col = col.dt.tz_localize("UTC").dt.tz_convert(prep.tz)
+        out[label] = col
+    if prep.by:
+        vals = ev[prep.by].take(prep.positions[attr]).reset_index(drop=True)
+        for col in prep.by:
+            out[col] = vals[col]
+    try:
+        out = out.sort_values(entity, kind="stable", na_position="last")
+    except TypeError:
+        out = out.iloc[np.argsort(out[entity].astype(str).to_numpy(), kind="stable")]
+    result: pd.DataFrame = out.reset_index(drop=True)
+    return result
+
+
+def _compute(
+    func: str,
+    events: Any,
+    steps: Any,
+    *,
+    entity: str,
+    time: str,
+    event: str,
+    window: Any,
+    order: Any,
+    ties: Any,
+    by: Any,
+    attribution: Any,
+    dropna: Any,
+) -> tuple[_Prepared, _Grouped]:
+    prep, window_ns, order_, ties_, attribution_ = _prepare(
+        events,
+        steps,
+        func=func,
+        entity=entity,
+        time=time,
+        event=event,
+        window=window,
+        order=order,
+        ties=ties,
+        by=by,
+        attribution=attribution,
+        dropna=dropna,
+        all_rows=order == "strict",
+    )
+    table = _run(prep, window_ns, order_, ties_, rows=attribution_ if prep.by else "none")
+    return prep, _grouped(prep, table, attribution_)
+
+
+def conversion(
+    events: pd.DataFrame,
+    steps: Sequence[Step],
+    *,
+    entity: str = "user_id",
+    time: str = "timestamp",
+    event: str = "event",
+    window: pd.Timedelta | str | int | None = None,
+    order: Order = "ordered",
+    ties: Ties = "allow",
+    by: str | Sequence[str] | None = None,
+    attribution: Attribution = "first",
+    dropna: bool = False,
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """Entities reaching each funnel step, conversion rates with intervals, time taken.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        The event log: one row per event of an entity.
+    steps : list of str or list of lists of str
+        The funnel's steps in order.  Each item is an event name, or a list of
+        event names any of which fills the step (labelled ``"a | b"``).
+    entity : str, default="user_id"
+        Column that identifies the entity (a user, a lead, a prospect).
+    time : str, default="timestamp"
+        Column holding the event time: datetime64 of any unit or time zone, or ISO 8601 strings.
+    event : str, default="event"
+        Column holding the event name.
+    window : Timedelta, str or 0, optional
+        Longest time from a chain's step-1 event to its last step (inclusive),
+        e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
+    order : {"ordered", "strict", "any"}, default="ordered"
+        ``"ordered"``: steps in order, other events may come between;
+        ``"strict"``: between two consecutive steps only repeats of the first of
+        them may occur; ``"any"``: steps in any order within one window.
+    ties : {"allow", "strict"}, default="allow"
+        ``"allow"``: an event at the same time as the previous step counts as
+        after it (as ClickHouse does); ``"strict"``: each step must be strictly
+        later than the previous one.  Ignored when ``order="any"``.
+    by : str or list of str, optional
+        Column(s) to group by; one result block per group, groups sorted. Missing values form their
+        own group.
+    attribution : {"first", "last"}, default="first"
+        Where a ``by`` value that varies within an entity is read: at the
+        step-1 event of the entity's winning chain (``"first"``) or at its
+        deepest step reached (``"last"``).
+    dropna : bool, default=False
+        Leave out rows whose entity is missing (with a warning) instead of
+        raising :class:`~funnelkit.InvalidDataError`.
+    ci : float, default=0.95
+        Confidence level of the Wilson score intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (group, step), steps in the order given, groups sorted:
+
+        - the ``by`` columns;
+        - ``step`` (str): the step's label;
+        - ``entities`` (int64): entities that reached at least this step;
+        - ``conversion`` (float64): ``entities / entities of the previous
+          step`` (1.0 for step 1; NaN when the previous step has none);
+        - ``overall`` (float64): ``entities / entities of step 1``;
+        - ``dropped`` (int64): entities of the previous step that did not
+          reach this one (0 for step 1);
+        - ``conversion_low``, ``conversion_high`` (float64): Wilson interval
+          of ``conversion`` at level ``ci`` ([1, 1] for step 1);
+        - ``median_time`` (timedelta64[ns]): median time from the previous
+          step to this one among the entities that reached this step (NaT for
+          step 1).
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A column named by ``entity``, ``time``, ``event`` or ``by`` is missing.
+    InvalidDataError
+        ``entity`` has missing values (unless ``dropna=True``) or ``time`` does
+        not hold datetimes.
+    InvalidParameterError
+        A step names an event that does not occur (the message lists the
+        events that do), or another parameter is out of range.
+
+    See Also
+    --------
+    funnel_entities : The per-entity table behind these counts.
+    dropoff : Where entities leave, ranked, with segment tests.
+    time_to_convert : Distribution of the time between two steps.
+
+    Notes
+    -----
+    An entity counts at step k when its deepest chain (see
+    :func:`funnel_entities`) reaches k, so ``entities`` never increases
+    along the steps.  Entities with events but none of step 1 are not
+    counted.  With ``by``, each entity belongs to one group, so the groups'
+    counts add up to the total.  Times are those of the winning chain:
+    ``median_time`` of step k is the median of ``t_k - t_(k-1)``; for an even
+    count, the mean of the two middle values.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> ev = pd.DataFrame({
+    ...     "user_id": [1, 1, 1, 2, 2, 3],
+    ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-05",
+    ...                                  "2025-01-01", "2025-01-20", "2025-01-03"]),
+    ...     "event": ["visit", "signup", "buy", "visit", "signup", "visit"],
+    ... })
+    >>> res = fk.conversion(ev, ["visit", "signup", "buy"], window="7D")
+    >>> res[["step", "entities", "conversion", "overall", "dropped", "median_time"]]
+         step  entities  conversion  overall  dropped median_time
+    0   visit         3    1.000000 1.000000        0         NaT
+    1  signup         1    0.333333 0.333333        2      1 days
+    2     buy         1    1.000000 0.333333        0      3 days
+    """
+    func = "conversion"
+    ci_ = check_ci(ci, func=func)
+    prep, g = _compute(
+        func,
+        events,
+        steps,
+        entity=entity,
+        time=time,
+        event=event,
+        window=window,
+        order=order,
+        ties=ties,
+        by=by,
+        attribution=attribution,
+        dropna=dropna,
+    )
+    return _conversion_table(prep, g, ci_)
+
+
+def _conversion_table(prep: _Prepared, g: _Grouped, ci: float) -> pd.DataFrame:
+    k = len(prep.labels)
+    counts = _level_counts(g)  # (G, K)
+    prev = np.concatenate([counts[:, :1], counts[:, :-1]], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        conv = np.where(prev > 0, counts / np.maximum(prev, 1), np.nan)
+        overall = np.where(counts[:, :1] > 0, counts / np.maximum(counts[:, :1], 1), np.nan)
+    lo, hi = wilson_interval(counts, prev, ci)
+    lo[:, 0] = np.where(counts[:, 0] > 0, 1.0, np.nan)
+    hi[:, 0] = lo[:, 0]
+    conv[:, 0] = np.where(counts[:, 0] > 0, 1.0, np.nan)
+    med = np.full((g.n_groups, k), NAT, dtype=np.int64)
+    st = g.table.step_time
+    for j in range(1, k):
+        sel = g.table.reached > j
+        delta = st[sel, j] - st[sel, j - 1]
+        med[:, j] = _group_quantiles(g.gcode[sel], g.n_groups, delta, [0.5])[:, 0]
+    out = _block(g.groups, prep.by, k)
+    out["step"] = pd.Series(np.tile(np.asarray(prep.labels, dtype=object), g.n_groups), dtype=str)
+    out["entities"] = counts.ravel()
+    out["conversion"] = conv.ravel()
+    out["overall"] = overall.ravel()
+    out["dropped"] = (prev - counts).ravel()
+    out["conversion_low"] = lo.ravel()
+    out["conversion_high"] = hi.ravel()
+    out["median_time"] = _td(med.ravel())
+    return out
+
+
+def dropoff(
+    events: pd.DataFrame,
+    steps: Sequence[Step],
+    *,
+    entity: str = "user_id",
+    time: str = "timestamp",
+    event: str = "event",
+    window: pd.Timedelta | str | int | None = None,
+    order: Order = "ordered",
+    ties: Ties = "allow",
+    by: str | Sequence[str] | None = None,
+    attribution: Attribution = "first",
+    dropna: bool = False,
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """Where entities leave the funnel: losses per transition, ranked, tested by segment.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        The event log: one row per event of an entity.
+    steps : list of str or list of lists of str
+        The funnel's steps in order.  Each item is an event name, or a list of
+        event names any of which fills the step (labelled ``"a | b"``).
+    entity : str, default="user_id"
+        Column that identifies the entity (a user, a lead, a prospect).
+    time : str, default="timestamp"
+        Column holding the event time: datetime64 of any unit or time zone, or ISO 8601 strings.
+    event : str, default="event"
+        Column holding the event name.
+    window : Timedelta, str or 0, optional
+        Longest time from a chain's step-1 event to its last step (inclusive),
+        e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
+    order : {"ordered", "strict", "any"}, default="ordered"
+        ``"ordered"``: steps in order, other events may come between;
+        ``"strict"``: between two consecutive steps only repeats of the first of
+        them may occur; ``"any"``: steps in any order within one window.
+    ties : {"allow", "strict"}, default="allow"
+        ``"allow"``: an event at the same time as the previous step counts as
+        after it (as ClickHouse does); ``"strict"``: each step must be strictly
+        later than the previous one.  Ignored when ``order="any"``.
+    by : str or list of str, optional
+        Column(s) to group by; one result block per group, groups sorted. Missing values form their
+        own group.
+    attribution : {"first", "last"}, default="first"
+        Where a ``by`` value that varies within an entity is read: at the
+        step-1 event of the entity's winning chain (``"first"``) or at its
+        deepest step reached (``"last"``).
+    dropna : bool, default=False
+        Leave out rows whose entity is missing (with a warning) instead of
+        raising :class:`~funnelkit.InvalidDataError`.
+    ci : float, default=0.95
+        Confidence level of the Wilson score intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (group, transition from step k to step k + 1):
+
+        - the ``by`` columns;
+        - ``from_step``, ``to_step`` (str): the two steps' labels;
+        - ``entities`` (int64): entities that reached ``from_step``;
+        - ``lost`` (int64): of those, how many did not reach ``to_step``;
+        - ``lost_share`` (float64): ``lost / entities`` (NaN when no entities);
+        - ``lost_share_low``, ``lost_share_high`` (float64): its Wilson interval;
+        - ``rank`` (int64): 1 for the transition losing most entities in its
+          group, 2 for the next, ... (ties share the smaller rank);
+        - ``biggest_leak`` (bool): ``rank == 1`` (and something was lost);
+
+        and with ``by``:
+
+        - ``rest_entities``, ``rest_lost`` (int64), ``rest_lost_share``
+          (float64): the same for all other groups together;
+        - ``p_value`` (float64): two-sided pooled two-proportion z-test of
+          ``lost_share`` against ``rest_lost_share`` (NaN when either side has
+          no entities or nobody, or everybody, was lost);
+        - ``p_adjusted`` (float64): Holm-adjusted across every test in the
+          table.
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A column named by ``entity``, ``time``, ``event`` or ``by`` is missing.
+    InvalidDataError
+        ``entity`` has missing values (unless ``dropna=True``) or ``time`` does
+        not hold datetimes.
+    InvalidParameterError
+        Fewer than two steps, a step names an event that does not occur, or
+        another parameter is out of range.
+
+    See Also
+    --------
+    conversion : The same counts as entities and rates per step.
+
+    Notes
+    -----
+    ``lost_share`` is one minus the conversion of ``to_step`` in
+    :func:`conversion`.  The test compares each segment with the rest of the
+    population, not with the whole (which includes the segment); Holm's
+    step-down adjustment controls the family-wise error over the whole table.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> ev = pd.DataFrame({
+    ...     "user_id": [1, 1, 1, 2, 2, 3],
+    ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-05",
+    ...                                  "2025-01-01", "2025-01-03", "2025-01-03"]),
+    ...     "event": ["visit", "signup", "buy", "visit", "signup", "visit"],
+    ... })
+    >>> res = fk.dropoff(ev, ["visit", "signup", "buy"])
+    >>> res[["from_step", "to_step", "entities", "lost", "lost_share", "rank", "biggest_leak"]]
+      from_step to_step  entities  lost  lost_share  rank  biggest_leak
+    0     visit  signup         3     1    0.333333     1          True
+    1    signup     buy         2     1    0.500000     1          True
+    """
+    func = "dropoff"
+    ci_ = check_ci(ci, func=func)
+    if not isinstance(steps, str | bytes) and isinstance(steps, Sequence) and len(steps) == 1:
+        raise param_error(func, "steps", "a list of at least two steps", steps)
+    prep, g = _compute(
+        func,
+        events,
+        steps,
+        entity=entity,
+        time=time,
+        event=event,
+        window=window,
+        order=order,
+        ties=ties,
+        by=by,
+        attribution=attribution,
+        dropna=dropna,
+    )
+    k = len(prep.labels)
+    counts = _level_counts(g)
+    n_from, n_to = counts[:, :-1], counts[:, 1:]
+    lost = n_from - n_to
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(n_from > 0, lost / np.maximum(n_from, 1), np.nan)
+    lo, hi = wilson_interval(lost, n_from, ci_)
+    # rank within group by entities lost (descending), ties share the smaller rank
+    rank = (lost[:, None, :] > lost[:, :, None]).sum(axis=2) + 1
+    out = _block(g.groups, prep.by, k - 1)
+    labels = np.asarray(prep.labels, dtype=object)
+    out["from_step"] = pd.Series(np.tile(labels[:-1], g.n_groups), dtype=str)
+    out["to_step"] = pd.Series(np.tile(labels[1:], g.n_groups), dtype=str)
+    out["entities"] = n_from.ravel()
+    out["lost"] = lost.ravel()
+    out["lost_share"] = share.ravel()
+    out["lost_share_low"] = lo.ravel()
+    out["lost_share_high"] = hi.ravel()
+    out["rank"] = rank.ravel().astype(np.int64)
+    out["biggest_leak"] = (rank == 1).ravel() & (lost.ravel() > 0)
+    if prep.by:
+        total_from, total_lost = n_from.sum(axis=0), lost.sum(axis=0)
+        rest_from = total_from[None, :] - n_from
+        rest_lost = total_lost[None, :] - lost
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rest_share = np.where(rest_from > 0, rest_lost / np.maximum(rest_from, 1), np.nan)
+        p = two_proportion_test(lost, n_from, rest_lost, rest_from)
+        out["rest_entities"] = rest_from.ravel().astype(np.int64)
+        out["rest_lost"] = rest_lost.ravel().astype(np.int64)
+        out["rest_lost_share"] = rest_share.ravel()
+        out["p_value"] = p.ravel()
+        out["p_adjusted"] = holm(p.ravel())
+    return out
+
+
+def time_to_convert(
+    events: pd.DataFrame,
+    steps: Sequence[Step],
+    *,
+    entity: str = "user_id",
+    time: str = "timestamp",
+    event: str = "event",
+    window: pd.Timedelta | str | int | None = None,
+    order: Order = "ordered",
+    ties: Ties = "allow",
+    by: str | Sequence[str] | None = None,
+    attribution: Attribution = "first",
+    dropna: bool = False,
+    from_step: str | None = None,
+    to_step: str | None = None,
+) -> pd.DataFrame:
+    """How long converters take from one funnel step to a later one.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        The event log: one row per event of an entity.
+    steps : list of str or list of lists of str
+        The funnel's steps in order.  Each item is an event name, or a list of
+        event names any of which fills the step (labelled ``"a | b"``).
+    entity : str, default="user_id"
+        Column that identifies the entity (a user, a lead, a prospect).
+    time : str, default="timestamp"
+        Column holding the event time: datetime64 of any unit or time zone, or ISO 8601 strings.
+    event : str, default="event"
+        Column holding the event name.
+    window : Timedelta, str or 0, optional
+        Longest time from a chain's step-1 event to its last step (inclusive),
+        e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
+    order : {"ordered", "strict", "any"}, default="ordered"
+        ``"ordered"``: steps in order, other events may come between;
+        ``"strict"``: between two consecutive steps only repeats of the first of
+        them may occur; ``"any"``: steps in any order within one window.
+    ties : {"allow", "strict"}, default="allow"
+        ``"allow"``: an event at the same time as the previous step counts as
+        after it (as ClickHouse does); ``"strict"``: each step must be strictly
+        later than the previous one.  Ignored when ``order="any"``.
+    by : str or list of str, optional
+        Column(s) to group by; one result block per group, groups sorted. Missing values form their
+        own group.
+    attribution : {"first", "last"}, default="first"
+        Where a ``by`` value that varies within an entity is read: at the
+        step-1 event of the entity's winning chain (``"first"``) or at its
+        deepest step reached (``"last"``).
+    dropna : bool, default=False
+        Leave out rows whose entity is missing (with a warning) instead of
+        raising :class:`~funnelkit.InvalidDataError`.
+    from_step : str, optional
+        Label (or event name) of the step the clock starts at; default the
+        first step.
+    to_step : str, optional
+        Label (or event name) of the step the clock stops at; default the last
+        step.  Must come after ``from_step``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group:
+
+        - the ``by`` columns;
+        - ``from_step``, ``to_step`` (str): the two steps' labels;
+        - ``count`` (int64): converters, the entities that reached ``to_step``;
+        - ``mean`` (timedelta64[ns]): mean of ``t(to_step) - t(from_step)``;
+        - ``p10``, ``p25``, ``median``, ``p75``, ``p90`` (timedelta64[ns]):
+          its quantiles (linear interpolation, numpy's default).
+
+        Durations are NaT for a group without converters.
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A column named by ``entity``, ``time``, ``event`` or ``by`` is missing.
+    InvalidDataError
+        ``entity`` has missing values (unless ``dropna=True``) or ``time`` does
+        not hold datetimes.
+    InvalidParameterError
+        ``from_step`` / ``to_step`` is not a step or not in order, a step names
+        an event that does not occur, or another parameter is out of range.
+
+    See Also
+    --------
+    conversion : Median time per step among the entities that reached it.
+
+    Notes
+    -----
+    Times are those of each entity's winning chain (see
+    :func:`funnel_entities`), so ``t(to_step) - t(from_step)`` is never
+    negative and, with a window, never longer than it.  Entities that did not
+    reach ``to_step`` are not counted: this describes converters, it is not a
+    survival estimate.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> ev = pd.DataFrame({
+    ...     "user_id": [1, 1, 2, 2, 3],
+    ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-01",
+    ...                                  "2025-01-04", "2025-01-03"]),
+    ...     "event": ["visit", "buy", "visit", "buy", "visit"],
+    ... })
+    >>> res = fk.time_to_convert(ev, ["visit", "buy"])
+    >>> res[["from_step", "to_step", "count", "mean", "median", "p90"]]
+      from_step to_step  count   mean median             p90
+    0     visit     buy      2 2 days 2 days 2 days 19:12:00
+    """
+    func = "time_to_convert"
+    names, labels = _parse_steps(steps, func=func)
+    a = (
+        0
+        if from_step is None
+        else _step_index(from_step, labels, names, name="from_step", func=func)
+    )
+    b = (
+        len(labels) - 1
+        if to_step is None
+        else _step_index(to_step, labels, names, name="to_step", func=func)
+    )
+    if b <= a:
+        raise param_error(
+            func, "to_step", f"a step after from_step {labels[a]!r} (steps: {labels!r})", to_step
+        )
+    prep, g = _compute(
+        func,
+        events,
+        steps,
+        entity=entity,
+        time=time,
+        event=event,
+        window=window,
+        order=order,
+        ties=ties,
+        by=by,
+        attribution=attribution,
+        dropna=dropna,
+    )
+    sel = g.table.reached > b
+    dur = g.table.step_time[sel, b] - g.table.step_time[sel, a]
+    gc = g.gcode[sel]
+    qs = _group_quantiles(gc, g.n_groups, dur, QUANTILES)
+    n_groups = g.n_groups
+    out = _block(g.groups, prep.by, 1)
+    out["from_step"] = pd.Series([labels[a]] * n_groups, dtype=str)
+    out["to_step"] = pd.Series([labels[b]] * n_groups, dtype=str)
+    out["count"] = np.bincount(gc, minlength=g.n_groups).astype(np.int64)
+    out["mean"] = _td(_group_means(gc, g.n_groups, dur))
+    for i, name in enumerate(("p10", "p25", "median", "p75", "p90")):
+        out[name] = _td(qs[:n_groups, i])
+    return out

@@ -1,0 +1,176 @@
+"""Slow, obviously-correct per-entity references (loops allowed here only).
+
+Funnels are computed by enumerating every chain of distinct rows, straight
+from the definitions in ``docs/events.md``; no cleverness, no numpy kernels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+import pandas as pd
+
+NAT = pd.NaT
+
+
+def _chains(rows, steps, window, order, ties):
+    """Every valid chain (tuple of row positions) of one entity's rows.
+
+    rows: list of (time_ns, event, position); steps: list of sets of events.
+    """
+    out = []
+
+    def interrupted(p, q, k):
+        # a row strictly between p and q in time that does not fill step k
+        tp, tq = rows[p][0], rows[q][0]
+        return any(tp < t < tq and ev not in steps[k] for t, ev, _ in rows)
+
+    def extend(chain):
+        out.append(tuple(chain))
+        k = len(chain)
+        if k == len(steps):
+            return
+        last = chain[-1]
+        t_last = rows[last][0]
+        t_first = rows[chain[0]][0]
+        for r, (t, ev, _) in enumerate(rows):
+            if r in chain or ev not in steps[k]:
+                continue
+            if ties == "strict" and not t > t_last:
+                continue
+            if ties == "allow" and not t >= t_last:
+                continue
+            if window is not None and t - t_first > window:
+                continue
+            if order == "strict" and interrupted(last, r, k - 1):
+                continue
+            extend([*chain, r])
+
+    for r, (_t, ev, _) in enumerate(rows):
+        if ev in steps[0]:
+            extend([r])
+    return out
+
+
+def entity_funnel(rows, steps, window=None, order="ordered", ties="allow"):
+    """(reached, step times list, first_row position, last_row position) of one entity."""
+    steps = [set(s) for s in steps]
+    k_steps = len(steps)
+    if order == "any":
+        return _entity_any(rows, steps, window)
+    chains = _chains(rows, steps, window, order, ties)
+    if not chains:
+        return 0, [None] * k_steps, None, None
+    level = max(len(c) for c in chains)
+    deepest = [c for c in chains if len(c) == level]
+    end = min(rows[c[-1]][0] for c in deepest)
+    start = max(rows[c[0]][0] for c in deepest if rows[c[-1]][0] == end)
+    with_start = [c for c in deepest if rows[c[0]][0] == start]
+    times = []
+    for j in range(level):
+        if order == "strict":
+            times.append(max(rows[c[j]][0] for c in with_start if rows[c[-1]][0] == end))
+        else:
+            times.append(min(rows[c[j]][0] for c in with_start))
+    return level, times + [None] * (k_steps - level), *_attribution(rows, steps, times)
+
+
+def _entity_any(rows, steps, window):
+    k_steps = len(steps)
+    best, best_s = 0, None
+    for s in sorted({t for t, ev, _ in rows if any(ev in st for st in steps)}):
+        level = 0
+        for st in steps:
+            hit = any(
+                ev in st and s <= t and (window is None or t - s <= window) for t, ev, _ in rows
+            )
+            if not hit:
+                break
+            level += 1
+        if level > best:
+            best, best_s = level, s
+    if best == 0:
+        return 0, [None] * k_steps, None, None
+    times = [min(t for t, ev, _ in rows if ev in steps[j] and t >= best_s) for j in range(best)]
+    return best, times + [None] * (k_steps - best), *_attribution(rows, steps, times)
+
+
+def _attribution(rows, steps, times):
+    level = len(times)
+    first = min(p for t, ev, p in rows if ev in steps[0] and t == times[0])
+    last = min(p for t, ev, p in rows if ev in steps[level - 1] and t == times[level - 1])
+    return first, last
+
+
+def funnel_entities_ref(
+    events: pd.DataFrame,
+    steps: Sequence,
+    *,
+    entity="user_id",
+    time="timestamp",
+    event="event",
+    window=None,
+    order="ordered",
+    ties="allow",
+    by: Sequence[Hashable] = (),
+    attribution="first",
+    labels=None,
+) -> pd.DataFrame:
+    """Reference ``funnel_entities``: one row per entity, sorted by entity."""
+    steps = [[s] if isinstance(s, str) else list(s) for s in steps]
+    if labels is None:
+        labels = []
+        for s in steps:
+            label, k = " | ".join(s), 2
+            while label in labels:
+                label = f"{' | '.join(s)} #{k}"
+                k += 1
+            labels.append(label)
+    w = None if window is None else pd.Timedelta(window).value
+    ts = pd.to_datetime(events[time])
+    tz = ts.dt.tz
+    ns = (ts.dt.tz_convert("UTC").dt.tz_localize(None) if tz is not None else ts).astype(
+        "datetime64[ns]"
+    )
+    ns = ns.to_numpy().view("int64")
+    records = []
+    groups: dict = {}
+    for pos, (ent, t, ev) in enumerate(zip(events[entity], ns, events[event], strict=True)):
+        groups.setdefault(ent, []).append((int(t), ev, pos))
+    for ent in sorted(groups):
+        rows = groups[ent]
+        level, times, first, last = entity_funnel(rows, steps, w, order, ties)
+        rec = {entity: ent, "reached": level}
+        for lab, t in zip(labels, times, strict=True):
+            rec[lab] = NAT if t is None else pd.Timestamp(t)
+        if by:
+            if level == 0:
+                pos = min(rows, key=lambda r: (r[0], r[2]))[2]
+            else:
+                pos = first if attribution == "first" else last
+            for col in by:
+                rec[col] = events[col].iloc[pos]
+        records.append(rec)
+    out = pd.DataFrame(records, columns=[entity, "reached", *labels, *by])
+    out["reached"] = out["reached"].astype("int64")
+    for lab in labels:
+        out[lab] = pd.to_datetime(out[lab]).astype("datetime64[ns]")
+        if tz is not None:
+            out[lab] = out[lab].dt.tz_localize("UTC").dt.tz_convert(tz)
+    for col in by:  # the input's dtype, missing values as they were
+        out[col] = pd.Series([r[col] for r in records], dtype=events[col].dtype)
+    out[entity] = pd.Series([r[entity] for r in records], dtype=events[entity].dtype)
+    return out
+
+
+def conversion_counts_ref(per_entity: pd.DataFrame, n_steps: int) -> list[int]:
+    """Entities reaching at least step k from a reference per-entity table."""
+    return [int((per_entity["reached"] >= k).sum()) for k in range(1, n_steps + 1)]
+
+
+def quantile_ref(values_ns: Sequence[int], q: float) -> pd.Timedelta:
+    """numpy's default (linear) quantile of durations, rounded to ns."""
+    if len(values_ns) == 0:
+        return pd.NaT
+    return pd.Timedelta(int(np.round(np.quantile(np.asarray(values_ns, dtype=np.float64), q))))
