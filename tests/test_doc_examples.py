@@ -9,6 +9,7 @@ is waiting for.
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 
@@ -39,6 +40,10 @@ def test_examples_run(page, tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
     monkeypatch.chdir(tmp_path)
+    # the same tables, fewer leads: the examples' code runs unchanged, faster
+    monkeypatch.setattr(
+        fk.datasets, "load_sample", functools.partial(fk.datasets.load_sample, n_leads=800)
+    )
     namespace: dict[str, object] = {"__name__": "__docs__"}
     pending: set[str] = set()
     ran = 0

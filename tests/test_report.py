@@ -131,7 +131,8 @@ def tiny_deals(stage_name: str = "proposal") -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def sample():
-    return fk.datasets.load_sample()
+    # the full sample runs through the report in tests/test_demo.py; a smaller one here
+    return fk.datasets.load_sample(n_leads=1200)
 
 
 # ----------------------------------------------------------------------------
