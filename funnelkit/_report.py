@@ -75,7 +75,7 @@ class Inputs:
     deals: pd.DataFrame
     history: pd.DataFrame | None = None
     events: pd.DataFrame | None = None
-    steps: list[str] | None = None
+    steps: list[Any] | None = None  # event names, or lists of names (any fills the step)
     touches: pd.DataFrame | None = None
     costs: pd.DataFrame | None = None
     stages: list[str] | None = None
@@ -334,7 +334,8 @@ def _triggers(inp: Inputs, notes: list[str]) -> list[Item]:
                 res = res[res["entities_with"] > 0].reset_index(drop=True)
             if res.empty or ("small_sample" in res.columns and bool(res["small_sample"].all())):
                 continue  # too few entities did anything at this step: nothing to read
-            title = f"Behaviours between {inp.steps[at_step - 1]} and {inp.steps[at_step]}"
+            before, after = _label(inp.steps[at_step - 1]), _label(inp.steps[at_step])
+            title = f"Behaviours between {before} and {after}"
             items.append(_item(title, res, "plot_triggers"))
         if not items:
             msg = "every behaviour has too few entities at every step"
@@ -346,6 +347,11 @@ def _triggers(inp: Inputs, notes: list[str]) -> list[Item]:
         return items
 
     return _parts([triggers], notes)
+
+
+def _label(step: Any) -> str:
+    """A step's readable name: ``"demo | trial"`` for a list of events."""
+    return step if isinstance(step, str) else " | ".join(str(s) for s in step)
 
 
 def behaviours(events: pd.DataFrame, steps: Sequence[Any]) -> list[str]:
@@ -394,7 +400,8 @@ def _stalled(inp: Inputs, notes: list[str]) -> list[Item]:
     def revival() -> list[Item]:
         func = _fn("revival_candidates")
         _need_columns(inp.deals, ["lost_reason"], inp.label("deals"))
-        res = func(inp.deals, inp.history, stages=_stages(inp), **_as_of(inp))
+        stages = _stages(inp, "the revival list")
+        res = func(inp.deals, inp.history, stages=stages, **_as_of(inp))
         return [_item("Lost deals worth reviving", res)]
 
     return _parts([stalled, lost, revival], notes)
@@ -463,12 +470,15 @@ def at_milestones(curve: pd.DataFrame, *, column: str = "t") -> pd.DataFrame:
     return cast(pd.DataFrame, out)
 
 
-def _stages(inp: Inputs) -> list[str]:
+def _stages(inp: Inputs, what: str = "this part") -> list[str]:
     """The stage order: as given, else inferred from the history."""
     if inp.stages is not None:
         return inp.stages
     if inp.history is None:
-        msg = "needs the stage order (stages=, --stages) or a stage history (history=, --history)"
+        msg = (
+            f"{what} needs the stage order (stages=, --stages) "
+            "or a stage history (history=, --history)"
+        )
         raise _Skip(msg)
     return infer_stages(inp.history)
 
@@ -845,7 +855,7 @@ def report(
     *,
     history: pd.DataFrame | None = None,
     events: pd.DataFrame | None = None,
-    steps: Sequence[str] | None = None,
+    steps: Sequence[str | Sequence[str]] | None = None,
     touches: pd.DataFrame | None = None,
     costs: pd.DataFrame | None = None,
     stages: Sequence[str] | None = None,
@@ -882,8 +892,9 @@ def report(
         ``entered_at``.
     events : pandas.DataFrame, optional
         Event log: ``user_id``, ``timestamp``, ``event``. Needs ``steps``.
-    steps : list of str, optional
-        The funnel steps (event names) of ``events``, in order.
+    steps : list, optional
+        The funnel steps of ``events``, in order: event names, or lists of
+        names (any of them fills the step), as in :func:`funnelkit.conversion`.
     touches : pandas.DataFrame, optional
         Outreach log: ``user_id``, ``timestamp``, ``response``.
     costs : pandas.DataFrame, optional
@@ -993,7 +1004,7 @@ def make_inputs(
     *,
     history: pd.DataFrame | None = None,
     events: pd.DataFrame | None = None,
-    steps: Sequence[str] | None = None,
+    steps: Sequence[str | Sequence[str]] | None = None,
     touches: pd.DataFrame | None = None,
     costs: pd.DataFrame | None = None,
     stages: Sequence[str] | None = None,
@@ -1073,7 +1084,7 @@ def make_inputs(
         deals=deals_ready,
         history=prepared["history"],
         events=prepared["events"],
-        steps=None if steps is None else [str(s) for s in steps],
+        steps=None if steps is None else [s if isinstance(s, str) else list(s) for s in steps],
         touches=prepared["touches"],
         costs=prepared["costs"],
         stages=None if stages is None else [str(s) for s in stages],

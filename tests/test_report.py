@@ -573,3 +573,13 @@ def test_user_names_are_escaped_through_the_real_metrics(tmp_path):
         assert {"Pipeline now", "Win rate and reps", "Channels"} <= set(shown)
     for src in page.images:
         decode_png(src)
+
+
+@pytest.mark.skipif(not hasattr(fk, "conversion"), reason="funnelkit.conversion not merged yet")
+def test_steps_may_be_lists_of_events(tmp_path):
+    small = fk.datasets.load_sample(n_leads=600)
+    steps = ["lead generation", "prospecting", ["qualification", "contact"], "won"]
+    page = parse(fk.report(small.deals, events=small.events, steps=steps, out=tmp_path))
+    funnel = page.sections["Funnel and drop-off"]
+    assert "Skipped:" not in funnel
+    assert "qualification | contact" in funnel
