@@ -9,9 +9,11 @@ reason.  A section yields *items*: ``(title, table)`` or
 ``(title, table, draw)`` with ``draw(ax) -> Axes`` (the same protocol as the
 demo sections in :mod:`funnelkit._demo`).
 
-The page is written by :func:`write_html`: tables through
+The page is written by :func:`write_report`: tables through
 :func:`funnelkit._format.column_formatters`, pictures as base64 PNG, every
-piece of user data HTML-escaped, no external resources.
+piece of user data HTML-escaped, no external resources.  The ``funnelkit
+report`` command (:func:`add_report_parser`, :func:`run_report_command`)
+reads CSV / Parquet exports and names the file in every error.
 """
 
 from __future__ import annotations
