@@ -129,6 +129,18 @@ def tiny_deals(stage_name: str = "proposal") -> pd.DataFrame:
     )
 
 
+#: A valid 1x1 PNG (what matplotlib writes for a blank 1x1 figure is larger; this is enough).
+TINY_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
+
+
+@pytest.fixture
+def fast_pictures(monkeypatch):
+    """Tests about the command line and skipping, not pictures: skip the drawing."""
+    monkeypatch.setattr(_report, "render_png", lambda draw: TINY_PNG)
+
+
 @pytest.fixture(scope="module")
 def sample():
     # the full sample runs through the report in tests/test_demo.py; a smaller one here
@@ -253,7 +265,7 @@ def test_report_on_the_sample_has_every_section_or_its_skip_reason(sample, tmp_p
         decode_png(src)
 
 
-def test_report_skips_sections_whose_inputs_are_missing(tmp_path):
+def test_report_skips_sections_whose_inputs_are_missing(tmp_path, fast_pictures):
     path = fk.report(tiny_deals(), out=tmp_path)
     page = parse(path)
     assert list(page.sections) == SECTION_NAMES
@@ -266,7 +278,7 @@ def test_report_skips_sections_whose_inputs_are_missing(tmp_path):
     )
 
 
-def test_optional_columns_skip_parts_not_the_report(tmp_path):
+def test_optional_columns_skip_parts_not_the_report(tmp_path, fast_pictures):
     deals = tiny_deals()[["deal_id", "created_at", "closed_at", "status"]]
     page = parse(fk.report(deals, out=tmp_path))
     assert list(page.sections) == SECTION_NAMES
@@ -319,7 +331,7 @@ def test_report_wires_a_metric_and_its_picture(monkeypatch, tmp_path):
     assert pd.api.types.is_datetime64_dtype(seen["deals"]["created_at"])
 
 
-def test_column_map_renames_without_touching_the_input(monkeypatch, tmp_path):
+def test_column_map_renames_without_touching_the_input(monkeypatch, tmp_path, fast_pictures):
     deals = tiny_deals().rename(columns={"deal_id": "Opportunity ID", "status": "Deal Stage"})
     before = deals.copy()
     seen = {}
@@ -335,7 +347,7 @@ def test_column_map_renames_without_touching_the_input(monkeypatch, tmp_path):
     assert "status" in seen["columns"]
 
 
-def test_progress_lines(capsys, tmp_path):
+def test_progress_lines(capsys, tmp_path, fast_pictures):
     fk.report(tiny_deals(), out=tmp_path, progress=True)
     text = capsys.readouterr().out
     for i, name in enumerate(SECTION_NAMES, start=1):
@@ -433,7 +445,7 @@ def run_cli(*args):
     )
 
 
-def test_cli_report_on_exports(exports, tmp_path, capsys):
+def test_cli_report_on_exports(exports, tmp_path, capsys, fast_pictures):
     code = main(
         [
             "report",
@@ -462,7 +474,7 @@ def test_cli_report_on_exports(exports, tmp_path, capsys):
     assert "Skipped:" in page.sections["Revenue plan"]
 
 
-def test_cli_column_map(tmp_path, capsys):
+def test_cli_column_map(tmp_path, capsys, fast_pictures):
     deals = tiny_deals().rename(columns={"deal_id": "Opportunity ID"})
     deals.to_csv(tmp_path / "d.csv", index=False)
     args = ["report", "--deals", str(tmp_path / "d.csv"), "--out", str(tmp_path / "r")]
@@ -525,7 +537,7 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys):
     assert info.value.code == 2
 
 
-def test_cli_report_on_a_real_crm_export(shared_data, tmp_path, capsys):
+def test_cli_report_on_a_real_crm_export(shared_data, tmp_path, capsys, fast_pictures):
     """Maven's CRM opportunities, mapped to funnelkit's columns on the command line."""
     path = shared_data / "maven_crm_sales_opportunities" / "sales_pipeline.csv"
     column_map = (
@@ -579,7 +591,10 @@ def test_user_names_are_escaped_through_the_real_metrics(tmp_path):
 def test_steps_may_be_lists_of_events(tmp_path):
     small = fk.datasets.load_sample(n_leads=600)
     steps = ["lead generation", "prospecting", ["qualification", "contact"], "won"]
-    page = parse(fk.report(small.deals, events=small.events, steps=steps, out=tmp_path))
+    inp = _report.make_inputs(small.deals, events=small.events, steps=steps)
+    funnel_only = [s for s in _report.SECTIONS if s[0] == "Funnel and drop-off"]
+    results = _report.run_sections(inp, sections=funnel_only)
+    page = parse(_report.write_report(tmp_path, results, title="t"))
     funnel = page.sections["Funnel and drop-off"]
     assert "Skipped:" not in funnel
     assert "qualification | contact" in funnel

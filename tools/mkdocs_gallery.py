@@ -9,6 +9,7 @@ links stay valid, and the strict build passes).
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -62,7 +63,8 @@ def pictures() -> dict[str, bytes]:
     import funnelkit as fk
     from funnelkit._report import render_png
 
-    sample = fk.datasets.load_sample()
+    # FUNNELKIT_GALLERY_LEADS: a smaller sample for quick test builds
+    sample = fk.datasets.load_sample(n_leads=int(os.environ.get("FUNNELKIT_GALLERY_LEADS", 4000)))
     out: dict[str, bytes] = {}
     for name, compute in PICTURES.items():
         plot = getattr(fk, name, None)
