@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 from funnelkit import datasets
+from funnelkit._report import report
 from funnelkit._version import __version__
 from funnelkit.deals import (
     channel_yield,
@@ -89,6 +90,7 @@ __all__ = [
     "plot_touches",
     "plot_triggers",
     "plot_win_curve",
+    "report",
     "revival_candidates",
     "sales_cycle",
     "sales_velocity",

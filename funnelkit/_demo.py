@@ -1,16 +1,20 @@
 """``funnelkit demo``: run every analysis on the bundled sample.
 
-Each section is a function ``(sample) -> list[(title, table)]``; the demo
-prints each table and writes it as CSV into the output folder.  Metric issues
-add their sections to :data:`SECTIONS`.
+Each section is a function ``(sample) -> list[item]`` where an item is
+``(title, table)`` or ``(title, table, draw)`` with ``draw(ax) -> Axes``
+drawing the table's picture (e.g. ``lambda ax: plot_funnel(table, ax=ax)``).
+The demo prints each table, writes it as CSV (and the picture as PNG) into
+the output folder, then writes the HTML report of the sample there
+(:func:`funnelkit.report`).  Metric issues add their sections to
+:data:`SECTIONS`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -19,11 +23,17 @@ from funnelkit._format import format_frame
 from funnelkit.planning import _demo_section as _planning
 from funnelkit.stages import _demo_section as _stage_history
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 Table = tuple[str, pd.DataFrame]
-Section = Callable[[Any], list[Table]]
+#: A section item: ``(title, table)`` or ``(title, table, draw)``.
+Item = tuple[str, pd.DataFrame] | tuple[str, pd.DataFrame, Callable[["Axes"], "Axes"]]
+#: A section: ``fn(sample) -> list of items`` (Sequence: lists of 2-tuples type-check too).
+Section = Callable[[Any], Sequence[Item]]
 
 
-def _overview(sample: Any) -> list[Table]:
+def _overview(sample: Any) -> list[Item]:
     deals = sample.deals
     by_stage = (
         deals.pivot_table(
@@ -120,21 +130,65 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
-def run_demo(out: Path, *, seed: int = 0, echo: Callable[[str], None] = print) -> list[Table]:
-    """Run every section on ``load_sample(seed)``; print and write the tables."""
+#: Revenue target of the demo's plan and coverage figures.
+DEMO_TARGET = 1_000_000.0
+
+
+def run_demo(
+    out: Path, *, seed: int = 0, echo: Callable[[str], None] = print, report: bool = True
+) -> list[Table]:
+    """Run every section on ``load_sample(seed)``; print and write the tables.
+
+    Then write ``out/report.html`` (the full report on the sample) unless
+    ``report`` is False.
+    """
+    from funnelkit._report import render_png
     from funnelkit.datasets import load_sample
 
     sample = load_sample(seed=seed)
     out.mkdir(parents=True, exist_ok=True)
     echo(f"funnelkit demo on the bundled sample (seed={seed}); writing to {out.resolve()}")
     tables: list[Table] = []
+    n_pictures = 0
     for name, section in SECTIONS:
         echo("")
         echo(f"== {name} ==")
-        for title, table in section(sample):
+        for item in section(sample):
+            title, table = item[0], item[1]
             echo(f"\n{title}")
             echo(format_frame(table))
             table.to_csv(out / f"{slug(title)}.csv", index=False)
+            if len(item) == 3:
+                (out / f"{slug(title)}.png").write_bytes(render_png(item[2]))
+                n_pictures += 1
             tables.append((title, table))
-    echo(f"\nWrote {len(tables)} tables to {out.resolve()}")
+    echo(f"\nWrote {len(tables)} tables and {n_pictures} pictures to {out.resolve()}")
+    if report:
+        echo("\nWriting the report ...")
+        write_sample_report(sample, out, echo=echo)
     return tables
+
+
+def write_sample_report(sample: Any, out: Path, *, echo: Callable[[str], None] | None) -> Path:
+    """The HTML report (:func:`funnelkit.report`) of the whole sample into ``out``."""
+    from funnelkit._report import describe, make_inputs, run_sections, write_report
+
+    inp = make_inputs(
+        sample.deals,
+        history=sample.history,
+        events=sample.events,
+        steps=[*sample.stages[:-1], "won"],
+        touches=sample.touches,
+        costs=sample.costs,
+        stages=list(sample.stages),
+        target=DEMO_TARGET,
+        as_of=sample.as_of,
+    )
+    results = run_sections(inp, echo=echo)
+    return write_report(
+        out,
+        results,
+        title="funnelkit demo: a synthetic B2B sales team",
+        summary=describe(inp),
+        echo=echo,
+    )

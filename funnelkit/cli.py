@@ -28,6 +28,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"funnelkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from funnelkit._report import add_report_parser  # `funnelkit report`
+
+    add_report_parser(sub)
 
     demo = sub.add_parser(
         "demo",
@@ -264,6 +267,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        if args.command == "report":
+            from funnelkit._report import run_report_command
+
+            return run_report_command(args)
         if args.command == "demo":
             from funnelkit._demo import run_demo
 

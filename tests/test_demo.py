@@ -75,3 +75,20 @@ def test_error_is_one_line_not_a_traceback(tmp_path):
     assert out.stderr.startswith("funnelkit: error:")
     assert "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_demo_writes_the_html_report(demo_run):
+    """`funnelkit demo` writes DIR/report.html: every section, pictures embedded as PNG."""
+    import base64
+    import re
+
+    _, text, out = demo_run
+    page = (out / "report.html").read_text(encoding="utf-8")
+    for name in ("Pipeline now", "Funnel and drop-off", "Revenue plan"):
+        assert f"{name}</h2>" in page
+    assert "<script" not in page.lower()
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # self-contained
+    for data in re.findall(r'src="data:image/png;base64,([^"]+)"', page):
+        assert base64.b64decode(data).startswith(b"\x89PNG")
+    assert "[9/9] Revenue plan" in text
+    assert str((out / "report.html").resolve()) in text
