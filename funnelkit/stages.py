@@ -37,6 +37,9 @@ from funnelkit._validate import (
 )
 from funnelkit.errors import InvalidDataError, InvalidParameterError
 
+#: Nanoseconds in a day.
+NS_PER_DAY = 86_400 * 10**9
+
 __all__ = [
     "lost_deals",
     "revival_candidates",
@@ -586,8 +589,9 @@ def time_in_stage(
         - ``visits`` (int64): stays in the stage (re-entries counted separately);
         - ``n_closed`` (int64): durations (per ``basis``) that ended;
         - ``n_open`` (int64): durations still running at ``as_of`` (censored);
-        - ``total_time`` (timedelta64[ns]): time spent in the stage by all
-          deals, open stays counted up to ``as_of``;
+        - ``total_days`` (float64): time spent in the stage by all deals, in
+          days, open stays counted up to ``as_of`` (a float: such sums can
+          exceed the ~292 years a nanosecond Timedelta holds);
         - ``median_time`` (timedelta64[ns]): Kaplan–Meier median duration,
           open stays censored (NaT when fewer than half have ended);
         - ``median_closed`` (timedelta64[ns]): naive median of the ended
@@ -638,10 +642,10 @@ def time_in_stage(
     ...                                   "2025-01-01", "2025-01-05", "2025-01-08"]),
     ... })
     >>> res = fk.time_in_stage(history, ["lead", "demo"], as_of="2025-01-10")
-    >>> res[["stage", "deals", "visits", "n_closed", "n_open", "total_time", "median_time"]]
-      stage  deals  visits  n_closed  n_open total_time median_time
-    0  lead      3       4         2       2    14 days      4 days
-    1  demo      2       2         1       1     6 days      1 days
+    >>> res[["stage", "deals", "visits", "n_closed", "n_open", "total_days", "median_time"]]
+      stage  deals  visits  n_closed  n_open  total_days median_time
+    0  lead      3       4         2       2        14.0      4 days
+    1  demo      2       2         1       1         6.0      1 days
     """
     func = "time_in_stage"
     check_option(basis, ("visits", "latest", "cumulative"), name="basis", func=func)
@@ -667,8 +671,9 @@ def time_in_stage(
     stay_key = gcode[st.deal] * n_stages + st.stage
     visits = np.bincount(stay_key, minlength=size).astype(np.int64)
     dur = st.end - st.start
-    total = np.zeros(size, dtype=np.int64)
-    np.add.at(total, stay_key, dur)
+    # in days, as a float: a sum of many stays can pass the ~292 years a
+    # nanosecond timedelta64 holds
+    total_days = np.bincount(stay_key, weights=dur / NS_PER_DAY, minlength=size)
     pair = np.unique(st.deal * n_stages + st.stage)
     n_entered = np.bincount(
         gcode[pair // n_stages] * n_stages + pair % n_stages, minlength=size
@@ -702,7 +707,7 @@ def time_in_stage(
             "visits": visits,
             "n_closed": n_closed,
             "n_open": n_open,
-            "total_time": _td(total),
+            "total_days": total_days.astype(np.float64),
             "median_time": _td(median),
             "median_closed": naive.to_numpy(dtype="timedelta64[ns]"),
         },

@@ -344,12 +344,12 @@ def test_time_in_stage_by_hand():
     assert res["visits"].tolist() == [4, 3, 2]
     assert res["n_closed"].tolist() == [4, 2, 1]
     assert res["n_open"].tolist() == [0, 1, 1]
-    assert (res["total_time"] / DAY).tolist() == [9, 22, 20]
+    assert res["total_days"].tolist() == [9, 22, 20]
     # A: 1 2 2 4 all ended: S(1)=.75, S(2)=.25 -> median 2
     # B: 3 3 16+: S(3) = 1/3 -> median 3;  C: 3 17+: S(3) = .5 -> median 3
     assert (res["median_time"] / DAY).tolist() == [2, 3, 3]
     assert (res["median_closed"] / DAY).tolist() == [2, 3, 3]
-    assert res["total_time"].dtype == "timedelta64[ns]"
+    assert res["total_days"].dtype == "float64"
     assert res["median_time"].dtype == "timedelta64[ns]"
 
 
@@ -364,7 +364,7 @@ def test_time_in_stage_bases():
     # B: x 3+3 = 6, y 16+ -> median 6; C unchanged
     assert (cum["median_time"] / DAY).tolist() == [3, 6, 3]
     assert cum["n_open"].tolist() == [0, 1, 1]
-    assert (cum["total_time"] == latest["total_time"]).all()
+    assert (cum["total_days"] == latest["total_days"]).all()
 
 
 def test_time_in_stage_without_deals_and_median_not_reached():
@@ -378,7 +378,7 @@ def test_time_in_stage_without_deals_and_median_not_reached():
 def test_time_in_stage_default_as_of_is_latest_date():
     # latest date: history day 9 vs closing day 12 -> day 12
     res = fk.time_in_stage(TIS, ["A", "B", "C"], deals=TIS_DEALS)
-    assert (res["total_time"] / DAY).tolist() == [9, 6 + 8, 3 + 9]
+    assert res["total_days"].tolist() == [9, 6 + 8, 3 + 9]
 
 
 def test_time_in_stage_by_group():
@@ -386,7 +386,7 @@ def test_time_in_stage_by_group():
     assert res["team"].tolist() == ["t1"] * 3 + ["t2"] * 3
     # t2 = y: A 4 (ended), B 16 (open)
     assert res["visits"].tolist() == [3, 2, 2, 1, 1, 0]
-    assert (res["total_time"][3:] / DAY).tolist() == [4, 16, 0]
+    assert res["total_days"][3:].tolist() == [4, 16, 0]
     assert pd.isna(res["median_time"][5])
 
 
@@ -474,7 +474,8 @@ def test_time_in_stage_matches_reference(history, closing, as_of_day):
         row = res.iloc[k]
         assert row["visits"] == len(mine)
         assert row["n_open"] == sum(not o for _, o in mine)
-        assert row["total_time"] == sum((d for d, _ in mine), pd.Timedelta(0))
+        expected_total = sum((d for d, _ in mine), pd.Timedelta(0)) / pd.Timedelta(days=1)
+        assert row["total_days"] == pytest.approx(expected_total, rel=1e-12, abs=1e-9)
         expected = km_median([d for d, _ in mine], [o for _, o in mine]) if mine else pd.NaT
         assert (pd.isna(row["median_time"]) and pd.isna(expected)) or (
             row["median_time"] == expected
@@ -807,9 +808,11 @@ def test_time_in_stage_groups_sum_to_total(history, teams):
     if grouped.empty:  # no deal, no group
         assert (total["visits"] == 0).all()
         return
-    for col in ("deals", "visits", "n_closed", "n_open", "total_time"):
+    for col in ("deals", "visits", "n_closed", "n_open"):
         summed = grouped.groupby("stage", sort=False)[col].sum()
         assert summed.reindex(STAGES).tolist() == total[col].tolist(), col
+    summed = grouped.groupby("stage", sort=False)["total_days"].sum().reindex(STAGES)
+    np.testing.assert_allclose(summed.to_numpy(), total["total_days"].to_numpy(), rtol=1e-12)
 
 
 def test_many_unknown_stages_are_summarised():
@@ -831,3 +834,18 @@ def test_lost_deal_without_closing_date_uses_its_last_entry():
     # deal 1 has no closing date: its last entry (C, day 12) is the stage lost at
     assert res["stage"].tolist() == ["A", "A", "B", "C"]
     assert res.loc[res["stage"] == "C", "lost_reason"].tolist() == ["price"]
+
+
+def test_total_days_does_not_overflow_on_long_histories():
+    # 2,000 deals x 200 years in one stage: far past what a ns Timedelta holds
+    n = 2000
+    history = pd.DataFrame(
+        {
+            "deal_id": np.arange(n),
+            "stage": "lead",
+            "entered_at": pd.Timestamp("1800-01-01"),
+        }
+    )
+    res = fk.time_in_stage(history, ["lead"], as_of="2000-01-01")
+    days = (pd.Timestamp("2000-01-01") - pd.Timestamp("1800-01-01")).days
+    assert res.loc[0, "total_days"] == pytest.approx(n * days)
