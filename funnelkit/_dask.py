@@ -1,0 +1,115 @@
+"""Dask DataFrames in, pandas results out: the machinery, not the metrics.
+
+The event functions reduce a log partition by partition once every entity's
+events sit in one partition; this module does the Dask part of that (select
+the columns, filter each input partition, shuffle by entity, reduce each
+output partition, bring the small results back) and nothing else.  The
+reductions themselves are the pandas path's own functions, passed in.
+
+Nothing here imports dask at module level: ``import funnelkit`` stays free
+of it.  A Dask DataFrame is recognised by the module of its type, so a Dask
+input implies that dask is installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from funnelkit.errors import InvalidDataError, InvalidParameterError
+
+S = TypeVar("S")
+R = TypeVar("R")
+
+N_EXAMPLES = 5
+INSTALL = 'pip install "funnelkit[dask]"'
+
+
+def is_dask(obj: Any) -> bool:
+    """Whether ``obj`` is a Dask collection (without importing dask)."""
+    return type(obj).__module__.partition(".")[0] in ("dask", "dask_expr")
+
+
+def require_dask(what: str) -> None:
+    """Raise a helpful ImportError when dask (and distributed) are not installed."""
+    try:
+        import dask.dataframe  # noqa: F401
+    except ImportError as exc:
+        msg = f"{what} needs Dask, an optional extra of funnelkit: {INSTALL}"
+        raise ImportError(msg) from exc
+
+
+def meta_frame(events: Any, *, func: str) -> pd.DataFrame:
+    """The empty pandas frame describing a Dask DataFrame's columns and dtypes."""
+    meta = getattr(events, "_meta", None)
+    if not isinstance(meta, pd.DataFrame):
+        msg = (
+            f"The 'events' argument of {func} must be a pandas or Dask DataFrame. "
+            f"Got {type(events).__module__}.{type(events).__name__} instead."
+        )
+        raise InvalidParameterError(msg)
+    return meta
+
+
+def map_entities(
+    events: Any,
+    *,
+    entity: str,
+    columns: list[Hashable],
+    prefilter: Callable[[pd.DataFrame], tuple[pd.DataFrame, S]],
+    reduce: Callable[[pd.DataFrame], R],
+) -> tuple[list[S], list[R]]:
+    """Filter, shuffle by entity, reduce; return every partition's stats and result.
+
+    ``prefilter`` runs on each input partition (restricted to ``columns``) and
+    returns the rows to keep and some statistics; the kept rows are shuffled
+    so that each entity's rows land in one partition, where ``reduce`` runs.
+    Both lists are computed in one pass (the input is read once) and brought
+    back to the caller; each item must be small.
+    """
+    import dask
+    import dask.dataframe as dd
+
+    ddf = events[columns]
+    meta = ddf._meta
+    pre = [dask.delayed(prefilter, nout=2)(part) for part in ddf.to_delayed()]
+    stats = [p[1] for p in pre]
+    kept = dd.from_delayed([p[0] for p in pre], meta=meta, verify_meta=False)
+    shuffled = kept.shuffle(on=entity)
+    results = [dask.delayed(reduce)(part) for part in shuffled.to_delayed()]
+    stats_out, results_out = dask.compute(stats, results)
+    return list(stats_out), list(results_out)
+
+
+def null_error(
+    events: Any, column: str, n_null: int, n_rows: int, *, table: str
+) -> InvalidDataError:
+    """The pandas path's null-id error, with counts over all partitions."""
+    examples = events.loc[events[column].isna()].head(N_EXAMPLES, npartitions=-1)
+    first = ""
+    if len(examples):
+        first = f" (first: {examples[column].iloc[0]!r} at index {examples.index[0]!r})"
+    msg = (
+        f"{table}[{column!r}] has {n_null:,} of {n_rows:,} rows that are null{first}. "
+        f"Drop or fill them first (e.g. {table}.dropna(subset=[{column!r}])), "
+        "or pass dropna=True to leave them out with a warning."
+    )
+    return InvalidDataError(msg, column=column, reason="null", n_rows=n_null, examples=examples)
+
+
+def distinct(events: Any, column: str) -> list[Any]:
+    """Distinct non-null values of a column (for error messages)."""
+    return list(events[column].dropna().unique().compute())
+
+
+def check_one_time_zone(zones: list[Any], *, column: str) -> None:
+    """Refuse partitions whose time strings parsed to different time zones."""
+    names = sorted({str(z) for z in zones})
+    if len(names) > 1:
+        msg = (
+            f"events[{column!r}] mixes time zones across partitions ({', '.join(names)}). "
+            f"Convert it to one time zone first (e.g. pd.to_datetime(..., utc=True))."
+        )
+        raise InvalidDataError(msg, column=column, reason="mixed_tz")
