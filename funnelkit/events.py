@@ -534,11 +534,32 @@ def _group_quantiles(gcode: I64, n_groups: int, values: I64, qs: Sequence[float]
 
 
 def _group_means(gcode: I64, n_groups: int, values: I64) -> I64:
-    counts = np.bincount(gcode, minlength=n_groups)
-    sums = np.bincount(gcode, weights=values.astype(np.float64), minlength=n_groups)
+    """Mean per group in int64, exactly rounded (half to even); NAT if empty.
+
+    Exact, so independent of the order of ``values`` (the Dask path combines
+    partitions in another order): each value is cut into three 21-bit pieces
+    whose sums are exact in float64 (below 2**53 for fewer than 2**32 values),
+    and the division is carried out piece by piece in integers.
+    """
+    counts = np.bincount(gcode, minlength=n_groups).astype(np.int64)
     out = np.full(n_groups, NAT, dtype=np.int64)
     has = counts > 0
-    out[has] = np.round(sums[has] / counts[has]).astype(np.int64)
+    if not has.any():
+        return out
+    mask = np.int64((1 << 21) - 1)
+    pieces = [values >> np.int64(42), (values >> np.int64(21)) & mask, values & mask]
+    sums = [
+        np.bincount(gcode, weights=p.astype(np.float64), minlength=n_groups)[has].astype(np.int64)
+        for p in pieces
+    ]
+    c = counts[has]
+    quotient = np.zeros(c.size, dtype=np.int64)
+    rest = np.zeros(c.size, dtype=np.int64)
+    for piece_sum in sums:  # three steps of long division: value = sum_i piece_i * 2**(21 i)
+        q, rest = np.divmod(rest * np.int64(1 << 21) + piece_sum, c)
+        quotient = quotient * np.int64(1 << 21) + q
+    up = (2 * rest > c) | ((2 * rest == c) & (quotient % 2 == 1))
+    out[has] = quotient + up.astype(np.int64)
     return out
 
 
