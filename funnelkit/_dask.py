@@ -14,7 +14,7 @@ input implies that dask is installed.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pandas as pd
 
@@ -69,9 +69,10 @@ def map_entities(
     Both lists are computed in one pass (the input is read once) and brought
     back to the caller; each item must be small.
     """
-    import dask
+    import dask as dask_untyped
     import dask.dataframe as dd
 
+    dask = cast(Any, dask_untyped)  # dask's top level is not typed
     ddf = events[columns]
     meta = ddf._meta
     pre = [dask.delayed(prefilter, nout=2)(part) for part in ddf.to_delayed()]

@@ -606,8 +606,10 @@ def funnel_entities(
 
     Parameters
     ----------
-    events : pandas.DataFrame
-        The event log: one row per event of an entity.
+    events : pandas.DataFrame or dask.dataframe.DataFrame
+        The event log: one row per event of an entity.  A Dask DataFrame
+        (``funnelkit[dask]``) gives the same result, computed partition by
+        partition after a shuffle by entity (see ``docs/dask.md``).
     steps : list of str or list of lists of str
         The funnel's steps in order.  Each item is an event name, or a list of
         event names any of which fills the step (labelled ``"a | b"``).
@@ -748,7 +750,7 @@ def _entity_table(prep: _Prepared, opts: _Options) -> pd.DataFrame:
         vals = ev[opts.by].take(prep.positions[attr]).reset_index(drop=True)
         for col in opts.by:
             out[col] = vals[col]
-    return out
+    return cast(pd.DataFrame, out)
 
 
 def _sort_entities(out: pd.DataFrame, entity: str) -> pd.DataFrame:
@@ -854,8 +856,10 @@ def conversion(
 
     Parameters
     ----------
-    events : pandas.DataFrame
-        The event log: one row per event of an entity.
+    events : pandas.DataFrame or dask.dataframe.DataFrame
+        The event log: one row per event of an entity.  A Dask DataFrame
+        (``funnelkit[dask]``) gives the same result, computed partition by
+        partition after a shuffle by entity (see ``docs/dask.md``).
     steps : list of str or list of lists of str
         The funnel's steps in order.  Each item is an event name, or a list of
         event names any of which fills the step (labelled ``"a | b"``).
@@ -1008,8 +1012,10 @@ def dropoff(
 
     Parameters
     ----------
-    events : pandas.DataFrame
-        The event log: one row per event of an entity.
+    events : pandas.DataFrame or dask.dataframe.DataFrame
+        The event log: one row per event of an entity.  A Dask DataFrame
+        (``funnelkit[dask]``) gives the same result, computed partition by
+        partition after a shuffle by entity (see ``docs/dask.md``).
     steps : list of str or list of lists of str
         The funnel's steps in order.  Each item is an event name, or a list of
         event names any of which fills the step (labelled ``"a | b"``).
@@ -1168,8 +1174,10 @@ def time_to_convert(
 
     Parameters
     ----------
-    events : pandas.DataFrame
-        The event log: one row per event of an entity.
+    events : pandas.DataFrame or dask.dataframe.DataFrame
+        The event log: one row per event of an entity.  A Dask DataFrame
+        (``funnelkit[dask]``) gives the same result, computed partition by
+        partition after a shuffle by entity (see ``docs/dask.md``).
     steps : list of str or list of lists of str
         The funnel's steps in order.  Each item is an event name, or a list of
         event names any of which fills the step (labelled ``"a | b"``).
