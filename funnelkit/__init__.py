@@ -45,6 +45,7 @@ from funnelkit.plotting._deals import (
 from funnelkit.plotting._events import plot_dropoff, plot_funnel, plot_time_to_convert
 from funnelkit.plotting._planning import plot_plan
 from funnelkit.plotting._stages import plot_stage_conversion, plot_time_in_stage
+from funnelkit.plotting._touches import plot_touches, plot_triggers
 from funnelkit.stages import (
     lost_deals,
     revival_candidates,
@@ -52,6 +53,8 @@ from funnelkit.stages import (
     stalled,
     time_in_stage,
 )
+from funnelkit.touches import touches_from_counts, touches_summary, touches_to_response
+from funnelkit.triggers import compare, triggers
 
 __all__ = [
     "ColumnNotFoundError",
@@ -61,6 +64,7 @@ __all__ = [
     "InvalidParameterError",
     "__version__",
     "channel_yield",
+    "compare",
     "conversion",
     "coverage",
     "datasets",
@@ -82,6 +86,8 @@ __all__ = [
     "plot_stage_conversion",
     "plot_time_in_stage",
     "plot_time_to_convert",
+    "plot_touches",
+    "plot_triggers",
     "plot_win_curve",
     "revival_candidates",
     "sales_cycle",
@@ -91,6 +97,10 @@ __all__ = [
     "target_probability",
     "time_in_stage",
     "time_to_convert",
+    "touches_from_counts",
+    "touches_summary",
+    "touches_to_response",
+    "triggers",
     "win_curve",
     "win_rate",
 ]

@@ -54,12 +54,64 @@ def _funnel(sample: Any) -> list[Table]:
     ]
 
 
+_BEHAVIOURS = [
+    "content download",
+    "demo request",
+    "free trial",
+    "video view",
+    "newsletter open",
+    "webinar",
+]
+_TRIGGER_COLUMNS = [
+    "behaviour",
+    "entities_with",
+    "conversion_with",
+    "conversion_without",
+    "lift",
+    "odds_ratio",
+    "odds_ratio_low",
+    "odds_ratio_high",
+    "p_adjusted",
+    "small_sample",
+]
+
+
+def _touches(sample: Any) -> list[Table]:
+    from funnelkit.touches import touches_summary, touches_to_response
+
+    per_touch = touches_to_response(sample.touches)
+    summary = touches_summary(sample.touches)
+    mix = touches_summary(sample.touches, channel="channel")
+    return [
+        ("Touches to a positive reply (prospecting outreach)", per_touch),
+        ("Touches to response: summary", summary),
+        ("Touches to response by channel of the touch", mix),
+    ]
+
+
+def _triggers(sample: Any) -> list[Table]:
+    from funnelkit.triggers import triggers
+
+    stages = list(sample.stages)
+    present = set(sample.events["event"].unique())
+    candidates = [b for b in _BEHAVIOURS if b in present]
+    out: list[Table] = []
+    for at_step in (3, 4):
+        res = triggers(sample.events, stages, at_step=at_step, candidates=candidates)
+        res = res[res["entities_with"] > 0][_TRIGGER_COLUMNS].reset_index(drop=True)
+        title = f"Behaviour triggers: {stages[at_step - 1]} -> {stages[at_step]}"
+        out.append((title, res))
+    return out
+
+
 SECTIONS: list[tuple[str, Section]] = [
     ("Sample overview", _overview),
     ("Event funnel", _funnel),
     ("Deal metrics", deal_metrics),
     ("Stage history", _stage_history),
     ("Revenue-target planning", _planning),
+    ("Touches to response", _touches),
+    ("Behaviour triggers", _triggers),
 ]
 
 

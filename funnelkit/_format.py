@@ -31,6 +31,8 @@ RATE_WORDS = (
 def is_rate_column(name: Any) -> bool:
     """True when a column name says its values are shares in [0, 1]."""
     text = str(name)
+    if text.startswith(("odds_ratio", "lift")):  # ratios, not shares (triggers)
+        return False
     return any(text == w or text.endswith(w) or text.startswith(w) for w in RATE_WORDS)
 
 

@@ -145,6 +145,42 @@ CASES = [
         lambda open_deals: fk.target_probability(500_000, open_deals=open_deals),
         ("open_deals", "amount", "amount"),
     ),
+    Case(
+        "touches_to_response",
+        lambda s: {"touches": s.touches},
+        lambda touches: fk.touches_to_response(touches, channel="channel"),
+        ("touches", "response", "response"),
+    ),
+    Case(
+        "touches_summary",
+        lambda s: {"touches": s.touches},
+        lambda touches: fk.touches_summary(touches),
+        ("touches", "time", "timestamp"),
+    ),
+    Case(
+        "touches_from_counts",
+        lambda s: {
+            "df": s.touches.groupby("user_id", as_index=False).agg(
+                contacts=("response", "size"),
+                outcome=("response", lambda r: "positive" if (r == "positive").any() else "no"),
+            )
+        },
+        lambda df: fk.touches_from_counts(df),
+        ("df", "count", "contacts"),
+        shuffle_ok=False,  # the log lists prospects in input order
+    ),
+    Case(
+        "triggers",
+        lambda s: {"events": s.events},
+        lambda events: fk.triggers(events, list(fk.datasets.STAGES), at_step=3),
+        ("events", "event", "event"),
+    ),
+    Case(
+        "compare",
+        lambda s: {"events": s.events},
+        lambda events: fk.compare(events, list(fk.datasets.STAGES[:4]), by="channel"),
+        ("events", "entity", "user_id"),
+    ),
 ]
 STAGES = list(fk.datasets.STAGES)
 CASES += [

@@ -1,0 +1,819 @@
+"""Touches to response: how many emails, calls or meetings it takes to get a reply.
+
+A touch log has one row per touch (an email sent, a call made, a meeting held)
+with the response it got.  Each prospect's touches are counted in time order;
+the touch number of the first positive response is the prospect's "touches to
+response".  Prospects who never responded are right-censored at their last
+touch: they count as waiting at every touch they received, and are never
+dropped.
+
+Layers: :func:`_prepare` validates and returns numpy arrays sorted by
+(prospect, time); :func:`_per_prospect` is the numpy kernel reducing them to
+one row per prospect; the public functions aggregate those per-prospect
+arrays into tidy tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from funnelkit._stats import wilson_interval
+from funnelkit._validate import (
+    _invalid,
+    as_datetime,
+    as_list,
+    check_ci,
+    check_fraction,
+    check_frame,
+    check_not_null,
+    check_positive,
+    datetime_to_ns,
+    param_error,
+    require_columns,
+    warn_dropped,
+)
+from funnelkit.errors import InvalidDataError
+
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
+
+Positive = Hashable | Sequence[Hashable] | Callable[[pd.Series], Any]
+
+__all__ = ["touches_from_counts", "touches_summary", "touches_to_response"]
+
+
+# ----------------------------------------------------------------------------
+# validation
+# ----------------------------------------------------------------------------
+def _time_key(df: pd.DataFrame, time: str, *, func: str) -> np.ndarray[Any, Any]:
+    """Sortable numpy values of the time column: datetimes as ns, numbers as they are."""
+    check_not_null(df, time, table="touches", keyword="time", func=func)
+    s = df[time]
+    if pd.api.types.is_bool_dtype(s.dtype):
+        msg = (
+            f"touches[{time!r}] (time=) holds booleans, which cannot order touches. "
+            f"Pass a column of datetimes, ISO 8601 strings or touch numbers."
+        )
+        raise InvalidDataError(msg, column=time, reason="not_datetime", n_rows=len(df))
+    if pd.api.types.is_timedelta64_dtype(s.dtype):
+        return s.to_numpy(dtype="timedelta64[ns]").view(np.int64)
+    if pd.api.types.is_integer_dtype(s.dtype):
+        return s.to_numpy(dtype=np.int64)
+    if pd.api.types.is_float_dtype(s.dtype):
+        values = s.to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise _invalid(
+                df,
+                bad,
+                table="touches",
+                column=time,
+                reason="not_finite",
+                what="that are infinite (time=)",
+                fix="Touch times must be finite numbers; fix or drop those rows.",
+            )
+        return values
+    return datetime_to_ns(as_datetime(df, time, table="touches", keyword="time"))
+
+
+@dataclass(frozen=True)
+class _Prospects:
+    """Per-prospect arrays (one entry per prospect) and the sorted touch rows."""
+
+    #: touch number of the first positive response, or of the last touch when none
+    touches: IntArray
+    #: True when the prospect responded (False: censored at its last touch)
+    responded: BoolArray
+    #: row positions (into the input) of each prospect's first touch
+    first_row: IntArray
+    #: input row positions sorted by (prospect, time, input order)
+    order: IntArray
+    #: prospect index (0..n-1) of each sorted row
+    prospect: IntArray
+    #: touch number (1, 2, ...) of each sorted row
+    touch: IntArray
+
+
+def _prepare(
+    touches: Any,
+    *,
+    func: str,
+    entity: str,
+    time: str,
+    response: str,
+    positive: Positive,
+    channel: str | None,
+    by: str | Sequence[str] | None,
+) -> tuple[pd.DataFrame, list[Hashable], _Prospects]:
+    """Validate a touch log and reduce it to per-prospect arrays."""
+    df = check_frame(touches, table="touches", func=func)
+    by_cols = as_list(by)
+    require_columns(
+        df,
+        {"entity": entity, "time": time, "response": response, "channel": channel},
+        table="touches",
+    )
+    for column in by_cols:
+        require_columns(df, {"by": column}, table="touches")
+    check_not_null(df, entity, table="touches", keyword="entity", func=func)
+    key = _time_key(df, time, func=func)
+    is_positive = _positive_mask(df[response], positive, name="positive", func=func)
+    codes, _ = pd.factorize(df[entity])
+    return df, by_cols, _per_prospect(np.asarray(codes, dtype=np.int64), key, is_positive)
+
+
+def _positive_mask(s: pd.Series, positive: Any, *, name: str, func: str) -> BoolArray:
+    """Rows whose value is ``positive`` (a value, a list/tuple/set of values, or a callable)."""
+    expected = "a value, a list of values, or a callable returning one bool per row"
+    if callable(positive):
+        try:
+            out = np.asarray(positive(s))
+        except Exception as exc:  # the user's callable failed on the column
+            raise param_error(func, name, expected, positive) from exc
+        if out.dtype != np.bool_ or out.shape != (len(s),):
+            raise param_error(func, name, expected, positive)
+        return out
+    many = isinstance(positive, list | tuple | set | frozenset)
+    values = list(positive) if many else [positive]
+    try:
+        return s.isin(values).to_numpy(dtype=bool)
+    except TypeError as exc:  # unhashable values
+        raise param_error(func, name, expected, positive) from exc
+
+
+# ----------------------------------------------------------------------------
+# kernel (numpy only)
+# ----------------------------------------------------------------------------
+def _per_prospect(codes: IntArray, key: np.ndarray[Any, Any], positive: BoolArray) -> _Prospects:
+    """Sort touches by (prospect, time, input order); find each first positive touch.
+
+    ``codes`` are prospect ids 0..n-1, ``key`` the sortable times, ``positive``
+    the per-row response flags.  No loop over prospects.
+    """
+    n = codes.size
+    # stable sorts: by time, then by prospect; equal times keep their input order
+    by_time = np.argsort(key, kind="stable")
+    order = by_time[np.argsort(codes[by_time], kind="stable")].astype(np.int64)
+    c = codes[order]
+    p = positive[order]
+    starts = np.flatnonzero(np.concatenate(([True], c[1:] != c[:-1]))) if n else np.empty(0, int)
+    counts = np.diff(np.append(starts, n))
+    prospect = np.repeat(np.arange(starts.size), counts)
+    touch = np.arange(n) - np.repeat(starts, counts) + 1
+    hit = np.flatnonzero(p)
+    who, first = np.unique(prospect[hit], return_index=True)
+    touches = counts.astype(np.int64)
+    touches[who] = touch[hit[first]]
+    responded = np.zeros(starts.size, dtype=bool)
+    responded[who] = True
+    return _Prospects(
+        touches=touches,
+        responded=responded,
+        first_row=order[starts],
+        order=order,
+        prospect=prospect.astype(np.int64),
+        touch=touch.astype(np.int64),
+    )
+
+
+def _groups(
+    df: pd.DataFrame, by_cols: list[Hashable], rows: IntArray
+) -> tuple[IntArray, pd.DataFrame]:
+    """Group code of each prospect (by values at its first touch) and the sorted keys."""
+    if not by_cols:
+        return np.zeros(rows.size, dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
+    frame = df[by_cols].iloc[rows].reset_index(drop=True)
+    grouped = frame.groupby(by_cols, dropna=False, sort=True, observed=True)
+    codes = grouped.ngroup().to_numpy(dtype=np.int64)
+    keys = grouped.size().index.to_frame(index=False)
+    keys.columns = by_cols
+    return codes, keys
+
+
+def _hazard_matrix(
+    group: IntArray, touches: IntArray, responded: BoolArray, n_groups: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per (group, touch number) counts: at risk, responded, censored (index 0 unused)."""
+    width = int(touches.max()) + 2 if touches.size else 2
+    flat = group * width + touches
+    ends = np.bincount(flat, minlength=n_groups * width).reshape(n_groups, width)
+    events = np.bincount(flat, weights=responded, minlength=n_groups * width)
+    events = events.reshape(n_groups, width)
+    # at risk at touch n: prospects whose (response or censoring) touch is >= n
+    at_risk = np.cumsum(ends[:, ::-1], axis=1)[:, ::-1]
+    censored = (ends - events).astype(np.float64)
+    return at_risk.astype(np.float64), events.astype(np.float64), censored
+
+
+def _km(at_risk: FloatArray, events: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Discrete hazard and Kaplan–Meier survival *before* each touch, per row."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hazard = np.where(at_risk > 0, events / at_risk, 0.0)
+    survival_after = np.cumprod(1.0 - hazard, axis=1)
+    before = np.concatenate([np.ones((at_risk.shape[0], 1)), survival_after[:, :-1]], axis=1)
+    return hazard, before
+
+
+def _check_common(func: str, ci: float, max_touches: int | None = None) -> tuple[float, int | None]:
+    ci = check_ci(ci, func=func)
+    if max_touches is not None:
+        check_positive(max_touches, name="max_touches", func=func, integer=True)
+        max_touches = int(max_touches)
+    return ci, max_touches
+
+
+# ----------------------------------------------------------------------------
+# public functions
+# ----------------------------------------------------------------------------
+def touches_to_response(
+    touches: pd.DataFrame,
+    *,
+    entity: str = "user_id",
+    time: str = "timestamp",
+    response: str = "response",
+    positive: Positive = "positive",
+    channel: str | None = None,
+    by: str | Sequence[str] | None = None,
+    max_touches: int | None = None,
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    r"""Response rate per touch number: how many touches it takes to get a positive reply.
+
+    Each prospect's touches are numbered 1, 2, ... in time order; the touch
+    that got the prospect's first positive response ends the count.
+    Prospects who never responded are right-censored at their last touch:
+    they count as waiting at every touch they received and are never dropped.
+
+    Parameters
+    ----------
+    touches : pandas.DataFrame
+        One row per touch (an email sent, a call made, a meeting held) with
+        the response it got.
+    entity : str, default="user_id"
+        Column that identifies the entity (a user, a lead, a prospect).
+    time : str, default="timestamp"
+        Column holding the event time: datetime64 of any unit or time zone, or ISO 8601 strings.
+    response : str, default="response"
+        Column holding the response a touch got.
+    positive : value, list of values or callable, default="positive"
+        Which values of ``response`` are a positive reply: one value, a list
+        of values, or a callable taking the column and returning one bool per
+        row.  Every other value, and nulls, mean no positive reply.
+    channel : str, optional
+        Column holding the channel of each touch (email, call, ...).  When
+        given, the result is split by the channel of the touch (see Returns).
+    by : str or list of str, optional
+        Column(s) to group by; one result block per group, groups sorted. Missing values form their
+        own group.
+    max_touches : int, optional
+        Show touch numbers 1..``max_touches`` only.  Every figure shown is
+        the same as without the cut (later touches still count in
+        ``share_of_responders``' denominator).
+    ci : float, default=0.95
+        Confidence level of the Wilson score intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per touch number (and per group, and per channel when
+        ``channel`` is given), with columns:
+
+        - the ``by`` columns, if any;
+        - ``touch`` (int64): the touch number n = 1, 2, ...;
+        - the ``channel`` column (when given): the channel of touch n;
+        - ``at_risk`` (int64): prospects who received touch n and had not
+          responded positively before it;
+        - ``responded`` (int64): prospects whose first positive response came
+          at touch n;
+        - ``censored`` (int64): prospects whose last touch was n, without a
+          positive response (still waiting when the data ends);
+        - ``rate`` (float64): ``responded / at_risk``, the discrete hazard of
+          a first positive response at touch n;
+        - ``rate_low``, ``rate_high`` (float64): its Wilson interval;
+        - ``cumulative`` (float64): share of prospects with a positive
+          response by touch n (one minus the Kaplan–Meier survival, so the
+          censored prospects are accounted for);
+        - ``share_of_responders`` (float64): of all prospects who responded
+          at some touch, the share who did so by touch n (NaN when nobody in
+          the group responded).
+
+    Raises
+    ------
+    ColumnNotFoundError
+        When a column named by ``entity``, ``time``, ``response``,
+        ``channel`` or ``by`` is missing.
+    InvalidDataError
+        When ``entity`` or ``time`` holds nulls, or ``time`` cannot be read
+        as datetimes or numbers.
+    InvalidParameterError
+        When ``positive``, ``max_touches`` or ``ci`` is invalid.
+
+    See Also
+    --------
+    touches_summary : one row per group: responders, median touches, when to stop.
+    touches_from_counts : build a touch log from one row per prospect with a count.
+
+    Notes
+    -----
+    With :math:`Y_n` prospects at risk and :math:`d_n` first responses at
+    touch n, ``rate`` is :math:`h_n = d_n / Y_n` and ``cumulative`` is
+    :math:`1 - \prod_{m \le n} (1 - h_m)`.  A prospect censored at touch
+    :math:`c` is at risk at touches 1..c: it got them and did not respond.
+    When every prospect is followed until it responds or the outreach ends,
+    ``cumulative`` at the last touch equals the plain share who responded.
+
+    ``time`` may also hold plain numbers (touch numbers, seconds since a
+    start, ...): here they are used only to put each prospect's touches in
+    order, never as durations.  Touches with the same time are ordered as
+    they appear in the input (a stable sort).
+    Responses after the first positive one are ignored (the count stops at
+    the first positive reply), and so are the touches after it.
+
+    A prospect whose ``by`` values change between touches is placed in the
+    group of its first touch.
+
+    With ``channel``, the rows of one touch number split the all-channel
+    figures: ``at_risk``, ``responded``, ``censored`` and ``cumulative``
+    (the Aalen–Johansen cumulative incidence of a first response on that
+    channel, :math:`\sum_{m \le n} S_{m-1} d_{m,c} / Y_m`) and
+    ``share_of_responders`` sum over channels to the all-channel values,
+    while ``rate`` is the response rate of touch n when it is made on that
+    channel.  Every channel used in a group gets a row at every touch number
+    of the group; ``at_risk`` is 0 (and ``rate`` NaN) where touch n was never
+    made on that channel.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> log = pd.DataFrame({
+    ...     "user_id": ["a", "a", "a", "b", "b", "c", "c", "c"],
+    ...     "timestamp": [1, 2, 3, 1, 2, 1, 2, 3],
+    ...     "response": ["no reply", "no reply", "positive", "positive", "no reply",
+    ...                  "no reply", "negative", "no reply"],
+    ... })
+    >>> res = fk.touches_to_response(log)
+    >>> res[["touch", "at_risk", "responded", "censored", "rate", "cumulative"]]
+       touch  at_risk  responded  censored  rate  cumulative
+    0      1        3          1         0  0.333333    0.333333
+    1      2        2          0         0  0.000000    0.333333
+    2      3        2          1         1  0.500000    0.666667
+    """
+    func = "touches_to_response"
+    ci, max_touches = _check_common(func, ci, max_touches)
+    df, by_cols, pr = _prepare(
+        touches,
+        func=func,
+        entity=entity,
+        time=time,
+        response=response,
+        positive=positive,
+        channel=channel,
+        by=by,
+    )
+    group, keys = _groups(df, by_cols, pr.first_row)
+    n_groups = len(keys)
+    at_risk, events, censored = _hazard_matrix(group, pr.touches, pr.responded, n_groups)
+    hazard, before = _km(at_risk, events)
+    total = events.sum(axis=1, keepdims=True)
+    width = at_risk.shape[1]
+    touch_grid = np.broadcast_to(np.arange(width), at_risk.shape)
+    keep = (at_risk > 0) & (touch_grid >= 1)
+    if max_touches is not None:
+        keep &= touch_grid <= max_touches
+
+    if channel is None:
+        cumulative = 1.0 - np.cumprod(1.0 - hazard, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.cumsum(events, axis=1) / total
+        gi, ni = np.nonzero(keep)
+        out: pd.DataFrame = keys.iloc[gi].reset_index(drop=True)
+        out["touch"] = ni.astype(np.int64)
+        _fill(out, at_risk[gi, ni], events[gi, ni], censored[gi, ni], ci)
+        out["cumulative"] = cumulative[gi, ni]
+        out["share_of_responders"] = share[gi, ni]
+        return out
+
+    # ---- split by the channel of each touch (rows while still waiting) ----
+    ch_codes, ch_values = pd.factorize(df[channel], sort=True, use_na_sentinel=False)
+    n_ch = max(len(ch_values), 1)
+    # the touches made while the prospect was still waiting (later ones do not count)
+    waiting = pr.touch <= pr.touches[pr.prospect]
+    ch = np.asarray(ch_codes, dtype=np.int64)[pr.order[waiting]]
+    who, touch = pr.prospect[waiting], pr.touch[waiting]
+    is_end = touch == pr.touches[who]
+    got = is_end & pr.responded[who]
+    cell = (group[who] * width + touch) * n_ch + ch
+    size = n_groups * width * n_ch
+    shape = (n_groups, width, n_ch)
+    risk_c = np.bincount(cell, minlength=size).reshape(shape)
+    events_c = np.bincount(cell, weights=got, minlength=size).reshape(shape)
+    cens_c = np.bincount(cell, weights=is_end & ~got, minlength=size).reshape(shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        incidence = np.where(at_risk[:, :, None] > 0, events_c / at_risk[:, :, None], 0.0)
+        cumulative_c = np.cumsum(before[:, :, None] * incidence, axis=1)
+        share_c = np.cumsum(events_c, axis=1) / total[:, :, None]
+    # every channel used in the group, at every touch number of the group, so the
+    # channel rows of a touch number always sum to the all-channel figures
+    used = risk_c.sum(axis=1) > 0
+    gi, ni, cj = np.nonzero(keep[:, :, None] & used[:, None, :])
+    out = keys.iloc[gi].reset_index(drop=True)
+    out["touch"] = ni.astype(np.int64)
+    out[channel] = ch_values.take(cj) if len(ch_values) else pd.Series([], dtype=object)
+    _fill(out, risk_c[gi, ni, cj], events_c[gi, ni, cj], cens_c[gi, ni, cj], ci)
+    out["cumulative"] = cumulative_c[gi, ni, cj]
+    out["share_of_responders"] = share_c[gi, ni, cj]
+    return out
+
+
+def _fill(
+    out: pd.DataFrame, at_risk: FloatArray, events: FloatArray, censored: FloatArray, ci: float
+) -> None:
+    """Add the count, rate and interval columns (in place, on a new frame)."""
+    out["at_risk"] = at_risk.astype(np.int64)
+    out["responded"] = events.astype(np.int64)
+    out["censored"] = censored.astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["rate"] = (events / at_risk).astype(np.float64)
+    low, high = wilson_interval(events, at_risk, ci)
+    out["rate_low"] = low
+    out["rate_high"] = high
+
+
+def touches_summary(
+    touches: pd.DataFrame,
+    *,
+    entity: str = "user_id",
+    time: str = "timestamp",
+    response: str = "response",
+    positive: Positive = "positive",
+    channel: str | None = None,
+    by: str | Sequence[str] | None = None,
+    threshold: float = 0.05,
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """Per group: how many prospects responded, after how many touches, and when to stop.
+
+    Parameters
+    ----------
+    touches : pandas.DataFrame
+        One row per touch (an email sent, a call made, a meeting held) with
+        the response it got.
+    entity : str, default="user_id"
+        Column that identifies the entity (a user, a lead, a prospect).
+    time : str, default="timestamp"
+        Column holding the event time: datetime64 of any unit or time zone, or ISO 8601 strings.
+    response : str, default="response"
+        Column holding the response a touch got.
+    positive : value, list of values or callable, default="positive"
+        Which values of ``response`` are a positive reply: one value, a list
+        of values, or a callable taking the column and returning one bool per
+        row.  Every other value, and nulls, mean no positive reply.
+    channel : str, optional
+        Column holding the channel of each touch (email, call, ...).  When
+        given, the result is split by the channel of the touch (see Returns).
+    by : str or list of str, optional
+        Column(s) to group by; one result block per group, groups sorted. Missing values form their
+        own group.
+    threshold : float, default=0.05
+        Response rate per touch below which another touch is judged not worth
+        making (for ``stop_after``).
+    ci : float, default=0.95
+        Confidence level of the Wilson score intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Without ``channel``: one row per group with the ``by`` columns, then
+
+        - ``prospects`` (int64): prospects with at least one touch;
+        - ``responders`` (int64): prospects with a positive response;
+        - ``response_rate`` (float64): ``responders / prospects``, with its
+          Wilson interval ``response_rate_low``, ``response_rate_high``;
+        - ``median_touches``, ``mean_touches`` (float64): touches up to and
+          including the first positive response, among responders (NaN when
+          there are none);
+        - ``share_never_responded`` (float64): ``1 - response_rate``: the
+          censored prospects, still without a positive response at their
+          last touch;
+        - ``stop_after`` (float64): the touch number n after which the
+          response rate of the next touch first falls below ``threshold``
+          (0 when even the first touch is below it; NaN when no touch
+          number falls below it).
+
+        With ``channel``: one row per group and channel value with the
+        ``by`` columns, the ``channel`` column, then
+
+        - ``touches`` (int64): touches on this channel made while the
+          prospect was still waiting (up to and including the first
+          positive response, or all touches of a non-responder);
+        - ``responded`` (int64): first positive responses to a touch on this
+          channel;
+        - ``rate`` (float64): ``responded / touches``, with its Wilson
+          interval ``rate_low``, ``rate_high``;
+        - ``mean_touches`` (float64): the channel mix before the response:
+          mean number of touches on this channel that responders received up
+          to and including their first positive response;
+        - ``share_of_responders`` (float64): share of the group's responders
+          whose first positive response came on this channel.
+
+    Raises
+    ------
+    ColumnNotFoundError
+        When a column named by ``entity``, ``time``, ``response``,
+        ``channel`` or ``by`` is missing.
+    InvalidDataError
+        When ``entity`` or ``time`` holds nulls, or ``time`` cannot be read
+        as datetimes or numbers.
+    InvalidParameterError
+        When ``positive``, ``threshold`` or ``ci`` is invalid.
+
+    See Also
+    --------
+    touches_to_response : the per-touch hazards and cumulative shares.
+
+    Notes
+    -----
+    ``time`` may also hold plain numbers (touch numbers, seconds since a
+    start, ...), used only to put each prospect's touches in order; touches
+    with the same time are ordered as they appear in the input.
+
+    ``response_rate`` is the observed share: prospects still being worked
+    count as not (yet) responded.  ``median_touches`` is taken over
+    responders only, so it answers "how many touches did the ones who
+    replied need?"; the share of all prospects reached by touch n is
+    ``cumulative`` in :func:`touches_to_response`.
+
+    ``stop_after`` is read from the per-touch rates of
+    :func:`touches_to_response`: the first touch number n + 1 whose rate is
+    below ``threshold`` gives ``stop_after = n``.  Late touches reach few
+    prospects, so check ``at_risk`` there before acting on it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> log = pd.DataFrame({
+    ...     "user_id": ["a", "a", "a", "b", "b", "c", "c", "c"],
+    ...     "timestamp": [1, 2, 3, 1, 2, 1, 2, 3],
+    ...     "response": ["no reply", "no reply", "positive", "positive", "no reply",
+    ...                  "no reply", "negative", "no reply"],
+    ... })
+    >>> res = fk.touches_summary(log, threshold=0.2)
+    >>> res[["prospects", "responders", "response_rate", "median_touches", "stop_after"]]
+       prospects  responders  response_rate  median_touches  stop_after
+    0          3           2       0.666667             2.0         1.0
+    """
+    func = "touches_summary"
+    ci, _ = _check_common(func, ci)
+    threshold = check_fraction(threshold, name="threshold", func=func)
+    df, by_cols, pr = _prepare(
+        touches,
+        func=func,
+        entity=entity,
+        time=time,
+        response=response,
+        positive=positive,
+        channel=channel,
+        by=by,
+    )
+    group, keys = _groups(df, by_cols, pr.first_row)
+    n_groups = len(keys)
+    responders = np.bincount(group, weights=pr.responded, minlength=n_groups)
+
+    if channel is not None:
+        ch_codes, ch_values = pd.factorize(df[channel], sort=True, use_na_sentinel=False)
+        ch = np.asarray(ch_codes, dtype=np.int64)[pr.order]
+        n_ch = max(len(ch_values), 1)
+        ends_at = pr.touches[pr.prospect]
+        waiting = pr.touch <= ends_at
+        got = (pr.touch == ends_at) & pr.responded[pr.prospect]
+        before_response = waiting & pr.responded[pr.prospect]
+        cell = group[pr.prospect] * n_ch + ch
+        size = n_groups * n_ch
+        n_touch = np.bincount(cell, weights=waiting, minlength=size).reshape(n_groups, n_ch)
+        n_got = np.bincount(cell, weights=got, minlength=size).reshape(n_groups, n_ch)
+        mix = np.bincount(cell, weights=before_response, minlength=size)
+        mix = mix.reshape(n_groups, n_ch)
+        gi, cj = np.nonzero(n_touch > 0)
+        out: pd.DataFrame = keys.iloc[gi].reset_index(drop=True)
+        out[channel] = ch_values.take(cj) if len(ch_values) else pd.Series([], dtype=object)
+        out["touches"] = n_touch[gi, cj].astype(np.int64)
+        out["responded"] = n_got[gi, cj].astype(np.int64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["rate"] = n_got[gi, cj] / n_touch[gi, cj]
+            low, high = wilson_interval(n_got[gi, cj], n_touch[gi, cj], ci)
+            out["rate_low"] = low
+            out["rate_high"] = high
+            out["mean_touches"] = mix[gi, cj] / responders[gi]
+            out["share_of_responders"] = n_got[gi, cj] / responders[gi]
+        return out
+
+    prospects = np.bincount(group, minlength=n_groups).astype(np.float64)
+    # responders' touch counts sorted by (group, touches): medians without a loop
+    rg, rt = group[pr.responded], pr.touches[pr.responded]
+    srt = np.lexsort((rt, rg))
+    rg, rt = rg[srt], rt[srt].astype(np.float64)
+    n_r = responders.astype(np.int64)
+    start = np.concatenate(([0], np.cumsum(n_r)[:-1]))
+    lo_i = start + (n_r - 1) // 2
+    hi_i = start + n_r // 2
+    has = n_r > 0
+    median = np.full(n_groups, np.nan)
+    median[has] = (rt[lo_i[has]] + rt[hi_i[has]]) / 2.0
+    sums = np.bincount(rg, weights=rt, minlength=n_groups)
+    at_risk, events, _ = _hazard_matrix(group, pr.touches, pr.responded, n_groups)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(at_risk > 0, events / at_risk, np.nan)
+        mean = np.where(has, sums / n_r, np.nan)
+        response_rate = responders / prospects
+    rate[:, 0] = np.nan
+    below = rate < threshold  # NaN compares False
+    first_below = np.argmax(below, axis=1).astype(np.float64)
+    stop_after = np.where(below.any(axis=1), first_below - 1.0, np.nan)
+    low, high = wilson_interval(responders, prospects, ci)
+    table = keys.reset_index(drop=True) if by_cols else pd.DataFrame(index=pd.RangeIndex(n_groups))
+    out = table
+    out["prospects"] = prospects.astype(np.int64)
+    out["responders"] = n_r
+    out["response_rate"] = response_rate
+    out["response_rate_low"] = low
+    out["response_rate_high"] = high
+    out["median_touches"] = median
+    out["mean_touches"] = mean
+    out["share_never_responded"] = 1.0 - response_rate
+    out["stop_after"] = stop_after
+    if not prospects.size or prospects.sum() == 0:
+        out = out.iloc[0:0].reset_index(drop=True)
+    return out
+
+
+def touches_from_counts(
+    df: pd.DataFrame,
+    *,
+    entity: str = "user_id",
+    count: str = "contacts",
+    outcome: str = "outcome",
+    positive: Positive = "positive",
+) -> pd.DataFrame:
+    """Expand one row per prospect (a contact count and an outcome) into a touch log.
+
+    Many exports hold only the number of contacts made to each prospect and
+    the outcome.  This builds the touch log :func:`touches_to_response`
+    reads, assuming that a positive outcome came at the last contact.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per prospect.
+    entity : str, default="user_id"
+        Column that identifies the entity (a user, a lead, a prospect).
+    count : str, default="contacts"
+        Column holding the number of contacts (touches) made to the prospect:
+        whole numbers >= 0.
+    outcome : str, default="outcome"
+        Column holding the outcome of the prospect.
+    positive : value, list of values or callable, default="positive"
+        Which values of ``outcome`` are a positive outcome: one value, a list
+        of values, or a callable taking the column and returning one bool per
+        row.  Every other value, and nulls, mean no positive outcome.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per touch, prospects in input order, with columns:
+
+        - the ``entity`` column;
+        - ``touch`` (int64): 1..count, the time order of the touches;
+        - ``response`` (bool): True only at the last touch of a prospect
+          whose outcome is positive.
+
+        Read it with ``touches_to_response(log, entity=..., time="touch",
+        response="response", positive=True)``.
+
+    Raises
+    ------
+    ColumnNotFoundError
+        When ``entity``, ``count`` or ``outcome`` is missing.
+    InvalidDataError
+        When ``count`` holds nulls, negative or fractional numbers, when a
+        prospect with a positive outcome has 0 contacts, or when entity ids
+        are null or repeated.
+    InvalidParameterError
+        When ``positive`` is invalid.
+
+    Warns
+    -----
+    FunnelkitWarning
+        When prospects with 0 contacts (and no positive outcome) are left
+        out: they were never touched, so they are not at risk at any touch.
+
+    See Also
+    --------
+    touches_to_response : the per-touch response rates of the log.
+
+    Notes
+    -----
+    The documented assumption: the positive response, if any, came at the
+    last contact (campaigns usually stop contacting a prospect once it says
+    yes).  Under it, touches-to-response of a responder is its contact
+    count, and a non-responder is censored at its contact count.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> clients = pd.DataFrame({"client": ["a", "b", "c"], "calls": [2, 1, 3],
+    ...                         "y": ["yes", "no", "no"]})
+    >>> log = fk.touches_from_counts(clients, entity="client", count="calls", outcome="y",
+    ...                              positive="yes")
+    >>> log
+      client  touch  response
+    0      a      1     False
+    1      a      2      True
+    2      b      1     False
+    3      c      1     False
+    4      c      2     False
+    5      c      3     False
+    >>> fk.touches_to_response(log, entity="client", time="touch", positive=True)[
+    ...     ["touch", "at_risk", "responded", "rate"]]
+       touch  at_risk  responded  rate
+    0      1        3          0   0.0
+    1      2        2          1   0.5
+    2      3        1          0   0.0
+    """
+    func = "touches_from_counts"
+    data = check_frame(df, table="df", func=func)
+    require_columns(data, {"entity": entity, "count": count, "outcome": outcome}, table="df")
+    check_not_null(data, entity, table="df", keyword="entity", func=func)
+    dup = data[entity].duplicated(keep=False).to_numpy()
+    if dup.any():
+        raise _invalid(
+            data,
+            dup,
+            table="df",
+            column=entity,
+            reason="duplicate",
+            what="with repeated ids (entity=)",
+            fix=(
+                "touches_from_counts needs one row per prospect; aggregate first. A table "
+                "without ids can use its row labels: df.rename_axis('user_id').reset_index()."
+            ),
+        )
+    ids = data[entity].reset_index(drop=True)
+    counts = _as_counts(data, count)
+    good = _positive_mask(data[outcome], positive, name="positive", func=func)
+    never = (counts == 0) & good
+    if never.any():
+        raise _invalid(
+            data,
+            never,
+            table="df",
+            column=count,
+            reason="contradiction",
+            what="with a positive outcome but 0 contacts (count=)",
+            fix="A response needs a contact; fix those counts or outcomes.",
+        )
+    zero = counts == 0
+    if zero.any():
+        warn_dropped(int(zero.sum()), len(data), f"df[{count!r}] is 0 (never contacted)", func=func)
+    total = int(counts.sum())
+    starts = np.cumsum(counts) - counts
+    touch = np.arange(total, dtype=np.int64) - np.repeat(starts, counts) + 1
+    last = touch == np.repeat(counts, counts)
+    out = pd.DataFrame({entity: ids.take(np.repeat(np.arange(len(data)), counts))})
+    out = out.reset_index(drop=True)
+    out["touch"] = touch
+    out["response"] = last & np.repeat(good, counts)
+    result: pd.DataFrame = out
+    return result
+
+
+def _as_counts(data: pd.DataFrame, count: str) -> IntArray:
+    """The contact counts as int64 (whole numbers >= 0), or a clear error."""
+    s = data[count]
+    if pd.api.types.is_bool_dtype(s.dtype) or not pd.api.types.is_numeric_dtype(s.dtype):
+        values = pd.to_numeric(s, errors="coerce")
+    else:
+        values = s
+    v = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(v) | (v < 0) | (v != np.floor(v))
+    if pd.api.types.is_bool_dtype(s.dtype):
+        bad[:] = True
+    if bad.any():
+        raise _invalid(
+            data,
+            bad,
+            table="df",
+            column=count,
+            reason="not_count",
+            what="that are not whole numbers >= 0 (count=)",
+            fix="Contact counts must be whole numbers >= 0; fix or drop those rows.",
+        )
+    return v.astype(np.int64)

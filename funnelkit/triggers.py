@@ -1,0 +1,576 @@
+"""Behaviour triggers and segment comparison on top of the event-funnel engine.
+
+Both functions first reduce the event log to one row per entity with
+:func:`funnelkit.funnel_entities` (the deepest step reached and the time of
+each step of the winning chain) and never re-implement funnel logic.
+
+* :func:`triggers`: among entities that reached a step, does doing a
+  behaviour before the next step go with moving on more often?  2x2 tables
+  per behaviour, odds ratios, Fisher exact tests, Holm adjustment.
+* :func:`compare`: does conversion at each step differ across segments?
+  Chi-square test of homogeneity per transition, pairwise two-proportion
+  tests (Holm), differences and Cohen's h.
+
+Both measure association, not causation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import combinations
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from funnelkit._stats import holm, two_proportion_test, wilson_interval
+from funnelkit._validate import (
+    as_datetime,
+    as_list,
+    check_ci,
+    check_duration,
+    check_fraction,
+    check_frame,
+    check_positive,
+    closest,
+    datetime_to_ns,
+    param_error,
+    require_columns,
+)
+from funnelkit.errors import InvalidParameterError
+from funnelkit.events import funnel_entities
+
+__all__ = ["compare", "triggers"]
+
+Step = str | Sequence[str]
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+
+_NAT = np.iinfo(np.int64).min
+_NEVER = np.iinfo(np.int64).max
+
+
+def _step_names(steps: Any, *, func: str) -> list[list[str]]:
+    """The event names of each step (a step is a name or a list of names)."""
+    if isinstance(steps, str) or not isinstance(steps, Sequence) or len(steps) < 2:
+        raise param_error(func, "steps", "a list of at least 2 steps", steps)
+    out: list[list[str]] = []
+    for step in steps:
+        names = [step] if isinstance(step, str) else list(step)
+        if not names:
+            raise param_error(func, "steps", "a list of event names or lists of names", steps)
+        out.append(names)
+    return out
+
+
+def _funnel_entities(
+    events: pd.DataFrame,
+    steps: Sequence[Step],
+    *,
+    entity: str,
+    time: str,
+    event: str,
+    window: Any,
+    by: list[str] | None = None,
+) -> pd.DataFrame:
+    """The event-funnel engine's per-entity table (the one funnel implementation)."""
+    return funnel_entities(
+        events, list(steps), entity=entity, time=time, event=event, window=window, by=by or None
+    )
+
+
+def _check_window(window: Any, *, func: str) -> pd.Timedelta | None:
+    """A window as funnel_entities reads it: a duration, ``0`` or None."""
+    if isinstance(window, int | np.integer) and not isinstance(window, bool) and window == 0:
+        zero: pd.Timedelta = pd.Timedelta(0)
+        return zero
+    return check_duration(window, name="window", func=func)
+
+
+def _step_times(per: pd.DataFrame, k: int) -> IntArray:
+    """Nanoseconds of step ``k`` (0-based column after ``reached``); NaT -> ``_NAT``."""
+    col = per.columns[2 + k]
+    return datetime_to_ns(per[col])
+
+
+def triggers(
+    events: pd.DataFrame,
+    steps: Sequence[Step],
+    *,
+    at_step: int = 1,
+    entity: str = "user_id",
+    time: str = "timestamp",
+    event: str = "event",
+    window: pd.Timedelta | str | int | None = None,
+    candidates: Sequence[str] | None = None,
+    min_entities: int = 25,
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    r"""Which behaviours go with moving on from a funnel step: odds ratios, lifts, Fisher tests.
+
+    Among the entities that reached step ``at_step``, each candidate
+    behaviour splits them into those who did it after reaching the step and
+    before the next one, and those who did not.  For each behaviour the table
+    gives both groups' conversion to the next step, the lift, the odds ratio
+    with its interval and Fisher's exact p-value, Holm-adjusted across the
+    behaviours.  This is association, not causation.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        The event log: one row per event of an entity.
+    steps : list of str or list of lists of str
+        The funnel steps in order; each item is an event name or a list of
+        names (any of them fills the step).
+    at_step : int, default=1
+        The step (1-based) whose entities are studied: conversion is from
+        this step to the next.
+    entity : str, default="user_id"
+        Column that identifies the entity (a user, a lead, a prospect).
+    time : str, default="timestamp"
+        Column holding the event time: datetime64 of any unit or time zone, or ISO 8601 strings.
+    event : str, default="event"
+        Column holding the event name.
+    window : Timedelta, str or 0, optional
+        Longest time from a chain's step-1 event to its last step (inclusive),
+        e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
+    candidates : list of str, optional
+        The behaviours (event names) to test.  Default: every event name in
+        the log that is not a funnel step.
+    min_entities : int, default=25
+        Behaviours done by fewer entities than this, or left undone by fewer,
+        are flagged ``small_sample`` and ranked after the others.
+    ci : float, default=0.95
+        Confidence level of the Wilson score intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per candidate behaviour, ranked (see Notes), with columns:
+
+        - ``step``, ``next_step`` (str): the labels of step ``at_step`` and of
+          the next step, as in the columns of :func:`funnelkit.funnel_entities`;
+        - ``behaviour`` (str): the candidate event name;
+        - ``entities_with`` (int64): entities that reached ``step`` and did the
+          behaviour in the interval;
+        - ``converted_with`` (int64): those of them who reached ``next_step``;
+        - ``conversion_with`` (float64): ``converted_with / entities_with``,
+          with its Wilson interval ``conversion_with_low``,
+          ``conversion_with_high``;
+        - ``entities_without``, ``converted_without`` (int64),
+          ``conversion_without``, ``conversion_without_low``,
+          ``conversion_without_high`` (float64): the same for the others;
+        - ``lift`` (float64): ``conversion_with / conversion_without``;
+        - ``odds_ratio`` (float64): odds of moving on with the behaviour over
+          the odds without, and its interval ``odds_ratio_low``,
+          ``odds_ratio_high`` (Woolf's, at the same level ``ci``);
+        - ``p_value`` (float64): two-sided Fisher exact test of the 2x2 table;
+        - ``p_adjusted`` (float64): Holm-adjusted across the candidates;
+        - ``small_sample`` (bool): fewer than ``min_entities`` with or without.
+
+    Raises
+    ------
+    ColumnNotFoundError
+        When ``entity``, ``time`` or ``event`` is not a column of ``events``.
+    InvalidDataError
+        When the funnel engine refuses the log (null ids, unreadable times).
+    InvalidParameterError
+        When ``steps``, ``at_step``, ``window``, ``candidates``,
+        ``min_entities`` or ``ci`` is invalid.
+
+    See Also
+    --------
+    funnel_entities : the per-entity table this is computed from.
+    compare : does conversion differ across segments?
+    plot_triggers : forest plot of this table.
+
+    Notes
+    -----
+    **Interval.** For an entity that reached step k (``at_step``) at time
+    :math:`t_k`, a behaviour counts when its time t satisfies
+    :math:`t_k \le t < t_{k+1}` if the entity reached step k + 1, else
+    :math:`t_k \le t \le t_1 + w` with a window w (any time after
+    :math:`t_k` without one).  Step times are those of the winning chain of
+    :func:`funnelkit.funnel_entities`.  Entities that did not move on have
+    more time to do a behaviour, which biases every behaviour slightly
+    toward "does not help": compare the behaviours with each other, and use
+    a ``window`` to even the intervals out.
+
+    **Statistics.** With a = converted with, b = not converted with,
+    c = converted without, d = not converted without, the odds ratio is
+    :math:`ad / bc`; when any cell is 0, 0.5 is added to every cell
+    (Haldane–Anscombe).  The interval is Woolf's:
+    :math:`\exp(\log OR \pm z \sqrt{1/a + 1/b + 1/c + 1/d})`.  Odds ratio,
+    lift and p-value are NaN when nobody (or everybody) did the behaviour.
+
+    **Ranking.** Behaviours with enough entities first, by odds ratio from
+    highest (the strongest positive association) to lowest, then the
+    ``small_sample`` ones in the same order; ties by p-value.  A large odds
+    ratio on 3 entities says little, hence the flag.
+
+    **Association, not causation.** Leads who ask for a demo may be the ones
+    who were going to buy anyway.  A high odds ratio says the behaviour and
+    moving on go together; only an experiment (offering the behaviour to a
+    random half) says whether the behaviour causes it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> ev = pd.DataFrame({
+    ...     "user_id": ["a", "a", "a", "b", "b", "c", "c", "c"],
+    ...     "event": ["visit", "demo", "buy", "visit", "demo", "visit", "video", "buy"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03",
+    ...                                  "2024-01-01", "2024-01-05", "2024-01-01",
+    ...                                  "2024-01-02", "2024-01-04"]),
+    ... })
+    >>> res = fk.triggers(ev, ["visit", "buy"], min_entities=1)
+    >>> res[["behaviour", "entities_with", "conversion_with", "conversion_without"]]
+      behaviour  entities_with  conversion_with  conversion_without
+    0     video              1              1.0                 0.5
+    1      demo              2              0.5                 1.0
+    """
+    func = "triggers"
+    df = check_frame(events, table="events", func=func)
+    names = _step_names(steps, func=func)
+    require_columns(df, {"entity": entity, "time": time, "event": event}, table="events")
+    if (
+        isinstance(at_step, bool)
+        or not isinstance(at_step, int | np.integer)
+        or not 1 <= at_step < len(names)
+    ):
+        expected = f"an integer from 1 to {len(names) - 1} (a step that has a next step)"
+        raise param_error(func, "at_step", expected, at_step)
+    win = _check_window(window, func=func)
+    ci = check_ci(ci, func=func)
+    min_n = int(check_positive(min_entities, name="min_entities", func=func, integer=True))
+    step_events = {n for step in names for n in step}
+    present = pd.unique(df[event].dropna())
+    if candidates is None:
+        cands = sorted((v for v in present if v not in step_events), key=str)
+    else:
+        cands = _check_candidates(candidates, present, step_events, func=func)
+
+    per = _funnel_entities(df, steps, entity=entity, time=time, event=event, window=win)
+    k = int(at_step) - 1
+    labels = [str(c) for c in per.columns[2 : 2 + len(names)]]
+    reached = per["reached"].to_numpy(dtype=np.int64)
+    start = _step_times(per, k)
+    nxt = _step_times(per, k + 1)
+    first = _step_times(per, 0)
+    at = reached >= k + 1
+    moved = reached >= k + 2
+    limit = np.full(len(per), _NEVER, dtype=np.int64)
+    if win is not None:
+        limit = np.where(first != _NAT, first + win.value, _NEVER)
+
+    # behaviour rows of the studied entities, with the entity's interval
+    cand_index = pd.Index(cands)
+    c_code = cand_index.get_indexer(df[event])
+    e_code = pd.Index(per[entity]).get_indexer(df[entity])
+    t = datetime_to_ns(as_datetime(df, time, table="events", keyword="time"))
+    rows = np.flatnonzero((c_code >= 0) & (e_code >= 0) & (t != _NAT))
+    e, c, tt = e_code[rows], c_code[rows], t[rows]
+    inside = at[e] & (tt >= start[e]) & np.where(moved[e], tt < nxt[e], tt <= limit[e])
+    n_c = len(cands)
+    pairs = np.unique(e[inside].astype(np.int64) * max(n_c, 1) + c[inside])
+    did_c = pairs % max(n_c, 1)
+    did_e = pairs // max(n_c, 1)
+    n_with = np.bincount(did_c, minlength=n_c).astype(np.float64)
+    a = np.bincount(did_c, weights=moved[did_e], minlength=n_c).astype(np.float64)
+    n_total, k_total = float(at.sum()), float(moved.sum())
+    b = n_with - a
+    cc = k_total - a
+    d = (n_total - k_total) - b
+    n_without = cc + d
+    table = _two_by_two(a, b, cc, d, ci)
+    w_low, w_high = wilson_interval(a, n_with, ci)
+    o_low, o_high = wilson_interval(cc, n_without, ci)
+
+    out = pd.DataFrame(
+        {
+            "step": pd.Series([labels[k]] * n_c, dtype=object),
+            "next_step": pd.Series([labels[k + 1]] * n_c, dtype=object),
+            "behaviour": pd.Series(cands, dtype=object),
+            "entities_with": n_with.astype(np.int64),
+            "converted_with": a.astype(np.int64),
+            "conversion_with": table["conversion_with"],
+            "conversion_with_low": w_low,
+            "conversion_with_high": w_high,
+            "entities_without": n_without.astype(np.int64),
+            "converted_without": cc.astype(np.int64),
+            "conversion_without": table["conversion_without"],
+            "conversion_without_low": o_low,
+            "conversion_without_high": o_high,
+            "lift": table["lift"],
+            "odds_ratio": table["odds_ratio"],
+            "odds_ratio_low": table["odds_ratio_low"],
+            "odds_ratio_high": table["odds_ratio_high"],
+            "p_value": table["p_value"],
+            "p_adjusted": holm(table["p_value"]),
+            "small_sample": (n_with < min_n) | (n_without < min_n),
+        }
+    )
+    log_or = np.log(out["odds_ratio"].to_numpy(dtype=np.float64))
+    order = np.lexsort(
+        (
+            np.nan_to_num(out["p_value"].to_numpy(dtype=np.float64), nan=2.0),
+            -np.nan_to_num(log_or, nan=-np.inf),
+            out["small_sample"].to_numpy(),
+        )
+    )
+    result: pd.DataFrame = out.iloc[order].reset_index(drop=True)
+    return result
+
+
+def _check_candidates(
+    candidates: Any, present: Any, step_events: set[str], *, func: str
+) -> list[Any]:
+    if isinstance(candidates, str) or not isinstance(candidates, Sequence):
+        raise param_error(func, "candidates", "a list of event names or None", candidates)
+    cands = list(dict.fromkeys(candidates))
+    known = set(present)
+    unknown = [x for x in cands if x not in known]
+    if unknown:
+        hint = closest(unknown[0], [str(v) for v in present])
+        msg = (
+            f"The 'candidates' parameter of triggers names events that are not in the log: "
+            f"{unknown!r}."
+        )
+        if hint is not None:
+            msg += f" Did you mean {hint!r}?"
+        raise InvalidParameterError(msg)
+    steps = [x for x in cands if x in step_events]
+    if steps:
+        msg = (
+            f"The 'candidates' parameter of triggers must not contain funnel steps; "
+            f"got {steps!r}. A step cannot be a behaviour done between steps."
+        )
+        raise InvalidParameterError(msg)
+    return cands
+
+
+def _two_by_two(
+    a: FloatArray, b: FloatArray, c: FloatArray, d: FloatArray, ci: float
+) -> dict[str, FloatArray]:
+    """Conversions, lift, odds ratio (Haldane–Anscombe, Woolf interval), Fisher p."""
+    n1, n0 = a + b, c + d
+    z = float(stats.norm.ppf(0.5 + ci / 2.0))
+    zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
+    half = np.where(zero, 0.5, 0.0)
+    a2, b2, c2, d2 = a + half, b + half, c + half, d + half
+    defined = (n1 > 0) & (n0 > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        conv1 = a / n1
+        conv0 = c / n0
+        lift = np.where(defined & (conv0 > 0), conv1 / conv0, np.nan)
+        log_or = np.log(a2 * d2 / (b2 * c2))
+        se = np.sqrt(1 / a2 + 1 / b2 + 1 / c2 + 1 / d2)
+    odds = np.where(defined, np.exp(log_or), np.nan)
+    low = np.where(defined, np.exp(log_or - z * se), np.nan)
+    high = np.where(defined, np.exp(log_or + z * se), np.nan)
+    # one Fisher test per candidate: a loop over behaviours, not over entities
+    p = np.array(
+        [
+            stats.fisher_exact([[int(ai), int(bi)], [int(ci_), int(di)]])[1] if ok else np.nan
+            for ai, bi, ci_, di, ok in zip(a, b, c, d, defined, strict=True)
+        ],
+        dtype=np.float64,
+    )
+    return {
+        "conversion_with": np.asarray(conv1, dtype=np.float64),
+        "conversion_without": np.asarray(conv0, dtype=np.float64),
+        "lift": np.asarray(lift, dtype=np.float64),
+        "odds_ratio": np.asarray(odds, dtype=np.float64),
+        "odds_ratio_low": np.asarray(low, dtype=np.float64),
+        "odds_ratio_high": np.asarray(high, dtype=np.float64),
+        "p_value": p,
+    }
+
+
+def compare(
+    events: pd.DataFrame,
+    steps: Sequence[Step],
+    *,
+    by: str | Sequence[str],
+    entity: str = "user_id",
+    time: str = "timestamp",
+    event: str = "event",
+    window: pd.Timedelta | str | int | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    r"""Does conversion at each funnel step differ across segments? Tests and effect sizes.
+
+    For every transition from one step to the next, a chi-square test of
+    homogeneity says whether the segments of ``by`` convert alike, and
+    pairwise two-proportion tests (Holm-adjusted) say which pairs differ,
+    with the difference in conversion and Cohen's h.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        The event log: one row per event of an entity.
+    steps : list of str or list of lists of str
+        The funnel steps in order; each item is an event name or a list of
+        names (any of them fills the step).
+    by : str or list of str
+        Column(s) defining the segments to compare (attributed as in
+        :func:`funnelkit.funnel_entities`).  Missing values form their own
+        segment.
+    entity : str, default="user_id"
+        Column that identifies the entity (a user, a lead, a prospect).
+    time : str, default="timestamp"
+        Column holding the event time: datetime64 of any unit or time zone, or ISO 8601 strings.
+    event : str, default="event"
+        Column holding the event name.
+    window : Timedelta, str or 0, optional
+        Longest time from a chain's step-1 event to its last step (inclusive),
+        e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
+    alpha : float, default=0.05
+        Significance level for the ``differs`` and ``significant`` columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per transition and pair of segments (segments sorted, pairs
+        in that order), with columns:
+
+        - ``step`` (str): the step entered (conversion from the step before);
+        - ``<by>_a``, ``<by>_b``: the two segments compared, one pair of
+          columns per ``by`` column;
+        - ``entities_a``, ``entities_b`` (int64): entities of each segment
+          that reached the previous step;
+        - ``converted_a``, ``converted_b`` (int64): those who reached ``step``;
+        - ``conversion_a``, ``conversion_b`` (float64): the conversions;
+        - ``difference`` (float64): ``conversion_a - conversion_b``;
+        - ``cohens_h`` (float64):
+          :math:`2 \arcsin\sqrt{p_a} - 2 \arcsin\sqrt{p_b}`;
+        - ``p_value`` (float64): pooled two-proportion z-test, two-sided;
+        - ``p_adjusted`` (float64): Holm-adjusted across the pairs of the
+          transition;
+        - ``significant`` (bool): ``p_adjusted < alpha``;
+        - ``chi2`` (float64), ``dof`` (int64), ``chi2_p_value`` (float64): the
+          chi-square test of homogeneity of all segments at this transition
+          (the same on every row of the transition);
+        - ``differs`` (bool): ``chi2_p_value < alpha``: the yes/no answer.
+
+    Raises
+    ------
+    ColumnNotFoundError
+        When ``entity``, ``time``, ``event`` or a ``by`` column is missing.
+    InvalidDataError
+        When the funnel engine refuses the log (null ids, unreadable times).
+    InvalidParameterError
+        When ``steps``, ``by``, ``window`` or ``alpha`` is invalid.
+
+    See Also
+    --------
+    funnel_entities : the per-entity table this is computed from.
+    triggers : which behaviours go with moving on.
+
+    Notes
+    -----
+    The chi-square test uses the 2 x G table (converted / not converted by
+    segment) of the segments with at least one entity at the previous step,
+    without continuity correction, so with two segments it equals the square
+    of the two-proportion z statistic.  It is NaN when every entity or none
+    converted.  Cohen's h reads 0.2 small, 0.5 medium, 0.8 large.  Segments
+    come from observational data: a difference is an association (leads from
+    one channel may differ in size or industry), not proof that the channel
+    causes it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> ev = pd.DataFrame({
+    ...     "user_id": ["a", "a", "b", "b", "c", "d", "d", "e"],
+    ...     "event": ["visit", "buy", "visit", "buy", "visit", "visit", "buy", "visit"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02"] * 2 + ["2024-01-01"]
+    ...                                 + ["2024-01-01", "2024-01-02", "2024-01-01"]),
+    ...     "channel": ["ads", "ads", "ads", "ads", "ads", "mail", "mail", "mail"],
+    ... })
+    >>> res = fk.compare(ev, ["visit", "buy"], by="channel")
+    >>> res[["step", "channel_a", "channel_b", "conversion_a", "conversion_b", "differs"]]
+      step channel_a channel_b  conversion_a  conversion_b  differs
+    0  buy       ads      mail      0.666667           0.5    False
+    """
+    func = "compare"
+    df = check_frame(events, table="events", func=func)
+    names = _step_names(steps, func=func)
+    by_cols = as_list(by)
+    if not by_cols:
+        raise param_error(func, "by", "a column name or a list of column names", by)
+    require_columns(df, {"entity": entity, "time": time, "event": event}, table="events")
+    for column in by_cols:
+        require_columns(df, {"by": column}, table="events")
+    win = _check_window(window, func=func)
+    alpha = check_fraction(alpha, name="alpha", func=func)
+
+    per = _funnel_entities(
+        df, steps, entity=entity, time=time, event=event, window=win, by=cast("list[str]", by_cols)
+    )
+    labels = [str(c) for c in per.columns[2 : 2 + len(names)]]
+    grouped = per[by_cols].groupby(by_cols, dropna=False, sort=True, observed=True)
+    g = grouped.ngroup().to_numpy(dtype=np.int64)
+    keys = grouped.size().index.to_frame(index=False)
+    keys.columns = by_cols
+    n_groups = len(keys)
+    reached = per["reached"].to_numpy(dtype=np.int64)
+    n_steps = len(names)
+    # entities of each group at each step: reached >= step
+    at_least = np.zeros((n_groups, n_steps + 2), dtype=np.int64)
+    np.add.at(at_least, (g, np.clip(reached, 0, n_steps)), 1)
+    at_least = np.cumsum(at_least[:, ::-1], axis=1)[:, ::-1]  # at_least[:, s] = reached >= s
+
+    pairs = list(combinations(range(n_groups), 2))
+    ia = np.array([p[0] for p in pairs], dtype=np.int64)
+    ib = np.array([p[1] for p in pairs], dtype=np.int64)
+    blocks = []
+    for s in range(2, n_steps + 1):  # a loop over steps, not entities
+        prev, conv = at_least[:, s - 1], at_least[:, s]
+        chi2, dof, chi_p = _homogeneity(conv, prev)
+        n_a, n_b = prev[ia], prev[ib]
+        k_a, k_b = conv[ia], conv[ib]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p_a = k_a / n_a
+            p_b = k_b / n_b
+            h = 2 * np.arcsin(np.sqrt(p_a)) - 2 * np.arcsin(np.sqrt(p_b))
+        pv = two_proportion_test(k_a, n_a, k_b, n_b)
+        block = pd.DataFrame({"step": pd.Series([labels[s - 1]] * len(pairs), dtype=object)})
+        for col in by_cols:
+            block[f"{col}_a"] = keys[col].take(ia).to_numpy()
+        for col in by_cols:
+            block[f"{col}_b"] = keys[col].take(ib).to_numpy()
+        block["entities_a"] = n_a
+        block["entities_b"] = n_b
+        block["converted_a"] = k_a
+        block["converted_b"] = k_b
+        block["conversion_a"] = p_a.astype(np.float64)
+        block["conversion_b"] = p_b.astype(np.float64)
+        block["difference"] = (p_a - p_b).astype(np.float64)
+        block["cohens_h"] = h.astype(np.float64)
+        block["p_value"] = pv
+        block["p_adjusted"] = holm(pv)
+        block["significant"] = block["p_adjusted"].to_numpy() < alpha
+        block["chi2"] = chi2
+        block["dof"] = np.int64(dof)
+        block["chi2_p_value"] = chi_p
+        block["differs"] = bool(chi_p < alpha)
+        blocks.append(block)
+    out: pd.DataFrame = pd.concat(blocks, ignore_index=True)
+    for col in ("entities_a", "entities_b", "converted_a", "converted_b", "dof"):
+        out[col] = out[col].astype(np.int64)
+    return out
+
+
+def _homogeneity(converted: IntArray, entered: IntArray) -> tuple[float, int, float]:
+    """Chi-square test of homogeneity of conversion across groups (no correction)."""
+    keep = entered > 0
+    k, n = converted[keep].astype(np.float64), entered[keep].astype(np.float64)
+    if k.size < 2 or k.sum() == 0 or k.sum() == n.sum():
+        return float("nan"), max(int(k.size) - 1, 0), float("nan")
+    table = np.vstack([k, n - k])
+    res = stats.chi2_contingency(table, correction=False)
+    return float(res[0]), int(res[2]), float(res[1])

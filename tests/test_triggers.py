@@ -1,0 +1,424 @@
+"""triggers and compare: hand-computed 2x2 tables, planted effects, the sample's truth."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+from scipy import stats
+
+import funnelkit as fk
+
+Z95 = 1.959963984540054
+
+
+def day(d):
+    return pd.Timestamp("2024-01-01") + pd.Timedelta(days=d)
+
+
+def log_from(rows):
+    return pd.DataFrame(
+        [(u, e, day(d)) for u, e, d in rows], columns=["user_id", "event", "timestamp"]
+    )
+
+
+@pytest.fixture
+def events():
+    return log_from(
+        [
+            ("u1", "visit", 0), ("u1", "demo", 1), ("u1", "signup", 2),
+            ("u2", "visit", 0), ("u2", "demo", 1),
+            ("u3", "visit", 0), ("u3", "signup", 2), ("u3", "demo", 3),  # demo after signup
+            ("u4", "demo", 0), ("u4", "visit", 1),  # demo before the visit
+            ("u5", "visit", 0), ("u5", "signup", 1),
+            ("u6", "visit", 0), ("u6", "demo", 0), ("u6", "signup", 5),  # demo at visit time
+            ("u7", "visit", 0), ("u7", "chat", 1), ("u7", "signup", 1),  # chat at signup time
+            ("u8", "visit", 0),
+            ("u9", "chat", 0),  # never visits
+        ]
+    )  # fmt: skip
+
+
+def test_hand_computed_table(events):
+    before = events.copy()
+    res = fk.triggers(events, ["visit", "signup"], min_entities=1)
+    assert_frame_equal(events, before)
+    assert res["behaviour"].tolist() == ["demo", "chat"]
+    demo = res.iloc[0]
+    # at the visit step: u1..u8. demo in [visit, signup): u1 (signed up), u2 (no), u6 (signed up)
+    # without: u3, u5, u7 signed up; u4, u8 did not.  a=2 b=1 c=3 d=2
+    assert (demo["step"], demo["next_step"]) == ("visit", "signup")
+    assert demo["entities_with"] == 3
+    assert demo["converted_with"] == 2
+    assert demo["entities_without"] == 5
+    assert demo["converted_without"] == 3
+    assert demo["conversion_with"] == pytest.approx(2 / 3)
+    assert demo["conversion_without"] == pytest.approx(3 / 5)
+    assert demo["lift"] == pytest.approx(10 / 9)
+    ref = stats.binomtest(2, 3).proportion_ci(confidence_level=0.95, method="wilson")
+    assert demo["conversion_with_low"] == pytest.approx(ref.low)
+    assert demo["conversion_with_high"] == pytest.approx(ref.high)
+    assert demo["odds_ratio"] == pytest.approx(4 / 3)
+    se = math.sqrt(1 / 2 + 1 + 1 / 3 + 1 / 2)
+    assert demo["odds_ratio_low"] == pytest.approx(4 / 3 * math.exp(-Z95 * se))
+    assert demo["odds_ratio_high"] == pytest.approx(4 / 3 * math.exp(Z95 * se))
+    # Fisher by hand: margins 3 with, 5 converted, 8 in all; P(a=x) = C(5,x) C(3,3-x) / 56
+    # = 1, 15, 30, 10 (/56); observed 30/56; every table is as or less likely -> p = 1
+    assert demo["p_value"] == pytest.approx(1.0)
+    assert not demo["small_sample"]
+    # chat only at u7's signup time (excluded: strictly before the next step) -> nobody
+    chat = res.iloc[1]
+    assert chat["entities_with"] == 0
+    assert chat["entities_without"] == 8
+    assert np.isnan(chat["odds_ratio"])
+    assert np.isnan(chat["p_value"])
+    assert chat["small_sample"]
+    assert res["entities_with"].dtype == np.int64
+    assert res["small_sample"].dtype == bool
+
+
+def test_zero_cells_get_the_half_correction():
+    # with: w1, w2 both convert (b = 0); without: o1 converts, o2, o3 do not
+    ev = log_from(
+        [
+            ("w1", "a", 0), ("w1", "x", 1), ("w1", "b", 2),
+            ("w2", "a", 0), ("w2", "x", 1), ("w2", "b", 2),
+            ("o1", "a", 0), ("o1", "b", 2),
+            ("o2", "a", 0), ("o3", "a", 0),
+        ]
+    )  # fmt: skip
+    row = fk.triggers(ev, ["a", "b"], min_entities=1).iloc[0]
+    # a=2 b=0 c=1 d=2 -> (2.5 * 2.5) / (0.5 * 1.5) = 8.333...
+    assert row["odds_ratio"] == pytest.approx(6.25 / 0.75)
+    se = math.sqrt(1 / 2.5 + 1 / 0.5 + 1 / 1.5 + 1 / 2.5)
+    assert row["odds_ratio_low"] == pytest.approx(6.25 / 0.75 * math.exp(-Z95 * se))
+    assert row["lift"] == pytest.approx(1.0 / (1 / 3))
+    # Fisher by hand: margins 2 with, 3 converted, N=5: P(a=x) = C(3,x) C(2,2-x) / 10
+    # x=0: 1, x=1: 6, x=2: 3 -> observed 3/10, p = (1 + 3) / 10
+    assert row["p_value"] == pytest.approx(0.4)
+
+
+def test_window_bounds_non_converters():
+    ev = log_from(
+        [
+            ("a", "visit", 0), ("a", "demo", 1),  # inside a 2-day window
+            ("b", "visit", 0), ("b", "demo", 3),  # after the window closed
+            ("c", "visit", 0), ("c", "signup", 1),
+        ]
+    )  # fmt: skip
+    no_window = fk.triggers(ev, ["visit", "signup"], min_entities=1).iloc[0]
+    assert no_window["entities_with"] == 2
+    windowed = fk.triggers(ev, ["visit", "signup"], window="2D", min_entities=1).iloc[0]
+    assert windowed["entities_with"] == 1
+    assert windowed["entities_without"] == 2
+    # window 0: every step at one instant; c's signup a day later no longer converts
+    instant = fk.triggers(ev, ["visit", "signup"], window=0, min_entities=1).iloc[0]
+    assert instant["entities_with"] == 0
+    assert instant["converted_without"] == 0
+
+
+def test_at_step_and_list_steps():
+    ev = log_from(
+        [
+            ("a", "visit", 0), ("a", "trial", 1), ("a", "pay", 2), ("a", "card", 3),
+            ("b", "visit", 0), ("b", "demo", 1), ("b", "card", 2), ("b", "call", 3),
+            ("c", "visit", 0), ("c", "trial", 1), ("c", "call", 4),
+        ]
+    )  # fmt: skip
+    # step 2 is "trial" or "demo"; at_step=2: a, b, c reached it; a, b paid (pay or card)
+    res = fk.triggers(ev, ["visit", ["trial", "demo"], ["pay", "card"]], at_step=2, min_entities=1)
+    call = res.set_index("behaviour").loc["call"]
+    # call: c only (b's call is after its card) -> with 1 (0 converted), without 2 (2)
+    assert call["entities_with"] == 1
+    assert call["converted_with"] == 0
+    assert call["converted_without"] == 2
+    assert "visit" not in res["behaviour"].tolist()
+
+
+@pytest.fixture
+def planted(rng):
+    """3,000 leads; 'trigger' raises moving on (+1.5 logit), three noise behaviours do not."""
+    n = 3000
+    names = ["trigger", "noise a", "noise b", "noise c"]
+    did = rng.random((n, len(names))) < 0.3
+    p = 1 / (1 + np.exp(-(-0.5 + 1.5 * did[:, 0])))
+    moved = rng.random(n) < p
+    start = rng.uniform(0, 30, n)
+    stay = rng.uniform(1, 10, n)
+    users = np.array([f"u{i:04d}" for i in range(n)])
+    parts = [pd.DataFrame({"user_id": users, "event": "lead", "t": start})]
+    parts.append(pd.DataFrame({"user_id": users[moved], "event": "qualified",
+                               "t": (start + stay)[moved]}))  # fmt: skip
+    for j, name in enumerate(names):
+        who = did[:, j]
+        when = start + rng.uniform(0.05, 0.95, n) * stay
+        parts.append(pd.DataFrame({"user_id": users[who], "event": name, "t": when[who]}))
+    ev = pd.concat(parts, ignore_index=True).sample(frac=1, random_state=1)
+    ev["timestamp"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(ev.pop("t"), unit="D")
+    return ev.reset_index(drop=True)
+
+
+def test_planted_trigger_is_found_and_noise_is_not(planted):
+    res = fk.triggers(planted, ["lead", "qualified"])
+    assert res["behaviour"].iloc[0] == "trigger"
+    top = res.iloc[0]
+    assert top["p_adjusted"] < 1e-10
+    assert top["odds_ratio_low"] < math.exp(1.5) < top["odds_ratio_high"]
+    noise = res[res["behaviour"].str.startswith("noise")]
+    assert (noise["p_adjusted"] > 0.05).all()
+    assert ((noise["odds_ratio_low"] < 1) & (noise["odds_ratio_high"] > 1)).all()
+    # Holm by hand on the four p-values
+    p = res["p_value"].to_numpy()
+    order = np.argsort(p)
+    adj = np.minimum(1, np.maximum.accumulate(p[order] * np.array([4, 3, 2, 1])))
+    np.testing.assert_allclose(res["p_adjusted"].to_numpy()[order], adj)
+    # Fisher p-values against scipy on the reported counts
+    for _, r in res.iterrows():
+        table = [
+            [r["converted_with"], r["entities_with"] - r["converted_with"]],
+            [r["converted_without"], r["entities_without"] - r["converted_without"]],
+        ]
+        assert r["p_value"] == pytest.approx(stats.fisher_exact(table)[1])
+
+
+def test_per_entity_reference(planted):
+    """The 2x2 counts equal a plain per-entity loop over the funnel_entities table."""
+    res = fk.triggers(planted, ["lead", "qualified"]).set_index("behaviour")
+    per = fk.funnel_entities(planted, ["lead", "qualified"]).set_index("user_id")
+    counts = {}
+    for user, grp in planted.groupby("user_id"):
+        t1, t2 = per.loc[user, "lead"], per.loc[user, "qualified"]
+        moved = per.loc[user, "reached"] >= 2
+        done = set()
+        for _, row in grp.iterrows():
+            if row["event"] in ("lead", "qualified"):
+                continue
+            if row["timestamp"] >= t1 and (not moved or row["timestamp"] < t2):
+                done.add(row["event"])
+        for name in res.index:
+            key = (name, name in done)
+            n, k = counts.get(key, (0, 0))
+            counts[key] = (n + 1, k + int(moved))
+    for name in res.index:
+        assert res.loc[name, "entities_with"] == counts.get((name, True), (0, 0))[0]
+        assert res.loc[name, "converted_with"] == counts.get((name, True), (0, 0))[1]
+        assert res.loc[name, "entities_without"] == counts[(name, False)][0]
+        assert res.loc[name, "converted_without"] == counts[(name, False)][1]
+
+
+def test_small_samples_are_flagged_and_ranked_last(planted):
+    rare = pd.DataFrame(
+        {
+            "user_id": ["u0000", "u0001"],
+            "event": "rare",
+            "timestamp": planted["timestamp"].max() + pd.Timedelta(days=1),
+        }
+    )
+    ev = pd.concat([planted, rare], ignore_index=True)
+    res = fk.triggers(ev, ["lead", "qualified"], min_entities=25)
+    assert res["behaviour"].iloc[-1] == "rare"
+    assert res["small_sample"].tolist() == [False] * 4 + [True]
+    # ranked by odds ratio among the others
+    ors = res["odds_ratio"].to_numpy()[:4]
+    assert (np.diff(ors) <= 0).all()
+
+
+def test_candidates_restrict_and_keep_order_of_rank(planted):
+    res = fk.triggers(planted, ["lead", "qualified"], candidates=["noise a", "trigger"])
+    assert res["behaviour"].tolist() == ["trigger", "noise a"]
+
+
+def test_sample_planted_behaviours_rank_above_noise():
+    sample = fk.datasets.load_sample(seed=0)
+    stages = list(sample.stages)
+    noise = {"video view", "newsletter open", "webinar", "content download"}
+    # qualification -> contact: a demo request moves leads on, a video view does not
+    q = fk.triggers(sample.events, stages, at_step=3)
+    ranked = q[~q["small_sample"]]["behaviour"].tolist()
+    assert ranked[0] == "demo request"
+    assert ranked.index("demo request") < ranked.index("video view")
+    demo = q.set_index("behaviour").loc["demo request"]
+    assert demo["odds_ratio_low"] > 1
+    assert demo["p_adjusted"] < 0.001
+    # contact -> proposal: a free trial moves leads on, a webinar does not
+    c = fk.triggers(sample.events, stages, at_step=4)
+    ranked = c[~c["small_sample"]]["behaviour"].tolist()
+    assert ranked[0] == "free trial"
+    trial = c.set_index("behaviour").loc["free trial"]
+    assert trial["odds_ratio_low"] > 1
+    for frame in (q, c):
+        rows = frame[frame["behaviour"].isin(noise) & ~frame["small_sample"]]
+        assert (rows["odds_ratio_low"] < 1).all(), rows
+
+
+# ----------------------------------------------------------------------------
+# compare
+# ----------------------------------------------------------------------------
+@pytest.fixture
+def segmented():
+    rows = []
+    # ads: 4 visit, 3 sign up, 1 buys; mail: 2 visit, 1 signs up, 1 buys
+    for u, n in [("a1", 3), ("a2", 2), ("a3", 2), ("a4", 1), ("m1", 3), ("m2", 1)]:
+        for k, name in enumerate(["visit", "signup", "buy"][:n]):
+            rows.append((u, name, k))
+    ev = log_from(rows)
+    ev["channel"] = ev["user_id"].str[0].map({"a": "ads", "m": "mail"})
+    return ev
+
+
+def test_compare_by_hand(segmented):
+    before = segmented.copy()
+    res = fk.compare(segmented, ["visit", "signup", "buy"], by="channel")
+    assert_frame_equal(segmented, before)
+    assert res["step"].tolist() == ["signup", "buy"]
+    assert res["channel_a"].tolist() == ["ads", "ads"]
+    assert res["channel_b"].tolist() == ["mail", "mail"]
+    # signup: ads 3/4, mail 1/2
+    s = res.iloc[0]
+    assert (s["entities_a"], s["converted_a"], s["entities_b"], s["converted_b"]) == (4, 3, 2, 1)
+    assert s["difference"] == pytest.approx(0.25)
+    assert s["cohens_h"] == pytest.approx(
+        2 * math.asin(math.sqrt(0.75)) - 2 * math.asin(math.sqrt(0.5))
+    )
+    # 2x2 chi-square by hand: N (ad - bc)^2 / (row and column margins) = 6 * 4 / 64
+    assert s["chi2"] == pytest.approx(0.375)
+    assert s["dof"] == 1
+    assert s["chi2_p_value"] == pytest.approx(stats.chi2.sf(0.375, 1))
+    # the pooled z-test of two proportions is the same test: z^2 = chi2
+    assert s["p_value"] == pytest.approx(s["chi2_p_value"])
+    assert not s["differs"]
+    # buy: ads 1/3, mail 1/1; chi2 = 4 (1*0 - 2*1)^2 / (3 * 1 * 2 * 2) = 4/3
+    b = res.iloc[1]
+    assert (b["entities_a"], b["converted_a"], b["entities_b"], b["converted_b"]) == (3, 1, 1, 1)
+    assert b["chi2"] == pytest.approx(4 / 3)
+    assert b["difference"] == pytest.approx(-2 / 3)
+    assert res["dof"].dtype == np.int64
+
+
+def test_compare_three_segments_holm_and_planted_difference(rng):
+    n = 900
+    seg = np.repeat(["a", "b", "c"], n // 3)
+    p = np.select([seg == "a", seg == "b"], [0.3, 0.3], 0.5)
+    moved = rng.random(n) < p
+    users = np.array([f"u{i}" for i in range(n)])
+    ev = pd.concat(
+        [
+            pd.DataFrame({"user_id": users, "event": "visit", "timestamp": day(0), "seg": seg}),
+            pd.DataFrame({"user_id": users[moved], "event": "buy", "timestamp": day(1),
+                          "seg": seg[moved]}),
+        ],
+        ignore_index=True,
+    )  # fmt: skip
+    res = fk.compare(ev, ["visit", "buy"], by="seg")
+    assert list(zip(res["seg_a"], res["seg_b"], strict=True)) == [
+        ("a", "b"),
+        ("a", "c"),
+        ("b", "c"),
+    ]
+    assert bool(res["differs"].iloc[0])
+    assert res["dof"].iloc[0] == 2
+    # chi-square against scipy on the same 2x3 table
+    k = np.array([moved[seg == s].sum() for s in "abc"])
+    table = np.vstack([k, 300 - k])
+    ref = stats.chi2_contingency(table, correction=False)
+    assert res["chi2"].iloc[0] == pytest.approx(ref[0])
+    # pairwise p-values: 2x2 chi-square (scipy) equals the z-test; Holm by hand
+    raw = []
+    for i, j in [(0, 1), (0, 2), (1, 2)]:
+        raw.append(stats.chi2_contingency(table[:, [i, j]], correction=False)[1])
+    np.testing.assert_allclose(res["p_value"], raw)
+    order = np.argsort(raw)
+    adj = np.minimum(1, np.maximum.accumulate(np.array(raw)[order] * [3, 2, 1]))
+    np.testing.assert_allclose(res["p_adjusted"].to_numpy()[order], adj)
+    # a vs b have the same true rate; c differs from both
+    assert res["significant"].tolist() == [False, True, True]
+
+
+def test_compare_missing_segment_is_its_own_group(segmented):
+    ev = segmented.copy()
+    ev.loc[ev["user_id"] == "m2", "channel"] = None
+    res = fk.compare(ev, ["visit", "signup"], by="channel")
+    assert res["channel_a"].tolist()[:2] == ["ads", "ads"]
+    assert res["channel_b"].tolist()[0] == "mail"
+    assert pd.isna(res["channel_b"].iloc[1])
+
+
+# ----------------------------------------------------------------------------
+# errors
+# ----------------------------------------------------------------------------
+def test_trigger_errors(events):
+    steps = ["visit", "signup"]
+    with pytest.raises(fk.InvalidParameterError, match=r"'at_step' parameter of triggers.*1 to 1"):
+        fk.triggers(events, steps, at_step=2)
+    with pytest.raises(fk.InvalidParameterError, match=r"'at_step'"):
+        fk.triggers(events, steps, at_step=True)
+    with pytest.raises(fk.InvalidParameterError, match=r"not in the log: \['dem'\].*'demo'"):
+        fk.triggers(events, steps, candidates=["dem"])
+    with pytest.raises(fk.InvalidParameterError, match=r"must not contain funnel steps"):
+        fk.triggers(events, steps, candidates=["signup"])
+    with pytest.raises(fk.InvalidParameterError, match=r"'candidates'.*list of event names"):
+        fk.triggers(events, steps, candidates="demo")
+    with pytest.raises(fk.InvalidParameterError, match=r"'steps'.*at least 2"):
+        fk.triggers(events, ["visit"])
+    with pytest.raises(fk.InvalidParameterError, match=r"'min_entities'.*positive integer"):
+        fk.triggers(events, steps, min_entities=0)
+    with pytest.raises(fk.InvalidParameterError, match=r"'ci'"):
+        fk.triggers(events, steps, ci=1.5)
+    with pytest.raises(fk.InvalidParameterError, match=r"'window'"):
+        fk.triggers(events, steps, window=-3)
+    with pytest.raises(fk.ColumnNotFoundError, match=r"event=.*Hint: pass event='event'"):
+        fk.triggers(events, steps, event="events")
+
+
+def test_compare_errors(segmented):
+    steps = ["visit", "signup"]
+    with pytest.raises(fk.ColumnNotFoundError, match=r"by=.*Hint: pass by='channel'"):
+        fk.compare(segmented, steps, by="chanel")
+    with pytest.raises(fk.InvalidParameterError, match=r"'by' parameter of compare"):
+        fk.compare(segmented, steps, by=[])
+    with pytest.raises(fk.InvalidParameterError, match=r"'alpha' parameter of compare"):
+        fk.compare(segmented, steps, by="channel", alpha=0)
+    with pytest.raises(fk.InvalidParameterError, match=r"'events' argument of compare"):
+        fk.compare(segmented.to_numpy(), steps, by="channel")
+
+
+def test_row_order_is_irrelevant(planted):
+    res = fk.triggers(planted, ["lead", "qualified"])
+    again = fk.triggers(planted.sort_values(["timestamp", "user_id"]), ["lead", "qualified"])
+    assert_frame_equal(res, again)
+    seg = planted.assign(seg=np.where(planted["user_id"].str[-1].isin(list("01234")), "x", "y"))
+    a = fk.compare(seg, ["lead", "qualified"], by="seg")
+    b = fk.compare(seg.iloc[::-1], ["lead", "qualified"], by="seg")
+    assert_frame_equal(a, b)
+
+
+def test_time_zones_and_strings_give_the_same_table(events):
+    ref = fk.triggers(events, ["visit", "signup"], min_entities=1)
+    aware = events.assign(timestamp=events["timestamp"].dt.tz_localize("America/Sao_Paulo"))
+    assert_frame_equal(fk.triggers(aware, ["visit", "signup"], min_entities=1), ref)
+    text = events.assign(timestamp=events["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert_frame_equal(fk.triggers(text, ["visit", "signup"], min_entities=1), ref)
+
+
+def test_compare_with_two_by_columns(segmented):
+    ev = segmented.assign(
+        size=segmented["user_id"].map(lambda u: "big" if u in ("a1", "m1") else "small")
+    )
+    res = fk.compare(ev, ["visit", "signup"], by=["channel", "size"])
+    assert list(res.columns[:5]) == ["step", "channel_a", "size_a", "channel_b", "size_b"]
+    # segments sorted: (ads, big) a1; (ads, small) a2..a4; (mail, big) m1; (mail, small) m2
+    assert len(res) == 6
+    first = res.iloc[0]
+    assert (first["channel_a"], first["size_a"], first["channel_b"], first["size_b"]) == (
+        "ads",
+        "big",
+        "ads",
+        "small",
+    )
+    # a1 signed up (1/1); a2, a3 did, a4 did not (2/3)
+    assert (first["converted_a"], first["entities_a"]) == (1, 1)
+    assert (first["converted_b"], first["entities_b"]) == (2, 3)
+    assert first["dof"] == 3
