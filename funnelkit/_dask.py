@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar, cast
 
+import numpy as np
 import pandas as pd
 
 from funnelkit.errors import InvalidDataError, InvalidParameterError
@@ -58,14 +59,16 @@ def map_entities(
     *,
     entity: str,
     columns: list[Hashable],
-    prefilter: Callable[[pd.DataFrame], tuple[pd.DataFrame, S]],
+    prefilter: Callable[[pd.DataFrame], tuple[np.ndarray[Any, Any], S]],
     reduce: Callable[[pd.DataFrame], R],
 ) -> tuple[list[S], list[R]]:
     """Filter, shuffle by entity, reduce; return every partition's stats and result.
 
     ``prefilter`` runs on each input partition (restricted to ``columns``) and
-    returns the rows to keep and some statistics; the kept rows are shuffled
-    so that each entity's rows land in one partition, where ``reduce`` runs.
+    returns the positions of the rows to keep and some statistics; the kept
+    rows are shuffled so that each entity's rows land in one partition, put
+    back in input order (ties in time are broken by it, as in pandas), and
+    reduced there by ``reduce``.
     Both lists are computed in one pass (the input is read once) and brought
     back to the caller; each item must be small.
     """
@@ -74,14 +77,42 @@ def map_entities(
 
     dask = cast(Any, dask_untyped)  # dask's top level is not typed
     ddf = events[columns]
-    meta = ddf._meta
-    pre = [dask.delayed(prefilter, nout=2)(part) for part in ddf.to_delayed()]
+    row = _ROW
+    while row in ddf.columns:
+        row += "_"
+    meta = ddf._meta.assign(**{row: np.zeros(0, dtype=np.int64)})
+    pre = [
+        dask.delayed(_filter_and_number, nout=2)(prefilter, row, i, part)
+        for i, part in enumerate(ddf.to_delayed())
+    ]
     stats = [p[1] for p in pre]
     kept = dd.from_delayed([p[0] for p in pre], meta=meta, verify_meta=False)
     shuffled = kept.shuffle(on=entity)
-    results = [dask.delayed(reduce)(part) for part in shuffled.to_delayed()]
+    results = [dask.delayed(_restore_order)(reduce, row, part) for part in shuffled.to_delayed()]
     stats_out, results_out = dask.compute(stats, results)
     return list(stats_out), list(results_out)
+
+
+_ROW = "__funnelkit_row"
+_ROW_BITS = 40  # rows per input partition < 2**40
+
+
+def _filter_and_number(
+    prefilter: Callable[[pd.DataFrame], tuple[np.ndarray[Any, Any], S]],
+    row: str,
+    index: int,
+    part: pd.DataFrame,
+) -> tuple[pd.DataFrame, S]:
+    """Filter one input partition; number the kept rows by their place in the whole input."""
+    keep, stats = prefilter(part)
+    number = (np.int64(index) << np.int64(_ROW_BITS)) + keep.astype(np.int64)
+    return part.iloc[keep].assign(**{row: number}), stats
+
+
+def _restore_order(reduce: Callable[[pd.DataFrame], R], row: str, part: pd.DataFrame) -> R:
+    """Put a shuffled partition back in input order (ties are broken by it), then reduce."""
+    order = np.argsort(part[row].to_numpy(), kind="stable")
+    return reduce(part.iloc[order].drop(columns=row))
 
 
 def null_error(

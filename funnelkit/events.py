@@ -780,11 +780,13 @@ def _compute(func: str, events: Any, steps: Any, kw: dict[str, Any]) -> tuple[_O
 # ----------------------------------------------------------------------------
 def _partition_filter(
     opts: _Options, func: str, all_rows: bool, part: pd.DataFrame
-) -> tuple[pd.DataFrame, _Counts]:
-    """Keep the rows the kernel will read (drops nulls, NaT, other events); count the rest."""
+) -> tuple[I64, _Counts]:
+    """Positions of the rows the kernel will read (no nulls, NaT, other events); counts."""
     prep, counts = _prepare(part, opts, func=func, all_rows=all_rows, report=False)
-    kept: pd.DataFrame = prep.events.iloc[prep.positions]
-    return kept, counts
+    keep = prep.positions
+    if counts.n_null:  # positions are into the rows left after dropping null entities
+        keep = np.flatnonzero(~part[opts.entity].isna().to_numpy())[keep].astype(np.int64)
+    return keep, counts
 
 
 def _partition_reduce(

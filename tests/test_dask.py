@@ -12,6 +12,7 @@ import pytest
 
 import funnelkit as fk
 
+dask = pytest.importorskip("dask", reason="dask is not installed (funnelkit[dask])")
 dd = pytest.importorskip("dask.dataframe", reason="dask is not installed (funnelkit[dask])")
 distributed = pytest.importorskip("distributed", reason="distributed is not installed")
 
@@ -35,9 +36,25 @@ def client():
             n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
         )
         c = distributed.Client(cluster)
-    yield c
+    # the task-based shuffle is faster on these small logs; tests marked "p2p" use
+    # distributed's peer-to-peer shuffle (its default, used on large data)
+    with dask.config.set({"dataframe.shuffle.method": "tasks"}):
+        yield c
     c.close()
     cluster.close()
+
+
+@pytest.fixture
+def local():
+    """Dask's single-threaded scheduler in this process: the same code path, no cluster."""
+    with dask.config.set({"scheduler": "sync", "dataframe.shuffle.method": "tasks"}):
+        yield
+
+
+@pytest.fixture
+def p2p(client):
+    with dask.config.set({"dataframe.shuffle.method": "p2p"}):
+        yield client
 
 
 def random_log(seed, *, n_entities=40, n_events=400, string_ids=False):
@@ -58,14 +75,14 @@ def random_log(seed, *, n_entities=40, n_events=400, string_ids=False):
     return df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
 
 
-def check_same(pdf, ddf, func, **kw):
+def check_same(pdf, ddf, func, steps=STEPS, **kw):
     """The Dask result equals the pandas result on the same (computed) data."""
     with warnings.catch_warnings(record=True) as w_pd:
         warnings.simplefilter("always")
-        expected = func(pdf, STEPS, **kw)
+        expected = func(pdf, steps, **kw)
     with warnings.catch_warnings(record=True) as w_dd:
         warnings.simplefilter("always")
-        got = func(ddf, STEPS, **kw)
+        got = func(ddf, steps, **kw)
     pd.testing.assert_frame_equal(got, expected)
     ours = [str(w.message) for w in w_pd if issubclass(w.category, fk.FunnelkitWarning)]
     theirs = [str(w.message) for w in w_dd if issubclass(w.category, fk.FunnelkitWarning)]
@@ -82,15 +99,22 @@ OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("npartitions", [1, 3, 7])
-def test_equals_pandas_on_random_logs(client, npartitions):
-    for seed in range(2):
-        pdf = random_log(seed + 10 * npartitions, string_ids=seed == 1)
+@pytest.mark.parametrize(
+    ("npartitions", "scheduler"), [(1, "sync"), (3, "cluster"), (7, "sync"), (4, "sync")]
+)
+def test_equals_pandas_on_random_logs(request, npartitions, scheduler):
+    if scheduler == "sync":
+        request.getfixturevalue("local")
+    else:
+        request.getfixturevalue("client")
+    for seed in range(2 if scheduler == "sync" else 1):
+        pdf = random_log(seed + 10 * npartitions, string_ids=npartitions == 7)
         ddf = dd.from_pandas(pdf, npartitions=npartitions, sort=False)
         # the same data as the Dask frame holds it (Dask may convert strings to pyarrow)
         same = ddf.compute().reset_index(drop=True)
         assert same[["user_id"]].nunique().item() > 20
-        for i, kw in enumerate(OPTIONS):
+        options = OPTIONS if scheduler == "sync" else OPTIONS[:4]  # all four functions
+        for i, kw in enumerate(options):
             func = FUNCS[(seed + i) % len(FUNCS)]
             check_same(same, ddf, func, **kw)
 
@@ -98,18 +122,14 @@ def test_equals_pandas_on_random_logs(client, npartitions):
 def test_entities_split_across_input_partitions(client):
     pdf = random_log(99)
     ddf = dd.from_pandas(pdf, npartitions=5, sort=False)
-    owners = {
-        i: set(part["user_id"])
-        for i, part in enumerate(ddf.to_delayed())
-        for part in [part.compute()]
-    }
-    split = [u for u in pdf["user_id"].unique() if sum(u in s for s in owners.values()) > 1]
+    owners = [set(part["user_id"]) for part in dask.compute(*ddf.to_delayed())]
+    split = [u for u in pdf["user_id"].unique() if sum(u in s for s in owners) > 1]
     assert len(split) > 10  # the test means something
-    for func in FUNCS:
+    for func in [fk.funnel_entities, fk.conversion]:
         check_same(ddf.compute(), ddf, func, window="3D", by="seg")
 
 
-def test_all_four_functions_every_option_count(client):
+def test_all_four_functions_every_option_count(local):
     pdf = random_log(5, n_entities=60, n_events=900)
     ddf = dd.from_pandas(pdf, npartitions=4, sort=False)
     same = ddf.compute()
@@ -136,7 +156,7 @@ def test_nulls_and_missing_times_one_warning_each(client):
     ]
 
 
-def test_null_entity_error_counts_all_partitions(client):
+def test_null_entity_error_counts_all_partitions(local):
     pdf = random_log(4).astype({"user_id": "float64"})
     pdf.loc[[7, 150, 390], "user_id"] = np.nan
     ddf = dd.from_pandas(pdf, npartitions=4, sort=False)
@@ -146,7 +166,7 @@ def test_null_entity_error_counts_all_partitions(client):
     assert err.value.column == "user_id"
 
 
-def test_unknown_step_checked_over_all_partitions(client):
+def test_unknown_step_checked_over_all_partitions(local):
     pdf = random_log(6)
     # "won" occurs in one row only: one partition sees it, the others do not
     pdf["event"] = pdf["event"].replace("won", "visit")
@@ -157,7 +177,7 @@ def test_unknown_step_checked_over_all_partitions(client):
         fk.conversion(ddf, ["visit", "wonn"])
 
 
-def test_time_zones_and_string_times(client):
+def test_time_zones_and_string_times(local):
     pdf = random_log(7)
     pdf["timestamp"] = pdf["timestamp"].dt.tz_localize("Europe/Paris")
     ddf = dd.from_pandas(pdf, npartitions=3, sort=False)
@@ -168,7 +188,7 @@ def test_time_zones_and_string_times(client):
     check_same(ddf.compute(), ddf, fk.time_to_convert, window="3D")
 
 
-def test_lazy_parquet(client, tmp_path):
+def test_lazy_parquet(p2p, tmp_path):
     pytest.importorskip("pyarrow", reason="pyarrow is not installed")
     pdf = random_log(8, n_entities=80, n_events=1200)
     for i in range(4):  # entities span files
@@ -180,7 +200,7 @@ def test_lazy_parquet(client, tmp_path):
         check_same(same, ddf, func, window="4D", by="seg")
 
 
-def test_input_not_modified(client):
+def test_input_not_modified(local):
     pdf = random_log(9)
     before = pdf.copy()
     ddf = dd.from_pandas(pdf, npartitions=3, sort=False)
@@ -189,7 +209,7 @@ def test_input_not_modified(client):
     pd.testing.assert_frame_equal(ddf.compute(), dd.from_pandas(before, npartitions=3).compute())
 
 
-def test_parameters_checked_before_any_work(client):
+def test_parameters_checked_before_any_work(local):
     ddf = dd.from_pandas(random_log(1), npartitions=2)
     with pytest.raises(fk.ColumnNotFoundError, match="entity"):
         fk.conversion(ddf, STEPS, entity="user")
@@ -213,3 +233,38 @@ def test_helpful_error_without_dask(monkeypatch):
     monkeypatch.setitem(sys.modules, "dask.dataframe", None)
     with pytest.raises(ImportError, match=r'pip install "funnelkit\[dask\]"'):
         _dask.require_dask("Reading a Dask DataFrame")
+
+
+def test_ties_broken_by_input_order_across_partitions(local):
+    # every entity: three "visit" rows at one instant, in three input partitions, segs in
+    # a rotating order; then a "signup". The pandas rule (the first row in input order
+    # wins a tie) picks the seg of the entity's row in the first partition.
+    n = 30
+    rows = []
+    for part in range(3):
+        for u in range(n):
+            rows.append((u, 0, "visit", "abc"[(u + part) % 3]))
+    rows += [(u, 3600, "signup", "z") for u in range(n)]
+    pdf = pd.DataFrame(rows, columns=["user_id", "t", "event", "seg"])
+    pdf["timestamp"] = BASE + pd.to_timedelta(pdf.pop("t"), unit="s")
+    ddf = dd.from_pandas(pdf, npartitions=4, sort=False)
+    steps = ["visit", "signup"]
+    got = check_same(ddf.compute(), ddf, fk.funnel_entities, steps, by="seg")
+    assert got["seg"].tolist() == ["abc"[u % 3] for u in range(n)]
+    check_same(ddf.compute(), ddf, fk.conversion, steps, by="seg")
+
+
+def test_mean_exact_whatever_the_row_order():
+    # durations of 2**60 ns + 1, 2**60 ns + 2 (about 36 years): the float64 mean is off;
+    # the exact mean is 2**60 + 1.5, rounded half to even: 2**60 + 2
+    big = 2**60
+    pdf = pd.DataFrame(
+        {
+            "user_id": [1, 1, 2, 2],
+            "timestamp": pd.to_datetime([0, big + 1, 0, big + 2], unit="ns"),
+            "event": ["a", "b", "a", "b"],
+        }
+    )
+    for order in ([0, 1, 2, 3], [2, 3, 0, 1]):
+        res = fk.time_to_convert(pdf.iloc[order], ["a", "b"])
+        assert res["mean"].iloc[0] == pd.Timedelta(big + 2, unit="ns")
