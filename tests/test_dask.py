@@ -268,3 +268,16 @@ def test_mean_exact_whatever_the_row_order():
     for order in ([0, 1, 2, 3], [2, 3, 0, 1]):
         res = fk.time_to_convert(pdf.iloc[order], ["a", "b"])
         assert res["mean"].iloc[0] == pd.Timedelta(big + 2, unit="ns")
+
+
+def test_functions_without_dask_support_say_so(local):
+    ddf = dd.from_pandas(random_log(2), npartitions=2)
+    touches = ddf.assign(response="positive")
+    calls = [
+        lambda: fk.touches_to_response(touches),
+        lambda: fk.touches_summary(touches),
+        lambda: fk.triggers(ddf, ["visit", "signup"]),
+    ]
+    for call in calls:
+        with pytest.raises(fk.InvalidParameterError, match=r"does not take a Dask DataFrame yet"):
+            call()
