@@ -72,6 +72,7 @@ def map_entities(
     Both lists are computed in one pass (the input is read once) and brought
     back to the caller; each item must be small.
     """
+    require_dask("A Dask DataFrame as input")  # e.g. dask without its dataframe extra
     import dask as dask_untyped
     import dask.dataframe as dd
 
