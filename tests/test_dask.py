@@ -281,3 +281,13 @@ def test_functions_without_dask_support_say_so(local):
     for call in calls:
         with pytest.raises(fk.InvalidParameterError, match=r"does not take a Dask DataFrame yet"):
             call()
+
+
+def test_olist_real_data_equals_pandas(local, shared_data):
+    from tests.test_events import olist_events
+
+    _, _, events = olist_events(shared_data / "olist_marketing_funnel")
+    ddf = dd.from_pandas(events.sample(frac=1.0, random_state=0), npartitions=3, sort=False)
+    same = ddf.compute()
+    for func in (fk.conversion, fk.time_to_convert):
+        check_same(same, ddf, func, ["mql", "won"], entity="mql_id", window="90D", by="origin")
