@@ -47,6 +47,12 @@ def check_frame(data: Any, *, table: str, func: str) -> pd.DataFrame:
             f"The '{table}' argument of {func} must be a pandas DataFrame. "
             f"Got {type(data).__name__} instead."
         )
+        if type(data).__module__.partition(".")[0] == "dask":
+            msg = (
+                f"The '{table}' argument of {func} must be a pandas DataFrame: {func} does not "
+                f"take a Dask DataFrame yet (funnel_entities, conversion, dropoff and "
+                f"time_to_convert do). Pass {table}.compute() if it fits in memory."
+            )
         raise InvalidParameterError(msg)
     return data
 

@@ -9,6 +9,7 @@ the log to one row per entity; the metric functions aggregate that table.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -16,6 +17,7 @@ from typing import Any, Literal, cast
 import numpy as np
 import pandas as pd
 
+from funnelkit._dask import is_dask
 from funnelkit._kernels import (
     MAX_HALL_STEPS,
     NAT,
@@ -141,9 +143,9 @@ def _event_codes(events: pd.DataFrame, column: str, names: list[Hashable]) -> tu
 
 
 def _unknown_steps(
-    events: pd.DataFrame, column: str, names: list[Hashable], found: Sequence[bool], *, func: str
+    uniques: list[Any], column: str, names: list[Hashable], found: Sequence[bool], *, func: str
 ) -> InvalidParameterError:
-    uniques = list(pd.unique(events[column].dropna()))
+    """The error for steps naming events absent from ``uniques`` (the column's distinct values)."""
     try:
         existing = sorted(uniques)
     except TypeError:
@@ -177,8 +179,39 @@ class _Prepared:
     all_rows: bool  # kernel rows are every valid row (else only step rows)
 
 
-def _prepare(
-    events: Any,
+@dataclass(frozen=True)
+class _Options:
+    """Checked parameters of an event funnel function (no data)."""
+
+    names_per_step: list[list[Hashable]]
+    labels: list[str]
+    names: list[Hashable]  # distinct event names of all steps
+    per_step_idx: list[list[int]]  # per step, indices into `names`
+    disjoint: bool
+    by: list[Hashable]
+    entity: str
+    time: str
+    event: str
+    window: int | None  # ns
+    order: Order
+    ties: Ties
+    attribution: Attribution
+    dropna: bool
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """What one frame's preparation left out or found (summed over Dask partitions)."""
+
+    n_rows: int  # input rows
+    n_null: int  # rows left out: null entity
+    n_nat: int  # of the rest, rows left out: missing time
+    found: tuple[bool, ...]  # per name in `names`: occurs in some input row
+    tz: Any  # time zone of the time column (None: naive)
+
+
+def _options(
+    events: pd.DataFrame,
     steps: Any,
     *,
     func: str,
@@ -191,14 +224,13 @@ def _prepare(
     by: Any,
     attribution: Any,
     dropna: Any,
-    all_rows: bool,
-) -> tuple[_Prepared, int | None, Order, Ties, Attribution]:
-    df = original = check_frame(events, table="events", func=func)
+) -> _Options:
+    """Check the parameters and that ``events`` (or its Dask meta) has the columns."""
     names_per_step, labels = _parse_steps(steps, func=func)
     by_cols = as_list(by)
-    require_columns(df, {"entity": entity, "time": time, "event": event}, table="events")
+    require_columns(events, {"entity": entity, "time": time, "event": event}, table="events")
     for col in by_cols:
-        require_columns(df, {"by": col}, table="events")
+        require_columns(events, {"by": col}, table="events")
     order_ = check_option(order, ORDERS, name="order", func=func)
     ties_ = check_option(ties, TIES, name="ties", func=func)
     attribution_ = check_option(attribution, ATTRIBUTIONS, name="attribution", func=func)
@@ -233,14 +265,55 @@ def _prepare(
                 "Use ties='strict', fewer steps, or steps that share no event."
             )
             raise InvalidParameterError(msg)
+    return _Options(
+        names_per_step=names_per_step,
+        labels=labels,
+        names=names,
+        per_step_idx=per_step_idx,
+        disjoint=disjoint,
+        by=by_cols,
+        entity=entity,
+        time=time,
+        event=event,
+        window=window_ns,
+        order=order_,
+        ties=ties_,
+        attribution=attribution_,
+        dropna=drop,
+    )
 
+
+def _prepare(
+    events: pd.DataFrame, opts: _Options, *, func: str, all_rows: bool, report: bool = True
+) -> tuple[_Prepared, _Counts]:
+    """Turn a checked frame into the kernel's arrays.
+
+    With ``report=True`` (a whole log) null entities raise (or are dropped with
+    a warning), missing times are dropped with a warning and unknown steps
+    raise.  With ``report=False`` (one Dask partition) null entities and
+    missing times are dropped silently and everything is counted in the
+    returned :class:`_Counts`, for the caller to report once for all
+    partitions.
+    """
+    df = original = events
+    entity, time, event, names = opts.entity, opts.time, opts.event, opts.names
+    n_null = 0
     ent_dtype = df[entity].dtype
     if not (isinstance(ent_dtype, np.dtype) and ent_dtype.kind in "iub"):  # those hold no nulls
-        df = check_not_null(df, entity, table="events", keyword="entity", dropna=drop, func=func)
+        if report:
+            df = check_not_null(
+                df, entity, table="events", keyword="entity", dropna=opts.dropna, func=func
+            )
+            n_null = len(original) - len(df)
+        else:
+            null = df[entity].isna().to_numpy()
+            n_null = int(null.sum())
+            if n_null:
+                df = df.loc[~null]
     t_ns, tz = _time_ns(df, time)
     valid = t_ns != NAT
     n_bad = int(len(df) - np.count_nonzero(valid))
-    if n_bad:
+    if n_bad and report:
         warn_dropped(n_bad, len(df), f"events[{time!r}] is missing (NaT)", func=func)
     ev_codes, lookup, categories = _event_codes(df, event, names)
     if all_rows:
@@ -250,7 +323,9 @@ def _prepare(
         positions = np.flatnonzero(is_step & valid if n_bad else is_step)
     positions = positions.astype(np.int64, copy=False)
     sub = lookup[ev_codes[positions]]  # index into `names`, -1 for other events
-    if len(df) - n_bad > 0:
+    # a partition reports what it saw (combined with "or"); a whole log with valid rows raises
+    found = [report] * len(names)
+    if (report and len(df) - n_bad > 0) or (not report and len(original) > 0):
         if categories is not None:
             found = [n in set(categories) for n in names]
         else:
@@ -260,10 +335,12 @@ def _prepare(
                 every = lookup[every_codes]
                 counts = np.bincount(every[every >= 0], minlength=len(names))
             found = [bool(c) for c in counts]
-        if not all(found):
-            raise _unknown_steps(original, event, names, found, func=func)
+        if report and not all(found):
+            uniques = list(pd.unique(original[event].dropna()))
+            raise _unknown_steps(uniques, event, names, found, func=func)
     members: list[I64] = []
-    if disjoint:
+    per_step_idx = opts.per_step_idx
+    if opts.disjoint:
         step_of_name = np.full(len(names) + 1, len(per_step_idx), dtype=np.int32)
         for j, idx in enumerate(per_step_idx):
             step_of_name[idx] = j
@@ -282,14 +359,15 @@ def _prepare(
         codes=codes,
         time=t_ns[positions],
         members=members,
-        disjoint=disjoint,
-        labels=labels,
-        by=by_cols,
+        disjoint=opts.disjoint,
+        labels=opts.labels,
+        by=opts.by,
         tz=tz,
         entity=entity,
         all_rows=all_rows,
     )
-    return prepared, window_ns, order_, ties_, attribution_
+    counts_ = _Counts(len(original), n_null, n_bad, tuple(found), tz)
+    return prepared, counts_
 
 
 def _entity_codes(s: pd.Series, positions: I64) -> I64:
@@ -322,61 +400,112 @@ def _dense_codes(codes: I64) -> tuple[I64, int]:
     return inverse.astype(np.int64).reshape(-1), int(uniq.size)
 
 
-def _run(prep: _Prepared, window: int | None, order: Order, ties: Ties, rows: Rows) -> FunnelTable:
+def _run(prep: _Prepared, opts: _Options, rows: Rows) -> FunnelTable:
     if prep.codes.size == 0:
         return empty_table(len(prep.members))
     return funnel_kernel(
         prep.codes,
         prep.time,
         prep.members,
-        window=window,
-        order=order,
-        ties=ties,
+        window=opts.window,
+        order=opts.order,
+        ties=opts.ties,
         rows=rows,
         disjoint=prep.disjoint,
     )
 
 
 @dataclass(frozen=True)
-class _Grouped:
-    """Per-entity kernel table plus the by-group of each entity."""
+class _Summary:
+    """What the aggregate functions need of the per-entity table, by group.
 
-    table: FunnelTable
-    gcode: I64  # group per table row
-    groups: pd.DataFrame  # one row per group (by columns), sorted
-    n_groups: int
+    Small next to the log: entity counts per (group, deepest step reached),
+    and the step times of the entities that reached step 2 or deeper (the
+    only ones with durations).  The summaries of Dask partitions are merged
+    by :func:`_combine`.
+    """
+
+    groups: pd.DataFrame  # one row per group (the by columns), sorted
+    hist: I64  # (n_groups, K + 1): entities per group by deepest step reached
+    gcode: I64  # (m,) group of each entity that reached step 2 or deeper
+    reached: I64  # (m,) its deepest step
+    step_time: I64  # (m, K) its step times (ns)
+
+    @property
+    def n_groups(self) -> int:
+        """Number of groups."""
+        return int(self.hist.shape[0])
 
 
-def _grouped(prep: _Prepared, table: FunnelTable, attribution: Attribution) -> _Grouped:
-    n = table.entities.size
+def _summarize(prep: _Prepared, table: FunnelTable, attribution: Attribution) -> _Summary:
+    """Group the kernel's per-entity table (groups from values, codes local to this table)."""
+    n, k = table.entities.size, table.n_steps
     if not prep.by:
         n_groups = 1 if n else 0
         groups = pd.DataFrame(index=range(n_groups))
-        return _Grouped(table, np.zeros(n, dtype=np.int64), groups, n_groups)
-    rows = table.first_row if attribution == "first" else table.last_row
-    values = prep.events[prep.by].take(prep.positions[rows]).reset_index(drop=True)
-    return _group_codes(table, values, prep.by)
+        gcode = np.zeros(n, dtype=np.int64)
+    else:
+        rows = table.first_row if attribution == "first" else table.last_row
+        values = prep.events[prep.by].take(prep.positions[rows]).reset_index(drop=True)
+        gcode, groups = _group_codes(values, prep.by)
+        n_groups = len(groups)
+    hist = np.bincount(gcode * (k + 1) + table.reached, minlength=n_groups * (k + 1))
+    deep = table.reached >= 2
+    return _Summary(
+        groups=groups,
+        hist=hist.reshape(n_groups, k + 1).astype(np.int64),
+        gcode=gcode[deep],
+        reached=table.reached[deep],
+        step_time=table.step_time[deep],
+    )
 
 
-def _group_codes(table: FunnelTable, values: pd.DataFrame, by: list[Hashable]) -> _Grouped:
+def _group_codes(values: pd.DataFrame, by: list[Hashable]) -> tuple[I64, pd.DataFrame]:
+    """Sorted group number of each row of ``values``, and one row per group."""
     n = len(values)
     if n == 0:
-        return _Grouped(table, np.zeros(0, dtype=np.int64), values.iloc[:0], 0)
+        return np.zeros(0, dtype=np.int64), values.iloc[:0].reset_index(drop=True)
     gb = values.groupby(by, dropna=False, sort=True, observed=True)
     gcode = gb.ngroup().to_numpy().astype(np.int64)
     n_groups = int(gcode.max()) + 1
     first = np.full(n_groups, n, dtype=np.int64)
     np.minimum.at(first, gcode, np.arange(n, dtype=np.int64))
     groups = values.iloc[first].reset_index(drop=True)
-    return _Grouped(table, gcode, groups, n_groups)
+    return gcode, groups
 
 
-def _level_counts(g: _Grouped) -> I64:
+def _combine(parts: Sequence[_Summary], by: list[Hashable], k: int) -> _Summary:
+    """Merge summaries of disjoint sets of entities; groups are matched on their values."""
+    used = [p for p in parts if p.n_groups]
+    if not used:
+        return parts[0] if parts else _Summary(pd.DataFrame(), *_empty_summary_arrays(k))
+    if by:
+        local = pd.concat([p.groups for p in used], ignore_index=True)
+        to_global, groups = _group_codes(local, by)
+    else:
+        to_global = np.zeros(len(used), dtype=np.int64)
+        groups = pd.DataFrame(index=range(1))
+    hist = np.zeros((len(groups), k + 1), dtype=np.int64)
+    np.add.at(hist, to_global, np.concatenate([p.hist for p in used]))
+    offsets = np.cumsum([0] + [p.n_groups for p in used])
+    gcode = np.concatenate([to_global[o + p.gcode] for o, p in zip(offsets, used, strict=False)])
+    return _Summary(
+        groups=groups,
+        hist=hist,
+        gcode=gcode.astype(np.int64),
+        reached=np.concatenate([p.reached for p in used]),
+        step_time=np.concatenate([p.step_time for p in used]),
+    )
+
+
+def _empty_summary_arrays(k: int) -> tuple[I64, I64, I64, I64]:
+    e = np.zeros(0, dtype=np.int64)
+    return np.zeros((0, k + 1), dtype=np.int64), e, e, np.zeros((0, k), dtype=np.int64)
+
+
+def _level_counts(s: _Summary) -> I64:
     """(n_groups, K) entities reaching at least step k in each group."""
-    k = g.table.n_steps
-    hist = np.bincount(g.gcode * (k + 1) + g.table.reached, minlength=g.n_groups * (k + 1))
-    hist = hist.reshape(g.n_groups, k + 1)
-    return cast(I64, np.cumsum(hist[:, ::-1], axis=1)[:, ::-1][:, 1:].astype(np.int64))
+    return cast(I64, np.cumsum(s.hist[:, ::-1], axis=1)[:, ::-1][:, 1:].astype(np.int64))
 
 
 def _group_quantiles(gcode: I64, n_groups: int, values: I64, qs: Sequence[float]) -> I64:
@@ -406,11 +535,32 @@ def _group_quantiles(gcode: I64, n_groups: int, values: I64, qs: Sequence[float]
 
 
 def _group_means(gcode: I64, n_groups: int, values: I64) -> I64:
-    counts = np.bincount(gcode, minlength=n_groups)
-    sums = np.bincount(gcode, weights=values.astype(np.float64), minlength=n_groups)
+    """Mean per group in int64, exactly rounded (half to even); NAT if empty.
+
+    Exact, so independent of the order of ``values`` (the Dask path combines
+    partitions in another order): each value is cut into three 21-bit pieces
+    whose sums are exact in float64 (below 2**53 for fewer than 2**32 values),
+    and the division is carried out piece by piece in integers.
+    """
+    counts = np.bincount(gcode, minlength=n_groups).astype(np.int64)
     out = np.full(n_groups, NAT, dtype=np.int64)
     has = counts > 0
-    out[has] = np.round(sums[has] / counts[has]).astype(np.int64)
+    if not has.any():
+        return out
+    mask = np.int64((1 << 21) - 1)
+    pieces = [values >> np.int64(42), (values >> np.int64(21)) & mask, values & mask]
+    sums = [
+        np.bincount(gcode, weights=p.astype(np.float64), minlength=n_groups)[has].astype(np.int64)
+        for p in pieces
+    ]
+    c = counts[has]
+    quotient = np.zeros(c.size, dtype=np.int64)
+    rest = np.zeros(c.size, dtype=np.int64)
+    for piece_sum in sums:  # three steps of long division: value = sum_i piece_i * 2**(21 i)
+        q, rest = np.divmod(rest * np.int64(1 << 21) + piece_sum, c)
+        quotient = quotient * np.int64(1 << 21) + q
+    up = (2 * rest > c) | ((2 * rest == c) & (quotient % 2 == 1))
+    out[has] = quotient + up.astype(np.int64)
     return out
 
 
@@ -457,8 +607,10 @@ def funnel_entities(
 
     Parameters
     ----------
-    events : pandas.DataFrame
-        The event log: one row per event of an entity.
+    events : pandas.DataFrame or dask.dataframe.DataFrame
+        The event log: one row per event of an entity.  A Dask DataFrame
+        (``funnelkit[dask]``) gives the same result, computed partition by
+        partition after a shuffle by entity (see ``docs/dask.md``).
     steps : list of str or list of lists of str
         The funnel's steps in order.  Each item is an event name, or a list of
         event names any of which fills the step (labelled ``"a | b"``).
@@ -553,26 +705,25 @@ def funnel_entities(
     2        3        0        NaT        NaT        NaT
     """
     func = "funnel_entities"
-    prep, window_ns, order_, ties_, attribution_ = _prepare(
-        events,
-        steps,
-        func=func,
-        entity=entity,
-        time=time,
-        event=event,
-        window=window,
-        order=order,
-        ties=ties,
-        by=by,
-        attribution=attribution,
-        dropna=dropna,
-        all_rows=True,
-    )
+    kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=window, order=order)
+    kw.update(ties=ties, by=by, attribution=attribution, dropna=dropna)
+    if is_dask(events):
+        _, parts = _dask_reduce(func, events, steps, kw, all_rows=True, want="entities")
+        frames = [f for f in parts if len(f)] or list(parts[:1])
+        return _sort_entities(pd.concat(frames, ignore_index=True), entity)
+    df = check_frame(events, table="events", func=func)
+    opts = _options(df, steps, func=func, **kw)
+    prep, _ = _prepare(df, opts, func=func, all_rows=True)
+    return _sort_entities(_entity_table(prep, opts), entity)
+
+
+def _entity_table(prep: _Prepared, opts: _Options) -> pd.DataFrame:
+    """One row per entity of ``prep`` (in order of first appearance): level, step times, by."""
     # dense entity codes 0..n-1, so per-entity arrays can be indexed by code
     dense_codes, n = _dense_codes(prep.codes)
     prep = dataclasses.replace(prep, codes=dense_codes)
     k = len(prep.members)
-    table = _run(prep, window_ns, order_, ties_, rows=attribution_ if prep.by else "none")
+    table = _run(prep, opts, rows=opts.attribution if opts.by else "none")
     idx = table.entities
     reached = np.zeros(n, dtype=np.int64)
     reached[idx] = table.reached
@@ -586,19 +737,24 @@ def funnel_entities(
     np.minimum.at(earliest, dense_codes[at_first], at_first)
     attr = earliest.copy()
     if idx.size:
-        attr[idx] = table.first_row if attribution_ == "first" else table.last_row
+        attr[idx] = table.first_row if opts.attribution == "first" else table.last_row
     ev = prep.events
+    entity = opts.entity
     out = pd.DataFrame({entity: ev[entity].take(prep.positions[earliest]).reset_index(drop=True)})
     out["reached"] = reached
-    for j, label in enumerate(prep.labels):
+    for j, label in enumerate(opts.labels):
         col = pd.Series(times[:, j].view("datetime64[ns]"))
         if prep.tz is not None:
             col = col.dt.tz_localize("UTC").dt.tz_convert(prep.tz)
         out[label] = col
-    if prep.by:
-        vals = ev[prep.by].take(prep.positions[attr]).reset_index(drop=True)
-        for col in prep.by:
+    if opts.by:
+        vals = ev[opts.by].take(prep.positions[attr]).reset_index(drop=True)
+        for col in opts.by:
             out[col] = vals[col]
+    return cast(pd.DataFrame, out)
+
+
+def _sort_entities(out: pd.DataFrame, entity: str) -> pd.DataFrame:
     try:
         out = out.sort_values(entity, kind="stable", na_position="last")
     except TypeError:
@@ -607,38 +763,81 @@ def funnel_entities(
     return result
 
 
-def _compute(
-    func: str,
-    events: Any,
-    steps: Any,
-    *,
-    entity: str,
-    time: str,
-    event: str,
-    window: Any,
-    order: Any,
-    ties: Any,
-    by: Any,
-    attribution: Any,
-    dropna: Any,
-) -> tuple[_Prepared, _Grouped]:
-    prep, window_ns, order_, ties_, attribution_ = _prepare(
+def _compute(func: str, events: Any, steps: Any, kw: dict[str, Any]) -> tuple[_Options, _Summary]:
+    """Options and summary of a pandas or Dask event log: the input of the aggregates."""
+    all_rows = kw["order"] == "strict"  # "strict" needs the other events between steps
+    if is_dask(events):
+        opts, parts = _dask_reduce(func, events, steps, kw, all_rows=all_rows, want="summary")
+        return opts, _combine(parts, opts.by, len(opts.labels))
+    df = check_frame(events, table="events", func=func)
+    opts = _options(df, steps, func=func, **kw)
+    prep, _ = _prepare(df, opts, func=func, all_rows=all_rows)
+    table = _run(prep, opts, rows=opts.attribution if opts.by else "none")
+    return opts, _summarize(prep, table, opts.attribution)
+
+
+# ----------------------------------------------------------------------------
+# Dask: the same preparation and kernel per partition of a log shuffled by entity
+# ----------------------------------------------------------------------------
+def _partition_filter(
+    opts: _Options, func: str, all_rows: bool, part: pd.DataFrame
+) -> tuple[I64, _Counts]:
+    """Positions of the rows the kernel will read (no nulls, NaT, other events); counts."""
+    prep, counts = _prepare(part, opts, func=func, all_rows=all_rows, report=False)
+    keep = prep.positions
+    if counts.n_null:  # positions are into the rows left after dropping null entities
+        keep = np.flatnonzero(~part[opts.entity].isna().to_numpy())[keep].astype(np.int64)
+    return keep, counts
+
+
+def _partition_reduce(
+    opts: _Options, func: str, all_rows: bool, want: str, part: pd.DataFrame
+) -> Any:
+    """Reduce one partition holding all the (kept) events of its entities."""
+    prep, _ = _prepare(part, opts, func=func, all_rows=all_rows, report=False)
+    if want == "entities":
+        return _entity_table(prep, opts)
+    table = _run(prep, opts, rows=opts.attribution if opts.by else "none")
+    return _summarize(prep, table, opts.attribution)
+
+
+def _dask_reduce(
+    func: str, events: Any, steps: Any, kw: dict[str, Any], *, all_rows: bool, want: str
+) -> tuple[_Options, list[Any]]:
+    """Run ``_partition_reduce`` on every partition of the log shuffled by entity.
+
+    Checks come first on the (empty) meta frame; null entities, missing times
+    and unknown steps are counted over all partitions and reported once, as
+    the pandas path does.
+    """
+    from funnelkit import _dask
+
+    meta = _dask.meta_frame(events, func=func)
+    opts = _options(meta, steps, func=func, **kw)
+    _prepare(meta, opts, func=func, all_rows=all_rows)  # dtypes, on no rows
+    columns = list(dict.fromkeys([opts.entity, opts.time, opts.event, *opts.by]))
+    counts, parts = _dask.map_entities(
         events,
-        steps,
-        func=func,
-        entity=entity,
-        time=time,
-        event=event,
-        window=window,
-        order=order,
-        ties=ties,
-        by=by,
-        attribution=attribution,
-        dropna=dropna,
-        all_rows=order == "strict",
+        entity=opts.entity,
+        columns=columns,
+        prefilter=functools.partial(_partition_filter, opts, func, all_rows),
+        reduce=functools.partial(_partition_reduce, opts, func, all_rows, want),
     )
-    table = _run(prep, window_ns, order_, ties_, rows=attribution_ if prep.by else "none")
-    return prep, _grouped(prep, table, attribution_)
+    n_rows = sum(c.n_rows for c in counts)
+    n_null = sum(c.n_null for c in counts)
+    n_nat = sum(c.n_nat for c in counts)
+    if n_null:
+        if not opts.dropna:
+            raise _dask.null_error(events, opts.entity, n_null, n_rows, table="events")
+        warn_dropped(n_null, n_rows, f"events[{opts.entity!r}] is null", func=func)
+    if n_nat:
+        warn_dropped(n_nat, n_rows - n_null, f"events[{opts.time!r}] is missing (NaT)", func=func)
+    found = [any(f) for f in zip(*(c.found for c in counts), strict=True)]
+    if n_rows - n_null - n_nat > 0 and not all(found):
+        uniques = _dask.distinct(events, opts.event)
+        raise _unknown_steps(uniques, opts.event, opts.names, found, func=func)
+    _dask.check_one_time_zone([c.tz for c in counts if c.n_rows], column=opts.time)
+    return opts, parts
 
 
 def conversion(
@@ -660,8 +859,10 @@ def conversion(
 
     Parameters
     ----------
-    events : pandas.DataFrame
-        The event log: one row per event of an entity.
+    events : pandas.DataFrame or dask.dataframe.DataFrame
+        The event log: one row per event of an entity.  A Dask DataFrame
+        (``funnelkit[dask]``) gives the same result, computed partition by
+        partition after a shuffle by entity (see ``docs/dask.md``).
     steps : list of str or list of lists of str
         The funnel's steps in order.  Each item is an event name, or a list of
         event names any of which fills the step (labelled ``"a | b"``).
@@ -760,25 +961,14 @@ def conversion(
     """
     func = "conversion"
     ci_ = check_ci(ci, func=func)
-    prep, g = _compute(
-        func,
-        events,
-        steps,
-        entity=entity,
-        time=time,
-        event=event,
-        window=window,
-        order=order,
-        ties=ties,
-        by=by,
-        attribution=attribution,
-        dropna=dropna,
-    )
-    return _conversion_table(prep, g, ci_)
+    kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=window, order=order)
+    kw.update(ties=ties, by=by, attribution=attribution, dropna=dropna)
+    opts, g = _compute(func, events, steps, kw)
+    return _conversion_table(opts, g, ci_)
 
 
-def _conversion_table(prep: _Prepared, g: _Grouped, ci: float) -> pd.DataFrame:
-    k = len(prep.labels)
+def _conversion_table(opts: _Options, g: _Summary, ci: float) -> pd.DataFrame:
+    k = len(opts.labels)
     counts = _level_counts(g)  # (G, K)
     prev = np.concatenate([counts[:, :1], counts[:, :-1]], axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -789,13 +979,13 @@ def _conversion_table(prep: _Prepared, g: _Grouped, ci: float) -> pd.DataFrame:
     hi[:, 0] = lo[:, 0]
     conv[:, 0] = np.where(counts[:, 0] > 0, 1.0, np.nan)
     med = np.full((g.n_groups, k), NAT, dtype=np.int64)
-    st = g.table.step_time
+    st = g.step_time
     for j in range(1, k):
-        sel = g.table.reached > j
+        sel = g.reached > j
         delta = st[sel, j] - st[sel, j - 1]
         med[:, j] = _group_quantiles(g.gcode[sel], g.n_groups, delta, [0.5])[:, 0]
-    out = _block(g.groups, prep.by, k)
-    out["step"] = pd.Series(np.tile(np.asarray(prep.labels, dtype=object), g.n_groups), dtype=str)
+    out = _block(g.groups, opts.by, k)
+    out["step"] = pd.Series(np.tile(np.asarray(opts.labels, dtype=object), g.n_groups), dtype=str)
     out["entities"] = counts.ravel()
     out["conversion"] = conv.ravel()
     out["overall"] = overall.ravel()
@@ -825,8 +1015,10 @@ def dropoff(
 
     Parameters
     ----------
-    events : pandas.DataFrame
-        The event log: one row per event of an entity.
+    events : pandas.DataFrame or dask.dataframe.DataFrame
+        The event log: one row per event of an entity.  A Dask DataFrame
+        (``funnelkit[dask]``) gives the same result, computed partition by
+        partition after a shuffle by entity (see ``docs/dask.md``).
     steps : list of str or list of lists of str
         The funnel's steps in order.  Each item is an event name, or a list of
         event names any of which fills the step (labelled ``"a | b"``).
@@ -927,21 +1119,10 @@ def dropoff(
     ci_ = check_ci(ci, func=func)
     if not isinstance(steps, str | bytes) and isinstance(steps, Sequence) and len(steps) == 1:
         raise param_error(func, "steps", "a list of at least two steps", steps)
-    prep, g = _compute(
-        func,
-        events,
-        steps,
-        entity=entity,
-        time=time,
-        event=event,
-        window=window,
-        order=order,
-        ties=ties,
-        by=by,
-        attribution=attribution,
-        dropna=dropna,
-    )
-    k = len(prep.labels)
+    kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=window, order=order)
+    kw.update(ties=ties, by=by, attribution=attribution, dropna=dropna)
+    opts, g = _compute(func, events, steps, kw)
+    k = len(opts.labels)
     counts = _level_counts(g)
     n_from, n_to = counts[:, :-1], counts[:, 1:]
     lost = n_from - n_to
@@ -950,8 +1131,8 @@ def dropoff(
     lo, hi = wilson_interval(lost, n_from, ci_)
     # rank within group by entities lost (descending), ties share the smaller rank
     rank = (lost[:, None, :] > lost[:, :, None]).sum(axis=2) + 1
-    out = _block(g.groups, prep.by, k - 1)
-    labels = np.asarray(prep.labels, dtype=object)
+    out = _block(g.groups, opts.by, k - 1)
+    labels = np.asarray(opts.labels, dtype=object)
     out["from_step"] = pd.Series(np.tile(labels[:-1], g.n_groups), dtype=str)
     out["to_step"] = pd.Series(np.tile(labels[1:], g.n_groups), dtype=str)
     out["entities"] = n_from.ravel()
@@ -961,7 +1142,7 @@ def dropoff(
     out["lost_share_high"] = hi.ravel()
     out["rank"] = rank.ravel().astype(np.int64)
     out["biggest_leak"] = (rank == 1).ravel() & (lost.ravel() > 0)
-    if prep.by:
+    if opts.by:
         total_from, total_lost = n_from.sum(axis=0), lost.sum(axis=0)
         rest_from = total_from[None, :] - n_from
         rest_lost = total_lost[None, :] - lost
@@ -996,8 +1177,10 @@ def time_to_convert(
 
     Parameters
     ----------
-    events : pandas.DataFrame
-        The event log: one row per event of an entity.
+    events : pandas.DataFrame or dask.dataframe.DataFrame
+        The event log: one row per event of an entity.  A Dask DataFrame
+        (``funnelkit[dask]``) gives the same result, computed partition by
+        partition after a shuffle by entity (see ``docs/dask.md``).
     steps : list of str or list of lists of str
         The funnel's steps in order.  Each item is an event name, or a list of
         event names any of which fills the step (labelled ``"a | b"``).
@@ -1103,26 +1286,15 @@ def time_to_convert(
         raise param_error(
             func, "to_step", f"a step after from_step {labels[a]!r} (steps: {labels!r})", to_step
         )
-    prep, g = _compute(
-        func,
-        events,
-        steps,
-        entity=entity,
-        time=time,
-        event=event,
-        window=window,
-        order=order,
-        ties=ties,
-        by=by,
-        attribution=attribution,
-        dropna=dropna,
-    )
-    sel = g.table.reached > b
-    dur = g.table.step_time[sel, b] - g.table.step_time[sel, a]
+    kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=window, order=order)
+    kw.update(ties=ties, by=by, attribution=attribution, dropna=dropna)
+    opts, g = _compute(func, events, steps, kw)
+    sel = g.reached > b
+    dur = g.step_time[sel, b] - g.step_time[sel, a]
     gc = g.gcode[sel]
     qs = _group_quantiles(gc, g.n_groups, dur, QUANTILES)
     n_groups = g.n_groups
-    out = _block(g.groups, prep.by, 1)
+    out = _block(g.groups, opts.by, 1)
     out["from_step"] = pd.Series([labels[a]] * n_groups, dtype=str)
     out["to_step"] = pd.Series([labels[b]] * n_groups, dtype=str)
     out["count"] = np.bincount(gc, minlength=g.n_groups).astype(np.int64)

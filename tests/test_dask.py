@@ -1,0 +1,293 @@
+"""Dask inputs: the event functions give exactly the pandas results, on a 2-process cluster."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import funnelkit as fk
+
+dask = pytest.importorskip("dask", reason="dask is not installed (funnelkit[dask])")
+dd = pytest.importorskip("dask.dataframe", reason="dask is not installed (funnelkit[dask])")
+distributed = pytest.importorskip("distributed", reason="distributed is not installed")
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:dask.*"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:tornado.*"),
+    pytest.mark.filterwarnings("ignore:Port .* is already in use:UserWarning"),
+]
+
+STEPS = ["visit", "signup", "demo", "won"]
+NOISE = ["click", "email"]
+FUNCS = [fk.funnel_entities, fk.conversion, fk.dropoff, fk.time_to_convert]
+BASE = pd.Timestamp("2025-03-01")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        cluster = distributed.LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+        )
+        c = distributed.Client(cluster)
+    # the task-based shuffle is faster on these small logs; tests marked "p2p" use
+    # distributed's peer-to-peer shuffle (its default, used on large data)
+    with dask.config.set({"dataframe.shuffle.method": "tasks"}):
+        yield c
+    c.close()
+    cluster.close()
+
+
+@pytest.fixture
+def local():
+    """Dask's single-threaded scheduler in this process: the same code path, no cluster."""
+    with dask.config.set({"scheduler": "sync", "dataframe.shuffle.method": "tasks"}):
+        yield
+
+
+@pytest.fixture
+def p2p(client):
+    with dask.config.set({"dataframe.shuffle.method": "p2p"}):
+        yield client
+
+
+def random_log(seed, *, n_entities=40, n_events=400, string_ids=False):
+    """Events of a few entities in random row order, so entities span input partitions."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, n_entities, n_events)
+    names = np.array(STEPS + NOISE)
+    # step events more likely in order: a per-entity offset plus small jumps, many ties
+    t = rng.integers(0, 12, n_events) * 86400 // 2 + (ids % 5) * 3600
+    df = pd.DataFrame(
+        {
+            "user_id": [f"u{i:03d}" for i in ids] if string_ids else ids.astype(np.int64),
+            "timestamp": BASE + pd.to_timedelta(t, unit="s"),
+            "event": names[rng.integers(0, len(names), n_events)],
+            "seg": np.array(["a", "b", "c"])[rng.integers(0, 3, n_events)],
+        }
+    )
+    return df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def check_same(pdf, ddf, func, steps=STEPS, **kw):
+    """The Dask result equals the pandas result on the same (computed) data."""
+    with warnings.catch_warnings(record=True) as w_pd:
+        warnings.simplefilter("always")
+        expected = func(pdf, steps, **kw)
+    with warnings.catch_warnings(record=True) as w_dd:
+        warnings.simplefilter("always")
+        got = func(ddf, steps, **kw)
+    pd.testing.assert_frame_equal(got, expected)
+    ours = [str(w.message) for w in w_pd if issubclass(w.category, fk.FunnelkitWarning)]
+    theirs = [str(w.message) for w in w_dd if issubclass(w.category, fk.FunnelkitWarning)]
+    assert theirs == ours
+    return got
+
+
+OPTIONS = [
+    {},
+    {"window": "2D"},
+    {"window": "3D", "by": "seg"},
+    {"order": "strict", "ties": "strict", "by": "seg", "attribution": "last"},
+    {"order": "any", "window": "4D"},
+]
+
+
+@pytest.mark.parametrize(
+    ("npartitions", "scheduler"), [(1, "sync"), (3, "cluster"), (7, "sync"), (4, "sync")]
+)
+def test_equals_pandas_on_random_logs(request, npartitions, scheduler):
+    if scheduler == "sync":
+        request.getfixturevalue("local")
+    else:
+        request.getfixturevalue("client")
+    for seed in range(2 if scheduler == "sync" else 1):
+        pdf = random_log(seed + 10 * npartitions, string_ids=npartitions == 7)
+        ddf = dd.from_pandas(pdf, npartitions=npartitions, sort=False)
+        # the same data as the Dask frame holds it (Dask may convert strings to pyarrow)
+        same = ddf.compute().reset_index(drop=True)
+        assert same[["user_id"]].nunique().item() > 20
+        options = OPTIONS if scheduler == "sync" else OPTIONS[:4]  # all four functions
+        for i, kw in enumerate(options):
+            func = FUNCS[(seed + i) % len(FUNCS)]
+            check_same(same, ddf, func, **kw)
+
+
+def test_entities_split_across_input_partitions(client):
+    pdf = random_log(99)
+    ddf = dd.from_pandas(pdf, npartitions=5, sort=False)
+    owners = [set(part["user_id"]) for part in dask.compute(*ddf.to_delayed())]
+    split = [u for u in pdf["user_id"].unique() if sum(u in s for s in owners) > 1]
+    assert len(split) > 10  # the test means something
+    for func in [fk.funnel_entities, fk.conversion]:
+        check_same(ddf.compute(), ddf, func, window="3D", by="seg")
+
+
+def test_all_four_functions_every_option_count(local):
+    pdf = random_log(5, n_entities=60, n_events=900)
+    ddf = dd.from_pandas(pdf, npartitions=4, sort=False)
+    same = ddf.compute()
+    res = check_same(same, ddf, fk.conversion, window="5D", by="seg")
+    # by-groups sum to the total, also on Dask
+    total = fk.conversion(ddf, STEPS, window="5D")
+    assert (res.groupby("step", sort=False)["entities"].sum().to_numpy() == total["entities"]).all()
+    check_same(same, ddf, fk.time_to_convert, from_step="signup", to_step="won", by="seg")
+
+
+def test_nulls_and_missing_times_one_warning_each(client):
+    pdf = random_log(3).astype({"user_id": "float64"})
+    pdf.loc[[1, 50, 200], "user_id"] = np.nan
+    pdf.loc[[2, 3, 100, 300], "timestamp"] = pd.NaT
+    ddf = dd.from_pandas(pdf, npartitions=4, sort=False)
+    got = check_same(ddf.compute(), ddf, fk.conversion, dropna=True, window="3D")
+    assert got["entities"].iloc[0] > 0
+    with pytest.warns(fk.FunnelkitWarning) as record:
+        fk.dropoff(ddf, STEPS, dropna=True)
+    msgs = [str(w.message) for w in record]
+    assert msgs == [
+        "dropoff: left out 3 of 400 rows because events['user_id'] is null.",
+        "dropoff: left out 4 of 397 rows because events['timestamp'] is missing (NaT).",
+    ]
+
+
+def test_null_entity_error_counts_all_partitions(local):
+    pdf = random_log(4).astype({"user_id": "float64"})
+    pdf.loc[[7, 150, 390], "user_id"] = np.nan
+    ddf = dd.from_pandas(pdf, npartitions=4, sort=False)
+    with pytest.raises(fk.InvalidDataError, match=r"has 3 of 400 rows that are null") as err:
+        fk.conversion(ddf, STEPS)
+    assert err.value.n_rows == 3
+    assert err.value.column == "user_id"
+
+
+def test_unknown_step_checked_over_all_partitions(local):
+    pdf = random_log(6)
+    # "won" occurs in one row only: one partition sees it, the others do not
+    pdf["event"] = pdf["event"].replace("won", "visit")
+    pdf.loc[399, "event"] = "won"
+    ddf = dd.from_pandas(pdf, npartitions=4, sort=False)
+    check_same(ddf.compute(), ddf, fk.conversion)
+    with pytest.raises(fk.InvalidParameterError, match=r"do not occur.*'wonn'.*did you mean 'won'"):
+        fk.conversion(ddf, ["visit", "wonn"])
+
+
+def test_time_zones_and_string_times(local):
+    pdf = random_log(7)
+    pdf["timestamp"] = pdf["timestamp"].dt.tz_localize("Europe/Paris")
+    ddf = dd.from_pandas(pdf, npartitions=3, sort=False)
+    got = check_same(ddf.compute(), ddf, fk.funnel_entities, window="3D")
+    assert str(got["visit"].dt.tz) == "Europe/Paris"
+    pdf["timestamp"] = pdf["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    ddf = dd.from_pandas(pdf, npartitions=3, sort=False)
+    check_same(ddf.compute(), ddf, fk.time_to_convert, window="3D")
+
+
+def test_lazy_parquet(p2p, tmp_path):
+    pytest.importorskip("pyarrow", reason="pyarrow is not installed")
+    pdf = random_log(8, n_entities=80, n_events=1200)
+    for i in range(4):  # entities span files
+        pdf.iloc[i * 300 : (i + 1) * 300].to_parquet(tmp_path / f"part-{i}.parquet")
+    ddf = dd.read_parquet(tmp_path)
+    assert ddf.npartitions == 4
+    same = ddf.compute()
+    for func in FUNCS:
+        check_same(same, ddf, func, window="4D", by="seg")
+
+
+def test_input_not_modified(local):
+    pdf = random_log(9)
+    before = pdf.copy()
+    ddf = dd.from_pandas(pdf, npartitions=3, sort=False)
+    fk.conversion(ddf, STEPS, by="seg")
+    pd.testing.assert_frame_equal(pdf, before)
+    pd.testing.assert_frame_equal(ddf.compute(), dd.from_pandas(before, npartitions=3).compute())
+
+
+def test_parameters_checked_before_any_work(local):
+    ddf = dd.from_pandas(random_log(1), npartitions=2)
+    with pytest.raises(fk.ColumnNotFoundError, match="entity"):
+        fk.conversion(ddf, STEPS, entity="user")
+    with pytest.raises(fk.InvalidParameterError, match="window"):
+        fk.conversion(ddf, STEPS, window="soon")
+    with pytest.raises(fk.InvalidParameterError, match="pandas or Dask DataFrame"):
+        fk.conversion(ddf["event"], STEPS)
+
+
+def test_import_funnelkit_does_not_import_dask():
+    code = "import sys, funnelkit; print(any(m.split('.')[0] == 'dask' for m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="."
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_helpful_error_without_dask(monkeypatch):
+    from funnelkit import _dask
+
+    monkeypatch.setitem(sys.modules, "dask.dataframe", None)
+    with pytest.raises(ImportError, match=r'pip install "funnelkit\[dask\]"'):
+        _dask.require_dask("Reading a Dask DataFrame")
+
+
+def test_ties_broken_by_input_order_across_partitions(local):
+    # every entity: three "visit" rows at one instant, in three input partitions, segs in
+    # a rotating order; then a "signup". The pandas rule (the first row in input order
+    # wins a tie) picks the seg of the entity's row in the first partition.
+    n = 30
+    rows = []
+    for part in range(3):
+        for u in range(n):
+            rows.append((u, 0, "visit", "abc"[(u + part) % 3]))
+    rows += [(u, 3600, "signup", "z") for u in range(n)]
+    pdf = pd.DataFrame(rows, columns=["user_id", "t", "event", "seg"])
+    pdf["timestamp"] = BASE + pd.to_timedelta(pdf.pop("t"), unit="s")
+    ddf = dd.from_pandas(pdf, npartitions=4, sort=False)
+    steps = ["visit", "signup"]
+    got = check_same(ddf.compute(), ddf, fk.funnel_entities, steps, by="seg")
+    assert got["seg"].tolist() == ["abc"[u % 3] for u in range(n)]
+    check_same(ddf.compute(), ddf, fk.conversion, steps, by="seg")
+
+
+def test_mean_exact_whatever_the_row_order():
+    # durations of 2**60 ns + 1, 2**60 ns + 2 (about 36 years): the float64 mean is off;
+    # the exact mean is 2**60 + 1.5, rounded half to even: 2**60 + 2
+    big = 2**60
+    pdf = pd.DataFrame(
+        {
+            "user_id": [1, 1, 2, 2],
+            "timestamp": pd.to_datetime([0, big + 1, 0, big + 2], unit="ns"),
+            "event": ["a", "b", "a", "b"],
+        }
+    )
+    for order in ([0, 1, 2, 3], [2, 3, 0, 1]):
+        res = fk.time_to_convert(pdf.iloc[order], ["a", "b"])
+        assert res["mean"].iloc[0] == pd.Timedelta(big + 2, unit="ns")
+
+
+def test_functions_without_dask_support_say_so(local):
+    ddf = dd.from_pandas(random_log(2), npartitions=2)
+    touches = ddf.assign(response="positive")
+    calls = [
+        lambda: fk.touches_to_response(touches),
+        lambda: fk.touches_summary(touches),
+        lambda: fk.triggers(ddf, ["visit", "signup"]),
+    ]
+    for call in calls:
+        with pytest.raises(fk.InvalidParameterError, match=r"does not take a Dask DataFrame yet"):
+            call()
+
+
+def test_olist_real_data_equals_pandas(local, shared_data):
+    from tests.test_events import olist_events
+
+    _, _, events = olist_events(shared_data / "olist_marketing_funnel")
+    ddf = dd.from_pandas(events.sample(frac=1.0, random_state=0), npartitions=3, sort=False)
+    same = ddf.compute()
+    for func in (fk.conversion, fk.time_to_convert):
+        check_same(same, ddf, func, ["mql", "won"], entity="mql_id", window="90D", by="origin")
