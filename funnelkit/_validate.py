@@ -50,8 +50,9 @@ def check_frame(data: Any, *, table: str, func: str) -> pd.DataFrame:
         if type(data).__module__.partition(".")[0] == "dask":
             msg = (
                 f"The '{table}' argument of {func} must be a pandas DataFrame: {func} does not "
-                f"take a Dask DataFrame yet (funnel_entities, conversion, dropoff and "
-                f"time_to_convert do). Pass {table}.compute() if it fits in memory."
+                f"take a Dask DataFrame yet (funnel_entities, conversion, dropoff, "
+                f"time_to_convert, touches_to_response and touches_summary do). "
+                f"Pass {table}.compute() if it fits in memory."
             )
         raise InvalidParameterError(msg)
     return data

@@ -9,12 +9,16 @@ dropped.
 
 Layers: :func:`_prepare` validates and returns numpy arrays sorted by
 (prospect, time); :func:`_per_prospect` is the numpy kernel reducing them to
-one row per prospect; the public functions aggregate those per-prospect
-arrays into tidy tables.
+one row per prospect; :func:`_count` reduces those to additive counts per
+(group, touch number[, channel]); the public functions turn the counts into
+tidy tables.  A Dask log is counted partition by partition after a shuffle
+by prospect (the same :func:`_prepare` and :func:`_count`), and the counts
+are summed (:func:`_combine_counts`) before the same table code runs.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from funnelkit._dask import is_dask
 from funnelkit._stats import wilson_interval
 from funnelkit._validate import (
     _invalid,
@@ -35,6 +40,7 @@ from funnelkit._validate import (
     datetime_to_ns,
     param_error,
     require_columns,
+    time_zone,
     warn_dropped,
 )
 from funnelkit.errors import InvalidDataError
@@ -51,8 +57,8 @@ __all__ = ["touches_from_counts", "touches_summary", "touches_to_response"]
 # ----------------------------------------------------------------------------
 # validation
 # ----------------------------------------------------------------------------
-def _time_key(df: pd.DataFrame, time: str, *, func: str) -> np.ndarray[Any, Any]:
-    """Sortable numpy values of the time column: datetimes as ns, numbers as they are."""
+def _time_key(df: pd.DataFrame, time: str, *, func: str) -> tuple[np.ndarray[Any, Any], Any]:
+    """Sortable numpy values of the time column (datetimes as ns, numbers as they are), tz."""
     check_not_null(df, time, table="touches", keyword="time", func=func)
     s = df[time]
     if pd.api.types.is_bool_dtype(s.dtype):
@@ -62,9 +68,9 @@ def _time_key(df: pd.DataFrame, time: str, *, func: str) -> np.ndarray[Any, Any]
         )
         raise InvalidDataError(msg, column=time, reason="not_datetime", n_rows=len(df))
     if pd.api.types.is_timedelta64_dtype(s.dtype):
-        return s.to_numpy(dtype="timedelta64[ns]").view(np.int64)
+        return s.to_numpy(dtype="timedelta64[ns]").view(np.int64), None
     if pd.api.types.is_integer_dtype(s.dtype):
-        return s.to_numpy(dtype=np.int64)
+        return s.to_numpy(dtype=np.int64), None
     if pd.api.types.is_float_dtype(s.dtype):
         values = s.to_numpy(dtype=np.float64)
         bad = ~np.isfinite(values)
@@ -78,8 +84,9 @@ def _time_key(df: pd.DataFrame, time: str, *, func: str) -> np.ndarray[Any, Any]
                 what="that are infinite (time=)",
                 fix="Touch times must be finite numbers; fix or drop those rows.",
             )
-        return values
-    return datetime_to_ns(as_datetime(df, time, table="touches", keyword="time"))
+        return values, None
+    parsed = as_datetime(df, time, table="touches", keyword="time")
+    return datetime_to_ns(parsed), time_zone(parsed)
 
 
 @dataclass(frozen=True)
@@ -110,8 +117,8 @@ def _prepare(
     positive: Positive,
     channel: str | None,
     by: str | Sequence[str] | None,
-) -> tuple[pd.DataFrame, list[Hashable], _Prospects]:
-    """Validate a touch log and reduce it to per-prospect arrays."""
+) -> tuple[pd.DataFrame, list[Hashable], _Prospects, Any]:
+    """Validate a touch log and reduce it to per-prospect arrays; also the time zone."""
     df = check_frame(touches, table="touches", func=func)
     by_cols = as_list(by)
     require_columns(
@@ -122,10 +129,11 @@ def _prepare(
     for column in by_cols:
         require_columns(df, {"by": column}, table="touches")
     check_not_null(df, entity, table="touches", keyword="entity", func=func)
-    key = _time_key(df, time, func=func)
+    key, tz = _time_key(df, time, func=func)
     is_positive = _positive_mask(df[response], positive, name="positive", func=func)
     codes, _ = pd.factorize(df[entity])
-    return df, by_cols, _per_prospect(np.asarray(codes, dtype=np.int64), key, is_positive)
+    pr = _per_prospect(np.asarray(codes, dtype=np.int64), key, is_positive)
+    return df, by_cols, pr, tz
 
 
 def _positive_mask(s: pd.Series, positive: Any, *, name: str, func: str) -> BoolArray:
@@ -229,6 +237,176 @@ def _check_common(func: str, ci: float, max_touches: int | None = None) -> tuple
 
 
 # ----------------------------------------------------------------------------
+# additive counts: one set of prospects (a log, or one Dask partition) -> tables
+# ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _TouchCounts:
+    """Counts per (group, touch number[, channel]) of one set of prospects.
+
+    Everything is a count of prospects or touches, so the counts of disjoint
+    sets of prospects (Dask partitions) add up: :func:`_combine_counts`.
+    Index 0 of the touch axis is unused.
+    """
+
+    by: list[Hashable]
+    keys: pd.DataFrame  # one row per group (the by columns), sorted
+    at_risk: FloatArray  # (G, W)
+    events: FloatArray  # (G, W): first positive responses
+    censored: FloatArray  # (G, W)
+    channels: Any  # channel values (sorted, a pandas Index), or None without channel
+    risk_c: FloatArray  # (G, W, C) waiting touches at touch n on channel c
+    events_c: FloatArray  # (G, W, C)
+    cens_c: FloatArray  # (G, W, C)
+    mix_c: FloatArray  # (G, C): responders' touches on channel c up to their response
+    tz: Any  # time zone of the time column (None: naive or numbers)
+
+
+def _count(
+    df: pd.DataFrame, by_cols: list[Hashable], pr: _Prospects, channel: str | None, tz: Any
+) -> _TouchCounts:
+    """Reduce per-prospect arrays to the additive counts (numpy, no loop over prospects)."""
+    group, keys = _groups(df, by_cols, pr.first_row)
+    n_groups = len(keys)
+    at_risk, events, censored = _hazard_matrix(group, pr.touches, pr.responded, n_groups)
+    width = at_risk.shape[1]
+    channels = None
+    empty = np.zeros((n_groups, width, 0))
+    risk_c, events_c, cens_c, mix_c = empty, empty, empty, np.zeros((n_groups, 0))
+    if channel is not None:
+        ch_codes, channels = pd.factorize(df[channel], sort=True, use_na_sentinel=False)
+        n_ch = max(len(channels), 1)
+        # the touches made while the prospect was still waiting (later ones do not count)
+        waiting = pr.touch <= pr.touches[pr.prospect]
+        ch = np.asarray(ch_codes, dtype=np.int64)[pr.order[waiting]]
+        who, touch = pr.prospect[waiting], pr.touch[waiting]
+        is_end = touch == pr.touches[who]
+        got = is_end & pr.responded[who]
+        cell = (group[who] * width + touch) * n_ch + ch
+        size = n_groups * width * n_ch
+        shape = (n_groups, width, n_ch)
+        risk_c = np.bincount(cell, minlength=size).reshape(shape).astype(np.float64)
+        events_c = np.bincount(cell, weights=got, minlength=size).reshape(shape)
+        cens_c = np.bincount(cell, weights=is_end & ~got, minlength=size).reshape(shape)
+        flat = group[who] * n_ch + ch
+        mix = np.bincount(flat, weights=pr.responded[who], minlength=n_groups * n_ch)
+        mix_c = mix.reshape(n_groups, n_ch).astype(np.float64)
+    return _TouchCounts(
+        by_cols, keys, at_risk, events, censored, channels, risk_c, events_c, cens_c, mix_c, tz
+    )
+
+
+def _channel_values(channels: Any, cj: IntArray) -> Any:
+    return (
+        channels.take(cj) if channels is not None and len(channels) else pd.Series([], dtype=object)
+    )
+
+
+def _combine_counts(parts: Sequence[_TouchCounts]) -> _TouchCounts:
+    """Sum the counts of disjoint sets of prospects; groups and channels matched on values."""
+    first = parts[0]
+    by = first.by
+    if by:
+        local = pd.concat([p.keys for p in parts], ignore_index=True)
+        to_global, keys = _groups(local, by, np.arange(len(local), dtype=np.int64))
+    else:
+        to_global = np.zeros(len(parts), dtype=np.int64)
+        keys = first.keys
+    offsets = np.cumsum([0] + [len(p.keys) for p in parts])
+    n_groups = len(keys)
+    width = max(p.at_risk.shape[1] for p in parts)
+    channels = None
+    ch_global: list[IntArray] = [np.zeros(p.risk_c.shape[2], dtype=np.int64) for p in parts]
+    n_ch = 0
+    if first.channels is not None:
+        with_values = [p.channels for p in parts if len(p.channels)]
+        if with_values:
+            every = with_values[0].append(with_values[1:])
+            _, channels = pd.factorize(every, sort=True, use_na_sentinel=False)
+            ch_global = [
+                np.asarray(channels.get_indexer(p.channels), dtype=np.int64)
+                if len(p.channels)
+                else np.zeros(p.risk_c.shape[2], dtype=np.int64)
+                for p in parts
+            ]
+        else:
+            channels = first.channels
+        n_ch = max(len(channels), 1)
+    at_risk, events, censored = (np.zeros((n_groups, width)) for _ in range(3))
+    risk_c, events_c, cens_c = (np.zeros((n_groups, width, n_ch)) for _ in range(3))
+    mix_c = np.zeros((n_groups, n_ch))
+    for p, o, cg in zip(parts, offsets, ch_global, strict=False):
+        g = to_global[o : o + len(p.keys)] if by else to_global[:1].repeat(len(p.keys))
+        w = p.at_risk.shape[1]
+        np.add.at(at_risk, (g[:, None], np.arange(w)[None, :]), p.at_risk)
+        np.add.at(events, (g[:, None], np.arange(w)[None, :]), p.events)
+        np.add.at(censored, (g[:, None], np.arange(w)[None, :]), p.censored)
+        if first.channels is not None and p.risk_c.shape[2]:
+            at = (g[:, None, None], np.arange(w)[None, :, None], cg[None, None, :])
+            np.add.at(risk_c, at, p.risk_c)
+            np.add.at(events_c, at, p.events_c)
+            np.add.at(cens_c, at, p.cens_c)
+            np.add.at(mix_c, (g[:, None], cg[None, :]), p.mix_c)
+    tz = next((p.tz for p in parts if p.tz is not None), None)
+    return _TouchCounts(
+        by, keys, at_risk, events, censored, channels, risk_c, events_c, cens_c, mix_c, tz
+    )
+
+
+def _counts_of(touches: Any, *, func: str, channel: str | None, **kw: Any) -> _TouchCounts:
+    """The counts of a pandas touch log, or of a Dask one partition by partition."""
+    if is_dask(touches):
+        return _dask_counts(touches, func=func, channel=channel, **kw)
+    df, by_cols, pr, tz = _prepare(touches, func=func, channel=channel, **kw)
+    return _count(df, by_cols, pr, channel, tz)
+
+
+def _partition_filter(entity: str, time: str, part: pd.DataFrame) -> tuple[IntArray, Any]:
+    """Rows with an entity and a time (the rest are counted, and refused once for all)."""
+    null_entity = part[entity].isna().to_numpy()
+    null_time = part[time].isna().to_numpy()
+    keep = np.flatnonzero(~(null_entity | null_time)).astype(np.int64)
+    return keep, (len(part), int(null_entity.sum()), int((null_time & ~null_entity).sum()))
+
+
+def _partition_counts(func: str, kw: dict[str, Any], part: pd.DataFrame) -> _TouchCounts:
+    """Reduce one partition holding all the touches of its prospects."""
+    df, by_cols, pr, tz = _prepare(part, func=func, **kw)
+    return _count(df, by_cols, pr, kw["channel"], tz)
+
+
+def _dask_counts(touches: Any, *, func: str, **kw: Any) -> _TouchCounts:
+    """Shuffle a Dask touch log by prospect, count each partition, sum the counts.
+
+    The checks run first on the Dask frame's empty template; null prospects
+    or times are counted over all partitions and refused with the pandas
+    path's error.
+    """
+    from funnelkit import _dask
+
+    meta = _dask.meta_frame(touches, func=func)
+    meta_kw = dict(kw)
+    if callable(meta_kw["positive"]):  # the user's callable is checked on real rows
+        meta_kw["positive"] = "positive"
+    _prepare(meta, func=func, **meta_kw)  # columns, dtypes, `positive`, on no rows
+    entity, time = kw["entity"], kw["time"]
+    extra = [kw["response"], kw["channel"], *as_list(kw["by"])]
+    columns = list(dict.fromkeys([entity, time, *[c for c in extra if c is not None]]))
+    stats, parts = _dask.map_entities(
+        touches,
+        entity=entity,
+        columns=columns,
+        prefilter=functools.partial(_partition_filter, entity, time),
+        reduce=functools.partial(_partition_counts, func, kw),
+    )
+    n_rows = sum(s[0] for s in stats)
+    for column, n_null in ((entity, sum(s[1] for s in stats)), (time, sum(s[2] for s in stats))):
+        if n_null:
+            raise _dask.null_error(touches, column, n_null, n_rows, table="touches")
+    _dask.check_one_time_zone([p.tz for p in parts if len(p.keys)], column=time)
+    return _combine_counts(parts)
+
+
+# ----------------------------------------------------------------------------
 # public functions
 # ----------------------------------------------------------------------------
 def touches_to_response(
@@ -252,9 +430,11 @@ def touches_to_response(
 
     Parameters
     ----------
-    touches : pandas.DataFrame
+    touches : pandas.DataFrame or dask.dataframe.DataFrame
         One row per touch (an email sent, a call made, a meeting held) with
-        the response it got.
+        the response it got.  A Dask DataFrame (``funnelkit[dask]``) gives
+        the same result, computed partition by partition after a shuffle by
+        prospect (see ``docs/dask.md``).
     entity : str, default="user_id"
         Column that identifies the entity (a user, a lead, a prospect).
     time : str, default="timestamp"
@@ -367,19 +547,16 @@ def touches_to_response(
     """
     func = "touches_to_response"
     ci, max_touches = _check_common(func, ci, max_touches)
-    df, by_cols, pr = _prepare(
-        touches,
-        func=func,
-        entity=entity,
-        time=time,
-        response=response,
-        positive=positive,
-        channel=channel,
-        by=by,
-    )
-    group, keys = _groups(df, by_cols, pr.first_row)
-    n_groups = len(keys)
-    at_risk, events, censored = _hazard_matrix(group, pr.touches, pr.responded, n_groups)
+    kw: dict[str, Any] = dict(entity=entity, time=time, response=response, positive=positive)
+    kw.update(channel=channel, by=by)
+    return _response_table(_counts_of(touches, func=func, **kw), channel, ci, max_touches)
+
+
+def _response_table(
+    c: _TouchCounts, channel: str | None, ci: float, max_touches: int | None
+) -> pd.DataFrame:
+    """The table of :func:`touches_to_response` from the (summed) counts."""
+    keys, at_risk, events, censored = c.keys, c.at_risk, c.events, c.censored
     hazard, before = _km(at_risk, events)
     total = events.sum(axis=1, keepdims=True)
     width = at_risk.shape[1]
@@ -401,20 +578,7 @@ def touches_to_response(
         return out
 
     # ---- split by the channel of each touch (rows while still waiting) ----
-    ch_codes, ch_values = pd.factorize(df[channel], sort=True, use_na_sentinel=False)
-    n_ch = max(len(ch_values), 1)
-    # the touches made while the prospect was still waiting (later ones do not count)
-    waiting = pr.touch <= pr.touches[pr.prospect]
-    ch = np.asarray(ch_codes, dtype=np.int64)[pr.order[waiting]]
-    who, touch = pr.prospect[waiting], pr.touch[waiting]
-    is_end = touch == pr.touches[who]
-    got = is_end & pr.responded[who]
-    cell = (group[who] * width + touch) * n_ch + ch
-    size = n_groups * width * n_ch
-    shape = (n_groups, width, n_ch)
-    risk_c = np.bincount(cell, minlength=size).reshape(shape)
-    events_c = np.bincount(cell, weights=got, minlength=size).reshape(shape)
-    cens_c = np.bincount(cell, weights=is_end & ~got, minlength=size).reshape(shape)
+    risk_c, events_c, cens_c = c.risk_c, c.events_c, c.cens_c
     with np.errstate(divide="ignore", invalid="ignore"):
         incidence = np.where(at_risk[:, :, None] > 0, events_c / at_risk[:, :, None], 0.0)
         cumulative_c = np.cumsum(before[:, :, None] * incidence, axis=1)
@@ -425,7 +589,7 @@ def touches_to_response(
     gi, ni, cj = np.nonzero(keep[:, :, None] & used[:, None, :])
     out = keys.iloc[gi].reset_index(drop=True)
     out["touch"] = ni.astype(np.int64)
-    out[channel] = ch_values.take(cj) if len(ch_values) else pd.Series([], dtype=object)
+    out[channel] = _channel_values(c.channels, cj)
     _fill(out, risk_c[gi, ni, cj], events_c[gi, ni, cj], cens_c[gi, ni, cj], ci)
     out["cumulative"] = cumulative_c[gi, ni, cj]
     out["share_of_responders"] = share_c[gi, ni, cj]
@@ -462,9 +626,11 @@ def touches_summary(
 
     Parameters
     ----------
-    touches : pandas.DataFrame
+    touches : pandas.DataFrame or dask.dataframe.DataFrame
         One row per touch (an email sent, a call made, a meeting held) with
-        the response it got.
+        the response it got.  A Dask DataFrame (``funnelkit[dask]``) gives
+        the same result, computed partition by partition after a shuffle by
+        prospect (see ``docs/dask.md``).
     entity : str, default="user_id"
         Column that identifies the entity (a user, a lead, a prospect).
     time : str, default="timestamp"
@@ -573,37 +739,26 @@ def touches_summary(
     func = "touches_summary"
     ci, _ = _check_common(func, ci)
     threshold = check_fraction(threshold, name="threshold", func=func)
-    df, by_cols, pr = _prepare(
-        touches,
-        func=func,
-        entity=entity,
-        time=time,
-        response=response,
-        positive=positive,
-        channel=channel,
-        by=by,
-    )
-    group, keys = _groups(df, by_cols, pr.first_row)
+    kw: dict[str, Any] = dict(entity=entity, time=time, response=response, positive=positive)
+    kw.update(channel=channel, by=by)
+    return _summary_table(_counts_of(touches, func=func, **kw), channel, ci, threshold)
+
+
+def _summary_table(
+    c: _TouchCounts, channel: str | None, ci: float, threshold: float
+) -> pd.DataFrame:
+    """The table of :func:`touches_summary` from the (summed) counts."""
+    keys, at_risk, events = c.keys, c.at_risk, c.events
     n_groups = len(keys)
-    responders = np.bincount(group, weights=pr.responded, minlength=n_groups)
+    responders = events.sum(axis=1)
 
     if channel is not None:
-        ch_codes, ch_values = pd.factorize(df[channel], sort=True, use_na_sentinel=False)
-        ch = np.asarray(ch_codes, dtype=np.int64)[pr.order]
-        n_ch = max(len(ch_values), 1)
-        ends_at = pr.touches[pr.prospect]
-        waiting = pr.touch <= ends_at
-        got = (pr.touch == ends_at) & pr.responded[pr.prospect]
-        before_response = waiting & pr.responded[pr.prospect]
-        cell = group[pr.prospect] * n_ch + ch
-        size = n_groups * n_ch
-        n_touch = np.bincount(cell, weights=waiting, minlength=size).reshape(n_groups, n_ch)
-        n_got = np.bincount(cell, weights=got, minlength=size).reshape(n_groups, n_ch)
-        mix = np.bincount(cell, weights=before_response, minlength=size)
-        mix = mix.reshape(n_groups, n_ch)
+        n_touch = c.risk_c.sum(axis=1)
+        n_got = c.events_c.sum(axis=1)
+        mix = c.mix_c
         gi, cj = np.nonzero(n_touch > 0)
         out: pd.DataFrame = keys.iloc[gi].reset_index(drop=True)
-        out[channel] = ch_values.take(cj) if len(ch_values) else pd.Series([], dtype=object)
+        out[channel] = _channel_values(c.channels, cj)
         out["touches"] = n_touch[gi, cj].astype(np.int64)
         out["responded"] = n_got[gi, cj].astype(np.int64)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -615,20 +770,18 @@ def touches_summary(
             out["share_of_responders"] = n_got[gi, cj] / responders[gi]
         return out
 
-    prospects = np.bincount(group, minlength=n_groups).astype(np.float64)
-    # responders' touch counts sorted by (group, touches): medians without a loop
-    rg, rt = group[pr.responded], pr.touches[pr.responded]
-    srt = np.lexsort((rt, rg))
-    rg, rt = rg[srt], rt[srt].astype(np.float64)
+    # every prospect got touch 1; responders by touch number: medians and means
+    prospects = at_risk[:, 1] if at_risk.shape[1] > 1 else np.zeros(n_groups)
     n_r = responders.astype(np.int64)
-    start = np.concatenate(([0], np.cumsum(n_r)[:-1]))
-    lo_i = start + (n_r - 1) // 2
-    hi_i = start + n_r // 2
     has = n_r > 0
-    median = np.full(n_groups, np.nan)
-    median[has] = (rt[lo_i[has]] + rt[hi_i[has]]) / 2.0
-    sums = np.bincount(rg, weights=rt, minlength=n_groups)
-    at_risk, events, _ = _hazard_matrix(group, pr.touches, pr.responded, n_groups)
+    below_or_at = np.cumsum(events, axis=1)  # responders with touches <= n
+    lo_i = (n_r - 1) // 2
+    hi_i = n_r // 2
+    # the i-th smallest (0-based) touch count: the number of n with cum(n) <= i
+    lo_v = (below_or_at <= lo_i[:, None]).sum(axis=1).astype(np.float64)
+    hi_v = (below_or_at <= hi_i[:, None]).sum(axis=1).astype(np.float64)
+    median = np.where(has, (lo_v + hi_v) / 2.0, np.nan)
+    sums = (events * np.arange(events.shape[1])).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(at_risk > 0, events / at_risk, np.nan)
         mean = np.where(has, sums / n_r, np.nan)
@@ -638,7 +791,7 @@ def touches_summary(
     first_below = np.argmax(below, axis=1).astype(np.float64)
     stop_after = np.where(below.any(axis=1), first_below - 1.0, np.nan)
     low, high = wilson_interval(responders, prospects, ci)
-    table = keys.reset_index(drop=True) if by_cols else pd.DataFrame(index=pd.RangeIndex(n_groups))
+    table = keys.reset_index(drop=True) if c.by else pd.DataFrame(index=pd.RangeIndex(n_groups))
     out = table
     out["prospects"] = prospects.astype(np.int64)
     out["responders"] = n_r

@@ -272,15 +272,135 @@ def test_mean_exact_whatever_the_row_order():
 
 def test_functions_without_dask_support_say_so(local):
     ddf = dd.from_pandas(random_log(2), npartitions=2)
-    touches = ddf.assign(response="positive")
-    calls = [
-        lambda: fk.touches_to_response(touches),
-        lambda: fk.touches_summary(touches),
-        lambda: fk.triggers(ddf, ["visit", "signup"]),
-    ]
-    for call in calls:
-        with pytest.raises(fk.InvalidParameterError, match=r"does not take a Dask DataFrame yet"):
-            call()
+    with pytest.raises(fk.InvalidParameterError, match=r"does not take a Dask DataFrame yet"):
+        fk.triggers(ddf, ["visit", "signup"])
+
+
+# ----------------------------------------------------------------------------
+# touches_to_response, touches_summary
+# ----------------------------------------------------------------------------
+TOUCH_FUNCS = [fk.touches_to_response, fk.touches_summary]
+TOUCH_OPTIONS = [
+    {},
+    {"by": "seg"},
+    {"channel": "ch"},
+    {"channel": "ch", "by": ["seg", "region"]},
+    {"positive": ["positive", "meeting booked"], "by": "region"},
+    {"positive": lambda s: s.str.startswith("pos").fillna(False).astype(bool)},
+]
+
+
+def random_touches(seed, *, n_prospects=50, n_touches=500, string_ids=False):
+    """A touch log in random row order (prospects span input partitions), many ties."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, n_prospects, n_touches)
+    responses = np.array(["positive", "negative", "no reply", "meeting booked", None], dtype=object)
+    df = pd.DataFrame(
+        {
+            "user_id": [f"p{i:03d}" for i in ids] if string_ids else ids.astype(np.int64),
+            "timestamp": BASE + pd.to_timedelta(rng.integers(0, 15, n_touches), unit="D"),
+            "response": responses[rng.choice(5, n_touches, p=[0.08, 0.2, 0.6, 0.04, 0.08])],
+            "ch": np.array(["email", "call", "meeting", None], dtype=object)[
+                rng.choice(4, n_touches, p=[0.6, 0.25, 0.1, 0.05])
+            ],
+            # constant per prospect, with missing values (their own group)
+            "region": np.array(["north", "south", None], dtype=object)[ids % 3],
+            "seg": np.array(["a", "b", "c"])[rng.integers(0, 3, n_touches)],
+        }
+    )
+    return df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def check_touches(pdf, ddf, func, **kw):
+    if func is fk.touches_summary:
+        kw.pop("max_touches", None)
+    expected = func(pdf, **kw)
+    got = func(ddf, **kw)
+    pd.testing.assert_frame_equal(got, expected)
+    return got
+
+
+@pytest.mark.parametrize("npartitions", [1, 4, 7])
+def test_touches_equal_pandas_on_random_logs(local, npartitions):
+    pdf = random_touches(npartitions, string_ids=npartitions == 7)
+    ddf = dd.from_pandas(pdf, npartitions=npartitions, sort=False)
+    same = ddf.compute()  # the data as Dask holds it (strings may become pyarrow)
+    if npartitions > 1:  # prospects split across input partitions
+        owners = [set(part["user_id"]) for part in dask.compute(*ddf.to_delayed())]
+        assert sum(sum(u in s for s in owners) > 1 for u in same["user_id"].unique()) > 10
+    for i, kw in enumerate(TOUCH_OPTIONS):
+        for func in TOUCH_FUNCS:
+            got = check_touches(same, ddf, func, **kw)
+            assert len(got) > 0
+        check_touches(same, ddf, fk.touches_to_response, max_touches=3, **kw)
+        if i == 0:  # by-groups sum to the total, also on Dask
+            by = fk.touches_to_response(ddf, by="seg").groupby("touch")["responded"].sum()
+            total = fk.touches_to_response(ddf).set_index("touch")["responded"]
+            pd.testing.assert_series_equal(by, total)
+
+
+def test_touches_on_the_cluster_numbers_and_string_times(client):
+    pdf = random_touches(21, n_prospects=80, n_touches=900)
+    ddf = dd.from_pandas(pdf, npartitions=3, sort=False)
+    same = ddf.compute()
+    check_touches(same, ddf, fk.touches_to_response, channel="ch", by="region")
+    check_touches(same, ddf, fk.touches_summary, by="seg")
+    # times as ISO strings with an offset, and as plain touch numbers
+    pdf["timestamp"] = (
+        pdf["timestamp"].dt.tz_localize("Europe/Paris").dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    )
+    ddf = dd.from_pandas(pdf, npartitions=3, sort=False)
+    check_touches(ddf.compute(), ddf, fk.touches_to_response, by="seg")
+    pdf["timestamp"] = np.random.default_rng(0).integers(0, 9, len(pdf))
+    ddf = dd.from_pandas(pdf, npartitions=3, sort=False)
+    check_touches(ddf.compute(), ddf, fk.touches_summary, channel="ch")
+
+
+def test_touches_ties_broken_by_input_order_across_partitions(local):
+    # each prospect: a "positive" and a "no reply" at one instant, in different input
+    # partitions; the first in input order is touch 1. Prospects alternate which comes first.
+    n = 20
+    first = [(u, 0, "positive" if u % 2 else "no reply") for u in range(n)]
+    second = [(u, 0, "no reply" if u % 2 else "positive") for u in range(n)]
+    pdf = pd.DataFrame(first + second, columns=["user_id", "timestamp", "response"])
+    ddf = dd.from_pandas(pdf, npartitions=2, sort=False)
+    got = check_touches(ddf.compute(), ddf, fk.touches_to_response)
+    # 10 respond at touch 1, the other 10 at touch 2 (computed by hand)
+    assert got["responded"].tolist() == [10, 10]
+    assert got["at_risk"].tolist() == [20, 10]
+
+
+def test_touches_null_ids_and_times_refused_counting_all_partitions(local):
+    pdf = random_touches(3).astype({"user_id": "float64"})
+    pdf.loc[[5, 250, 480], "user_id"] = np.nan
+    ddf = dd.from_pandas(pdf, npartitions=4, sort=False)
+    with pytest.raises(fk.InvalidDataError, match=r"has 3 of 500 rows that are null") as err:
+        fk.touches_to_response(ddf)
+    assert err.value.column == "user_id"
+    with pytest.raises(fk.InvalidDataError, match=r"has 3 of 500 rows that are null"):
+        fk.touches_to_response(pdf)  # the same message as pandas
+    pdf = random_touches(3)
+    pdf.loc[[7, 300], "timestamp"] = pd.NaT
+    ddf = dd.from_pandas(pdf, npartitions=4, sort=False)
+    with pytest.raises(fk.InvalidDataError, match=r"\['timestamp'\] has 2 of 500 rows") as err:
+        fk.touches_summary(ddf)
+    assert err.value.n_rows == 2
+
+
+def test_touches_checked_before_any_work_and_inputs_unchanged(local):
+    pdf = random_touches(4)
+    before = pdf.copy()
+    ddf = dd.from_pandas(pdf, npartitions=3, sort=False)
+    with pytest.raises(fk.ColumnNotFoundError, match="channel"):
+        fk.touches_to_response(ddf, channel="medium")
+    with pytest.raises(fk.InvalidParameterError, match="max_touches"):
+        fk.touches_to_response(ddf, max_touches=0)
+    with pytest.raises(fk.InvalidParameterError, match="positive"):  # checked on real rows
+        fk.touches_to_response(ddf, positive=lambda s: 1)
+    fk.touches_to_response(ddf, channel="ch", by="seg")
+    fk.touches_summary(ddf, channel="ch")
+    pd.testing.assert_frame_equal(pdf, before)
+    pd.testing.assert_frame_equal(ddf.compute(), dd.from_pandas(before, npartitions=3).compute())
 
 
 def test_olist_real_data_equals_pandas(local, shared_data):
