@@ -51,7 +51,7 @@ def check_frame(data: Any, *, table: str, func: str) -> pd.DataFrame:
             msg = (
                 f"The '{table}' argument of {func} must be a pandas DataFrame: {func} does not "
                 f"take a Dask DataFrame yet (funnel_entities, conversion, dropoff, "
-                f"time_to_convert, touches_to_response and touches_summary do). "
+                f"time_to_convert, touches_to_response, touches_summary and triggers do). "
                 f"Pass {table}.compute() if it fits in memory."
             )
         raise InvalidParameterError(msg)

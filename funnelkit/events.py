@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -791,18 +791,34 @@ def _partition_filter(
 
 
 def _partition_reduce(
-    opts: _Options, func: str, all_rows: bool, want: str, part: pd.DataFrame
+    opts: _Options,
+    func: str,
+    all_rows: bool,
+    want: str | Callable[[pd.DataFrame, pd.DataFrame], Any],
+    part: pd.DataFrame,
 ) -> Any:
-    """Reduce one partition holding all the (kept) events of its entities."""
+    """Reduce one partition holding all the (kept) events of its entities.
+
+    ``want``: "entities" (the per-entity table), "summary", or a callable
+    reducing the partition's rows and their per-entity table further.
+    """
     prep, _ = _prepare(part, opts, func=func, all_rows=all_rows, report=False)
     if want == "entities":
         return _entity_table(prep, opts)
+    if callable(want):
+        return want(part, _entity_table(prep, opts))
     table = _run(prep, opts, rows=opts.attribution if opts.by else "none")
     return _summarize(prep, table, opts.attribution)
 
 
 def _dask_reduce(
-    func: str, events: Any, steps: Any, kw: dict[str, Any], *, all_rows: bool, want: str
+    func: str,
+    events: Any,
+    steps: Any,
+    kw: dict[str, Any],
+    *,
+    all_rows: bool,
+    want: str | Callable[[pd.DataFrame, pd.DataFrame], Any],
 ) -> tuple[_Options, list[Any]]:
     """Run ``_partition_reduce`` on every partition of the log shuffled by entity.
 
@@ -838,6 +854,26 @@ def _dask_reduce(
         raise _unknown_steps(uniques, opts.event, opts.names, found, func=func)
     _dask.check_one_time_zone([c.tz for c in counts if c.n_rows], column=opts.time)
     return opts, parts
+
+
+def _dask_entity_map(
+    events: Any,
+    steps: Any,
+    reduce: Callable[[pd.DataFrame, pd.DataFrame], Any],
+    **kw: Any,
+) -> tuple[list[str], list[Any]]:
+    """``reduce(rows, funnel_entities(rows, steps, **kw))`` on each partition of a Dask log.
+
+    The log is shuffled by entity first, so ``rows`` hold all the (kept)
+    events of their entities; checks, warnings and errors are those of
+    :func:`funnel_entities` on the whole log.  Returns the step labels and
+    the list of the partitions' results.
+    """
+    full: dict[str, Any] = dict(order="ordered", ties="allow", by=None, attribution="first")
+    full.update(dropna=False)
+    full.update(kw)
+    opts, parts = _dask_reduce("funnel_entities", events, steps, full, all_rows=True, want=reduce)
+    return list(opts.labels), parts
 
 
 def conversion(

@@ -3,6 +3,10 @@
 Both functions first reduce the event log to one row per entity with
 :func:`funnelkit.funnel_entities` (the deepest step reached and the time of
 each step of the winning chain) and never re-implement funnel logic.
+:func:`triggers` then reduces (rows, per-entity table) to additive 2x2
+counts (:func:`_trigger_counts`) and builds its table from them
+(:func:`_trigger_table`); on a Dask log the same reduction runs on each
+partition after the shuffle by entity, and the counts are summed.
 
 * :func:`triggers`: among entities that reached a step, does doing a
   behaviour before the next step go with moving on more often?  2x2 tables
@@ -16,6 +20,7 @@ Both measure association, not causation.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from itertools import combinations
 from typing import Any, cast
@@ -24,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from funnelkit._dask import is_dask
 from funnelkit._stats import holm, two_proportion_test, wilson_interval
 from funnelkit._validate import (
     as_datetime,
@@ -39,7 +45,7 @@ from funnelkit._validate import (
     require_columns,
 )
 from funnelkit.errors import InvalidParameterError
-from funnelkit.events import funnel_entities
+from funnelkit.events import _dask_entity_map, funnel_entities
 
 __all__ = ["compare", "triggers"]
 
@@ -118,8 +124,10 @@ def triggers(
 
     Parameters
     ----------
-    events : pandas.DataFrame
-        The event log: one row per event of an entity.
+    events : pandas.DataFrame or dask.dataframe.DataFrame
+        The event log: one row per event of an entity.  A Dask DataFrame
+        (``funnelkit[dask]``) gives the same result, computed partition by
+        partition after a shuffle by entity (see ``docs/dask.md``).
     steps : list of str or list of lists of str
         The funnel steps in order; each item is an event name or a list of
         names (any of them fills the step).
@@ -232,7 +240,13 @@ def triggers(
     1      demo              2              0.5                 1.0
     """
     func = "triggers"
-    df = check_frame(events, table="events", func=func)
+    dask_input = is_dask(events)
+    if dask_input:
+        from funnelkit import _dask
+
+        df = _dask.meta_frame(events, func=func)
+    else:
+        df = check_frame(events, table="events", func=func)
     names = _step_names(steps, func=func)
     require_columns(df, {"entity": entity, "time": time, "event": event}, table="events")
     if (
@@ -246,15 +260,42 @@ def triggers(
     ci = check_ci(ci, func=func)
     min_n = int(check_positive(min_entities, name="min_entities", func=func, integer=True))
     step_events = {n for step in names for n in step}
-    present = pd.unique(df[event].dropna())
+    # the candidates are global: from the event names of the whole log
+    present = _dask.distinct(events, event) if dask_input else pd.unique(df[event].dropna())
     if candidates is None:
         cands = sorted((v for v in present if v not in step_events), key=str)
     else:
         cands = _check_candidates(candidates, present, step_events, func=func)
-
-    per = _funnel_entities(df, steps, entity=entity, time=time, event=event, window=win)
     k = int(at_step) - 1
-    labels = [str(c) for c in per.columns[2 : 2 + len(names)]]
+    kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=win)
+    count = functools.partial(_trigger_counts, cands, k, win, kw)
+    if dask_input:
+        labels, parts = _dask_entity_map(events, list(steps), count, **kw)
+        counts = np.sum(parts, axis=0) if parts else np.zeros((2, len(cands) + 1))
+    else:
+        per = _funnel_entities(df, steps, entity=entity, time=time, event=event, window=win)
+        labels = [str(c) for c in per.columns[2 : 2 + len(names)]]
+        counts = count(df, per)
+    return _trigger_table(counts, cands, labels[k], labels[k + 1], ci, min_n)
+
+
+def _trigger_counts(
+    cands: list[Any],
+    k: int,
+    win: pd.Timedelta | None,
+    kw: dict[str, Any],
+    df: pd.DataFrame,
+    per: pd.DataFrame,
+) -> FloatArray:
+    """Additive counts of one set of entities: (2, n_candidates + 1).
+
+    ``per`` is the funnel engine's per-entity table of the entities of
+    ``df``.  Row 0: entities that did each candidate in their interval, then
+    (last column) the entities that reached step ``k + 1``; row 1: those of
+    them who moved on to the next step.  Counts of disjoint sets of entities
+    (Dask partitions) add up.
+    """
+    entity, time, event = kw["entity"], kw["time"], kw["event"]
     reached = per["reached"].to_numpy(dtype=np.int64)
     start = _step_times(per, k)
     nxt = _step_times(per, k + 1)
@@ -277,9 +318,20 @@ def triggers(
     pairs = np.unique(e[inside].astype(np.int64) * max(n_c, 1) + c[inside])
     did_c = pairs % max(n_c, 1)
     did_e = pairs // max(n_c, 1)
-    n_with = np.bincount(did_c, minlength=n_c).astype(np.float64)
-    a = np.bincount(did_c, weights=moved[did_e], minlength=n_c).astype(np.float64)
-    n_total, k_total = float(at.sum()), float(moved.sum())
+    out = np.zeros((2, n_c + 1), dtype=np.float64)
+    out[0, :n_c] = np.bincount(did_c, minlength=n_c)[:n_c]
+    out[1, :n_c] = np.bincount(did_c, weights=moved[did_e], minlength=n_c)[:n_c]
+    out[:, n_c] = at.sum(), moved.sum()
+    return out
+
+
+def _trigger_table(
+    counts: FloatArray, cands: list[Any], step: str, next_step: str, ci: float, min_n: int
+) -> pd.DataFrame:
+    """The table of :func:`triggers` from the (summed) counts."""
+    n_c = len(cands)
+    n_with, a = counts[0, :n_c], counts[1, :n_c]
+    n_total, k_total = counts[0, n_c], counts[1, n_c]
     b = n_with - a
     cc = k_total - a
     d = (n_total - k_total) - b
@@ -290,8 +342,8 @@ def triggers(
 
     out = pd.DataFrame(
         {
-            "step": pd.Series([labels[k]] * n_c, dtype=object),
-            "next_step": pd.Series([labels[k + 1]] * n_c, dtype=object),
+            "step": pd.Series([step] * n_c, dtype=object),
+            "next_step": pd.Series([next_step] * n_c, dtype=object),
             "behaviour": pd.Series(cands, dtype=object),
             "entities_with": n_with.astype(np.int64),
             "converted_with": a.astype(np.int64),

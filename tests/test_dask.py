@@ -273,7 +273,81 @@ def test_mean_exact_whatever_the_row_order():
 def test_functions_without_dask_support_say_so(local):
     ddf = dd.from_pandas(random_log(2), npartitions=2)
     with pytest.raises(fk.InvalidParameterError, match=r"does not take a Dask DataFrame yet"):
-        fk.triggers(ddf, ["visit", "signup"])
+        fk.compare(ddf, ["visit", "signup"], by="seg")
+
+
+# ----------------------------------------------------------------------------
+# triggers
+# ----------------------------------------------------------------------------
+TRIGGER_OPTIONS = [
+    {},
+    {"at_step": 2, "window": "3D"},
+    {"candidates": ["click"], "min_entities": 3},
+    {"at_step": 1, "window": "1D", "min_entities": 5},
+]
+
+
+def check_triggers(pdf, ddf, steps=STEPS, **kw):
+    with warnings.catch_warnings(record=True) as w_pd:
+        warnings.simplefilter("always")
+        expected = fk.triggers(pdf, steps, **kw)
+    with warnings.catch_warnings(record=True) as w_dd:
+        warnings.simplefilter("always")
+        got = fk.triggers(ddf, steps, **kw)
+    pd.testing.assert_frame_equal(got, expected)
+    ours = [str(w.message) for w in w_pd if issubclass(w.category, fk.FunnelkitWarning)]
+    assert [str(w.message) for w in w_dd if issubclass(w.category, fk.FunnelkitWarning)] == ours
+    return got
+
+
+@pytest.mark.parametrize("npartitions", [1, 4, 7])
+def test_triggers_equal_pandas_on_random_logs(local, npartitions):
+    pdf = random_log(30 + npartitions, n_entities=60, n_events=800, string_ids=npartitions == 7)
+    ddf = dd.from_pandas(pdf, npartitions=npartitions, sort=False)
+    same = ddf.compute()
+    if npartitions > 1:  # entities split across input partitions
+        owners = [set(part["user_id"]) for part in dask.compute(*ddf.to_delayed())]
+        assert sum(sum(u in s for s in owners) > 1 for u in same["user_id"].unique()) > 10
+    for kw in TRIGGER_OPTIONS:
+        got = check_triggers(same, ddf, **kw)
+        assert got["entities_with"].sum() > 0  # the test means something
+    check_triggers(same, ddf, [["visit", "click"], "signup", "won"])
+
+
+def test_triggers_on_the_cluster_with_missing_times(client):
+    pdf = random_log(41, n_entities=60, n_events=800)
+    pdf.loc[[3, 300, 700], "timestamp"] = pd.NaT
+    ddf = dd.from_pandas(pdf, npartitions=3, sort=False)
+    got = check_triggers(ddf.compute(), ddf, window="4D")  # one warning, total counts
+    assert len(got) == len(NOISE)
+
+
+def test_triggers_candidates_global_and_checked(local):
+    pdf = random_log(42)
+    # "email" occurs in one row only: one partition sees it, the others do not
+    pdf["event"] = pdf["event"].replace("email", "click")
+    pdf.loc[399, "event"] = "email"
+    ddf = dd.from_pandas(pdf, npartitions=4, sort=False)
+    got = check_triggers(ddf.compute(), ddf, min_entities=1)
+    assert sorted(got["behaviour"]) == ["click", "email"]
+    with pytest.raises(fk.InvalidParameterError, match=r"not in the log.*Did you mean 'click'"):
+        fk.triggers(ddf, STEPS, candidates=["clik"])
+    with pytest.raises(fk.InvalidParameterError, match="at_step"):
+        fk.triggers(ddf, STEPS, at_step=4)
+    with pytest.raises(fk.ColumnNotFoundError, match="entity"):
+        fk.triggers(ddf, STEPS, entity="user")
+
+
+def test_triggers_input_not_modified_and_null_ids_refused(local):
+    pdf = random_log(43).astype({"user_id": "float64"})
+    before = pdf.copy()
+    ddf = dd.from_pandas(pdf, npartitions=3, sort=False)
+    fk.triggers(ddf, STEPS, window="3D")
+    pd.testing.assert_frame_equal(pdf, before)
+    pdf.loc[[5, 390], "user_id"] = np.nan
+    ddf = dd.from_pandas(pdf, npartitions=3, sort=False)
+    with pytest.raises(fk.InvalidDataError, match=r"has 2 of 400 rows that are null"):
+        fk.triggers(ddf, STEPS)
 
 
 # ----------------------------------------------------------------------------
