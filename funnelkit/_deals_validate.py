@@ -22,13 +22,16 @@ from funnelkit._validate import (
     as_amount,
     as_datetime,
     as_list,
+    check_date,
     check_frame,
     check_not_null,
     check_option,
     datetime_to_ns,
     param_error,
+    plain,
     require_columns,
     time_zone,
+    timestamp_ns,
     warn_dropped,
 )
 from funnelkit.errors import InvalidDataError, InvalidParameterError
@@ -200,7 +203,7 @@ def read_deals(
         stamps = np.concatenate((c_ns[has_c & keep], d_ns[has_d & keep]))
         cutoff = int(stamps.max()) if stamps.size else NAT
     else:
-        cutoff = as_of_ns(as_of, tz=tz, func=func)
+        cutoff = timestamp_ns(check_date(as_of, tz=tz, name="as_of", func=func))
         late = keep & has_c & (c_ns > cutoff)
         if late.any():
             warn_dropped(int(late.sum()), len(df), "they were created after as_of", func=func)
@@ -254,23 +257,6 @@ def drop_unusable(
     return d.subset(~mask)
 
 
-def as_of_ns(value: Any, *, tz: Any, func: str, name: str = "as_of") -> int:
-    """A date parameter as int ns (UTC when tz-aware), in the zone of the data."""
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise param_error(func, name, "a date (datetime-like) or None", value) from None
-    if pd.isna(ts):
-        raise param_error(func, name, "a date (datetime-like) or None", value)
-    if tz is not None and ts.tzinfo is None:
-        ts = ts.tz_localize(tz)
-    elif tz is None and ts.tzinfo is not None:
-        raise param_error(func, name, "a naive date, like the deal dates", value)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return int(ts.as_unit("ns").value)
-
-
 def _check_status_spelling(st: pd.Series, *, status: str, won: Any, lost: Any) -> None:
     values = [v for v in pd.unique(st.dropna()) if isinstance(v, str)]
     lowered = {v.lower(): v for v in values}
@@ -294,7 +280,7 @@ def _bad_rows(
     n_bad = positions.size
     msg = (
         f"deals has {n_bad:,} of {len(df):,} rows {what} "
-        f"(first at index {df.index[positions[0]]!r}). {fix}"
+        f"(first at index {plain(df.index[positions[0]])!r}). {fix}"
     )
     return InvalidDataError(
         msg,

@@ -108,6 +108,11 @@ def _short_list(values: Sequence[Any], limit: int = 20) -> str:
     return repr(values[:limit])[:-1] + f", ... ({len(values) - limit} more)]"
 
 
+def plain(value: Any) -> Any:
+    """A numpy scalar as its Python value (numpy 2 prints np.int64(17) otherwise)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _invalid(
     df: pd.DataFrame,
     mask: np.ndarray[Any, np.dtype[np.bool_]],
@@ -122,10 +127,7 @@ def _invalid(
     n_bad = int(mask.sum())
     positions = np.flatnonzero(mask)
     first = positions[0]
-    value, label = df[column].iloc[first], df.index[first]
-    # numpy scalars print as np.int64(17) under numpy 2: show the Python value
-    value = value.item() if isinstance(value, np.generic) else value
-    label = label.item() if isinstance(label, np.generic) else label
+    value, label = plain(df[column].iloc[first]), plain(df.index[first])
     msg = (
         f"{table}[{column!r}] has {n_bad:,} of {len(df):,} rows {what} "
         f"(first: {value!r} at index {label!r}). {fix}"
@@ -339,6 +341,40 @@ def param_error(func: str, name: str, expected: str, got: Any) -> InvalidParamet
     """The standard parameter error (scikit-learn's wording)."""
     msg = f"The {name!r} parameter of {func} must be {expected}. Got {got!r} instead."
     return InvalidParameterError(msg)
+
+
+def check_date(value: Any, *, tz: Any, name: str, func: str) -> pd.Timestamp:
+    """Parse a date parameter (``as_of``, ``period_end``, ...) into the data's time zone.
+
+    ``tz`` is the time zone of the data (None when the data are naive): a naive
+    date is read in that zone, an aware one converted to it; an aware date for
+    naive data is refused, as is anything that is not a date.
+    """
+    expected = "a date (a Timestamp or an ISO 8601 string)"
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise param_error(func, name, expected, value) from None
+    if pd.isna(ts):
+        raise param_error(func, name, expected, value)
+    if tz is not None:
+        aware: pd.Timestamp = ts.tz_localize(tz) if ts.tz is None else ts.tz_convert(tz)
+        return aware
+    if ts.tz is not None:
+        msg = (
+            f"The {name!r} parameter of {func} must be a time-zone naive date like the "
+            f"data; it is time-zone-aware. Got {value!r} instead."
+        )
+        raise InvalidParameterError(msg)
+    naive: pd.Timestamp = ts
+    return naive
+
+
+def timestamp_ns(ts: pd.Timestamp) -> int:
+    """A Timestamp as int64 nanoseconds (UTC when tz-aware), like :func:`datetime_to_ns`."""
+    if ts.tz is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return int(ts.as_unit("ns").value)
 
 
 def check_option(value: T, options: Sequence[T], *, name: str, func: str) -> T:

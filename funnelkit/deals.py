@@ -20,7 +20,6 @@ from funnelkit._deals_validate import (
     OPEN,
     WON,
     DealArrays,
-    as_of_ns,
     drop_unusable,
     group_codes,
     read_deals,
@@ -40,6 +39,7 @@ from funnelkit._validate import (
     as_amount,
     as_datetime,
     check_ci,
+    check_date,
     check_frame,
     check_option,
     check_positive,
@@ -47,6 +47,7 @@ from funnelkit._validate import (
     ns_to_datetime,
     param_error,
     require_columns,
+    timestamp_ns,
     warn_dropped,
 )
 from funnelkit.errors import InvalidDataError
@@ -1352,7 +1353,7 @@ def coverage(
 def _period_bound(value: Any, d: DealArrays, *, name: str, func: str) -> int | None:
     if value is None:
         return None
-    return as_of_ns(value, tz=d.tz, func=func, name=name)
+    return timestamp_ns(check_date(value, tz=d.tz, name=name, func=func))
 
 
 def _verdict(

@@ -27,12 +27,14 @@ from scipy import stats
 
 from funnelkit._survival import aalen_johansen, conditional_quantile
 from funnelkit._validate import (
+    check_date,
     check_fraction,
     check_frame,
     check_positive,
     closest,
     param_error,
     require_columns,
+    timestamp_ns,
 )
 from funnelkit.errors import InvalidDataError, InvalidParameterError
 
@@ -840,31 +842,6 @@ def _prob_row(
 _NS_MAX = np.iinfo(np.int64).max
 
 
-def _timestamp(value: Any, tz: Any, *, name: str, func: str) -> pd.Timestamp:
-    """Parse a date parameter and bring it to the time zone of the data."""
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise param_error(func, name, "a date (a Timestamp or an ISO 8601 string)", value) from None
-    if pd.isna(ts):
-        raise param_error(func, name, "a date (a Timestamp or an ISO 8601 string)", value)
-    if tz is not None:
-        out: pd.Timestamp = ts.tz_localize(tz) if ts.tz is None else ts.tz_convert(tz)
-        return out
-    if ts.tz is not None:
-        msg = (
-            f"The {name!r} parameter of {func} must be time-zone naive like the deal dates. "
-            f"Got {value!r} instead."
-        )
-        raise InvalidParameterError(msg)
-    naive: pd.Timestamp = ts
-    return naive
-
-
-def _ns(ts: pd.Timestamp) -> int:
-    return int(ts.tz_convert("UTC").value if ts.tz is not None else ts.as_unit("ns").value)
-
-
 def _furthest_and_entry(
     deal_codes: IntArray, stage_codes: IntArray, times: IntArray, n_deals: int, n_stages: int
 ) -> tuple[IntArray, IntArray]:
@@ -1110,14 +1087,14 @@ def plan(
         as_of_ts = pd.Timestamp(as_of_ns, unit="ns", tz="UTC" if tz is not None else None)
         as_of_ts = as_of_ts.tz_convert(tz) if tz is not None else as_of_ts
     else:
-        as_of_ts = _timestamp(as_of, tz, name="as_of", func=func)
-        as_of_ns = _ns(as_of_ts)
+        as_of_ts = check_date(as_of, tz=tz, name="as_of", func=func)
+        as_of_ns = timestamp_ns(as_of_ts)
     if period_end is None:
         start = as_of_ts.tz_localize(None) if tz is not None else as_of_ts
         end = start.to_period("Q").end_time.normalize() + pd.Timedelta(days=1)
         period_end_ts = end.tz_localize(tz) if tz is not None else end
     else:
-        period_end_ts = _timestamp(period_end, tz, name="period_end", func=func)
+        period_end_ts = check_date(period_end, tz=tz, name="period_end", func=func)
 
     # statuses at as_of; deals created later are not there yet
     status_v = df[status].to_numpy()
@@ -1169,7 +1146,7 @@ def plan(
     rates = [float(r) for r in rates_arr]
 
     # time from entering each stage to a win or a loss (open deals censored)
-    horizon = float(max(_ns(period_end_ts) - as_of_ns, 0))
+    horizon = float(max(timestamp_ns(period_end_ts) - as_of_ns, 0))
     outcome = np.where(is_won, 1, np.where(is_lost, 2, 0)).astype(np.int64)
     end_ns = np.where(is_open, as_of_ns, closed_ns)
     open_probs = np.zeros(int(is_open.sum()))

@@ -23,6 +23,7 @@ from funnelkit._validate import (
     as_datetime,
     as_list,
     check_ci,
+    check_date,
     check_duration,
     check_frame,
     check_not_null,
@@ -33,6 +34,7 @@ from funnelkit._validate import (
     param_error,
     require_columns,
     time_zone,
+    timestamp_ns,
     warn_dropped,
 )
 from funnelkit.errors import InvalidDataError, InvalidParameterError
@@ -233,23 +235,7 @@ def _as_of_ns(as_of: Any, tz: Any, default: int, *, func: str) -> int:
     """Observation date in ns (UTC ns when the data are tz-aware)."""
     if as_of is None:
         return default
-    try:
-        ts = pd.Timestamp(as_of)
-    except (ValueError, TypeError):
-        raise param_error(
-            func, "as_of", "a date (Timestamp or ISO string) or None", as_of
-        ) from None
-    if pd.isna(ts):
-        raise param_error(func, "as_of", "a date (Timestamp or ISO string) or None", as_of)
-    if tz is not None:
-        ts = ts.tz_localize(tz) if ts.tz is None else ts.tz_convert(tz)
-    elif ts.tz is not None:
-        msg = (
-            f"The 'as_of' parameter of {func} is time-zone-aware ({ts}) but the data are "
-            f"naive. Pass a naive date or make the data time-zone-aware."
-        )
-        raise InvalidParameterError(msg)
-    return int(ts.as_unit("ns").value)
+    return timestamp_ns(check_date(as_of, tz=tz, name="as_of", func=func))
 
 
 def _groups(

@@ -190,3 +190,38 @@ def test_warn_dropped_is_a_funnelkit_warning():
         v.warn_dropped(3, 10, "closed_at is null", func="sales_cycle")
     assert caught[0].category is FunnelkitWarning
     assert str(caught[0].message) == "sales_cycle: left out 3 of 10 rows because closed_at is null."
+
+
+def test_check_date_reads_dates_in_the_data_zone():
+    berlin = v.check_date("2024-06-01 12:00", tz="Europe/Berlin", name="as_of", func="f")
+    assert berlin == pd.Timestamp("2024-06-01 10:00", tz="UTC")
+    # nanoseconds are UTC for aware dates, wall-clock for naive ones
+    assert v.timestamp_ns(berlin) == pd.Timestamp("2024-06-01 10:00").value
+    utc = v.check_date(pd.Timestamp("2024-06-01", tz="UTC"), tz="Europe/Berlin", name="x", func="f")
+    assert str(utc.tz) == "Europe/Berlin"
+    naive = v.check_date("2024-06-01", tz=None, name="as_of", func="f")
+    assert v.timestamp_ns(naive) == pd.Timestamp("2024-06-01").value
+    with pytest.raises(InvalidParameterError, match=r"'as_of' parameter of f must be a date"):
+        v.check_date("not a date", tz=None, name="as_of", func="f")
+    with pytest.raises(InvalidParameterError, match=r"'as_of' parameter of f must be a date"):
+        v.check_date(None, tz=None, name="as_of", func="f")
+    with pytest.raises(InvalidParameterError, match=r"naive date .* time-zone-aware"):
+        v.check_date(pd.Timestamp("2024-06-01", tz="UTC"), tz=None, name="as_of", func="f")
+
+
+def test_row_errors_print_index_labels_as_python_values():
+    deals = pd.DataFrame(
+        {
+            "deal_id": [1, 2],
+            "created_at": pd.to_datetime(["2024-01-05", "2024-01-01"]),
+            "closed_at": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+            "status": ["won", "lost"],
+            "amount": [1.0, 2.0],
+        },
+        index=pd.Index([10, 11], dtype="int64"),
+    )
+    import funnelkit as fk
+
+    with pytest.raises(InvalidDataError, match=r"first at index 10\)") as info:
+        fk.win_rate(deals)
+    assert "np.int64" not in str(info.value)
