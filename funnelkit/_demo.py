@@ -1,179 +1,37 @@
-"""``funnelkit demo``: run every analysis on the bundled sample.
+"""``funnelkit demo``: the report's sections on the bundled sample.
 
-Each section is a function ``(sample) -> list[item]`` where an item is
-``(title, table)`` or ``(title, table, draw)`` with ``draw(ax) -> Axes``
-drawing the table's picture (e.g. ``lambda ax: plot_funnel(table, ax=ax)``).
-The demo prints each table, writes it as CSV (and the picture as PNG) into
-the output folder, then writes the HTML report of the sample there
-(:func:`funnelkit.report`).  Metric issues add their sections to
-:data:`SECTIONS`.
+The demo is the report (:mod:`funnelkit._report`) run on
+:func:`funnelkit.datasets.load_sample`: the same registry of sections
+(:data:`funnelkit._report.SECTIONS`), computed once.  Each table is printed,
+then the same results are written as ``report.html`` with one CSV per table
+and one PNG per picture.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import pandas as pd
-
-from funnelkit._deals_demo import deal_metrics
 from funnelkit._format import format_frame
-from funnelkit.planning import _demo_section as _planning
-from funnelkit.stages import _demo_section as _stage_history
+from funnelkit._report import (
+    Inputs,
+    SectionResult,
+    describe,
+    make_inputs,
+    run_sections,
+    write_report,
+)
+from funnelkit.datasets import load_sample
 
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-
-Table = tuple[str, pd.DataFrame]
-#: A section item: ``(title, table)`` or ``(title, table, draw)``.
-Item = tuple[str, pd.DataFrame] | tuple[str, pd.DataFrame, Callable[["Axes"], "Axes"]]
-#: A section: ``fn(sample) -> list of items`` (Sequence: lists of 2-tuples type-check too).
-Section = Callable[[Any], Sequence[Item]]
-
-
-def _overview(sample: Any) -> list[Item]:
-    deals = sample.deals
-    by_stage = (
-        deals.pivot_table(
-            index="stage", columns="status", values="deal_id", aggfunc="count", fill_value=0
-        )
-        .reindex(list(sample.stages))
-        .fillna(0)
-        .astype("int64")
-        .reset_index()
-    )
-    by_stage.columns.name = None
-    events = sample.events["event"].value_counts().rename_axis("event").reset_index(name="events")
-    return [("Deals by stage and status", by_stage), ("Events by type", events)]
-
-
-def _funnel(sample: Any) -> list[Table]:
-    from funnelkit.events import conversion, dropoff, time_to_convert
-
-    events, stages = sample.events, list(sample.stages)
-    return [
-        ("Funnel over the sales stages", conversion(events, stages)),
-        ("Where leads drop off", dropoff(events, stages)),
-        ("Funnel by channel", conversion(events, stages[:5], by="channel")),
-        (
-            "Time from lead to proposal by company size",
-            time_to_convert(events, stages, to_step="proposal", by="company_size"),
-        ),
-    ]
-
-
-_BEHAVIOURS = [
-    "content download",
-    "demo request",
-    "free trial",
-    "video view",
-    "newsletter open",
-    "webinar",
-]
-_TRIGGER_COLUMNS = [
-    "behaviour",
-    "entities_with",
-    "conversion_with",
-    "conversion_without",
-    "lift",
-    "odds_ratio",
-    "odds_ratio_low",
-    "odds_ratio_high",
-    "p_adjusted",
-    "small_sample",
-]
-
-
-def _touches(sample: Any) -> list[Table]:
-    from funnelkit.touches import touches_summary, touches_to_response
-
-    per_touch = touches_to_response(sample.touches)
-    summary = touches_summary(sample.touches)
-    mix = touches_summary(sample.touches, channel="channel")
-    return [
-        ("Touches to a positive reply (prospecting outreach)", per_touch),
-        ("Touches to response: summary", summary),
-        ("Touches to response by channel of the touch", mix),
-    ]
-
-
-def _triggers(sample: Any) -> list[Table]:
-    from funnelkit.triggers import triggers
-
-    stages = list(sample.stages)
-    present = set(sample.events["event"].unique())
-    candidates = [b for b in _BEHAVIOURS if b in present]
-    out: list[Table] = []
-    for at_step in (3, 4):
-        res = triggers(sample.events, stages, at_step=at_step, candidates=candidates)
-        res = res[res["entities_with"] > 0][_TRIGGER_COLUMNS].reset_index(drop=True)
-        title = f"Behaviour triggers: {stages[at_step - 1]} -> {stages[at_step]}"
-        out.append((title, res))
-    return out
-
-
-SECTIONS: list[tuple[str, Section]] = [
-    ("Sample overview", _overview),
-    ("Event funnel", _funnel),
-    ("Deal metrics", deal_metrics),
-    ("Stage history", _stage_history),
-    ("Revenue-target planning", _planning),
-    ("Touches to response", _touches),
-    ("Behaviour triggers", _triggers),
-]
-
-
-def slug(text: str) -> str:
-    """File-name-safe version of a title."""
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
-
-
-#: Revenue target of the demo's plan and coverage figures.
+#: Revenue target of the demo's coverage figure and plan.
 DEMO_TARGET = 1_000_000.0
+TITLE = "funnelkit demo: a synthetic B2B sales team"
 
 
-def run_demo(
-    out: Path, *, seed: int = 0, echo: Callable[[str], None] = print, report: bool = True
-) -> list[Table]:
-    """Run every section on ``load_sample(seed)``; print and write the tables.
-
-    Then write ``out/report.html`` (the full report on the sample) unless
-    ``report`` is False.
-    """
-    from funnelkit._report import render_png
-    from funnelkit.datasets import load_sample
-
-    sample = load_sample(seed=seed)
-    out.mkdir(parents=True, exist_ok=True)
-    echo(f"funnelkit demo on the bundled sample (seed={seed}); writing to {out.resolve()}")
-    tables: list[Table] = []
-    n_pictures = 0
-    for name, section in SECTIONS:
-        echo("")
-        echo(f"== {name} ==")
-        for item in section(sample):
-            title, table = item[0], item[1]
-            echo(f"\n{title}")
-            echo(format_frame(table))
-            table.to_csv(out / f"{slug(title)}.csv", index=False)
-            if len(item) == 3:
-                (out / f"{slug(title)}.png").write_bytes(render_png(item[2]))
-                n_pictures += 1
-            tables.append((title, table))
-    echo(f"\nWrote {len(tables)} tables and {n_pictures} pictures to {out.resolve()}")
-    if report:
-        echo("\nWriting the report ...")
-        write_sample_report(sample, out, echo=echo)
-    return tables
-
-
-def write_sample_report(sample: Any, out: Path, *, echo: Callable[[str], None] | None) -> Path:
-    """The HTML report (:func:`funnelkit.report`) of the whole sample into ``out``."""
-    from funnelkit._report import describe, make_inputs, run_sections, write_report
-
-    inp = make_inputs(
+def sample_inputs(sample: Any) -> Inputs:
+    """The report's inputs for the sample: every table, its funnel and the target."""
+    return make_inputs(
         sample.deals,
         history=sample.history,
         events=sample.events,
@@ -184,11 +42,28 @@ def write_sample_report(sample: Any, out: Path, *, echo: Callable[[str], None] |
         target=DEMO_TARGET,
         as_of=sample.as_of,
     )
+
+
+def run_demo(
+    out: Path, *, seed: int = 0, echo: Callable[[str], None] = print
+) -> list[SectionResult]:
+    """Run the report's sections on ``load_sample(seed)``; print them, write the report."""
+    sample = load_sample(seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    echo(f"funnelkit demo on the bundled sample (seed={seed}); writing to {out.resolve()}")
+    inp = sample_inputs(sample)
     results = run_sections(inp, echo=echo)
-    return write_report(
-        out,
-        results,
-        title="funnelkit demo: a synthetic B2B sales team",
-        summary=describe(inp),
-        echo=echo,
-    )
+    for res in results:
+        echo("")
+        echo(f"== {res.name} ==")
+        if res.skipped is not None:
+            echo(f"skipped: {res.skipped}")
+            continue
+        for item in res.items:
+            echo(f"\n{item[0]}")
+            echo(format_frame(item[1]))
+        for note in res.notes:
+            echo(f"note: {note}")
+    echo("")
+    write_report(out, results, title=TITLE, summary=describe(inp), echo=echo)
+    return results

@@ -1,19 +1,23 @@
 """The HTML report: every analysis the inputs allow, in one self-contained file.
 
-:func:`report` runs a fixed list of sections (pipeline now, funnel and
-drop-off, cycle length, win rate and reps, channels, touches, triggers,
-stalled and revival lists, revenue plan) on a user's tables.  Each section
-calls the public funnelkit functions by name; a section whose functions are
-not available, or whose inputs are not given, is listed as skipped with the
-reason.  A section yields *items*: ``(title, table)`` or
-``(title, table, draw)`` with ``draw(ax) -> Axes`` (the same protocol as the
-demo sections in :mod:`funnelkit._demo`).
+:func:`report` runs the sections of :data:`SECTIONS` (pipeline now, funnel
+and drop-off, cycle length, win rate and reps, channels, touches, triggers,
+stalled and revival lists, revenue plan) on a user's tables.  Sections call
+the public funnelkit functions directly, with the user's frames as given and
+the column schema of the analysis (one mapping from role to column, see
+:data:`ROLE_DEFAULTS`), so every table of the report is exactly what the
+function returns for the same arguments.  A part of a section whose inputs
+are not given, or whose precondition fails (no won deals yet), is skipped
+with the reason; the rest is written.  A section yields *items*:
+``(title, table)`` or ``(title, table, draw)`` with ``draw(ax) -> Axes``.
 
-The page is written by :func:`write_report`: tables through
-:func:`funnelkit._format.column_formatters`, pictures as base64 PNG, every
-piece of user data HTML-escaped, no external resources.  The ``funnelkit
-report`` command (:func:`add_report_parser`, :func:`run_report_command`)
-reads CSV / Parquet exports and names the file in every error.
+``funnelkit demo`` (:mod:`funnelkit._demo`) runs the same sections, once, on
+the bundled sample.  The page is written by :func:`write_report`: tables
+through :func:`funnelkit._format.column_formatters`, pictures as base64 PNG,
+every piece of user data HTML-escaped, no external resources.  The
+``funnelkit report`` command (:func:`add_report_parser`,
+:func:`run_report_command`) reads CSV / Parquet exports and names the file in
+every error.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import datetime as _dt
 import html
 import io
 import os
+import re
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -34,19 +39,48 @@ import numpy as np
 import pandas as pd
 
 from funnelkit._format import column_formatters
-from funnelkit._validate import (
-    as_datetime,
-    check_frame,
-    param_error,
-    require_columns,
-)
+from funnelkit._validate import as_datetime, check_frame, param_error, require_columns
 from funnelkit._version import __version__
+from funnelkit.deals import (
+    channel_yield,
+    coverage,
+    deal_size,
+    leaderboard,
+    pipeline,
+    sales_cycle,
+    sales_velocity,
+    win_curve,
+    win_rate,
+)
 from funnelkit.errors import (
     ColumnNotFoundError,
     FunnelkitError,
+    FunnelkitWarning,
     InvalidDataError,
     InvalidParameterError,
 )
+from funnelkit.events import conversion, dropoff, time_to_convert
+from funnelkit.planning import plan
+from funnelkit.plotting._deals import (
+    plot_channel_yield,
+    plot_leaderboard,
+    plot_pipeline,
+    plot_sales_cycle,
+    plot_win_curve,
+)
+from funnelkit.plotting._events import plot_dropoff, plot_funnel, plot_time_to_convert
+from funnelkit.plotting._planning import plot_plan
+from funnelkit.plotting._stages import plot_stage_conversion, plot_time_in_stage
+from funnelkit.plotting._touches import plot_touches, plot_triggers
+from funnelkit.stages import (
+    lost_deals,
+    revival_candidates,
+    stage_conversion,
+    stalled,
+    time_in_stage,
+)
+from funnelkit.touches import touches_summary, touches_to_response
+from funnelkit.triggers import triggers
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -61,18 +95,53 @@ MAX_HTML_ROWS = 25
 FIGSIZE = (8.0, 4.6)
 DPI = 110
 
+#: Every role of the column schema and its default: a column name, or for the
+#: value roles (``won``, ``lost``, ``positive``) the value that marks it.
+ROLE_DEFAULTS: dict[str, str] = {
+    # events (entity, time) and touches (entity, time, channel, response)
+    "entity": "user_id",
+    "time": "timestamp",
+    "event": "event",
+    # deals
+    "deal": "deal_id",
+    "created": "created_at",
+    "closed": "closed_at",
+    "status": "status",
+    "amount": "amount",
+    "stage": "stage",
+    "owner": "owner",
+    "channel": "channel",
+    "lost_reason": "lost_reason",
+    "currency": "currency",
+    "expected_close": "expected_close",
+    # stage history (deal, stage, entered)
+    "entered": "entered_at",
+    # touches
+    "response": "response",
+    # costs (channel, cost)
+    "cost": "cost",
+    # values
+    "won": "won",
+    "lost": "lost",
+    "positive": "positive",
+}
+#: Roles whose value is a value of a column (of ``status``, ``response``), not a column.
+VALUE_ROLES = ("won", "lost", "positive")
+#: The keyword each role has in today's function signatures, where it differs.
+_KEYWORD = {"entered": "time"}
+
 
 class _Skip(Exception):
-    """A section (or a part of one) cannot run; the message is the reason."""
-
-
-class _Missing(_Skip):
-    """The public function a part needs does not exist (yet) in this version."""
+    """A part of a section cannot run; the message is the reason."""
 
 
 @dataclass
 class Inputs:
-    """The tables a report runs on, with a label naming where each came from."""
+    """The tables a report runs on, the column schema, and a label per table.
+
+    The frames are the user's, unchanged: every function the report calls
+    gets them as they are, with the column names of ``columns``.
+    """
 
     deals: pd.DataFrame
     history: pd.DataFrame | None = None
@@ -83,11 +152,27 @@ class Inputs:
     stages: list[str] | None = None
     target: float | None = None
     as_of: pd.Timestamp | None = None
-    positive: str = "positive"
+    period_end: pd.Timestamp | None = None
+    columns: dict[str, str] = field(default_factory=lambda: dict(ROLE_DEFAULTS))
     labels: dict[str, str] = field(default_factory=dict)
 
     def label(self, table: str) -> str:
         return self.labels.get(table, table)
+
+    def col(self, role: str) -> str:
+        """The column (or value) that plays ``role``."""
+        return self.columns[role]
+
+    def kw(self, *roles: str) -> dict[str, Any]:
+        """The column keywords of a call: ``{keyword: column}`` for ``roles``."""
+        return {_KEYWORD.get(r, r): self.columns[r] for r in roles}
+
+    def period(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """The plan's period: ``as_of`` to ``period_end`` (exclusive)."""
+        if self.as_of is None or self.period_end is None:  # pragma: no cover - set by make_inputs
+            msg = "the period is set by make_inputs"
+            raise _Skip(msg)
+        return self.as_of, self.period_end
 
 
 @dataclass
@@ -101,254 +186,278 @@ class SectionResult:
     seconds: float = 0.0
 
 
+Part = Callable[[Inputs], list[Item]]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A section of the report: a name and its parts (each may skip, with a reason)."""
+
+    name: str
+    parts: tuple[Part, ...]
+
+
 # ----------------------------------------------------------------------------
 # helpers for sections
 # ----------------------------------------------------------------------------
-def _fn(name: str) -> Callable[..., Any]:
-    """The public funnelkit function ``name``, or skip when it does not exist."""
-    import funnelkit
-
-    func = getattr(funnelkit, name, None)
-    if func is None:
-        msg = f"funnelkit.{name}"
-        raise _Missing(msg)
-    return func  # type: ignore[no-any-return]
-
-
-def _has(name: str) -> bool:
-    import funnelkit
-
-    return getattr(funnelkit, name, None) is not None
-
-
-def _item(title: str, table: pd.DataFrame, plot: str | None = None, **plot_kws: Any) -> Item:
-    """An item; with a picture when the plot function ``plot`` exists."""
-    if plot is None or not _has(plot):
+def _item(title: str, table: pd.DataFrame, plot: Callable[..., Axes] | None = None) -> Item:
+    """An item; with a picture drawn by ``plot(table, ax=ax)`` when given."""
+    if plot is None:
         return (title, table)
-    func = _fn(plot)
 
     def draw(ax: Axes) -> Axes:
-        return func(table, ax=ax, **plot_kws)  # type: ignore[no-any-return]
+        return plot(table, ax=ax)
 
     return (title, table, draw)
 
 
-def _need_columns(df: pd.DataFrame, columns: Sequence[str], table: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
+def _need(inp: Inputs, table: str, *roles: str) -> None:
+    """Skip unless the table has the columns of ``roles``."""
+    df: pd.DataFrame | None = getattr(inp, table)
+    if df is None:
+        return
+    missing = [r for r in roles if inp.col(r) not in df.columns]
     if missing:
+        names = " or ".join(f"{inp.col(r)!r} ({r}=)" for r in missing)
         plural = "s" if len(missing) > 1 else ""
-        msg = f"{table} has no {' or '.join(repr(c) for c in missing)} column{plural}"
+        msg = f"{inp.label(table)} has no {names} column{plural}"
         raise _Skip(msg)
 
 
-def _parts(parts: Sequence[Callable[[], list[Item]]], notes: list[str]) -> list[Item]:
+def _need_history(inp: Inputs, what: str) -> pd.DataFrame:
+    if inp.history is None:
+        msg = f"{what} needs a stage history (history=, --history)"
+        raise _Skip(msg)
+    return inp.history
+
+
+def _need_events(inp: Inputs, what: str = "the event funnel") -> tuple[pd.DataFrame, list[Any]]:
+    if inp.events is None or inp.steps is None:
+        msg = f"{what} needs an event log and its steps (events= and steps=, --events and --steps)"
+        raise _Skip(msg)
+    return inp.events, inp.steps
+
+
+def _need_touches(inp: Inputs) -> pd.DataFrame:
+    if inp.touches is None:
+        msg = "needs a touch log (touches=, --touches)"
+        raise _Skip(msg)
+    return inp.touches
+
+
+def _need_target(inp: Inputs, what: str) -> float:
+    if inp.target is None:
+        msg = f"{what} needs a revenue target (target=, --target)"
+        raise _Skip(msg)
+    return inp.target
+
+
+def won_deals(inp: Inputs) -> int:
+    """How many deals were won by ``as_of`` (status equal to the ``won`` value)."""
+    deals = inp.deals
+    won = deals[inp.col("status")].to_numpy() == inp.col("won")
+    closed = pd.to_datetime(deals[inp.col("closed")], errors="coerce")
+    if inp.as_of is not None:
+        tz = getattr(closed.dtype, "tz", None)
+        as_of = inp.as_of
+        if (tz is None) != (as_of.tz is None):
+            as_of = as_of.tz_localize(tz) if tz is not None else as_of.tz_localize(None)
+        won &= (closed <= as_of).to_numpy()
+    return int(won.sum())
+
+
+def _need_won(inp: Inputs, what: str) -> None:
+    """Precondition of a part measured from won deals: at least one won by ``as_of``."""
+    if won_deals(inp) == 0:
+        when = "" if inp.as_of is None else f" by {inp.as_of:%Y-%m-%d}"
+        msg = (
+            f"{what} is measured from won deals, and {inp.label('deals')} has no deal "
+            f"with {inp.col('status')} == {inp.col('won')!r}{when} yet"
+        )
+        raise _Skip(msg)
+
+
+DEAL_ROLES = ("deal", "created", "closed", "status", "won", "lost")
+
+
+def _run_parts(parts: Sequence[Part], inp: Inputs, notes: list[str]) -> list[Item]:
     """Run the parts of a section; skip the section only when none ran."""
     items: list[Item] = []
     reasons: list[str] = []
-    missing: list[str] = []
     for part in parts:
         try:
-            items.extend(part())
-        except _Missing as skip:
-            missing.append(str(skip))
+            items.extend(part(inp))
         except _Skip as skip:
             reasons.append(str(skip))
-        except ColumnNotFoundError as exc:  # an optional column this part needs
-            reasons.append(str(exc).rstrip("."))
-    if missing:
-        reasons.append(f"not available in this version: {', '.join(missing)}")
     if not items:
         raise _Skip("; ".join(dict.fromkeys(reasons)) or "nothing to show")
     notes.extend(f"not shown: {r}" for r in dict.fromkeys(reasons))
     return items
 
 
-def _as_of(inp: Inputs) -> dict[str, Any]:
-    return {} if inp.as_of is None else {"as_of": inp.as_of}
-
-
 # ----------------------------------------------------------------------------
 # the sections
 # ----------------------------------------------------------------------------
-def _pipeline_now(inp: Inputs, notes: list[str]) -> list[Item]:
-    deals = inp.deals
-
-    def pipeline() -> list[Item]:
-        func = _fn("pipeline")
-        _need_columns(deals, ["stage", "amount"], inp.label("deals"))
-        kws: dict[str, Any] = {"history": inp.history, **_as_of(inp)}
-        res = func(deals, inp.stages, **kws)
-        return [_item("Open pipeline by stage", res, "plot_pipeline")]
-
-    def coverage() -> list[Item]:
-        func = _fn("coverage")
-        if inp.target is None:
-            msg = "coverage needs a revenue target (target=, --target)"
-            raise _Skip(msg)
-        return [_item("Coverage of the target", func(deals, inp.target, **_as_of(inp)))]
-
-    return _parts([pipeline, coverage], notes)
+def _pipeline(inp: Inputs) -> list[Item]:
+    _need(inp, "deals", "stage", "amount")
+    roles = (*DEAL_ROLES, "amount", "stage")
+    kws = inp.kw(*roles, "entered") if inp.history is not None else inp.kw(*roles)
+    res = pipeline(inp.deals, inp.stages, history=inp.history, as_of=inp.as_of, **kws)
+    return [_item("Open pipeline by stage", res, plot_pipeline)]
 
 
-def _funnel(inp: Inputs, notes: list[str]) -> list[Item]:
-    events, steps = inp.events, inp.steps
-
-    def need_events() -> tuple[pd.DataFrame, list[str]]:
-        if events is None or steps is None:
-            msg = (
-                "the event funnel needs an event log and its steps "
-                "(events= and steps=, --events and --steps)"
-            )
-            raise _Skip(msg)
-        return events, steps
-
-    def conversion() -> list[Item]:
-        func = _fn("conversion")
-        ev, st = need_events()
-        return [_item("Conversion through the funnel", func(ev, st), "plot_funnel")]
-
-    def dropoff() -> list[Item]:
-        func = _fn("dropoff")
-        ev, st = need_events()
-        return [_item("Where entities drop off", func(ev, st), "plot_dropoff")]
-
-    def time_to_convert() -> list[Item]:
-        func = _fn("time_to_convert")
-        ev, st = need_events()
-        if "channel" in ev.columns:
-            res = func(ev, st, by="channel")
-            return [_item("Time to convert, by channel", res, "plot_time_to_convert")]
-        return [_item("Time to convert", func(ev, st), "plot_time_to_convert")]
-
-    def stage_conversion() -> list[Item]:
-        func = _fn("stage_conversion")
-        if inp.history is None:
-            msg = "stage-to-stage conversion needs a stage history (history=, --history)"
-            raise _Skip(msg)
-        res = func(inp.history, _stages(inp), deals=inp.deals)
-        return [_item("Stage-to-stage conversion", res, "plot_stage_conversion")]
-
-    return _parts([conversion, dropoff, time_to_convert, stage_conversion], notes)
+def _coverage(inp: Inputs) -> list[Item]:
+    target = _need_target(inp, "coverage")
+    _need(inp, "deals", "amount")
+    as_of, end = inp.period()
+    res = coverage(inp.deals, target, as_of=as_of, period_end=end, **inp.kw(*DEAL_ROLES, "amount"))
+    return [_item(f"Coverage of the target, {period_name(as_of, end)}", res)]
 
 
-def _cycle(inp: Inputs, notes: list[str]) -> list[Item]:
-    deals = inp.deals
-
-    def sales_cycle() -> list[Item]:
-        func = _fn("sales_cycle")
-        items = [_item("Sales cycle (created to won)", func(deals, **_as_of(inp)))]
-        if "channel" in deals.columns:
-            res = func(deals, by="channel", **_as_of(inp))
-            items.append(_item("Sales cycle by channel", res, "plot_sales_cycle"))
-        else:
-            items = [_item(items[0][0], items[0][1], "plot_sales_cycle")]
-        return items
-
-    def win_curve() -> list[Item]:
-        func = _fn("win_curve")
-        res = func(deals, **_as_of(inp))
-        item = _item("Chance of winning within t days", res, "plot_win_curve")
-        shown = at_milestones(res)
-        # the picture draws the whole curve; the table reads it at a few horizons
-        return [(item[0], shown, *item[2:])]
-
-    def time_in_stage() -> list[Item]:
-        func = _fn("time_in_stage")
-        if inp.history is None:
-            msg = "time in stage needs a stage history (history=, --history)"
-            raise _Skip(msg)
-        res = func(inp.history, _stages(inp), **_as_of(inp))
-        return [_item("Time in stage", res, "plot_time_in_stage")]
-
-    return _parts([sales_cycle, win_curve, time_in_stage], notes)
+def _conversion(inp: Inputs) -> list[Item]:
+    ev, st = _need_events(inp)
+    res = conversion(ev, st, **inp.kw("entity", "time", "event"))
+    return [_item("Conversion through the funnel", res, plot_funnel)]
 
 
-def _win_rate(inp: Inputs, notes: list[str]) -> list[Item]:
-    deals = inp.deals
-
-    def win_rate() -> list[Item]:
-        func = _fn("win_rate")
-        return [_item("Win rate of closed deals", func(deals))]
-
-    def deal_size() -> list[Item]:
-        func = _fn("deal_size")
-        _need_columns(deals, ["amount"], inp.label("deals"))
-        return [_item("Size of won deals", func(deals))]
-
-    def velocity() -> list[Item]:
-        func = _fn("sales_velocity")
-        _need_columns(deals, ["amount"], inp.label("deals"))
-        return [_item("Sales velocity", func(deals, **_as_of(inp)))]
-
-    def leaderboard() -> list[Item]:
-        func = _fn("leaderboard")
-        _need_columns(deals, ["owner"], inp.label("deals"))
-        return [_item("Rep leaderboard", func(deals), "plot_leaderboard")]
-
-    return _parts([win_rate, deal_size, velocity, leaderboard], notes)
+def _dropoff(inp: Inputs) -> list[Item]:
+    ev, st = _need_events(inp)
+    res = dropoff(ev, st, **inp.kw("entity", "time", "event"))
+    return [_item("Where entities drop off", res, plot_dropoff)]
 
 
-def _channels(inp: Inputs, notes: list[str]) -> list[Item]:
-    def channel_yield() -> list[Item]:
-        func = _fn("channel_yield")
-        _need_columns(inp.deals, ["channel"], inp.label("deals"))
-        res = func(inp.deals, costs=inp.costs)
-        return [_item("Channel yield", res, "plot_channel_yield")]
-
-    return _parts([channel_yield], notes)
-
-
-def _touches(inp: Inputs, notes: list[str]) -> list[Item]:
-    touches = inp.touches
-
-    def need() -> pd.DataFrame:
-        if touches is None:
-            msg = "needs a touch log (touches=, --touches)"
-            raise _Skip(msg)
-        return touches
-
-    def to_response() -> list[Item]:
-        func = _fn("touches_to_response")
-        res = func(need(), positive=inp.positive)
-        return [_item("Response by touch number", res, "plot_touches")]
-
-    def summary() -> list[Item]:
-        func = _fn("touches_summary")
-        return [_item("Touches summary", func(need(), positive=inp.positive))]
-
-    return _parts([to_response, summary], notes)
+def _time_to_convert(inp: Inputs) -> list[Item]:
+    ev, st = _need_events(inp)
+    kws = inp.kw("entity", "time", "event")
+    if inp.col("channel") in ev.columns:
+        res = time_to_convert(ev, st, by=inp.col("channel"), **kws)
+        return [_item("Time to convert, by channel", res, plot_time_to_convert)]
+    return [_item("Time to convert", time_to_convert(ev, st, **kws), plot_time_to_convert)]
 
 
-def _triggers(inp: Inputs, notes: list[str]) -> list[Item]:
-    def triggers() -> list[Item]:
-        func = _fn("triggers")
-        if inp.events is None or inp.steps is None:
-            msg = "needs an event log and its steps (events= and steps=, --events and --steps)"
-            raise _Skip(msg)
-        candidates = behaviours(inp.events, inp.steps)
-        if not candidates:
-            msg = "the event log has no events besides the steps and terminal events"
-            raise _Skip(msg)
-        items: list[Item] = []
-        for at_step in range(1, len(inp.steps)):
-            res = func(inp.events, inp.steps, at_step=at_step, candidates=candidates)
-            if "entities_with" in res.columns:  # behaviours nobody did at this step
-                res = res[res["entities_with"] > 0].reset_index(drop=True)
-            if res.empty or ("small_sample" in res.columns and bool(res["small_sample"].all())):
-                continue  # too few entities did anything at this step: nothing to read
-            before, after = _label(inp.steps[at_step - 1]), _label(inp.steps[at_step])
-            title = f"Behaviours between {before} and {after}"
-            items.append(_item(title, res, "plot_triggers"))
-        if not items:
-            msg = "every behaviour has too few entities at every step"
-            raise _Skip(msg)
-        notes.append(
-            "Triggers show association, not causation: leads who request a demo may "
-            "differ from those who do not in ways the data does not record."
+def _stage_conversion(inp: Inputs) -> list[Item]:
+    history = _need_history(inp, "stage-to-stage conversion")
+    res = stage_conversion(
+        history, stages_of(inp), deals=inp.deals, **inp.kw("deal", "stage", "entered")
+    )
+    return [_item("Stage-to-stage conversion", res, plot_stage_conversion)]
+
+
+def _sales_cycle(inp: Inputs) -> list[Item]:
+    kws = inp.kw(*DEAL_ROLES)
+    res = sales_cycle(inp.deals, as_of=inp.as_of, **kws)
+    if inp.col("channel") not in inp.deals.columns:
+        return [_item("Sales cycle (created to won)", res, plot_sales_cycle)]
+    by_channel = sales_cycle(inp.deals, by=inp.col("channel"), as_of=inp.as_of, **kws)
+    return [
+        _item("Sales cycle (created to won)", res),
+        _item("Sales cycle by channel", by_channel, plot_sales_cycle),
+    ]
+
+
+def _win_curve(inp: Inputs) -> list[Item]:
+    res = win_curve(inp.deals, as_of=inp.as_of, **inp.kw(*DEAL_ROLES))
+    shown = at_milestones(res)
+
+    def draw(ax: Axes) -> Axes:  # the picture draws the whole curve
+        return plot_win_curve(res, ax=ax)
+
+    return [("Chance of winning within t days", shown, draw)]
+
+
+def _time_in_stage(inp: Inputs) -> list[Item]:
+    history = _need_history(inp, "time in stage")
+    # with the deals, a closed deal's stay ends at its close: lost deals do not sit forever
+    res = time_in_stage(
+        history,
+        stages_of(inp),
+        as_of=inp.as_of,
+        deals=inp.deals,
+        **inp.kw("deal", "stage", "entered", "closed"),
+    )
+    return [_item("Time in stage", res, plot_time_in_stage)]
+
+
+def _win_rate(inp: Inputs) -> list[Item]:
+    kws = inp.kw(*DEAL_ROLES)
+    items = [_item("Win rate of closed deals", win_rate(inp.deals, **kws))]
+    if inp.col("channel") in inp.deals.columns:
+        res = win_rate(inp.deals, by=inp.col("channel"), **kws)
+        items.append(_item("Win rate by channel", res))
+    return items
+
+
+def _deal_size(inp: Inputs) -> list[Item]:
+    _need(inp, "deals", "amount")
+    _need_won(inp, "the size of won deals")
+    return [_item("Size of won deals", deal_size(inp.deals, **inp.kw(*DEAL_ROLES, "amount")))]
+
+
+def _velocity(inp: Inputs) -> list[Item]:
+    _need(inp, "deals", "amount")
+    res = sales_velocity(inp.deals, as_of=inp.as_of, **inp.kw(*DEAL_ROLES, "amount"))
+    return [_item("Sales velocity", res)]
+
+
+def _leaderboard(inp: Inputs) -> list[Item]:
+    _need(inp, "deals", "owner", "amount")
+    res = leaderboard(inp.deals, as_of=inp.as_of, **inp.kw(*DEAL_ROLES, "amount", "owner"))
+    return [_item("Rep leaderboard", res, plot_leaderboard)]
+
+
+def _channel_yield(inp: Inputs) -> list[Item]:
+    _need(inp, "deals", "channel", "amount")
+    _need(inp, "costs", "channel", "cost")
+    res = channel_yield(
+        inp.deals, costs=inp.costs, **inp.kw(*DEAL_ROLES, "amount", "channel", "cost")
+    )
+    return [_item("Channel yield", res, plot_channel_yield)]
+
+
+def _touches_to_response(inp: Inputs) -> list[Item]:
+    res = touches_to_response(
+        _need_touches(inp), **inp.kw("entity", "time", "response", "positive")
+    )
+    return [_item("Response by touch number", res, plot_touches)]
+
+
+def _touches_summary(inp: Inputs) -> list[Item]:
+    res = touches_summary(_need_touches(inp), **inp.kw("entity", "time", "response", "positive"))
+    return [_item("Touches summary", res)]
+
+
+def _triggers(inp: Inputs) -> list[Item]:
+    events, steps = _need_events(inp, "the triggers")
+    candidates = behaviours(
+        events, steps, entity=inp.col("entity"), time=inp.col("time"), event=inp.col("event")
+    )
+    if not candidates:
+        msg = "the event log has no events besides the steps and terminal events"
+        raise _Skip(msg)
+    items: list[Item] = []
+    for at_step in range(1, len(steps)):
+        res = triggers(
+            events,
+            steps,
+            at_step=at_step,
+            candidates=candidates,
+            **inp.kw("entity", "time", "event"),
         )
-        return items
-
-    return _parts([triggers], notes)
+        res = res[res["entities_with"] > 0].reset_index(drop=True)  # behaviours nobody did
+        if res.empty or bool(res["small_sample"].all()):
+            continue  # too few entities did anything at this step: nothing to read
+        before, after = _label(steps[at_step - 1]), _label(steps[at_step])
+        items.append(_item(f"Behaviours between {before} and {after}", res, plot_triggers))
+    if not items:
+        msg = "every behaviour has too few entities at every step"
+        raise _Skip(msg)
+    warnings.warn(
+        "Triggers show association, not causation: leads who request a demo may "
+        "differ from those who do not in ways the data does not record.",
+        FunnelkitWarning,
+        stacklevel=2,
+    )
+    return items
 
 
 def _label(step: Any) -> str:
@@ -356,7 +465,14 @@ def _label(step: Any) -> str:
     return step if isinstance(step, str) else " | ".join(str(s) for s in step)
 
 
-def behaviours(events: pd.DataFrame, steps: Sequence[Any]) -> list[str]:
+def behaviours(
+    events: pd.DataFrame,
+    steps: Sequence[Any],
+    *,
+    entity: str = "user_id",
+    time: str = "timestamp",
+    event: str = "event",
+) -> list[str]:
     """Candidate behaviours: events that are not steps and not terminal.
 
     A terminal event (every occurrence is the entity's last event, such as
@@ -372,10 +488,11 @@ def behaviours(events: pd.DataFrame, steps: Sequence[Any]) -> list[str]:
     ['demo', 'trial']
     """
     step_names = {str(n) for step in steps for n in ([step] if isinstance(step, str) else step)}
-    ev = events[["user_id", "timestamp", "event"]].dropna()
-    ev = ev.sort_values(["user_id", "timestamp"], kind="stable")
-    is_last = ~ev["user_id"].duplicated(keep="last")
-    share_last = is_last.groupby(ev["event"].astype(str), observed=True).mean()
+    ev = events[[entity, time, event]].dropna()
+    ev = ev.assign(**{time: pd.to_datetime(ev[time], errors="coerce")})
+    ev = ev.sort_values([entity, time], kind="stable")
+    is_last = ~ev[entity].duplicated(keep="last")
+    share_last = is_last.groupby(ev[event].astype(str), observed=True).mean()
     return sorted(
         str(name)
         for name, share in share_last.items()
@@ -383,58 +500,76 @@ def behaviours(events: pd.DataFrame, steps: Sequence[Any]) -> list[str]:
     )
 
 
-def _stalled(inp: Inputs, notes: list[str]) -> list[Item]:
-    def stalled() -> list[Item]:
-        func = _fn("stalled")
-        if inp.history is None:
-            msg = "stalled deals need a stage history (history=, --history)"
-            raise _Skip(msg)
-        res = func(inp.history, _stages(inp), deals=inp.deals, **_as_of(inp))
-        return [_item("Stalled open deals", res)]
-
-    def lost() -> list[Item]:
-        func = _fn("lost_deals")
-        _need_columns(inp.deals, ["lost_reason"], inp.label("deals"))
-        kws = {} if inp.stages is None and inp.history is None else {"stages": _stages(inp)}
-        res = func(inp.deals, inp.history, **kws)
-        return [_item("Lost deals by stage and reason", res)]
-
-    def revival() -> list[Item]:
-        func = _fn("revival_candidates")
-        _need_columns(inp.deals, ["lost_reason"], inp.label("deals"))
-        stages = _stages(inp, "the revival list")
-        res = func(inp.deals, inp.history, stages=stages, **_as_of(inp))
-        return [_item("Lost deals worth reviving", res)]
-
-    return _parts([stalled, lost, revival], notes)
+def _stalled(inp: Inputs) -> list[Item]:
+    history = _need_history(inp, "stalled deals")
+    roles: tuple[str, ...] = ("deal", "stage", "entered", "closed")
+    if inp.col("amount") in inp.deals.columns:
+        roles = (*roles, "amount")
+    res = stalled(history, stages_of(inp), deals=inp.deals, as_of=inp.as_of, **inp.kw(*roles))
+    return [_item("Stalled open deals", res)]
 
 
-def _plan(inp: Inputs, notes: list[str]) -> list[Item]:
-    def plan() -> list[Item]:
-        func = _fn("plan")
-        if inp.target is None:
-            msg = "the revenue plan needs a target (target=, --target)"
-            raise _Skip(msg)
-        kws: dict[str, Any] = {"history": inp.history, **_as_of(inp)}
-        if inp.history is not None or inp.stages is not None:
-            kws["stages"] = pre_sale_stages(_stages(inp), inp.deals, inp.history)
-        res = func(inp.deals, inp.target, **kws)
-        return [_item(f"Plan for a target of {inp.target:,.0f}", res, "plot_plan")]
-
-    return _parts([plan], notes)
+_LOST_ROLES = ("deal", "stage", "entered", "status", "lost", "amount", "closed", "lost_reason")
 
 
-#: The report's sections, in order: (name, builder).
-SECTIONS: list[tuple[str, Callable[[Inputs, list[str]], list[Item]]]] = [
-    ("Pipeline now", _pipeline_now),
-    ("Funnel and drop-off", _funnel),
-    ("Cycle length", _cycle),
-    ("Win rate and reps", _win_rate),
-    ("Channels", _channels),
-    ("Touches", _touches),
-    ("Triggers", _triggers),
-    ("Stalled and revival lists", _stalled),
-    ("Revenue plan", _plan),
+def _lost_deals(inp: Inputs) -> list[Item]:
+    _need(inp, "deals", "lost_reason", "amount")
+    stages = None if inp.stages is None and inp.history is None else stages_of(inp)
+    res = lost_deals(inp.deals, inp.history, stages=stages, **inp.kw(*_LOST_ROLES))
+    return [_item("Lost deals by stage and reason", res)]
+
+
+def _revival(inp: Inputs) -> list[Item]:
+    _need(inp, "deals", "lost_reason", "amount")
+    stages = stages_of(inp, "the revival list")
+    res = revival_candidates(
+        inp.deals, inp.history, stages=stages, as_of=inp.as_of, **inp.kw(*_LOST_ROLES)
+    )
+    return [_item("Lost deals worth reviving", res)]
+
+
+def _plan(inp: Inputs) -> list[Item]:
+    target = _need_target(inp, "the revenue plan")
+    _need(inp, "deals", "amount")
+    _need_won(inp, "the revenue plan")
+    as_of, end = inp.period()
+    roles: tuple[str, ...] = (*DEAL_ROLES, "amount")
+    kws: dict[str, Any] = {}
+    if inp.history is not None:
+        roles = (*roles, "stage", "entered")
+        kws["stages"] = pre_sale_stages(stages_of(inp), inp)
+    res = plan(
+        inp.deals,
+        target,
+        history=inp.history,
+        as_of=as_of,
+        period_end=end,
+        **kws,
+        **inp.kw(*roles),
+    )
+    if bool((res["time_left"].dropna() < pd.Timedelta(0)).all()):
+        warnings.warn(
+            f"Every enter_by date of the plan is already past on {as_of:%Y-%m-%d}: "
+            f"deals that enter any stage now typically close after "
+            f"{end - pd.Timedelta(days=1):%Y-%m-%d}. Give a later period_end "
+            f"(period_end=, --period-end) for a plan that can still be met.",
+            FunnelkitWarning,
+            stacklevel=2,
+        )
+    return [_item(f"Plan for a target of {target:,.0f}, {period_name(as_of, end)}", res, plot_plan)]
+
+
+#: The report's sections, in order: computed once, shown by the report and the demo.
+SECTIONS: list[Section] = [
+    Section("Pipeline now", (_pipeline, _coverage)),
+    Section("Funnel and drop-off", (_conversion, _dropoff, _time_to_convert, _stage_conversion)),
+    Section("Cycle length", (_sales_cycle, _win_curve, _time_in_stage)),
+    Section("Win rate and reps", (_win_rate, _deal_size, _velocity, _leaderboard)),
+    Section("Channels", (_channel_yield,)),
+    Section("Touches", (_touches_to_response, _touches_summary)),
+    Section("Triggers", (_triggers,)),
+    Section("Stalled and revival lists", (_stalled, _lost_deals, _revival)),
+    Section("Revenue plan", (_plan,)),
 ]
 
 
@@ -442,37 +577,106 @@ SECTIONS: list[tuple[str, Callable[[Inputs, list[str]], list[Item]]]] = [
 MILESTONE_DAYS = (7, 14, 30, 60, 90, 180, 365, 730)
 
 
-def at_milestones(curve: pd.DataFrame, *, column: str = "t") -> pd.DataFrame:
-    """The rows of a step curve in effect at 7, 14, 30, ... days (the last row at or before).
+def at_milestones(curve: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`funnelkit.win_curve` read at 7, 14, 30, ... days after creation.
+
+    Per group (the columns before ``t``) and horizon ``t``: ``won`` and
+    ``lost``, the deals won and lost within ``t`` of their creation
+    (cumulative counts), and the curve's ``probability`` (with its interval)
+    in effect at ``t``: the last step at or before it, 0 before the first.
 
     Examples
     --------
     >>> import pandas as pd
     >>> curve = pd.DataFrame({"t": pd.to_timedelta([1, 8, 20, 400], unit="D"),
-    ...                       "probability": [0.0, 0.1, 0.2, 0.3]})
-    >>> at_milestones(curve)["probability"].tolist()
-    [0.0, 0.1, 0.2, 0.2, 0.2, 0.2, 0.2, 0.3]
-    >>> at_milestones(curve)["t"].dt.days.tolist()
+    ...                       "at_risk": [10, 9, 8, 2], "won": [0, 1, 1, 1],
+    ...                       "lost": [1, 0, 0, 0], "probability": [0.0, 0.1, 0.2, 0.3]})
+    >>> table = at_milestones(curve)
+    >>> table["t"].dt.days.tolist()
     [7, 14, 30, 60, 90, 180, 365, 730]
+    >>> table["won"].tolist()
+    [0, 1, 2, 2, 2, 2, 2, 3]
+    >>> table["lost"].tolist()
+    [1, 1, 1, 1, 1, 1, 1, 1]
+    >>> table["probability"].tolist()
+    [0.0, 0.1, 0.2, 0.2, 0.2, 0.2, 0.2, 0.3]
     """
-    if column not in curve.columns or not pd.api.types.is_timedelta64_dtype(curve[column]):
-        return curve
-    by = [c for c in curve.columns[: list(curve.columns).index(column)]]
+    by = list(curve.columns[: list(curve.columns).index("t")])
+    rates = [c for c in curve.columns if c.startswith("probability")]
     horizons = pd.to_timedelta(list(MILESTONE_DAYS), unit="D")
-    blocks = []
     groups: Any = curve.groupby(by, sort=False, dropna=False) if by else [((), curve)]
-    for _, block in groups:
-        block = block.sort_values(column, kind="stable")
-        pos = block[column].searchsorted(horizons, side="right") - 1
-        keep = pos >= 0
-        rows = block.iloc[pos[keep]].copy()
-        rows[column] = horizons[keep]
-        blocks.append(rows)
-    out = pd.concat(blocks, ignore_index=True) if blocks else curve.iloc[:0].copy()
-    return cast(pd.DataFrame, out)
+    blocks = []
+    for key, block in groups:  # one block per group: a handful, never one per deal
+        block = block.sort_values("t", kind="stable")
+        pos = block["t"].searchsorted(horizons, side="right") - 1
+        won = np.concatenate([[0], block["won"].cumsum().to_numpy()])[pos + 1]
+        lost = np.concatenate([[0], block["lost"].cumsum().to_numpy()])[pos + 1]
+        table: dict[str, Any] = {}
+        keys = key if isinstance(key, tuple) else (key,)
+        for name, value in zip(by, keys, strict=True):
+            table[name] = [value] * len(horizons)
+        table["t"] = horizons
+        table["won"] = won.astype(np.int64)
+        table["lost"] = lost.astype(np.int64)
+        for name in rates:
+            values = np.concatenate([[0.0], block[name].to_numpy(dtype=np.float64)])
+            table[name] = values[pos + 1]
+        blocks.append(pd.DataFrame(table))
+    if not blocks:
+        empty = {**{c: curve[c] for c in by}, "t": curve["t"], "won": curve["won"]}
+        return cast(pd.DataFrame, pd.DataFrame(empty).iloc[:0])
+    return cast(pd.DataFrame, pd.concat(blocks, ignore_index=True))
 
 
-def _stages(inp: Inputs, what: str = "this part") -> list[str]:
+def default_period_end(as_of: pd.Timestamp) -> pd.Timestamp:
+    """End (exclusive) of the report's planning period: at least one full quarter.
+
+    The period runs from ``as_of`` to the end of the first calendar quarter
+    that starts on or after ``as_of``'s day, so it always holds a full quarter
+    (and the rest of the current one).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> default_period_end(pd.Timestamp("2025-06-30"))  # data ending on a quarter end
+    Timestamp('2025-10-01 00:00:00')
+    >>> default_period_end(pd.Timestamp("2025-05-14 15:00"))
+    Timestamp('2025-10-01 00:00:00')
+    >>> default_period_end(pd.Timestamp("2025-07-01"))
+    Timestamp('2025-10-01 00:00:00')
+    """
+    day = as_of.normalize()
+    start = day if day == day.to_period("Q").start_time else _next_quarter(day)
+    return _next_quarter(start)
+
+
+def _next_quarter(day: pd.Timestamp) -> pd.Timestamp:
+    naive = day.tz_localize(None) if day.tz is not None else day
+    start = pd.Timestamp((naive.to_period("Q") + 1).start_time)
+    return cast(pd.Timestamp, start.tz_localize(day.tz)) if day.tz is not None else start
+
+
+def period_name(start: pd.Timestamp, end: pd.Timestamp) -> str:
+    """The planning period in words, its last day included.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> period_name(pd.Timestamp("2025-06-30"), pd.Timestamp("2025-10-01"))
+    'closing 2025-06-30 to 2025-09-30 (to the end of Q3 2025)'
+    >>> period_name(pd.Timestamp("2025-06-30"), pd.Timestamp("2025-08-15"))
+    'closing 2025-06-30 to 2025-08-14'
+    """
+    last = end - pd.Timedelta(days=1) if end == end.normalize() else end
+    text = f"closing {start:%Y-%m-%d} to {last:%Y-%m-%d}"
+    naive = end.tz_localize(None) if end.tz is not None else end
+    if naive == naive.to_period("Q").start_time:
+        q = naive.to_period("Q") - 1
+        text += f" (to the end of Q{q.quarter} {q.year})"
+    return text
+
+
+def stages_of(inp: Inputs, what: str = "this part") -> list[str]:
     """The stage order: as given, else inferred from the history."""
     if inp.stages is not None:
         return inp.stages
@@ -482,12 +686,12 @@ def _stages(inp: Inputs, what: str = "this part") -> list[str]:
             "or a stage history (history=, --history)"
         )
         raise _Skip(msg)
-    return infer_stages(inp.history)
+    return infer_stages(
+        inp.history, deal=inp.col("deal"), stage=inp.col("stage"), entered=inp.col("entered")
+    )
 
 
-def pre_sale_stages(
-    stages: Sequence[str], deals: pd.DataFrame, history: pd.DataFrame | None
-) -> list[str]:
+def pre_sale_stages(stages: Sequence[str], inp: Inputs) -> list[str]:
     """Drop trailing stages that only won deals enter (retention, onboarding, ...).
 
     A revenue plan counts the deals needed *before* the sale; a stage after it
@@ -498,29 +702,31 @@ def pre_sale_stages(
     >>> import pandas as pd
     >>> deals = pd.DataFrame({"deal_id": [1, 2], "status": ["won", "lost"],
     ...                       "stage": ["retention", "demo"]})
-    >>> pre_sale_stages(["lead", "demo", "retention"], deals, None)
+    >>> pre_sale_stages(["lead", "demo", "retention"], Inputs(deals))
     ['lead', 'demo']
     """
-    if "deal_id" not in deals.columns or "status" not in deals.columns:
+    deal, stage = inp.col("deal"), inp.col("stage")
+    deals = inp.deals
+    entries = inp.history if inp.history is not None else deals
+    if stage not in entries.columns:
         return list(stages)
-    entries = history if history is not None else deals
-    if "stage" not in entries.columns or "deal_id" not in entries.columns:
-        return list(stages)
-    status = deals.set_index("deal_id")["status"]
+    status = deals.set_index(deal)[inp.col("status")]
     status = status[~status.index.duplicated()]
-    entered = entries[["deal_id", "stage"]].assign(
-        status=entries["deal_id"].map(status).astype(object)
-    )
-    only_won = entered.groupby(entered["stage"].astype(str))["status"].agg(
-        lambda s: bool(len(s)) and bool((s == "won").all())
-    )
+    is_won = entries[deal].map(status).to_numpy() == inp.col("won")
+    only_won = pd.Series(is_won).groupby(entries[stage].astype(str).to_numpy()).all()
     out = list(stages)
     while len(out) > 1 and bool(only_won.get(str(out[-1]), False)):
         out.pop()
     return out
 
 
-def infer_stages(history: pd.DataFrame) -> list[str]:
+def infer_stages(
+    history: pd.DataFrame,
+    *,
+    deal: str = "deal_id",
+    stage: str = "stage",
+    entered: str = "entered_at",
+) -> list[str]:
     """Order stages by when deals typically enter them (median rank of entry).
 
     Examples
@@ -533,10 +739,11 @@ def infer_stages(history: pd.DataFrame) -> list[str]:
     >>> infer_stages(h)
     ['lead', 'demo', 'won']
     """
-    h = history[["deal_id", "stage", "entered_at"]].dropna()
-    first = h.groupby(["deal_id", "stage"], sort=False, observed=True)["entered_at"].min()
-    rank = first.groupby(level="deal_id", observed=True).rank(method="first")
-    order = rank.groupby(level="stage", observed=True).mean().sort_values(kind="stable")
+    h = history[[deal, stage, entered]].dropna()
+    h = h.assign(**{entered: pd.to_datetime(h[entered], errors="coerce")})
+    first = h.groupby([deal, stage], sort=False, observed=True)[entered].min()
+    rank = first.groupby(level=deal, observed=True).rank(method="first")
+    order = rank.groupby(level=stage, observed=True).mean().sort_values(kind="stable")
     return [str(s) for s in order.index]
 
 
@@ -560,20 +767,20 @@ def run_sections(
     inp: Inputs,
     *,
     echo: Callable[[str], None] | None = None,
-    sections: Sequence[tuple[str, Callable[[Inputs, list[str]], list[Item]]]] = SECTIONS,
+    sections: Sequence[Section] = SECTIONS,
 ) -> list[SectionResult]:
-    """Run every section; a FunnelkitError names the input file and stops the run."""
+    """Run every section once; a FunnelkitError names the input file and stops the run."""
     results: list[SectionResult] = []
     used = [t for t in _TABLE_NAMES if getattr(inp, t) is not None]
-    for i, (name, build) in enumerate(sections, start=1):
+    for i, section in enumerate(sections, start=1):
         if echo is not None:
-            echo(f"[{i}/{len(sections)}] {name} ...")
-        res = SectionResult(name)
+            echo(f"[{i}/{len(sections)}] {section.name} ...")
+        res = SectionResult(section.name)
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                res.items = build(inp, res.notes)
+                res.items = _run_parts(section.parts, inp, res.notes)
             except _Skip as skip:
                 res.skipped = str(skip)
             except FunnelkitError as exc:
@@ -589,6 +796,17 @@ def run_sections(
                 echo(f"      note: {note}")
         results.append(res)
     return results
+
+
+def slug(text: str) -> str:
+    """File-name-safe version of a title.
+
+    Examples
+    --------
+    >>> slug("Plan for a target of 1,000,000")
+    'plan_for_a_target_of_1_000_000'
+    """
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
 # ----------------------------------------------------------------------------
@@ -716,7 +934,6 @@ def render_png(draw: Draw) -> bytes:
 
 
 def _anchor(i: int, name: str) -> str:
-    from funnelkit._demo import slug
 
     return f"s{i}-{slug(name)}"
 
@@ -739,8 +956,6 @@ def write_report(
     echo: Callable[[str], None] | None = None,
 ) -> Path:
     """Write ``report.html`` plus one CSV per table and one PNG per picture."""
-    from funnelkit._demo import slug
-
     out.mkdir(parents=True, exist_ok=True)
     parts: list[str] = []
     toc: list[str] = []
@@ -827,29 +1042,21 @@ denominators; intervals are Wilson score intervals; open deals are censored, not
 # ----------------------------------------------------------------------------
 # the public function
 # ----------------------------------------------------------------------------
-def _prepare(
-    df: pd.DataFrame | None,
-    table: str,
-    required: Mapping[str, str],
-    times: Sequence[str],
-    column_map: Mapping[str, str],
-    label: str,
-) -> pd.DataFrame | None:
-    """Rename, check the columns every section needs and parse the dates."""
-    if df is None:
-        return None
-    check_frame(df, table=table, func="report")
-    renamed = df.rename(columns=dict(column_map)) if column_map else df
-    try:
-        require_columns(renamed, required, table=table)
-        parsed = {c: as_datetime(renamed, c, table=table) for c in times if c in renamed.columns}
-    except FunnelkitError as exc:
-        if label != table:
-            exc.args = (f"{label}: {exc}", *exc.args[1:])
-        raise
-    if not parsed and renamed is df:
-        return df
-    return cast(pd.DataFrame, renamed.assign(**parsed))
+#: The roles each table must have for any section to run: checked up front.
+_REQUIRED = {
+    "deals": ("deal", "created", "closed", "status"),
+    "history": ("deal", "stage", "entered"),
+    "events": ("entity", "time", "event"),
+    "touches": ("entity", "time", "response"),
+    "costs": (),
+}
+_DATES = {
+    "deals": ("created", "closed"),
+    "history": ("entered",),
+    "events": ("time",),
+    "touches": ("time",),
+    "costs": (),
+}
 
 
 def report(
@@ -863,9 +1070,11 @@ def report(
     stages: Sequence[str] | None = None,
     target: float | None = None,
     as_of: pd.Timestamp | str | None = None,
-    won: str = "won",
-    lost: str = "lost",
-    positive: str = "positive",
+    period_end: pd.Timestamp | str | None = None,
+    columns: Mapping[str, str] | None = None,
+    won: str | None = None,
+    lost: str | None = None,
+    positive: str | None = None,
     column_map: Mapping[str, str] | None = None,
     out: str | os.PathLike[str] = "funnelkit-report",
     title: str = "Funnel report",
@@ -878,30 +1087,29 @@ def report(
     *stalled and revival lists* and *revenue plan* and writes one
     self-contained ``report.html`` (pictures embedded as PNG, tables as HTML,
     no network access needed to open it) into ``out``, beside one CSV file
-    per table and one PNG file per picture. A section whose inputs are not
-    given (no stage history, no event log, no target) is listed in the report
-    as skipped, with the reason.
+    per table and one PNG file per picture. Every table is the result of a
+    public funnelkit function called on the tables as given, with
+    ``columns``. A part whose inputs are not given (no stage history, no
+    event log, no target) or whose precondition fails (no won deals yet) is
+    listed in the report as skipped, with the reason; the rest is written.
 
     Parameters
     ----------
     deals : pandas.DataFrame
-        The deal table: ``deal_id``, ``created_at``, ``closed_at``, ``status``
-        (``won`` / ``lost`` / anything else is open) and, for the sections
-        that use them, ``amount``, ``stage``, ``owner``, ``channel`` and
-        ``lost_reason``.
+        The deal table: deal id, creation date, close date and status (won /
+        lost / anything else is open) and, for the sections that use them,
+        amount, stage, owner, channel and lost reason.
     history : pandas.DataFrame, optional
-        Stage history, one row per stage entry: ``deal_id``, ``stage``,
-        ``entered_at``.
+        Stage history, one row per stage entry: deal id, stage, entry time.
     events : pandas.DataFrame, optional
-        Event log: ``user_id``, ``timestamp``, ``event``. Needs ``steps``.
+        Event log: entity, time, event. Needs ``steps``.
     steps : list, optional
         The funnel steps of ``events``, in order: event names, or lists of
         names (any of them fills the step), as in :func:`funnelkit.conversion`.
     touches : pandas.DataFrame, optional
-        Outreach log: ``user_id``, ``timestamp``, ``response``.
+        Outreach log: entity, time, response.
     costs : pandas.DataFrame, optional
-        Spend per channel (``channel``, ``month``, ``cost``) for the channel
-        section.
+        Spend per channel (channel, cost) for the channel section.
     stages : list of str, optional
         The stage order. Default: inferred from ``history`` (stages ordered
         by when deals typically enter them).
@@ -909,17 +1117,39 @@ def report(
         Revenue target for the coverage figure and the revenue plan; both are
         skipped without it.
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here. Default: the latest
-        date in the data (never "today").
-    won : str, default="won"
-        Value of ``status`` meaning the deal was won.
-    lost : str, default="lost"
-        Value of ``status`` meaning the deal was lost. Any other value means open.
-    positive : str, default="positive"
-        Value of ``touches['response']`` that marks a positive reply.
+        Observation date of every section: deals still open at this date are
+        censored here. Default: the latest date observed in the tables
+        (creation dates, close dates of won or lost deals, stage entries,
+        events; never "today").
+    period_end : datetime-like, optional
+        End (exclusive) of the period of the target, for the coverage figure
+        and the revenue plan. Default: the end of the first full calendar
+        quarter after ``as_of`` (from 2025-06-30: 2025-10-01, so the period is
+        never a single day); the period is named in the section titles.
+    columns : dict of str to str, optional
+        The column schema: role -> column name, plus the value roles
+        ``won``, ``lost`` (values of ``status``) and ``positive`` (of
+        ``response``). Roles: ``deal``, ``created``, ``closed``, ``status``,
+        ``amount``, ``stage``, ``owner``, ``channel``, ``lost_reason``,
+        ``currency``, ``expected_close``; ``entered`` (the history's entry
+        time); ``entity``, ``time``, ``event``, ``response``; ``cost``. One
+        mapping serves every table; a column may serve two roles (e.g.
+        ``{"status": "deal_stage", "stage": "deal_stage"}``). Missing roles
+        take the default column names (``deal_id``, ``created_at``, ...).
+        The tables are never renamed or rewritten.
+    won : str, optional
+        Value of the status column meaning the deal was won; overrides
+        ``columns["won"]`` (default ``"won"``).
+    lost : str, optional
+        Value of the status column meaning the deal was lost; overrides
+        ``columns["lost"]`` (default ``"lost"``). Any other value means open.
+    positive : str, optional
+        Value of the response column meaning a positive reply; overrides
+        ``columns["positive"]`` (default ``"positive"``).
     column_map : dict of str to str, optional
-        Renames applied to every table first, e.g. ``{"Opportunity ID":
-        "deal_id"}``. The tables passed in are not modified.
+        Deprecated, use ``columns``: ``{your column: funnelkit's default
+        column}``, e.g. ``{"Opportunity ID": "deal_id"}``. Emits a
+        ``FutureWarning``.
     out : str or path, default="funnelkit-report"
         Folder to write into (created if needed).
     title : str, default="Funnel report"
@@ -935,19 +1165,20 @@ def report(
     Raises
     ------
     ColumnNotFoundError
-        A table lacks a column every section needs (``deal_id``,
-        ``created_at``, ``closed_at``, ``status``; ``deal_id``, ``stage``,
-        ``entered_at``; ``user_id``, ``timestamp`` and ``event`` or
-        ``response``). A column only some sections need (``amount``,
-        ``owner``, ``channel``, ``lost_reason``, ...) skips those sections,
-        with the reason.
+        A table lacks a column every section needs (deals: ``deal``,
+        ``created``, ``closed``, ``status``; history: ``deal``, ``stage``,
+        ``entered``; events: ``entity``, ``time``, ``event``; touches:
+        ``entity``, ``time``, ``response``). A column only some parts need
+        (``amount``, ``owner``, ``channel``, ``lost_reason``, ...) skips those
+        parts, with the reason.
     InvalidDataError
         A table's values cannot be used (unparseable dates, negative amounts,
         ...); the message starts with the table's name (the file name, from
         the command line).
     InvalidParameterError
-        ``events`` without ``steps`` (or the reverse), or a non-positive
-        ``target``.
+        ``events`` without ``steps`` (or the reverse), a non-positive
+        ``target``, an unknown role in ``columns``, ``period_end`` not after
+        ``as_of``.
 
     See Also
     --------
@@ -956,10 +1187,10 @@ def report(
     Notes
     -----
     Every name that comes from the data (stages, channels, reps, reasons) is
-    HTML-escaped, so a stage called ``<script>`` shows as text. Rows a metric
-    cannot use are left out of it with a note under the section (the
-    :class:`~funnelkit.FunnelkitWarning` the metric emitted). Tables longer
-    than 25 rows show their first 25 rows; the CSV files hold every row.
+    HTML-escaped, so a stage called ``<script>`` shows as text. Warnings of
+    the functions (rows left out, ...) become notes under their section.
+    Tables longer than 25 rows show their first 25 rows; the CSV files hold
+    every row.
 
     Examples
     --------
@@ -967,20 +1198,29 @@ def report(
     >>> import pandas as pd
     >>> import funnelkit as fk
     >>> deals = pd.DataFrame({
-    ...     "deal_id": ["D1", "D2", "D3", "D4"],
+    ...     "id": ["D1", "D2", "D3", "D4"],
     ...     "created_at": pd.to_datetime(["2025-01-02", "2025-01-05", "2025-02-01",
     ...                                   "2025-02-10"]),
     ...     "closed_at": pd.to_datetime(["2025-02-01", "2025-03-01", None, None]),
-    ...     "status": ["won", "lost", "open", "open"],
+    ...     "state": ["Won", "Lost", "Open", "Open"],
     ...     "amount": [12_000.0, 8_000.0, 20_000.0, 5_000.0],
     ...     "stage": ["proposal", "demo", "proposal", "demo"],
     ... })
-    >>> path = fk.report(deals, out=tempfile.mkdtemp())
+    >>> columns = {"deal": "id", "status": "state", "won": "Won", "lost": "Lost"}
+    >>> path = fk.report(deals, columns=columns, out=tempfile.mkdtemp())
     >>> path.name
     'report.html'
     >>> "Pipeline now" in path.read_text()
     True
     """
+    if column_map is not None:
+        warnings.warn(
+            "The 'column_map' parameter of report is deprecated and will be removed in the "
+            "next release; pass columns={role: column} instead, e.g. "
+            "columns={'deal': 'Opportunity ID'}.",
+            FutureWarning,
+            stacklevel=2,
+        )
     inp = make_inputs(
         deals,
         history=history,
@@ -991,14 +1231,91 @@ def report(
         stages=stages,
         target=target,
         as_of=as_of,
-        won=won,
-        lost=lost,
-        positive=positive,
-        column_map=column_map,
+        period_end=period_end,
+        columns=_merge_columns(columns, column_map, won=won, lost=lost, positive=positive),
     )
     echo = print if progress else None
     results = run_sections(inp, echo=echo)
     return write_report(Path(out), results, title=title, summary=describe(inp), echo=echo)
+
+
+def columns_from_column_map(column_map: Mapping[str, str]) -> dict[str, str]:
+    """Translate a deprecated ``{your column: default column}`` map into ``columns``.
+
+    Examples
+    --------
+    >>> columns_from_column_map({"Opportunity ID": "deal_id", "Value": "amount"})
+    {'deal': 'Opportunity ID', 'amount': 'Value'}
+    """
+    by_default = {v: k for k, v in ROLE_DEFAULTS.items() if k not in VALUE_ROLES}
+    out: dict[str, str] = {}
+    for old, new in column_map.items():
+        role = by_default.get(new)
+        if role is None:
+            msg = (
+                f"The column map renames {old!r} to {new!r}, which is not a column funnelkit "
+                f"reads; known columns: {', '.join(by_default)}. Pass columns={{role: column}} "
+                f"instead, roles: {', '.join(ROLE_DEFAULTS)}."
+            )
+            raise InvalidParameterError(msg)
+        out[role] = old
+    return out
+
+
+def _merge_columns(
+    columns: Mapping[str, str] | None,
+    column_map: Mapping[str, str] | None,
+    *,
+    won: str | None = None,
+    lost: str | None = None,
+    positive: str | None = None,
+) -> dict[str, str]:
+    """One mapping: the deprecated map, then ``columns``, then explicit values."""
+    out = columns_from_column_map(column_map) if column_map else {}
+    if columns is not None:
+        if not isinstance(columns, Mapping):
+            err = param_error("report", "columns", "a mapping of role to column name", columns)
+            raise err
+        out.update(columns)
+    for role, value in (("won", won), ("lost", lost), ("positive", positive)):
+        if value is not None:
+            out[role] = value
+    return out
+
+
+def check_columns(columns: Mapping[Any, Any], *, func: str = "report") -> dict[str, str]:
+    """Check a column schema (known roles, string columns); fill in the defaults.
+
+    Examples
+    --------
+    >>> check_columns({"deal": "opportunity_id"})["deal"]
+    'opportunity_id'
+    >>> check_columns({})["entered"]
+    'entered_at'
+    """
+    unknown = [r for r in columns if r not in ROLE_DEFAULTS]
+    if unknown:
+        import difflib
+
+        hints = [difflib.get_close_matches(str(r), list(ROLE_DEFAULTS), n=1) for r in unknown]
+        hint = "".join(
+            f" Did you mean {h[0]!r} for {r!r}?" for r, h in zip(unknown, hints, strict=True) if h
+        )
+        msg = (
+            f"The 'columns' parameter of {func} has unknown role"
+            f"{'s' if len(unknown) > 1 else ''} {', '.join(repr(r) for r in unknown)}. "
+            f"Roles: {', '.join(ROLE_DEFAULTS)}.{hint}"
+        )
+        raise InvalidParameterError(msg)
+    bad = {r: c for r, c in columns.items() if not isinstance(c, str) or not c}
+    if bad:
+        role, col = next(iter(bad.items()))
+        msg = (
+            f"The 'columns' parameter of {func} must map each role to a column name "
+            f"(a non-empty string). Got {col!r} for {role!r}."
+        )
+        raise InvalidParameterError(msg)
+    return {**ROLE_DEFAULTS, **columns}
 
 
 def make_inputs(
@@ -1012,15 +1329,13 @@ def make_inputs(
     stages: Sequence[str] | None = None,
     target: float | None = None,
     as_of: pd.Timestamp | str | None = None,
-    won: str = "won",
-    lost: str = "lost",
-    positive: str = "positive",
-    column_map: Mapping[str, str] | None = None,
+    period_end: pd.Timestamp | str | None = None,
+    columns: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
 ) -> Inputs:
-    """Check and prepare the report's tables (renamed, dates parsed; inputs untouched)."""
+    """Check the report's tables and parameters; the tables are kept as given."""
     labels = dict(labels or {})
-    cmap = dict(column_map or {})
+    cols = check_columns(columns or {})
     if (events is None) != (steps is None):
         given, missing = ("events", "steps") if steps is None else ("steps", "events")
         msg = (
@@ -1031,70 +1346,84 @@ def make_inputs(
     if steps is not None and (isinstance(steps, str) or len(list(steps)) < 2):
         err = param_error("report", "steps", "a list of at least two event names", steps)
         raise err
-    if as_of is not None:
-        try:
-            as_of = pd.Timestamp(as_of)
-        except (ValueError, TypeError):
-            err = param_error("report", "as_of", "a date such as '2025-06-30' or None", as_of)
-            raise err from None
-        if pd.isna(as_of):
-            err = param_error("report", "as_of", "a date such as '2025-06-30' or None", as_of)
-            raise err
     if target is not None and (
         isinstance(target, bool) or not isinstance(target, int | float) or not target > 0
     ):
         err = param_error("report", "target", "a positive number or None", target)
         raise err
-    specs = {
-        "deals": (
-            deals,
-            {
-                "deal": "deal_id",
-                "created": "created_at",
-                "closed": "closed_at",
-                "status": "status",
-            },
-            ["created_at", "closed_at"],
-        ),
-        "history": (
-            history,
-            {"deal": "deal_id", "stage": "stage", "time": "entered_at"},
-            ["entered_at"],
-        ),
-        "events": (
-            events,
-            {"entity": "user_id", "time": "timestamp", "event": "event"},
-            ["timestamp"],
-        ),
-        "touches": (
-            touches,
-            {"entity": "user_id", "time": "timestamp", "response": "response"},
-            ["timestamp"],
-        ),
-        "costs": (costs, {}, []),
-    }
-    prepared = {
-        table: _prepare(df, table, required, times, cmap, labels.get(table, table))
-        for table, (df, required, times) in specs.items()
-    }
-    deals_ready = cast(pd.DataFrame, prepared["deals"])  # deals is required: never None
-    if (won, lost) != ("won", "lost"):  # the sections call the metrics with the defaults
-        status = deals_ready["status"]
-        renamed = status.where(status != won, "won").where(status != lost, "lost")
-        deals_ready = deals_ready.assign(status=renamed.astype(object))
+    tables = {"deals": deals, "history": history, "events": events, "touches": touches}
+    tables["costs"] = costs
+    latest: list[pd.Timestamp] = []
+    for table, df in tables.items():
+        if df is None:
+            continue
+        latest.extend(_check_table(df, table, cols, labels.get(table, table)))
+    as_of_ts = _date_param(as_of, "as_of")
+    if as_of_ts is None:
+        as_of_ts = max(latest) if latest else None
+    if as_of_ts is None:  # nothing observed at all: an empty deal table
+        as_of_ts = pd.Timestamp("1970-01-01")
+    end = _date_param(period_end, "period_end")
+    if end is None:
+        end = default_period_end(as_of_ts)
+    elif _naive(end) <= _naive(as_of_ts):
+        err = param_error("report", "period_end", f"a date after as_of ({as_of_ts})", period_end)
+        raise err
     return Inputs(
-        deals=deals_ready,
-        history=prepared["history"],
-        events=prepared["events"],
+        deals=deals,
+        history=history,
+        events=events,
         steps=None if steps is None else [s if isinstance(s, str) else list(s) for s in steps],
-        touches=prepared["touches"],
-        costs=prepared["costs"],
+        touches=touches,
+        costs=costs,
         stages=None if stages is None else [str(s) for s in stages],
         target=None if target is None else float(target),
-        as_of=None if as_of is None else pd.Timestamp(as_of),
-        positive=positive,
+        as_of=as_of_ts,
+        period_end=end,
+        columns=cols,
         labels=labels,
     )
+
+
+def _naive(ts: pd.Timestamp) -> pd.Timestamp:
+    return ts.tz_convert("UTC").tz_localize(None) if ts.tz is not None else ts
+
+
+def _date_param(value: Any, name: str) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        ts = pd.NaT
+    if not isinstance(ts, pd.Timestamp) or pd.isna(ts):
+        err = param_error("report", name, "a date such as '2025-06-30' or None", value)
+        raise err
+    return ts
+
+
+def _check_table(df: Any, table: str, cols: Mapping[str, str], label: str) -> list[pd.Timestamp]:
+    """Check the columns every section needs and that the dates parse; the latest dates seen."""
+    frame = check_frame(df, table=table, func="report")
+    try:
+        require_columns(frame, {r: cols[r] for r in _REQUIRED[table]}, table=table)
+        dates = {r: as_datetime(frame, cols[r], table=table, keyword=r) for r in _DATES[table]}
+    except ColumnNotFoundError as exc:
+        text = re.sub(r"Hint: pass (\w+)=(\S+?)\.?$", r"Hint: pass columns={'\1': \2}.", str(exc))
+        exc.args = (f"{label}: {text}" if label != table else text, *exc.args[1:])
+        raise
+    except FunnelkitError as exc:
+        if label != table:
+            exc.args = (f"{label}: {exc}", *exc.args[1:])
+        raise
+    observed = []
+    for role, s in dates.items():
+        if table == "deals" and role == "closed":  # an open deal's date is only expected
+            closed = frame[cols["status"]].isin([cols["won"], cols["lost"]]).to_numpy()
+            s = s[closed]
+        if s.notna().any():
+            observed.append(pd.Timestamp(s.max()))
+    return observed
 
 
 def describe(inp: Inputs) -> list[str]:
@@ -1108,8 +1437,13 @@ def describe(inp: Inputs) -> list[str]:
     settings = []
     if inp.as_of is not None:
         settings.append(f"as of {inp.as_of:%Y-%m-%d}")
-    if inp.target is not None:
-        settings.append(f"revenue target {inp.target:,.0f}")
+    if inp.target is not None and inp.as_of is not None and inp.period_end is not None:
+        settings.append(
+            f"revenue target {inp.target:,.0f} {period_name(inp.as_of, inp.period_end)}"
+        )
+    changed = {r: c for r, c in inp.columns.items() if ROLE_DEFAULTS[r] != c}
+    if changed:
+        settings.append("columns " + ", ".join(f"{r}={c}" for r, c in changed.items()))
     if settings:
         lines.append("Settings: " + ", ".join(settings) + ".")
     now = _dt.datetime.now(_dt.timezone.utc)
@@ -1165,6 +1499,63 @@ def _column_map(text: str) -> dict[str, str]:
     return out
 
 
+def parse_columns(text: str) -> dict[str, str]:
+    """Parse ``--columns role=column,...`` (every subcommand's one syntax).
+
+    Examples
+    --------
+    >>> parse_columns("deal=opportunity_id, status=deal_stage,stage=deal_stage,won=Won")
+    {'deal': 'opportunity_id', 'status': 'deal_stage', 'stage': 'deal_stage', 'won': 'Won'}
+    """
+    import argparse
+
+    out: dict[str, str] = {}
+    for pair in text.split(","):
+        role, sep, column = (part.strip() for part in pair.partition("="))
+        if not sep or not role or not column:
+            msg = (
+                f"invalid --columns {text!r}: expected ROLE=COLUMN pairs separated by commas, "
+                f"e.g. deal=opportunity_id,amount=close_value; got {pair.strip()!r}"
+            )
+            raise argparse.ArgumentTypeError(msg)
+        if role not in ROLE_DEFAULTS:
+            import difflib
+
+            close = difflib.get_close_matches(role, list(ROLE_DEFAULTS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            msg = (
+                f"invalid --columns {text!r}: unknown role {role!r}{hint}; "
+                f"roles: {', '.join(ROLE_DEFAULTS)}"
+            )
+            raise argparse.ArgumentTypeError(msg)
+        if role in out:
+            msg = f"invalid --columns {text!r}: role {role!r} is given twice; name each role once"
+            raise argparse.ArgumentTypeError(msg)
+        out[role] = column
+    return out
+
+
+def add_columns_argument(parser: Any) -> None:
+    """``--columns ROLE=COLUMN,...``: the same option in every subcommand."""
+    parser.add_argument(
+        "--columns",
+        type=parse_columns,
+        default={},
+        metavar="ROLE=COLUMN,...",
+        help=(
+            "your column names (and status/response values) by role, when they differ from "
+            "the defaults, e.g. deal=opportunity_id,status=deal_stage,stage=deal_stage,"
+            "won=Won,lost=Lost; roles: " + ", ".join(ROLE_DEFAULTS)
+        ),
+    )
+
+
+def cli_hint(text: str) -> str:
+    """Spell a function's ``Hint: pass amount='x'`` for the command line."""
+    text = re.sub(r"Hint: pass columns=\{'(\w+)': '([^']*)'\}", r"Hint: pass --columns \1=\2", text)
+    return re.sub(r"Hint: pass (\w+)='([^']*)'", r"Hint: pass --columns \1=\2", text)
+
+
 def add_report_parser(sub: Any) -> None:
     """Add the ``report`` subcommand to the CLI's subparsers."""
     p = sub.add_parser(
@@ -1173,11 +1564,11 @@ def add_report_parser(sub: Any) -> None:
         description=(
             "Run every analysis your exports allow and write report.html (pictures "
             "embedded), one CSV per table and one PNG per picture into --out. "
-            "Sections the inputs do not allow are listed as skipped, with the reason. "
-            "Expected columns: deals deal_id, created_at, closed_at, status, amount, stage, "
+            "Parts the inputs do not allow are listed as skipped, with the reason. "
+            "Default columns: deals deal_id, created_at, closed_at, status, amount, stage, "
             "owner, channel, lost_reason; history deal_id, stage, entered_at; events "
             "user_id, timestamp, event; touches user_id, timestamp, response. "
-            "Rename yours with --column-map."
+            "Name yours with --columns ROLE=COLUMN,..."
         ),
     )
     p.add_argument("--deals", type=Path, required=True, metavar="FILE", help="deal table")
@@ -1189,15 +1580,26 @@ def add_report_parser(sub: Any) -> None:
     p.add_argument("--stages", type=_split, metavar="A,B,C", help="stage order (default: inferred)")
     p.add_argument("--target", type=float, help="revenue target for the plan and coverage")
     p.add_argument("--as-of", dest="as_of", metavar="DATE", help="observation date (YYYY-MM-DD)")
-    p.add_argument("--won", default="won", help="status value of a won deal (default: won)")
-    p.add_argument("--lost", default="lost", help="status value of a lost deal (default: lost)")
-    p.add_argument("--positive", default="positive", help="response value meaning a positive reply")
+    p.add_argument(
+        "--period-end",
+        dest="period_end",
+        metavar="DATE",
+        help="end (exclusive) of the target's period (default: the end of the first full "
+        "quarter after --as-of)",
+    )
+    add_columns_argument(p)
+    p.add_argument(
+        "--won", help="status value of a won deal (default: won; same as --columns won=)"
+    )
+    p.add_argument("--lost", help="status value of a lost deal (default: lost)")
+    p.add_argument("--positive", help="response value meaning a positive reply")
     p.add_argument(
         "--column-map",
         type=_column_map,
-        default={},
+        default=None,
         metavar="OLD=NEW,...",
-        help="rename columns in every file, e.g. 'Opportunity ID=deal_id,Close Date=closed_at'",
+        help="deprecated, use --columns: your column = funnelkit's default column, e.g. "
+        "'Opportunity ID=deal_id'",
     )
     p.add_argument(
         "--out",
@@ -1210,23 +1612,46 @@ def add_report_parser(sub: Any) -> None:
 
 def run_report_command(args: Any, *, echo: Callable[[str], None] = print) -> int:
     """Run ``funnelkit report`` from parsed arguments; return the exit code."""
-    if (args.events is None) != (args.steps is None):
-        import sys
+    import sys
 
+    if (args.events is None) != (args.steps is None):
         print("funnelkit report: error: --events and --steps go together", file=sys.stderr)
         return 2
+    if args.column_map is not None:
+        warnings.warn(
+            "--column-map is deprecated and will be removed in the next release; use "
+            "--columns ROLE=COLUMN,... instead, e.g. --columns deal='Opportunity ID'.",
+            FutureWarning,
+            stacklevel=2,
+        )
     files = {t: getattr(args, t) for t in _TABLE_NAMES if getattr(args, t, None) is not None}
     tables: dict[str, pd.DataFrame] = {}
     for table, path in files.items():
         echo(f"Reading {table} from {path} ...")
         tables[table] = read_table(path, table)
     labels = {t: f"{t} file '{p}'" for t, p in files.items()}
+    columns = _merge_columns(
+        args.columns, args.column_map, won=args.won, lost=args.lost, positive=args.positive
+    )
     try:
-        inp = _cli_inputs(args, tables, labels)
-    except ColumnNotFoundError as exc:
-        exc.args = (f"{exc} Map your column names with --column-map OLD=NEW,...",)
+        inp = make_inputs(
+            tables["deals"],
+            history=tables.get("history"),
+            events=tables.get("events"),
+            steps=args.steps,
+            touches=tables.get("touches"),
+            costs=tables.get("costs"),
+            stages=args.stages,
+            target=args.target,
+            as_of=args.as_of,
+            period_end=args.period_end,
+            columns=columns,
+            labels=labels,
+        )
+        results = run_sections(inp, echo=echo)
+    except FunnelkitError as exc:
+        exc.args = (cli_hint(str(exc)), *exc.args[1:])
         raise
-    results = run_sections(inp, echo=echo)
     write_report(args.out, results, title=args.title, summary=describe(inp), echo=echo)
     skipped = [r for r in results if r.skipped is not None]
     if skipped:
@@ -1234,22 +1659,3 @@ def run_report_command(args: Any, *, echo: Callable[[str], None] = print) -> int
         for r in skipped:
             echo(f"  {r.name}: {r.skipped}")
     return 0
-
-
-def _cli_inputs(args: Any, tables: dict[str, pd.DataFrame], labels: dict[str, str]) -> Inputs:
-    return make_inputs(
-        tables["deals"],
-        history=tables.get("history"),
-        events=tables.get("events"),
-        steps=args.steps,
-        touches=tables.get("touches"),
-        costs=tables.get("costs"),
-        stages=args.stages,
-        target=args.target,
-        as_of=args.as_of,
-        won=args.won,
-        lost=args.lost,
-        positive=args.positive,
-        column_map=args.column_map,
-        labels=labels,
-    )

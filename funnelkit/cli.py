@@ -72,24 +72,18 @@ def _stage_rates(text: str) -> dict[str, float]:
     return rates
 
 
-#: Keywords of :func:`funnelkit.plan` that name columns or values (``--columns``).
-PLAN_COLUMNS = ("deal", "created", "closed", "status", "won", "lost", "amount", "stage", "time")
-
-
-def _columns(text: str) -> dict[str, str]:
-    """Parse ``deal=opportunity_id,amount=close_value`` into plan keywords."""
-    out: dict[str, str] = {}
-    for item in text.split(","):
-        key, sep, value = item.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or key not in PLAN_COLUMNS or not value or key in out:
-            msg = (
-                f"invalid columns {text!r}: expected KEY=COLUMN pairs separated by commas, "
-                f"each key once, keys among {', '.join(PLAN_COLUMNS)}"
-            )
-            raise argparse.ArgumentTypeError(msg)
-        out[key] = value
-    return out
+#: Roles of the column schema that :func:`funnelkit.plan` reads, and its keyword for each.
+PLAN_ROLES = {
+    "deal": "deal",
+    "created": "created",
+    "closed": "closed",
+    "status": "status",
+    "won": "won",
+    "lost": "lost",
+    "amount": "amount",
+    "stage": "stage",
+    "entered": "time",
+}
 
 
 def _names(text: str) -> list[str]:
@@ -102,6 +96,8 @@ def _names(text: str) -> list[str]:
 
 
 def _add_plan_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from funnelkit._report import add_columns_argument
+
     plan = sub.add_parser(
         "plan",
         help="how many deals each stage needs to reach a revenue target, with the odds",
@@ -152,19 +148,10 @@ def _add_plan_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         metavar="STAGE,...",
         help="the stages of --history in funnel order, e.g. 'prospecting,proposal'",
     )
+    add_columns_argument(plan)
     plan.add_argument(
-        "--columns",
-        type=_columns,
-        default={},
-        metavar="KEY=COLUMN,...",
-        help=(
-            "column names and status values of the files when they differ from the defaults, "
-            "e.g. deal=opportunity_id,amount=close_value,won=Won,lost=Lost (keys: "
-            + ", ".join(PLAN_COLUMNS)
-            + ")"
-        ),
+        "--period-end", help="end (exclusive) of the period deals must close in (with --deals)"
     )
-    plan.add_argument("--period-end", help="date by which deals must close (with --deals)")
     plan.add_argument("--as-of", help="observation date (with --deals; default: latest date)")
     plan.add_argument("--seed", type=int, default=0, help="seed of the simulations (default 0)")
     plan.set_defaults(subparser=plan)
@@ -187,6 +174,7 @@ def _read_table(path: Path, what: str) -> pd.DataFrame:
 
 def _run_plan(args: argparse.Namespace) -> int:
     from funnelkit._format import format_frame
+    from funnelkit._report import cli_hint
     from funnelkit.planning import deals_needed, plan
 
     parser: argparse.ArgumentParser = args.subparser
@@ -226,12 +214,14 @@ def _run_plan(args: argparse.Namespace) -> int:
                     confidence=args.confidence,
                     as_of=args.as_of,
                     seed=args.seed,
-                    **args.columns,
+                    **{kw: args.columns[r] for r, kw in PLAN_ROLES.items() if r in args.columns},
                 )
             except FunnelkitError as exc:
                 files = str(args.deals) + ("" if args.history is None else f", {args.history}")
-                text = re.sub(r"Hint: pass (\w+)=", r"Hint: pass --columns \1=", str(exc))
-                msg = f"{files}: {text}"
+                # plan's keyword for the history's entry time is time=; its role is entered
+                text = re.sub(r"\(time=\)", "(entered=)", str(exc))
+                text = re.sub(r"Hint: pass time=", "Hint: pass entered=", text)
+                msg = f"{files}: {cli_hint(text)}"
                 raise FunnelkitError(msg) from None
         for w in caught:
             print(f"funnelkit: warning: {w.message}", file=sys.stderr)
