@@ -427,7 +427,7 @@ def _touches_summary(inp: Inputs) -> list[Item]:
 
 
 def _triggers(inp: Inputs) -> list[Item]:
-    events, steps = _need_events(inp, "the triggers")
+    events, steps = _need_events(inp, "the trigger analysis")
     candidates = behaviours(
         events, steps, entity=inp.col("entity"), time=inp.col("time"), event=inp.col("event")
     )
@@ -547,7 +547,8 @@ def _plan(inp: Inputs) -> list[Item]:
         **kws,
         **inp.kw(*roles),
     )
-    if bool((res["time_left"].dropna() < pd.Timedelta(0)).all()):
+    entering = res["time_left"].iloc[:-1].dropna()  # the last row, won, is entered by a win
+    if len(entering) and bool((entering < pd.Timedelta(0)).all()):
         warnings.warn(
             f"Every enter_by date of the plan is already past on {as_of:%Y-%m-%d}: "
             f"deals that enter any stage now typically close after "

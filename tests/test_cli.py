@@ -92,10 +92,11 @@ def test_plan_errors_are_one_line_exit_1(capsys, argv, message):
         ([*PLAN, "--stage-rates", "lead=0.3,lead=0.2"], "each stage once"),
         ([*PLAN, "--history", "h.csv"], "--history needs --deals"),
         ([*PLAN, "--columns", "deal=id"], "--columns needs --deals"),
+        (["plan", "--target", "1", "--deals", "d.csv", "--columns", "time=t,time=u"], "twice"),
         (["plan", "--target", "1", "--deals", "d.csv", "--win-rate", "0.2"], "cannot be combined"),
         (["plan", "--target", "1", "--deals", "d.csv", "--stages", "a,b"], "--stages needs"),
-        (["plan", "--target", "1", "--deals", "d.csv", "--columns", "deal"], "KEY=COLUMN"),
-        (["plan", "--target", "1", "--deals", "d.csv", "--columns", "user=id"], "keys among"),
+        (["plan", "--target", "1", "--deals", "d.csv", "--columns", "deal"], "ROLE=COLUMN"),
+        (["plan", "--target", "1", "--deals", "d.csv", "--columns", "user=id"], "unknown role"),
     ],
 )
 def test_plan_usage_errors_exit_2(capsys, argv, message):
@@ -177,7 +178,7 @@ def test_plan_from_parquet_with_other_column_names(capsys, tmp_path, sample):
     assert code == 1
     assert err == (
         f"funnelkit: error: {path}: Column 'amount' (amount=) not found in deals. Available "
-        f"columns: {list(deals.columns)!r}. Hint: pass --columns amount='amount_usd'.\n"
+        f"columns: {list(deals.columns)!r}. Hint: pass --columns amount=amount_usd.\n"
     )
 
 
@@ -244,3 +245,42 @@ def test_demo_still_works(capsys, tmp_path):
 def test_no_command_prints_help(capsys):
     assert main([]) == 0
     assert "plan" in capsys.readouterr().out
+
+
+def test_plan_columns_use_the_roles_of_every_subcommand(capsys, tmp_path, sample):
+    """`--columns` of plan is the report's: `entered=` names the history's entry time."""
+    deals = sample.deals.rename(columns={"deal_id": "opportunity"})
+    history = sample.history.rename(columns={"deal_id": "opportunity", "entered_at": "entered"})
+    deals.to_csv(tmp_path / "d.csv", index=False)
+    history.to_csv(tmp_path / "h.csv", index=False)
+    stages = list(sample.stages[:-1])
+    argv = [
+        "plan",
+        "--deals",
+        str(tmp_path / "d.csv"),
+        "--history",
+        str(tmp_path / "h.csv"),
+        "--stages",
+        ",".join(stages),
+        "--target",
+        "1000000",
+        "--period-end",
+        "2025-10-01",
+    ]
+    # roles plan does not read (entity, ...) are ignored: one mapping serves every command
+    code, out, err = run(capsys, [*argv, "--columns", "deal=opportunity,entered=entered,entity=x"])
+    assert code == 0, err
+    expected = fk.plan(
+        pd.read_csv(tmp_path / "d.csv"),
+        1_000_000,
+        history=pd.read_csv(tmp_path / "h.csv"),
+        stages=stages,
+        period_end="2025-10-01",
+        deal="opportunity",
+        time="entered",
+    )
+    assert out.startswith(format_frame(expected))
+    code, out, err = run(capsys, [*argv, "--columns", "deal=opportunity"])
+    assert code == 1
+    assert "'entered_at' (entered=) not found in history" in err
+    assert "Hint: pass --columns entered=entered." in err

@@ -257,3 +257,36 @@ def test_row_order_does_not_matter(case, sample):
     expected = _run(case, tables)
     got = _run(case, shuffled)
     pd.testing.assert_frame_equal(got, expected)
+
+
+#: Public functions that read a table but are not data functions of the common checks,
+#: each with the reason and where it is checked instead.
+NOT_COMMON = {
+    # writes files and returns their path; tests/test_report.py compares every table it
+    # writes with the public function it calls
+    "report",
+    # plans from numbers; its only table (stage_rates= as a stage_conversion result) is
+    # optional and checked in tests/test_planning.py
+    "deals_needed",
+}
+
+
+def _reads_a_table(name: str) -> bool:
+    import inspect
+
+    func = getattr(fk, name)
+    if not inspect.isfunction(func) or name.startswith("plot_"):
+        return False  # plots take a result table: tests/test_api.py and test_plot_*.py
+    params = list(inspect.signature(func).parameters.values())
+    return any("DataFrame" in str(p.annotation) for p in params)
+
+
+def test_every_public_data_function_has_a_case():
+    """A new public function that reads a table fails here until it gets a Case."""
+    data_functions = {n for n in fk.__all__ if _reads_a_table(n)}
+    assert data_functions  # the detection itself works
+    missing = sorted(data_functions - {c.name for c in CASES} - NOT_COMMON)
+    assert not missing, f"public data functions without a common-checks Case: {missing}"
+    unknown = sorted({c.name for c in CASES} - set(fk.__all__))
+    assert not unknown, f"Cases of names that are not public: {unknown}"
+    assert data_functions >= NOT_COMMON

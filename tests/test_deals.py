@@ -801,33 +801,6 @@ def test_result_dtypes(deals):
         assert isinstance(res.index, pd.RangeIndex)
 
 
-def test_demo_section_on_the_sample_matches_plain_pandas():
-    from funnelkit._deals_demo import deal_metrics
-    from funnelkit.datasets import load_sample
-
-    sample = load_sample(seed=0)
-    before = sample.deals.copy()
-    tables = dict(deal_metrics(sample))
-    deals = sample.deals
-    wr = tables["Win rate by channel (closed deals)"]
-    counts = deals.groupby("channel")["status"].value_counts().unstack(fill_value=0)
-    assert wr["channel"].tolist() == sorted(counts.index)
-    assert wr["won"].tolist() == counts.loc[wr["channel"], "won"].tolist()
-    assert np.allclose(wr["rate"], counts["won"] / (counts["won"] + counts["lost"]))
-    cy = tables["Channel yield with costs"]
-    spend = sample.costs.groupby("channel")["cost"].sum()
-    assert np.allclose(cy["cost"], spend.loc[cy["channel"]].to_numpy())
-    revenue = deals[deals["status"] == "won"].groupby("channel")["amount"].sum()
-    assert np.allclose(cy["revenue"], revenue.loc[cy["channel"]].to_numpy())
-    assert cy["revenue"].is_monotonic_decreasing
-    lb = tables["Rep leaderboard"]
-    assert lb["deals"].sum() == len(deals)
-    pl = tables["Open pipeline by stage (probabilities measured from the stage history)"]
-    assert pl["stage"].tolist() == list(sample.stages)
-    assert pl["deals"].sum() == (deals["status"] == "open").sum()
-    pd.testing.assert_frame_equal(sample.deals, before)
-
-
 def test_more_error_and_warning_paths(deals, history):
     aware = deals.assign(created_at=deals["created_at"].dt.tz_localize("UTC"))
     with pytest.raises(InvalidDataError, match="mix naive and time-zone-aware"):

@@ -1,10 +1,8 @@
 """The Python code in the README and the docs pages runs, block after block.
 
 Each page's ```python blocks run in order in one namespace (as a reader would
-paste them), in a temporary folder, on the Agg backend. A block that calls a
-funnelkit function this version does not have yet is skipped (with the
-blocks that need what it defines); the test then reports which names the page
-is waiting for.
+paste them), in a temporary folder, on the Agg backend. Every block runs: a
+block that calls a name funnelkit does not have fails the test.
 """
 
 from __future__ import annotations
@@ -56,23 +54,10 @@ def test_examples_run(page, tmp_path, monkeypatch):
     # runs the report itself
     monkeypatch.setattr(fk, "report", check_report_call)
     namespace: dict[str, object] = {"__name__": "__docs__"}
-    pending: set[str] = set()
-    ran = 0
-    for code in blocks(page):
-        missing = {n for n in re.findall(r"\bfk\.(\w+)", code) if not hasattr(fk, n)}
-        if missing:
-            pending |= missing
-            continue
+    for i, code in enumerate(blocks(page), start=1):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FunnelkitWarning)
-                exec(compile(code, f"{page} example", "exec"), namespace)
-        except NameError:
-            if pending:  # needs a name defined by a block that was skipped
-                continue
-            raise
+                exec(compile(code, f"{page} example {i}", "exec"), namespace)
         finally:
             plt.close("all")
-        ran += 1
-    if pending:
-        pytest.skip(f"{page}: ran {ran} blocks; waits for {sorted(pending)}")

@@ -2,9 +2,7 @@
 
 This is how CI builds the docs: broken links, pages missing from the nav,
 API-reference entries that do not resolve and unparseable docstrings all fail
-the build.  Area pages written on other branches (events, deals, stages,
-touches, planning) may be absent until they are merged; the build then runs
-on a temporary copy with a placeholder for each of them.
+the build, and so does a picture of the gallery that cannot be drawn.
 """
 
 from __future__ import annotations
@@ -20,9 +18,6 @@ import pytest
 
 from .conftest import ROOT
 
-#: Nav pages owned by the metric issues; a placeholder stands in until they land.
-PENDING_PAGES = {"events.md", "deals.md", "stages.md", "touches.md", "planning.md"}
-
 
 def nav_pages() -> list[str]:
     text = (ROOT / "mkdocs.yml").read_text()
@@ -35,10 +30,11 @@ def test_nav_lists_every_page_and_they_exist():
     assert pages[0] == "index.md"
     on_disk = {p.name for p in (ROOT / "docs").glob("*.md")}
     assert on_disk <= set(pages), f"pages missing from the nav: {on_disk - set(pages)}"
-    missing = [p for p in pages if p not in on_disk and p not in PENDING_PAGES]
+    missing = [p for p in pages if p not in on_disk]
     assert not missing, f"nav pages that do not exist: {missing}"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     importlib.util.find_spec("mkdocs") is None
     or importlib.util.find_spec("mkdocstrings_handlers") is None
@@ -53,11 +49,6 @@ def test_docs_build_strict(tmp_path):
     shutil.copytree(ROOT / "docs", src / "docs")
     for folder in ("funnelkit", "tools"):
         shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    for page in nav_pages():
-        target = src / "docs" / page
-        if not target.exists():
-            title = page.removesuffix(".md").replace("-", " ").capitalize()
-            target.write_text(f"# {title}\n\nThis page is written on another branch.\n")
     env = {
         **os.environ,
         "NO_MKDOCS_2_WARNING": "1",

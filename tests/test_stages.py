@@ -728,24 +728,6 @@ def test_revival_in_sample():
     assert (lost["status"] == "lost").all()
 
 
-def test_demo_section_shows_conversion_stalled_and_revival():
-    from funnelkit._demo import SECTIONS
-
-    section = dict(SECTIONS)["Stage history"]
-    sample = fk.datasets.load_sample()
-    tables = dict(section(sample))
-    titles = list(tables)
-    assert any(t.startswith("Stage conversion") for t in titles)
-    assert any(t.startswith("Stalled deals") for t in titles)
-    assert any(t.startswith("Revival candidates") for t in titles)
-    conv = tables[titles[0]]
-    expected = fk.stage_conversion(sample.history, sample.stages)
-    assert conv["deals"].tolist() == expected["deals"].tolist()
-    revive = tables[titles[-1]]
-    assert len(revive) == 10
-    assert revive["why"].str.contains("recoverable").all()
-
-
 # ----------------------------------------------------------------------------
 # cross-cutting: inputs unchanged, dtypes of ids and stages, groups sum up
 # ----------------------------------------------------------------------------

@@ -4,27 +4,23 @@ Run from the repository root after merging new functions::
 
     python tools/build_notebooks.py
 
-A cell that needs a funnelkit function this checkout does not have is left
-out (the script prints which), so the notebooks only call what exists; CI
-executes them (``tests/test_notebooks.py``). Edit the cells here, not in the
+Every cell is built; CI executes the notebooks (``tests/test_notebooks.py``),
+so a cell that calls something funnelkit does not have fails there. Edit the cells here, not in the
 ``.ipynb`` files, so a rebuild keeps the edits.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import nbformat as nbf
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import funnelkit as fk  # noqa: E402 - the checkout's funnelkit, not an installed one
 
-#: A cell: ("md" or "code", source) or (kind, source, [funnelkit names it needs]).
-Cell = tuple[Any, ...]
+#: A cell: ("md" or "code", source).
+Cell = tuple[str, str]
 
 # fmt: off
 WALKTHROUGH: list[Cell] = [
@@ -76,19 +72,19 @@ The event log records each lead entering a stage (and `won` / `lost` at the
 end). `fk.conversion` counts the leads that reach each step *in order*;
 `conversion` is the share of the previous step, `overall` the share of the
 first, with Wilson intervals.
-""", ["conversion"]),
+"""),
 ("code", """
 steps = [*sample.stages[:-1], "won"]
 funnel = fk.conversion(sample.events, steps)
 funnel
-""", ["conversion"]),
+"""),
 ("code", """
 fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
 fk.plot_funnel(funnel, ax=ax);
-""", ["conversion", "plot_funnel"]),
+"""),
 ("code", """
 fk.dropoff(sample.events, steps)
-""", ["dropoff"]),
+"""),
 ("md", """
 ## Stage history
 
@@ -96,47 +92,47 @@ CRMs record each move between stages. Deals skip stages and move backwards, so
 how a deal is counted matters: under the default `furthest` policy a deal
 counts at every stage up to the furthest it reached, and `skipped` says how
 many were counted at a stage without a recorded entry.
-""", ["stage_conversion"]),
+"""),
 ("code", """
 stages = fk.stage_conversion(sample.history, sample.stages)
 stages
-""", ["stage_conversion"]),
+"""),
 ("code", """
 fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
 fk.plot_stage_conversion(stages, ax=ax);
-""", ["stage_conversion", "plot_stage_conversion"]),
+"""),
 ("md", """
 ## Who wins: channels and reps
 
 The win rate of closed deals (won / (won + lost)) by acquisition channel. The
 sample's planted truth: referral is the best channel and outbound email the
 worst — and the intervals show the gap is far larger than the noise.
-""", ["win_rate"]),
+"""),
 ("code", """
 fk.win_rate(sample.deals, by="channel")
-""", ["win_rate"]),
+"""),
 ("md", """
 Ranking reps by their raw win rate rewards luck on small numbers. The
 leaderboard ranks by a win rate shrunk toward the team's (empirical Bayes):
 Gus Larsen, a strong rep with few deals, has the highest raw rate but is not
 ranked first on so little evidence.
-""", ["leaderboard"]),
+"""),
 ("code", """
 fk.leaderboard(sample.deals)
-""", ["leaderboard"]),
+"""),
 ("code", """
 fk.channel_yield(sample.deals, costs=sample.costs)
-""", ["channel_yield"]),
+"""),
 ("md", """
 ## How long deals take
 
 Time from creation to a win. `median` is the figure a CRM shows (won deals
 only); `median_adjusted` accounts for the deals still open (censored) and
 the ones lost (a competing outcome).
-""", ["sales_cycle"]),
+"""),
 ("code", """
 fk.sales_cycle(sample.deals, by="company_size")
-""", ["sales_cycle"]),
+"""),
 ("md", """
 ## What moves leads forward
 
@@ -146,33 +142,35 @@ conversion of those who did it with those who did not (odds ratio, Fisher
 test, Holm-adjusted). The sample plants a real effect for *demo request* and
 none for *video view* — and that is what comes out. This is association, not
 causation.
-""", ["triggers"]),
+"""),
 ("code", """
 steps = [*sample.stages[:-1], "won"]
 behaviours = ["content download", "demo request", "free trial", "newsletter open",
               "video view", "webinar"]
 fk.triggers(sample.events, steps, at_step=3, candidates=behaviours)
-""", ["triggers"]),
+"""),
 ("md", """
 ## Deals to act on
 
 Open deals that sit in their stage longer than 90% of past stays there, by
 value at risk; and lost deals worth another try (a late stage, a recoverable
 reason, high value).
-""", ["stalled"]),
+"""),
 ("code", """
 fk.stalled(sample.history, sample.stages, deals=sample.deals).head(10)
-""", ["stalled"]),
+"""),
 ("code", """
 fk.revival_candidates(sample.deals, sample.history, stages=sample.stages).head(10)
-""", ["revival_candidates"]),
+"""),
 ("md", """
 ## The report
 
 `fk.report` runs every analysis the given tables allow and writes one
 self-contained `report.html` (pictures embedded, no network needed) plus a
-CSV file per table and a PNG file per picture. Sections whose functions or
-inputs are missing are listed in the page as skipped, with the reason.
+CSV file per table and a PNG file per picture. Each table is exactly what the
+public function returns for the same tables; a part whose inputs are missing,
+or whose precondition fails (no won deals yet), is listed as skipped, with
+the reason.
 """),
 ("code", """
 steps = [*sample.stages[:-1], "won"]
@@ -276,7 +274,7 @@ log (touch 1..campaign, a positive response only at the last touch of a
 subscriber) and `fk.touches_to_response` computes the hazard table — with
 Wilson intervals, and the censored clients counted. It agrees with the
 hand-made table above, number for number.
-""", ["touches_from_counts", "touches_to_response"]),
+"""),
 ("code", """
 log = fk.touches_from_counts(
     bank, entity="client_id", count="campaign", outcome="y", positive="yes"
@@ -289,14 +287,14 @@ assert (check["at_risk"].to_numpy() == hazard["at_risk"].to_numpy()).all()
 assert (check["responded"].to_numpy() == hazard["responded"].to_numpy()).all()
 assert np.allclose(check["cumulative"], hazard["cumulative"])
 curve.head(n_max)
-""", ["touches_from_counts", "touches_to_response"]),
+"""),
 ("code", """
 fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
 fk.plot_touches(curve.head(n_max), ax=ax);
-""", ["touches_from_counts", "touches_to_response", "plot_touches"]),
+"""),
 ("code", """
 fk.touches_summary(log, entity="client_id", time="touch", response="response", positive=True)
-""", ["touches_from_counts", "touches_summary"]),
+"""),
 ("md", """
 **Reading it.** About 5% of the clients still in play subscribe at each of
 the first two calls, about 4% at the third and fourth, and then the rate
@@ -408,18 +406,18 @@ print(f"about {n} new deals (vs {opps_needed} in the naive plan)")
 chosen confidence and the chance that the expected-value plan works —
 exactly (binomial) for counts, by Monte Carlo over the observed deal sizes
 when `deal_sizes` is given.
-""", ["deals_needed"]),
+"""),
 ("code", """
 fk.deals_needed(target, deal_size=deal_size, win_rate=win_rate, confidence=0.9,
                 deal_sizes=won_amounts)
-""", ["deals_needed"]),
+"""),
 ("md", """
 `fk.target_probability` answers the reverse question: with this many new
 deals, how likely is the target?
-""", ["target_probability"]),
+"""),
 ("code", """
 fk.target_probability(target, n=opps_needed, win_rate=win_rate, deal_sizes=won_amounts)
-""", ["target_probability"]),
+"""),
 ("md", """
 ## A plan measured from the data
 
@@ -429,12 +427,12 @@ from each stage — and says how many deals each stage needs, *when* they must
 enter it to close before the end of the period, and what the open pipeline
 already covers. (Retention comes after the sale, so it is not a stage of the
 plan.)
-""", ["plan"]),
+"""),
 ("code", """
 plan = fk.plan(deals, target, history=sample.history, stages=list(sample.stages[:-1]),
                period_end="2025-12-31", as_of=sample.as_of)
 plan
-""", ["plan"]),
+"""),
 ("md", """
 **Reading it.** `needed` is the expected-value plan *net of the open
 pipeline*: how many new deals must enter each stage on top of what is already
@@ -443,28 +441,18 @@ but `probability` says how often that actually happens. `needed_for_confidence`
 is how many new deals each stage needs to reach the target with 90%
 probability, and `enter_by` the latest date they can enter that stage and
 still close by the end of the period (`time_left` negative: too late).
-""", ["plan"]),
+"""),
 ("code", """
 fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
 fk.plot_plan(plan, ax=ax);
-""", ["plan", "plot_plan"]),
+"""),
 ]
 
 # fmt: on
 
 
-def has(name: str) -> bool:
-    """True when ``funnelkit.<name>`` exists in this checkout."""
-    obj: Any = fk
-    for part in name.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            return False
-    return True
-
-
-def build(cells: list[Cell]) -> tuple[Any, set[str]]:
-    """The notebook of the cells whose functions exist, and the names still missing."""
+def build(cells: list[Cell]) -> Any:
+    """The notebook of ``cells``."""
     book = nbf.v4.new_notebook()
     book.metadata["kernelspec"] = {
         "name": "python3",
@@ -472,19 +460,14 @@ def build(cells: list[Cell]) -> tuple[Any, set[str]]:
         "language": "python",
     }
     book.metadata["language_info"] = {"name": "python"}
-    left_out: set[str] = set()
-    for cell in cells:
-        kind, src = cell[0], cell[1].strip("\n")
-        missing = [n for n in (cell[2] if len(cell) > 2 else ()) if not has(n)]
-        if missing:
-            left_out.update(missing)
-            continue
+    for kind, text in cells:
+        src = text.strip("\n")
         new = nbf.v4.new_markdown_cell if kind == "md" else nbf.v4.new_code_cell
         book.cells.append(new(src))
     for i, c in enumerate(book.cells):
         c["id"] = f"cell-{i:02d}"
     nbf.validate(book)
-    return book, left_out
+    return book
 
 
 #: Each notebook file and its cells.
@@ -497,7 +480,6 @@ NOTEBOOKS = {
 
 if __name__ == "__main__":
     for name, cells in NOTEBOOKS.items():
-        book, left_out = build(cells)
+        book = build(cells)
         nbf.write(book, ROOT / "notebooks" / name)
-        waiting = sorted(left_out) or "-"
-        print(f"{name}: {len(book.cells)} cells; left out, waiting for: {waiting}")
+        print(f"{name}: {len(book.cells)} cells")
