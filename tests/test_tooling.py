@@ -32,6 +32,7 @@ def test_ruff_format():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+@pytest.mark.slow
 def test_mypy_strict():
     pytest.importorskip("mypy", reason="mypy is not installed (pip install -e '.[test]')")
     out = run(sys.executable, "-m", "mypy", "funnelkit")
