@@ -16,6 +16,7 @@ from __future__ import annotations
 from funnelkit import datasets
 from funnelkit._report import report
 from funnelkit._version import __version__
+from funnelkit.columns import Columns
 from funnelkit.deals import (
     channel_yield,
     coverage,
@@ -59,6 +60,7 @@ from funnelkit.triggers import compare, triggers
 
 __all__ = [
     "ColumnNotFoundError",
+    "Columns",
     "FunnelkitError",
     "FunnelkitWarning",
     "InvalidDataError",

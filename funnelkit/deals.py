@@ -50,6 +50,7 @@ from funnelkit._validate import (
     timestamp_ns,
     warn_dropped,
 )
+from funnelkit.columns import Columns, takes_columns
 from funnelkit.errors import InvalidDataError
 
 __all__ = [
@@ -151,6 +152,7 @@ def _rate(k: Any, n: Any) -> np.ndarray[Any, np.dtype[np.float64]]:
 # ----------------------------------------------------------------------------
 # win rate
 # ----------------------------------------------------------------------------
+@takes_columns()
 def win_rate(
     deals: pd.DataFrame,
     *,
@@ -165,6 +167,7 @@ def win_rate(
     won: str = "won",
     lost: str = "lost",
     errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Win rate (close rate) of a deal table, with a Wilson interval.
 
@@ -199,6 +202,11 @@ def win_rate(
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -328,6 +336,7 @@ def win_rate(
 # ----------------------------------------------------------------------------
 # deal size
 # ----------------------------------------------------------------------------
+@takes_columns()
 def deal_size(
     deals: pd.DataFrame,
     *,
@@ -341,6 +350,7 @@ def deal_size(
     lost: str = "lost",
     amount: str = "amount",
     errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Deal size (average deal, «средний чек»): amounts of the deals with one outcome.
 
@@ -370,6 +380,11 @@ def deal_size(
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -452,6 +467,7 @@ def deal_size(
 # ----------------------------------------------------------------------------
 # sales cycle and win curve
 # ----------------------------------------------------------------------------
+@takes_columns()
 def sales_cycle(
     deals: pd.DataFrame,
     *,
@@ -465,6 +481,7 @@ def sales_cycle(
     won: str = "won",
     lost: str = "lost",
     errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Sales cycle: time from created to closed, with open deals kept as censored.
 
@@ -496,6 +513,11 @@ def sales_cycle(
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -587,6 +609,7 @@ def sales_cycle(
     return with_keys(d.keys, {"outcome": [outcome] * d.n_groups, **measures})
 
 
+@takes_columns()
 def win_curve(
     deals: pd.DataFrame,
     *,
@@ -599,6 +622,7 @@ def win_curve(
     won: str = "won",
     lost: str = "lost",
     errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Probability that a deal is won within t of its creation (cumulative incidence).
 
@@ -627,6 +651,11 @@ def win_curve(
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -728,6 +757,7 @@ def win_curve(
 # ----------------------------------------------------------------------------
 # pipeline
 # ----------------------------------------------------------------------------
+@takes_columns(renamed={"time": "entered"})
 def pipeline(
     deals: pd.DataFrame,
     stages: Sequence[str] | None = None,
@@ -745,8 +775,9 @@ def pipeline(
     lost: str = "lost",
     amount: str = "amount",
     stage: str = "stage",
-    time: str = "entered_at",
+    entered: str = "entered_at",
     errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Open pipeline per stage: deals, value, weighted value, mean age.
 
@@ -761,7 +792,7 @@ def pipeline(
         row of zeros).  Default: the stages of the open deals, sorted.
     history : pandas.DataFrame, optional
         Stage history, one row per stage entry of a deal (columns ``deal``,
-        ``stage`` and ``time``).  When given and ``probabilities`` is None,
+        ``stage`` and ``entered``).  When given and ``probabilities`` is None,
         each stage's win probability is measured from it (see Notes).
     as_of : datetime-like, optional
         Observation date: deals still open at this date are censored here. Default: the latest date in
@@ -790,12 +821,18 @@ def pipeline(
         Column holding the deal value (non-negative numbers).
     stage : str, default="stage"
         Column holding the stage name.
-    time : str, default="entered_at"
+    entered : str, default="entered_at"
         Column of the stage history holding the time the deal entered the stage:
-        datetime64 of any unit or time zone, or ISO 8601 strings.
+        datetime64 of any unit or time zone, or ISO 8601 strings (formerly ``time=``,
+        which still works for one release with a FutureWarning).
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -878,7 +915,9 @@ def pipeline(
     h = None
     current = d.frame[stage].to_numpy(dtype=object)
     if history is not None:
-        h = _read_history(history, deal=deal, stage=stage, time=time, as_of=d.as_of, func=func)
+        h = _read_history(
+            history, deal=deal, stage=stage, entered=entered, as_of=d.as_of, func=func
+        )
         # the stage an open deal was in on as_of: its last entry by then
         last = h.drop_duplicates(subset="deal", keep="last")
         pos = pd.Index(last["deal"]).get_indexer(d.frame[deal])
@@ -977,21 +1016,23 @@ def _check_probabilities(
 
 
 def _read_history(
-    history: Any, *, deal: str, stage: str, time: str, as_of: int, func: str
+    history: Any, *, deal: str, stage: str, entered: str, as_of: int, func: str
 ) -> pd.DataFrame:
     """The stage history as (deal, stage, entered ns), entries up to as_of, sorted by time."""
     h = check_frame(history, table="history", func=func)
-    require_columns(h, {"deal": deal, "stage": stage, "time": time}, table="history")
-    entered = datetime_to_ns(as_datetime(h, time, table="history", keyword="time"))
-    unknown = entered == NAT
+    require_columns(h, {"deal": deal, "stage": stage, "entered": entered}, table="history")
+    entered_ns = datetime_to_ns(as_datetime(h, entered, table="history", keyword="entered"))
+    unknown = entered_ns == NAT
     if unknown.any():
-        warn_dropped(int(unknown.sum()), len(h), f"history[{time!r}] is null (time=)", func=func)
-    use = ~unknown & (entered <= as_of)
+        warn_dropped(
+            int(unknown.sum()), len(h), f"history[{entered!r}] is null (entered=)", func=func
+        )
+    use = ~unknown & (entered_ns <= as_of)
     out = pd.DataFrame(
         {
             "deal": h[deal].to_numpy()[use],
             "stage": h[stage].to_numpy(dtype=object)[use],
-            "entered": entered[use],
+            "entered": entered_ns[use],
         }
     )
     ordered: pd.DataFrame = out.sort_values("entered", kind="stable").reset_index(drop=True)
@@ -1025,6 +1066,7 @@ def _stage_outcomes(
 # ----------------------------------------------------------------------------
 # velocity and coverage
 # ----------------------------------------------------------------------------
+@takes_columns()
 def sales_velocity(
     deals: pd.DataFrame,
     *,
@@ -1038,6 +1080,7 @@ def sales_velocity(
     lost: str = "lost",
     amount: str = "amount",
     errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Sales velocity: money per day flowing through the pipeline, with its inputs.
 
@@ -1068,6 +1111,11 @@ def sales_velocity(
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -1162,6 +1210,7 @@ def sales_velocity(
     )
 
 
+@takes_columns()
 def coverage(
     deals: pd.DataFrame,
     target: float,
@@ -1178,6 +1227,7 @@ def coverage(
     lost: str = "lost",
     amount: str = "amount",
     errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Pipeline coverage: open pipeline value ÷ the target still to win.
 
@@ -1216,6 +1266,11 @@ def coverage(
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -1390,6 +1445,7 @@ def _verdict(
 # ----------------------------------------------------------------------------
 # reps and channels
 # ----------------------------------------------------------------------------
+@takes_columns()
 def leaderboard(
     deals: pd.DataFrame,
     *,
@@ -1404,6 +1460,7 @@ def leaderboard(
     lost: str = "lost",
     amount: str = "amount",
     errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Rep leaderboard, ranked by a win rate shrunk toward the team's.
 
@@ -1435,6 +1492,11 @@ def leaderboard(
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -1558,6 +1620,7 @@ def leaderboard(
     return result
 
 
+@takes_columns()
 def channel_yield(
     deals: pd.DataFrame,
     *,
@@ -1573,6 +1636,7 @@ def channel_yield(
     lost: str = "lost",
     amount: str = "amount",
     errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Which channel brings the most and best leads: conversion, revenue, cost, ROI.
 
@@ -1606,6 +1670,11 @@ def channel_yield(
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------

@@ -36,6 +36,7 @@ from funnelkit._validate import (
     require_columns,
     timestamp_ns,
 )
+from funnelkit.columns import Columns, takes_columns
 from funnelkit.errors import InvalidDataError, InvalidParameterError
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
@@ -878,6 +879,7 @@ def _step(times: FloatArray, values: FloatArray, at: FloatArray, start: float) -
     return np.asarray(np.where(idx >= 0, picked, start), dtype=np.float64)
 
 
+@takes_columns(renamed={"time": "entered"})
 def plan(
     deals: pd.DataFrame,
     target: float,
@@ -895,8 +897,9 @@ def plan(
     lost: str = "lost",
     amount: str = "amount",
     stage: str = "stage",
-    time: str = "entered_at",
+    entered: str = "entered_at",
     seed: int | None = 0,
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Plan a revenue target from the user's own deals: rates, sizes and timing measured.
 
@@ -944,11 +947,17 @@ def plan(
         Column holding the deal value (non-negative numbers).
     stage : str, default="stage"
         Column holding the stage name.
-    time : str, default="entered_at"
+    entered : str, default="entered_at"
         Column of the stage history holding the time the deal entered the stage:
-        datetime64 of any unit or time zone, or ISO 8601 strings.
+        datetime64 of any unit or time zone, or ISO 8601 strings (formerly ``time=``,
+        which still works for one release with a FutureWarning).
     seed : int or None, default=0
         Seed of the simulations; None draws fresh randomness.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -1133,7 +1142,7 @@ def plan(
             as_of_ns,
             deal=deal,
             stage=stage,
-            time=time,
+            entered=entered,
         )
     n_stages = len(names)
     closed_mask = is_won | is_lost
@@ -1204,7 +1213,7 @@ def _read_stages(
     *,
     deal: str,
     stage: str,
-    time: str,
+    entered: str,
 ) -> tuple[list[str], IntArray, IntArray]:
     """Stage names, each deal's furthest stage index (won: the last) and entry times."""
     from funnelkit._validate import as_datetime, check_not_null, datetime_to_ns
@@ -1218,9 +1227,9 @@ def _read_stages(
         raise param_error(
             func, "stages", f"a list of distinct stage names (without {WON!r})", stages
         )
-    require_columns(h, {"deal": deal, "stage": stage, "time": time}, table="history")
+    require_columns(h, {"deal": deal, "stage": stage, "entered": entered}, table="history")
     check_not_null(h, deal, table="history", keyword="deal", func=func)
-    times = datetime_to_ns(as_datetime(h, time, table="history", keyword="time"))
+    times = datetime_to_ns(as_datetime(h, entered, table="history", keyword="entered"))
     stage_code = pd.Index(list(stages)).get_indexer(h[stage])
     deal_code = pd.Index(deal_ids).get_indexer(h[deal])
     # entries at other stages, of deals not in the table, or after as_of do not count

@@ -457,7 +457,7 @@ def test_pipeline_errors(deals):
     with pytest.warns(FunnelkitWarning, match="open at a stage not in stages"):
         res = fk.pipeline(deals, ["proposal"])
     assert res["deals"].tolist() == [1]
-    with pytest.raises(ColumnNotFoundError, match=r"time=.*history"):
+    with pytest.raises(ColumnNotFoundError, match=r"entered=.*history"):
         fk.pipeline(deals, history=pd.DataFrame({"deal_id": [1], "stage": ["x"], "at": [1]}))
 
 

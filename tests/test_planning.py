@@ -828,7 +828,7 @@ def test_plan_errors(history_case, closed_deals):
         r"deals.*Hint: pass status='state'",
     ):
         fk.plan(deals.rename(columns={"status": "state"}), 10)
-    with pytest.raises(ColumnNotFoundError, match=r"\(time=\) not found in history"):
+    with pytest.raises(ColumnNotFoundError, match=r"\(entered=\) not found in history"):
         fk.plan(deals, 10, history=history.rename(columns={"entered_at": "t"}), stages=stages)
     with pytest.raises(InvalidDataError, match=r"of which 0 won"):
         fk.plan(deals.assign(status="lost"), 10)
