@@ -33,17 +33,16 @@ from funnelkit._group_stats import (
     grouped_quantiles,
     grouped_sum,
 )
+from funnelkit._history import deal_paths, read_history, stage_win_counts
 from funnelkit._stats import wilson_interval
 from funnelkit._survival import aalen_johansen, conditional_quantile
 from funnelkit._validate import (
     as_amount,
-    as_datetime,
     check_ci,
     check_date,
     check_frame,
     check_option,
     check_positive,
-    datetime_to_ns,
     ns_to_datetime,
     param_error,
     require_columns,
@@ -51,7 +50,7 @@ from funnelkit._validate import (
     warn_dropped,
 )
 from funnelkit.columns import Columns, takes_columns
-from funnelkit.errors import InvalidDataError
+from funnelkit.errors import InvalidDataError, InvalidParameterError
 
 __all__ = [
     "channel_yield",
@@ -896,6 +895,19 @@ def pipeline(
     """  # noqa: E501 (shared keyword text, kept verbatim)
     func = "pipeline"
     cl = check_ci(ci, func=func)
+    entries = None
+    if history is not None:
+        raw = check_frame(deals, table="deals", func=func)
+        require_columns(raw, {"deal": deal}, table="deals")
+        entries = read_history(
+            history,
+            raw[deal].to_numpy(),
+            deal=deal,
+            stage=stage,
+            entered=entered,
+            errors=errors,
+            func=func,
+        )
     d = read_deals(
         deals,
         func=func,
@@ -910,32 +922,49 @@ def pipeline(
         columns={"stage": stage},
         by=by,
         as_of=as_of,
+        observed=NAT if entries is None else entries.latest,
     )
     _need_as_of(d, func=func)
-    h = None
-    current = d.frame[stage].to_numpy(dtype=object)
-    if history is not None:
-        h = _read_history(
-            history, deal=deal, stage=stage, entered=entered, as_of=d.as_of, func=func
-        )
-        # the stage an open deal was in on as_of: its last entry by then
-        last = h.drop_duplicates(subset="deal", keep="last")
-        pos = pd.Index(last["deal"]).get_indexer(d.frame[deal])
-        current = np.where(pos >= 0, last["stage"].to_numpy(dtype=object)[pos], current)
-    is_open = d.outcome == OPEN
-    no_stage = is_open & pd.isna(current)
-    d = drop_unusable(d, no_stage, "they are open and have no stage", func=func)
-    current = current[~no_stage]
-    is_open = d.outcome == OPEN
-    if stages is None:
-        names = sorted(pd.unique(current[is_open]).tolist(), key=str)
-    else:
+    table_stage = d.frame[stage].to_numpy(dtype=object)
+    if stages is not None:
         names = list(stages)
         if len(set(names)) != len(names):
             raise param_error(func, "stages", "a list of distinct stage names", stages)
+        order: list[Any] = names
+    else:
+        seen = [table_stage] + ([] if entries is None else [entries.stage])
+        order = sorted(pd.unique(np.concatenate(seen)[pd.notna(np.concatenate(seen))]), key=str)
+    if entries is not None:
+        entries = entries.restrict(d.rows, len(raw))
+    paths = deal_paths(
+        entries,
+        order,
+        n_deals=len(d.outcome),
+        as_of=d.as_of,
+        closed=d.closed,
+        table_stage=table_stage,
+    )
+    # the stage an open deal was in on as_of: its last entry by then (ties by stage order)
+    current = paths.current
+    is_open = d.outcome == OPEN
+    no_stage = is_open & pd.isna(current)
+    d = drop_unusable(d, no_stage, "they are open and have no stage", func=func)
+    keep_rows = ~no_stage
+    current, furthest = current[keep_rows], paths.furthest[keep_rows]
+    is_open = d.outcome == OPEN
+    if stages is None:
+        names = sorted(pd.unique(current[is_open]).tolist(), key=str)
+        if entries is not None and probabilities is None:
+            msg = (
+                f"{func} measures each stage's win probability from the history among the "
+                f"deals that reached the stage or a later one, so it needs the stages in "
+                f"funnel order: pass stages=[...] (or probabilities= to give them)."
+            )
+            raise InvalidParameterError(msg)
+    else:
         outside = is_open & (pd.Index(names).get_indexer(current) < 0)
         d = drop_unusable(d, outside, "they are open at a stage not in stages", func=func)
-        current = current[~outside]
+        current, furthest = current[~outside], furthest[~outside]
         is_open = d.outcome == OPEN
     n_st, g = len(names), d.n_groups
     stage_idx = pd.Index(names).get_indexer(current)
@@ -969,8 +998,8 @@ def pipeline(
     hi = np.full(g * n_st, np.nan)
     if probabilities is not None:
         prob = np.tile(_check_probabilities(probabilities, names, func=func), g)
-    elif h is not None:
-        closed_n, won_n = _stage_outcomes(d, h, names, deal=deal)
+    elif entries is not None:
+        closed_n, won_n = stage_win_counts(furthest, d.outcome, d.codes, g, n_st)
         prob = _rate(won_n, closed_n)
         lo, hi = wilson_interval(won_n, closed_n, cl)
     return with_keys(
@@ -1013,54 +1042,6 @@ def _check_probabilities(
             )
         out[i] = float(v)
     return out
-
-
-def _read_history(
-    history: Any, *, deal: str, stage: str, entered: str, as_of: int, func: str
-) -> pd.DataFrame:
-    """The stage history as (deal, stage, entered ns), entries up to as_of, sorted by time."""
-    h = check_frame(history, table="history", func=func)
-    require_columns(h, {"deal": deal, "stage": stage, "entered": entered}, table="history")
-    entered_ns = datetime_to_ns(as_datetime(h, entered, table="history", keyword="entered"))
-    unknown = entered_ns == NAT
-    if unknown.any():
-        warn_dropped(
-            int(unknown.sum()), len(h), f"history[{entered!r}] is null (entered=)", func=func
-        )
-    use = ~unknown & (entered_ns <= as_of)
-    out = pd.DataFrame(
-        {
-            "deal": h[deal].to_numpy()[use],
-            "stage": h[stage].to_numpy(dtype=object)[use],
-            "entered": entered_ns[use],
-        }
-    )
-    ordered: pd.DataFrame = out.sort_values("entered", kind="stable").reset_index(drop=True)
-    return ordered
-
-
-def _stage_outcomes(
-    d: DealArrays, h: pd.DataFrame, names: list[str], *, deal: str
-) -> tuple[np.ndarray[Any, np.dtype[np.int64]], np.ndarray[Any, np.dtype[np.int64]]]:
-    """Closed deals that passed each (group, stage), and how many of them were won."""
-    closed_mask = d.outcome != OPEN
-    deal_ids = d.frame[deal].to_numpy()[closed_mask]
-    pos = pd.Index(deal_ids).get_indexer(h["deal"].to_numpy())
-    st_idx = pd.Index(names).get_indexer(h["stage"])
-    use = (pos >= 0) & (st_idx >= 0)
-    n_st = len(names)
-    # one count per (closed deal, stage) however often it was entered
-    pair = np.unique(np.stack([pos[use], st_idx[use]]), axis=1) if use.any() else None
-    total = np.zeros(d.n_groups * n_st, dtype=np.int64)
-    won_n = np.zeros(d.n_groups * n_st, dtype=np.int64)
-    if pair is not None:
-        p_deal, p_stage = pair
-        codes = d.codes[closed_mask][p_deal]
-        wins = (d.outcome[closed_mask] == WON)[p_deal]
-        cell = codes * n_st + p_stage
-        total = grouped_count(cell, d.n_groups * n_st)
-        won_n = grouped_count(cell[wins], d.n_groups * n_st)
-    return total, won_n
 
 
 # ----------------------------------------------------------------------------
