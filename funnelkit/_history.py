@@ -201,7 +201,9 @@ def deal_paths(
         d, st, t = entries.deal[use], entries.stage[use], entries.t[use]
         spos = index.get_indexer(st).astype(np.int64)
         tie = np.where(spos >= 0, spos, n_st)
-        order = np.lexsort((tie, t, d))
+        # stages outside ``stages``: by their sorted value, never by row order
+        by_value = pd.factorize(pd.Series(st, dtype=object).astype(str), sort=True)[0]
+        order = np.lexsort((by_value, tie, t, d))
         d, st, t, spos = d[order], st[order], t[order], spos[order]
         has[d] = True
         last = np.ones(d.size, dtype=bool)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from funnelkit import _stage_kernels as kern
+from funnelkit._history import deal_paths, read_history
 from funnelkit._stats import wilson_interval
 from funnelkit._validate import (
     N_EXAMPLES,
@@ -944,6 +945,7 @@ def _lost_stage(
     closed: str,
     extra: dict[str, Any],
     func: str,
+    stages: list[Hashable] | None = None,
 ) -> _Lost:
     """Find the lost deals and the stage each was lost at."""
     columns: dict[str, Any] = {"deal": deal, "status": status, **extra}
@@ -960,28 +962,27 @@ def _lost_stage(
     )
     if history is None:
         return _Lost(rows, pd.Series(fallback, dtype=object), df)
-    hist = check_frame(history, table="history", func=func)
-    require_columns(hist, {"deal": deal, "stage": stage, "entered": entered}, table="history")
-    check_not_null(hist, deal, table="history", keyword="deal", func=func)
-    check_not_null(hist, entered, table="history", keyword="entered", func=func)
-    times = as_datetime(hist, entered, table="history", keyword="entered")
+    entries = read_history(
+        history,
+        df[deal].to_numpy(),
+        deal=deal,
+        stage=stage,
+        entered=entered,
+        errors="raise",
+        func=func,
+    )
     close_s = as_datetime(df, closed, table="deals", keyword="closed")
-    _same_zone(time_zone(times), time_zone(close_s), what="history times and deals closing dates")
-    # history rows of lost deals entered at or before the closing date
-    pos = pd.Index(df[deal].to_numpy()[rows]).get_indexer(hist[deal].to_numpy())
-    t = datetime_to_ns(times)
-    close = datetime_to_ns(close_s)[rows]
-    close = np.where(close == NAT, kern.NS_MAX, close)
-    ok = pos >= 0
-    ok[ok] = t[ok] <= close[pos[ok]]
-    r_pos, r_t = pos[ok], t[ok]
-    r_stage = hist[stage].to_numpy(dtype=object)[ok]
-    order = np.lexsort((r_t, r_pos))  # last entry per deal wins
-    r_pos, r_stage = r_pos[order], r_stage[order]
-    last = np.ones(r_pos.size, dtype=bool)
-    last[:-1] = r_pos[1:] != r_pos[:-1]
-    lost_at = fallback.copy()
-    lost_at[r_pos[last]] = r_stage[last]
+    _same_zone(entries.tz, time_zone(close_s), what="history times and deals closing dates")
+    # the stage of each lost deal's last entry at or before its close (ties by stage order)
+    paths = deal_paths(
+        entries,
+        [] if stages is None else stages,
+        n_deals=len(df),
+        as_of=kern.NS_MAX,
+        closed=datetime_to_ns(close_s),
+        table_stage=df[stage].to_numpy(dtype=object) if stage in df.columns else None,
+    )
+    lost_at = paths.last_before_close[rows]
     return _Lost(rows, pd.Series(lost_at, dtype=object), df)
 
 
@@ -1111,6 +1112,7 @@ def lost_deals(
         closed=closed,
         extra={"amount": amount, "lost_reason": lost_reason},
         func=func,
+        stages=order_stages,
     )
     df = info.deals
     amounts = as_amount(df, amount, table="deals").to_numpy(dtype=np.float64)[info.rows]
@@ -1301,6 +1303,7 @@ def revival_candidates(
         closed=closed,
         extra={"amount": amount, "lost_reason": lost_reason, "closed": closed},
         func=func,
+        stages=names,
     )
     df = info.deals
     rows = info.rows
@@ -1329,12 +1332,14 @@ def revival_candidates(
             default = max(default, int(h_t.max()))
     cutoff = _as_of_ns(as_of, tz, default, func=func)
     close = close[rows]
+    # a deal lost after as_of was not lost yet at as_of
+    not_yet = (close != NAT) & (close > cutoff)
     age = np.where(close == NAT, NAT, cutoff - close)
 
     reason_values = df[lost_reason].to_numpy(dtype=object)[rows]
     norm = pd.Series(reason_values, dtype=object).astype("string").str.strip().str.lower()
     wanted_norm = {str(r).strip().lower() for r in wanted}
-    keep = norm.isin(wanted_norm).fillna(False).to_numpy(dtype=bool)
+    keep = norm.isin(wanted_norm).fillna(False).to_numpy(dtype=bool) & ~not_yet
     if min_td is not None:
         # no in-place &=: under copy-on-write (pandas 3) to_numpy() may be read-only
         keep = keep & (age != NAT) & (age >= min_td.value)
