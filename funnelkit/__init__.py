@@ -20,6 +20,7 @@ from funnelkit.columns import Columns
 from funnelkit.deals import (
     channel_yield,
     coverage,
+    deal_entities,
     deal_size,
     leaderboard,
     pipeline,
@@ -71,6 +72,7 @@ __all__ = [
     "conversion",
     "coverage",
     "datasets",
+    "deal_entities",
     "deal_size",
     "deals_needed",
     "dropoff",

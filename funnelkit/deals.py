@@ -55,6 +55,7 @@ from funnelkit.errors import InvalidDataError, InvalidParameterError
 __all__ = [
     "channel_yield",
     "coverage",
+    "deal_entities",
     "deal_size",
     "leaderboard",
     "pipeline",
@@ -146,6 +147,192 @@ def _rate(k: Any, n: Any) -> np.ndarray[Any, np.dtype[np.float64]]:
     n = np.asarray(n, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(n > 0, k / n, np.nan)
+
+
+# ----------------------------------------------------------------------------
+# the per-deal table
+# ----------------------------------------------------------------------------
+@takes_columns(renamed={"time": "entered"})
+def deal_entities(
+    deals: pd.DataFrame,
+    history: pd.DataFrame | None = None,
+    *,
+    stages: Sequence[Hashable] | None = None,
+    as_of: DateLike = None,
+    deal: str = "deal_id",
+    created: str = "created_at",
+    closed: str = "closed_at",
+    status: str = "status",
+    won: str = "won",
+    lost: str = "lost",
+    amount: str = "amount",
+    stage: str = "stage",
+    entered: str = "entered_at",
+    errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
+) -> pd.DataFrame:
+    """One row per deal, as it stood at ``as_of``: the table every deal metric aggregates.
+
+    Parameters
+    ----------
+    deals : pandas.DataFrame
+        The deal table, one row per deal.
+    history : pandas.DataFrame, optional
+        Stage history, one row per stage entry (columns ``deal``, ``stage`` and
+        ``entered``); its deal ids must be deal ids of ``deals``.
+    stages : list, optional
+        The stages in funnel order: needed for the furthest stage and the
+        entry time of each stage.  Default: the stages of the deal table and
+        the history, sorted (then ``furthest_stage`` follows that order).
+    as_of : datetime-like, optional
+        Observation date: deals still open at this date are censored here. Default: the latest date in
+        the data (never "today").
+    deal : str, default="deal_id"
+        Column that identifies the deal.
+    created : str, default="created_at"
+        Column holding the date the deal was created.
+    closed : str, default="closed_at"
+        Column holding the date the deal was closed (NaT while open).
+    status : str, default="status"
+        Column holding the deal status.
+    won : str, default="won"
+        Value of ``status`` meaning the deal was won.
+    lost : str, default="lost"
+        Value of ``status`` meaning the deal was lost. Any other value means open.
+    amount : str, default="amount"
+        Column holding the deal value (non-negative numbers).
+    stage : str, default="stage"
+        Column holding the stage name.
+    entered : str, default="entered_at"
+        Column of the stage history holding the time the deal entered the stage:
+        datetime64 of any unit or time zone, or ISO 8601 strings (formerly ``time=``,
+        which still works for one release with a FutureWarning).
+    errors : {"raise", "warn"}, default="raise"
+        What to do with contradictory rows (closed before created; won or lost with no close
+        date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per deal existing at ``as_of``, in input order: the deal table's
+        columns (``status`` replaced by the status at ``as_of``: ``"won"``,
+        ``"lost"`` or ``"open"``; ``closed`` NaT for deals open at ``as_of``),
+        then ``furthest_stage`` (the furthest stage of ``stages`` reached in
+        the history or the deal table's ``stage``), ``current_stage`` (the
+        stage of the last entry by ``as_of``, else the deal table's stage),
+        ``lost_at`` (lost deals: the stage of the last entry at or before the
+        close), ``entered_<stage>`` (first entry into each stage, NaT when
+        never), ``cycle`` (timedelta64[ns]: created to closed, or to ``as_of``
+        while open) and ``censored`` (bool: still open at ``as_of``).
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A named column is not in ``deals`` or ``history``.
+    InvalidDataError
+        Duplicated or null deal ids, unparseable dates or amounts, history ids
+        that do not join the deals, contradictory rows (unless
+        ``errors="warn"``).
+
+    See Also
+    --------
+    funnel_entities : The per-entity table of an event funnel.
+    pipeline, lost_deals : Aggregates of this table.
+
+    Notes
+    -----
+    Same-instant history entries are ordered by stage order, so no column
+    depends on the order of the rows.  Deals created after ``as_of`` are left
+    out; deals closed after it are open.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> deals = pd.DataFrame({
+    ...     "deal_id": [1, 2],
+    ...     "created_at": pd.to_datetime(["2025-01-01", "2025-01-05"]),
+    ...     "closed_at": pd.to_datetime(["2025-02-01", None]),
+    ...     "status": ["lost", "open"],
+    ...     "amount": [100.0, 50.0],
+    ...     "stage": ["demo", "lead"],
+    ... })
+    >>> history = pd.DataFrame({
+    ...     "deal_id": [1, 1, 2],
+    ...     "stage": ["lead", "demo", "lead"],
+    ...     "entered_at": pd.to_datetime(["2025-01-01", "2025-01-10", "2025-01-05"]),
+    ... })
+    >>> per = fk.deal_entities(deals, history, stages=["lead", "demo"], as_of="2025-02-10")
+    >>> per[["deal_id", "status", "furthest_stage", "current_stage", "lost_at", "cycle"]]
+       deal_id status furthest_stage current_stage lost_at   cycle
+    0        1   lost           demo          demo    demo 31 days
+    1        2   open           lead          lead     NaN 36 days
+    """  # noqa: E501 (shared keyword text, kept verbatim)
+    func = "deal_entities"
+    raw = check_frame(deals, table="deals", func=func)
+    require_columns(raw, {"deal": deal, "stage": stage}, table="deals")
+    entries = None
+    if history is not None:
+        entries = read_history(
+            history,
+            raw[deal].to_numpy(),
+            deal=deal,
+            stage=stage,
+            entered=entered,
+            errors=errors,
+            func=func,
+        )
+    d = read_deals(
+        raw,
+        func=func,
+        deal=deal,
+        created=created,
+        closed=closed,
+        status=status,
+        won=won,
+        lost=lost,
+        errors=errors,
+        amount=amount if amount in raw.columns else None,
+        as_of=as_of,
+        observed=NAT if entries is None else entries.latest,
+    )
+    table_stage = d.frame[stage].to_numpy(dtype=object)
+    if stages is not None:
+        order = list(stages)
+        if len(set(order)) != len(order):
+            raise param_error(func, "stages", "a list of distinct stage names", stages)
+    else:
+        seen = np.concatenate([table_stage] + ([] if entries is None else [entries.stage]))
+        order = sorted(pd.unique(seen[pd.notna(seen)]).tolist(), key=str)
+    if entries is not None:
+        entries = entries.restrict(d.rows, len(raw))
+    paths = deal_paths(
+        entries,
+        order,
+        n_deals=len(d.outcome),
+        as_of=d.as_of,
+        closed=d.closed,
+        table_stage=table_stage,
+    )
+    names = np.array([*order, np.nan], dtype=object)
+    out = d.frame.reset_index(drop=True).copy()
+    out[status] = np.array(["open", "won", "lost"], dtype=object)[d.outcome]
+    out[closed] = ns_to_datetime(d.closed, d.tz).to_numpy()
+    out["furthest_stage"] = names[np.where(paths.furthest >= 0, paths.furthest, len(order))]
+    out["current_stage"] = paths.current
+    out["lost_at"] = np.where(d.outcome == LOST, paths.last_before_close, np.nan)
+    for k, name in enumerate(order):
+        out[f"entered_{name}"] = ns_to_datetime(paths.entry[:, k], entries.tz if entries else d.tz)
+    cycle = np.where(d.created == NAT, np.nan, _durations(d).astype(np.float64))
+    out["cycle"] = to_timedelta(cycle)
+    out["censored"] = d.outcome == OPEN
+    result: pd.DataFrame = out
+    return result
 
 
 # ----------------------------------------------------------------------------
