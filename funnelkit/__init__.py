@@ -16,9 +16,11 @@ from __future__ import annotations
 from funnelkit import datasets
 from funnelkit._report import report
 from funnelkit._version import __version__
+from funnelkit.columns import Columns
 from funnelkit.deals import (
     channel_yield,
     coverage,
+    deal_entities,
     deal_size,
     leaderboard,
     pipeline,
@@ -59,6 +61,7 @@ from funnelkit.triggers import compare, triggers
 
 __all__ = [
     "ColumnNotFoundError",
+    "Columns",
     "FunnelkitError",
     "FunnelkitWarning",
     "InvalidDataError",
@@ -69,6 +72,7 @@ __all__ = [
     "conversion",
     "coverage",
     "datasets",
+    "deal_entities",
     "deal_size",
     "deals_needed",
     "dropoff",

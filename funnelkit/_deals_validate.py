@@ -10,6 +10,7 @@ Outcome codes used by every deal metric: ``OPEN = 0``, ``WON = 1``,
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ import pandas as pd
 
 from funnelkit._validate import (
     N_EXAMPLES,
+    _invalid,
     as_amount,
     as_datetime,
     as_list,
@@ -34,7 +36,7 @@ from funnelkit._validate import (
     timestamp_ns,
     warn_dropped,
 )
-from funnelkit.errors import InvalidDataError, InvalidParameterError
+from funnelkit.errors import FunnelkitWarning, InvalidDataError, InvalidParameterError
 
 OPEN, WON, LOST = 0, 1, 2
 NAT = np.iinfo(np.int64).min
@@ -62,6 +64,7 @@ class DealArrays:
     tz: Any  #: time zone of the dates (None when naive)
     codes: IntArray  #: group number of each row (0.. n_groups-1)
     keys: pd.DataFrame  #: one row per group: the ``by`` values, sorted
+    rows: IntArray  #: position of each kept row in the input table
 
     @property
     def n_groups(self) -> int:
@@ -80,6 +83,7 @@ class DealArrays:
             tz=self.tz,
             codes=self.codes[keep],
             keys=self.keys,
+            rows=self.rows[keep],
         )
 
 
@@ -99,6 +103,7 @@ def read_deals(
     columns: dict[str, Hashable | None] | None = None,
     by: Hashable | Sequence[Hashable] | None = None,
     as_of: Any = None,
+    observed: int = NAT,
 ) -> DealArrays:
     """Validate a deal table and return it as arrays.
 
@@ -109,6 +114,12 @@ def read_deals(
     close date) raise unless ``errors="warn"``.  Deals created after
     ``as_of`` are left out with a warning; deals closed after ``as_of`` count
     as open at ``as_of``.
+
+    The default ``as_of`` is the latest date *observed*: creation dates,
+    close dates of won and lost deals, and ``observed`` (the latest entry of
+    the other tables passed, e.g. the stage history).  An open deal's close
+    date is the CRM's expected close date, never an observation: it is
+    ignored, with a warning.
     """
     df = check_frame(deals, table="deals", func=func)
     check_option(errors, ["raise", "warn"], name="errors", func=func)
@@ -130,14 +141,16 @@ def read_deals(
     df = check_not_null(df, deal, table="deals", keyword="deal", func=func)
     dup = df[deal].duplicated(keep=False).to_numpy(dtype=bool)
     if dup.any():
-        raise _bad_rows(
+        raise _invalid(
             df,
             dup,
+            table="deals",
             column=deal,
             reason="duplicate",
-            what="with a duplicated deal id (deal=)",
-            fix="A deal table has one row per deal; drop duplicates or pass the stage history "
-            "as history= where the function takes one.",
+            what="with a repeated deal id (deal=)",
+            fix=f"A deal table has one row per deal: drop duplicates first (e.g. "
+            f"deals.drop_duplicates(subset=[{deal!r}], keep='last')), or pass the stage history "
+            f"as history= where the function takes one.",
         )
 
     created_s = as_datetime(df, created, table="deals", keyword="created")
@@ -167,6 +180,20 @@ def read_deals(
     outcome = np.where(is_won, WON, np.where(is_lost, LOST, OPEN)).astype(np.int64)
 
     has_c, has_d = c_ns != NAT, d_ns != NAT
+    # an open deal's close date is an expected date, not an observation
+    expected = has_d & (outcome == OPEN)
+    if expected.any():
+        warnings.warn(
+            f"{func}: {int(expected.sum()):,} open deals have a date in deals[{closed!r}] "
+            f"(closed=); CRMs store the expected close date there, so it is ignored (an open "
+            f"deal is not closed, and its expected date is not an observation). Give won / "
+            f"lost deals their status, or clear the column for open deals to silence this.",
+            FunnelkitWarning,
+            stacklevel=4,
+        )
+        d_ns = np.where(expected, NAT, d_ns)
+        has_d = d_ns != NAT
+
     bad_order = has_c & has_d & (d_ns < c_ns)
     no_close = (outcome != OPEN) & ~has_d
     keep = np.ones(len(df), dtype=bool)
@@ -200,8 +227,8 @@ def read_deals(
 
     # observation date
     if as_of is None:
-        stamps = np.concatenate((c_ns[has_c & keep], d_ns[has_d & keep]))
-        cutoff = int(stamps.max()) if stamps.size else NAT
+        stamps = np.concatenate((c_ns[has_c & keep], d_ns[has_d & keep], [observed]))
+        cutoff = int(stamps.max())
     else:
         cutoff = timestamp_ns(check_date(as_of, tz=tz, name="as_of", func=func))
         late = keep & has_c & (c_ns > cutoff)
@@ -225,6 +252,7 @@ def read_deals(
         tz=tz,
         codes=codes[rows],
         keys=keys,
+        rows=rows.astype(np.int64),
     )
 
 

@@ -33,28 +33,29 @@ from funnelkit._group_stats import (
     grouped_quantiles,
     grouped_sum,
 )
+from funnelkit._history import deal_paths, read_history, stage_win_counts
 from funnelkit._stats import wilson_interval
 from funnelkit._survival import aalen_johansen, conditional_quantile
 from funnelkit._validate import (
     as_amount,
-    as_datetime,
     check_ci,
     check_date,
     check_frame,
     check_option,
     check_positive,
-    datetime_to_ns,
     ns_to_datetime,
     param_error,
     require_columns,
     timestamp_ns,
     warn_dropped,
 )
-from funnelkit.errors import InvalidDataError
+from funnelkit.columns import Columns, takes_columns
+from funnelkit.errors import InvalidDataError, InvalidParameterError
 
 __all__ = [
     "channel_yield",
     "coverage",
+    "deal_entities",
     "deal_size",
     "leaderboard",
     "pipeline",
@@ -149,8 +150,195 @@ def _rate(k: Any, n: Any) -> np.ndarray[Any, np.dtype[np.float64]]:
 
 
 # ----------------------------------------------------------------------------
+# the per-deal table
+# ----------------------------------------------------------------------------
+@takes_columns(renamed={"time": "entered"})
+def deal_entities(
+    deals: pd.DataFrame,
+    history: pd.DataFrame | None = None,
+    *,
+    stages: Sequence[Hashable] | None = None,
+    as_of: DateLike = None,
+    deal: str = "deal_id",
+    created: str = "created_at",
+    closed: str = "closed_at",
+    status: str = "status",
+    won: str = "won",
+    lost: str = "lost",
+    amount: str = "amount",
+    stage: str = "stage",
+    entered: str = "entered_at",
+    errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
+) -> pd.DataFrame:
+    """One row per deal, as it stood at ``as_of``: the table every deal metric aggregates.
+
+    Parameters
+    ----------
+    deals : pandas.DataFrame
+        The deal table, one row per deal.
+    history : pandas.DataFrame, optional
+        Stage history, one row per stage entry (columns ``deal``, ``stage`` and
+        ``entered``); its deal ids must be deal ids of ``deals``.
+    stages : list, optional
+        The stages in funnel order: needed for the furthest stage and the
+        entry time of each stage.  Default: the stages of the deal table and
+        the history, sorted (then ``furthest_stage`` follows that order).
+    as_of : datetime-like, optional
+        Observation date: deals still open at this date are censored here. Default: the latest date in
+        the data (never "today").
+    deal : str, default="deal_id"
+        Column that identifies the deal.
+    created : str, default="created_at"
+        Column holding the date the deal was created.
+    closed : str, default="closed_at"
+        Column holding the date the deal was closed (NaT while open).
+    status : str, default="status"
+        Column holding the deal status.
+    won : str, default="won"
+        Value of ``status`` meaning the deal was won.
+    lost : str, default="lost"
+        Value of ``status`` meaning the deal was lost. Any other value means open.
+    amount : str, default="amount"
+        Column holding the deal value (non-negative numbers).
+    stage : str, default="stage"
+        Column holding the stage name.
+    entered : str, default="entered_at"
+        Column of the stage history holding the time the deal entered the stage:
+        datetime64 of any unit or time zone, or ISO 8601 strings (formerly ``time=``,
+        which still works for one release with a FutureWarning).
+    errors : {"raise", "warn"}, default="raise"
+        What to do with contradictory rows (closed before created; won or lost with no close
+        date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per deal existing at ``as_of``, in input order: the deal table's
+        columns (``status`` replaced by the status at ``as_of``: ``"won"``,
+        ``"lost"`` or ``"open"``; ``closed`` NaT for deals open at ``as_of``),
+        then ``furthest_stage`` (the furthest stage of ``stages`` reached in
+        the history or the deal table's ``stage``), ``current_stage`` (the
+        stage of the last entry by ``as_of``, else the deal table's stage),
+        ``lost_at`` (lost deals: the stage of the last entry at or before the
+        close), ``entered_<stage>`` (first entry into each stage, NaT when
+        never), ``cycle`` (timedelta64[ns]: created to closed, or to ``as_of``
+        while open) and ``censored`` (bool: still open at ``as_of``).
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A named column is not in ``deals`` or ``history``.
+    InvalidDataError
+        Duplicated or null deal ids, unparseable dates or amounts, history ids
+        that do not join the deals, contradictory rows (unless
+        ``errors="warn"``).
+
+    See Also
+    --------
+    funnel_entities : The per-entity table of an event funnel.
+    pipeline, lost_deals : Aggregates of this table.
+
+    Notes
+    -----
+    Same-instant history entries are ordered by stage order, so no column
+    depends on the order of the rows.  Deals created after ``as_of`` are left
+    out; deals closed after it are open.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> deals = pd.DataFrame({
+    ...     "deal_id": [1, 2],
+    ...     "created_at": pd.to_datetime(["2025-01-01", "2025-01-05"]),
+    ...     "closed_at": pd.to_datetime(["2025-02-01", None]),
+    ...     "status": ["lost", "open"],
+    ...     "amount": [100.0, 50.0],
+    ...     "stage": ["demo", "lead"],
+    ... })
+    >>> history = pd.DataFrame({
+    ...     "deal_id": [1, 1, 2],
+    ...     "stage": ["lead", "demo", "lead"],
+    ...     "entered_at": pd.to_datetime(["2025-01-01", "2025-01-10", "2025-01-05"]),
+    ... })
+    >>> per = fk.deal_entities(deals, history, stages=["lead", "demo"], as_of="2025-02-10")
+    >>> per[["deal_id", "status", "furthest_stage", "current_stage", "lost_at", "cycle"]]
+       deal_id status furthest_stage current_stage lost_at   cycle
+    0        1   lost           demo          demo    demo 31 days
+    1        2   open           lead          lead     NaN 36 days
+    """  # noqa: E501 (shared keyword text, kept verbatim)
+    func = "deal_entities"
+    raw = check_frame(deals, table="deals", func=func)
+    require_columns(raw, {"deal": deal, "stage": stage}, table="deals")
+    entries = None
+    if history is not None:
+        entries = read_history(
+            history,
+            raw[deal].to_numpy(),
+            deal=deal,
+            stage=stage,
+            entered=entered,
+            errors=errors,
+            func=func,
+        )
+    d = read_deals(
+        raw,
+        func=func,
+        deal=deal,
+        created=created,
+        closed=closed,
+        status=status,
+        won=won,
+        lost=lost,
+        errors=errors,
+        amount=amount if amount in raw.columns else None,
+        as_of=as_of,
+        observed=NAT if entries is None else entries.latest,
+    )
+    table_stage = d.frame[stage].to_numpy(dtype=object)
+    if stages is not None:
+        order = list(stages)
+        if len(set(order)) != len(order):
+            raise param_error(func, "stages", "a list of distinct stage names", stages)
+    else:
+        seen = np.concatenate([table_stage] + ([] if entries is None else [entries.stage]))
+        order = sorted(pd.unique(seen[pd.notna(seen)]).tolist(), key=str)
+    if entries is not None:
+        entries = entries.restrict(d.rows, len(raw))
+    paths = deal_paths(
+        entries,
+        order,
+        n_deals=len(d.outcome),
+        as_of=d.as_of,
+        closed=d.closed,
+        table_stage=table_stage,
+    )
+    names = np.array([*order, np.nan], dtype=object)
+    out = d.frame.reset_index(drop=True).copy()
+    out[status] = np.array(["open", "won", "lost"], dtype=object)[d.outcome]
+    out[closed] = ns_to_datetime(d.closed, d.tz).to_numpy()
+    out["furthest_stage"] = names[np.where(paths.furthest >= 0, paths.furthest, len(order))]
+    out["current_stage"] = paths.current
+    out["lost_at"] = np.where(d.outcome == LOST, paths.last_before_close, np.nan)
+    for k, name in enumerate(order):
+        out[f"entered_{name}"] = ns_to_datetime(paths.entry[:, k], entries.tz if entries else d.tz)
+    cycle = np.where(d.created == NAT, np.nan, _durations(d).astype(np.float64))
+    out["cycle"] = to_timedelta(cycle)
+    out["censored"] = d.outcome == OPEN
+    result: pd.DataFrame = out
+    return result
+
+
+# ----------------------------------------------------------------------------
 # win rate
 # ----------------------------------------------------------------------------
+@takes_columns()
 def win_rate(
     deals: pd.DataFrame,
     *,
@@ -165,6 +353,7 @@ def win_rate(
     won: str = "won",
     lost: str = "lost",
     errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Win rate (close rate) of a deal table, with a Wilson interval.
 
@@ -199,6 +388,11 @@ def win_rate(
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -328,6 +522,7 @@ def win_rate(
 # ----------------------------------------------------------------------------
 # deal size
 # ----------------------------------------------------------------------------
+@takes_columns()
 def deal_size(
     deals: pd.DataFrame,
     *,
@@ -341,6 +536,7 @@ def deal_size(
     lost: str = "lost",
     amount: str = "amount",
     errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Deal size (average deal, «средний чек»): amounts of the deals with one outcome.
 
@@ -370,6 +566,11 @@ def deal_size(
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -452,6 +653,7 @@ def deal_size(
 # ----------------------------------------------------------------------------
 # sales cycle and win curve
 # ----------------------------------------------------------------------------
+@takes_columns()
 def sales_cycle(
     deals: pd.DataFrame,
     *,
@@ -465,6 +667,7 @@ def sales_cycle(
     won: str = "won",
     lost: str = "lost",
     errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Sales cycle: time from created to closed, with open deals kept as censored.
 
@@ -496,6 +699,11 @@ def sales_cycle(
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -587,6 +795,7 @@ def sales_cycle(
     return with_keys(d.keys, {"outcome": [outcome] * d.n_groups, **measures})
 
 
+@takes_columns()
 def win_curve(
     deals: pd.DataFrame,
     *,
@@ -599,6 +808,7 @@ def win_curve(
     won: str = "won",
     lost: str = "lost",
     errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Probability that a deal is won within t of its creation (cumulative incidence).
 
@@ -627,6 +837,11 @@ def win_curve(
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -728,6 +943,7 @@ def win_curve(
 # ----------------------------------------------------------------------------
 # pipeline
 # ----------------------------------------------------------------------------
+@takes_columns(renamed={"time": "entered"})
 def pipeline(
     deals: pd.DataFrame,
     stages: Sequence[str] | None = None,
@@ -745,8 +961,9 @@ def pipeline(
     lost: str = "lost",
     amount: str = "amount",
     stage: str = "stage",
-    time: str = "entered_at",
+    entered: str = "entered_at",
     errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Open pipeline per stage: deals, value, weighted value, mean age.
 
@@ -761,7 +978,7 @@ def pipeline(
         row of zeros).  Default: the stages of the open deals, sorted.
     history : pandas.DataFrame, optional
         Stage history, one row per stage entry of a deal (columns ``deal``,
-        ``stage`` and ``time``).  When given and ``probabilities`` is None,
+        ``stage`` and ``entered``).  When given and ``probabilities`` is None,
         each stage's win probability is measured from it (see Notes).
     as_of : datetime-like, optional
         Observation date: deals still open at this date are censored here. Default: the latest date in
@@ -790,12 +1007,18 @@ def pipeline(
         Column holding the deal value (non-negative numbers).
     stage : str, default="stage"
         Column holding the stage name.
-    time : str, default="entered_at"
+    entered : str, default="entered_at"
         Column of the stage history holding the time the deal entered the stage:
-        datetime64 of any unit or time zone, or ISO 8601 strings.
+        datetime64 of any unit or time zone, or ISO 8601 strings (formerly ``time=``,
+        which still works for one release with a FutureWarning).
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -859,6 +1082,19 @@ def pipeline(
     """  # noqa: E501 (shared keyword text, kept verbatim)
     func = "pipeline"
     cl = check_ci(ci, func=func)
+    entries = None
+    if history is not None:
+        raw = check_frame(deals, table="deals", func=func)
+        require_columns(raw, {"deal": deal}, table="deals")
+        entries = read_history(
+            history,
+            raw[deal].to_numpy(),
+            deal=deal,
+            stage=stage,
+            entered=entered,
+            errors=errors,
+            func=func,
+        )
     d = read_deals(
         deals,
         func=func,
@@ -873,30 +1109,49 @@ def pipeline(
         columns={"stage": stage},
         by=by,
         as_of=as_of,
+        observed=NAT if entries is None else entries.latest,
     )
     _need_as_of(d, func=func)
-    h = None
-    current = d.frame[stage].to_numpy(dtype=object)
-    if history is not None:
-        h = _read_history(history, deal=deal, stage=stage, time=time, as_of=d.as_of, func=func)
-        # the stage an open deal was in on as_of: its last entry by then
-        last = h.drop_duplicates(subset="deal", keep="last")
-        pos = pd.Index(last["deal"]).get_indexer(d.frame[deal])
-        current = np.where(pos >= 0, last["stage"].to_numpy(dtype=object)[pos], current)
-    is_open = d.outcome == OPEN
-    no_stage = is_open & pd.isna(current)
-    d = drop_unusable(d, no_stage, "they are open and have no stage", func=func)
-    current = current[~no_stage]
-    is_open = d.outcome == OPEN
-    if stages is None:
-        names = sorted(pd.unique(current[is_open]).tolist(), key=str)
-    else:
+    table_stage = d.frame[stage].to_numpy(dtype=object)
+    if stages is not None:
         names = list(stages)
         if len(set(names)) != len(names):
             raise param_error(func, "stages", "a list of distinct stage names", stages)
+        order: list[Any] = names
+    else:
+        seen = [table_stage] + ([] if entries is None else [entries.stage])
+        order = sorted(pd.unique(np.concatenate(seen)[pd.notna(np.concatenate(seen))]), key=str)
+    if entries is not None:
+        entries = entries.restrict(d.rows, len(raw))
+    paths = deal_paths(
+        entries,
+        order,
+        n_deals=len(d.outcome),
+        as_of=d.as_of,
+        closed=d.closed,
+        table_stage=table_stage,
+    )
+    # the stage an open deal was in on as_of: its last entry by then (ties by stage order)
+    current = paths.current
+    is_open = d.outcome == OPEN
+    no_stage = is_open & pd.isna(current)
+    d = drop_unusable(d, no_stage, "they are open and have no stage", func=func)
+    keep_rows = ~no_stage
+    current, furthest = current[keep_rows], paths.furthest[keep_rows]
+    is_open = d.outcome == OPEN
+    if stages is None:
+        names = sorted(pd.unique(current[is_open]).tolist(), key=str)
+        if entries is not None and probabilities is None:
+            msg = (
+                f"{func} measures each stage's win probability from the history among the "
+                f"deals that reached the stage or a later one, so it needs the stages in "
+                f"funnel order: pass stages=[...] (or probabilities= to give them)."
+            )
+            raise InvalidParameterError(msg)
+    else:
         outside = is_open & (pd.Index(names).get_indexer(current) < 0)
         d = drop_unusable(d, outside, "they are open at a stage not in stages", func=func)
-        current = current[~outside]
+        current, furthest = current[~outside], furthest[~outside]
         is_open = d.outcome == OPEN
     n_st, g = len(names), d.n_groups
     stage_idx = pd.Index(names).get_indexer(current)
@@ -930,8 +1185,8 @@ def pipeline(
     hi = np.full(g * n_st, np.nan)
     if probabilities is not None:
         prob = np.tile(_check_probabilities(probabilities, names, func=func), g)
-    elif h is not None:
-        closed_n, won_n = _stage_outcomes(d, h, names, deal=deal)
+    elif entries is not None:
+        closed_n, won_n = stage_win_counts(furthest, d.outcome, d.codes, g, n_st)
         prob = _rate(won_n, closed_n)
         lo, hi = wilson_interval(won_n, closed_n, cl)
     return with_keys(
@@ -976,55 +1231,10 @@ def _check_probabilities(
     return out
 
 
-def _read_history(
-    history: Any, *, deal: str, stage: str, time: str, as_of: int, func: str
-) -> pd.DataFrame:
-    """The stage history as (deal, stage, entered ns), entries up to as_of, sorted by time."""
-    h = check_frame(history, table="history", func=func)
-    require_columns(h, {"deal": deal, "stage": stage, "time": time}, table="history")
-    entered = datetime_to_ns(as_datetime(h, time, table="history", keyword="time"))
-    unknown = entered == NAT
-    if unknown.any():
-        warn_dropped(int(unknown.sum()), len(h), f"history[{time!r}] is null (time=)", func=func)
-    use = ~unknown & (entered <= as_of)
-    out = pd.DataFrame(
-        {
-            "deal": h[deal].to_numpy()[use],
-            "stage": h[stage].to_numpy(dtype=object)[use],
-            "entered": entered[use],
-        }
-    )
-    ordered: pd.DataFrame = out.sort_values("entered", kind="stable").reset_index(drop=True)
-    return ordered
-
-
-def _stage_outcomes(
-    d: DealArrays, h: pd.DataFrame, names: list[str], *, deal: str
-) -> tuple[np.ndarray[Any, np.dtype[np.int64]], np.ndarray[Any, np.dtype[np.int64]]]:
-    """Closed deals that passed each (group, stage), and how many of them were won."""
-    closed_mask = d.outcome != OPEN
-    deal_ids = d.frame[deal].to_numpy()[closed_mask]
-    pos = pd.Index(deal_ids).get_indexer(h["deal"].to_numpy())
-    st_idx = pd.Index(names).get_indexer(h["stage"])
-    use = (pos >= 0) & (st_idx >= 0)
-    n_st = len(names)
-    # one count per (closed deal, stage) however often it was entered
-    pair = np.unique(np.stack([pos[use], st_idx[use]]), axis=1) if use.any() else None
-    total = np.zeros(d.n_groups * n_st, dtype=np.int64)
-    won_n = np.zeros(d.n_groups * n_st, dtype=np.int64)
-    if pair is not None:
-        p_deal, p_stage = pair
-        codes = d.codes[closed_mask][p_deal]
-        wins = (d.outcome[closed_mask] == WON)[p_deal]
-        cell = codes * n_st + p_stage
-        total = grouped_count(cell, d.n_groups * n_st)
-        won_n = grouped_count(cell[wins], d.n_groups * n_st)
-    return total, won_n
-
-
 # ----------------------------------------------------------------------------
 # velocity and coverage
 # ----------------------------------------------------------------------------
+@takes_columns()
 def sales_velocity(
     deals: pd.DataFrame,
     *,
@@ -1038,6 +1248,7 @@ def sales_velocity(
     lost: str = "lost",
     amount: str = "amount",
     errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Sales velocity: money per day flowing through the pipeline, with its inputs.
 
@@ -1068,6 +1279,11 @@ def sales_velocity(
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -1162,6 +1378,7 @@ def sales_velocity(
     )
 
 
+@takes_columns()
 def coverage(
     deals: pd.DataFrame,
     target: float,
@@ -1178,6 +1395,7 @@ def coverage(
     lost: str = "lost",
     amount: str = "amount",
     errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Pipeline coverage: open pipeline value ÷ the target still to win.
 
@@ -1216,6 +1434,11 @@ def coverage(
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -1390,6 +1613,7 @@ def _verdict(
 # ----------------------------------------------------------------------------
 # reps and channels
 # ----------------------------------------------------------------------------
+@takes_columns()
 def leaderboard(
     deals: pd.DataFrame,
     *,
@@ -1404,6 +1628,7 @@ def leaderboard(
     lost: str = "lost",
     amount: str = "amount",
     errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Rep leaderboard, ranked by a win rate shrunk toward the team's.
 
@@ -1435,6 +1660,11 @@ def leaderboard(
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -1558,6 +1788,7 @@ def leaderboard(
     return result
 
 
+@takes_columns()
 def channel_yield(
     deals: pd.DataFrame,
     *,
@@ -1573,6 +1804,7 @@ def channel_yield(
     lost: str = "lost",
     amount: str = "amount",
     errors: Errors = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Which channel brings the most and best leads: conversion, revenue, cost, ROI.
 
@@ -1606,6 +1838,11 @@ def channel_yield(
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------

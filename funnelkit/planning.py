@@ -19,12 +19,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from funnelkit._deals_validate import LOST as LOST_CODE
+from funnelkit._deals_validate import NAT, drop_unusable, read_deals
+from funnelkit._deals_validate import OPEN as OPEN_CODE
+from funnelkit._deals_validate import WON as WON_CODE
+from funnelkit._history import deal_paths, read_history
 from funnelkit._survival import aalen_johansen, conditional_quantile
 from funnelkit._validate import (
     check_date,
@@ -36,6 +41,7 @@ from funnelkit._validate import (
     require_columns,
     timestamp_ns,
 )
+from funnelkit.columns import Columns, takes_columns
 from funnelkit.errors import InvalidDataError, InvalidParameterError
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
@@ -842,22 +848,6 @@ def _prob_row(
 _NS_MAX = np.iinfo(np.int64).max
 
 
-def _furthest_and_entry(
-    deal_codes: IntArray, stage_codes: IntArray, times: IntArray, n_deals: int, n_stages: int
-) -> tuple[IntArray, IntArray]:
-    """Per deal, the furthest stage index entered (-1: none) and the entry times.
-
-    The entry time at stage k is the earliest entry into any stage >= k
-    (``_NS_MAX`` when none).
-    """
-    furthest = np.full(n_deals, -1, dtype=np.int64)
-    np.maximum.at(furthest, deal_codes, stage_codes)
-    first = np.full((n_deals, n_stages), _NS_MAX, dtype=np.int64)
-    np.minimum.at(first, (deal_codes, stage_codes), times)
-    entry = np.minimum.accumulate(first[:, ::-1], axis=1)[:, ::-1]
-    return furthest, np.ascontiguousarray(entry)
-
-
 def _win_curves(
     durations: IntArray, outcome: IntArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -878,6 +868,7 @@ def _step(times: FloatArray, values: FloatArray, at: FloatArray, start: float) -
     return np.asarray(np.where(idx >= 0, picked, start), dtype=np.float64)
 
 
+@takes_columns(renamed={"time": "entered"})
 def plan(
     deals: pd.DataFrame,
     target: float,
@@ -895,8 +886,10 @@ def plan(
     lost: str = "lost",
     amount: str = "amount",
     stage: str = "stage",
-    time: str = "entered_at",
+    entered: str = "entered_at",
     seed: int | None = 0,
+    errors: Literal["raise", "warn"] = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Plan a revenue target from the user's own deals: rates, sizes and timing measured.
 
@@ -944,11 +937,21 @@ def plan(
         Column holding the deal value (non-negative numbers).
     stage : str, default="stage"
         Column holding the stage name.
-    time : str, default="entered_at"
+    entered : str, default="entered_at"
         Column of the stage history holding the time the deal entered the stage:
-        datetime64 of any unit or time zone, or ISO 8601 strings.
+        datetime64 of any unit or time zone, or ISO 8601 strings (formerly ``time=``,
+        which still works for one release with a FutureWarning).
     seed : int or None, default=0
         Seed of the simulations; None draws fresh randomness.
+    errors : {"raise", "warn"}, default="raise"
+        What to do with contradictory rows (closed before created; won or lost with no close
+        date; history entries of deals not in the deal table): raise InvalidDataError, or leave
+        them out with a FunnelkitWarning.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -1053,42 +1056,41 @@ def plan(
             f"{'history' if history is not None else 'stages'}."
         )
         raise InvalidParameterError(msg)
-    require_columns(
-        df,
-        {"deal": deal, "created": created, "closed": closed, "status": status, "amount": amount},
-        table="deals",
-    )
-    from funnelkit._validate import as_amount, as_datetime, check_not_null, datetime_to_ns
-
-    check_not_null(df, deal, table="deals", keyword="deal", func=func)
-    dup = df[deal].duplicated(keep=False).to_numpy()
-    if dup.any():
-        from funnelkit._validate import _invalid
-
-        raise _invalid(
-            df,
-            dup,
-            table="deals",
-            column=deal,
-            reason="duplicate",
-            what="with a repeated deal id",
-            fix="Keep one row per deal (e.g. deals.drop_duplicates(subset=[...], keep='last')).",
+    entries = None
+    if history is not None:
+        names = _check_plan_stages(stages, func=func)
+        require_columns(df, {"deal": deal}, table="deals")
+        entries = read_history(
+            history,
+            df[deal].to_numpy(),
+            deal=deal,
+            stage=stage,
+            entered=entered,
+            errors=errors,
+            func=func,
         )
-    df = check_not_null(df, created, table="deals", keyword="created", dropna=True, func=func)
-    created_s = as_datetime(df, created, table="deals", keyword="created")
-    closed_s = as_datetime(df, closed, table="deals", keyword="closed")
-    amounts = as_amount(df, amount, table="deals").to_numpy(dtype=np.float64)
-    created_ns = datetime_to_ns(created_s)
-    closed_ns = datetime_to_ns(closed_s)
-    nat = np.iinfo(np.int64).min
-    tz = created_s.dtype.tz if isinstance(created_s.dtype, pd.DatetimeTZDtype) else None
-    if as_of is None:
-        as_of_ns = int(max(created_ns.max(initial=nat), closed_ns.max(initial=nat)))
-        as_of_ts = pd.Timestamp(as_of_ns, unit="ns", tz="UTC" if tz is not None else None)
-        as_of_ts = as_of_ts.tz_convert(tz) if tz is not None else as_of_ts
-    else:
-        as_of_ts = check_date(as_of, tz=tz, name="as_of", func=func)
-        as_of_ns = timestamp_ns(as_of_ts)
+    d = read_deals(
+        df,
+        func=func,
+        deal=deal,
+        created=created,
+        closed=closed,
+        status=status,
+        won=won,
+        lost=lost,
+        errors=errors,
+        amount=amount,
+        as_of=as_of,
+        observed=NAT if entries is None else entries.latest,
+    )
+    d = drop_unusable(d, d.created == NAT, "they have no created date", func=func)
+    if d.as_of == NAT:
+        msg = f"{func}: the deals have no dates, so there is no observation date. Pass as_of=."
+        raise InvalidDataError(msg, column=created, reason="no_dates", n_rows=len(d.frame))
+    tz = d.tz
+    as_of_ns = d.as_of
+    as_of_ts = pd.Timestamp(as_of_ns, unit="ns", tz="UTC" if tz is not None else None)
+    as_of_ts = as_of_ts.tz_convert(tz) if tz is not None else as_of_ts
     if period_end is None:
         start = as_of_ts.tz_localize(None) if tz is not None else as_of_ts
         end = start.to_period("Q").end_time.normalize() + pd.Timedelta(days=1)
@@ -1096,14 +1098,14 @@ def plan(
     else:
         period_end_ts = check_date(period_end, tz=tz, name="period_end", func=func)
 
-    # statuses at as_of; deals created later are not there yet
-    status_v = df[status].to_numpy()
-    exists = created_ns <= as_of_ns
-    # a deal closed after as_of was open then; won / lost without a date: closed, untimed
-    closed_by = closed_ns <= as_of_ns
-    is_won = exists & closed_by & (status_v == won)
-    is_lost = exists & closed_by & (status_v == lost) & ~is_won
-    is_open = exists & ~is_won & ~is_lost
+    # statuses at as_of (the deal reader: created later left out, closed later open)
+    created_ns, closed_ns = d.created, d.closed
+    amounts = d.amount if d.amount is not None else np.full(len(created_ns), np.nan)
+    nat = NAT
+    exists = np.ones(len(created_ns), dtype=bool)
+    is_won = d.outcome == WON_CODE
+    is_lost = d.outcome == LOST_CODE
+    is_open = d.outcome == OPEN_CODE
     n_won, n_closed = int(is_won.sum()), int(is_won.sum() + is_lost.sum())
     sizes_all = amounts[is_won]
     sizes_all = sizes_all[~np.isnan(sizes_all)]
@@ -1121,20 +1123,18 @@ def plan(
     # stages: counts at each stage among closed deals, entry times
     if history is None or stages is None:
         names = [OPPORTUNITY]
-        row = np.zeros(len(df), dtype=np.int64)
+        row = np.zeros(len(created_ns), dtype=np.int64)
         entry = created_ns[:, None]
     else:
-        names, row, entry = _read_stages(
-            history,
-            stages,
-            df[deal],
-            created_ns,
-            is_won,
-            as_of_ns,
-            deal=deal,
-            stage=stage,
-            time=time,
+        assert entries is not None
+        paths = deal_paths(
+            entries.restrict(d.rows, len(df)),
+            names,
+            n_deals=len(created_ns),
+            as_of=as_of_ns,
+            closed=closed_ns,
         )
+        row, entry = _row_and_entry(paths.furthest, paths.entry, is_won, created_ns)
     n_stages = len(names)
     closed_mask = is_won | is_lost
     counted = np.array(
@@ -1194,23 +1194,8 @@ def plan(
     return out
 
 
-def _read_stages(
-    history: Any,
-    stages: Any,
-    deal_ids: pd.Series,
-    created_ns: IntArray,
-    is_won: Any,
-    as_of_ns: int,
-    *,
-    deal: str,
-    stage: str,
-    time: str,
-) -> tuple[list[str], IntArray, IntArray]:
-    """Stage names, each deal's furthest stage index (won: the last) and entry times."""
-    from funnelkit._validate import as_datetime, check_not_null, datetime_to_ns
-
-    func = "plan"
-    h = check_frame(history, table="history", func=func)
+def _check_plan_stages(stages: Any, *, func: str) -> list[str]:
+    """``stages``: a non-empty list of distinct stage names in funnel order, without 'won'."""
     if isinstance(stages, str) or not isinstance(stages, list | tuple) or not stages:
         raise param_error(func, "stages", "a non-empty list of stage names in funnel order", stages)
     names = [str(s) for s in stages]
@@ -1218,27 +1203,23 @@ def _read_stages(
         raise param_error(
             func, "stages", f"a list of distinct stage names (without {WON!r})", stages
         )
-    require_columns(h, {"deal": deal, "stage": stage, "time": time}, table="history")
-    check_not_null(h, deal, table="history", keyword="deal", func=func)
-    times = datetime_to_ns(as_datetime(h, time, table="history", keyword="time"))
-    stage_code = pd.Index(list(stages)).get_indexer(h[stage])
-    deal_code = pd.Index(deal_ids).get_indexer(h[deal])
-    # entries at other stages, of deals not in the table, or after as_of do not count
-    keep = (stage_code >= 0) & (deal_code >= 0) & (times != np.iinfo(np.int64).min)
-    keep &= times <= as_of_ns
-    n_deals, n_stages = len(deal_ids), len(names)
-    furthest, entry = _furthest_and_entry(
-        deal_code[keep].astype(np.int64),
-        stage_code[keep].astype(np.int64),
-        times[keep],
-        n_deals,
-        n_stages,
-    )
-    row = np.maximum(furthest, 0)
-    row = np.where(is_won, n_stages - 1, row)
-    # the first stage is entered at creation at the latest
+    return names
+
+
+def _row_and_entry(
+    furthest: IntArray, first_entry: IntArray, is_won: Any, created_ns: IntArray
+) -> tuple[IntArray, IntArray]:
+    """Each deal's stage row (furthest entered; won: the last) and entry times.
+
+    The entry time at stage k is the earliest entry into any stage >= k
+    (``_NS_MAX`` when none); the first stage is entered at creation at the latest.
+    """
+    n_stages = first_entry.shape[1]
+    row = np.where(is_won, n_stages - 1, np.maximum(furthest, 0)).astype(np.int64)
+    first = np.where(first_entry == NAT, _NS_MAX, first_entry)
+    entry = np.ascontiguousarray(np.minimum.accumulate(first[:, ::-1], axis=1)[:, ::-1])
     entry[:, 0] = np.minimum(entry[:, 0], created_ns)
-    return names, row.astype(np.int64), entry
+    return row, entry
 
 
 def _demo_section(sample: Any) -> list[tuple[str, pd.DataFrame]]:

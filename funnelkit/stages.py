@@ -8,7 +8,7 @@ Definitions: ``docs/stages.md``.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from funnelkit import _stage_kernels as kern
+from funnelkit._history import deal_paths, read_history
 from funnelkit._stats import wilson_interval
 from funnelkit._validate import (
     N_EXAMPLES,
@@ -37,6 +38,7 @@ from funnelkit._validate import (
     timestamp_ns,
     warn_dropped,
 )
+from funnelkit.columns import Columns, takes_columns
 from funnelkit.errors import InvalidDataError, InvalidParameterError
 
 #: Nanoseconds in a day.
@@ -103,18 +105,18 @@ def _read_history(
     *,
     deal: str,
     stage: str,
-    time: str,
+    entered: str,
     unknown: Any,
     func: str,
 ) -> _History:
     df = check_frame(history, table="history", func=func)
     names = _check_stages(stages, func=func)
     check_option(unknown, ("raise", "ignore"), name="unknown", func=func)
-    require_columns(df, {"deal": deal, "stage": stage, "time": time}, table="history")
+    require_columns(df, {"deal": deal, "stage": stage, "entered": entered}, table="history")
     check_not_null(df, deal, table="history", keyword="deal", func=func)
     check_not_null(df, stage, table="history", keyword="stage", func=func)
-    check_not_null(df, time, table="history", keyword="time", func=func)
-    times = as_datetime(df, time, table="history", keyword="time")
+    check_not_null(df, entered, table="history", keyword="entered", func=func)
+    times = as_datetime(df, entered, table="history", keyword="entered")
     values = df[stage]
     pos = pd.Index(names).get_indexer(values.to_numpy(dtype=object))
     bad = pos < 0
@@ -286,18 +288,20 @@ def _td(values: IntArray) -> pd.Series:
 # ----------------------------------------------------------------------------
 # stage_conversion
 # ----------------------------------------------------------------------------
+@takes_columns(renamed={"time": "entered"})
 def stage_conversion(
     history: pd.DataFrame,
     stages: Sequence[Hashable],
     *,
     deal: str = "deal_id",
     stage: str = "stage",
-    time: str = "entered_at",
+    entered: str = "entered_at",
     policy: Policy = "furthest",
     by: Hashable | Sequence[Hashable] | None = None,
     deals: pd.DataFrame | None = None,
     ci: float = 0.95,
     unknown: Unknown = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Stage-to-stage conversion from a stage history.
 
@@ -314,9 +318,10 @@ def stage_conversion(
         Column that identifies the deal.
     stage : str, default="stage"
         Column holding the stage name.
-    time : str, default="entered_at"
+    entered : str, default="entered_at"
         Column of the stage history holding the time the deal entered the stage:
-        datetime64 of any unit or time zone, or ISO 8601 strings.
+        datetime64 of any unit or time zone, or ISO 8601 strings (formerly ``time=``,
+        which still works for one release with a FutureWarning).
     policy : {"furthest", "strict", "any"}, default="furthest"
         Which stages a deal counts at. ``"furthest"``: every stage up to the
         furthest it entered (robust to skipped stages and moves back);
@@ -333,6 +338,11 @@ def stage_conversion(
     unknown : {"raise", "ignore"}, default="raise"
         What to do with history rows whose stage is not in ``stages``: raise an
         error listing them, or leave those rows out.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -410,7 +420,7 @@ def stage_conversion(
     check_option(policy, ("furthest", "strict", "any"), name="policy", func=func)
     level = check_ci(ci, func=func)
     h = _read_history(
-        history, stages, deal=deal, stage=stage, time=time, unknown=unknown, func=func
+        history, stages, deal=deal, stage=stage, entered=entered, unknown=unknown, func=func
     )
     by_cols = as_list(by)
     if deals is not None:
@@ -418,17 +428,17 @@ def stage_conversion(
     gcode, keys = _groups(h.ids, deals, by_cols, deal, func=func)
     n_deals, n_stages, n_groups = len(h.ids), len(h.stages), len(keys)
 
-    entered = kern.entered_matrix(h.deal, h.stage, n_deals, n_stages)
+    entered_m = kern.entered_matrix(h.deal, h.stage, n_deals, n_stages)
     if policy == "furthest":
-        counted = kern.counted_furthest(entered)
+        counted = kern.counted_furthest(entered_m)
     elif policy == "strict":
         counted = kern.counted_strict(h.deal, h.stage, h.t, n_deals, n_stages)
     else:
-        counted = entered
+        counted = entered_m
     counts = np.zeros((n_groups, n_stages), dtype=np.int64)
     np.add.at(counts, gcode, counted.astype(np.int64))
     skipped = np.zeros((n_groups, n_stages), dtype=np.int64)
-    np.add.at(skipped, gcode, (counted & ~entered).astype(np.int64))
+    np.add.at(skipped, gcode, (counted & ~entered_m).astype(np.int64))
 
     prev = np.concatenate([counts[:, :1], counts[:, :-1]], axis=1)
     first = np.repeat(counts[:, :1], n_stages, axis=1)
@@ -481,14 +491,14 @@ def _read_stays(
     as_of: Any,
     deal: str,
     stage: str,
-    time: str,
+    entered: str,
     closed: str,
     extra: dict[str, Any],
     unknown: Any,
     func: str,
 ) -> _Stays:
     h = _read_history(
-        history, stages, deal=deal, stage=stage, time=time, unknown=unknown, func=func
+        history, stages, deal=deal, stage=stage, entered=entered, unknown=unknown, func=func
     )
     n_deals = len(h.ids)
     deal_df: pd.DataFrame | None = None
@@ -516,6 +526,7 @@ def _read_stays(
     return _Stays(h, st, close, cutoff, deal_df, pos)
 
 
+@takes_columns(renamed={"time": "entered"})
 def time_in_stage(
     history: pd.DataFrame,
     stages: Sequence[Hashable],
@@ -526,9 +537,10 @@ def time_in_stage(
     deals: pd.DataFrame | None = None,
     deal: str = "deal_id",
     stage: str = "stage",
-    time: str = "entered_at",
+    entered: str = "entered_at",
     closed: str = "closed_at",
     unknown: Unknown = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Time deals spend in each stage, with open stays treated as censored.
 
@@ -556,14 +568,20 @@ def time_in_stage(
         Column that identifies the deal.
     stage : str, default="stage"
         Column holding the stage name.
-    time : str, default="entered_at"
+    entered : str, default="entered_at"
         Column of the stage history holding the time the deal entered the stage:
-        datetime64 of any unit or time zone, or ISO 8601 strings.
+        datetime64 of any unit or time zone, or ISO 8601 strings (formerly ``time=``,
+        which still works for one release with a FutureWarning).
     closed : str, default="closed_at"
         Column holding the date the deal was closed (NaT while open).
     unknown : {"raise", "ignore"}, default="raise"
         What to do with history rows whose stage is not in ``stages``: raise an
         error listing them, or leave those rows out.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -643,7 +661,7 @@ def time_in_stage(
         as_of=as_of,
         deal=deal,
         stage=stage,
-        time=time,
+        entered=entered,
         closed=closed,
         extra={},
         unknown=unknown,
@@ -722,6 +740,7 @@ def _parse_threshold(threshold: Any, *, func: str) -> tuple[str, float]:
     return "fixed", float(td.value)
 
 
+@takes_columns(renamed={"time": "entered"})
 def stalled(
     history: pd.DataFrame,
     stages: Sequence[Hashable],
@@ -731,10 +750,11 @@ def stalled(
     deals: pd.DataFrame | None = None,
     deal: str = "deal_id",
     stage: str = "stage",
-    time: str = "entered_at",
+    entered: str = "entered_at",
     closed: str = "closed_at",
     amount: str = "amount",
     unknown: Unknown = "raise",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Open deals stuck in their current stage longer than a threshold.
 
@@ -757,9 +777,10 @@ def stalled(
         Column that identifies the deal.
     stage : str, default="stage"
         Column holding the stage name.
-    time : str, default="entered_at"
+    entered : str, default="entered_at"
         Column of the stage history holding the time the deal entered the stage:
-        datetime64 of any unit or time zone, or ISO 8601 strings.
+        datetime64 of any unit or time zone, or ISO 8601 strings (formerly ``time=``,
+        which still works for one release with a FutureWarning).
     closed : str, default="closed_at"
         Column holding the date the deal was closed (NaT while open).
     amount : str, default="amount"
@@ -767,6 +788,11 @@ def stalled(
     unknown : {"raise", "ignore"}, default="raise"
         What to do with history rows whose stage is not in ``stages``: raise an
         error listing them, or leave those rows out.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -839,7 +865,7 @@ def stalled(
         as_of=as_of,
         deal=deal,
         stage=stage,
-        time=time,
+        entered=entered,
         closed=closed,
         extra={"amount": amount},
         unknown=unknown,
@@ -877,14 +903,14 @@ def stalled(
     order = np.lexsort((d_code, -over, vkey))
     idx, d_code = idx[order], d_code[order]
     stage_names = np.array(h.stages, dtype=object)
-    entered = pd.Series(st.start[idx].view("datetime64[ns]"))
+    entered_at = pd.Series(st.start[idx].view("datetime64[ns]"))
     if h.tz is not None:
-        entered = entered.dt.tz_localize("UTC").dt.tz_convert(h.tz)
+        entered_at = entered_at.dt.tz_localize("UTC").dt.tz_convert(h.tz)
     result: pd.DataFrame = pd.DataFrame(
         {
             "deal": pd.Series(h.ids.to_numpy()[d_code] if idx.size else [], dtype=h.ids.dtype),
             "stage": pd.Series(stage_names[st.stage[idx]], dtype=object),
-            "entered_at": entered,
+            "entered_at": entered_at,
             "time_in_stage": _td(time_in[order]),
             "threshold": _td(limits[order]),
             "over": _td(over[order]),
@@ -913,12 +939,13 @@ def _lost_stage(
     *,
     deal: str,
     stage: str,
-    time: str,
+    entered: str,
     status: str,
     lost: Any,
     closed: str,
     extra: dict[str, Any],
     func: str,
+    stages: list[Hashable] | None = None,
 ) -> _Lost:
     """Find the lost deals and the stage each was lost at."""
     columns: dict[str, Any] = {"deal": deal, "status": status, **extra}
@@ -935,28 +962,27 @@ def _lost_stage(
     )
     if history is None:
         return _Lost(rows, pd.Series(fallback, dtype=object), df)
-    hist = check_frame(history, table="history", func=func)
-    require_columns(hist, {"deal": deal, "stage": stage, "time": time}, table="history")
-    check_not_null(hist, deal, table="history", keyword="deal", func=func)
-    check_not_null(hist, time, table="history", keyword="time", func=func)
-    times = as_datetime(hist, time, table="history", keyword="time")
+    entries = read_history(
+        history,
+        df[deal].to_numpy(),
+        deal=deal,
+        stage=stage,
+        entered=entered,
+        errors="raise",
+        func=func,
+    )
     close_s = as_datetime(df, closed, table="deals", keyword="closed")
-    _same_zone(time_zone(times), time_zone(close_s), what="history times and deals closing dates")
-    # history rows of lost deals entered at or before the closing date
-    pos = pd.Index(df[deal].to_numpy()[rows]).get_indexer(hist[deal].to_numpy())
-    t = datetime_to_ns(times)
-    close = datetime_to_ns(close_s)[rows]
-    close = np.where(close == NAT, kern.NS_MAX, close)
-    ok = pos >= 0
-    ok[ok] = t[ok] <= close[pos[ok]]
-    r_pos, r_t = pos[ok], t[ok]
-    r_stage = hist[stage].to_numpy(dtype=object)[ok]
-    order = np.lexsort((r_t, r_pos))  # last entry per deal wins
-    r_pos, r_stage = r_pos[order], r_stage[order]
-    last = np.ones(r_pos.size, dtype=bool)
-    last[:-1] = r_pos[1:] != r_pos[:-1]
-    lost_at = fallback.copy()
-    lost_at[r_pos[last]] = r_stage[last]
+    _same_zone(entries.tz, time_zone(close_s), what="history times and deals closing dates")
+    # the stage of each lost deal's last entry at or before its close (ties by stage order)
+    paths = deal_paths(
+        entries,
+        [] if stages is None else stages,
+        n_deals=len(df),
+        as_of=kern.NS_MAX,
+        closed=datetime_to_ns(close_s),
+        table_stage=df[stage].to_numpy(dtype=object) if stage in df.columns else None,
+    )
+    lost_at = paths.last_before_close[rows]
     return _Lost(rows, pd.Series(lost_at, dtype=object), df)
 
 
@@ -969,6 +995,7 @@ def _stage_order(values: pd.Series, stages: list[Hashable] | None, counts: pd.Se
     return pos
 
 
+@takes_columns(renamed={"time": "entered"})
 def lost_deals(
     deals: pd.DataFrame,
     history: pd.DataFrame | None = None,
@@ -976,12 +1003,13 @@ def lost_deals(
     stages: Sequence[Hashable] | None = None,
     deal: str = "deal_id",
     stage: str = "stage",
-    time: str = "entered_at",
+    entered: str = "entered_at",
     status: str = "status",
     lost: str = "lost",
     amount: str = "amount",
     closed: str = "closed_at",
     lost_reason: str = "lost_reason",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Where and why deals are lost: lost deals by stage lost at × reason.
 
@@ -1000,9 +1028,10 @@ def lost_deals(
         Column that identifies the deal.
     stage : str, default="stage"
         Column holding the stage name.
-    time : str, default="entered_at"
+    entered : str, default="entered_at"
         Column of the stage history holding the time the deal entered the stage:
-        datetime64 of any unit or time zone, or ISO 8601 strings.
+        datetime64 of any unit or time zone, or ISO 8601 strings (formerly ``time=``,
+        which still works for one release with a FutureWarning).
     status : str, default="status"
         Column holding the deal status.
     lost : str, default="lost"
@@ -1013,6 +1042,11 @@ def lost_deals(
         Column holding the date the deal was closed (NaT while open).
     lost_reason : str, default="lost_reason"
         Column of ``deals`` holding why the deal was lost.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -1072,12 +1106,13 @@ def lost_deals(
         history,
         deal=deal,
         stage=stage,
-        time=time,
+        entered=entered,
         status=status,
         lost=lost,
         closed=closed,
         extra={"amount": amount, "lost_reason": lost_reason},
         func=func,
+        stages=order_stages,
     )
     df = info.deals
     amounts = as_amount(df, amount, table="deals").to_numpy(dtype=np.float64)[info.rows]
@@ -1118,6 +1153,7 @@ def lost_deals(
     return result
 
 
+@takes_columns(renamed={"time": "entered"})
 def revival_candidates(
     deals: pd.DataFrame,
     history: pd.DataFrame | None = None,
@@ -1129,12 +1165,13 @@ def revival_candidates(
     top: int | None = None,
     deal: str = "deal_id",
     stage: str = "stage",
-    time: str = "entered_at",
+    entered: str = "entered_at",
     status: str = "status",
     lost: str = "lost",
     amount: str = "amount",
     closed: str = "closed_at",
     lost_reason: str = "lost_reason",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Lost deals worth another try, ranked.
 
@@ -1166,9 +1203,10 @@ def revival_candidates(
         Column that identifies the deal.
     stage : str, default="stage"
         Column holding the stage name.
-    time : str, default="entered_at"
+    entered : str, default="entered_at"
         Column of the stage history holding the time the deal entered the stage:
-        datetime64 of any unit or time zone, or ISO 8601 strings.
+        datetime64 of any unit or time zone, or ISO 8601 strings (formerly ``time=``,
+        which still works for one release with a FutureWarning).
     status : str, default="status"
         Column holding the deal status.
     lost : str, default="lost"
@@ -1179,6 +1217,11 @@ def revival_candidates(
         Column holding the date the deal was closed (NaT while open).
     lost_reason : str, default="lost_reason"
         Column of ``deals`` holding why the deal was lost.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -1254,12 +1297,13 @@ def revival_candidates(
         history,
         deal=deal,
         stage=stage,
-        time=time,
+        entered=entered,
         status=status,
         lost=lost,
         closed=closed,
         extra={"amount": amount, "lost_reason": lost_reason, "closed": closed},
         func=func,
+        stages=names,
     )
     df = info.deals
     rows = info.rows
@@ -1283,17 +1327,19 @@ def revival_candidates(
     finite = close[close != NAT]
     default = int(finite.max()) if finite.size else 0
     if history is not None:
-        h_t = datetime_to_ns(as_datetime(history, time, table="history", keyword="time"))
+        h_t = datetime_to_ns(as_datetime(history, entered, table="history", keyword="entered"))
         if h_t.size:
             default = max(default, int(h_t.max()))
     cutoff = _as_of_ns(as_of, tz, default, func=func)
     close = close[rows]
+    # a deal lost after as_of was not lost yet at as_of
+    not_yet = (close != NAT) & (close > cutoff)
     age = np.where(close == NAT, NAT, cutoff - close)
 
     reason_values = df[lost_reason].to_numpy(dtype=object)[rows]
     norm = pd.Series(reason_values, dtype=object).astype("string").str.strip().str.lower()
     wanted_norm = {str(r).strip().lower() for r in wanted}
-    keep = norm.isin(wanted_norm).fillna(False).to_numpy(dtype=bool)
+    keep = norm.isin(wanted_norm).fillna(False).to_numpy(dtype=bool) & ~not_yet
     if min_td is not None:
         # no in-place &=: under copy-on-write (pandas 3) to_numpy() may be read-only
         keep = keep & (age != NAT) & (age >= min_td.value)

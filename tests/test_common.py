@@ -101,7 +101,7 @@ CASES = [
         "time_in_stage",
         _history,
         lambda history: fk.time_in_stage(history, list(fk.datasets.STAGES)),
-        ("history", "time", "entered_at"),
+        ("history", "entered", "entered_at"),
     ),
     Case(
         "stalled",

@@ -400,16 +400,17 @@ def history():
 def test_pipeline_with_history_by_hand(deals, history):
     res = fk.pipeline(deals, ["contact", "proposal"], history=history, as_of="2025-02-20")
     # as_of day 50; open: 4 (contact, 80, age 40), 5 (proposal, 20, age 30)
-    # closed deals through contact: 1 (won), 2 (lost), 6 (lost) -> 1/3
-    # closed deals through proposal: 1 (won), 3 (won), 6 (lost) -> 2/3
+    # a closed deal counts at every stage up to the furthest it reached (a won deal at
+    # every stage): contact (the first stage): 1 won, 2 lost, 3 won, 6 lost -> 2/4;
+    # proposal or later: 1 (won), 3 (won), 6 (lost; reached proposal) -> 2/3
     assert res["stage"].tolist() == ["contact", "proposal"]
     assert res["deals"].tolist() == [1, 1]
     assert res["value"].tolist() == [80.0, 20.0]
-    assert res["closed_deals"].tolist() == [3, 3]
-    assert np.allclose(res["probability"], [1 / 3, 2 / 3])
-    assert np.allclose(res["weighted_value"], [80 / 3, 40 / 3])
+    assert res["closed_deals"].tolist() == [4, 3]
+    assert np.allclose(res["probability"], [2 / 4, 2 / 3])
+    assert np.allclose(res["weighted_value"], [80 / 2, 40 / 3])
     assert res["mean_age"].tolist() == [40 * D, 30 * D]
-    lo, hi = stats.binomtest(1, 3).proportion_ci(method="wilson")
+    lo, hi = stats.binomtest(2, 4).proportion_ci(method="wilson")
     assert np.isclose(res.loc[0, "probability_low"], lo)
     assert np.isclose(res.loc[0, "probability_high"], hi)
 
@@ -417,10 +418,11 @@ def test_pipeline_with_history_by_hand(deals, history):
 def test_pipeline_history_after_as_of_is_ignored(deals, history):
     # as_of day 36: deal 6 closed day 40 -> open (stage proposal); deal 3 closed 35 counts
     res = fk.pipeline(deals, ["contact", "proposal"], history=history, as_of="2025-02-06")
-    # open: 4 contact; 5 proposal; 6 proposal. closed through contact: 1 won, 2 lost -> 1/2
+    # open: 4 contact; 5 proposal; 6 proposal. closed by day 36: 1 won, 2 lost, 3 won;
+    # contact: all three -> 2/3; proposal or later: 1, 3 (won) -> 2/2
     assert res["deals"].tolist() == [1, 2]
-    assert res["closed_deals"].tolist() == [2, 2]
-    assert np.allclose(res["probability"], [0.5, 1.0])
+    assert res["closed_deals"].tolist() == [3, 2]
+    assert np.allclose(res["probability"], [2 / 3, 1.0])
 
 
 def test_pipeline_stage_on_as_of_comes_from_history(deals, history):
@@ -457,7 +459,7 @@ def test_pipeline_errors(deals):
     with pytest.warns(FunnelkitWarning, match="open at a stage not in stages"):
         res = fk.pipeline(deals, ["proposal"])
     assert res["deals"].tolist() == [1]
-    with pytest.raises(ColumnNotFoundError, match=r"time=.*history"):
+    with pytest.raises(ColumnNotFoundError, match=r"entered=.*history"):
         fk.pipeline(deals, history=pd.DataFrame({"deal_id": [1], "stage": ["x"], "at": [1]}))
 
 
@@ -650,7 +652,7 @@ def test_won_without_close_date_raises(deals):
 
 def test_duplicate_and_null_ids(deals):
     dup = deals.assign(deal_id=[1, 1, 2, 3, 4, 5])
-    with pytest.raises(InvalidDataError, match="2 of 6 rows with a duplicated deal id"):
+    with pytest.raises(InvalidDataError, match="2 of 6 rows with a repeated deal id"):
         fk.win_rate(dup)
     null = deals.assign(deal_id=[1, None, 2, 3, 4, 5])
     with pytest.raises(InvalidDataError, match="null"):
@@ -817,9 +819,11 @@ def test_more_error_and_warning_paths(deals, history):
         fk.channel_yield(deals, costs={"ads": 1.0})
     # warnings: each says how many rows and why
     no_time = history.assign(entered_at=history["entered_at"].where(history.index != 0))
-    why = r"left out 1 of 11 rows because history\['entered_at'\]"
-    with pytest.warns(FunnelkitWarning, match=why):
-        fk.pipeline(deals, history=no_time)
+    # the same rule as every history function: a null entry time is an error
+    with pytest.raises(InvalidDataError, match=r"history\['entered_at'\] has 1 of 11 rows"):
+        fk.pipeline(deals, ["contact", "proposal"], history=no_time)
+    with pytest.raises(InvalidParameterError, match="needs the stages in funnel order"):
+        fk.pipeline(deals, history=history)
     no_stage = deals.assign(stage=[None, "contact", "proposal", None, "proposal", "proposal"])
     with pytest.warns(FunnelkitWarning, match="left out 1 of 6 rows because they are open and"):
         res = fk.pipeline(no_stage)  # deal 1 is won: its missing stage does not matter

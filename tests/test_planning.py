@@ -728,16 +728,16 @@ def test_plan_open_deal_probability_by_hand():
     assert res["needed"].tolist() == [10, 5]
 
 
-def test_plan_closed_deals_without_a_date_count_but_are_not_timed(closed_deals):
+def test_plan_closed_deals_without_a_date_are_an_error_or_left_out(closed_deals):
     deals = closed_deals.copy()
-    deals.loc[1, "closed_at"] = pd.NaT  # lost, date unknown
-    res = fk.plan(deals, 100_000, period_end=day(200), as_of=day(100))
-    assert res["closed_deals"].tolist() == [4, 2]
+    deals.loc[1, "closed_at"] = pd.NaT  # lost, date unknown: contradictory, as everywhere
+    with pytest.raises(InvalidDataError, match=r"won or lost .* but have no close date"):
+        fk.plan(deals, 100_000, period_end=day(200), as_of=day(100))
+    with pytest.warns(fk.FunnelkitWarning, match=r"left out 1 of 4 rows because they are"):
+        res = fk.plan(deals, 100_000, period_end=day(200), as_of=day(100), errors="warn")
+    # a (won, 30 d), c (won, 55 d), d (lost): 3 closed, 2 won; 90 % of wins by 55 days
+    assert res["closed_deals"].tolist() == [3, 2]
     assert res["time_to_close"].iloc[0] == pd.Timedelta(days=55)
-    deals.loc[2, "closed_at"] = pd.NaT  # the 55-day win, date unknown: only the 30-day win
-    res = fk.plan(deals, 100_000, period_end=day(200), as_of=day(100))
-    assert res["closed_deals"].tolist() == [4, 2]
-    assert res["time_to_close"].iloc[0] == pd.Timedelta(days=30)
 
 
 def test_plan_counts_deals_closed_after_as_of_as_open(closed_deals):
@@ -761,7 +761,7 @@ def history_case():
     )
     history = pd.DataFrame(
         {
-            "deal_id": ["a", "a", "a", "b", "b", "c", "c", "c", "d", "f", "f", "x"],
+            "deal_id": ["a", "a", "a", "b", "b", "c", "c", "c", "d", "f", "f"],
             "stage": [
                 "lead",
                 "demo",
@@ -774,7 +774,6 @@ def history_case():
                 "lead",  # d
                 "lead",
                 "demo",  # f: open at demo
-                "lead",  # x: not in deals, ignored
             ],
             "entered_at": [
                 day(0),
@@ -788,7 +787,6 @@ def history_case():
                 day(0),
                 day(0),
                 day(3),
-                day(0),
             ],
         }
     )
@@ -828,16 +826,33 @@ def test_plan_errors(history_case, closed_deals):
         r"deals.*Hint: pass status='state'",
     ):
         fk.plan(deals.rename(columns={"status": "state"}), 10)
-    with pytest.raises(ColumnNotFoundError, match=r"\(time=\) not found in history"):
+    with pytest.raises(ColumnNotFoundError, match=r"\(entered=\) not found in history"):
         fk.plan(deals, 10, history=history.rename(columns={"entered_at": "t"}), stages=stages)
     with pytest.raises(InvalidDataError, match=r"of which 0 won"):
-        fk.plan(deals.assign(status="lost"), 10)
-    with pytest.raises(InvalidDataError, match=r"Check status= \(won='Won'"):
+        fk.plan(deals.assign(status=deals["status"].replace({"won": "lost"})), 10)
+    # history deals must be deals of the table, with ids of the same kind
+    stray = pd.concat(
+        [history, pd.DataFrame({"deal_id": ["x"], "stage": ["lead"], "entered_at": [day(0)]})]
+    )
+    with pytest.raises(InvalidDataError, match=r"history has 1 of 12 rows whose deal .*'x'"):
+        fk.plan(deals, 10, history=stray, stages=stages)
+    with pytest.warns(fk.FunnelkitWarning, match=r"left out 1 of 12 rows because their deal"):
+        fk.plan(deals, 10, history=stray, stages=stages, errors="warn")
+    numbered = deals.assign(deal_id=range(6))
+    as_text = history.assign(
+        deal_id=history["deal_id"].map(dict(zip("abcdef", "012345", strict=True)))
+    )
+    with pytest.raises(InvalidDataError, match=r"holds string deal ids but deals\['deal_id'\]"):
+        fk.plan(numbered, 10, history=as_text, stages=stages)
+    with (
+        pytest.warns(fk.FunnelkitWarning, match="open deals have a date"),
+        pytest.raises(InvalidDataError, match=r"Check status= \(won='Won'"),
+    ):
         fk.plan(deals, 10, won="Won")
     with pytest.raises(
         InvalidDataError,
         match=r"deals\['deal_id'\] has 2 of 7 rows with a "
-        r"repeated deal id \(first: 'a' at index 0\)",
+        r"repeated deal id \(deal=\) \(first: 'a' at index 0\)",
     ):
         fk.plan(pd.concat([deals, deals.iloc[:1]]), 10)
     with pytest.raises(InvalidParameterError, match=r"'stages' parameter"):
@@ -859,8 +874,7 @@ def test_plan_leaves_out_deals_without_creation_date(closed_deals):
     deals.loc[1, "created_at"] = pd.NaT
     with pytest.warns(
         fk.FunnelkitWarning,
-        match=r"left out 1 of 4 rows because "
-        r"deals\['created_at'\] is null",
+        match=r"left out 1 of 4 rows because they have no created date",
     ):
         res = fk.plan(deals, 100_000, as_of=day(100), period_end=day(200))
     assert res["closed_deals"].tolist() == [3, 2]

@@ -192,8 +192,8 @@ def test_unknown_stages_error_lists_them_with_closest_match():
 def test_errors():
     with pytest.raises(ColumnNotFoundError, match=r"'deal_id' \(deal=\).*Hint: pass deal='deal'"):
         fk.stage_conversion(HAND.rename(columns={"deal_id": "deal"}), STAGES)
-    with pytest.raises(ColumnNotFoundError, match=r"time="):
-        fk.stage_conversion(HAND, STAGES, time="timestamp")
+    with pytest.raises(ColumnNotFoundError, match=r"entered="):
+        fk.stage_conversion(HAND, STAGES, entered="timestamp")
     with pytest.raises(InvalidParameterError, match=r"'policy' parameter of stage_conversion"):
         fk.stage_conversion(HAND, STAGES, policy="ordered")
     with pytest.raises(InvalidParameterError, match=r"'stages'.*repeats \['A'\]"):
@@ -640,7 +640,7 @@ def test_lost_deals_errors():
         fk.lost_deals(LOST.drop(columns="lost_reason"))
     with pytest.raises(ColumnNotFoundError, match=r"'closed_at' \(closed=\)"):
         fk.lost_deals(LOST.drop(columns="closed_at"), LOST_HISTORY)
-    with pytest.raises(ColumnNotFoundError, match=r"'entered_at' \(time=\)"):
+    with pytest.raises(ColumnNotFoundError, match=r"'entered_at' \(entered=\)"):
         fk.lost_deals(LOST, LOST_HISTORY.rename(columns={"entered_at": "t"}))
     with pytest.raises(InvalidParameterError, match=r"'stages' parameter of lost_deals"):
         fk.lost_deals(LOST, stages="ABC")

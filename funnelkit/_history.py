@@ -1,0 +1,253 @@
+"""The stage-history reader and the per-deal path it gives.
+
+One reader for every function that reads a stage history next to a deal
+table (``pipeline``, ``plan``, ``lost_deals``, ``revival_candidates``,
+``deal_entities``): the same column checks, the same join rule (history deal
+ids must be deal ids of the same kind), the same observation date, and the
+same order of same-instant entries (by stage order).
+
+:func:`deal_paths` reduces the entries to one row per deal: the furthest
+stage reached, the first entry time of each stage, the current stage at
+``as_of`` and the stage of a lost deal's last entry before its close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from funnelkit._validate import (
+    N_EXAMPLES,
+    as_datetime,
+    check_frame,
+    check_not_null,
+    datetime_to_ns,
+    require_columns,
+    time_zone,
+    warn_dropped,
+)
+from funnelkit.errors import InvalidDataError
+
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
+NAT = np.iinfo(np.int64).min
+NS_MAX = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class HistoryEntries:
+    """Validated history rows: one per entry, joined to the deal table."""
+
+    deal: IntArray  #: row position of the entry's deal in the deal table
+    stage: np.ndarray[Any, np.dtype[np.object_]]  #: the stage value of the entry
+    t: IntArray  #: entry time, ns (UTC when tz-aware)
+    tz: Any  #: time zone of the entry times (None when naive)
+    n_rows: int  #: rows of the history as given
+
+    def restrict(self, rows: IntArray, n_input: int) -> HistoryEntries:
+        """Keep the entries of the deal-table rows ``rows``, renumbered 0..len(rows)-1."""
+        new = np.full(n_input, -1, dtype=np.int64)
+        new[rows] = np.arange(rows.size, dtype=np.int64)
+        pos = new[self.deal]
+        keep = pos >= 0
+        return HistoryEntries(pos[keep], self.stage[keep], self.t[keep], self.tz, self.n_rows)
+
+    @property
+    def latest(self) -> int:
+        """The latest entry time (NAT when there is none)."""
+        return int(self.t.max()) if self.t.size else NAT
+
+
+def id_kind(values: Any) -> str:
+    """A coarse kind of a deal-id array: number, string, or the dtype's name."""
+    arr = pd.Series(values)
+    if pd.api.types.is_numeric_dtype(arr.dtype) and not pd.api.types.is_bool_dtype(arr.dtype):
+        return "number"
+    non_null = arr.dropna()
+    if pd.api.types.is_string_dtype(arr.dtype) or (
+        len(non_null) and non_null.map(type).eq(str).all()
+    ):
+        return "string"
+    return str(arr.dtype)
+
+
+def join_ids(
+    history_ids: Any,
+    deal_ids: Any,
+    *,
+    deal: Hashable,
+    errors: str,
+    func: str,
+    history_deal: Hashable | None = None,
+) -> IntArray:
+    """Row position in the deal table of each history id (-1 for dropped rows).
+
+    A history whose ids are of another kind than the deal table's (``"1"``
+    against ``1``) is an error naming both tables; history deals absent from
+    the deal table are an error, or with ``errors="warn"`` left out with a
+    count.
+    """
+    h_col = deal if history_deal is None else history_deal
+    h_ids = np.asarray(history_ids)
+    d_ids = np.asarray(deal_ids)
+    if h_ids.size and d_ids.size:
+        h_kind, d_kind = id_kind(h_ids), id_kind(d_ids)
+        if h_kind != d_kind:
+            msg = (
+                f"history[{h_col!r}] holds {h_kind} deal ids but deals[{deal!r}] holds "
+                f"{d_kind} ids (e.g. {h_ids[0]!r} vs {d_ids[0]!r}), so no history row would "
+                f"join its deal. Convert one of them first, e.g. "
+                f"history[{h_col!r}] = history[{h_col!r}].astype(deals[{deal!r}].dtype)."
+            )
+            raise InvalidDataError(msg, column=str(h_col), reason="id_mismatch", n_rows=h_ids.size)
+    pos: IntArray = pd.Index(d_ids).get_indexer(h_ids).astype(np.int64)
+    missing = pos < 0
+    if missing.any():
+        n_bad = int(missing.sum())
+        unknown = pd.unique(h_ids[missing])
+        if errors == "raise":
+            msg = (
+                f"history has {n_bad:,} of {h_ids.size:,} rows whose deal "
+                f"(history[{h_col!r}]) is not in deals[{deal!r}] ({len(unknown):,} deals, "
+                f"first: {unknown[0]!r}). Pass the deal table with every deal of the history, "
+                f"filter the history first (history[history[{h_col!r}].isin(deals[{deal!r}])]), "
+                f"or pass errors='warn' to leave those rows out with a warning."
+            )
+            raise InvalidDataError(
+                msg,
+                column=str(h_col),
+                reason="missing_deal",
+                n_rows=n_bad,
+                examples=pd.DataFrame({h_col: unknown[:N_EXAMPLES]}),
+            )
+        warn_dropped(
+            n_bad, h_ids.size, f"their deal is not in deals[{deal!r}] (history rows)", func=func
+        )
+    return pos
+
+
+def read_history(
+    history: Any,
+    deal_ids: Any,
+    *,
+    deal: str,
+    stage: str,
+    entered: str,
+    errors: str,
+    func: str,
+) -> HistoryEntries:
+    """Check a stage history and join it to the deal ids of the deal table."""
+    h = check_frame(history, table="history", func=func)
+    require_columns(h, {"deal": deal, "stage": stage, "entered": entered}, table="history")
+    check_not_null(h, deal, table="history", keyword="deal", func=func)
+    check_not_null(h, entered, table="history", keyword="entered", func=func)
+    times = as_datetime(h, entered, table="history", keyword="entered")
+    pos = join_ids(h[deal].to_numpy(), deal_ids, deal=deal, errors=errors, func=func)
+    keep = pos >= 0
+    return HistoryEntries(
+        deal=pos[keep],
+        stage=h[stage].to_numpy(dtype=object)[keep],
+        t=datetime_to_ns(times)[keep],
+        tz=time_zone(times),
+        n_rows=len(h),
+    )
+
+
+@dataclass(frozen=True)
+class DealPaths:
+    """One entry per deal of the deal table: where its history took it."""
+
+    furthest: IntArray  #: furthest stage position reached (-1: none)
+    entry: IntArray  #: (n_deals, n_stages) first entry into each stage, NAT when never
+    current: np.ndarray[Any, np.dtype[np.object_]]  #: stage of the last entry (NaN: none)
+    last_before_close: np.ndarray[Any, np.dtype[np.object_]]  #: last stage entered by close
+    has_history: BoolArray  #: the deal has at least one entry by ``as_of``
+
+
+def deal_paths(
+    entries: HistoryEntries | None,
+    stages: Sequence[Hashable],
+    *,
+    n_deals: int,
+    as_of: int,
+    closed: IntArray,
+    table_stage: np.ndarray[Any, np.dtype[np.object_]] | None = None,
+) -> DealPaths:
+    """Reduce the history entries to one path per deal.
+
+    Entries after ``as_of`` are ignored.  Same-instant entries are ordered by
+    the position of their stage in ``stages`` (stages not in ``stages`` after
+    them), so the current stage never depends on row order.  Without history
+    rows, a deal's current stage is its ``table_stage`` value, and its furthest
+    stage the position of that value in ``stages``.
+    """
+    n_st = len(stages)
+    index = pd.Index(list(stages))
+    furthest = np.full(n_deals, -1, dtype=np.int64)
+    entry = np.full((n_deals, n_st), NAT, dtype=np.int64)
+    current = np.full(n_deals, np.nan, dtype=object)
+    before_close = np.full(n_deals, np.nan, dtype=object)
+    has = np.zeros(n_deals, dtype=bool)
+    if table_stage is not None:
+        current = table_stage.astype(object).copy()
+        before_close = current.copy()
+        furthest = index.get_indexer(table_stage).astype(np.int64)
+    if entries is not None and entries.t.size:
+        use = entries.t <= as_of
+        d, st, t = entries.deal[use], entries.stage[use], entries.t[use]
+        spos = index.get_indexer(st).astype(np.int64)
+        tie = np.where(spos >= 0, spos, n_st)
+        # stages outside ``stages``: by their sorted value, never by row order
+        by_value = pd.factorize(pd.Series(st, dtype=object).astype(str), sort=True)[0]
+        order = np.lexsort((by_value, tie, t, d))
+        d, st, t, spos = d[order], st[order], t[order], spos[order]
+        has[d] = True
+        last = np.ones(d.size, dtype=bool)
+        last[:-1] = d[1:] != d[:-1]
+        current[d[last]] = st[last]
+        # the last entry at or before the deal's close (the stage it closed at)
+        close = np.where(closed[d] == NAT, NS_MAX, closed[d])
+        ok = t <= close
+        dk, sk = d[ok], st[ok]
+        last_ok = np.ones(dk.size, dtype=bool)
+        last_ok[:-1] = dk[1:] != dk[:-1]
+        before_close[dk[last_ok]] = sk[last_ok]
+        known = spos >= 0
+        np.maximum.at(furthest, d[known], spos[known])
+        first = np.full((n_deals, n_st), NS_MAX, dtype=np.int64)
+        np.minimum.at(first, (d[known], spos[known]), t[known])
+        entry = np.where(first == NS_MAX, NAT, first)
+    return DealPaths(
+        furthest=furthest,
+        entry=entry,
+        current=current,
+        last_before_close=before_close,
+        has_history=has,
+    )
+
+
+def stage_win_counts(
+    furthest: IntArray, outcome: IntArray, codes: IntArray, n_groups: int, n_stages: int
+) -> tuple[IntArray, IntArray]:
+    """Closed deals counted at each (group, stage), and how many of them were won.
+
+    The one definition of "the chance that a deal at stage s is won": among
+    the deals closed by ``as_of`` that reached s or a later stage (every deal
+    counts at the first stage, a won deal at every stage), the share that
+    were won.  ``outcome`` uses
+    the deal reader's codes (0 open, 1 won, 2 lost).
+    """
+    closed = outcome != 0
+    won = outcome == 1
+    # every deal was at the first stage; a won deal went through all of them
+    depth = np.where(won, n_stages - 1, np.maximum(furthest, 0))
+    counted = closed[:, None] & (np.arange(n_stages)[None, :] <= depth[:, None])
+    total = np.zeros((n_groups, n_stages), dtype=np.int64)
+    wins = np.zeros((n_groups, n_stages), dtype=np.int64)
+    np.add.at(total, codes, counted.astype(np.int64))
+    np.add.at(wins, codes, (counted & won[:, None]).astype(np.int64))
+    return total.ravel(), wins.ravel()
