@@ -127,8 +127,6 @@ ROLE_DEFAULTS: dict[str, str] = {
 }
 #: Roles whose value is a value of a column (of ``status``, ``response``), not a column.
 VALUE_ROLES = ("won", "lost", "positive")
-#: The keyword each role has in today's function signatures, where it differs.
-_KEYWORD = {"entered": "time"}
 
 
 class _Skip(Exception):
@@ -164,8 +162,11 @@ class Inputs:
         return self.columns[role]
 
     def kw(self, *roles: str) -> dict[str, Any]:
-        """The column keywords of a call: ``{keyword: column}`` for ``roles``."""
-        return {_KEYWORD.get(r, r): self.columns[r] for r in roles}
+        """The keywords ``{role: column}`` for a function without ``columns=``.
+
+        The event and touch functions do not take ``columns=`` yet.
+        """
+        return {r: self.columns[r] for r in roles}
 
     def period(self) -> tuple[pd.Timestamp, pd.Timestamp]:
         """The plan's period: ``as_of`` to ``period_end`` (exclusive)."""
@@ -277,9 +278,6 @@ def _need_won(inp: Inputs, what: str) -> None:
         raise _Skip(msg)
 
 
-DEAL_ROLES = ("deal", "created", "closed", "status", "won", "lost")
-
-
 def _run_parts(parts: Sequence[Part], inp: Inputs, notes: list[str]) -> list[Item]:
     """Run the parts of a section; skip the section only when none ran."""
     items: list[Item] = []
@@ -300,9 +298,9 @@ def _run_parts(parts: Sequence[Part], inp: Inputs, notes: list[str]) -> list[Ite
 # ----------------------------------------------------------------------------
 def _pipeline(inp: Inputs) -> list[Item]:
     _need(inp, "deals", "stage", "amount")
-    roles = (*DEAL_ROLES, "amount", "stage")
-    kws = inp.kw(*roles, "entered") if inp.history is not None else inp.kw(*roles)
-    res = pipeline(inp.deals, inp.stages, history=inp.history, as_of=inp.as_of, **kws)
+    # measured stage probabilities need the funnel order: given, or inferred from the history
+    stages = stages_of(inp) if inp.history is not None else inp.stages
+    res = pipeline(inp.deals, stages, history=inp.history, as_of=inp.as_of, columns=inp.columns)
     return [_item("Open pipeline by stage", res, plot_pipeline)]
 
 
@@ -310,7 +308,7 @@ def _coverage(inp: Inputs) -> list[Item]:
     target = _need_target(inp, "coverage")
     _need(inp, "deals", "amount")
     as_of, end = inp.period()
-    res = coverage(inp.deals, target, as_of=as_of, period_end=end, **inp.kw(*DEAL_ROLES, "amount"))
+    res = coverage(inp.deals, target, as_of=as_of, period_end=end, columns=inp.columns)
     return [_item(f"Coverage of the target, {period_name(as_of, end)}", res)]
 
 
@@ -337,14 +335,12 @@ def _time_to_convert(inp: Inputs) -> list[Item]:
 
 def _stage_conversion(inp: Inputs) -> list[Item]:
     history = _need_history(inp, "stage-to-stage conversion")
-    res = stage_conversion(
-        history, stages_of(inp), deals=inp.deals, **inp.kw("deal", "stage", "entered")
-    )
+    res = stage_conversion(history, stages_of(inp), deals=inp.deals, columns=inp.columns)
     return [_item("Stage-to-stage conversion", res, plot_stage_conversion)]
 
 
 def _sales_cycle(inp: Inputs) -> list[Item]:
-    kws = inp.kw(*DEAL_ROLES)
+    kws: dict[str, Any] = {"columns": inp.columns}
     res = sales_cycle(inp.deals, as_of=inp.as_of, **kws)
     if inp.col("channel") not in inp.deals.columns:
         return [_item("Sales cycle (created to won)", res, plot_sales_cycle)]
@@ -356,7 +352,7 @@ def _sales_cycle(inp: Inputs) -> list[Item]:
 
 
 def _win_curve(inp: Inputs) -> list[Item]:
-    res = win_curve(inp.deals, as_of=inp.as_of, **inp.kw(*DEAL_ROLES))
+    res = win_curve(inp.deals, as_of=inp.as_of, columns=inp.columns)
     shown = at_milestones(res)
 
     def draw(ax: Axes) -> Axes:  # the picture draws the whole curve
@@ -373,13 +369,13 @@ def _time_in_stage(inp: Inputs) -> list[Item]:
         stages_of(inp),
         as_of=inp.as_of,
         deals=inp.deals,
-        **inp.kw("deal", "stage", "entered", "closed"),
+        columns=inp.columns,
     )
     return [_item("Time in stage", res, plot_time_in_stage)]
 
 
 def _win_rate(inp: Inputs) -> list[Item]:
-    kws = inp.kw(*DEAL_ROLES)
+    kws: dict[str, Any] = {"columns": inp.columns}
     items = [_item("Win rate of closed deals", win_rate(inp.deals, **kws))]
     if inp.col("channel") in inp.deals.columns:
         res = win_rate(inp.deals, by=inp.col("channel"), **kws)
@@ -390,27 +386,25 @@ def _win_rate(inp: Inputs) -> list[Item]:
 def _deal_size(inp: Inputs) -> list[Item]:
     _need(inp, "deals", "amount")
     _need_won(inp, "the size of won deals")
-    return [_item("Size of won deals", deal_size(inp.deals, **inp.kw(*DEAL_ROLES, "amount")))]
+    return [_item("Size of won deals", deal_size(inp.deals, columns=inp.columns))]
 
 
 def _velocity(inp: Inputs) -> list[Item]:
     _need(inp, "deals", "amount")
-    res = sales_velocity(inp.deals, as_of=inp.as_of, **inp.kw(*DEAL_ROLES, "amount"))
+    res = sales_velocity(inp.deals, as_of=inp.as_of, columns=inp.columns)
     return [_item("Sales velocity", res)]
 
 
 def _leaderboard(inp: Inputs) -> list[Item]:
     _need(inp, "deals", "owner", "amount")
-    res = leaderboard(inp.deals, as_of=inp.as_of, **inp.kw(*DEAL_ROLES, "amount", "owner"))
+    res = leaderboard(inp.deals, as_of=inp.as_of, columns=inp.columns)
     return [_item("Rep leaderboard", res, plot_leaderboard)]
 
 
 def _channel_yield(inp: Inputs) -> list[Item]:
     _need(inp, "deals", "channel", "amount")
     _need(inp, "costs", "channel", "cost")
-    res = channel_yield(
-        inp.deals, costs=inp.costs, **inp.kw(*DEAL_ROLES, "amount", "channel", "cost")
-    )
+    res = channel_yield(inp.deals, costs=inp.costs, columns=inp.columns)
     return [_item("Channel yield", res, plot_channel_yield)]
 
 
@@ -502,20 +496,14 @@ def behaviours(
 
 def _stalled(inp: Inputs) -> list[Item]:
     history = _need_history(inp, "stalled deals")
-    roles: tuple[str, ...] = ("deal", "stage", "entered", "closed")
-    if inp.col("amount") in inp.deals.columns:
-        roles = (*roles, "amount")
-    res = stalled(history, stages_of(inp), deals=inp.deals, as_of=inp.as_of, **inp.kw(*roles))
+    res = stalled(history, stages_of(inp), deals=inp.deals, as_of=inp.as_of, columns=inp.columns)
     return [_item("Stalled open deals", res)]
-
-
-_LOST_ROLES = ("deal", "stage", "entered", "status", "lost", "amount", "closed", "lost_reason")
 
 
 def _lost_deals(inp: Inputs) -> list[Item]:
     _need(inp, "deals", "lost_reason", "amount")
     stages = None if inp.stages is None and inp.history is None else stages_of(inp)
-    res = lost_deals(inp.deals, inp.history, stages=stages, **inp.kw(*_LOST_ROLES))
+    res = lost_deals(inp.deals, inp.history, stages=stages, columns=inp.columns)
     return [_item("Lost deals by stage and reason", res)]
 
 
@@ -523,7 +511,7 @@ def _revival(inp: Inputs) -> list[Item]:
     _need(inp, "deals", "lost_reason", "amount")
     stages = stages_of(inp, "the revival list")
     res = revival_candidates(
-        inp.deals, inp.history, stages=stages, as_of=inp.as_of, **inp.kw(*_LOST_ROLES)
+        inp.deals, inp.history, stages=stages, as_of=inp.as_of, columns=inp.columns
     )
     return [_item("Lost deals worth reviving", res)]
 
@@ -533,10 +521,8 @@ def _plan(inp: Inputs) -> list[Item]:
     _need(inp, "deals", "amount")
     _need_won(inp, "the revenue plan")
     as_of, end = inp.period()
-    roles: tuple[str, ...] = (*DEAL_ROLES, "amount")
     kws: dict[str, Any] = {}
     if inp.history is not None:
-        roles = (*roles, "stage", "entered")
         kws["stages"] = pre_sale_stages(stages_of(inp), inp)
     res = plan(
         inp.deals,
@@ -544,8 +530,8 @@ def _plan(inp: Inputs) -> list[Item]:
         history=inp.history,
         as_of=as_of,
         period_end=end,
+        columns=inp.columns,
         **kws,
-        **inp.kw(*roles),
     )
     entering = res["time_left"].iloc[:-1].dropna()  # the last row, won, is entered by a win
     if len(entering) and bool((entering < pd.Timedelta(0)).all()):
@@ -786,7 +772,13 @@ def run_sections(
                 res.skipped = str(skip)
             except FunnelkitError as exc:
                 raise _with_file(exc, inp, used) from None
-        res.notes.extend(dict.fromkeys(str(w.message) for w in caught))
+        # the functions' own warnings (rows left out, ...) become notes under the section;
+        # any other warning (a deprecation, a library's) is passed on, never hidden
+        notes = [str(w.message) for w in caught if issubclass(w.category, FunnelkitWarning)]
+        res.notes.extend(dict.fromkeys(notes))
+        for w in caught:
+            if not issubclass(w.category, FunnelkitWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         res.seconds = time.perf_counter() - start
         if echo is not None:
             if res.skipped is not None:

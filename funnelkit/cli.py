@@ -7,7 +7,6 @@ usage error (argparse).  Errors print as one clear line, never a traceback.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -70,20 +69,6 @@ def _stage_rates(text: str) -> dict[str, float]:
             raise argparse.ArgumentTypeError(msg)
         rates[name] = rate
     return rates
-
-
-#: Roles of the column schema that :func:`funnelkit.plan` reads, and its keyword for each.
-PLAN_ROLES = {
-    "deal": "deal",
-    "created": "created",
-    "closed": "closed",
-    "status": "status",
-    "won": "won",
-    "lost": "lost",
-    "amount": "amount",
-    "stage": "stage",
-    "entered": "time",
-}
 
 
 def _names(text: str) -> list[str]:
@@ -214,14 +199,11 @@ def _run_plan(args: argparse.Namespace) -> int:
                     confidence=args.confidence,
                     as_of=args.as_of,
                     seed=args.seed,
-                    **{kw: args.columns[r] for r, kw in PLAN_ROLES.items() if r in args.columns},
+                    columns=args.columns,
                 )
             except FunnelkitError as exc:
                 files = str(args.deals) + ("" if args.history is None else f", {args.history}")
-                # plan's keyword for the history's entry time is time=; its role is entered
-                text = re.sub(r"\(time=\)", "(entered=)", str(exc))
-                text = re.sub(r"Hint: pass time=", "Hint: pass entered=", text)
-                msg = f"{files}: {cli_hint(text)}"
+                msg = f"{files}: {cli_hint(str(exc))}"
                 raise FunnelkitError(msg) from None
         for w in caught:
             print(f"funnelkit: warning: {w.message}", file=sys.stderr)

@@ -223,7 +223,7 @@ def test_plan_warnings_print_as_one_line(capsys, tmp_path):
     code, out, err = run(capsys, ["plan", "--deals", str(path), "--target", "1000"])
     assert code == 0
     assert err == (
-        "funnelkit: warning: plan: left out 1 of 3 rows because deals['created_at'] is null.\n"
+        "funnelkit: warning: plan: left out 1 of 3 rows because they have no created date.\n"
     )
     assert "opportunity" in out
 
@@ -277,7 +277,7 @@ def test_plan_columns_use_the_roles_of_every_subcommand(capsys, tmp_path, sample
         stages=stages,
         period_end="2025-10-01",
         deal="opportunity",
-        time="entered",
+        entered="entered",
     )
     assert out.startswith(format_frame(expected))
     code, out, err = run(capsys, [*argv, "--columns", "deal=opportunity"])

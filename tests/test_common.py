@@ -102,6 +102,7 @@ CASES = [
         _history,
         lambda history: fk.time_in_stage(history, list(fk.datasets.STAGES)),
         ("history", "entered", "entered_at"),
+        shuffle_ok=False,  # one row per deal, in the deal table's order
     ),
     Case(
         "stalled",
@@ -122,6 +123,14 @@ CASES = [
             deals, history, stages=list(fk.datasets.STAGES)
         ),
         ("deals", "status", "status"),
+    ),
+    Case(
+        "deal_entities",
+        _history_deals,
+        lambda history, deals: fk.deal_entities(
+            deals, history, stages=list(fk.datasets.STAGES), as_of="2025-06-30"
+        ),
+        ("history", "entered", "entered_at"),
     ),
     Case(
         "plan",

@@ -893,3 +893,21 @@ def test_steps_may_be_lists_of_events(tmp_path):
     funnel = page.sections["Funnel and drop-off"]
     assert "Skipped:" not in funnel
     assert "qualification | contact" in funnel
+
+
+def test_only_funnelkit_warnings_become_notes():
+    def part(inp):
+        warnings.warn("left out 2 rows", FunnelkitWarning, stacklevel=1)
+        warnings.warn("old spelling", FutureWarning, stacklevel=1)
+        return [("T", pd.DataFrame({"a": [1]}))]
+
+    inp = _report.make_inputs(tiny_deals())
+    with pytest.warns(FutureWarning, match="old spelling"):
+        (res,) = _report.run_sections(inp, sections=[_report.Section("S", (part,))])
+    assert res.notes == ["left out 2 rows"]
+
+
+def test_the_report_knows_every_role_of_the_schema():
+    from funnelkit.columns import ROLES
+
+    assert set(_report.ROLE_DEFAULTS) == set(ROLES)
