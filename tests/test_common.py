@@ -102,7 +102,6 @@ CASES = [
         _history,
         lambda history: fk.time_in_stage(history, list(fk.datasets.STAGES)),
         ("history", "entered", "entered_at"),
-        shuffle_ok=False,  # one row per deal, in the deal table's order
     ),
     Case(
         "stalled",
@@ -131,6 +130,7 @@ CASES = [
             deals, history, stages=list(fk.datasets.STAGES), as_of="2025-06-30"
         ),
         ("history", "entered", "entered_at"),
+        shuffle_ok=False,  # one row per deal, in the deal table's order
     ),
     Case(
         "plan",
