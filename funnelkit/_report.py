@@ -151,13 +151,13 @@ class Inputs:
     target: float | None = None
     as_of: pd.Timestamp | None = None
     period_end: pd.Timestamp | None = None
-    columns: dict[str, str] = field(default_factory=lambda: dict(ROLE_DEFAULTS))
+    columns: dict[str, Any] = field(default_factory=lambda: dict(ROLE_DEFAULTS))
     labels: dict[str, str] = field(default_factory=dict)
 
     def label(self, table: str) -> str:
         return self.labels.get(table, table)
 
-    def col(self, role: str) -> str:
+    def col(self, role: str) -> Any:
         """The column (or value) that plays ``role``."""
         return self.columns[role]
 
@@ -1276,7 +1276,7 @@ def _merge_columns(
     return out
 
 
-def check_columns(columns: Mapping[Any, Any], *, func: str = "report") -> dict[str, str]:
+def check_columns(columns: Mapping[Any, Any], *, func: str = "report") -> dict[str, Any]:
     """Check a column schema (known roles, string columns); fill in the defaults.
 
     Examples
@@ -1300,12 +1300,17 @@ def check_columns(columns: Mapping[Any, Any], *, func: str = "report") -> dict[s
             f"Roles: {', '.join(ROLE_DEFAULTS)}.{hint}"
         )
         raise InvalidParameterError(msg)
-    bad = {r: c for r, c in columns.items() if not isinstance(c, str) or not c}
+    bad = {
+        r: c
+        for r, c in columns.items()
+        if (r in VALUE_ROLES and c is None)
+        or (r not in VALUE_ROLES and (not isinstance(c, str) or not c))
+    }
     if bad:
         role, col = next(iter(bad.items()))
         msg = (
             f"The 'columns' parameter of {func} must map each role to a column name "
-            f"(a non-empty string). Got {col!r} for {role!r}."
+            f"(a non-empty string; won, lost and positive to a value). Got {col!r} for {role!r}."
         )
         raise InvalidParameterError(msg)
     return {**ROLE_DEFAULTS, **columns}

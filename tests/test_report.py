@@ -911,3 +911,16 @@ def test_the_report_knows_every_role_of_the_schema():
     from funnelkit.columns import ROLES
 
     assert set(_report.ROLE_DEFAULTS) == set(ROLES)
+
+
+def test_columns_may_be_an_fk_columns_value(tmp_path, fast_pictures):
+    deals = tiny_deals().rename(columns={"deal_id": "id", "status": "state"})
+    deals["state"] = deals["state"].str.title()
+    cols = fk.Columns(deal="id", status="state", won="Won", lost="Lost")
+    inp = _report.make_inputs(deals, columns=cols)
+    assert inp.col("deal") == "id"
+    assert inp.col("created") == "created_at"  # a role not set takes the default
+    got = tables(_report.run_sections(inp, sections=[_report.SECTIONS[3]]))
+    expected = fk.win_rate(deals, columns=cols)
+    pd.testing.assert_frame_equal(got["Win rate of closed deals"], expected)
+    assert expected["won"].item() == 1
