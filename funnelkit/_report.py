@@ -633,7 +633,8 @@ def default_period_end(as_of: pd.Timestamp) -> pd.Timestamp:
     Timestamp('2025-10-01 00:00:00')
     """
     day = as_of.normalize()
-    start = day if day == day.to_period("Q").start_time else _next_quarter(day)
+    naive = day.tz_localize(None) if day.tz is not None else day
+    start = day if naive == naive.to_period("Q").start_time else _next_quarter(day)
     return _next_quarter(start)
 
 

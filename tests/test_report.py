@@ -924,3 +924,19 @@ def test_columns_may_be_an_fk_columns_value(tmp_path, fast_pictures):
     expected = fk.win_rate(deals, columns=cols)
     pd.testing.assert_frame_equal(got["Win rate of closed deals"], expected)
     assert expected["won"].item() == 1
+
+
+def test_time_zone_aware_dates(tmp_path, fast_pictures):
+    deals = tiny_deals()
+    for col in ("created_at", "closed_at"):
+        deals[col] = deals[col].dt.tz_localize("Europe/Berlin")
+    deals["status"] = ["won", "lost", "open", "open"]
+    inp = _report.make_inputs(deals, target=50_000)
+    assert inp.as_of == pd.Timestamp("2025-03-01", tz="Europe/Berlin")
+    assert inp.period_end == pd.Timestamp("2025-07-01", tz="Europe/Berlin")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FunnelkitWarning)
+        page = parse(fk.report(deals, target=50_000, out=tmp_path))
+    assert (
+        "closing 2025-03-01 to 2025-06-30 (to the end of Q2 2025)" in page.sections["Revenue plan"]
+    )
