@@ -157,6 +157,16 @@ class Inputs:
     def label(self, table: str) -> str:
         return self.labels.get(table, table)
 
+    def tables(self) -> dict[str, pd.DataFrame | None]:
+        """The tables by name (None: not given)."""
+        return {
+            "deals": self.deals,
+            "history": self.history,
+            "events": self.events,
+            "touches": self.touches,
+            "costs": self.costs,
+        }
+
     def col(self, role: str) -> Any:
         """The column (or value) that plays ``role``."""
         return self.columns[role]
@@ -214,7 +224,7 @@ def _item(title: str, table: pd.DataFrame, plot: Callable[..., Axes] | None = No
 
 def _need(inp: Inputs, table: str, *roles: str) -> None:
     """Skip unless the table has the columns of ``roles``."""
-    df: pd.DataFrame | None = getattr(inp, table)
+    df = inp.tables()[table]
     if df is None:
         return
     missing = [r for r in roles if inp.col(r) not in df.columns]
@@ -257,7 +267,7 @@ def won_deals(inp: Inputs) -> int:
     """How many deals were won by ``as_of`` (status equal to the ``won`` value)."""
     deals = inp.deals
     won = deals[inp.col("status")].to_numpy() == inp.col("won")
-    closed = pd.to_datetime(deals[inp.col("closed")], errors="coerce")
+    closed = as_datetime(deals, inp.col("closed"), table="deals", keyword="closed")
     if inp.as_of is not None:
         tz = getattr(closed.dtype, "tz", None)
         as_of = inp.as_of
@@ -483,7 +493,7 @@ def behaviours(
     """
     step_names = {str(n) for step in steps for n in ([step] if isinstance(step, str) else step)}
     ev = events[[entity, time, event]].dropna()
-    ev = ev.assign(**{time: pd.to_datetime(ev[time], errors="coerce")})
+    ev = ev.assign(**{time: as_datetime(ev, time, table="events", keyword="time")})
     ev = ev.sort_values([entity, time], kind="stable")
     is_last = ~ev[entity].duplicated(keep="last")
     share_last = is_last.groupby(ev[event].astype(str), observed=True).mean()
@@ -728,7 +738,7 @@ def infer_stages(
     ['lead', 'demo', 'won']
     """
     h = history[[deal, stage, entered]].dropna()
-    h = h.assign(**{entered: pd.to_datetime(h[entered], errors="coerce")})
+    h = h.assign(**{entered: as_datetime(h, entered, table="history", keyword="entered")})
     first = h.groupby([deal, stage], sort=False, observed=True)[entered].min()
     rank = first.groupby(level=deal, observed=True).rank(method="first")
     order = rank.groupby(level=stage, observed=True).mean().sort_values(kind="stable")
@@ -759,7 +769,7 @@ def run_sections(
 ) -> list[SectionResult]:
     """Run every section once; a FunnelkitError names the input file and stops the run."""
     results: list[SectionResult] = []
-    used = [t for t in _TABLE_NAMES if getattr(inp, t) is not None]
+    used = [t for t, df in inp.tables().items() if df is not None]
     for i, section in enumerate(sections, start=1):
         if echo is not None:
             echo(f"[{i}/{len(sections)}] {section.name} ...")
@@ -1428,9 +1438,7 @@ def _check_table(df: Any, table: str, cols: Mapping[str, str], label: str) -> li
 def describe(inp: Inputs) -> list[str]:
     """Lines for the page header: the input tables (rows, source) and the settings."""
     tables = [
-        f"{inp.label(t)} ({len(df):,} rows)"
-        for t in _TABLE_NAMES
-        if (df := getattr(inp, t)) is not None
+        f"{inp.label(t)} ({len(df):,} rows)" for t, df in inp.tables().items() if df is not None
     ]
     lines = ["Inputs: " + ", ".join(tables) + "."]
     settings = []
