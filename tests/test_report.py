@@ -14,6 +14,8 @@ from html.parser import HTMLParser
 import matplotlib.image as mpimg
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import funnelkit as fk
 from funnelkit import _report
@@ -940,3 +942,42 @@ def test_time_zone_aware_dates(tmp_path, fast_pictures):
     assert (
         "closing 2025-03-01 to 2025-06-30 (to the end of Q2 2025)" in page.sections["Revenue plan"]
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    days=st.lists(st.integers(0, 900), min_size=1, max_size=30),
+    data=st.data(),
+)
+def test_milestones_are_cumulative_counts_property(days, data):
+    t = sorted(set(days))
+    won = data.draw(st.lists(st.integers(0, 3), min_size=len(t), max_size=len(t)))
+    lost = data.draw(st.lists(st.integers(0, 3), min_size=len(t), max_size=len(t)))
+    curve = pd.DataFrame(
+        {
+            "t": pd.to_timedelta(t, unit="D"),
+            "at_risk": 100,
+            "won": won,
+            "lost": lost,
+            "probability": [i / 100 for i in range(len(t))],
+        }
+    )
+    table = _report.at_milestones(curve)
+    for _, row in table.iterrows():
+        within = [i for i, d in enumerate(t) if d <= row["t"].days]  # slow and obvious
+        assert row["won"] == sum(won[i] for i in within)
+        assert row["lost"] == sum(lost[i] for i in within)
+        assert row["probability"] == (within[-1] / 100 if within else 0.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.datetimes(min_value=pd.Timestamp("2000-01-01"), max_value=pd.Timestamp("2090-01-01")))
+def test_default_period_property(as_of):
+    as_of = pd.Timestamp(as_of)
+    end = _report.default_period_end(as_of)
+    # the shortest span from as_of's day to a quarter start that holds a whole quarter
+    day = as_of.normalize()
+    starts = pd.date_range(day - pd.Timedelta(days=400), day + pd.Timedelta(days=400), freq="QS")
+    first_full = min(q for q in starts if q >= day)
+    assert end == first_full + pd.offsets.QuarterBegin(1, startingMonth=1)
+    assert pd.Timedelta(days=89) <= end - day <= pd.Timedelta(days=184)
