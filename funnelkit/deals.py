@@ -1025,7 +1025,9 @@ def pipeline(
     pandas.DataFrame
         One row per (group, stage): the ``by`` columns, then ``stage``,
         ``deals`` (int64, open deals at that stage on ``as_of``), ``value``
-        (float64, their summed amount), ``closed_deals`` (int64, closed deals
+        (float64, the summed amount of those that have one; NaN when none
+        has), ``no_amount`` (int64, open deals there without an amount),
+        ``closed_deals`` (int64, closed deals
         that had passed through the stage: the denominator of the measured
         probability; 0 when ``probabilities`` is given), ``probability``,
         ``probability_low``, ``probability_high`` (float64, the win
@@ -1168,6 +1170,9 @@ def pipeline(
             func=func,
         )
     value = grouped_sum(cell[is_open & has_amount], amounts[is_open & has_amount], g * n_st)
+    no_amount = grouped_count(cell[is_open & ~has_amount], g * n_st)
+    # an unknown amount is never 0: a stage whose open deals all lack one has no value
+    value = np.where((n_deals > 0) & (no_amount == n_deals), np.nan, value)
     has_created = d.created != NAT
     if (is_open & ~has_created).any():
         warn_dropped(
@@ -1195,6 +1200,7 @@ def pipeline(
             "stage": names * g,
             "deals": n_deals,
             "value": value,
+            "no_amount": no_amount,
             "closed_deals": closed_n,
             "probability": prob,
             "probability_low": lo,
@@ -1446,7 +1452,9 @@ def coverage(
         One row: ``as_of`` (datetime), ``target``, ``won_value`` (won in the
         period so far), ``remaining_target`` (float64, target - won_value,
         at least 0), ``open_deals``
-        (int64), ``open_value`` (float64), ``coverage`` (float64,
+        (int64), ``open_value`` (float64, summed amount of the open deals
+        that have one; NaN when none has), ``open_no_amount`` (int64, open
+        deals without an amount), ``coverage`` (float64,
         open_value / remaining_target; NaN when nothing remains),
         ``win_rate``, ``win_rate_low``, ``win_rate_high`` (float64, won /
         (won + lost) of all deals closed by ``as_of``), ``required_coverage``
@@ -1477,7 +1485,10 @@ def coverage(
     (the sales rule of thumb "3× coverage" is 1 / p for p = 33%).  The win
     rate counts deals, the coverage counts money: when big deals are won
     less often than small ones, the required coverage is higher than shown.
-    Open deals without amount are left out of ``open_value`` with a warning.
+    Open deals without amount are left out of ``open_value`` with a warning
+    and counted in ``open_no_amount``: an unknown amount is never taken as 0,
+    so unless the known amounts alone are enough (healthy), the verdict is
+    "unknown" — not "drying up" — while open deals lack an amount.
 
     Examples
     --------
@@ -1526,9 +1537,14 @@ def coverage(
     missing = is_open & np.isnan(amounts)
     if missing.any():
         warn_dropped(
-            int(missing.sum()), len(amounts), "they are open and have no amount", func=func
+            int(missing.sum()),
+            len(amounts),
+            "they are open and have no amount (not in open_value; see open_no_amount)",
+            func=func,
         )
-    open_value = float(np.nansum(amounts[is_open]))
+    n_missing = int(missing.sum())
+    all_unknown = bool(is_open.any()) and n_missing == int(is_open.sum())
+    open_value = float("nan") if all_unknown else float(np.nansum(amounts[is_open]))
     won_value = 0.0
     if start is not None:
         in_period = (d.outcome == WON) & (d.closed >= start)
@@ -1546,6 +1562,19 @@ def coverage(
     cycle_ns = float(_cycle_table(for_cycle, "won")[1][0])
     left_ns = float(end - d.as_of) if end is not None else float("nan")
     verdict = _verdict(goal, won_value, remaining, open_value, cov, rate, required)
+    if n_missing and remaining > 0 and not verdict.startswith("healthy"):
+        n_open = int(is_open.sum())
+        known = (
+            "none of them has one"
+            if all_unknown
+            else f"the {n_open - n_missing:,} with an amount cover {cov:.1f}× the remaining "
+            f"target ({remaining:,.0f}) against the {required:.1f}× the win rate requires"
+        )
+        verdict = (
+            f"unknown: {n_missing:,} of the {n_open:,} open deals have no amount, so the open "
+            f"pipeline's value is not known; {known}. Fill the amounts (or estimate them) "
+            f"to judge the coverage."
+        )
     if remaining > 0 and end is not None and cycle_ns > left_ns:
         verdict += (
             f" The median time to win ({cycle_ns / DAY_NS:,.0f} days) is longer than the "
@@ -1560,6 +1589,7 @@ def coverage(
             "remaining_target": [remaining],
             "open_deals": np.array([int(is_open.sum())], dtype=np.int64),
             "open_value": [open_value],
+            "open_no_amount": np.array([n_missing], dtype=np.int64),
             "coverage": [cov],
             "win_rate": [rate],
             "win_rate_low": lo.reshape(1),
@@ -1851,8 +1881,10 @@ def channel_yield(
         after the column), ``leads`` (int64, deals created), ``won``,
         ``open`` (int64), ``conversion``, ``conversion_low``,
         ``conversion_high`` (float64, won / leads with the Wilson interval),
-        ``revenue`` (float64, amount won), ``revenue_per_lead``,
-        ``avg_won_deal`` (float64).  With ``costs``: ``cost`` (float64, NaN
+        ``revenue`` (float64, amount won by the won deals that have one; NaN
+        when none has), ``won_no_amount`` (int64, won deals without an
+        amount: counted in ``won``, not in ``revenue``), ``revenue_per_lead``,
+        ``avg_won_deal`` (float64, over the won deals with an amount).  With ``costs``: ``cost`` (float64, NaN
         for a channel with no cost row), ``cost_per_lead``, ``cost_per_won``
         and ``roi`` = (revenue - cost) / cost (float64).
 
@@ -1877,8 +1909,8 @@ def channel_yield(
     ``open`` across channels, or :func:`win_curve` with ``by=channel``.
     Channels that appear only in ``costs`` get a row with 0 leads (money
     spent for nothing is worth seeing).  Costs and deals should cover the
-    same period.  Won deals without amount are left out of revenue with a
-    warning.
+    same period.  Won deals without amount count as leads and wins; only
+    their revenue is unknown (``won_no_amount``, with a warning).
 
     Examples
     --------
@@ -1931,12 +1963,24 @@ def channel_yield(
         pos = pd.Index(ckeys[channel]).get_indexer(keys[channel])
         spend = np.where(pos >= 0, spend_by_key[pos], np.nan)
     g = len(keys)
-    d = _drop_amount_na(d, d.outcome == WON, "won deals", func=func)
     amounts = d.amount if d.amount is not None else np.zeros(len(d.outcome))
     is_won = d.outcome == WON
+    # a won deal without an amount is still a lead and a win: only its revenue is unknown
+    unknown = is_won & np.isnan(amounts)
+    if unknown.any():
+        warn_dropped(
+            int(unknown.sum()),
+            len(amounts),
+            "they are won and have no amount (counted as leads and wins, not in revenue; "
+            "see won_no_amount)",
+            func=func,
+        )
+    known = is_won & ~unknown
     leads = grouped_count(d.codes, g)
     n_won = grouped_count(d.codes[is_won], g)
-    revenue = grouped_sum(d.codes[is_won], amounts[is_won], g)
+    n_known = grouped_count(d.codes[known], g)
+    revenue = grouped_sum(d.codes[known], amounts[known], g)
+    revenue = np.where((n_won > 0) & (n_known == 0), np.nan, revenue)
     lo, hi = wilson_interval(n_won, leads, cl)
     measures: dict[str, Any] = {
         "leads": leads,
@@ -1946,8 +1990,9 @@ def channel_yield(
         "conversion_low": lo,
         "conversion_high": hi,
         "revenue": revenue,
+        "won_no_amount": n_won - n_known,
         "revenue_per_lead": _rate(revenue, leads),
-        "avg_won_deal": _rate(revenue, n_won),
+        "avg_won_deal": _rate(revenue, n_known),
     }
     if spend is not None:
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -167,3 +167,58 @@ def test_pipeline_is_independent_of_row_order_with_tied_entries(n_deals, data):
     for i in open_ids:
         counts[expected.get(i, "lead")] += 1
     assert a.set_index("stage")["deals"].to_dict() == counts
+
+
+def test_coverage_on_maven_is_unknown_not_drying_up(shared_data):
+    raw = pd.read_csv(shared_data / "maven_crm_sales_opportunities" / "sales_pipeline.csv")
+    deals = raw.assign(
+        engage_date=pd.to_datetime(raw["engage_date"]),
+        close_date=pd.to_datetime(raw["close_date"]),
+    )
+    cols = fk.Columns(
+        deal="opportunity_id",
+        created="engage_date",
+        closed="close_date",
+        status="deal_stage",
+        amount="close_value",
+        won="Won",
+        lost="Lost",
+    )
+    is_open = ~raw["deal_stage"].isin(["Won", "Lost"])
+    # the export has no amount on any open deal: plain pandas says so
+    assert raw.loc[is_open, "close_value"].isna().all()
+    # prospecting deals have no engage date yet (no cycle): a second warning
+    with (
+        pytest.warns(FunnelkitWarning, match="open and have no amount"),
+        pytest.warns(FunnelkitWarning, match="no created date"),
+    ):
+        res = fk.coverage(deals, 1_000_000, columns=cols)
+    row = res.iloc[0]
+    assert row["open_deals"] == int(is_open.sum())
+    assert row["open_no_amount"] == int(is_open.sum())
+    assert np.isnan(row["open_value"])
+    assert row["verdict"].startswith("unknown:")
+    assert "drying up" not in row["verdict"]
+
+
+def test_channel_yield_counts_won_deals_without_an_amount():
+    deals = pd.DataFrame(
+        {
+            "deal_id": [1, 2, 3, 4],
+            "created_at": [_day(0)] * 4,
+            "closed_at": [_day(5), _day(6), _day(7), pd.NaT],
+            "status": ["won", "won", "lost", "open"],
+            "amount": [100.0, np.nan, 10.0, 20.0],
+            "channel": ["ads"] * 4,
+        }
+    )
+    costs = pd.DataFrame({"channel": ["ads"], "cost": [40.0]})
+    with pytest.warns(FunnelkitWarning, match="won and have no amount"):
+        res = fk.channel_yield(deals, costs=costs)
+    row = res.iloc[0]
+    # 4 leads, 2 wins (one of unknown value): cost per won 40 / 2, not 40 / 1
+    assert (row["leads"], row["won"], row["won_no_amount"]) == (4, 2, 1)
+    assert row["revenue"] == 100.0
+    assert row["avg_won_deal"] == 100.0
+    assert row["cost_per_won"] == 20.0
+    assert row["cost_per_lead"] == 10.0

@@ -859,9 +859,17 @@ def test_more_error_and_warning_paths(deals, history):
     with pytest.warns(FunnelkitWarning, match="open and have no amount"):
         res = fk.pipeline(no_amount, ["contact", "proposal"])
     assert res["deals"].tolist() == [1, 1]
-    assert res["value"].tolist() == [0.0, 20.0]
+    # the contact deal's amount is unknown: its value is unknown, not 0
+    assert np.isnan(res["value"].iloc[0])
+    assert res["value"].iloc[1] == 20.0
+    assert res["no_amount"].tolist() == [1, 0]
     with pytest.warns(FunnelkitWarning, match="open and have no amount"):
-        assert fk.coverage(no_amount, 100.0).loc[0, "open_value"] == 20.0
+        cov = fk.coverage(no_amount, 100.0)
+    assert cov.loc[0, "open_value"] == 20.0
+    assert cov.loc[0, "open_no_amount"] == 1
+    # known amounts (20) are below the 2x the 50 % win rate requires: the value is not
+    # known, so the verdict says so instead of "drying up"
+    assert cov.loc[0, "verdict"].startswith("unknown: 1 of the 2 open deals have no amount")
     no_created = deals.assign(created_at=deals["created_at"].where(deals.index != 3))
     with pytest.warns(FunnelkitWarning, match=r"no created date \(left out of mean_age\)"):
         res = fk.pipeline(no_created, ["contact", "proposal"], as_of="2025-03-01")
