@@ -185,8 +185,11 @@ def deal_entities(
         entry time of each stage.  Default: the stages of the deal table and
         the history, sorted (then ``furthest_stage`` follows that order).
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here. Default: the latest date in
-        the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     deal : str, default="deal_id"
         Column that identifies the deal.
     created : str, default="created_at"
@@ -272,7 +275,7 @@ def deal_entities(
        deal_id status furthest_stage current_stage lost_at   cycle
     0        1   lost           demo          demo    demo 31 days
     1        2   open           lead          lead     NaN 36 days
-    """  # noqa: E501 (shared keyword text, kept verbatim)
+    """
     func = "deal_entities"
     raw = check_frame(deals, table="deals", func=func)
     require_columns(raw, {"deal": deal, "stage": stage}, table="deals")
@@ -345,6 +348,7 @@ def win_rate(
     basis: Literal["closed", "created"] = "closed",
     weight: str | None = None,
     by: By = None,
+    as_of: DateLike = None,
     ci: float = 0.95,
     deal: str = "deal_id",
     created: str = "created_at",
@@ -371,6 +375,12 @@ def win_rate(
     by : str or list of str, optional
         Column(s) to group by; one result block per group, groups sorted. Missing values form their
         own group.
+    as_of : datetime-like, optional
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     ci : float, default=0.95
         Confidence level of the Wilson score intervals.
     deal : str, default="deal_id"
@@ -471,6 +481,7 @@ def win_rate(
         amount=weight,
         amount_keyword="weight",
         by=by,
+        as_of=as_of,
     )
     if basis == "created":
         d = drop_unusable(
@@ -528,6 +539,7 @@ def deal_size(
     *,
     outcome: Literal["won", "lost", "open", "closed"] = "won",
     by: By = None,
+    as_of: DateLike = None,
     deal: str = "deal_id",
     created: str = "created_at",
     closed: str = "closed_at",
@@ -549,6 +561,12 @@ def deal_size(
     by : str or list of str, optional
         Column(s) to group by; one result block per group, groups sorted. Missing values form their
         own group.
+    as_of : datetime-like, optional
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     deal : str, default="deal_id"
         Column that identifies the deal.
     created : str, default="created_at"
@@ -630,6 +648,7 @@ def deal_size(
         errors=errors,
         amount=amount,
         by=by,
+        as_of=as_of,
     )
     d = _drop_amount_na(d, _outcome_mask(d, outcome), f"{outcome} deals", func=func)
     sel = _outcome_mask(d, outcome)
@@ -682,8 +701,11 @@ def sales_cycle(
         Column(s) to group by; one result block per group, groups sorted. Missing values form their
         own group.
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here. Default: the latest date in
-        the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     deal : str, default="deal_id"
         Column that identifies the deal.
     created : str, default="created_at"
@@ -771,7 +793,7 @@ def sales_cycle(
 
     The naive median (15 days) ignores the two deals open for 30 and 35
     days; weighting them in, half of the eventual wins take 50 days.
-    """  # noqa: E501 (shared keyword text, kept verbatim)
+    """
     func = "sales_cycle"
     check_option(outcome, ["won", "lost", "closed"], name="outcome", func=func)
     d = read_deals(
@@ -820,8 +842,11 @@ def win_curve(
         Column(s) to group by; one result block per group, groups sorted. Missing values form their
         own group.
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here. Default: the latest date in
-        the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     deal : str, default="deal_id"
         Column that identifies the deal.
     created : str, default="created_at"
@@ -894,7 +919,7 @@ def win_curve(
             t  at_risk  won  lost  probability
     0 10 days        4    1     0         0.25
     1 20 days        3    0     1         0.25
-    """  # noqa: E501 (shared keyword text, kept verbatim)
+    """
     func = "win_curve"
     d = read_deals(
         deals,
@@ -981,8 +1006,11 @@ def pipeline(
         ``stage`` and ``entered``).  When given and ``probabilities`` is None,
         each stage's win probability is measured from it (see Notes).
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here. Default: the latest date in
-        the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     probabilities : mapping of str to float, optional
         Win probability per stage, e.g. the CRM's stage weights; overrides
         ``history``.  Must cover every reported stage.
@@ -1081,7 +1109,7 @@ def pipeline(
           stage  deals  value  weighted_value mean_age
     0   contact      1   20.0             2.0  20 days
     1  proposal      2   80.0            40.0  20 days
-    """  # noqa: E501 (shared keyword text, kept verbatim)
+    """
     func = "pipeline"
     cl = check_ci(ci, func=func)
     entries = None
@@ -1266,8 +1294,11 @@ def sales_velocity(
         Column(s) to group by; one result block per group, groups sorted. Missing values form their
         own group.
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here. Default: the latest date in
-        the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     deal : str, default="deal_id"
         Column that identifies the deal.
     created : str, default="created_at"
@@ -1339,7 +1370,7 @@ def sales_velocity(
     >>> fk.sales_velocity(deals)
        open_deals  closed_deals  win_rate  avg_deal   cycle  velocity
     0           2             3  0.666667     150.0 10 days      20.0
-    """  # noqa: E501 (shared keyword text, kept verbatim)
+    """
     func = "sales_velocity"
     d = read_deals(
         deals,
@@ -1412,8 +1443,11 @@ def coverage(
     target : float
         Revenue target of the period (> 0).
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here. Default: the latest date in
-        the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     period_start : datetime-like, optional
         Start of the target's period: deals won from then to ``as_of``
         already count toward the target.  Default: none do (``target`` is
@@ -1508,7 +1542,7 @@ def coverage(
     >>> print(res["verdict"][0])
     drying up: the open pipeline (500) covers 2.5× the remaining target (200), below the 3.0×
     the win rate of 33.3% requires; about 100 more open value is needed.
-    """  # noqa: E501 (shared keyword text, kept verbatim)
+    """
     func = "coverage"
     goal = check_positive(target, name="target", func=func)
     cl = check_ci(ci, func=func)
@@ -1671,8 +1705,11 @@ def leaderboard(
     ci : float, default=0.95
         Confidence level of the Wilson score intervals.
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here. Default: the latest date in
-        the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     deal : str, default="deal_id"
         Column that identifies the deal.
     created : str, default="created_at"
@@ -1754,7 +1791,7 @@ def leaderboard(
     0   ann     1    3     1      0.75         0.0
     1   bob     2    1     0      1.00         0.0
     2    cy     3    0     2      0.00        40.0
-    """  # noqa: E501 (shared keyword text, kept verbatim)
+    """
     func = "leaderboard"
     cl = check_ci(ci, func=func)
     d = read_deals(
@@ -1825,6 +1862,7 @@ def channel_yield(
     channel: str = "channel",
     costs: pd.DataFrame | None = None,
     cost: str = "cost",
+    as_of: DateLike = None,
     ci: float = 0.95,
     deal: str = "deal_id",
     created: str = "created_at",
@@ -1849,6 +1887,12 @@ def channel_yield(
         with columns ``channel`` and ``cost``.
     cost : str, default="cost"
         Column of ``costs`` holding the spend (non-negative numbers).
+    as_of : datetime-like, optional
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     ci : float, default=0.95
         Confidence level of the Wilson score intervals.
     deal : str, default="deal_id"
@@ -1884,8 +1928,9 @@ def channel_yield(
         ``revenue`` (float64, amount won by the won deals that have one; NaN
         when none has), ``won_no_amount`` (int64, won deals without an
         amount: counted in ``won``, not in ``revenue``), ``revenue_per_lead``,
-        ``avg_won_deal`` (float64, over the won deals with an amount).  With ``costs``: ``cost`` (float64, NaN
-        for a channel with no cost row), ``cost_per_lead``, ``cost_per_won``
+        ``avg_won_deal`` (float64, over the won deals with an amount).  With
+        ``costs``: ``cost`` (float64, NaN for a channel with no cost row),
+        ``cost_per_lead``, ``cost_per_won``
         and ``roi`` = (revenue - cost) / cost (float64).
 
     Raises
@@ -1945,6 +1990,7 @@ def channel_yield(
         amount=amount,
         columns={"channel": channel},
         by=channel,
+        as_of=as_of,
     )
     keys = d.keys
     spend = None

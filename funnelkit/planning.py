@@ -919,8 +919,11 @@ def plan(
         the share of won deals that must have closed by ``period_end`` for
         the ``enter_by`` dates.
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here.
-        Default: the latest date in the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     deal : str, default="deal_id"
         Column that identifies the deal.
     created : str, default="created_at"

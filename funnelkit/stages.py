@@ -551,8 +551,11 @@ def time_in_stage(
     stages : list of str
         The pipeline stages in order.
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here.
-        Default: the latest date in the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     basis : {"visits", "latest", "cumulative"}, default="visits"
         What one duration is: ``"visits"``: every stay (a re-entry is a
         separate visit); ``"latest"``: each deal's last stay in the stage;
@@ -765,8 +768,11 @@ def stalled(
     stages : list of str
         The pipeline stages in order.
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here.
-        Default: the latest date in the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     threshold : str or pandas.Timedelta, default="p90"
         ``"pNN"``: the NN-th percentile of the stage's ended stays (data-driven,
         one threshold per stage); or a fixed duration such as ``"30D"``.
@@ -1189,8 +1195,11 @@ def revival_candidates(
     stages : list of str
         The pipeline stages in order (later = closer to a sale).
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here.
-        Default: the latest date in the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     reasons : list of str, optional
         Lost reasons counted as recoverable (compared case-insensitively).
         Default: ``("timing", "budget", "no budget", "no decision")``.
