@@ -222,3 +222,23 @@ def test_channel_yield_counts_won_deals_without_an_amount():
     assert row["avg_won_deal"] == 100.0
     assert row["cost_per_won"] == 20.0
     assert row["cost_per_lead"] == 10.0
+
+
+def test_win_rate_as_of_counts_later_closes_as_open(three):
+    deals, _ = three
+    # on day 22, A is won (day 20) and B (lost on day 25) still open
+    res = fk.win_rate(deals, as_of=_day(22))
+    assert res.loc[0, ["won", "lost", "open"]].tolist() == [1, 0, 2]
+
+
+def test_lost_deals_warns_and_drops_unknown_history_deals(three):
+    deals, history = three
+    stray = pd.concat(
+        [history, pd.DataFrame({"deal_id": [9], "stage": ["lead"], "entered_at": [_day(1)]})],
+        ignore_index=True,
+    )
+    with pytest.raises(InvalidDataError, match=r"or pass errors='warn'"):
+        fk.lost_deals(deals, stray, stages=STAGES)
+    with pytest.warns(FunnelkitWarning, match="left out 1 of 7 rows because their deal"):
+        res = fk.lost_deals(deals, stray, stages=STAGES, errors="warn")
+    pd.testing.assert_frame_equal(res, fk.lost_deals(deals, history, stages=STAGES))
