@@ -26,6 +26,7 @@ from funnelkit._validate import (
     check_frame,
     check_not_null,
     datetime_to_ns,
+    plain,
     require_columns,
     time_zone,
     warn_dropped,
@@ -102,7 +103,7 @@ def join_ids(
         if h_kind != d_kind:
             msg = (
                 f"history[{h_col!r}] holds {h_kind} deal ids but deals[{deal!r}] holds "
-                f"{d_kind} ids (e.g. {h_ids[0]!r} vs {d_ids[0]!r}), so no history row would "
+                f"{d_kind} ids (e.g. {plain(h_ids[0])!r} vs {plain(d_ids[0])!r}), so no history row would "
                 f"join its deal. Convert one of them first, e.g. "
                 f"history[{h_col!r}] = history[{h_col!r}].astype(deals[{deal!r}].dtype)."
             )
@@ -116,7 +117,7 @@ def join_ids(
             msg = (
                 f"history has {n_bad:,} of {h_ids.size:,} {unit} whose deal "
                 f"(history[{h_col!r}]) is not in deals[{deal!r}] ({len(unknown):,} deals, "
-                f"first: {unknown[0]!r}). Pass the deal table with every deal of the history"
+                f"first: {plain(unknown[0])!r}). Pass the deal table with every deal of the history"
                 + (
                     f" or filter the history first "
                     f"(history[history[{h_col!r}].isin(deals[{deal!r}])])."

@@ -959,7 +959,7 @@ def _lost_stage(
         deal=deal,
         stage=stage,
         entered=entered,
-        errors="raise",
+        errors=errors,
         func=func,
     )
     close_s = as_datetime(df, closed, table="deals", keyword="closed")
