@@ -103,8 +103,8 @@ def join_ids(
         if h_kind != d_kind:
             msg = (
                 f"history[{h_col!r}] holds {h_kind} deal ids but deals[{deal!r}] holds "
-                f"{d_kind} ids (e.g. {plain(h_ids[0])!r} vs {plain(d_ids[0])!r}), so no history row would "
-                f"join its deal. Convert one of them first, e.g. "
+                f"{d_kind} ids (e.g. {plain(h_ids[0])!r} vs {plain(d_ids[0])!r}), so no "
+                f"history row would join its deal. Convert one of them first, e.g. "
                 f"history[{h_col!r}] = history[{h_col!r}].astype(deals[{deal!r}].dtype)."
             )
             raise InvalidDataError(msg, column=str(h_col), reason="id_mismatch", n_rows=h_ids.size)
