@@ -8,6 +8,7 @@ as right-censored at ``as_of``.  Definitions: ``docs/deals.md``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ from funnelkit._deals_validate import (
     OPEN,
     WON,
     DealArrays,
+    currency_column,
     drop_unusable,
     group_codes,
     read_deals,
@@ -346,6 +348,7 @@ def win_rate(
     deals: pd.DataFrame,
     *,
     basis: Literal["closed", "created"] = "closed",
+    weighted: bool = False,
     weight: str | None = None,
     by: By = None,
     as_of: DateLike = None,
@@ -356,6 +359,7 @@ def win_rate(
     status: str = "status",
     won: str = "won",
     lost: str = "lost",
+    amount: str = "amount",
     errors: Errors = "raise",
     columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
@@ -369,9 +373,12 @@ def win_rate(
         ``"closed"``: won / (won + lost), the rate among decided deals.
         ``"created"``: won / every deal created (a cohort rate; open deals
         count as not won yet).
+    weighted : bool, default=False
+        Weight each deal by its ``amount``: the value-weighted win rate, e.g. won
+        value / closed value.
     weight : str, optional
-        Column of non-negative numbers (usually the amount) to weight the deals
-        by: the value-weighted win rate, e.g. won value / closed value.
+        Deprecated spelling of ``weighted=True, amount=weight`` (works for one
+        release with a FutureWarning).
     by : str or list of str, optional
         Column(s) to group by; one result block per group, groups sorted. Missing values form their
         own group.
@@ -395,6 +402,8 @@ def win_rate(
         Value of ``status`` meaning the deal was won.
     lost : str, default="lost"
         Value of ``status`` meaning the deal was lost. Any other value means open.
+    amount : str, default="amount"
+        Column holding the deal value (non-negative numbers).
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
@@ -468,6 +477,16 @@ def win_rate(
     func = "win_rate"
     check_option(basis, ["closed", "created"], name="basis", func=func)
     cl = check_ci(ci, func=func)
+    if weight is not None:
+        warnings.warn(
+            f"win_rate(weight={weight!r}) is now spelled win_rate(weighted=True, "
+            f"amount={weight!r}); weight= will stop working in the next release.",
+            FutureWarning,
+            stacklevel=3,
+        )
+        weighted, amount = True, weight
+    if not isinstance(weighted, bool | np.bool_):
+        raise param_error(func, "weighted", "True or False", weighted)
     d = read_deals(
         deals,
         func=func,
@@ -478,10 +497,10 @@ def win_rate(
         won=won,
         lost=lost,
         errors=errors,
-        amount=weight,
-        amount_keyword="weight",
+        amount=amount if weighted else None,
         by=by,
         as_of=as_of,
+        currency=currency_column(columns) if weighted else None,
     )
     if basis == "created":
         d = drop_unusable(
@@ -490,7 +509,7 @@ def win_rate(
             "they have no created date (basis='created' counts deals by creation)",
             func=func,
         )
-    if weight is not None:
+    if weighted:
         d = _drop_amount_na(d, np.ones(len(d.outcome), dtype=bool), "deals", func=func)
     g = d.n_groups
     n_won = grouped_count(d.codes[d.outcome == WON], g)
@@ -498,7 +517,7 @@ def win_rate(
     n_open = grouped_count(d.codes[d.outcome == OPEN], g)
     in_denominator = d.outcome != OPEN if basis == "closed" else np.ones(len(d.outcome), bool)
     den: np.ndarray[Any, Any]
-    if weight is None:
+    if not weighted:
         num = n_won.astype(np.float64)
         den = grouped_count(d.codes[in_denominator], g)
         k_eff, n_eff = num, den.astype(np.float64)
@@ -512,7 +531,7 @@ def win_rate(
             n_eff = np.where(sq > 0, den**2 / sq, 0.0)
         k_eff = _rate(num, den) * n_eff
         k_eff = np.nan_to_num(k_eff)
-        label = f"{basis} (weighted by {weight})"
+        label = f"{basis} (weighted by {amount})"
     rate = _rate(num, den)
     lo, hi = wilson_interval(k_eff, n_eff, cl)
     return with_keys(
@@ -649,6 +668,7 @@ def deal_size(
         amount=amount,
         by=by,
         as_of=as_of,
+        currency=currency_column(columns),
     )
     d = _drop_amount_na(d, _outcome_mask(d, outcome), f"{outcome} deals", func=func)
     sel = _outcome_mask(d, outcome)
@@ -1140,6 +1160,7 @@ def pipeline(
         by=by,
         as_of=as_of,
         observed=NAT if entries is None else entries.latest,
+        currency=currency_column(columns),
     )
     _need_as_of(d, func=func)
     table_stage = d.frame[stage].to_numpy(dtype=object)
@@ -1385,6 +1406,7 @@ def sales_velocity(
         amount=amount,
         by=by,
         as_of=as_of,
+        currency=currency_column(columns),
     )
     _need_as_of(d, func=func)
     g = d.n_groups
@@ -1558,6 +1580,7 @@ def coverage(
         errors=errors,
         amount=amount,
         as_of=as_of,
+        currency=currency_column(columns),
     )
     _need_as_of(d, func=func)
     start = _period_bound(period_start, d, name="period_start", func=func)
@@ -1808,6 +1831,7 @@ def leaderboard(
         columns={"owner": owner},
         by=owner,
         as_of=as_of,
+        currency=currency_column(columns),
     )
     g = d.n_groups
     amounts = d.amount if d.amount is not None else np.zeros(len(d.outcome))
@@ -1991,6 +2015,7 @@ def channel_yield(
         columns={"channel": channel},
         by=channel,
         as_of=as_of,
+        currency=currency_column(columns),
     )
     keys = d.keys
     spend = None

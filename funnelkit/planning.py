@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from funnelkit._deals_validate import LOST as LOST_CODE
-from funnelkit._deals_validate import NAT, drop_unusable, read_deals
+from funnelkit._deals_validate import NAT, currency_column, drop_unusable, read_deals
 from funnelkit._deals_validate import OPEN as OPEN_CODE
 from funnelkit._deals_validate import WON as WON_CODE
 from funnelkit._history import deal_paths, read_history
@@ -1085,6 +1085,7 @@ def plan(
         amount=amount,
         as_of=as_of,
         observed=NAT if entries is None else entries.latest,
+        currency=currency_column(columns),
     )
     d = drop_unusable(d, d.created == NAT, "they have no created date", func=func)
     if d.as_of == NAT:

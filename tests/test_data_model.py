@@ -242,3 +242,23 @@ def test_lost_deals_warns_and_drops_unknown_history_deals(three):
     with pytest.warns(FunnelkitWarning, match="left out 1 of 7 rows because their deal"):
         res = fk.lost_deals(deals, stray, stages=STAGES, errors="warn")
     pd.testing.assert_frame_equal(res, fk.lost_deals(deals, history, stages=STAGES))
+
+
+def test_amounts_of_different_currencies_are_never_added(three):
+    deals, history = three
+    mixed = deals.assign(currency=["EUR", "USD", "EUR"])
+    pattern = r"deals\['currency'\] holds 2 currencies \(EUR, USD\).*by=\['currency'\]"
+    with pytest.raises(InvalidDataError, match=pattern):
+        fk.deal_size(mixed)
+    with pytest.raises(InvalidDataError, match="holds 2 currencies"):
+        fk.pipeline(mixed, STAGES, history=history)
+    with pytest.raises(InvalidDataError, match="holds 2 currencies"):
+        fk.win_rate(mixed, weighted=True)
+    # counting deals needs no currency; grouping by it gives one answer per currency
+    assert fk.win_rate(mixed)["rate"].tolist() == [0.5]
+    res = fk.deal_size(mixed, by="currency")
+    # the only won deal (100) is in EUR
+    assert res.set_index("currency").loc["EUR", "mean"] == 100.0
+    named = mixed.rename(columns={"currency": "cur"})
+    with pytest.raises(InvalidDataError, match=r"deals\['cur'\] holds 2 currencies"):
+        fk.deal_size(named, columns={"currency": "cur"})

@@ -67,7 +67,7 @@ def test_win_rate_created_and_weighted_by_hand(deals):
     res = fk.win_rate(deals, basis="created")
     assert res.loc[0, "denominator"] == 6
     assert np.isclose(res.loc[0, "rate"], 2 / 6)
-    w = fk.win_rate(deals, weight="amount")
+    w = fk.win_rate(deals, weighted=True)
     # won value 100 + 300 = 400, closed value 400 + 50 + 10 = 460
     assert np.isclose(w.loc[0, "denominator"], 460.0)
     assert np.isclose(w.loc[0, "rate"], 400 / 460)
@@ -622,10 +622,13 @@ def test_missing_column_names_keyword(deals):
         fk.win_rate(deals.rename(columns={"closed_at": "close_date"}))
     with pytest.raises(ColumnNotFoundError, match=r"\(by=\)"):
         fk.win_rate(deals, by="region")
-    with pytest.raises(ColumnNotFoundError, match=r"'amt' \(weight=\).*Hint: pass weight='amount'"):
-        fk.win_rate(deals, weight="amt")
-    with pytest.raises(InvalidDataError, match=r"negative values \(weight=\)"):
-        fk.win_rate(deals.assign(amount=-deals["amount"]), weight="amount")
+    with pytest.raises(ColumnNotFoundError, match=r"'amt' \(amount=\).*Hint: pass amount='amount'"):
+        fk.win_rate(deals, weighted=True, amount="amt")
+    with pytest.raises(InvalidDataError, match=r"negative values \(amount=\)"):
+        fk.win_rate(deals.assign(amount=-deals["amount"]), weighted=True)
+    with pytest.warns(FutureWarning, match=r"now spelled win_rate\(weighted=True, amount='amount'"):
+        old = fk.win_rate(deals, weight="amount")
+    pd.testing.assert_frame_equal(old, fk.win_rate(deals, weighted=True))
 
 
 def test_closed_before_created_raises_or_warns(deals):
