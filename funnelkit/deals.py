@@ -40,6 +40,7 @@ from funnelkit._stats import wilson_interval
 from funnelkit._survival import aalen_johansen, conditional_quantile
 from funnelkit._validate import (
     as_amount,
+    as_list,
     check_ci,
     check_date,
     check_frame,
@@ -1705,6 +1706,7 @@ def leaderboard(
     deals: pd.DataFrame,
     *,
     owner: str = "owner",
+    by: By = None,
     ci: float = 0.95,
     as_of: DateLike = None,
     deal: str = "deal_id",
@@ -1725,6 +1727,10 @@ def leaderboard(
         The deal table, one row per deal.
     owner : str, default="owner"
         Column holding the deal owner (the sales rep).
+    by : str or list of str, optional
+        Column(s) to group by; one result block per group, groups sorted. Missing values form their
+        own group.  Reps are ranked within each group, and their rates are shrunk toward the
+        group's own team rate (reps within a region are compared with that region).
     ci : float, default=0.95
         Confidence level of the Wilson score intervals.
     as_of : datetime-like, optional
@@ -1759,8 +1765,9 @@ def leaderboard(
     Returns
     -------
     pandas.DataFrame
-        One row per rep, by rank then won value: ``owner`` (named after the
-        column), ``rank`` (int64, 1 = best ``win_rate_shrunk``; ties share the
+        One row per rep (per group and rep with ``by``; groups sorted, reps by
+        rank then won value within each): the ``by`` columns, ``owner`` (named
+        after the column), ``rank`` (int64, 1 = best ``win_rate_shrunk``; ties share the
         best rank, as in 1, 1, 3), ``deals``, ``won``, ``lost``, ``open`` (int64), ``won_value``
         (float64), ``win_rate``, ``win_rate_low``, ``win_rate_high``
         (float64, won / (won + lost) with the Wilson interval),
@@ -1817,6 +1824,9 @@ def leaderboard(
     """
     func = "leaderboard"
     cl = check_ci(ci, func=func)
+    by_cols = as_list(by)
+    if owner in by_cols:
+        raise param_error(func, "by", f"columns other than owner={owner!r}", by)
     d = read_deals(
         deals,
         func=func,
@@ -1829,7 +1839,7 @@ def leaderboard(
         errors=errors,
         amount=amount,
         columns={"owner": owner},
-        by=owner,
+        by=[*by_cols, owner],
         as_of=as_of,
         currency=currency_column(columns),
     )
@@ -1849,8 +1859,18 @@ def leaderboard(
     n_closed = n_won + n_lost
     rate = _rate(n_won, n_closed)
     lo, hi = wilson_interval(n_won, n_closed, cl)
-    a, b = beta_binomial_prior(n_won, n_closed)
-    shrunk = rate if np.isnan(a) else (n_won + a) / (n_closed + a + b)
+    # the prior is fitted within each by-group: reps are compared with their own team
+    team = (
+        d.keys.groupby(by_cols, dropna=False, sort=False).ngroup().to_numpy()
+        if by_cols
+        else np.zeros(g, dtype=np.int64)
+    )
+    shrunk = rate.copy()
+    for t in np.unique(team):
+        in_team = team == t
+        a, b = beta_binomial_prior(n_won[in_team], n_closed[in_team])
+        if not np.isnan(a):
+            shrunk[in_team] = (n_won[in_team] + a) / (n_closed[in_team] + a + b)
     cycled = is_won & (d.created != NAT)
     cyc = grouped_quantiles(
         d.codes[cycled], (d.closed[cycled] - d.created[cycled]).astype(np.float64), g, [0.5]
@@ -1872,9 +1892,10 @@ def leaderboard(
             "open_value": grouped_sum(d.codes[is_open], np.nan_to_num(amounts[is_open]), g),
         },
     )
-    out["rank"] = out["win_rate_shrunk"].rank(method="min", ascending=False).fillna(g)
-    out["rank"] = out["rank"].astype(np.int64)
-    order = np.lexsort((-out["won_value"].to_numpy(), out["rank"].to_numpy()))
+    ranks = out.groupby(team, sort=False)["win_rate_shrunk"].rank(method="min", ascending=False)
+    sizes = pd.Series(team).map(pd.Series(team).value_counts()).to_numpy()
+    out["rank"] = ranks.fillna(pd.Series(sizes, index=out.index)).astype(np.int64)
+    order = np.lexsort((-out["won_value"].to_numpy(), out["rank"].to_numpy(), team))
     result: pd.DataFrame = out.iloc[order].reset_index(drop=True)
     return result
 

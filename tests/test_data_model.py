@@ -262,3 +262,19 @@ def test_amounts_of_different_currencies_are_never_added(three):
     named = mixed.rename(columns={"currency": "cur"})
     with pytest.raises(InvalidDataError, match=r"deals\['cur'\] holds 2 currencies"):
         fk.deal_size(named, columns={"currency": "cur"})
+
+
+def test_leaderboard_by_region_ranks_reps_within_each_region():
+    s = fk.datasets.load_sample(n_leads=1500)
+    deals = s.deals
+    res = fk.leaderboard(deals, by="region")
+    assert list(res.columns[:3]) == ["region", "owner", "rank"]
+    for region, block in res.groupby("region"):
+        sub = deals[deals["region"] == region]
+        alone = fk.leaderboard(sub)
+        # within a region the table is the leaderboard of that region's deals alone
+        pd.testing.assert_frame_equal(
+            block.drop(columns="region").reset_index(drop=True), alone, obj=str(region)
+        )
+    with pytest.raises(fk.InvalidParameterError, match="columns other than owner"):
+        fk.leaderboard(deals, by="owner")
