@@ -104,6 +104,7 @@ def read_deals(
     by: Hashable | Sequence[Hashable] | None = None,
     as_of: Any = None,
     observed: int = NAT,
+    currency: Hashable | None = None,
 ) -> DealArrays:
     """Validate a deal table and return it as arrays.
 
@@ -114,6 +115,10 @@ def read_deals(
     close date) raise unless ``errors="warn"``.  Deals created after
     ``as_of`` are left out with a warning; deals closed after ``as_of`` count
     as open at ``as_of``.
+
+    ``currency`` names the currency column of a function that adds amounts:
+    when that column is in the table and a by-group holds amounts in more
+    than one currency, the amounts cannot be added (an error naming them).
 
     The default ``as_of`` is the latest date *observed*: creation dates,
     close dates of won and lost deals, and ``observed`` (the latest entry of
@@ -241,6 +246,8 @@ def read_deals(
 
     # groups (on all rows, so that groups with no usable rows still show)
     codes, keys = group_codes(df, by_cols)
+    if amounts is not None and currency is not None and currency in df.columns:
+        _check_one_currency(df, currency, codes, keys, by_cols, func=func)
     rows = np.flatnonzero(keep)
     return DealArrays(
         frame=df.iloc[rows],
@@ -254,6 +261,42 @@ def read_deals(
         keys=keys,
         rows=rows.astype(np.int64),
     )
+
+
+def _check_one_currency(
+    df: pd.DataFrame,
+    currency: Hashable,
+    codes: IntArray,
+    keys: pd.DataFrame,
+    by_cols: list[Hashable],
+    *,
+    func: str,
+) -> None:
+    """Refuse to add amounts of different currencies within one by-group."""
+    cur = df[currency]
+    known = cur.notna().to_numpy()
+    if not known.any():
+        return
+    per_group = pd.DataFrame({"g": codes[known], "c": cur.to_numpy()[known]})
+    n_cur = per_group.groupby("g")["c"].nunique()
+    if (n_cur > 1).any():
+        found = sorted(map(str, pd.unique(cur.dropna())))
+        within = f" within a group of by={by_cols!r}" if by_cols else ""
+        msg = (
+            f"{func} adds deal amounts, but deals[{currency!r}] holds {len(found)} currencies"
+            f"{within} ({', '.join(found[:10])}): amounts of different currencies are never "
+            f"added. Pass by={[*by_cols, currency]!r} to get one result per currency, or "
+            f"convert the amounts to one currency first."
+        )
+        raise InvalidDataError(msg, column=str(currency), reason="mixed_currency", n_rows=len(df))
+
+
+def currency_column(columns: Any) -> Hashable:
+    """The currency column of a ``columns=`` mapping (default ``"currency"``)."""
+    if columns is not None and "currency" in columns:
+        value: Hashable = columns["currency"]
+        return value
+    return "currency"
 
 
 def group_codes(df: pd.DataFrame, by_cols: list[Hashable]) -> tuple[IntArray, pd.DataFrame]:

@@ -26,6 +26,7 @@ from funnelkit._validate import (
     check_frame,
     check_not_null,
     datetime_to_ns,
+    plain,
     require_columns,
     time_zone,
     warn_dropped,
@@ -80,16 +81,19 @@ def join_ids(
     deal_ids: Any,
     *,
     deal: Hashable,
-    errors: str,
+    errors: str | None,
     func: str,
     history_deal: Hashable | None = None,
+    unit: str = "rows",
 ) -> IntArray:
     """Row position in the deal table of each history id (-1 for dropped rows).
 
     A history whose ids are of another kind than the deal table's (``"1"``
     against ``1``) is an error naming both tables; history deals absent from
     the deal table are an error, or with ``errors="warn"`` left out with a
-    count.
+    count.  ``errors=None``: the function has no ``errors=`` option (always
+    raise, and do not suggest it).  ``unit`` names what ``history_ids`` are
+    ("rows", or "deals" for unique ids).
     """
     h_col = deal if history_deal is None else history_deal
     h_ids = np.asarray(history_ids)
@@ -99,8 +103,8 @@ def join_ids(
         if h_kind != d_kind:
             msg = (
                 f"history[{h_col!r}] holds {h_kind} deal ids but deals[{deal!r}] holds "
-                f"{d_kind} ids (e.g. {h_ids[0]!r} vs {d_ids[0]!r}), so no history row would "
-                f"join its deal. Convert one of them first, e.g. "
+                f"{d_kind} ids (e.g. {plain(h_ids[0])!r} vs {plain(d_ids[0])!r}), so no "
+                f"history row would join its deal. Convert one of them first, e.g. "
                 f"history[{h_col!r}] = history[{h_col!r}].astype(deals[{deal!r}].dtype)."
             )
             raise InvalidDataError(msg, column=str(h_col), reason="id_mismatch", n_rows=h_ids.size)
@@ -109,13 +113,19 @@ def join_ids(
     if missing.any():
         n_bad = int(missing.sum())
         unknown = pd.unique(h_ids[missing])
-        if errors == "raise":
+        if errors != "warn":
             msg = (
-                f"history has {n_bad:,} of {h_ids.size:,} rows whose deal "
+                f"history has {n_bad:,} of {h_ids.size:,} {unit} whose deal "
                 f"(history[{h_col!r}]) is not in deals[{deal!r}] ({len(unknown):,} deals, "
-                f"first: {unknown[0]!r}). Pass the deal table with every deal of the history, "
-                f"filter the history first (history[history[{h_col!r}].isin(deals[{deal!r}])]), "
-                f"or pass errors='warn' to leave those rows out with a warning."
+                f"first: {plain(unknown[0])!r}). Pass the deal table with every deal of the history"
+                + (
+                    f" or filter the history first "
+                    f"(history[history[{h_col!r}].isin(deals[{deal!r}])])."
+                    if errors is None
+                    else f", filter the history first "
+                    f"(history[history[{h_col!r}].isin(deals[{deal!r}])]), or pass "
+                    f"errors='warn' to leave those rows out with a warning."
+                )
             )
             raise InvalidDataError(
                 msg,

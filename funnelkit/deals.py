@@ -8,6 +8,7 @@ as right-censored at ``as_of``.  Definitions: ``docs/deals.md``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ from funnelkit._deals_validate import (
     OPEN,
     WON,
     DealArrays,
+    currency_column,
     drop_unusable,
     group_codes,
     read_deals,
@@ -38,6 +40,7 @@ from funnelkit._stats import wilson_interval
 from funnelkit._survival import aalen_johansen, conditional_quantile
 from funnelkit._validate import (
     as_amount,
+    as_list,
     check_ci,
     check_date,
     check_frame,
@@ -185,8 +188,11 @@ def deal_entities(
         entry time of each stage.  Default: the stages of the deal table and
         the history, sorted (then ``furthest_stage`` follows that order).
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here. Default: the latest date in
-        the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     deal : str, default="deal_id"
         Column that identifies the deal.
     created : str, default="created_at"
@@ -272,7 +278,7 @@ def deal_entities(
        deal_id status furthest_stage current_stage lost_at   cycle
     0        1   lost           demo          demo    demo 31 days
     1        2   open           lead          lead     NaN 36 days
-    """  # noqa: E501 (shared keyword text, kept verbatim)
+    """
     func = "deal_entities"
     raw = check_frame(deals, table="deals", func=func)
     require_columns(raw, {"deal": deal, "stage": stage}, table="deals")
@@ -343,8 +349,10 @@ def win_rate(
     deals: pd.DataFrame,
     *,
     basis: Literal["closed", "created"] = "closed",
+    weighted: bool = False,
     weight: str | None = None,
     by: By = None,
+    as_of: DateLike = None,
     ci: float = 0.95,
     deal: str = "deal_id",
     created: str = "created_at",
@@ -352,6 +360,7 @@ def win_rate(
     status: str = "status",
     won: str = "won",
     lost: str = "lost",
+    amount: str = "amount",
     errors: Errors = "raise",
     columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
@@ -365,12 +374,21 @@ def win_rate(
         ``"closed"``: won / (won + lost), the rate among decided deals.
         ``"created"``: won / every deal created (a cohort rate; open deals
         count as not won yet).
+    weighted : bool, default=False
+        Weight each deal by its ``amount``: the value-weighted win rate, e.g. won
+        value / closed value.
     weight : str, optional
-        Column of non-negative numbers (usually the amount) to weight the deals
-        by: the value-weighted win rate, e.g. won value / closed value.
+        Deprecated spelling of ``weighted=True, amount=weight`` (works for one
+        release with a FutureWarning).
     by : str or list of str, optional
         Column(s) to group by; one result block per group, groups sorted. Missing values form their
         own group.
+    as_of : datetime-like, optional
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     ci : float, default=0.95
         Confidence level of the Wilson score intervals.
     deal : str, default="deal_id"
@@ -385,6 +403,8 @@ def win_rate(
         Value of ``status`` meaning the deal was won.
     lost : str, default="lost"
         Value of ``status`` meaning the deal was lost. Any other value means open.
+    amount : str, default="amount"
+        Column holding the deal value (non-negative numbers).
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
@@ -458,6 +478,16 @@ def win_rate(
     func = "win_rate"
     check_option(basis, ["closed", "created"], name="basis", func=func)
     cl = check_ci(ci, func=func)
+    if weight is not None:
+        warnings.warn(
+            f"win_rate(weight={weight!r}) is now spelled win_rate(weighted=True, "
+            f"amount={weight!r}); weight= will stop working in the next release.",
+            FutureWarning,
+            stacklevel=3,
+        )
+        weighted, amount = True, weight
+    if not isinstance(weighted, bool | np.bool_):
+        raise param_error(func, "weighted", "True or False", weighted)
     d = read_deals(
         deals,
         func=func,
@@ -468,9 +498,10 @@ def win_rate(
         won=won,
         lost=lost,
         errors=errors,
-        amount=weight,
-        amount_keyword="weight",
+        amount=amount if weighted else None,
         by=by,
+        as_of=as_of,
+        currency=currency_column(columns) if weighted else None,
     )
     if basis == "created":
         d = drop_unusable(
@@ -479,7 +510,7 @@ def win_rate(
             "they have no created date (basis='created' counts deals by creation)",
             func=func,
         )
-    if weight is not None:
+    if weighted:
         d = _drop_amount_na(d, np.ones(len(d.outcome), dtype=bool), "deals", func=func)
     g = d.n_groups
     n_won = grouped_count(d.codes[d.outcome == WON], g)
@@ -487,7 +518,7 @@ def win_rate(
     n_open = grouped_count(d.codes[d.outcome == OPEN], g)
     in_denominator = d.outcome != OPEN if basis == "closed" else np.ones(len(d.outcome), bool)
     den: np.ndarray[Any, Any]
-    if weight is None:
+    if not weighted:
         num = n_won.astype(np.float64)
         den = grouped_count(d.codes[in_denominator], g)
         k_eff, n_eff = num, den.astype(np.float64)
@@ -501,7 +532,7 @@ def win_rate(
             n_eff = np.where(sq > 0, den**2 / sq, 0.0)
         k_eff = _rate(num, den) * n_eff
         k_eff = np.nan_to_num(k_eff)
-        label = f"{basis} (weighted by {weight})"
+        label = f"{basis} (weighted by {amount})"
     rate = _rate(num, den)
     lo, hi = wilson_interval(k_eff, n_eff, cl)
     return with_keys(
@@ -528,6 +559,7 @@ def deal_size(
     *,
     outcome: Literal["won", "lost", "open", "closed"] = "won",
     by: By = None,
+    as_of: DateLike = None,
     deal: str = "deal_id",
     created: str = "created_at",
     closed: str = "closed_at",
@@ -549,6 +581,12 @@ def deal_size(
     by : str or list of str, optional
         Column(s) to group by; one result block per group, groups sorted. Missing values form their
         own group.
+    as_of : datetime-like, optional
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     deal : str, default="deal_id"
         Column that identifies the deal.
     created : str, default="created_at"
@@ -630,6 +668,8 @@ def deal_size(
         errors=errors,
         amount=amount,
         by=by,
+        as_of=as_of,
+        currency=currency_column(columns),
     )
     d = _drop_amount_na(d, _outcome_mask(d, outcome), f"{outcome} deals", func=func)
     sel = _outcome_mask(d, outcome)
@@ -682,8 +722,11 @@ def sales_cycle(
         Column(s) to group by; one result block per group, groups sorted. Missing values form their
         own group.
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here. Default: the latest date in
-        the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     deal : str, default="deal_id"
         Column that identifies the deal.
     created : str, default="created_at"
@@ -771,7 +814,7 @@ def sales_cycle(
 
     The naive median (15 days) ignores the two deals open for 30 and 35
     days; weighting them in, half of the eventual wins take 50 days.
-    """  # noqa: E501 (shared keyword text, kept verbatim)
+    """
     func = "sales_cycle"
     check_option(outcome, ["won", "lost", "closed"], name="outcome", func=func)
     d = read_deals(
@@ -820,8 +863,11 @@ def win_curve(
         Column(s) to group by; one result block per group, groups sorted. Missing values form their
         own group.
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here. Default: the latest date in
-        the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     deal : str, default="deal_id"
         Column that identifies the deal.
     created : str, default="created_at"
@@ -894,7 +940,7 @@ def win_curve(
             t  at_risk  won  lost  probability
     0 10 days        4    1     0         0.25
     1 20 days        3    0     1         0.25
-    """  # noqa: E501 (shared keyword text, kept verbatim)
+    """
     func = "win_curve"
     d = read_deals(
         deals,
@@ -981,8 +1027,11 @@ def pipeline(
         ``stage`` and ``entered``).  When given and ``probabilities`` is None,
         each stage's win probability is measured from it (see Notes).
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here. Default: the latest date in
-        the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     probabilities : mapping of str to float, optional
         Win probability per stage, e.g. the CRM's stage weights; overrides
         ``history``.  Must cover every reported stage.
@@ -1025,7 +1074,9 @@ def pipeline(
     pandas.DataFrame
         One row per (group, stage): the ``by`` columns, then ``stage``,
         ``deals`` (int64, open deals at that stage on ``as_of``), ``value``
-        (float64, their summed amount), ``closed_deals`` (int64, closed deals
+        (float64, the summed amount of those that have one; NaN when none
+        has), ``no_amount`` (int64, open deals there without an amount),
+        ``closed_deals`` (int64, closed deals
         that had passed through the stage: the denominator of the measured
         probability; 0 when ``probabilities`` is given), ``probability``,
         ``probability_low``, ``probability_high`` (float64, the win
@@ -1079,7 +1130,7 @@ def pipeline(
           stage  deals  value  weighted_value mean_age
     0   contact      1   20.0             2.0  20 days
     1  proposal      2   80.0            40.0  20 days
-    """  # noqa: E501 (shared keyword text, kept verbatim)
+    """
     func = "pipeline"
     cl = check_ci(ci, func=func)
     entries = None
@@ -1110,6 +1161,7 @@ def pipeline(
         by=by,
         as_of=as_of,
         observed=NAT if entries is None else entries.latest,
+        currency=currency_column(columns),
     )
     _need_as_of(d, func=func)
     table_stage = d.frame[stage].to_numpy(dtype=object)
@@ -1168,6 +1220,9 @@ def pipeline(
             func=func,
         )
     value = grouped_sum(cell[is_open & has_amount], amounts[is_open & has_amount], g * n_st)
+    no_amount = grouped_count(cell[is_open & ~has_amount], g * n_st)
+    # an unknown amount is never 0: a stage whose open deals all lack one has no value
+    value = np.where((n_deals > 0) & (no_amount == n_deals), np.nan, value)
     has_created = d.created != NAT
     if (is_open & ~has_created).any():
         warn_dropped(
@@ -1195,6 +1250,7 @@ def pipeline(
             "stage": names * g,
             "deals": n_deals,
             "value": value,
+            "no_amount": no_amount,
             "closed_deals": closed_n,
             "probability": prob,
             "probability_low": lo,
@@ -1260,8 +1316,11 @@ def sales_velocity(
         Column(s) to group by; one result block per group, groups sorted. Missing values form their
         own group.
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here. Default: the latest date in
-        the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     deal : str, default="deal_id"
         Column that identifies the deal.
     created : str, default="created_at"
@@ -1333,7 +1392,7 @@ def sales_velocity(
     >>> fk.sales_velocity(deals)
        open_deals  closed_deals  win_rate  avg_deal   cycle  velocity
     0           2             3  0.666667     150.0 10 days      20.0
-    """  # noqa: E501 (shared keyword text, kept verbatim)
+    """
     func = "sales_velocity"
     d = read_deals(
         deals,
@@ -1348,6 +1407,7 @@ def sales_velocity(
         amount=amount,
         by=by,
         as_of=as_of,
+        currency=currency_column(columns),
     )
     _need_as_of(d, func=func)
     g = d.n_groups
@@ -1406,8 +1466,11 @@ def coverage(
     target : float
         Revenue target of the period (> 0).
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here. Default: the latest date in
-        the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     period_start : datetime-like, optional
         Start of the target's period: deals won from then to ``as_of``
         already count toward the target.  Default: none do (``target`` is
@@ -1446,7 +1509,9 @@ def coverage(
         One row: ``as_of`` (datetime), ``target``, ``won_value`` (won in the
         period so far), ``remaining_target`` (float64, target - won_value,
         at least 0), ``open_deals``
-        (int64), ``open_value`` (float64), ``coverage`` (float64,
+        (int64), ``open_value`` (float64, summed amount of the open deals
+        that have one; NaN when none has), ``open_no_amount`` (int64, open
+        deals without an amount), ``coverage`` (float64,
         open_value / remaining_target; NaN when nothing remains),
         ``win_rate``, ``win_rate_low``, ``win_rate_high`` (float64, won /
         (won + lost) of all deals closed by ``as_of``), ``required_coverage``
@@ -1477,7 +1542,10 @@ def coverage(
     (the sales rule of thumb "3× coverage" is 1 / p for p = 33%).  The win
     rate counts deals, the coverage counts money: when big deals are won
     less often than small ones, the required coverage is higher than shown.
-    Open deals without amount are left out of ``open_value`` with a warning.
+    Open deals without amount are left out of ``open_value`` with a warning
+    and counted in ``open_no_amount``: an unknown amount is never taken as 0,
+    so unless the known amounts alone are enough (healthy), the verdict is
+    "unknown" — not "drying up" — while open deals lack an amount.
 
     Examples
     --------
@@ -1497,7 +1565,7 @@ def coverage(
     >>> print(res["verdict"][0])
     drying up: the open pipeline (500) covers 2.5× the remaining target (200), below the 3.0×
     the win rate of 33.3% requires; about 100 more open value is needed.
-    """  # noqa: E501 (shared keyword text, kept verbatim)
+    """
     func = "coverage"
     goal = check_positive(target, name="target", func=func)
     cl = check_ci(ci, func=func)
@@ -1513,6 +1581,7 @@ def coverage(
         errors=errors,
         amount=amount,
         as_of=as_of,
+        currency=currency_column(columns),
     )
     _need_as_of(d, func=func)
     start = _period_bound(period_start, d, name="period_start", func=func)
@@ -1526,9 +1595,14 @@ def coverage(
     missing = is_open & np.isnan(amounts)
     if missing.any():
         warn_dropped(
-            int(missing.sum()), len(amounts), "they are open and have no amount", func=func
+            int(missing.sum()),
+            len(amounts),
+            "they are open and have no amount (not in open_value; see open_no_amount)",
+            func=func,
         )
-    open_value = float(np.nansum(amounts[is_open]))
+    n_missing = int(missing.sum())
+    all_unknown = bool(is_open.any()) and n_missing == int(is_open.sum())
+    open_value = float("nan") if all_unknown else float(np.nansum(amounts[is_open]))
     won_value = 0.0
     if start is not None:
         in_period = (d.outcome == WON) & (d.closed >= start)
@@ -1546,6 +1620,19 @@ def coverage(
     cycle_ns = float(_cycle_table(for_cycle, "won")[1][0])
     left_ns = float(end - d.as_of) if end is not None else float("nan")
     verdict = _verdict(goal, won_value, remaining, open_value, cov, rate, required)
+    if n_missing and remaining > 0 and not verdict.startswith("healthy"):
+        n_open = int(is_open.sum())
+        known = (
+            "none of them has one"
+            if all_unknown
+            else f"the {n_open - n_missing:,} with an amount cover {cov:.1f}× the remaining "
+            f"target ({remaining:,.0f}) against the {required:.1f}× the win rate requires"
+        )
+        verdict = (
+            f"unknown: {n_missing:,} of the {n_open:,} open deals have no amount, so the open "
+            f"pipeline's value is not known; {known}. Fill the amounts (or estimate them) "
+            f"to judge the coverage."
+        )
     if remaining > 0 and end is not None and cycle_ns > left_ns:
         verdict += (
             f" The median time to win ({cycle_ns / DAY_NS:,.0f} days) is longer than the "
@@ -1560,6 +1647,7 @@ def coverage(
             "remaining_target": [remaining],
             "open_deals": np.array([int(is_open.sum())], dtype=np.int64),
             "open_value": [open_value],
+            "open_no_amount": np.array([n_missing], dtype=np.int64),
             "coverage": [cov],
             "win_rate": [rate],
             "win_rate_low": lo.reshape(1),
@@ -1618,6 +1706,7 @@ def leaderboard(
     deals: pd.DataFrame,
     *,
     owner: str = "owner",
+    by: By = None,
     ci: float = 0.95,
     as_of: DateLike = None,
     deal: str = "deal_id",
@@ -1638,11 +1727,18 @@ def leaderboard(
         The deal table, one row per deal.
     owner : str, default="owner"
         Column holding the deal owner (the sales rep).
+    by : str or list of str, optional
+        Column(s) to group by; one result block per group, groups sorted. Missing values form their
+        own group.  Reps are ranked within each group, and their rates are shrunk toward the
+        group's own team rate (reps within a region are compared with that region).
     ci : float, default=0.95
         Confidence level of the Wilson score intervals.
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here. Default: the latest date in
-        the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     deal : str, default="deal_id"
         Column that identifies the deal.
     created : str, default="created_at"
@@ -1669,8 +1765,9 @@ def leaderboard(
     Returns
     -------
     pandas.DataFrame
-        One row per rep, by rank then won value: ``owner`` (named after the
-        column), ``rank`` (int64, 1 = best ``win_rate_shrunk``; ties share the
+        One row per rep (per group and rep with ``by``; groups sorted, reps by
+        rank then won value within each): the ``by`` columns, ``owner`` (named
+        after the column), ``rank`` (int64, 1 = best ``win_rate_shrunk``; ties share the
         best rank, as in 1, 1, 3), ``deals``, ``won``, ``lost``, ``open`` (int64), ``won_value``
         (float64), ``win_rate``, ``win_rate_low``, ``win_rate_high``
         (float64, won / (won + lost) with the Wilson interval),
@@ -1724,9 +1821,12 @@ def leaderboard(
     0   ann     1    3     1      0.75         0.0
     1   bob     2    1     0      1.00         0.0
     2    cy     3    0     2      0.00        40.0
-    """  # noqa: E501 (shared keyword text, kept verbatim)
+    """
     func = "leaderboard"
     cl = check_ci(ci, func=func)
+    by_cols = as_list(by)
+    if owner in by_cols:
+        raise param_error(func, "by", f"columns other than owner={owner!r}", by)
     d = read_deals(
         deals,
         func=func,
@@ -1739,8 +1839,9 @@ def leaderboard(
         errors=errors,
         amount=amount,
         columns={"owner": owner},
-        by=owner,
+        by=[*by_cols, owner],
         as_of=as_of,
+        currency=currency_column(columns),
     )
     g = d.n_groups
     amounts = d.amount if d.amount is not None else np.zeros(len(d.outcome))
@@ -1758,8 +1859,18 @@ def leaderboard(
     n_closed = n_won + n_lost
     rate = _rate(n_won, n_closed)
     lo, hi = wilson_interval(n_won, n_closed, cl)
-    a, b = beta_binomial_prior(n_won, n_closed)
-    shrunk = rate if np.isnan(a) else (n_won + a) / (n_closed + a + b)
+    # the prior is fitted within each by-group: reps are compared with their own team
+    team = (
+        d.keys.groupby(by_cols, dropna=False, sort=False).ngroup().to_numpy()
+        if by_cols
+        else np.zeros(g, dtype=np.int64)
+    )
+    shrunk = rate.copy()
+    for t in np.unique(team):
+        in_team = team == t
+        a, b = beta_binomial_prior(n_won[in_team], n_closed[in_team])
+        if not np.isnan(a):
+            shrunk[in_team] = (n_won[in_team] + a) / (n_closed[in_team] + a + b)
     cycled = is_won & (d.created != NAT)
     cyc = grouped_quantiles(
         d.codes[cycled], (d.closed[cycled] - d.created[cycled]).astype(np.float64), g, [0.5]
@@ -1781,9 +1892,10 @@ def leaderboard(
             "open_value": grouped_sum(d.codes[is_open], np.nan_to_num(amounts[is_open]), g),
         },
     )
-    out["rank"] = out["win_rate_shrunk"].rank(method="min", ascending=False).fillna(g)
-    out["rank"] = out["rank"].astype(np.int64)
-    order = np.lexsort((-out["won_value"].to_numpy(), out["rank"].to_numpy()))
+    ranks = out.groupby(team, sort=False)["win_rate_shrunk"].rank(method="min", ascending=False)
+    sizes = pd.Series(team).map(pd.Series(team).value_counts()).to_numpy()
+    out["rank"] = ranks.fillna(pd.Series(sizes, index=out.index)).astype(np.int64)
+    order = np.lexsort((-out["won_value"].to_numpy(), out["rank"].to_numpy(), team))
     result: pd.DataFrame = out.iloc[order].reset_index(drop=True)
     return result
 
@@ -1795,6 +1907,7 @@ def channel_yield(
     channel: str = "channel",
     costs: pd.DataFrame | None = None,
     cost: str = "cost",
+    as_of: DateLike = None,
     ci: float = 0.95,
     deal: str = "deal_id",
     created: str = "created_at",
@@ -1819,6 +1932,12 @@ def channel_yield(
         with columns ``channel`` and ``cost``.
     cost : str, default="cost"
         Column of ``costs`` holding the spend (non-negative numbers).
+    as_of : datetime-like, optional
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     ci : float, default=0.95
         Confidence level of the Wilson score intervals.
     deal : str, default="deal_id"
@@ -1851,9 +1970,12 @@ def channel_yield(
         after the column), ``leads`` (int64, deals created), ``won``,
         ``open`` (int64), ``conversion``, ``conversion_low``,
         ``conversion_high`` (float64, won / leads with the Wilson interval),
-        ``revenue`` (float64, amount won), ``revenue_per_lead``,
-        ``avg_won_deal`` (float64).  With ``costs``: ``cost`` (float64, NaN
-        for a channel with no cost row), ``cost_per_lead``, ``cost_per_won``
+        ``revenue`` (float64, amount won by the won deals that have one; NaN
+        when none has), ``won_no_amount`` (int64, won deals without an
+        amount: counted in ``won``, not in ``revenue``), ``revenue_per_lead``,
+        ``avg_won_deal`` (float64, over the won deals with an amount).  With
+        ``costs``: ``cost`` (float64, NaN for a channel with no cost row),
+        ``cost_per_lead``, ``cost_per_won``
         and ``roi`` = (revenue - cost) / cost (float64).
 
     Raises
@@ -1877,8 +1999,8 @@ def channel_yield(
     ``open`` across channels, or :func:`win_curve` with ``by=channel``.
     Channels that appear only in ``costs`` get a row with 0 leads (money
     spent for nothing is worth seeing).  Costs and deals should cover the
-    same period.  Won deals without amount are left out of revenue with a
-    warning.
+    same period.  Won deals without amount count as leads and wins; only
+    their revenue is unknown (``won_no_amount``, with a warning).
 
     Examples
     --------
@@ -1913,6 +2035,8 @@ def channel_yield(
         amount=amount,
         columns={"channel": channel},
         by=channel,
+        as_of=as_of,
+        currency=currency_column(columns),
     )
     keys = d.keys
     spend = None
@@ -1931,12 +2055,24 @@ def channel_yield(
         pos = pd.Index(ckeys[channel]).get_indexer(keys[channel])
         spend = np.where(pos >= 0, spend_by_key[pos], np.nan)
     g = len(keys)
-    d = _drop_amount_na(d, d.outcome == WON, "won deals", func=func)
     amounts = d.amount if d.amount is not None else np.zeros(len(d.outcome))
     is_won = d.outcome == WON
+    # a won deal without an amount is still a lead and a win: only its revenue is unknown
+    unknown = is_won & np.isnan(amounts)
+    if unknown.any():
+        warn_dropped(
+            int(unknown.sum()),
+            len(amounts),
+            "they are won and have no amount (counted as leads and wins, not in revenue; "
+            "see won_no_amount)",
+            func=func,
+        )
+    known = is_won & ~unknown
     leads = grouped_count(d.codes, g)
     n_won = grouped_count(d.codes[is_won], g)
-    revenue = grouped_sum(d.codes[is_won], amounts[is_won], g)
+    n_known = grouped_count(d.codes[known], g)
+    revenue = grouped_sum(d.codes[known], amounts[known], g)
+    revenue = np.where((n_won > 0) & (n_known == 0), np.nan, revenue)
     lo, hi = wilson_interval(n_won, leads, cl)
     measures: dict[str, Any] = {
         "leads": leads,
@@ -1946,8 +2082,9 @@ def channel_yield(
         "conversion_low": lo,
         "conversion_high": hi,
         "revenue": revenue,
+        "won_no_amount": n_won - n_known,
         "revenue_per_lead": _rate(revenue, leads),
-        "avg_won_deal": _rate(revenue, n_won),
+        "avg_won_deal": _rate(revenue, n_known),
     }
     if spend is not None:
         with np.errstate(divide="ignore", invalid="ignore"):

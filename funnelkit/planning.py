@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from funnelkit._deals_validate import LOST as LOST_CODE
-from funnelkit._deals_validate import NAT, drop_unusable, read_deals
+from funnelkit._deals_validate import NAT, currency_column, drop_unusable, read_deals
 from funnelkit._deals_validate import OPEN as OPEN_CODE
 from funnelkit._deals_validate import WON as WON_CODE
 from funnelkit._history import deal_paths, read_history
@@ -919,8 +919,11 @@ def plan(
         the share of won deals that must have closed by ``period_end`` for
         the ``enter_by`` dates.
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here.
-        Default: the latest date in the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     deal : str, default="deal_id"
         Column that identifies the deal.
     created : str, default="created_at"
@@ -1082,6 +1085,7 @@ def plan(
         amount=amount,
         as_of=as_of,
         observed=NAT if entries is None else entries.latest,
+        currency=currency_column(columns),
     )
     d = drop_unusable(d, d.created == NAT, "they have no created date", func=func)
     if d.as_of == NAT:

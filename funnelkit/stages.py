@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from funnelkit import _stage_kernels as kern
-from funnelkit._history import deal_paths, read_history
+from funnelkit._history import deal_paths, join_ids, read_history
 from funnelkit._stats import wilson_interval
 from funnelkit._validate import (
     N_EXAMPLES,
@@ -190,26 +190,10 @@ def _read_deals(deals: Any, columns: dict[str, Any], *, func: str) -> pd.DataFra
 
 
 def _align(ids: pd.Index, deals: pd.DataFrame, deal: str) -> IntArray:
-    """Row position in ``deals`` of every history deal; error when one is missing."""
-    pos = pd.Index(deals[deal].to_numpy()).get_indexer(ids.to_numpy())
-    missing = pos < 0
-    if missing.any():
-        examples = list(ids[missing][:5])
-        msg = (
-            f"{int(missing.sum()):,} of {len(ids):,} deals in the history have no row in "
-            f"deals[{deal!r}] (first: {examples!r}). Pass a deal table with every deal of "
-            f"the history, or filter the history first: "
-            f"history[history[{deal!r}].isin(deals[{deal!r}])]."
-        )
-        raise InvalidDataError(
-            msg,
-            column=str(deal),
-            reason="missing_deal",
-            n_rows=int(missing.sum()),
-            examples=pd.DataFrame({deal: examples}),
-        )
-    out: IntArray = pos.astype(np.int64)
-    return out
+    """Row position in ``deals`` of every history deal; the shared join rule (kinds, missing)."""
+    return join_ids(
+        ids.to_numpy(), deals[deal].to_numpy(), deal=deal, errors=None, func="", unit="deals"
+    )
 
 
 def _same_zone(tz_a: Any, tz_b: Any, *, what: str) -> None:
@@ -551,8 +535,11 @@ def time_in_stage(
     stages : list of str
         The pipeline stages in order.
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here.
-        Default: the latest date in the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     basis : {"visits", "latest", "cumulative"}, default="visits"
         What one duration is: ``"visits"``: every stay (a re-entry is a
         separate visit); ``"latest"``: each deal's last stay in the stage;
@@ -765,8 +752,11 @@ def stalled(
     stages : list of str
         The pipeline stages in order.
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here.
-        Default: the latest date in the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     threshold : str or pandas.Timedelta, default="p90"
         ``"pNN"``: the NN-th percentile of the stage's ended stays (data-driven,
         one threshold per stage); or a fixed duration such as ``"30D"``.
@@ -946,6 +936,7 @@ def _lost_stage(
     extra: dict[str, Any],
     func: str,
     stages: list[Hashable] | None = None,
+    errors: str = "raise",
 ) -> _Lost:
     """Find the lost deals and the stage each was lost at."""
     columns: dict[str, Any] = {"deal": deal, "status": status, **extra}
@@ -968,7 +959,7 @@ def _lost_stage(
         deal=deal,
         stage=stage,
         entered=entered,
-        errors="raise",
+        errors=errors,
         func=func,
     )
     close_s = as_datetime(df, closed, table="deals", keyword="closed")
@@ -1009,6 +1000,7 @@ def lost_deals(
     amount: str = "amount",
     closed: str = "closed_at",
     lost_reason: str = "lost_reason",
+    errors: Literal["raise", "warn"] = "raise",
     columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Where and why deals are lost: lost deals by stage lost at × reason.
@@ -1042,6 +1034,9 @@ def lost_deals(
         Column holding the date the deal was closed (NaT while open).
     lost_reason : str, default="lost_reason"
         Column of ``deals`` holding why the deal was lost.
+    errors : {"raise", "warn"}, default="raise"
+        What to do with history entries of deals that are not in ``deals``: raise
+        InvalidDataError, or leave them out with a FunnelkitWarning.
     columns : mapping or Columns, optional
         Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
         shared by every function of an analysis: each function uses the roles it
@@ -1111,6 +1106,7 @@ def lost_deals(
         lost=lost,
         closed=closed,
         extra={"amount": amount, "lost_reason": lost_reason},
+        errors=errors,
         func=func,
         stages=order_stages,
     )
@@ -1171,6 +1167,7 @@ def revival_candidates(
     amount: str = "amount",
     closed: str = "closed_at",
     lost_reason: str = "lost_reason",
+    errors: Literal["raise", "warn"] = "raise",
     columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Lost deals worth another try, ranked.
@@ -1189,8 +1186,11 @@ def revival_candidates(
     stages : list of str
         The pipeline stages in order (later = closer to a sale).
     as_of : datetime-like, optional
-        Observation date: deals still open at this date are censored here.
-        Default: the latest date in the data (never "today").
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     reasons : list of str, optional
         Lost reasons counted as recoverable (compared case-insensitively).
         Default: ``("timing", "budget", "no budget", "no decision")``.
@@ -1217,6 +1217,9 @@ def revival_candidates(
         Column holding the date the deal was closed (NaT while open).
     lost_reason : str, default="lost_reason"
         Column of ``deals`` holding why the deal was lost.
+    errors : {"raise", "warn"}, default="raise"
+        What to do with history entries of deals that are not in ``deals``: raise
+        InvalidDataError, or leave them out with a FunnelkitWarning.
     columns : mapping or Columns, optional
         Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
         shared by every function of an analysis: each function uses the roles it
@@ -1302,6 +1305,7 @@ def revival_candidates(
         lost=lost,
         closed=closed,
         extra={"amount": amount, "lost_reason": lost_reason, "closed": closed},
+        errors=errors,
         func=func,
         stages=names,
     )

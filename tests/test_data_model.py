@@ -167,3 +167,114 @@ def test_pipeline_is_independent_of_row_order_with_tied_entries(n_deals, data):
     for i in open_ids:
         counts[expected.get(i, "lead")] += 1
     assert a.set_index("stage")["deals"].to_dict() == counts
+
+
+def test_coverage_on_maven_is_unknown_not_drying_up(shared_data):
+    raw = pd.read_csv(shared_data / "maven_crm_sales_opportunities" / "sales_pipeline.csv")
+    deals = raw.assign(
+        engage_date=pd.to_datetime(raw["engage_date"]),
+        close_date=pd.to_datetime(raw["close_date"]),
+    )
+    cols = fk.Columns(
+        deal="opportunity_id",
+        created="engage_date",
+        closed="close_date",
+        status="deal_stage",
+        amount="close_value",
+        won="Won",
+        lost="Lost",
+    )
+    is_open = ~raw["deal_stage"].isin(["Won", "Lost"])
+    # the export has no amount on any open deal: plain pandas says so
+    assert raw.loc[is_open, "close_value"].isna().all()
+    # prospecting deals have no engage date yet (no cycle): a second warning
+    with (
+        pytest.warns(FunnelkitWarning, match="open and have no amount"),
+        pytest.warns(FunnelkitWarning, match="no created date"),
+    ):
+        res = fk.coverage(deals, 1_000_000, columns=cols)
+    row = res.iloc[0]
+    assert row["open_deals"] == int(is_open.sum())
+    assert row["open_no_amount"] == int(is_open.sum())
+    assert np.isnan(row["open_value"])
+    assert row["verdict"].startswith("unknown:")
+    assert "drying up" not in row["verdict"]
+
+
+def test_channel_yield_counts_won_deals_without_an_amount():
+    deals = pd.DataFrame(
+        {
+            "deal_id": [1, 2, 3, 4],
+            "created_at": [_day(0)] * 4,
+            "closed_at": [_day(5), _day(6), _day(7), pd.NaT],
+            "status": ["won", "won", "lost", "open"],
+            "amount": [100.0, np.nan, 10.0, 20.0],
+            "channel": ["ads"] * 4,
+        }
+    )
+    costs = pd.DataFrame({"channel": ["ads"], "cost": [40.0]})
+    with pytest.warns(FunnelkitWarning, match="won and have no amount"):
+        res = fk.channel_yield(deals, costs=costs)
+    row = res.iloc[0]
+    # 4 leads, 2 wins (one of unknown value): cost per won 40 / 2, not 40 / 1
+    assert (row["leads"], row["won"], row["won_no_amount"]) == (4, 2, 1)
+    assert row["revenue"] == 100.0
+    assert row["avg_won_deal"] == 100.0
+    assert row["cost_per_won"] == 20.0
+    assert row["cost_per_lead"] == 10.0
+
+
+def test_win_rate_as_of_counts_later_closes_as_open(three):
+    deals, _ = three
+    # on day 22, A is won (day 20) and B (lost on day 25) still open
+    res = fk.win_rate(deals, as_of=_day(22))
+    assert res.loc[0, ["won", "lost", "open"]].tolist() == [1, 0, 2]
+
+
+def test_lost_deals_warns_and_drops_unknown_history_deals(three):
+    deals, history = three
+    stray = pd.concat(
+        [history, pd.DataFrame({"deal_id": [9], "stage": ["lead"], "entered_at": [_day(1)]})],
+        ignore_index=True,
+    )
+    with pytest.raises(InvalidDataError, match=r"or pass errors='warn'"):
+        fk.lost_deals(deals, stray, stages=STAGES)
+    with pytest.warns(FunnelkitWarning, match="left out 1 of 7 rows because their deal"):
+        res = fk.lost_deals(deals, stray, stages=STAGES, errors="warn")
+    pd.testing.assert_frame_equal(res, fk.lost_deals(deals, history, stages=STAGES))
+
+
+def test_amounts_of_different_currencies_are_never_added(three):
+    deals, history = three
+    mixed = deals.assign(currency=["EUR", "USD", "EUR"])
+    pattern = r"deals\['currency'\] holds 2 currencies \(EUR, USD\).*by=\['currency'\]"
+    with pytest.raises(InvalidDataError, match=pattern):
+        fk.deal_size(mixed)
+    with pytest.raises(InvalidDataError, match="holds 2 currencies"):
+        fk.pipeline(mixed, STAGES, history=history)
+    with pytest.raises(InvalidDataError, match="holds 2 currencies"):
+        fk.win_rate(mixed, weighted=True)
+    # counting deals needs no currency; grouping by it gives one answer per currency
+    assert fk.win_rate(mixed)["rate"].tolist() == [0.5]
+    res = fk.deal_size(mixed, by="currency")
+    # the only won deal (100) is in EUR
+    assert res.set_index("currency").loc["EUR", "mean"] == 100.0
+    named = mixed.rename(columns={"currency": "cur"})
+    with pytest.raises(InvalidDataError, match=r"deals\['cur'\] holds 2 currencies"):
+        fk.deal_size(named, columns={"currency": "cur"})
+
+
+def test_leaderboard_by_region_ranks_reps_within_each_region():
+    s = fk.datasets.load_sample(n_leads=1500)
+    deals = s.deals
+    res = fk.leaderboard(deals, by="region")
+    assert list(res.columns[:3]) == ["region", "owner", "rank"]
+    for region, block in res.groupby("region"):
+        sub = deals[deals["region"] == region]
+        alone = fk.leaderboard(sub)
+        # within a region the table is the leaderboard of that region's deals alone
+        pd.testing.assert_frame_equal(
+            block.drop(columns="region").reset_index(drop=True), alone, obj=str(region)
+        )
+    with pytest.raises(fk.InvalidParameterError, match="columns other than owner"):
+        fk.leaderboard(deals, by="owner")

@@ -67,7 +67,7 @@ def test_win_rate_created_and_weighted_by_hand(deals):
     res = fk.win_rate(deals, basis="created")
     assert res.loc[0, "denominator"] == 6
     assert np.isclose(res.loc[0, "rate"], 2 / 6)
-    w = fk.win_rate(deals, weight="amount")
+    w = fk.win_rate(deals, weighted=True)
     # won value 100 + 300 = 400, closed value 400 + 50 + 10 = 460
     assert np.isclose(w.loc[0, "denominator"], 460.0)
     assert np.isclose(w.loc[0, "rate"], 400 / 460)
@@ -622,10 +622,13 @@ def test_missing_column_names_keyword(deals):
         fk.win_rate(deals.rename(columns={"closed_at": "close_date"}))
     with pytest.raises(ColumnNotFoundError, match=r"\(by=\)"):
         fk.win_rate(deals, by="region")
-    with pytest.raises(ColumnNotFoundError, match=r"'amt' \(weight=\).*Hint: pass weight='amount'"):
-        fk.win_rate(deals, weight="amt")
-    with pytest.raises(InvalidDataError, match=r"negative values \(weight=\)"):
-        fk.win_rate(deals.assign(amount=-deals["amount"]), weight="amount")
+    with pytest.raises(ColumnNotFoundError, match=r"'amt' \(amount=\).*Hint: pass amount='amount'"):
+        fk.win_rate(deals, weighted=True, amount="amt")
+    with pytest.raises(InvalidDataError, match=r"negative values \(amount=\)"):
+        fk.win_rate(deals.assign(amount=-deals["amount"]), weighted=True)
+    with pytest.warns(FutureWarning, match=r"now spelled win_rate\(weighted=True, amount='amount'"):
+        old = fk.win_rate(deals, weight="amount")
+    pd.testing.assert_frame_equal(old, fk.win_rate(deals, weighted=True))
 
 
 def test_closed_before_created_raises_or_warns(deals):
@@ -832,9 +835,17 @@ def test_more_error_and_warning_paths(deals, history):
     with pytest.warns(FunnelkitWarning, match="open and have no amount"):
         res = fk.pipeline(no_amount, ["contact", "proposal"])
     assert res["deals"].tolist() == [1, 1]
-    assert res["value"].tolist() == [0.0, 20.0]
+    # the contact deal's amount is unknown: its value is unknown, not 0
+    assert np.isnan(res["value"].iloc[0])
+    assert res["value"].iloc[1] == 20.0
+    assert res["no_amount"].tolist() == [1, 0]
     with pytest.warns(FunnelkitWarning, match="open and have no amount"):
-        assert fk.coverage(no_amount, 100.0).loc[0, "open_value"] == 20.0
+        cov = fk.coverage(no_amount, 100.0)
+    assert cov.loc[0, "open_value"] == 20.0
+    assert cov.loc[0, "open_no_amount"] == 1
+    # known amounts (20) are below the 2x the 50 % win rate requires: the value is not
+    # known, so the verdict says so instead of "drying up"
+    assert cov.loc[0, "verdict"].startswith("unknown: 1 of the 2 open deals have no amount")
     no_created = deals.assign(created_at=deals["created_at"].where(deals.index != 3))
     with pytest.warns(FunnelkitWarning, match=r"no created date \(left out of mean_age\)"):
         res = fk.pipeline(no_created, ["contact", "proposal"], as_of="2025-03-01")

@@ -222,7 +222,9 @@ def test_errors():
 
 def test_by_errors_missing_and_duplicate_deals():
     deals = pd.DataFrame({"deal_id": ["d1", "d2", "d3"], "team": ["x", "y", "x"]})
-    with pytest.raises(InvalidDataError, match=r"3 of 6 deals in the history have no row"):
+    with pytest.raises(
+        InvalidDataError, match=r"history has 3 of 6 deals whose deal .* not in deals"
+    ):
         fk.stage_conversion(HAND, STAGES, by="team", deals=deals)
     dup = pd.DataFrame({"deal_id": ["d1", "d1"], "team": ["x", "y"]})
     with pytest.raises(InvalidDataError, match=r"2 of 2 rows with a repeated deal id"):
