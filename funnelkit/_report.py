@@ -385,7 +385,7 @@ def _time_in_stage(inp: Inputs) -> list[Item]:
 
 
 def _win_rate(inp: Inputs) -> list[Item]:
-    kws: dict[str, Any] = {"columns": inp.columns}
+    kws: dict[str, Any] = {"as_of": inp.as_of, "columns": inp.columns}
     items = [_item("Win rate of closed deals", win_rate(inp.deals, **kws))]
     if inp.col("channel") in inp.deals.columns:
         res = win_rate(inp.deals, by=inp.col("channel"), **kws)
@@ -396,7 +396,7 @@ def _win_rate(inp: Inputs) -> list[Item]:
 def _deal_size(inp: Inputs) -> list[Item]:
     _need(inp, "deals", "amount")
     _need_won(inp, "the size of won deals")
-    return [_item("Size of won deals", deal_size(inp.deals, columns=inp.columns))]
+    return [_item("Size of won deals", deal_size(inp.deals, as_of=inp.as_of, columns=inp.columns))]
 
 
 def _velocity(inp: Inputs) -> list[Item]:
@@ -414,7 +414,7 @@ def _leaderboard(inp: Inputs) -> list[Item]:
 def _channel_yield(inp: Inputs) -> list[Item]:
     _need(inp, "deals", "channel", "amount")
     _need(inp, "costs", "channel", "cost")
-    res = channel_yield(inp.deals, costs=inp.costs, columns=inp.columns)
+    res = channel_yield(inp.deals, costs=inp.costs, as_of=inp.as_of, columns=inp.columns)
     return [_item("Channel yield", res, plot_channel_yield)]
 
 

@@ -268,12 +268,12 @@ def expected_tables(s) -> dict[str, pd.DataFrame]:
         "Sales cycle (created to won)": fk.sales_cycle(s.deals, as_of=as_of),
         "Sales cycle by channel": fk.sales_cycle(s.deals, by="channel", as_of=as_of),
         "Time in stage": fk.time_in_stage(s.history, stages, as_of=as_of, deals=s.deals),
-        "Win rate of closed deals": fk.win_rate(s.deals),
-        "Win rate by channel": fk.win_rate(s.deals, by="channel"),
-        "Size of won deals": fk.deal_size(s.deals),
+        "Win rate of closed deals": fk.win_rate(s.deals, as_of=as_of),
+        "Win rate by channel": fk.win_rate(s.deals, by="channel", as_of=as_of),
+        "Size of won deals": fk.deal_size(s.deals, as_of=as_of),
         "Sales velocity": fk.sales_velocity(s.deals, as_of=as_of),
         "Rep leaderboard": fk.leaderboard(s.deals, as_of=as_of),
-        "Channel yield": fk.channel_yield(s.deals, costs=s.costs),
+        "Channel yield": fk.channel_yield(s.deals, costs=s.costs, as_of=as_of),
         "Response by touch number": fk.touches_to_response(s.touches),
         "Touches summary": fk.touches_summary(s.touches),
         "Stalled open deals": fk.stalled(s.history, stages, deals=s.deals, as_of=as_of),
@@ -923,7 +923,7 @@ def test_columns_may_be_an_fk_columns_value(tmp_path, fast_pictures):
     assert inp.col("deal") == "id"
     assert inp.col("created") == "created_at"  # a role not set takes the default
     got = tables(_report.run_sections(inp, sections=[_report.SECTIONS[3]]))
-    expected = fk.win_rate(deals, columns=cols)
+    expected = fk.win_rate(deals, as_of=inp.as_of, columns=cols)
     pd.testing.assert_frame_equal(got["Win rate of closed deals"], expected)
     assert expected["won"].item() == 1
 
