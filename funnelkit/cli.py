@@ -134,9 +134,7 @@ def _add_plan_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="the stages of --history in funnel order, e.g. 'prospecting,proposal'",
     )
     add_columns_argument(plan)
-    plan.add_argument(
-        "--period-end", help="end (exclusive) of the period deals must close in (with --deals)"
-    )
+    plan.add_argument("--period-end", help="date by which deals must close (with --deals)")
     plan.add_argument("--as-of", help="observation date (with --deals; default: latest date)")
     plan.add_argument("--seed", type=int, default=0, help="seed of the simulations (default 0)")
     plan.set_defaults(subparser=plan)
