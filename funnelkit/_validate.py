@@ -690,21 +690,26 @@ def check_value_labels(
       most frequent first): nothing matches that role, which is legitimate
       (no deal lost yet) but usually a mistake.
 
-    Nothing is checked on an empty or all-null column, nor for a role whose
-    value is None or a callable.  The work is on the distinct values, not on
+    Nothing is checked on an empty column, nor for a role whose value is None
+    or a callable; an all-null column gets the warning.  The work is on the distinct values, not on
     the rows.  ``keyword`` names the column's own keyword (``status=``) in
     the messages.
     """
-    values = s.dropna()
-    if values.empty:
-        return
     wanted: dict[str, list[Any]] = {}
     for role, value in expected.items():
         if value is None or callable(value):
             continue
         many = isinstance(value, list | tuple | set | frozenset)
         wanted[role] = list(value) if many else [value]
-    if not wanted:
+    values = s.dropna()
+    if not wanted or s.empty:
+        return
+    where = f"{table}[{column!r}]" + (f" ({keyword}=)" if keyword else "")
+    prefix = f"{func}: " if func else ""
+    if values.empty:
+        roles = ", ".join(f"{role}={expected[role]!r}" for role in wanted)
+        msg = f"{prefix}{where} holds only nulls in {len(s):,} rows, so nothing matches {roles}."
+        warnings.warn(msg, FunnelkitWarning, stacklevel=3)
         return
     counts = values.value_counts(sort=True)
     distinct = pd.Index(counts.index)
@@ -712,8 +717,6 @@ def check_value_labels(
     missing = [role for role, ok in present.items() if not ok]
     if not missing:
         return
-    where = f"{table}[{column!r}]" + (f" ({keyword}=)" if keyword else "")
-    prefix = f"{func}: " if func else ""
 
     def fix_for(choice: Mapping[str, Any]) -> str:
         return ", ".join(f"{role}={value!r}" for role, value in choice.items())
