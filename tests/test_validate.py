@@ -180,7 +180,7 @@ def test_option_and_fraction_checks():
 
 
 def test_not_a_dataframe():
-    with pytest.raises(InvalidParameterError, match=r"must be a pandas DataFrame .*Got list instead"):
+    with pytest.raises(InvalidParameterError, match=r"pandas DataFrame .*Got list instead"):
         v.check_frame([1, 2], table="events", func="conversion")
 
 
