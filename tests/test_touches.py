@@ -547,3 +547,30 @@ def test_bad_parameters(log):
         fk.touches_to_response(log, positive=lambda s: "yes")
     with pytest.raises(fk.InvalidParameterError, match=r"'positive' parameter"):
         fk.touches_to_response(log, positive=lambda s: s.nope())
+
+
+# ----------------------------------------------------------------------------
+# the positive= check on a Dask log: over all partitions, not per partition
+# ----------------------------------------------------------------------------
+def test_dask_log_positive_checked_over_all_partitions():
+    dask = pytest.importorskip("dask")
+    dd = pytest.importorskip("dask.dataframe")
+    log = pd.DataFrame(
+        {
+            "user_id": [f"u{i // 3}" for i in range(60)],
+            "timestamp": np.tile([1, 2, 3], 20),
+            "response": ["no reply"] * 59 + ["positive"],
+        }
+    )
+    with dask.config.set({"scheduler": "sync", "dataframe.shuffle.method": "tasks"}):
+        # the only positive sits in one partition: no warning from the others
+        ddf = dd.from_pandas(log, npartitions=4, sort=False)
+        assert_frame_equal(fk.touches_summary(ddf), fk.touches_summary(log))
+        near = dd.from_pandas(log.replace("positive", "Positive"), npartitions=4, sort=False)
+        with pytest.raises(fk.InvalidDataError, match=r"Pass positive='Positive'\."):
+            fk.touches_summary(near)
+        none = dd.from_pandas(log.replace("positive", "no reply"), npartitions=4, sort=False)
+        with pytest.warns(fk.FunnelkitWarning, match=r"values found are \['no reply'\]") as rec:
+            res = fk.touches_summary(none)
+        assert len([w for w in rec if issubclass(w.category, fk.FunnelkitWarning)]) == 1
+        assert res["responders"].tolist() == [0]
