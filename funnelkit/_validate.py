@@ -311,6 +311,13 @@ _OFFSET = r"[T\s]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s*(?:[zZ]|[+-]\d{2}(?
 _YEAR = r"^\s*([+-]?\d{4,})-"
 
 
+def _is_far(value: Any) -> bool:
+    """Whether a datetime object lies outside the nanosecond range (by its year)."""
+    if isinstance(value, np.datetime64):
+        value = value.astype("datetime64[s]").astype(object)
+    return isinstance(value, dt.date) and not (DATE_MIN.year <= value.year <= DATE_MAX.year)
+
+
 def _range_text() -> str:
     return f"{DATE_MIN:%Y-%m-%d} to {DATE_MAX:%Y-%m-%d}"
 
@@ -353,6 +360,60 @@ def _to_ns(s: pd.Series) -> pd.Series:
     return s.astype("datetime64[ns]")
 
 
+def _check_one_kind_of_time(
+    df: pd.DataFrame,
+    s: pd.Series,
+    notna: np.ndarray[Any, np.dtype[np.bool_]],
+    is_str: np.ndarray[Any, np.dtype[np.bool_]],
+    *,
+    table: str,
+    column: str,
+    keyword: str,
+) -> None:
+    """Refuse naive and aware values mixed, and datetime objects of several zones."""
+    aware = np.zeros(len(s), dtype=bool)
+    if is_str.any():
+        strings = s[is_str].astype(str)
+        aware[is_str] = strings.str.contains(_OFFSET, regex=True).to_numpy()
+    objects = notna & ~is_str
+    if objects.any():  # datetime / Timestamp objects: their tzinfo
+        zones = s[objects].map(lambda v: str(getattr(v, "tzinfo", None) or ""))
+        aware[objects] = zones.ne("").to_numpy()
+        aware_zones = set(zones[zones.ne("")])
+        if len(aware_zones) > 1:
+            raise _invalid(
+                df,
+                objects,
+                table=table,
+                column=column,
+                reason="mixed_tz",
+                what=f"that mix time zones {sorted(aware_zones)} ({keyword}=)",
+                fix=(
+                    f"Convert all of them to one zone, e.g. "
+                    f"pd.to_datetime({table}[{column!r}], utc=True)."
+                ),
+            )
+    naive = notna & ~aware
+    if aware.any() and naive.any():
+        first_aware = plain(s.iloc[int(np.flatnonzero(aware)[0])])
+        raise _invalid(
+            df,
+            naive,
+            table=table,
+            column=column,
+            reason="mixed_tz",
+            what=(
+                f"without a time zone while {int(aware.sum()):,} carry one "
+                f"(e.g. {first_aware!r}) ({keyword}=); naive and aware times in one column "
+                f"are ambiguous"
+            ),
+            fix=(
+                f"Give every value its offset, or localize the naive ones: "
+                f"pd.to_datetime({table}[{column!r}], utc=True) reads naive values as UTC."
+            ),
+        )
+
+
 def as_datetime(
     df: pd.DataFrame,
     column: str,
@@ -390,76 +451,44 @@ def as_datetime(
         )
         raise InvalidDataError(msg, column=column, reason="numeric", n_rows=len(df))
     notna = s.notna().to_numpy()
-    values = s[notna]
-    kind = pd.api.types.infer_dtype(values, skipna=True) if len(values) else "empty"
+    kind = pd.api.types.infer_dtype(s, skipna=True) if notna.any() else "empty"
     is_str = np.zeros(len(s), dtype=bool)
     if kind == "string":
         is_str = notna
-    elif kind != "empty":
-        is_str[notna] = values.map(lambda v: isinstance(v, str)).to_numpy(
-            dtype=bool
-        )  # only for mixed object columns
-    aware = np.zeros(len(s), dtype=bool)
-    if is_str.any():
-        strings = s[is_str].astype(str)
-        aware[is_str] = strings.str.contains(_OFFSET, regex=True).to_numpy()
-    objects = notna & ~is_str
-    if objects.any():  # datetime / Timestamp objects: their tzinfo
-        obj = s[objects]
-        zones = obj.map(lambda v: str(getattr(v, "tzinfo", None) or ""))
-        aware[objects] = zones.ne("").to_numpy()
-        aware_zones = set(zones[zones.ne("")])
-        if len(aware_zones) > 1:
-            raise _invalid(
-                df,
-                objects,
-                table=table,
-                column=column,
-                reason="mixed_tz",
-                what=f"that mix time zones {sorted(aware_zones)} ({keyword}=)",
-                fix=(
-                    f"Convert all of them to one zone, e.g. "
-                    f"pd.to_datetime({table}[{column!r}], utc=True)."
-                ),
-            )
-    if aware.any() and (notna & ~aware).any():
-        naive = notna & ~aware
-        n_aware = int(aware.sum())
-        first_aware = plain(s.iloc[int(np.flatnonzero(aware)[0])])
-        raise _invalid(
-            df,
-            naive,
-            table=table,
-            column=column,
-            reason="mixed_tz",
-            what=(
-                f"without a time zone while {n_aware:,} carry one (e.g. {first_aware!r}) "
-                f"({keyword}=); naive and aware times in one column are ambiguous"
-            ),
-            fix=(
-                f"Give every value its offset, or localize the naive ones: "
-                f"pd.to_datetime({table}[{column!r}], utc=True) reads naive values as UTC."
-            ),
-        ) from None
+    elif kind not in ("empty", "datetime", "datetime64", "date"):  # a mixed object column
+        is_str[notna] = s[notna].map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            parsed = pd.to_datetime(s, errors="coerce", format="ISO8601")
+            first_try: pd.Series | None = pd.to_datetime(s, errors="coerce", format="ISO8601")
         except (ValueError, TypeError):  # mixed offsets (pandas >= 3 raises)
-            parsed = None
-        if parsed is None or not pd.api.types.is_datetime64_any_dtype(parsed.dtype):
-            # several UTC offsets: unambiguous instants, read in UTC
-            try:
+            first_try = None
+    naive_result = first_try is not None and pd.api.types.is_datetime64_dtype(first_try.dtype)
+    # (pandas turns an aware object after naive ones into NaT: check objects that failed)
+    failed_objects = (
+        naive_result
+        and first_try is not None
+        and bool((notna & ~is_str & first_try.isna().to_numpy()).any())
+    )
+    if not naive_result or failed_objects:
+        # some values carry a zone: pandas would silently give naive ones the first
+        # value's offset, so check that all of them carry one (strings: by their text)
+        _check_one_kind_of_time(df, s, notna, is_str, table=table, column=column, keyword=keyword)
+    parsed = first_try
+    if parsed is None or not pd.api.types.is_datetime64_any_dtype(parsed.dtype):
+        # several UTC offsets: unambiguous instants, read in UTC
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 parsed = pd.to_datetime(s, errors="coerce", format="ISO8601", utc=True)
-            except (ValueError, TypeError) as exc:
-                msg = (
-                    f"{table}[{column!r}] ({keyword}=) could not be read as datetimes: {exc}. "
-                    f"Convert it first with pd.to_datetime(..., utc=True) or an explicit "
-                    f"format=."
-                )
-                raise InvalidDataError(
-                    msg, column=column, reason="not_datetime", n_rows=len(df)
-                ) from exc
+        except (ValueError, TypeError) as exc:
+            msg = (
+                f"{table}[{column!r}] ({keyword}=) could not be read as datetimes: {exc}. "
+                f"Convert it first with pd.to_datetime(..., utc=True) or an explicit format=."
+            )
+            raise InvalidDataError(
+                msg, column=column, reason="not_datetime", n_rows=len(df)
+            ) from exc
     bad = notna & parsed.isna().to_numpy()
     if bad.any():
         far = np.zeros(len(s), dtype=bool)
@@ -471,7 +500,7 @@ def as_datetime(
             far[bad_str] = ((year < DATE_MIN.year) | (year > DATE_MAX.year)).to_numpy()
         bad_obj = bad & ~is_str
         if bad_obj.any():  # datetime objects pandas could not hold in ns: out of range
-            far[bad_obj] = s[bad_obj].map(lambda v: isinstance(v, dt.date | np.datetime64))
+            far[bad_obj] = s[bad_obj].map(_is_far).to_numpy(dtype=bool)
         if far.any():
             raise _invalid(
                 df,
