@@ -18,6 +18,7 @@ are summed (:func:`_combine_counts`) before the same table code runs.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -418,7 +419,11 @@ def _dask_counts(touches: Any, *, func: str, **kw: Any) -> _TouchCounts:
     for column, n_null in ((entity, sum(s[1] for s in stats)), (time, sum(s[2] for s in stats))):
         if n_null:
             raise _dask.null_error(touches, column, n_null, n_rows, table="touches")
-    _dask.check_one_time_zone([p.tz for p in parts if len(p.keys)], column=time)
+    # strings with UTC offsets parse to a fixed offset or to UTC depending on the
+    # offsets a partition happens to hold: all of them are instants, like UTC.  A
+    # partition without touches has no zone to compare.
+    zones = ["UTC" if isinstance(p.tz, dt.timezone) else p.tz for p in parts if p.at_risk.any()]
+    _dask.check_one_time_zone(zones, column=time)
     combined = _combine_counts(parts)
     if n_rows and not combined.events.sum() and not callable(kw["positive"]):
         # no positive response anywhere: the value check on the distinct responses

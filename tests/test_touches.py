@@ -574,3 +574,23 @@ def test_dask_log_positive_checked_over_all_partitions():
             res = fk.touches_summary(none)
         assert len([w for w in rec if issubclass(w.category, fk.FunnelkitWarning)]) == 1
         assert res["responders"].tolist() == [0]
+
+
+def test_dask_log_with_offsets_across_dst_equals_pandas():
+    dask = pytest.importorskip("dask")
+    dd = pytest.importorskip("dask.dataframe")
+    # winter offsets in the first rows, summer offsets later: partitions parse to
+    # +01:00, UTC or +02:00; all are instants and the result equals the pandas one
+    winter = [f"2024-03-{d:02d}T10:00:00+01:00" for d in range(1, 11)]
+    summer = [f"2024-04-{d:02d}T10:00:00+02:00" for d in range(1, 11)]
+    users = ["w1", "w2", "w3", "w4", "w5", "s1", "s2", "s3", "s4", "s5"]
+    log = pd.DataFrame(
+        {
+            "user_id": np.repeat(users, 2),  # w-users touched in winter only, s-users in summer
+            "timestamp": winter + summer,
+            "response": ["no", "positive"] * 10,
+        }
+    )
+    with dask.config.set({"scheduler": "sync", "dataframe.shuffle.method": "tasks"}):
+        ddf = dd.from_pandas(log, npartitions=5, sort=False)
+        assert_frame_equal(fk.touches_to_response(ddf), fk.touches_to_response(log))
