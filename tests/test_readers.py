@@ -80,6 +80,12 @@ def test_seconds_unit_gives_the_same_touches_and_cycles(rng):
     touches = sample.touches
     as_s = touches.assign(timestamp=touches["timestamp"].astype("datetime64[s]"))
     pd.testing.assert_frame_equal(fk.touches_summary(as_s), fk.touches_summary(touches))
+    events = sample.events
+    events_ms = events.assign(timestamp=events["timestamp"].astype("datetime64[ms]"))
+    steps = list(fk.datasets.STAGES)
+    pd.testing.assert_frame_equal(
+        fk.conversion(events_ms, steps, window="60D"), fk.conversion(events, steps, window="60D")
+    )
     deals = sample.deals
     deals_s = deals.astype({"created_at": "datetime64[s]", "closed_at": "datetime64[s]"})
     as_of = pd.Timestamp("2025-06-30")
@@ -349,6 +355,46 @@ def test_polars_frame_is_converted_once():
     pl = pytest.importorskip("polars")
     log = fk.datasets.load_sample().touches
     pd.testing.assert_frame_equal(fk.touches_summary(pl.from_pandas(log)), fk.touches_summary(log))
+
+
+class _FakePolarsFrame:
+    """Stands in for a Polars DataFrame: recognised by its module name, not imported."""
+
+    __module__ = "polars.dataframe.frame"
+
+    def __init__(self, frame):
+        self.frame = frame
+        self.calls = 0
+
+    def to_pandas(self):
+        self.calls += 1
+        return self.frame.copy()
+
+
+_FakePolarsFrame.__name__ = _FakePolarsFrame.__qualname__ = "DataFrame"
+
+
+class _FakeLazyFrame:
+    __module__ = "polars.lazyframe.frame"
+
+
+_FakeLazyFrame.__name__ = _FakeLazyFrame.__qualname__ = "LazyFrame"
+
+
+def test_polars_is_duck_typed_by_module_name():
+    log = fk.datasets.load_sample().touches
+    fake = _FakePolarsFrame(log)
+    pd.testing.assert_frame_equal(fk.touches_summary(fake), fk.touches_summary(log))
+    assert fake.calls == 1  # converted once, at the boundary
+    with pytest.raises(InvalidParameterError, match=r"Got polars\.LazyFrame .*\.collect\(\)"):
+        fk.touches_summary(_FakeLazyFrame())
+
+
+def test_pyarrow_record_batch_is_converted():
+    pa = pytest.importorskip("pyarrow")
+    df = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    batch = pa.RecordBatch.from_pandas(df, preserve_index=False)
+    pd.testing.assert_frame_equal(v.check_frame(batch, table="t", func="f"), df)
 
 
 @pytest.mark.parametrize(
