@@ -440,6 +440,10 @@ def as_datetime(
     aware ones or objects of several time zones (``mixed_tz``).
     """
     s = df[column]
+    if isinstance(s.dtype, pd.ArrowDtype) and s.dtype.kind == "M":  # timestamp[unit][pyarrow]
+        arrow = s.dtype.pyarrow_dtype
+        unit, tz = str(arrow.unit), arrow.tz
+        s = s.astype(pd.DatetimeTZDtype(unit, tz) if tz else np.dtype(f"datetime64[{unit}]"))
     if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s.dtype):
         _check_range(df, s, table=table, column=column, keyword=keyword)
         return _to_ns(s)
@@ -741,6 +745,7 @@ def check_value_labels(
         warnings.warn(msg, FunnelkitWarning, stacklevel=3)
         return
     counts = values.value_counts(sort=True)
+    counts = counts[counts > 0]  # a categorical lists its unused categories too
     distinct = pd.Index(counts.index)
     present = {role: bool(distinct.isin(vals).any()) for role, vals in wanted.items()}
     missing = [role for role, ok in present.items() if not ok]

@@ -139,6 +139,21 @@ def test_far_dates_as_strings_or_objects(values):
     assert "at index 1" in str(info.value)
 
 
+def test_arrow_backed_timestamps():
+    pa = pytest.importorskip("pyarrow")
+    far = pa.array([dt.datetime(2024, 1, 1), dt.datetime(9999, 12, 31), None], pa.timestamp("us"))
+    df = pa.table({"t": far}).to_pandas(types_mapper=pd.ArrowDtype)
+    with pytest.raises(InvalidDataError, match=r"1 of 3 rows with dates out of range"):
+        v.as_datetime(df, "t", table="deals")
+    aware = pa.array([dt.datetime(2024, 1, 1)], pa.timestamp("us", tz="Europe/Berlin"))
+    out = v.as_datetime(
+        pa.table({"t": aware}).to_pandas(types_mapper=pd.ArrowDtype), "t", table="d"
+    )
+    # arrow stores UTC: midnight UTC is 01:00 in Berlin
+    assert out.iloc[0] == pd.Timestamp("2024-01-01 01:00", tz="Europe/Berlin")
+    assert v.datetime_to_ns(out)[0] == pd.Timestamp("2024-01-01").value
+
+
 def test_datetime_to_ns_never_wraps_around():
     s = _sentinel_us()
     # numpy alone wraps 9999-12-31 around to 1816: a silent wrong number
@@ -499,6 +514,15 @@ def test_near_miss_counts_the_rows():
     with pytest.raises(InvalidDataError, match=r"'Closed Won' in 2 of 4 rows") as info:
         _labels(["Closed Won", "Closed Won", "lost", None])
     assert info.value.n_rows == 2
+
+
+def test_unused_categories_are_not_values():
+    status = pd.Series(pd.Categorical(["won", "open"], categories=["won", "open", "Lost"]))
+    with pytest.warns(FunnelkitWarning, match=r"no lost='lost' value .*\['won', 'open'\]"):
+        _labels(status)
+    arrow = pd.Series(["Won", "lost", None], dtype="string[pyarrow]")
+    with pytest.raises(InvalidDataError, match=r"Pass won='Won', lost='lost'\."):
+        _labels(arrow)
 
 
 def test_several_near_misses_of_one_role_give_a_list():
