@@ -377,10 +377,14 @@ def _check_one_kind_of_time(
         aware[is_str] = strings.str.contains(_OFFSET, regex=True).to_numpy()
     objects = notna & ~is_str
     if objects.any():  # datetime / Timestamp objects: their tzinfo
-        zones = s[objects].map(lambda v: str(getattr(v, "tzinfo", None) or ""))
-        aware[objects] = zones.ne("").to_numpy()
-        aware_zones = set(zones[zones.ne("")])
-        if len(aware_zones) > 1:
+        tzinfos = s[objects].map(lambda v: getattr(v, "tzinfo", None))
+        has_zone = tzinfos.notna()
+        aware[objects] = has_zone.to_numpy()
+        aware_zones = {str(z) for z in tzinfos[has_zone]}
+        # fixed UTC offsets (several across a DST change) are instants, read as UTC
+        # like offset strings; several named zones are not
+        fixed = bool(tzinfos[has_zone].map(lambda z: isinstance(z, dt.timezone)).all())
+        if len(aware_zones) > 1 and not fixed:
             raise _invalid(
                 df,
                 objects,
@@ -479,7 +483,12 @@ def as_datetime(
         # value's offset, so check that all of them carry one (strings: by their text)
         _check_one_kind_of_time(df, s, notna, is_str, table=table, column=column, keyword=keyword)
     parsed = first_try
-    if parsed is None or not pd.api.types.is_datetime64_any_dtype(parsed.dtype):
+    if (
+        parsed is None
+        or not pd.api.types.is_datetime64_any_dtype(parsed.dtype)
+        # datetime objects of several fixed offsets: pandas keeps the first, drops the rest
+        or (isinstance(parsed.dtype, pd.DatetimeTZDtype) and bool((notna & parsed.isna()).any()))
+    ):
         # several UTC offsets: unambiguous instants, read in UTC
         try:
             with warnings.catch_warnings():

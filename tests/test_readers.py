@@ -254,6 +254,17 @@ def test_naive_and_aware_objects_mixed_are_refused():
     assert info.value.reason == "mixed_tz"
 
 
+def test_datetime_objects_with_fixed_offsets_across_dst_are_utc_instants():
+    values = [
+        dt.datetime.fromisoformat(t) for t in ("2024-03-30T10:00+01:00", "2024-04-01T10:00+02:00")
+    ]
+    out = v.as_datetime(_frame(values, dtype=object), "t", table="events")
+    assert out.tolist() == [
+        pd.Timestamp("2024-03-30 09:00", tz="UTC"),
+        pd.Timestamp("2024-04-01 08:00", tz="UTC"),
+    ]
+
+
 def test_objects_of_two_zones_are_refused():
     df = _frame(
         [pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-01-01", tz="Asia/Tokyo")],
