@@ -435,13 +435,14 @@ def as_datetime(
       throughout keeps that offset as the zone; several offsets (a local-time
       export across a DST change: ``+01:00`` and ``+02:00``) are unambiguous
       instants and are read in UTC;
-    * Python ``datetime`` / ``Timestamp`` objects of one time zone.
+    * Python ``datetime`` / ``Timestamp`` objects of one time zone, or of
+      several fixed UTC offsets (read in UTC, like offset strings).
 
     Nulls stay ``NaT`` (the caller decides whether to drop them).  Raises
     :class:`InvalidDataError` for numbers (``numeric``), unparseable strings
     (``not_datetime``), dates outside pandas' nanosecond range, such as a
     ``9999-12-31`` sentinel (``out_of_range``), and naive values mixed with
-    aware ones or objects of several time zones (``mixed_tz``).
+    aware ones or objects of several named time zones (``mixed_tz``).
     """
     s = df[column]
     if isinstance(s.dtype, pd.ArrowDtype) and s.dtype.kind == "M":  # timestamp[unit][pyarrow]
