@@ -20,6 +20,7 @@ import datetime as dt
 import difflib
 import re
 import warnings
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
@@ -161,15 +162,36 @@ def closest(name: Any, options: Iterable[Any]) -> Any | None:
     return lowered[match[0]] if match else None
 
 
-def as_list(value: Hashable | Sequence[Hashable] | None) -> list[Hashable]:
-    """Normalise a ``by=``-style argument to a list of column names."""
+def as_list(
+    value: Hashable | Sequence[Hashable] | None, *, name: str = "by", func: str = ""
+) -> list[Hashable]:
+    """Normalise a ``by=``-style argument to a list of column names.
+
+    A column named twice is an :class:`InvalidParameterError` (grouping by it
+    twice is never what was meant); ``name`` and ``func`` word the message.
+    """
     if value is None:
         return []
     if isinstance(value, pd.Index | pd.Series | np.ndarray):
-        return list(value)
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        columns = list(value)
+    elif isinstance(value, str | bytes) or not isinstance(value, Sequence):
         return [value]
-    return list(value)
+    else:
+        columns = list(value)
+    try:
+        counts = Counter(columns)
+    except TypeError:  # unhashable items: the column lookup reports them
+        return columns
+    twice = [column for column, n in counts.items() if n > 1]
+    if twice:
+        where = f" of {func}" if func else ""
+        once = list(counts)
+        msg = (
+            f"The {name!r} parameter{where} names {_short_list(twice)} more than once. "
+            f"Name each column once: {name}={once!r}."
+        )
+        raise InvalidParameterError(msg)
+    return columns
 
 
 def check_by(
@@ -183,28 +205,15 @@ def check_by(
     """Normalise ``by=`` to a list and check it: each column present, none named twice.
 
     Returns the list of column names (empty for None).  A column named twice
-    is an :class:`InvalidParameterError` (grouping by it twice is never what
-    was meant); a missing one a :class:`ColumnNotFoundError` with a hint.
+    is an :class:`InvalidParameterError`; a missing one a
+    :class:`ColumnNotFoundError` with a hint.
     """
-    columns = as_list(by)
-    seen: set[Any] = set()
-    twice: list[Hashable] = []
+    columns = as_list(by, name=name, func=func)
     for column in columns:
         try:
-            if column in seen and column not in twice:
-                twice.append(column)
-            seen.add(column)
+            require_columns(df, {name: column}, table=table)
         except TypeError:  # an unhashable item, e.g. a list inside the list
             raise param_error(func, name, "a column name or a list of column names", by) from None
-    if twice:
-        once = list(dict.fromkeys(columns))
-        msg = (
-            f"The {name!r} parameter of {func} names {_short_list(twice)} more than once. "
-            f"Name each column once: {name}={once!r}."
-        )
-        raise InvalidParameterError(msg)
-    for column in columns:
-        require_columns(df, {name: column}, table=table)
     return columns
 
 

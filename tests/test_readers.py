@@ -358,6 +358,22 @@ def test_by_naming_a_column_twice():
         v.check_by(df, ["A"], table="t", func="f")
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: fk.conversion(s.events, list(fk.datasets.STAGES), by=["region", "region"]),
+        lambda s: fk.win_rate(s.deals, by=("region", "channel", "region")),
+        lambda s: fk.stage_conversion(s.history, list(fk.datasets.STAGES), by=["x", "x"]),
+        lambda s: fk.touches_to_response(s.touches, by=["region", "region"]),
+    ],
+    ids=["conversion", "win_rate", "stage_conversion", "touches_to_response"],
+)
+def test_by_twice_is_refused_by_every_reader(call):
+    sample = fk.datasets.load_sample()
+    with pytest.raises(InvalidParameterError, match=r"'by' parameter .*more than once"):
+        call(sample)
+
+
 def test_pyarrow_table_is_converted_once():
     pa = pytest.importorskip("pyarrow")
     log = fk.datasets.load_sample().touches
