@@ -513,6 +513,22 @@ def test_boolean_amounts_are_refused_not_coerced(values):
     assert info.value.column == "value"
 
 
+@pytest.mark.parametrize(
+    ("bad", "reason"), [(np.inf, "not_finite"), (True, "boolean")], ids=["inf", "bool"]
+)
+def test_bad_amounts_through_public_functions(bad, reason):
+    deals = fk.datasets.load_sample().deals
+    amounts = deals["amount"].astype(object)
+    amounts.iloc[3] = bad
+    broken = deals.assign(amount=amounts)
+    for call in (fk.deal_size, fk.leaderboard):
+        with pytest.raises(
+            InvalidDataError, match=r"deals\['amount'\] has 1 of 4,000 rows"
+        ) as info:
+            call(broken)
+        assert info.value.reason == reason
+
+
 def test_missing_amounts_stay_missing():
     df = pd.DataFrame(
         {"a": pd.array([1.5, None, 3.0], dtype="Float64"), "b": ["2", None, "4.5"]},
