@@ -746,6 +746,19 @@ def check_value_labels(
     or a callable; an all-null column gets the warning.  The work is on the distinct values, not on
     the rows.  ``keyword`` names the column's own keyword (``status=``) in
     the messages.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> status = pd.Series(["Closed Won", "Closed Lost", "Open"])
+    >>> try:
+    ...     check_value_labels(status, {"won": "won", "lost": "lost"}, table="deals",
+    ...                        column="status", keyword="status", func="win_rate")
+    ... except InvalidDataError as err:
+    ...     print(err.reason, "|", str(err).split("; ")[-1])
+    value_label | values are compared exactly. Pass won='Closed Won', lost='Closed Lost'.
+    >>> check_value_labels(status, {"won": "Closed Won", "lost": "Closed Lost"},
+    ...                    table="deals", column="status")
     """
     wanted: dict[str, list[Any]] = {}
     for role, value in expected.items():
