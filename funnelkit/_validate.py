@@ -546,6 +546,8 @@ def as_datetime(
                 f"(give format= for non-ISO dates) and drop or fill those rows."
             ),
         )
+    # pandas >= 3 may parse strings to a coarser unit: the range holds for it too
+    _check_range(df, parsed, table=table, column=column, keyword=keyword)
     return _to_ns(parsed)
 
 
