@@ -719,6 +719,7 @@ def check_value_labels(
     column: str,
     keyword: str | None = None,
     func: str = "",
+    warn_absent: Sequence[str] | None = None,
 ) -> None:
     """Check that a column holds the values its roles expect; refuse near misses.
 
@@ -747,7 +748,9 @@ def check_value_labels(
     Nothing is checked on an empty column, nor for a role whose value is None
     or a callable; an all-null column gets the warning.  The work is on the distinct values, not on
     the rows.  ``keyword`` names the column's own keyword (``status=``) in
-    the messages.
+    the messages.  ``warn_absent`` limits the absent-value warning to the roles
+    a function's numbers depend on (default: every role); near misses and
+    booleans are refused for every role.
 
     Examples
     --------
@@ -849,6 +852,8 @@ def check_value_labels(
     shown = [plain(v) for v in distinct[:10]]
     more = f" and {len(distinct) - 10:,} more" if len(distinct) > 10 else ""
     for role in missing:
+        if warn_absent is not None and role not in warn_absent:
+            continue
         msg = (
             f"{prefix}{where} has no {role}={expected[role]!r} value in {len(s):,} rows; "
             f"the values found are {shown!r}{more}. If one of them means {role}, pass "
