@@ -121,11 +121,13 @@ def load_records(path: str | Path, *, what: str = "file") -> list[dict[str, Any]
             f"{exc.lineno}). Export the records as a JSON list (or one object per line, .jsonl)."
         )
         raise _fail(msg) from None
-    for _ in range(3):
+    for _ in range(4):
         if isinstance(data, dict):
             if "_embedded" in data and isinstance(data["_embedded"], dict):
                 data = data["_embedded"]
             key = next((k for k in (*_WRAPPERS, *data) if isinstance(data.get(k), list)), None)
+            if key is None:
+                key = next((k for k in _WRAPPERS if isinstance(data.get(k), dict)), None)
             if key is None:
                 break
             data = data[key]

@@ -247,7 +247,7 @@ def read_amocrm(
             "closed": ["closed_at"],
             "owner": ["responsible_user_id"],
             "channel": ["utm_source", "source_id"],
-            "lost_reason": ["loss_reason", "loss_reason_id"],
+            "lost_reason": ["_embedded.loss_reason", "loss_reason", "loss_reason_id"],
             "name": ["name"],
         }
     else:

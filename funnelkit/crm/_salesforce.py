@@ -11,6 +11,7 @@ from funnelkit.crm._common import (
     amounts,
     column,
     dates,
+    dedupe_history,
     derive_status,
     finish,
     load,
@@ -207,7 +208,8 @@ def read_salesforce(
             }
         )
         # a closed opportunity's close time: when it entered its closing stage
-        closing = h[h["stage"].isin(st.won | st.lost).to_numpy()]
+        moves = dedupe_history(h.assign(deal_id=h["deal_id"].astype(str)))
+        closing = moves[moves["stage"].isin(st.won | st.lost).to_numpy()]
         when = closing.groupby(closing["deal_id"].astype(str))["entered_at"].max()
         moved = out["deal_id"].astype(str).map(when)
         has = moved.notna().to_numpy() & (out["status"] != "open").to_numpy()
