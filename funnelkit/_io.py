@@ -349,6 +349,12 @@ def parse_amounts(
         return _bad_amounts(s, s.notna(), where, column)
     if pd.api.types.is_numeric_dtype(s):
         return s.astype("float64")
+    numbers = s.map(lambda v: isinstance(v, int | float | np.number) and not isinstance(v, bool))
+    is_number = numbers.to_numpy(bool) & s.notna().to_numpy()
+    if is_number.any():  # an Excel column mixing number cells and text cells
+        out = parse_amounts(s.where(~is_number), where=where, column=column, decimal=decimal)
+        out[is_number] = pd.to_numeric(s[is_number]).astype("float64")
+        return out
     text = s.astype("string")
     present = text.str.strip().fillna("").str.len() > 0
     spaced = text.str.contains(r"\d[ \u00a0\u202f\u2009\u2007]\d{3}(?!\d)", regex=True)
