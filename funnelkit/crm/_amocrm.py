@@ -11,6 +11,7 @@ from funnelkit.crm._common import (
     Source,
     Stages,
     amounts,
+    as_ids,
     column,
     dates,
     derive_status,
@@ -138,6 +139,7 @@ def _events(source: Source, st: Stages, func: str) -> tuple[pd.DataFrame, str]:
                 "created_at": raw[need(raw, ["created_at"], what="created_at", where=w, crm=CRM)],
             }
         ).reset_index(drop=True)
+    df["deal_id"] = as_ids(df["deal_id"]).to_numpy()
     unit = "s" if pd.api.types.is_numeric_dtype(df["created_at"]) else None
     df["entered_at"] = dates(df["created_at"], where=w, column="created_at", unit=unit).to_numpy()
     pipe_label = df["pipeline"].astype("string").map(lambda p: st.pipelines.get(p, p))

@@ -394,12 +394,14 @@ def finish(
         order = list(next(iter(orders)))
     else:
         if history is None or h.empty:
-            msg = (
-                f"{crm}: the stage order is unknown: pass the stage metadata (stages=) or a "
-                f"stage history (history=) to infer it from."
+            warnings.warn(
+                f"{crm}: the stage order is unknown (no stage metadata, no history), so stages "
+                f"is empty; pass the CRM's stage list (stages=) for pipeline() and the stage "
+                f"metrics.",
+                FunnelkitWarning,
+                stacklevel=3,
             )
-            raise InvalidParameterError(msg)
-        if len(used) > 1 and pipeline is None:
+        elif len(used) > 1 and pipeline is None:
             counts = d["pipeline"].value_counts()
             listing = ", ".join(f"{p!r} ({n:,} deals)" for p, n in counts.items())
             msg = (
@@ -407,7 +409,10 @@ def finish(
                 f"metadata gives their stage order. Pass pipeline= to analyse one of them."
             )
             raise InvalidParameterError(msg)
-        order = order_from_history(h, crm=crm)
+        if history is not None and not h.empty:
+            order = order_from_history(h, crm=crm)
+        else:
+            order = []
     # ---- shape --------------------------------------------------------------------
     if order:
         rank = {s: i for i, s in enumerate(order)}

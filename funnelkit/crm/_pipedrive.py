@@ -13,6 +13,7 @@ from funnelkit.crm._common import (
     Source,
     Stages,
     amounts,
+    as_ids,
     column,
     dates,
     finish,
@@ -73,7 +74,7 @@ def _flow(source: Source, func: str) -> tuple[pd.DataFrame, str]:
     return (
         pd.DataFrame(
             {
-                "deal_id": df[deal].to_numpy(),
+                "deal_id": as_ids(df[deal]).to_numpy(),
                 "stage": df[new].astype("string").to_numpy(),
                 "old": (df[old].astype("string") if old else pd.Series(pd.NA, index=df.index))
                 .astype("object")
@@ -213,7 +214,7 @@ def read_pipedrive(
     deal = need(df, names["id"], what="deal id", where=w, crm=CRM)
     status_col = need(df, names["status"], what="status", where=w, crm=CRM)
     created_col = need(df, names["created"], what="creation date", where=w, crm=CRM)
-    status = text(df[status_col]).str.casefold().reset_index(drop=True)
+    status = text(df[status_col]).reset_index(drop=True)
     deleted = (status == "deleted").to_numpy()
     if deleted.any():
         warnings.warn(
