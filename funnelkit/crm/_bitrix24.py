@@ -46,7 +46,7 @@ def _stages(source: Source | None, func: str) -> Stages:
     name = need(df, ["NAME"], what="NAME", where=w, crm=CRM)
     sort = need(df, ["SORT"], what="SORT", where=w, crm=CRM)
     sem = pick(df, ["SEMANTICS", "EXTRA.SEMANTICS", "STATUS_SEMANTIC_ID"])
-    cat = pick(df, ["CATEGORY_ID", "ENTITY_ID"])
+    cat = pick(df, ["ENTITY_ID", "CATEGORY_ID"])
     entity = pick(df, ["ENTITY_ID"])
     if entity is not None:
         keep = df[entity].astype(str).str.match(r"^DEAL_STAGE(_\d+)?$").to_numpy()

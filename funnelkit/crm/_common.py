@@ -259,6 +259,11 @@ def localize_deals(deals: pd.DataFrame, timezone: str | None) -> pd.DataFrame:
     return deals
 
 
+def is_open_now(d: pd.DataFrame) -> Any:
+    """Mask of the open deals."""
+    return (d["status"] == "open").to_numpy()
+
+
 def finish(
     deals: pd.DataFrame,
     history: pd.DataFrame | None,
@@ -382,6 +387,11 @@ def finish(
         orders = {tuple(stages.order[p]) for p in used if p in stages.order}
         if not used or not orders:
             orders = {tuple(o) for o in stages.order.values()}
+            # pipelines named differently in the deals: the one whose stages they use
+            seen = set(h["stage"].dropna()) | set(d.loc[is_open_now(d), "stage"].dropna())
+            fits = {o for o in orders if seen <= set(o)}
+            if len(fits) == 1 or (fits and len(orders) > 1 and seen):
+                orders = fits
         if len(orders) > 1:
             counts = d["pipeline"].value_counts()
             listing = ", ".join(f"{p!r} ({n:,} deals)" for p, n in counts.items())
