@@ -12,8 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +94,8 @@ def _infer_numbers(df: pd.DataFrame, decimal: str) -> pd.DataFrame:
             out[name] = pd.to_numeric(col.str.replace(decimal, ".", regex=False))
         else:
             out[name] = col
-    return pd.DataFrame(out, index=df.index)
+    result: pd.DataFrame = pd.DataFrame(out, index=df.index)
+    return result
 
 
 def load_records(path: str | Path, *, what: str = "file") -> list[dict[str, Any]]:
@@ -152,7 +153,7 @@ def read_table(
     amounts: Sequence[str] | None = None,
     dates: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Read a CSV, Excel, JSON or Parquet export as a DataFrame.
+    r"""Read a CSV, Excel, JSON or Parquet export as a DataFrame.
 
     CSV files need no options: the encoding (UTF-8, UTF-8 with BOM, cp1251)
     and the separator (``,``, ``;``, tab) are sniffed, columns whose every
@@ -211,7 +212,7 @@ def read_table(
     >>> import tempfile, pathlib
     >>> import funnelkit as fk
     >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> text = "ID;Бюджет;Дата создания\\n1;1 234 567,50 руб.;05.01.2024 10:30:00\\n"
+    >>> text = "ID;Бюджет;Дата создания\n1;1 234 567,50 руб.;05.01.2024 10:30:00\n"
     >>> _ = (folder / "leads.csv").write_bytes(text.encode("cp1251"))
     >>> df = fk.read_table(folder / "leads.csv", amounts=["Бюджет"], dates=["Дата создания"])
     >>> float(df.loc[0, "Бюджет"])
@@ -257,7 +258,7 @@ def read_table(
         df = _infer_numbers(df, decimal or ".")
     elif suffix in _EXCEL:
         try:
-            import openpyxl  # noqa: F401
+            import openpyxl  # type: ignore[import-untyped]  # noqa: F401
         except ImportError:
             msg = (
                 f"reading '{where}' needs openpyxl: pip install \"funnelkit[excel]\" "
@@ -299,7 +300,8 @@ def read_table(
         df[name] = parse_dates(
             df[name], where=where, column=name, dayfirst=dayfirst, date_format=date_format
         )
-    return df.reset_index(drop=True)
+    result: pd.DataFrame = df.reset_index(drop=True)
+    return result
 
 
 # ----------------------------------------------------------------------------
@@ -330,7 +332,8 @@ def _bad_values(
 def amount_currency(s: pd.Series) -> pd.Series:
     """The currency a money string names (``"₽"`` → ``"RUB"``, ``"USD 10"`` → ``"USD"``)."""
     if pd.api.types.is_numeric_dtype(s):
-        return pd.Series(pd.NA, index=s.index, dtype="object")
+        result: pd.Series = pd.Series(pd.NA, index=s.index, dtype="object")
+        return result
     found = s.astype("string").str.extract(
         r"([₽$€£¥₴₸]|(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])|(?i:руб|р\.))", expand=False
     )
@@ -338,7 +341,8 @@ def amount_currency(s: pd.Series) -> pd.Series:
     lowered = found.str.lower()
     out = found.map(lambda v: mapping.get(v, v), na_action="ignore").astype("object")
     out[lowered.str.startswith("руб").fillna(False).to_numpy(bool)] = "RUB"
-    return out.where(found.notna().to_numpy(), None)
+    labelled: pd.Series = out.where(found.notna().to_numpy(), None)
+    return labelled
 
 
 def parse_amounts(
@@ -357,8 +361,8 @@ def parse_amounts(
         return out
     text = s.astype("string")
     present = text.str.strip().fillna("").str.len() > 0
-    spaced = text.str.contains(r"\d[ \u00a0\u202f\u2009\u2007]\d{3}(?!\d)", regex=True)
-    spaced = spaced.fillna(False).to_numpy(bool)
+    spaced_s = text.str.contains(r"\d[ \u00a0\u202f\u2009\u2007]\d{3}(?!\d)", regex=True)
+    spaced = spaced_s.fillna(False).to_numpy(bool)
     clean = text.str.replace(_CURRENCY_RE, "", regex=True)
     clean = clean.str.replace(rf"[{_SPACES}']", "", regex=True)
     clean = clean.str.replace("\u2212", "-", regex=False)  # the minus sign
@@ -375,7 +379,8 @@ def parse_amounts(
     wrong = ok & values.isna().to_numpy()
     if wrong.any():  # e.g. "1,2,3" read with decimal=","
         return _bad_amounts(s, wrong, where, column)
-    return values.astype("float64")
+    result: pd.Series = values.astype("float64")
+    return result
 
 
 def _bad_amounts(s: pd.Series, bad: Any, where: str, column: str) -> pd.Series:
@@ -454,14 +459,16 @@ def parse_dates(
 ) -> pd.Series:
     """Date strings (ISO, dotted day-first, slashed) to datetimes; NaT where empty."""
     if isinstance(s.dtype, pd.DatetimeTZDtype):
-        return s.dt.tz_convert("UTC")
+        result: pd.Series = s.dt.tz_convert("UTC")
+        return result
     if pd.api.types.is_datetime64_dtype(s):
         return s.astype("datetime64[ns]")
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         if unit is None:
-            return _bad_dates(s, s.notna(), where, column, numbers=True)
+            _bad_dates(s, s.notna(), where, column, numbers=True)
         values = pd.to_numeric(s, errors="coerce")
-        return pd.to_datetime(values, unit=unit, utc=True)  # type: ignore[arg-type]
+        converted: pd.Series = pd.to_datetime(values, unit=unit, utc=True)  # type: ignore[arg-type]
+        return converted
     obj = s.astype("object")
     is_dt = obj.map(lambda v: isinstance(v, datetime | np.datetime64)).to_numpy(bool)
     text = obj.where(~is_dt, None).astype("string").str.strip()

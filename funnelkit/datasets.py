@@ -663,7 +663,9 @@ def load_bank_marketing() -> pd.DataFrame:
     return df
 
 
-def export_sample(crm: str, folder: str | Path, *, seed: int = 0, n_leads: int = 4000) -> dict[str, Path]:
+def export_sample(
+    crm: str, folder: str | Path, *, seed: int = 0, n_leads: int = 4000
+) -> dict[str, Path]:
     """Write the bundled sample as a CRM would export it.
 
     The files are those the readers of :mod:`funnelkit.crm` take, named as

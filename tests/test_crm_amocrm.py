@@ -25,7 +25,11 @@ def test_cp1251_export_with_russian_headers():
     assert d["status"].tolist() == ["won", "lost", "open"]
     np.testing.assert_array_equal(d["amount"].to_numpy(), [1234567.5, 45000.0, np.nan])
     assert d["currency"].tolist() == ["RUB", "RUB", None]
-    assert d["created_at"].tolist() == [T("2024-01-05 10:30"), T("2024-01-06 11:00"), T("2024-01-07")]
+    assert d["created_at"].tolist() == [
+        T("2024-01-05 10:30"),
+        T("2024-01-06 11:00"),
+        T("2024-01-07"),
+    ]
     assert d["closed_at"].tolist()[:2] == [T("2024-01-20 18:00"), T("2024-01-12 09:15")]
     assert pd.isna(d["closed_at"].iloc[2])
     assert d["owner"].tolist() == ["Иван Петров", "Мария Соколова", "Иван Петров"]
@@ -41,8 +45,30 @@ def test_xlsx_export_with_english_headers(tmp_path):
     openpyxl = pytest.importorskip("openpyxl", reason="openpyxl is the [excel] extra")
     wb = openpyxl.Workbook()
     ws = wb.active
-    ws.append(["ID", "Lead title", "Budget", "Pipeline", "Stage", "Responsible user", "Date created", "Closed at"])
-    ws.append([11, "A", 2500, "Продажи", "Closed - won", "Kim", "05.01.2024 10:30:00", "08.01.2024 12:00:00"])
+    ws.append(
+        [
+            "ID",
+            "Lead title",
+            "Budget",
+            "Pipeline",
+            "Stage",
+            "Responsible user",
+            "Date created",
+            "Closed at",
+        ]
+    )
+    ws.append(
+        [
+            11,
+            "A",
+            2500,
+            "Продажи",
+            "Closed - won",
+            "Kim",
+            "05.01.2024 10:30:00",
+            "08.01.2024 12:00:00",
+        ]
+    )
     ws.append([12, "B", None, "Продажи", "Переговоры", "Lee", "06.01.2024 10:30:00", None])
     path = tmp_path / "kommo_leads.xlsx"
     wb.save(path)
@@ -65,7 +91,10 @@ def test_api_leads_and_events():
     assert d["status"].tolist() == ["won", "lost", "open"]
     assert d["amount"].tolist() == [10000.0, 0.0, 5000.0]
     assert d["created_at"].iloc[0] == T("2024-01-05 10:30", tz="UTC")
-    assert d["closed_at"].tolist()[:2] == [T("2024-01-20 16:00", tz="UTC"), T("2024-01-10 10:00", tz="UTC")]
+    assert d["closed_at"].tolist()[:2] == [
+        T("2024-01-20 16:00", tz="UTC"),
+        T("2024-01-10 10:00", tz="UTC"),
+    ]
     assert pd.isna(d["closed_at"].iloc[2])
     assert d["lost_reason"].tolist() == [None, "Дорого", None]
     assert d["stage"].tolist() == ["Переговоры", "Неразобранное", "Переговоры"]
@@ -103,7 +132,11 @@ def test_errors():
     with pytest.raises(fk.ColumnNotFoundError, match=r"no stage \(Этап сделки\) column.*amoCRM"):
         fk.crm.read_amocrm(df.drop(columns="Этап сделки"))
     bad = df.assign(Бюджет=["много", "1", ""])
-    with pytest.raises(fk.InvalidDataError, match=r"'Бюджет' has 1 of 3 values that are not amounts.*'много'"):
+    with pytest.raises(
+        fk.InvalidDataError, match=r"'Бюджет' has 1 of 3 values that are not amounts.*'много'"
+    ):
         fk.crm.read_amocrm(bad, pipelines=DATA / "amocrm_pipelines.json")
-    with pytest.raises(fk.InvalidParameterError, match=r"'pipeline' parameter of read_amocrm.*Продажи"):
+    with pytest.raises(
+        fk.InvalidParameterError, match=r"'pipeline' parameter of read_amocrm.*Продажи"
+    ):
         fk.crm.read_amocrm(df, pipelines=DATA / "amocrm_pipelines.json", pipeline="Опт")

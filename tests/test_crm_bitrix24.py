@@ -39,9 +39,14 @@ def test_ui_export_with_stage_history_and_status_list():
             "stage": ["Новая", "Подготовка документов", "Новая", "Новая", "Подготовка документов"],
             # the portal's offsets next to a local export: wall time as written
             "entered_at": pd.to_datetime(
-                ["2024-01-10 09:00", "2024-01-15 14:00", "2024-01-11 10:00",
-                 "2024-01-12 11:00", "2024-01-13 08:00"]
-            ),  # fmt: skip
+                [
+                    "2024-01-10 09:00",
+                    "2024-01-15 14:00",
+                    "2024-01-11 10:00",
+                    "2024-01-12 11:00",
+                    "2024-01-13 08:00",
+                ]
+            ),
             "pipeline": "Общая",
         }
     )
@@ -51,7 +56,9 @@ def test_ui_export_with_stage_history_and_status_list():
 def test_deal_list_with_prefixed_stages_and_two_pipelines():
     src = DATA / "bitrix24_deal_list.json"
     stages = DATA / "bitrix24_status_list.json"
-    with pytest.raises(fk.InvalidParameterError, match=r"2 pipelines.*'2' \(2 deals\).*'0' \(1 deals\).*pipeline="):
+    with pytest.raises(
+        fk.InvalidParameterError, match=r"2 pipelines.*'2' \(2 deals\).*'0' \(1 deals\).*pipeline="
+    ):
         fk.crm.read_bitrix24(src, stages=stages)
     data = fk.crm.read_bitrix24(src, stages=stages, pipeline="2")
     d = data.deals
@@ -87,14 +94,22 @@ def test_without_stage_list_the_codes_after_the_prefix_decide():
 def test_errors():
     df = fk.read_table(DATA / "bitrix24_deals.csv")
     # stage names without the stage list: which closed deals are won is unknown
-    with pytest.raises(fk.InvalidDataError, match=r"2 of 3 deals have a 'Закрыта' flag.*crm\.status\.list"):
+    with pytest.raises(
+        fk.InvalidDataError, match=r"2 of 3 deals have a 'Закрыта' flag.*crm\.status\.list"
+    ):
         fk.crm.read_bitrix24(df)
-    with pytest.raises(fk.ColumnNotFoundError, match=r"no stage \(Стадия сделки\) column.*Bitrix24"):
+    with pytest.raises(
+        fk.ColumnNotFoundError, match=r"no stage \(Стадия сделки\) column.*Bitrix24"
+    ):
         fk.crm.read_bitrix24(df.drop(columns="Стадия сделки"))
     bad = df.assign(**{"Дата создания": ["10.01.2024 09:00:00", "вчера", "12.01.2024 11:00:00"]})
-    with pytest.raises(fk.InvalidDataError, match=r"'Дата создания' has 1 of 3 values that are not dates.*'вчера'"):
+    with pytest.raises(
+        fk.InvalidDataError, match=r"'Дата создания' has 1 of 3 values that are not dates.*'вчера'"
+    ):
         fk.crm.read_bitrix24(bad, stages=DATA / "bitrix24_status_list.json")
-    hist = pd.DataFrame({"OWNER_ID": [201], "STAGE_ID": ["UC_GHOST"], "CREATED_TIME": ["2024-01-12T11:00:00+03:00"]})
+    hist = pd.DataFrame(
+        {"OWNER_ID": [201], "STAGE_ID": ["UC_GHOST"], "CREATED_TIME": ["2024-01-12T11:00:00+03:00"]}
+    )
     with pytest.raises(fk.InvalidDataError, match=r"not in the stage metadata: \['UC_GHOST'\]"):
         fk.crm.read_bitrix24(df, history=hist, stages=DATA / "bitrix24_status_list.json")
     # a HubSpot file is not a Bitrix24 file

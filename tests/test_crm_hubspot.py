@@ -16,7 +16,9 @@ T = pd.Timestamp
 
 def test_ui_export_with_pipelines():
     data = fk.crm.read_hubspot(
-        DATA / "hubspot_deals.csv", pipelines=DATA / "hubspot_pipelines.json", pipeline="Sales Pipeline"
+        DATA / "hubspot_deals.csv",
+        pipelines=DATA / "hubspot_pipelines.json",
+        pipeline="Sales Pipeline",
     )
     d = data.deals
     assert d["deal_id"].tolist() == [101, 102, 103, 104]
@@ -64,14 +66,19 @@ def test_ui_export_without_metadata_infers_order_with_a_warning():
 def test_api_objects_with_history_and_two_pipelines():
     src = DATA / "hubspot_deals_api.json"
     pipes = DATA / "hubspot_pipelines.json"
-    with pytest.raises(fk.InvalidParameterError, match=r"2 pipelines.*'Sales Pipeline'.*'Partners'.*pipeline="):
+    with pytest.raises(
+        fk.InvalidParameterError, match=r"2 pipelines.*'Sales Pipeline'.*'Partners'.*pipeline="
+    ):
         fk.crm.read_hubspot(src, pipelines=pipes)
     data = fk.crm.read_hubspot(src, pipelines=pipes, pipeline="Sales Pipeline")
     d = data.deals
     assert d["deal_id"].tolist() == [9001, 9002]
     assert d["status"].tolist() == ["won", "open"]
     assert d["currency"].tolist() == ["EUR", "USD"]
-    assert d["created_at"].tolist() == [T("2024-03-01 10:00", tz="UTC"), T("2024-03-02 11:00", tz="UTC")]
+    assert d["created_at"].tolist() == [
+        T("2024-03-01 10:00", tz="UTC"),
+        T("2024-03-02 11:00", tz="UTC"),
+    ]
     assert d["closed_at"].iloc[0] == T("2024-03-20 16:00", tz="UTC")
     assert pd.isna(d["closed_at"].iloc[1])
     assert d["expected_close"].iloc[1] == T("2024-06-30", tz="UTC")
@@ -92,7 +99,12 @@ def test_long_property_history_wins_over_the_wide_columns(tmp_path):
             "dealId": [104, 104, 104, 104],
             "property": ["dealstage", "amount", "dealstage", "dealstage"],
             "value": ["appointmentscheduled", "3000", "qualifiedtobuy", "appointmentscheduled"],
-            "timestamp": ["2024-02-01 08:00", "2024-02-02 08:00", "2024-02-03 08:00", "2024-02-05 08:00"],
+            "timestamp": [
+                "2024-02-01 08:00",
+                "2024-02-02 08:00",
+                "2024-02-03 08:00",
+                "2024-02-05 08:00",
+            ],
         }
     )
     deals = pd.read_csv(DATA / "hubspot_deals.csv").iloc[[3]]
@@ -114,7 +126,12 @@ def test_errors_name_the_problem():
     with pytest.raises(fk.InvalidDataError, match=r"'Create Date' has 1 of 4 values.*'yesterday'"):
         fk.crm.read_hubspot(bad, pipelines=DATA / "hubspot_pipelines.json")
     unknown = pd.DataFrame(
-        {"dealId": [101], "property": ["dealstage"], "value": ["999"], "timestamp": ["2024-01-03 00:00"]}
+        {
+            "dealId": [101],
+            "property": ["dealstage"],
+            "value": ["999"],
+            "timestamp": ["2024-01-03 00:00"],
+        }
     )
     with pytest.raises(fk.InvalidDataError, match=r"not in the stage metadata: \['999'\]"):
         fk.crm.read_hubspot(

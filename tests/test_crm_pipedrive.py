@@ -36,7 +36,11 @@ def test_ui_export_with_flow_and_stages():
     expected = pd.DataFrame(
         {
             "deal_id": [1, 1, 1, 2, 3, 3],
-            "stage": ["Qualified", "Contact Made", "Proposal Made", "Qualified", "Qualified", "Contact Made"],
+            "stage": [
+                "Qualified", "Contact Made", "Proposal Made",
+                "Qualified",
+                "Qualified", "Contact Made",
+            ],
             "entered_at": pd.to_datetime([
                 "2024-01-02 09:00", "2024-01-10 09:00", "2024-01-20 09:00",
                 "2024-01-03 09:00", "2024-01-04 09:00", "2024-01-06 09:00",
@@ -48,7 +52,9 @@ def test_ui_export_with_flow_and_stages():
 
 
 def test_api_deals_are_utc():
-    data = fk.crm.read_pipedrive(DATA / "pipedrive_deals_api.json", stages=DATA / "pipedrive_stages.json")
+    data = fk.crm.read_pipedrive(
+        DATA / "pipedrive_deals_api.json", stages=DATA / "pipedrive_stages.json"
+    )
     d = data.deals
     assert d["deal_id"].tolist() == [51, 52]
     assert d["stage"].tolist() == ["Proposal Made", "Qualified"]
@@ -69,10 +75,20 @@ def test_errors():
     with pytest.raises(fk.ColumnNotFoundError, match=r"no status column.*Pipedrive"):
         fk.crm.read_pipedrive(deals.drop(columns="Deal - Status"))
     flow = pd.DataFrame(
-        {"item_id": [3], "field_key": ["stage_id"], "old_value": ["1"], "new_value": ["9"], "log_time": ["2024-01-06 09:00:00"]}
+        {
+            "item_id": [3],
+            "field_key": ["stage_id"],
+            "old_value": ["1"],
+            "new_value": ["9"],
+            "log_time": ["2024-01-06 09:00:00"],
+        }
     )
     with pytest.raises(fk.InvalidDataError, match=r"not in the stage metadata: \['9'\]"):
         fk.crm.read_pipedrive(deals, flow=flow, stages=DATA / "pipedrive_stages.json")
-    bad_date = deals.assign(**{"Deal - Deal created": ["2024-01-02 09:00:00", "32.13.2024", "2024-01-04 09:00:00"]})
-    with pytest.raises(fk.InvalidDataError, match=r"'Deal - Deal created' has 1 of 3 values that are not dates"):
+    bad_date = deals.assign(
+        **{"Deal - Deal created": ["2024-01-02 09:00:00", "32.13.2024", "2024-01-04 09:00:00"]}
+    )
+    with pytest.raises(
+        fk.InvalidDataError, match=r"'Deal - Deal created' has 1 of 3 values that are not dates"
+    ):
         fk.crm.read_pipedrive(bad_date)

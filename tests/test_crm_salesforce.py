@@ -31,7 +31,10 @@ def test_data_export_with_history_and_stages():
     np.testing.assert_array_equal(d["amount"].to_numpy(), [25000.0, np.nan, 7000.0])
     assert d["currency"].tolist() == ["USD", "USD", "EUR"]
     # closed: the time the history moved it into its closing stage
-    assert d["closed_at"].tolist()[:2] == [T("2024-02-14 17:45", tz="UTC"), T("2024-01-31 11:00", tz="UTC")]
+    assert d["closed_at"].tolist()[:2] == [
+        T("2024-02-14 17:45", tz="UTC"),
+        T("2024-01-31 11:00", tz="UTC"),
+    ]
     assert pd.isna(d["closed_at"].iloc[2])
     assert d["expected_close"].iloc[2] == T("2024-05-31", tz="UTC")
     assert d["stage"].tolist() == ["Proposal/Price Quote", "Prospecting", "Proposal/Price Quote"]
@@ -72,10 +75,14 @@ def test_api_records():
 
 def test_errors():
     with pytest.raises(fk.ColumnNotFoundError, match=r"no IsWon column.*Salesforce"):
-        fk.crm.read_salesforce(pd.read_csv(DATA / "salesforce_Opportunity.csv").drop(columns="IsWon"))
+        fk.crm.read_salesforce(
+            pd.read_csv(DATA / "salesforce_Opportunity.csv").drop(columns="IsWon")
+        )
     hist = pd.read_csv(DATA / "salesforce_OpportunityHistory.csv")
     hist.loc[0, "OpportunityId"] = "006NOTTHERE"
-    with pytest.raises(fk.InvalidDataError, match=r"1 of 11 history rows.*not in the deal table.*'006NOTTHERE'"):
+    with pytest.raises(
+        fk.InvalidDataError, match=r"1 of 11 history rows.*not in the deal table.*'006NOTTHERE'"
+    ):
         fk.crm.read_salesforce(DATA / "salesforce_Opportunity.csv", history=hist)
     hist = pd.read_csv(DATA / "salesforce_OpportunityHistory.csv")
     hist.loc[8, "StageName"] = "Discovery"

@@ -90,7 +90,10 @@ def test_json_list_wrapped_and_jsonl(tmp_path):
 @pytest.mark.parametrize(
     ("values", "expected"),
     [
-        (["1 234 567,50 ₽", "12\u00a0300,00 ₽", "100\u202f000 руб."], [1234567.5, 12300.0, 100000.0]),
+        (
+            ["1 234 567,50 ₽", "12\u00a0300,00 ₽", "100\u202f000 руб."],
+            [1234567.5, 12300.0, 100000.0],
+        ),
         (["$1,234.50", "$99", "USD 2,000,000"], [1234.5, 99.0, 2000000.0]),
         (["€1.234,50", "€3,5", "1.000.000 €"], [1234.5, 3.5, 1000000.0]),
         (["8000.0", "12.5", "-3"], [8000.0, 12.5, -3.0]),
@@ -105,14 +108,18 @@ def test_amounts(values, expected):
 def test_bad_amount_names_the_file_column_count_and_fix(tmp_path):
     path = tmp_path / "deals.csv"
     path.write_text("id,Amount\n1,100\n2,n/a\n3,-\n", encoding="utf-8")
-    with pytest.raises(fk.InvalidDataError, match=r"deals\.csv.*'Amount' has 2 of 3 values.*'n/a'") as e:
+    with pytest.raises(
+        fk.InvalidDataError, match=r"deals\.csv.*'Amount' has 2 of 3 values.*'n/a'"
+    ) as e:
         fk.read_table(path, amounts=["Amount"])
     assert e.value.n_rows == 2
     assert e.value.column == "Amount"
 
 
 def test_ambiguous_and_mixed_decimal_marks():
-    with pytest.raises(fk.InvalidDataError, match=r"decimal comma or a thousands separator.*decimal="):
+    with pytest.raises(
+        fk.InvalidDataError, match=r"decimal comma or a thousands separator.*decimal="
+    ):
         parse_amounts(pd.Series(["1,500", "2,000"]), where="f.csv", column="Sum")
     got = parse_amounts(pd.Series(["1,500", "2,000"]), where="f.csv", column="Sum", decimal=",")
     assert got.tolist() == [1.5, 2.0]
@@ -156,7 +163,9 @@ def test_slashed_dates_need_dayfirst_when_they_do_not_tell(tmp_path):
 
 
 def test_bad_and_mixed_dates():
-    with pytest.raises(fk.InvalidDataError, match=r"'Close' has 1 of 2 values that are not dates.*'soon'"):
+    with pytest.raises(
+        fk.InvalidDataError, match=r"'Close' has 1 of 2 values that are not dates.*'soon'"
+    ):
         parse_dates(pd.Series(["2024-01-05", "soon"]), where="f.csv", column="Close")
     with pytest.raises(fk.InvalidDataError, match=r"mixes dates with a time zone"):
         parse_dates(pd.Series(["2024-01-05T10:00:00Z", "2024-01-05 10:00"]), where="f", column="d")

@@ -107,9 +107,7 @@ def read_crm(
     """
     name = crm.strip().lower() if isinstance(crm, str) else crm
     if name not in CRMS:
-        msg = (
-            f"The 'crm' parameter of read_crm must be one of {list(CRMS)}. Got {crm!r} instead."
-        )
+        msg = f"The 'crm' parameter of read_crm must be one of {list(CRMS)}. Got {crm!r} instead."
         raise InvalidParameterError(msg)
     common: dict[str, Any] = {"timezone": timezone}
     if name == "hubspot":

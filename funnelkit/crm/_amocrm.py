@@ -89,7 +89,8 @@ def _label(st: Stages, status: pd.Series, pipe: pd.Series) -> pd.Series:
     uniq = keys.drop_duplicates().copy()
     uniq["label"] = [st.label(s, p) for s, p in zip(uniq["s"], uniq["p"], strict=True)]
     got = keys.merge(uniq, on=["s", "p"], how="left")["label"]
-    return got.astype("object").where(status.notna().to_numpy(), None)
+    result: pd.Series = got.astype("object").where(status.notna().to_numpy(), None)
+    return result
 
 
 def _events(source: Source, st: Stages, func: str) -> tuple[pd.DataFrame, str]:

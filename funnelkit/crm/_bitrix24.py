@@ -67,7 +67,9 @@ def _stages(source: Source | None, func: str) -> Stages:
         semantic.isin(["S", "F"]).fillna(False),
         bare.map(lambda s: "S" if s in _WON else ("F" if s in _LOST else "P")),
     )
-    for s, label, sm, c in zip(df[sid].astype(str), df[name].astype(str), semantic, df["_cat"], strict=True):
+    for s, label, sm, c in zip(
+        df[sid].astype(str), df[name].astype(str), semantic, df["_cat"], strict=True
+    ):
         st.labels[(None, s)] = label
         st.labels[(None, label)] = label
         if sm == "S":
@@ -280,15 +282,14 @@ def read_bitrix24(
         times = hd[htime]
         if not isinstance(created.dtype, pd.DatetimeTZDtype) and timezone is None:
             # the portal's offsets next to a local UI export: the wall time as written
-            times = times.astype("string").str.replace(
-                r"(?:Z|[+-]\d{2}:?\d{2})$", "", regex=True
-            )
+            times = times.astype("string").str.replace(r"(?:Z|[+-]\d{2}:?\d{2})$", "", regex=True)
         raw_h = text(hd[hst])
         h = pd.DataFrame(
             {
                 "deal_id": hd[owner].to_numpy(),
-                "stage": raw_h.map(lambda s: st.labels.get((None, s), s), na_action="ignore")
-                .to_numpy(),
+                "stage": raw_h.map(
+                    lambda s: st.labels.get((None, s), s), na_action="ignore"
+                ).to_numpy(),
                 "entered_at": dates(times, where=where, column=htime).to_numpy(),
             }
         )

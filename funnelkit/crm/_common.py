@@ -6,7 +6,7 @@ import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ from funnelkit.errors import (
 )
 
 #: A CRM file, a DataFrame, or a list of API records.
-Source = Union[str, Path, pd.DataFrame, Sequence[Mapping[str, Any]]]
+Source = str | Path | pd.DataFrame | Sequence[Mapping[str, Any]]
 
 DEAL_COLUMNS = (
     "deal_id",
@@ -108,7 +108,8 @@ def column(df: pd.DataFrame, names: Sequence[str]) -> pd.Series:
     """The first matching column, or an all-missing one."""
     hit = pick(df, names)
     if hit is None:
-        return pd.Series(None, index=df.index, dtype="object")
+        result: pd.Series = pd.Series(None, index=df.index, dtype="object")
+        return result
     return df[hit]
 
 
@@ -116,7 +117,8 @@ def text(s: pd.Series) -> pd.Series:
     """Values as stripped strings (object dtype), None where missing or empty."""
     out = s.astype("string").str.strip()
     out = out.where(out.str.len() > 0)
-    return out.astype("object").where(out.notna().to_numpy(), None)
+    result: pd.Series = out.astype("object").where(out.notna().to_numpy(), None)
+    return result
 
 
 def truthy(s: pd.Series) -> pd.Series:
@@ -146,7 +148,8 @@ def as_ids(values: pd.Series) -> pd.Series:
     t = t.str.replace(r"\.0$", "", regex=True)
     if t.notna().all() and t.str.fullmatch(r"-?\d{1,18}").all():
         return t.astype("int64")
-    return t.astype("object").where(t.notna().to_numpy(), None)
+    result: pd.Series = t.astype("object").where(t.notna().to_numpy(), None)
+    return result
 
 
 @dataclass
@@ -190,14 +193,18 @@ def map_labels(stages: Stages, ids: pd.Series, pipelines: pd.Series | None = Non
     uniq = key.drop_duplicates().copy()
     uniq["label"] = [stages.label(s, p) for p, s in zip(uniq["p"], uniq["s"], strict=True)]
     out = key.merge(uniq, on=["p", "s"], how="left")["label"]
-    return out.astype("object").where(ids.notna().to_numpy(), None)
+    result: pd.Series = out.astype("object").where(ids.notna().to_numpy(), None)
+    return result
 
 
 def derive_status(won: Any, lost: Any) -> pd.Series:
     """``won`` / ``lost`` / ``open`` from two boolean arrays."""
     won = np.asarray(won, dtype=bool)
     lost = np.asarray(lost, dtype=bool) & ~won
-    return pd.Series(np.where(won, "won", np.where(lost, "lost", "open")), dtype="object")
+    result: pd.Series = pd.Series(
+        np.where(won, "won", np.where(lost, "lost", "open")), dtype="object"
+    )
+    return result
 
 
 def dedupe_history(history: pd.DataFrame) -> pd.DataFrame:
@@ -205,7 +212,8 @@ def dedupe_history(history: pd.DataFrame) -> pd.DataFrame:
     h = history.sort_values(["deal_id", "entered_at"], kind="stable").reset_index(drop=True)
     same_deal = h["deal_id"].eq(h["deal_id"].shift())
     same_stage = h["stage"].eq(h["stage"].shift())
-    return h[~(same_deal & same_stage)].reset_index(drop=True)
+    result: pd.DataFrame = h[~(same_deal & same_stage)].reset_index(drop=True)
+    return result
 
 
 def order_from_history(history: pd.DataFrame, *, crm: str) -> list[str]:
@@ -251,7 +259,8 @@ def align_zones(
         h["entered_at"] = h["entered_at"].dt.tz_convert(timezone).dt.tz_localize(None)
     else:
         h["entered_at"] = h["entered_at"].dt.tz_localize(timezone).dt.tz_convert("UTC")
-    return h
+    result: pd.DataFrame = h
+    return result
 
 
 def localize_deals(deals: pd.DataFrame, timezone: str | None) -> pd.DataFrame:
@@ -419,10 +428,7 @@ def finish(
                 f"metadata gives their stage order. Pass pipeline= to analyse one of them."
             )
             raise InvalidParameterError(msg)
-        if history is not None and not h.empty:
-            order = order_from_history(h, crm=crm)
-        else:
-            order = []
+        order = order_from_history(h, crm=crm) if history is not None and not h.empty else []
     # ---- shape --------------------------------------------------------------------
     if order:
         rank = {s: i for i, s in enumerate(order)}
@@ -482,9 +488,10 @@ def first_stage_rows(
     start = deals["deal_id"].map(first_old)
     current = deals["stage"] if initial is None else initial
     start = start.where(start.notna(), current)
-    return pd.DataFrame(
+    rows: pd.DataFrame = pd.DataFrame(
         {"deal_id": deals["deal_id"], "stage": start, "entered_at": deals["created_at"]}
     )
+    return rows
 
 
 def unused(*_: Hashable) -> None:

@@ -43,7 +43,8 @@ def _prepare(data: SalesData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]
 
 def _fmt(s: pd.Series, fmt: str) -> pd.Series:
     out = s.dt.strftime(fmt)
-    return out.where(s.notna(), "")
+    result: pd.Series = out.where(s.notna(), "")
+    return result
 
 
 def _iso_z(s: pd.Series) -> pd.Series:
@@ -52,7 +53,8 @@ def _iso_z(s: pd.Series) -> pd.Series:
 
 def _unix(s: pd.Series) -> pd.Series:
     secs = (s - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)
-    return secs.astype("Int64")
+    result: pd.Series = secs.astype("Int64")
+    return result
 
 
 def _write_json(path: Path, payload: Any) -> None:
@@ -105,7 +107,9 @@ def export_hubspot(data: SalesData, folder: Path) -> dict[str, Path]:
             "Original Traffic Source": d["channel"],
         }
     )
-    first = h[h["closing"].isna()].groupby(["num", "stage"])["entered_at"].min().unstack()
+    first = h[h["closing"].isna()].pivot_table(
+        index="num", columns="stage", values="entered_at", aggfunc="min"
+    )
     for s in data.stages:
         col = first[s] if s in first.columns else pd.Series(dtype="datetime64[ns]")
         out[f'Date entered "{s} (Sales Pipeline)"'] = _fmt(

@@ -67,7 +67,11 @@ def _pipelines(source: Source | None, func: str) -> Stages:
             ),
             need(df, ["label", "stage"], what="stage label", where=src.where, crm=CRM): "label",
             need(
-                df, ["display_order", "displayOrder"], what="display order", where=src.where, crm=CRM
+                df,
+                ["display_order", "displayOrder"],
+                what="display order",
+                where=src.where,
+                crm=CRM,
             ): "display_order",
             pick(df, ["is_closed", "isClosed", "metadata.isClosed"]): "is_closed",
             pick(df, ["probability", "metadata.probability"]): "probability",
@@ -134,7 +138,11 @@ def _history_frame(source: Source, func: str) -> tuple[pd.DataFrame, str]:
     df = src.table()
     w = src.where
     deal = need(
-        df, ["dealId", "deal_id", "Record ID", "objectId", "Deal ID"], what="deal id", where=w, crm=CRM
+        df,
+        ["dealId", "deal_id", "Record ID", "objectId", "Deal ID"],
+        what="deal id",
+        where=w,
+        crm=CRM,
     )
     prop = pick(df, ["property", "Property", "name", "Property name"])
     value = need(df, ["value", "Value", "New value", "dealstage"], what="stage", where=w, crm=CRM)
@@ -259,7 +267,9 @@ def read_hubspot(
         df = src.table()
         api = "properties" in df.columns or pick(df, ["hs_object_id", "dealstage"]) is not None
         if "properties" in df.columns:
-            sub = Loaded(None, df.to_dict("records"), src.where)
+            sub = Loaded(
+                None, [{str(k): v for k, v in r.items()} for r in df.to_dict("records")], src.where
+            )
             df, api_hist = _api_deals(sub)
     w = src.where
     if api:
@@ -319,7 +329,7 @@ def read_hubspot(
         lost = stage.isin(st.lost).to_numpy()
     elif won_col is not None and (closed_col is not None or lost_col is not None):
         won = truthy(df[won_col]).to_numpy()
-        lost_flag = df[lost_col] if lost_col else df[closed_col]  # type: ignore[index]
+        lost_flag = df[lost_col or closed_col]
         lost = truthy(lost_flag).to_numpy() & ~won
     else:
         key = raw_stage.str.replace(" ", "").str.casefold()
@@ -404,7 +414,8 @@ def _melt_wide(df: pd.DataFrame, out: pd.DataFrame, where: str) -> pd.DataFrame 
     if h.empty:
         msg = f"{where}: the 'Date entered' columns are all empty. Export them with values."
         raise InvalidDataError(msg, column="Date entered", reason="empty")
-    return h
+    result: pd.DataFrame | None = h
+    return result
 
 
 def _unused(x: Any) -> Any:

@@ -295,7 +295,8 @@ def read_pipedrive(
 def _time(df: pd.DataFrame, names: list[str], where: str, n: int) -> pd.Series:
     name = pick(df, names)
     if name is None:
-        return pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]")
+        result: pd.Series = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]")
+        return result
     return dates(df[name], where=where, column=name)
 
 

@@ -157,9 +157,7 @@ def read_salesforce(
         close = close.dt.tz_localize("UTC")  # a date: midnight UTC, as the API means it
     won = truthy(df[is_won]).to_numpy()
     lost = truthy(df[is_closed]).to_numpy() & ~won
-    stage = text(df[stage_col]).map(
-        lambda s: st.labels.get((None, s), s), na_action="ignore"
-    )
+    stage = text(df[stage_col]).map(lambda s: st.labels.get((None, s), s), na_action="ignore")
     if not st.known:
         # without metadata: a stage is closing when closed opportunities sit in it
         closed_stages = set(stage[won | lost].dropna())
@@ -192,7 +190,9 @@ def read_salesforce(
         hs = load(history, what="history", func=func)
         hd = hs.table()
         where = hs.where
-        hdeal = need(hd, ["OpportunityId", "Opportunity ID"], what="OpportunityId", where=where, crm=CRM)
+        hdeal = need(
+            hd, ["OpportunityId", "Opportunity ID"], what="OpportunityId", where=where, crm=CRM
+        )
         hstage = need(hd, ["StageName", "Stage"], what="StageName", where=where, crm=CRM)
         htime = need(hd, ["CreatedDate", "Created Date"], what="CreatedDate", where=where, crm=CRM)
         deleted = pick(hd, ["IsDeleted"])
