@@ -91,6 +91,18 @@ def test_without_stage_list_the_codes_after_the_prefix_decide():
     assert data.deals["stage"].tolist() == [None, None, None, "C14:NEW"]
 
 
+def test_ui_export_and_history_without_stage_list():
+    # names in the export, codes in the history: each deal's last code gives its status
+    with pytest.warns(fk.FunnelkitWarning, match=r"inferred from the history"):
+        data = fk.crm.read_bitrix24(
+            DATA / "bitrix24_deals.csv", history=DATA / "bitrix24_stagehistory.json"
+        )
+    assert data.deals["status"].tolist() == ["won", "lost", "open"]
+    assert data.stages == ("NEW", "PREPARATION")
+    assert data.history["stage"].tolist() == ["NEW", "PREPARATION", "NEW", "NEW", "PREPARATION"]
+    assert data.deals["stage"].tolist() == ["PREPARATION", "NEW", "PREPARATION"]
+
+
 def test_errors():
     df = fk.read_table(DATA / "bitrix24_deals.csv")
     # stage names without the stage list: which closed deals are won is unknown

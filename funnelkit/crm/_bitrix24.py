@@ -35,6 +35,14 @@ def _strip_cat(s: pd.Series) -> pd.Series:
     return s.astype("string").str.extract(r"^C(\d+):", expand=False).fillna("0")
 
 
+def out_ids(df: pd.DataFrame, deal: str) -> pd.Series:
+    """The deal ids as strings, for lookups."""
+    ids: pd.Series = (
+        df[deal].reset_index(drop=True).astype(str).str.replace(r"\.0$", "", regex=True)
+    )
+    return ids
+
+
 def _stages(source: Source | None, func: str) -> Stages:
     st = Stages()
     if source is None:
@@ -225,7 +233,45 @@ def read_bitrix24(
     raw_stage = text(df[stage_col]).reset_index(drop=True)
     stage = raw_stage.map(lambda s: st.labels.get((None, s), s), na_action="ignore")
     bare = _strip(raw_stage)
-    if st.won or st.lost:
+    had_meta = bool(st.won or st.lost)
+    h = None
+    where = "history"
+    if history is not None:
+        hs = load(history, what="history", func=func)
+        hd = hs.table()
+        where = hs.where
+        owner = need(hd, ["OWNER_ID"], what="OWNER_ID", where=where, crm=CRM)
+        hst = need(hd, ["STAGE_ID", "STATUS_ID"], what="STAGE_ID", where=where, crm=CRM)
+        htime = need(hd, ["CREATED_TIME"], what="CREATED_TIME", where=where, crm=CRM)
+        times = hd[htime]
+        if not isinstance(created.dtype, pd.DatetimeTZDtype) and timezone is None:
+            # the portal's offsets next to a local UI export: the wall time as written
+            times = times.astype("string").str.replace(r"(?:Z|[+-]\d{2}:?\d{2})$", "", regex=True)
+        raw_h = text(hd[hst])
+        h = pd.DataFrame(
+            {
+                "deal_id": hd[owner].to_numpy(),
+                "stage": raw_h.map(
+                    lambda s: st.labels.get((None, s), s), na_action="ignore"
+                ).to_numpy(),
+                "entered_at": dates(times, where=where, column=htime).to_numpy(),
+                "_raw": raw_h.to_numpy(),
+            }
+        )
+        if not st.known:
+            bare_h = _strip(raw_h).to_numpy()
+            st.won.update(set(h["stage"][pd.Series(bare_h).isin(_WON).to_numpy()].dropna()))
+            st.lost.update(set(h["stage"][pd.Series(bare_h).isin(_LOST).to_numpy()].dropna()))
+    if not had_meta and h is not None and len(h):
+        # stage names in the export, codes in the history: the deal's last code decides
+        order = h.assign(_key=h["deal_id"].astype(str)).sort_values("entered_at", kind="stable")
+        last = order.groupby("_key")["_raw"].last()
+        last_code = _strip(out_ids(df, deal).map(last))
+        from_history = last_code.notna().to_numpy()
+        bare = bare.where(~from_history, last_code)
+    if h is not None:
+        h = h.drop(columns="_raw")
+    if had_meta:
         won = stage.isin(st.won).to_numpy()
         lost = stage.isin(st.lost).to_numpy()
     else:
@@ -270,33 +316,6 @@ def read_bitrix24(
         }
     )
     out.loc[out["status"] != "lost", "lost_reason"] = None
-    h = None
-    where = "history"
-    if history is not None:
-        hs = load(history, what="history", func=func)
-        hd = hs.table()
-        where = hs.where
-        owner = need(hd, ["OWNER_ID"], what="OWNER_ID", where=where, crm=CRM)
-        hst = need(hd, ["STAGE_ID", "STATUS_ID"], what="STAGE_ID", where=where, crm=CRM)
-        htime = need(hd, ["CREATED_TIME"], what="CREATED_TIME", where=where, crm=CRM)
-        times = hd[htime]
-        if not isinstance(created.dtype, pd.DatetimeTZDtype) and timezone is None:
-            # the portal's offsets next to a local UI export: the wall time as written
-            times = times.astype("string").str.replace(r"(?:Z|[+-]\d{2}:?\d{2})$", "", regex=True)
-        raw_h = text(hd[hst])
-        h = pd.DataFrame(
-            {
-                "deal_id": hd[owner].to_numpy(),
-                "stage": raw_h.map(
-                    lambda s: st.labels.get((None, s), s), na_action="ignore"
-                ).to_numpy(),
-                "entered_at": dates(times, where=where, column=htime).to_numpy(),
-            }
-        )
-        if not st.known:
-            bare_h = _strip(raw_h).to_numpy()
-            st.won.update(set(h["stage"][pd.Series(bare_h).isin(_WON).to_numpy()].dropna()))
-            st.lost.update(set(h["stage"][pd.Series(bare_h).isin(_LOST).to_numpy()].dropna()))
     return finish(
         out, h, st, crm=CRM, func=func, pipeline=pipeline, history_where=where, timezone=timezone
     )
