@@ -92,3 +92,18 @@ def test_errors():
         fk.InvalidDataError, match=r"'Deal - Deal created' has 1 of 3 values that are not dates"
     ):
         fk.crm.read_pipedrive(bad_date)
+
+
+def test_flow_in_utc_next_to_a_local_export_with_timezone():
+    deals = pd.read_csv(DATA / "pipedrive_deals.csv").iloc[:3]
+    data = fk.crm.read_pipedrive(
+        deals,
+        flow=DATA / "pipedrive_flow.json",
+        stages=DATA / "pipedrive_stages.json",
+        timezone="Europe/Berlin",
+    )
+    # the flow's 09:00 UTC is 10:00 in Berlin in January; creation rows keep the export's clock
+    assert data.history["entered_at"].tolist() == [
+        T("2024-01-02 09:00"), T("2024-01-10 10:00"), T("2024-01-20 10:00"),
+        T("2024-01-03 09:00"), T("2024-01-04 09:00"), T("2024-01-06 10:00"),
+    ]  # fmt: skip

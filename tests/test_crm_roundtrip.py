@@ -112,3 +112,42 @@ def test_kommo_is_amocrm(tmp_path):
     a = fk.crm.read_crm("kommo", **paths)
     b = fk.crm.read_amocrm(paths["deals"], events=paths["history"], pipelines=paths["stages"])
     pd.testing.assert_frame_equal(a.deals, b.deals)
+
+
+def _as_input(path):
+    """A file as a reader also takes it: a DataFrame, or API records (list of dicts)."""
+    from funnelkit._io import load_records
+
+    if path.suffix == ".json":
+        return load_records(path)
+    return fk.read_table(path)
+
+
+def test_inputs_unchanged_and_row_order_does_not_matter(read_back, sample):
+    import copy
+
+    import numpy as np
+
+    crm, paths, data = read_back
+    tables = {k: _as_input(p) for k, p in paths.items()}
+    before = copy.deepcopy(tables)
+    rng = np.random.default_rng(3)
+    shuffled = {}
+    for k, v in tables.items():
+        if isinstance(v, pd.DataFrame):
+            shuffled[k] = v.iloc[rng.permutation(len(v))].reset_index(drop=True)
+        else:
+            shuffled[k] = [v[i] for i in rng.permutation(len(v))]
+    got = fk.crm.read_crm(crm, **shuffled)
+    for k, v in tables.items():
+        if isinstance(v, pd.DataFrame):
+            pd.testing.assert_frame_equal(v, before[k])
+        else:
+            assert v == before[k]
+    assert got.stages == data.stages
+    a = got.deals.sort_values("deal_id").reset_index(drop=True)
+    b = data.deals.sort_values("deal_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(
+        got.history.reset_index(drop=True), data.history.reset_index(drop=True)
+    )

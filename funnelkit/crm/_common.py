@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -263,11 +263,6 @@ def align_zones(
     return result
 
 
-def localize_deals(deals: pd.DataFrame, timezone: str | None) -> pd.DataFrame:
-    """UTC deal dates in local time when ``timezone`` is given for a mixed source."""
-    return deals
-
-
 def is_open_now(d: pd.DataFrame) -> Any:
     """Mask of the open deals."""
     return (d["status"] == "open").to_numpy()
@@ -454,26 +449,6 @@ def finish(
     return SalesData(deals=d.reset_index(drop=True), history=h, stages=tuple(order))
 
 
-def check_stage_values(
-    values: pd.Series, stages: Stages, *, crm: str, where: str, what: str
-) -> None:
-    """Stage ids / labels absent from the metadata are an error (only when metadata is given)."""
-    if not stages.known:
-        return
-    allowed = set(stages.won | stages.lost)
-    for order in stages.order.values():
-        allowed.update(order)
-    bad = values.notna().to_numpy() & ~values.isin(allowed).to_numpy()
-    if bad.any():
-        shown = sorted({str(v) for v in values[bad]})[:5]
-        msg = (
-            f"{crm}: {int(bad.sum()):,} of {len(values):,} {what} in {where} are not stages of "
-            f"the stage metadata: {shown}. Pass the stages of every pipeline (the metadata of "
-            f"this account), or check that the files come from the same CRM account."
-        )
-        raise InvalidDataError(msg, column="stage", reason="unknown_stage", n_rows=int(bad.sum()))
-
-
 def first_stage_rows(
     deals: pd.DataFrame, changes: pd.DataFrame, *, initial: pd.Series | None = None
 ) -> pd.DataFrame:
@@ -492,7 +467,3 @@ def first_stage_rows(
         {"deal_id": deals["deal_id"], "stage": start, "entered_at": deals["created_at"]}
     )
     return rows
-
-
-def unused(*_: Hashable) -> None:
-    """Placeholder to keep names referenced."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -416,7 +415,3 @@ def _melt_wide(df: pd.DataFrame, out: pd.DataFrame, where: str) -> pd.DataFrame 
         raise InvalidDataError(msg, column="Date entered", reason="empty")
     result: pd.DataFrame | None = h
     return result
-
-
-def _unused(x: Any) -> Any:
-    return x

@@ -124,8 +124,10 @@ def read_pipedrive(
         Keep only the deals of this pipeline. Required when the deals span
         pipelines with different stages.
     timezone : str or None, default=None
-        The account's time zone, to express API instants (UTC) in local time
-        when a UI export (local times) and API records are mixed.
+        The account's time zone. The API (deals and the flow's ``log_time``)
+        writes UTC without a zone marker, the UI export local time; with a
+        UI export, the flow is taken at its clock as written unless
+        ``timezone=`` is given, which converts it from UTC to local time.
 
     Returns
     -------
@@ -284,8 +286,12 @@ def read_pipedrive(
             out.assign(deal_id=ids), ch.assign(deal_id=ch_ids), initial=out["stage"]
         )
         first = first.assign(deal_id=out["deal_id"].to_numpy())
-        if isinstance(ch["entered_at"].dtype, pd.DatetimeTZDtype) is False and utc:
-            ch["entered_at"] = _utc(ch["entered_at"])
+        if not isinstance(ch["entered_at"].dtype, pd.DatetimeTZDtype):
+            if utc:  # API deals: the flow's log_time is UTC too
+                ch["entered_at"] = _utc(ch["entered_at"])
+            elif timezone is not None:  # a UI export in local time: the flow's UTC in local time
+                local = _utc(ch["entered_at"]).dt.tz_convert(timezone).dt.tz_localize(None)
+                ch["entered_at"] = local
         h = pd.concat([first, ch[["deal_id", "stage", "entered_at"]]], ignore_index=True)
     return finish(
         out, h, st, crm=CRM, func=func, pipeline=pipeline, history_where=where, timezone=timezone
