@@ -78,22 +78,21 @@ def _infer_numbers(df: pd.DataFrame, decimal: str) -> pd.DataFrame:
     """
     out = {}
     d = "\\." if decimal == "." else decimal
-    integer = r"[+-]?(?:0|[1-9]\d*)"
     number = rf"[+-]?(?:0|[1-9]\d*)(?:{d}\d+)?|[+-]?{d}\d+"
     for name in df.columns:
         col = df[name]
         known = col.dropna()
-        if known.empty:
+        # a cheap look at the first values before reading the whole column
+        if known.empty or not known.iloc[:50].astype(str).str.fullmatch(number).all():
             out[name] = col
             continue
         text = known.astype(str).str.strip()
-        if text.str.fullmatch(integer).all():
-            values = pd.to_numeric(col)
-            out[name] = values if values.notna().all() else values.astype("float64")
-        elif text.str.fullmatch(number).all():
-            out[name] = pd.to_numeric(col.str.replace(decimal, ".", regex=False))
-        else:
+        if not text.str.fullmatch(number).all():
             out[name] = col
+            continue
+        values = pd.to_numeric(col.str.replace(decimal, ".", regex=False))
+        integer = not text.str.contains(d, regex=True).any()
+        out[name] = values if integer and values.notna().all() else values.astype("float64")
     result: pd.DataFrame = pd.DataFrame(out, index=df.index)
     return result
 
@@ -314,6 +313,7 @@ def _bad_values(
     positions = np.flatnonzero(bad)
     first = positions[0]
     value = s.iloc[first]
+    value = value.item() if isinstance(value, np.generic) else value
     label = s.index[first]
     label = label.item() if isinstance(label, np.generic) else label
     msg = (

@@ -107,3 +107,13 @@ def test_flow_in_utc_next_to_a_local_export_with_timezone():
         T("2024-01-02 09:00"), T("2024-01-10 10:00"), T("2024-01-20 10:00"),
         T("2024-01-03 09:00"), T("2024-01-04 09:00"), T("2024-01-06 10:00"),
     ]  # fmt: skip
+
+
+def test_duplicate_ids_and_unknown_current_stages_are_errors():
+    deals = pd.read_csv(DATA / "pipedrive_deals.csv").iloc[:3]
+    twice = pd.concat([deals, deals.iloc[[2]]], ignore_index=True)
+    with pytest.raises(fk.InvalidDataError, match=r"1 deal ids appear more than once \(first: 3\)"):
+        fk.crm.read_pipedrive(twice, stages=DATA / "pipedrive_stages.json")
+    odd = deals.assign(**{"Deal - Stage": ["Proposal Made", "Qualified", "Negotiation"]})
+    with pytest.raises(fk.InvalidDataError, match=r"1 open deals sit at stages .*\['Negotiation'\]"):
+        fk.crm.read_pipedrive(odd, stages=DATA / "pipedrive_stages.json")

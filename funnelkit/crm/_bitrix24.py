@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from funnelkit._sales_data import SalesData
+from funnelkit._validate import plain
 from funnelkit.crm._common import (
     Source,
     Stages,
@@ -284,7 +285,7 @@ def read_bitrix24(
         flag = truthy(df[closed_flag]).to_numpy()
         odd = flag != (won | lost)
         if odd.any():
-            first = raw_stage[odd].iloc[0]
+            first = plain(raw_stage[odd].iloc[0])
             msg = (
                 f"{w}: {int(odd.sum()):,} of {len(df):,} deals have a {closed_flag!r} flag that "
                 f"contradicts their stage (first: stage {first!r}). Pass the stage list "

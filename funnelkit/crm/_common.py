@@ -13,7 +13,7 @@ import pandas as pd
 
 from funnelkit._io import load_records, parse_amounts, parse_dates, read_table
 from funnelkit._sales_data import SalesData
-from funnelkit._validate import closest
+from funnelkit._validate import closest, plain
 from funnelkit.errors import (
     ColumnNotFoundError,
     FunnelkitWarning,
@@ -294,7 +294,7 @@ def finish(
         raise InvalidDataError(msg, column="deal_id", reason="null", n_rows=int(bad.sum()))
     dup = d["deal_id"].duplicated().to_numpy()
     if dup.any():
-        first = d["deal_id"][dup].iloc[0]
+        first = plain(d["deal_id"][dup].iloc[0])
         msg = (
             f"{crm}: {int(dup.sum()):,} deal ids appear more than once (first: {first!r}). "
             f"Export each deal once."
@@ -319,7 +319,7 @@ def finish(
         h = h[h["entered_at"].notna().to_numpy() & h["stage"].notna().to_numpy()]
         unknown = ~h["deal_id"].isin(d["deal_id"]).to_numpy()
         if unknown.any():
-            first = h["deal_id"][unknown].iloc[0]
+            first = plain(h["deal_id"][unknown].iloc[0])
             msg = (
                 f"{crm}: {int(unknown.sum()):,} of {len(h):,} history rows ({history_where}) "
                 f"belong to deals that are not in the deal table (first: {first!r}). Export "

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from funnelkit._sales_data import SalesData
+from funnelkit._validate import plain
 from funnelkit.crm._common import (
     Source,
     Stages,
@@ -229,7 +230,7 @@ def read_pipedrive(
         status = status[~deleted].reset_index(drop=True)
     bad = ~status.isin(["open", "won", "lost"]).to_numpy()
     if bad.any():
-        first = df[status_col].iloc[int(np.flatnonzero(bad)[0])]
+        first = plain(df[status_col].iloc[int(np.flatnonzero(bad)[0])])
         msg = (
             f"{w}: column {status_col!r} has {int(bad.sum()):,} of {len(df):,} values that are "
             f"not open / won / lost / deleted (first: {first!r}). Export the deal status as "
