@@ -149,3 +149,35 @@ def test_input_frame_unchanged():
     before = deals.copy()
     fk.crm.read_hubspot(deals, pipelines=DATA / "hubspot_pipelines.json")
     pd.testing.assert_frame_equal(deals, before)
+
+
+def test_legacy_v1_deals_with_versions_and_ms_timestamps():
+    deals = [
+        {
+            "dealId": 5,
+            "properties": {
+                "dealstage": {
+                    "value": "closedlost",
+                    "timestamp": 1706778000000,
+                    "versions": [
+                        {"value": "closedlost", "timestamp": 1706778000000},
+                        {"value": "qualifiedtobuy", "timestamp": 1706432400000},
+                        {"value": "appointmentscheduled", "timestamp": 1706346000000},
+                    ],
+                },
+                "createdate": {"value": "2024-01-27T09:00:00Z"},
+                "closedate": {"value": "2024-02-01T09:00:00Z"},
+                "amount": {"value": "250"},
+                "pipeline": {"value": "default"},
+            },
+        }
+    ]
+    data = fk.crm.read_hubspot(deals, pipelines=DATA / "hubspot_pipelines.json")
+    d = data.deals
+    assert d["deal_id"].tolist() == [5]
+    assert d["status"].tolist() == ["lost"]
+    assert d["closed_at"].iloc[0] == T("2024-02-01 09:00", tz="UTC")
+    assert d["stage"].tolist() == ["Qualified To Buy"]
+    assert data.history["entered_at"].tolist() == [
+        T("2024-01-27 09:00", tz="UTC"), T("2024-01-28 09:00", tz="UTC"),
+    ]  # fmt: skip
