@@ -115,5 +115,5 @@ def test_duplicate_ids_and_unknown_current_stages_are_errors():
     with pytest.raises(fk.InvalidDataError, match=r"1 deal ids appear more than once \(first: 3\)"):
         fk.crm.read_pipedrive(twice, stages=DATA / "pipedrive_stages.json")
     odd = deals.assign(**{"Deal - Stage": ["Proposal Made", "Qualified", "Negotiation"]})
-    with pytest.raises(fk.InvalidDataError, match=r"1 open deals sit at stages .*\['Negotiation'\]"):
+    with pytest.raises(fk.InvalidDataError, match=r"1 open deals sit at .*'Negotiation'"):
         fk.crm.read_pipedrive(odd, stages=DATA / "pipedrive_stages.json")
