@@ -13,8 +13,10 @@ Examples
 
 from __future__ import annotations
 
-from funnelkit import datasets
+from funnelkit import crm, datasets
+from funnelkit._io import read_table
 from funnelkit._report import report
+from funnelkit._sales_data import SalesData
 from funnelkit._version import __version__
 from funnelkit.columns import Columns
 from funnelkit.deals import (
@@ -66,11 +68,13 @@ __all__ = [
     "FunnelkitWarning",
     "InvalidDataError",
     "InvalidParameterError",
+    "SalesData",
     "__version__",
     "channel_yield",
     "compare",
     "conversion",
     "coverage",
+    "crm",
     "datasets",
     "deal_entities",
     "deal_size",
@@ -94,6 +98,7 @@ __all__ = [
     "plot_touches",
     "plot_triggers",
     "plot_win_curve",
+    "read_table",
     "report",
     "revival_candidates",
     "sales_cycle",
