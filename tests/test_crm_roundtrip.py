@@ -75,7 +75,7 @@ def test_same_metrics_as_the_sample(read_back, sample):
     pairs = [
         (fk.win_rate(d), fk.win_rate(sample.deals)),
         (fk.win_rate(d, by="channel"), fk.win_rate(sample.deals, by="channel")),
-        (fk.win_rate(d, weight="amount"), fk.win_rate(sample.deals, weight="amount")),
+        (fk.win_rate(d, weighted=True), fk.win_rate(sample.deals, weighted=True)),
         (fk.sales_cycle(d), fk.sales_cycle(sample.deals)),
         (fk.deal_size(d), fk.deal_size(sample.deals)),
         (
