@@ -47,6 +47,7 @@ shuffled on the entity column) can be reduced partition by partition with
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -673,3 +674,245 @@ def _any(
     reached = lvl[first]
     kt_steps = nxt[first]
     return _finish(keys, codes, time, members, ent_rel, reached, kt_steps, rows)
+
+
+# ----------------------------------------------------------------------------
+# the feature kernel: exclusions, step windows, held properties, attempts
+# ----------------------------------------------------------------------------
+#: Largest int64, "no deadline".
+NEVER = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Rows (positions) of an exclusion event and the 0-based span of steps it guards.
+
+    A chain is invalid when one of ``rows`` lies strictly in time between its
+    step-``first`` and step-``last`` events.
+    """
+
+    first: int
+    last: int
+    rows: I64
+
+
+def feature_kernel(
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    *,
+    window: int | None,
+    step_windows: Sequence[int | None] | None = None,
+    exclusions: Sequence[Exclusion] = (),
+    ties: Literal["allow", "strict"] = "allow",
+    rows: Rows = True,
+) -> FunnelTable:
+    """Ordered funnel with step windows and exclusions (steps share no event).
+
+    Definitions as in :func:`funnel_kernel` (``order="ordered"``), plus: step
+    ``k + 1`` within ``step_windows[k]`` of step ``k``; no row of an
+    exclusion strictly between its span's two steps.
+
+    Valid chains are closed under the componentwise maximum of their times
+    (each constraint is checked on the chain that supplies the later time),
+    so among the chains ending at a row there is a latest one, and it grows
+    with the row's time.  Level ``j`` therefore follows from level ``j - 1``
+    by one sorted search (the latest valid predecessor), as in the plain
+    kernel; each valid row carries its latest chain's start and, per
+    exclusion, the time of the first exclusion row after the span's first
+    step (a deadline).  Winning chain: the deepest chain that completes first,
+    and of those the latest one (traced back through the predecessors), so
+    its intermediate steps are the latest occurrences that fit.
+    """
+    n_steps = len(members)
+    if n_steps == 0 or members[0].size == 0:
+        return empty_table(n_steps)
+    sw = list(step_windows) if step_windows is not None else [None] * (n_steps - 1)
+    used = np.concatenate([*members, *(e.rows for e in exclusions)])
+    keys = _make_keys(codes[used], time[used])
+    steps = _sorted_step_keys(keys, codes, time, members)
+    ex_keys = [np.sort(keys.pack(codes[e.rows], time[e.rows])) for e in exclusions]
+    side: Literal["left", "right"] = "left" if ties == "strict" else "right"
+
+    def deadline(k: I64, ex: I64) -> I64:
+        """Time of the first exclusion row strictly after each key (same entity)."""
+        if ex.size == 0 or k.size == 0:
+            return np.full(k.size, NEVER, dtype=np.int64)
+        pos = np.searchsorted(ex, k, side="right")
+        pc = np.minimum(pos, ex.size - 1)
+        same = (pos < ex.size) & (keys.ent(ex[pc]) == keys.ent(k))
+        return cast(I64, np.where(same, keys.real(keys.kt(ex[pc])), NEVER))
+
+    vk = steps[0]
+    vb = keys.kt(vk)
+    dl = [
+        deadline(vk, ex_keys[i]) if e.first == 0 else np.full(vk.size, NEVER, np.int64)
+        for i, e in enumerate(exclusions)
+    ]
+    level_keys, level_b, level_pred = [vk], [vb], [_EMPTY]
+    for j in range(1, n_steps):
+        q = steps[j]
+        if vk.size == 0 or q.size == 0:
+            vk, vb, pc = _EMPTY, _EMPTY, _EMPTY
+            dl = [_EMPTY for _ in exclusions]
+        else:
+            pos = np.searchsorted(vk, q, side=side) - 1
+            pc = np.maximum(pos, 0)
+            ok = (pos >= 0) & (keys.ent(vk[pc]) == keys.ent(q))
+            b = vb[pc]
+            ok &= keys.within(keys.kt(q), b, window)
+            tq = keys.real(keys.kt(q))
+            w = sw[j - 1]
+            if w is not None:
+                ok &= tq - keys.real(keys.kt(vk[pc])) <= w
+            for i, e in enumerate(exclusions):
+                if e.first < j <= e.last:
+                    ok &= tq <= dl[i][pc]
+            vk, vb, pc = q[ok], b[ok], pc[ok]
+            dl = [
+                deadline(vk, ex_keys[i]) if e.first == j else d[pc]
+                for i, (e, d) in enumerate(zip(exclusions, dl, strict=True))
+            ]
+        level_keys.append(vk)
+        level_b.append(vb)
+        level_pred.append(pc)
+    ent_rel, reached, _start, _end, first_pos, ent_idx = _levels_to_entities(
+        keys, level_keys, level_b
+    )
+    n = ent_rel.size
+    kt_steps = np.zeros((n, n_steps), dtype=np.int64)
+    cur = np.full(n, -1, dtype=np.int64)
+    for j in range(n_steps - 1, -1, -1):
+        fp, idx = first_pos[j], ent_idx[j]
+        new = reached[idx] == j + 1
+        cur[idx[new]] = fp[new]
+        active = np.flatnonzero(reached > j)
+        kt_steps[active, j] = keys.kt(level_keys[j][cur[active]])
+        if j > 0:
+            cur[active] = level_pred[j][cur[active]]
+    return _finish(keys, codes, time, members, ent_rel, reached, kt_steps, rows)
+
+
+def take_table(table: FunnelTable, sel: I64) -> FunnelTable:
+    """The rows ``sel`` of a :class:`FunnelTable`."""
+    return FunnelTable(
+        table.entities[sel],
+        table.reached[sel],
+        table.step_time[sel],
+        table.first_row[sel],
+        table.last_row[sel],
+    )
+
+
+def best_per_entity(table: FunnelTable, entity_of: I64, rank: I64) -> FunnelTable:
+    """Reduce a table over sub-entities (entity x held value) to one row per entity.
+
+    ``entity_of[code]`` is the entity of sub-entity ``code`` and ``rank[code]``
+    the sort position of its held value.  The best sub-entity: deepest level,
+    then the earliest completion, then the latest start, then the smallest
+    ``rank``.  The result's ``entities`` are entity codes, sorted.
+    """
+    if table.entities.size == 0:
+        return table
+    ent = entity_of[table.entities]
+    end = table.step_time[np.arange(table.entities.size), table.reached - 1]
+    start = table.step_time[:, 0]
+    order = np.lexsort((rank[table.entities], -start, end, -table.reached, ent))
+    first = order[_run_starts(ent[order])]
+    best = take_table(table, first)
+    return dataclasses.replace(best, entities=ent[first])
+
+
+def attempts_kernel(
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    *,
+    window: int | None,
+    step_windows: Sequence[int | None] | None = None,
+    exclusions: Sequence[Exclusion] = (),
+    ties: Literal["allow", "strict"] = "allow",
+    rows: Rows = True,
+) -> tuple[FunnelTable, I64, I64]:
+    """One row per attempt: ``(table, attempt number (1-based), attempt deadline)``.
+
+    An attempt starts at an entity's first step-1 row, its chains lie within
+    ``[start, start + window]`` (no limit without a window); it ends when the
+    last step is completed (the earliest completion) or when the window runs
+    out, and the next attempt starts at the first step-1 row strictly after
+    that.  The deadline is ``start + window`` (``NEVER`` without a window).
+    One round of :func:`feature_kernel` per attempt number (a loop over
+    attempts, not over entities or rows); table rows are sorted by
+    (entity, attempt).
+    """
+    n_steps = len(members)
+    m0 = members[0]
+    if n_steps == 0 or m0.size == 0:
+        return empty_table(n_steps), _EMPTY, _EMPTY
+    ent_codes, inv = np.unique(codes[m0], return_inverse=True)
+    inv = inv.reshape(-1).astype(np.int64)
+    t0 = time[m0]
+    n_ent = ent_codes.size
+    prev_end = np.full(n_ent, NAT, dtype=np.int64)  # NAT: no attempt yet (below any time)
+    open_ = np.ones(n_ent, dtype=bool)
+    # entity index (into ent_codes) of every member / exclusion row, for the filters
+    all_rows = np.concatenate([*members, *(e.rows for e in exclusions)])
+    row_ent = np.full(codes.size, -1, dtype=np.int64)
+    pos = np.searchsorted(ent_codes, codes[all_rows])
+    pc = np.minimum(pos, n_ent - 1)
+    row_ent[all_rows] = np.where(ent_codes[pc] == codes[all_rows], pc, -1)
+    tables: list[FunnelTable] = []
+    numbers: list[I64] = []
+    deadlines: list[I64] = []
+    number = 0
+    while True:
+        cand = open_[inv] & (t0 > prev_end[inv])
+        if not cand.any():
+            break
+        number += 1
+        start = np.full(n_ent, NEVER, dtype=np.int64)
+        np.minimum.at(start, inv[cand], t0[cand])
+        has = start != NEVER
+        limit = np.full(n_ent, NEVER, dtype=np.int64)
+        if window is not None:
+            limit[has] = start[has] + window
+        lo = np.where(has, start, NEVER)
+
+        def keep(r: I64, lo: I64 = lo, limit: I64 = limit) -> I64:
+            e = row_ent[r]
+            ok = e >= 0
+            ec = np.maximum(e, 0)
+            ok &= (time[r] >= lo[ec]) & (time[r] <= limit[ec])
+            return cast(I64, r[ok])
+
+        sub_members = [keep(m) for m in members]
+        sub_ex = [Exclusion(e.first, e.last, keep(e.rows)) for e in exclusions]
+        tab = feature_kernel(
+            codes,
+            time,
+            sub_members,
+            window=None,
+            step_windows=step_windows,
+            exclusions=sub_ex,
+            ties=ties,
+            rows=rows,
+        )
+        idx = np.searchsorted(ent_codes, tab.entities)
+        done = tab.reached == n_steps
+        end = np.where(done, tab.step_time[:, n_steps - 1], limit[idx])
+        prev_end[idx] = end
+        open_[idx] = end != NEVER
+        tables.append(tab)
+        numbers.append(np.full(tab.entities.size, number, dtype=np.int64))
+        deadlines.append(limit[idx])
+    table = FunnelTable(
+        np.concatenate([t.entities for t in tables]),
+        np.concatenate([t.reached for t in tables]),
+        np.concatenate([t.step_time for t in tables]),
+        np.concatenate([t.first_row for t in tables]),
+        np.concatenate([t.last_row for t in tables]),
+    )
+    number_all = np.concatenate(numbers)
+    deadline_all = np.concatenate(deadlines)
+    order = np.lexsort((number_all, table.entities))
+    return take_table(table, order), number_all[order], deadline_all[order]
