@@ -706,6 +706,7 @@ def feature_kernel(
     exclusions: Sequence[Exclusion] = (),
     ties: Literal["allow", "strict"] = "allow",
     rows: Rows = True,
+    earliest: bool = True,
 ) -> FunnelTable:
     """Ordered funnel with step windows and exclusions (steps share no event).
 
@@ -720,9 +721,17 @@ def feature_kernel(
     by one sorted search (the latest valid predecessor), as in the plain
     kernel; each valid row carries its latest chain's start and, per
     exclusion, the time of the first exclusion row after the span's first
-    step (a deadline).  Winning chain: the deepest chain that completes first,
-    and of those the latest one (traced back through the predecessors), so
-    its intermediate steps are the latest occurrences that fit.
+    step (a deadline).  An exclusion stops a chain from passing any step of
+    its span after its first step: a chain of ``m`` steps with ``i < m <= j``
+    must have no exclusion row strictly between its step-``i`` and last times.
+
+    Winning chain, as in the plain kernel: the deepest chain that completes
+    first, and of those the one that starts last; its step times are the
+    earliest such chain's (valid chains with a given start and end are also
+    closed under the componentwise minimum).  The latest chain comes from
+    tracing back the predecessors; with ``earliest=True`` the earliest one
+    comes from the same kernel run backwards in time on the chains' fixed
+    start and end (:func:`_earliest_chains`), once per level reached.
     """
     n_steps = len(members)
     if n_steps == 0 or members[0].size == 0:
@@ -790,7 +799,89 @@ def feature_kernel(
         kt_steps[active, j] = keys.kt(level_keys[j][cur[active]])
         if j > 0:
             cur[active] = level_pred[j][cur[active]]
+    if earliest and n_steps > 1 and (reached > 1).any():
+        real = _earliest_chains(
+            codes,
+            time,
+            members,
+            keys.codes_of(ent_rel),
+            reached,
+            keys.real(kt_steps[:, 0]),
+            keys.real(kt_steps[np.arange(n), reached - 1]),
+            window=window,
+            step_windows=sw,
+            exclusions=exclusions,
+            ties=ties,
+        )
+        deep = reached > 1
+        kt_steps[deep] = keys.key_time(real[deep].ravel()).reshape(-1, n_steps)
+        kt_steps[deep] = np.where(np.arange(n_steps) < reached[deep, None], kt_steps[deep], 0)
     return _finish(keys, codes, time, members, ent_rel, reached, kt_steps, rows)
+
+
+def _earliest_chains(
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    ent_codes: I64,
+    reached: I64,
+    start: I64,
+    end: I64,
+    *,
+    window: int | None,
+    step_windows: Sequence[int | None],
+    exclusions: Sequence[Exclusion],
+    ties: Literal["allow", "strict"],
+) -> I64:
+    """Step times (ns, (n, K)) of the earliest valid chain from ``start`` to ``end`` per entity.
+
+    For the entities of each level L >= 2: the feature kernel on negated times
+    with the steps L..1 reversed, step 1 held to its time ``start`` and step
+    L to ``end``; its latest chain backwards is the earliest forwards.
+    ``ent_codes`` are sorted.  Entries beyond an entity's level are 0.
+    """
+    n, n_steps = ent_codes.size, len(members)
+    out = np.zeros((n, n_steps), dtype=np.int64)
+    neg = -time
+    for level in np.unique(reached[reached > 1]).tolist():
+        sel = np.flatnonzero(reached == level)
+        group = ent_codes[sel]
+
+        def mine(r: I64, group: I64 = group) -> tuple[I64, I64]:
+            pos = np.minimum(np.searchsorted(group, codes[r]), group.size - 1)
+            ok = group[pos] == codes[r]
+            return cast(I64, r[ok]), cast(I64, pos[ok])
+
+        rev: list[I64] = []
+        for j in range(level - 1, -1, -1):
+            r, pos = mine(members[j])
+            if j == 0:
+                r = r[time[r] == start[sel][pos]]
+            elif j == level - 1:
+                r = r[time[r] == end[sel][pos]]
+            rev.append(r)
+        rev_ex = []
+        for e in exclusions:
+            if e.first >= level - 1:
+                continue
+            stop = min(e.last, level - 1)
+            rev_ex.append(Exclusion(level - 1 - stop, level - 1 - e.first, mine(e.rows)[0]))
+        sw_rev = [step_windows[level - 2 - k] for k in range(level - 1)]
+        back = feature_kernel(
+            codes,
+            neg,
+            rev,
+            window=window,
+            step_windows=sw_rev,
+            exclusions=rev_ex,
+            ties=ties,
+            rows="none",
+            earliest=False,
+        )
+        idx = sel[np.searchsorted(group, back.entities)]
+        for b in range(level):
+            out[idx, level - 1 - b] = -back.step_time[:, b]
+    return out
 
 
 def take_table(table: FunnelTable, sel: I64) -> FunnelTable:

@@ -226,8 +226,9 @@ def _feature_chains(rows, steps, window, step_windows, exclude, ties):
 def entity_features(rows, steps, window=None, step_windows=None, exclude=(), ties="allow"):
     """(level, step times, first_row, last_row) of one entity under the feature options.
 
-    Winning chain: the deepest, then the one completing first, then the
-    componentwise latest of those (which is itself a valid chain).
+    Winning chain: the deepest, then the one completing first, then the one
+    starting last; step times: the componentwise earliest of the chains with
+    that start and end (itself a valid chain).
     """
     steps = [set(s) for s in steps]
     k_steps = len(steps)
@@ -237,8 +238,9 @@ def entity_features(rows, steps, window=None, step_windows=None, exclude=(), tie
     level = max(len(c) for c in chains)
     deepest = [c for c in chains if len(c) == level]
     end = min(rows[c[-1]][0] for c in deepest)
-    best = [c for c in deepest if rows[c[-1]][0] == end]
-    times = [max(rows[c[j]][0] for c in best) for j in range(level)]
+    start = max(rows[c[0]][0] for c in deepest if rows[c[-1]][0] == end)
+    best = [c for c in deepest if rows[c[-1]][0] == end and rows[c[0]][0] == start]
+    times = [min(rows[c[j]][0] for c in best) for j in range(level)]
     return level, times + [None] * (k_steps - level), *_attribution(rows, steps, times)
 
 
