@@ -1,0 +1,457 @@
+"""Event-funnel features (issue 14): exclusions, step windows, attempts, held properties, maturity.
+
+Hand-made cases with the expected values worked out in the comments, and the
+brute-force reference (``tests/reference.py``, every chain enumerated) under
+hypothesis on tie-heavy random logs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import funnelkit as fk
+from tests.reference import funnel_entities_ref, funnel_features_ref
+from tests.strategies import BASE, event_logs
+
+DAY = 86400
+EPOCH = pd.Timestamp("2024-01-01")
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def log(rows, *, unit="D"):
+    """rows: (user, time offset in `unit`, event[, extra]) -> events DataFrame."""
+    df = pd.DataFrame(
+        {
+            "user_id": [r[0] for r in rows],
+            "timestamp": EPOCH + pd.to_timedelta([r[1] for r in rows], unit=unit),
+            "event": [r[2] for r in rows],
+        }
+    )
+    if rows and len(rows[0]) > 3:
+        df["product_id"] = [r[3] for r in rows]
+    return df
+
+
+def levels(df, steps, **kw):
+    res = fk.funnel_entities(df, steps, **kw)
+    return dict(zip(res["user_id"], res["reached"], strict=True))
+
+
+def day(n):
+    return EPOCH + pd.Timedelta(days=n)
+
+
+# ----------------------------------------------------------------------------
+# 1. exclusion steps
+# ----------------------------------------------------------------------------
+def exclusion_case():
+    rows = []
+    # 1: signup, cancel, pay: the cancel lies between steps 1 and 3 -> the chain stops at 1
+    rows += [(1, 0, "signup"), (1, 1, "cancel"), (1, 2, "trial"), (1, 3, "pay")]
+    # 2: the same, then a clean second try: signup@4, trial@5, pay@6 -> 3
+    rows += [(2, 0, "signup"), (2, 1, "cancel"), (2, 2, "trial")]
+    rows += [(2, 4, "signup"), (2, 5, "trial"), (2, 6, "pay")]
+    # 3: cancel before the funnel starts and after it ends: not in between -> 3
+    rows += [(3, 0, "cancel"), (3, 1, "signup"), (3, 2, "trial"), (3, 3, "pay"), (3, 4, "cancel")]
+    # 4: cancel at the same instant as the step-3 event: not strictly between -> 3
+    rows += [(4, 0, "signup"), (4, 1, "trial"), (4, 2, "pay"), (4, 2, "cancel")]
+    # 5: cancel between trial and pay -> the chain stops at trial: 2
+    rows += [(5, 0, "signup"), (5, 1, "trial"), (5, 2, "cancel"), (5, 3, "pay")]
+    # 6: cancel right after signup, then a trial and pay -> 1 (no clean chain past step 1)
+    rows += [(6, 0, "signup"), (6, 0.5, "cancel"), (6, 1, "trial"), (6, 2, "pay")]
+    return log(rows)
+
+
+def test_exclusion_whole_funnel_by_hand():
+    df = exclusion_case()
+    got = levels(df, ["signup", "trial", "pay"], exclude={"cancel": (1, 3)})
+    assert got == {1: 1, 2: 3, 3: 3, 4: 3, 5: 2, 6: 1}
+    # without the exclusion everybody converts
+    assert set(levels(df, ["signup", "trial", "pay"]).values()) == {3}
+
+
+def test_exclusion_span_by_hand():
+    df = exclusion_case()
+    # span (2, 3): only a cancel between trial and pay counts: entity 5 stops at 2
+    got = levels(df, ["signup", "trial", "pay"], exclude={"cancel": (2, 3)})
+    assert got == {1: 3, 2: 3, 3: 3, 4: 3, 5: 2, 6: 3}
+    # span (1, 2): entities 1 (cancel@1 before trial@2) and 6 stop at 1; 2's second try is clean
+    got = levels(df, ["signup", "trial", "pay"], exclude={"cancel": (1, 2)})
+    assert got == {1: 1, 2: 3, 3: 3, 4: 3, 5: 3, 6: 1}
+
+
+def test_exclusion_winning_chain_times_and_lists():
+    df = exclusion_case()
+    res = fk.funnel_entities(df, ["signup", "trial", "pay"], exclude={"cancel": (1, 3)})
+    # entity 2's winning chain is the clean second try
+    row = res.loc[res["user_id"] == 2].iloc[0]
+    assert [row["signup"], row["trial"], row["pay"]] == [day(4), day(5), day(6)]
+    df2 = pd.concat([df, log([(7, 0, "signup"), (7, 1, "refund"), (7, 2, "trial")])])
+    kw = {"exclude": [(["cancel", "refund"], (1, 2))]}
+    assert levels(df2, ["signup", "trial"], **kw)[7] == 1
+    assert levels(df2, ["signup", "trial"], exclude={("cancel", "refund"): (1, 2)})[7] == 1
+
+
+def test_exclusion_conversion_counts():
+    df = exclusion_case()
+    res = fk.conversion(df, ["signup", "trial", "pay"], exclude={"cancel": (1, 3)})
+    # levels 1, 3, 3, 3, 2, 1 -> at least step 1: 6, step 2: 4, step 3: 3
+    assert res["entities"].tolist() == [6, 4, 3]
+    drop = fk.dropoff(df, ["signup", "trial", "pay"], exclude={"cancel": (1, 3)})
+    assert drop["lost"].tolist() == [2, 1]
+
+
+def test_docs_exclusion_example_posthog_mixpanel():
+    # docs/events.md: A tries twice; the first try is cancelled
+    ev = log([("A", 0, "signup"), ("A", 1, "cancel"), ("A", 2, "signup"), ("A", 3, "pay")])
+    ev = pd.concat([ev, log([("B", 0, "signup"), ("B", 1, "cancel"), ("B", 2, "pay")])])
+    assert levels(ev, ["signup", "pay"], exclude={"cancel": (1, 2)}) == {"A": 2, "B": 1}
+
+
+# ----------------------------------------------------------------------------
+# 2. a window per step
+# ----------------------------------------------------------------------------
+def test_step_windows_by_hand():
+    rows = []
+    # 1: b one day after a, c four days after b: [None, 2D] stops at b
+    rows += [(1, 0, "a"), (1, 1, "b"), (1, 5, "c")]
+    # 2: a second b at day 4 is within 2 days of c@5 -> 3, the chain goes through b@4
+    rows += [(2, 0, "a"), (2, 1, "b"), (2, 4, "b"), (2, 5, "c")]
+    # 3: exactly on the step window (inclusive) -> 3
+    rows += [(3, 0, "a"), (3, 3, "b"), (3, 5, "c")]
+    # 4: c six days after b: [None, 2D] -> 2; with [2D, None] b@3 is 3 days after a@0 but
+    #    1 day after the later a@2 -> 3
+    rows += [(4, 0, "a"), (4, 2, "a"), (4, 3, "b"), (4, 9, "c")]
+    df = log(rows)
+    res = fk.funnel_entities(df, ["a", "b", "c"], step_windows=[None, "2D"])
+    assert res["reached"].tolist() == [2, 3, 3, 2]
+    assert res.loc[1, "b"] == day(4)
+    assert res.loc[2, "b"] == day(3)
+    # entity 3: b@3 is 3 days after a@0 -> 1
+    res = fk.funnel_entities(df, ["a", "b", "c"], step_windows=["2D", None])
+    assert res["reached"].tolist() == [3, 3, 1, 3]
+    assert res.loc[3, "a"] == day(2)
+    # combined with the overall window: entity 4's chain a@2..c@9 takes 7 days
+    assert levels(df, ["a", "b", "c"], step_windows=["2D", None], window="6D")[4] == 2
+
+
+# ----------------------------------------------------------------------------
+# 4. attempts
+# ----------------------------------------------------------------------------
+def test_attempts_worked_examples():
+    # A B A B -> 2 attempts, both converted
+    ev1 = log([("u1", 0, "A"), ("u1", 1, "B"), ("u1", 2, "A"), ("u1", 3, "B")])
+    # A A B -> 1 attempt (the second A falls inside the first attempt), converted
+    ev2 = log([("u2", 0, "A"), ("u2", 1, "A"), ("u2", 2, "B")])
+    # A, A 20 days later, B a day after, 10-day window -> 2 attempts, the second converts
+    ev3 = log([("u3", 0, "A"), ("u3", 20, "A"), ("u3", 21, "B")])
+    ev = pd.concat([ev1, ev2, ev3], ignore_index=True)
+    res = fk.funnel_entities(ev, ["A", "B"], window="10D", count="attempts")
+    assert res["user_id"].tolist() == ["u1", "u1", "u2", "u3", "u3"]
+    assert res["attempt"].tolist() == [1, 2, 1, 1, 2]
+    assert res["reached"].tolist() == [2, 2, 2, 1, 2]
+    assert res["A"].tolist() == [day(0), day(2), day(1), day(0), day(20)]
+    conv = fk.conversion(ev, ["A", "B"], window="10D", count="attempts")
+    assert conv["entities"].tolist() == [5, 4]
+    assert conv["conversion"].tolist()[1] == pytest.approx(4 / 5)
+    # per entity the same log gives 3 entities, all converted
+    assert fk.conversion(ev, ["A", "B"], window="10D")["entities"].tolist() == [3, 3]
+
+
+def test_attempts_without_window_and_edges():
+    # without a window an attempt ends only by converting: A, A (20 days), B -> 1 attempt
+    ev = log([("u", 0, "A"), ("u", 20, "A"), ("u", 21, "B"), ("v", 0, "x")])
+    res = fk.funnel_entities(ev, ["A", "B"], count="attempts")
+    assert res["attempt"].tolist() == [1, 0]
+    assert res["reached"].tolist() == [2, 0]
+    # a step-1 event at the instant the previous attempt converted does not start one
+    ev = log([("u", 0, "A"), ("u", 1, "B"), ("u", 1, "A"), ("u", 2, "A")])
+    res = fk.funnel_entities(ev, ["A", "B"], count="attempts")
+    assert res["attempt"].tolist() == [1, 2]
+    assert res["reached"].tolist() == [2, 1]
+    # (the first attempt's winning chain starts at the later A@1: ties allowed, latest start)
+    assert res["A"].tolist() == [day(1), day(2)]
+    # a window running out at day 10 (inclusive): an A on day 10 belongs to attempt 1
+    ev = log([("u", 0, "A"), ("u", 10, "A"), ("u", 10.5, "A"), ("u", 11, "B")])
+    res = fk.funnel_entities(ev, ["A", "B"], window="10D", count="attempts")
+    assert res["attempt"].tolist() == [1, 2]
+    assert res["reached"].tolist() == [1, 2]
+    assert res["A"].tolist() == [day(0), day(10.5)]
+
+
+def test_attempts_time_to_convert_and_dropoff():
+    ev = log([("u1", 0, "A"), ("u1", 1, "B"), ("u1", 2, "A"), ("u1", 5, "B"), ("u2", 0, "A")])
+    ttc = fk.time_to_convert(ev, ["A", "B"], count="attempts")
+    # attempts: u1 #1 (1 day), u1 #2 (3 days), u2 #1 (never) -> 2 converters, mean 2 days
+    assert ttc["count"].tolist() == [2]
+    assert ttc["mean"].tolist() == [pd.Timedelta(days=2)]
+    drop = fk.dropoff(ev, ["A", "B"], count="attempts")
+    assert drop["entities"].tolist() == [3]
+    assert drop["lost"].tolist() == [1]
+
+
+# ----------------------------------------------------------------------------
+# 5. held properties
+# ----------------------------------------------------------------------------
+def test_hold_by_hand():
+    rows = []
+    # 1: views p1, carts p2, buys p2: no step 1 for p2 before the cart -> per p1: 1, p2: 0... ->
+    #    but p2's cart has no p2 view; p2 has no step 1 at all -> best is p1 with level 1
+    rows += [(1, 0, "view", "p1"), (1, 1, "cart", "p2"), (1, 2, "buy", "p2")]
+    # 2: views p1 and p2, carts p2, buys p1: p1 -> view, buy? no cart p1 -> 1; p2 -> 2
+    rows += [(2, 0, "view", "p1"), (2, 1, "view", "p2"), (2, 2, "cart", "p2"), (2, 3, "buy", "p1")]
+    # 3: all on p3 -> 3
+    rows += [(3, 0, "view", "p3"), (3, 1, "cart", "p3"), (3, 2, "buy", "p3")]
+    df = log(rows)
+    steps = ["view", "cart", "buy"]
+    assert levels(df, steps, hold="product_id") == {1: 1, 2: 2, 3: 3}
+    assert levels(df, steps) == {1: 3, 2: 3, 3: 3}
+    res = fk.funnel_entities(df, steps, hold="product_id", by="product_id")
+    # entity 2's winning chain is on p2, starting at the p2 view
+    assert res.loc[1, "view"] == day(1)
+    assert res["product_id"].tolist() == ["p1", "p2", "p3"]
+    conv = fk.conversion(df, steps, hold=["product_id"])
+    assert conv["entities"].tolist() == [3, 2, 1]
+
+
+def test_hold_ties_between_values_take_the_first_value():
+    # two values with the same chain times: the value that sorts first (p1) supplies `by`
+    df = log([(1, 0, "view", "p2"), (1, 0, "view", "p1"), (1, 1, "cart", "p1")])
+    df = pd.concat([df, log([(1, 1, "cart", "p2")])], ignore_index=True)
+    df["product_id"] = df["product_id"].fillna("p2")
+    res = fk.funnel_entities(df, ["view", "cart"], hold="product_id", by="product_id")
+    assert res["product_id"].tolist() == ["p1"]
+
+
+# ----------------------------------------------------------------------------
+# 6. maturity
+# ----------------------------------------------------------------------------
+def test_as_of_and_mature_only_by_hand():
+    rows = []
+    rows += [(1, 0, "a"), (1, 2, "b")]  # converted
+    rows += [(2, 0, "a")]  # entered day 0, 7-day window over by day 7: mature non-converter
+    rows += [(3, 8, "a")]  # entered day 8: its window runs to day 15: open at day 10
+    rows += [(4, 0, "a"), (4, 9, "a")]  # a second entry on day 9 keeps it open
+    rows += [(5, 9, "a"), (5, 12, "b")]  # converts on day 12, after as_of = day 10
+    df = log(rows)
+    res = fk.funnel_entities(df, ["a", "b"], window="7D", as_of=day(10))
+    assert res["user_id"].tolist() == [1, 2, 3, 4, 5]
+    assert res["reached"].tolist() == [2, 1, 1, 1, 1]  # the day-12 b is after as_of
+    assert res["mature"].tolist() == [True, True, False, False, False]
+    conv = fk.conversion(df, ["a", "b"], window="7D", as_of=day(10), mature_only=True)
+    assert conv["entities"].tolist() == [2, 1]
+    conv = fk.conversion(df, ["a", "b"], window="7D", as_of=day(10))
+    assert conv["entities"].tolist() == [5, 1]
+    # default as_of: the latest event (day 12): entity 3 (8 + 7 = 15) still open, 4 too (16)
+    conv = fk.conversion(df, ["a", "b"], window="7D", mature_only=True)
+    assert conv["entities"].tolist() == [3, 2]  # 1, 2 and 5 (converted)
+    # with the step windows only, the horizon is their sum (2 + 3 days)
+    res = fk.funnel_entities(df, ["a", "b"], step_windows=["5D"], as_of=day(10))
+    assert res["mature"].tolist() == [True, True, False, False, False]
+
+
+def test_mature_only_attempts():
+    # attempts of 10 days: u's first attempt (day 0) ran out on day 10, the second is open
+    ev = log([("u", 0, "A"), ("u", 14, "A"), ("v", 0, "A"), ("v", 1, "B"), ("w", 15, "x")])
+    res = fk.funnel_entities(ev, ["A", "B"], window="10D", count="attempts", as_of=day(15))
+    assert res["attempt"].tolist() == [1, 2, 1, 0]
+    assert res["mature"].tolist() == [True, False, True, False]
+    conv = fk.conversion(ev, ["A", "B"], window="10D", count="attempts", mature_only=True)
+    assert conv["entities"].tolist() == [2, 1]
+
+
+def test_as_of_time_zone():
+    df = log([(1, 0, "a"), (1, 1, "b")])
+    df["timestamp"] = df["timestamp"].dt.tz_localize("Europe/Berlin")
+    # 2024-01-02 00:00 Berlin is the b; as_of a minute before it leaves b out
+    res = fk.funnel_entities(df, ["a", "b"], as_of="2024-01-01 23:59")
+    assert res["reached"].tolist() == [1]
+    res = fk.funnel_entities(df, ["a", "b"], as_of="2024-01-02 00:00")
+    assert res["reached"].tolist() == [2]
+
+
+# ----------------------------------------------------------------------------
+# errors
+# ----------------------------------------------------------------------------
+def test_errors_name_the_problem():
+    df = exclusion_case()
+    steps = ["signup", "trial", "pay"]
+    with pytest.raises(fk.InvalidParameterError, match=r"'exclude'.*1 <= i < j <= 3"):
+        fk.conversion(df, steps, exclude={"cancel": (2, 2)})
+    with pytest.raises(fk.InvalidParameterError, match=r"'exclude'.*1 <= i < j <= 3"):
+        fk.conversion(df, steps, exclude={"cancel": (1, 4)})
+    with pytest.raises(fk.InvalidParameterError, match=r"'exclude'.*names funnel steps"):
+        fk.conversion(df, steps, exclude={"trial": (1, 3)})
+    with pytest.raises(fk.InvalidParameterError, match=r"'exclude'.*do not occur.*'cancel'"):
+        fk.conversion(df, steps, exclude={"cancle": (1, 3)})
+    with pytest.raises(fk.InvalidParameterError, match=r"'exclude'"):
+        fk.conversion(df, steps, exclude="cancel")
+    with pytest.raises(fk.InvalidParameterError, match=r"'step_windows'.*2 durations"):
+        fk.conversion(df, steps, step_windows=["1D"])
+    with pytest.raises(fk.InvalidParameterError, match=r"'step_windows'"):
+        fk.conversion(df, steps, step_windows=["1D", "-1D"])
+    with pytest.raises(fk.InvalidParameterError, match=r"'count'"):
+        fk.conversion(df, steps, count="sessions")
+    with pytest.raises(fk.ColumnNotFoundError, match=r"hold="):
+        fk.conversion(df, steps, hold="product")
+    with pytest.raises(fk.InvalidParameterError, match=r"exclude.*order='ordered'.*'strict'"):
+        fk.conversion(df, steps, exclude={"cancel": (1, 3)}, order="strict")
+    with pytest.raises(fk.InvalidParameterError, match=r"count='attempts'.*order='ordered'"):
+        fk.conversion(df, steps, count="attempts", order="any")
+    with pytest.raises(fk.InvalidParameterError, match=r"step_windows.*share no event"):
+        fk.conversion(df, ["signup", ["signup", "trial"]], step_windows=["1D"])
+    df["product_id"] = "p"
+    with pytest.raises(fk.InvalidParameterError, match=r"hold= and count='attempts'"):
+        fk.conversion(df, steps, hold="product_id", count="attempts")
+    with pytest.raises(fk.InvalidParameterError, match=r"'mature_only'.*needs a window"):
+        fk.conversion(df, steps, mature_only=True)
+    with pytest.raises(fk.InvalidParameterError, match=r"'mature_only'.*attempts.*window"):
+        fk.conversion(df, steps, mature_only=True, count="attempts", step_windows=["1D", "1D"])
+    with pytest.raises(fk.InvalidParameterError, match=r"'mature_only'"):
+        fk.conversion(df, steps, mature_only="yes", window="1D")
+    with pytest.raises(fk.InvalidParameterError, match=r"'as_of'"):
+        fk.conversion(df, steps, as_of="not a date")
+    with pytest.raises(fk.InvalidParameterError, match=r"'as_of'.*naive"):
+        fk.conversion(df, steps, as_of=pd.Timestamp("2024-01-01", tz="UTC"))
+
+
+def test_inputs_unchanged():
+    df = exclusion_case()
+    df["product_id"] = ["p1", "p2"] * (len(df) // 2) + ["p1"] * (len(df) % 2)
+    before = df.copy()
+    kw = dict(exclude={"cancel": (1, 3)}, step_windows=["3D", None], window="9D", as_of=day(5))
+    for func in (fk.funnel_entities, fk.conversion, fk.dropoff, fk.time_to_convert):
+        func(df, ["signup", "trial", "pay"], **kw)
+        func(df, ["signup", "trial", "pay"], hold="product_id", mature_only=True, window="2D")
+        func(df, ["signup", "trial", "pay"], count="attempts", window="2D")
+    pd.testing.assert_frame_equal(df, before)
+
+
+# ----------------------------------------------------------------------------
+# the brute-force reference, under hypothesis
+# ----------------------------------------------------------------------------
+def disjoint_steps():
+    return st.integers(1, 4).flatmap(
+        lambda k: st.permutations(["a", "b", "c", "d"]).map(lambda p: list(p[:k]))
+    )
+
+
+durations = st.sampled_from([None, "0s", "500ms", "1s", "2s"])
+
+
+@st.composite
+def feature_options(draw, k):
+    kw: dict = {"ties": draw(st.sampled_from(["allow", "strict"]))}
+    kw["window"] = draw(st.sampled_from([None, "1s", "2s", "3s"]))
+    if k > 1 and draw(st.booleans()):
+        kw["step_windows"] = draw(st.lists(durations, min_size=k - 1, max_size=k - 1))
+    if k > 1 and draw(st.booleans()):
+        i = draw(st.integers(1, k - 1))
+        j = draw(st.integers(i + 1, k))
+        kw["exclude"] = {draw(st.sampled_from(["x", ("x", "y")])): (i, j)}
+    mode = draw(st.sampled_from(["entities", "hold", "attempts"]))
+    if mode == "hold":
+        kw["hold"] = ["seg"]
+    elif mode == "attempts":
+        kw["count"] = "attempts"
+    if draw(st.booleans()):
+        kw["by"] = ["seg"]
+        kw["attribution"] = draw(st.sampled_from(["first", "last"]))
+    if draw(st.booleans()):
+        kw["as_of"] = BASE + pd.Timedelta(milliseconds=draw(st.integers(0, 10)) * 500)
+    if kw["window"] is not None and draw(st.booleans()):
+        kw["mature_only"] = True
+    return kw
+
+
+def present(df, steps, kw):
+    names = set(df["event"])
+    excl = [n for key in kw.get("exclude", {}) for n in ((key,) if isinstance(key, str) else key)]
+    return set(steps) <= names and set(excl) <= names
+
+
+@SETTINGS
+@given(event_logs(max_entities=4, max_rows=8), disjoint_steps(), st.data())
+def test_features_match_reference(df, steps, data):
+    kw = data.draw(feature_options(len(steps)))
+    if not present(df, steps, kw):
+        return
+    got = fk.funnel_entities(df, steps, **kw)
+    exp = funnel_features_ref(df, steps, **kw)
+    pd.testing.assert_frame_equal(got, exp)
+    # the aggregates count the same units
+    conv = fk.conversion(df, steps, **{k: v for k, v in kw.items() if k != "by"})
+    units = exp if "mature" not in exp else exp.loc[exp["mature"] | ~kw.get("mature_only", False)]
+    counts = [int((units["reached"] >= s).sum()) for s in range(1, len(steps) + 1)]
+    if counts[0]:
+        assert conv["entities"].tolist() == counts
+    else:
+        assert len(conv) == 0
+
+
+@SETTINGS
+@given(event_logs(max_entities=4, max_rows=8, segment=False), disjoint_steps(), st.data())
+def test_plain_reference_agrees_with_feature_reference(df, steps, data):
+    """Without options, the feature kernel's chain is the plain kernel's (same step times)."""
+    window = data.draw(st.sampled_from([None, "1s", "3s"]))
+    ties = data.draw(st.sampled_from(["allow", "strict"]))
+    if not set(steps) <= set(df["event"]):
+        return
+    plain = fk.funnel_entities(df, steps, window=window, ties=ties)
+    pd.testing.assert_frame_equal(plain, funnel_entities_ref(df, steps, window=window, ties=ties))
+    # a no-op step window (None everywhere) runs the feature kernel
+    if len(steps) > 1:
+        feat = fk.funnel_entities(
+            df, steps, window=window, ties=ties, step_windows=[None] * (len(steps) - 1)
+        )
+        pd.testing.assert_frame_equal(feat, plain)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(event_logs(max_entities=4, max_rows=8), disjoint_steps(), st.data())
+def test_feature_properties(df, steps, data):
+    """Shuffling rows changes nothing; an exclusion never raises a level; wider step windows
+    never lower one; holding a property never raises one."""
+    if len(steps) < 2 or not set(steps) <= set(df["event"]) or "x" not in set(df["event"]):
+        return
+    seed = data.draw(st.integers(0, 2**16))
+    kw = {"exclude": {"x": (1, len(steps))}, "step_windows": ["1s"] * (len(steps) - 1)}
+    res = fk.funnel_entities(df, steps, **kw)
+    shuffled = df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    pd.testing.assert_frame_equal(fk.funnel_entities(shuffled, steps, **kw), res)
+    plain = fk.funnel_entities(df, steps)
+    assert (res["reached"].to_numpy() <= plain["reached"].to_numpy()).all()
+    wider = fk.funnel_entities(df, steps, step_windows=["2s"] * (len(steps) - 1))
+    narrow = fk.funnel_entities(df, steps, step_windows=["1s"] * (len(steps) - 1))
+    assert (narrow["reached"].to_numpy() <= wider["reached"].to_numpy()).all()
+    held = fk.funnel_entities(df, steps, hold="seg")
+    assert (held["reached"].to_numpy() <= plain["reached"].to_numpy()).all()
+
+
+def test_larger_random_logs_match_reference():
+    """Denser logs than hypothesis draws (more rows per entity, more chains)."""
+    rng = np.random.default_rng(5)
+    n = 300
+    df = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 25, n),
+            "timestamp": BASE + pd.to_timedelta(rng.integers(0, 30, n), unit="s"),
+            "event": rng.choice(["a", "b", "c", "x", "y"], n),
+            "seg": rng.choice(["s", "t"], n),
+        }
+    )
+    steps = ["a", "b", "c"]
+    for kw in (
+        {"window": "10s", "exclude": {"x": (1, 3)}, "step_windows": ["4s", "6s"]},
+        {"hold": ["seg"], "window": "8s", "exclude": {"y": (2, 3)}},
+        {"count": "attempts", "window": "6s", "step_windows": [None, "3s"], "by": ["seg"]},
+        {"count": "attempts", "exclude": {("x", "y"): (1, 2)}, "ties": "strict"},
+        {"window": "5s", "as_of": BASE + pd.Timedelta(seconds=20), "mature_only": True},
+    ):
+        pd.testing.assert_frame_equal(
+            fk.funnel_entities(df, steps, **kw), funnel_features_ref(df, steps, **kw)
+        )
