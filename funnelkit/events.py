@@ -1251,6 +1251,20 @@ def _dask_reduce(
     return opts, parts
 
 
+def _dask_latest(events: Any, entity: str, time: str) -> tuple[int | None, Any]:
+    """The latest event time (ns, UTC) of a Dask log's rows with an entity, and the time zone."""
+    from funnelkit import _dask
+
+    meta = _dask.meta_frame(events, func="triggers")
+    _, tz = _time_ns(meta, time)
+    latest = events[[entity, time]].map_partitions(
+        functools.partial(_latest_event, entity, time), meta=pd.Series([], dtype=np.int64)
+    )
+    values = np.asarray(latest.compute(), dtype=np.int64)
+    values = values[values != NAT]
+    return (int(values.max()) if values.size else None), tz
+
+
 def _latest_event(entity: str, time: str, part: pd.DataFrame) -> pd.Series:
     """The latest time (ns) of a partition's rows with an entity (NAT when none)."""
     t_ns, _ = _time_ns(part, time)

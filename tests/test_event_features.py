@@ -455,3 +455,71 @@ def test_larger_random_logs_match_reference():
         pd.testing.assert_frame_equal(
             fk.funnel_entities(df, steps, **kw), funnel_features_ref(df, steps, **kw)
         )
+
+
+# ----------------------------------------------------------------------------
+# 6. triggers: as_of, min_age, mature_only
+# ----------------------------------------------------------------------------
+def trigger_case():
+    rows = []
+    # old leads (step 1 on day 0): 4 with "mail" of which 2 move on; 4 without, 2 move on
+    for i in range(8):
+        rows.append((i, 0, "lead"))
+        if i < 4:
+            rows.append((i, 1, "mail"))
+        if i % 2 == 0:
+            rows.append((i, 5, "won"))
+    # recent leads (day 28), none has moved on yet; none has opened a mail yet
+    for i in range(8, 12):
+        rows.append((i, 28, "lead"))
+    return log(rows)
+
+
+def test_triggers_min_age_and_mature_only_by_hand():
+    df = trigger_case()
+    res = fk.triggers(df, ["lead", "won"], min_entities=1).set_index("behaviour")
+    # all 12 leads: with mail 4 (2 won), without 8 (2 won)
+    assert res.loc["mail", "entities_with"] == 4
+    assert res.loc["mail", "entities_without"] == 8
+    assert res.loc["mail", "converted_without"] == 2
+    # min_age 10 days before the latest event (day 28): only the 8 old leads
+    res = fk.triggers(df, ["lead", "won"], min_entities=1, min_age="10D").set_index("behaviour")
+    assert res.loc["mail", "entities_with"] == 4
+    assert res.loc["mail", "entities_without"] == 4
+    assert res.loc["mail", "odds_ratio"] == pytest.approx(1.0)
+    # mature_only with a 7-day window: the recent leads' window is open on day 28
+    res = fk.triggers(df, ["lead", "won"], min_entities=1, window="7D", mature_only=True)
+    assert res.set_index("behaviour").loc["mail", "entities_without"] == 4
+    # as_of day 3: nobody has won yet, later events are ignored, the recent leads do not exist
+    res = fk.triggers(df, ["lead", "won"], min_entities=1, as_of=day(3)).set_index("behaviour")
+    assert res.loc["mail", "entities_with"] == 4
+    assert res.loc["mail", "converted_with"] + res.loc["mail", "converted_without"] == 0
+    with pytest.raises(fk.InvalidParameterError, match=r"'mature_only'.*needs a window"):
+        fk.triggers(df, ["lead", "won"], mature_only=True)
+    with pytest.raises(fk.InvalidParameterError, match=r"'min_age'"):
+        fk.triggers(df, ["lead", "won"], min_age="-1D")
+
+
+def test_triggers_as_of_ends_the_interval():
+    # a mail on day 9 counts for a non-converter only when as_of is on or after day 9
+    df = log([(1, 0, "lead"), (1, 9, "mail"), (2, 0, "lead"), (2, 1, "won"), (3, 9.5, "x")])
+    res = fk.triggers(df, ["lead", "won"], min_entities=1, as_of=day(8))
+    assert res.set_index("behaviour").loc["mail", "entities_with"] == 0
+    res = fk.triggers(df, ["lead", "won"], min_entities=1, as_of=day(9))
+    assert res.set_index("behaviour").loc["mail", "entities_with"] == 1
+
+
+def test_sample_newsletter_is_not_a_trigger_once_open_leads_are_left_out():
+    sample = fk.datasets.load_sample(seed=0)
+    stages = list(sample.stages)
+    naive = fk.triggers(sample.events, stages, at_step=2).set_index("behaviour")
+    # the censoring artefact the issue reports (planted to do nothing)
+    assert naive.loc["newsletter open", "p_adjusted"] < 0.05
+    for kw in ({"min_age": "90D"}, {"window": "90D", "mature_only": True}):
+        res = fk.triggers(sample.events, stages, at_step=2, **kw).set_index("behaviour")
+        assert res.loc["newsletter open", "p_adjusted"] > 0.05, kw
+        assert (
+            res.loc["newsletter open", "odds_ratio_low"]
+            < 1
+            < res.loc["newsletter open", "odds_ratio_high"]
+        )
