@@ -62,9 +62,12 @@ Rows = bool | Literal["first", "last", "both", "none"]
 #: Integer value that stands for NaT in time arrays.
 NAT = np.iinfo(np.int64).min
 _EMPTY: I64 = np.zeros(0, dtype=np.int64)
-#: Most steps when a step listing several events shares one with another step
-#: and ties are allowed (the exact check enumerates subsets of steps).
-MAX_HALL_STEPS = 10
+#: Most steps linked by shared events (a step listing several events that shares
+#: one with another step, ties allowed): the exact check enumerates the subsets
+#: of each group of linked steps.
+MAX_HALL_STEPS = 12
+#: Most steps when steps share events and ties are allowed (one bit per step).
+MAX_SHARED_STEPS = 62
 _RESOLUTIONS = (86_400_000_000_000, 1_000_000_000, 1_000_000, 1_000, 1)
 
 
@@ -230,6 +233,26 @@ def _first_rows(members: I64, keys_of_members: I64, targets: I64) -> I64:
     run_min = np.minimum.reduceat(rows, starts) if starts.size else rows
     pos = np.searchsorted(sk, targets, side="left")  # always the start of a run
     return cast(I64, run_min[np.searchsorted(starts, pos)].astype(np.int64))
+
+
+def linked_components(patterns: Sequence[int]) -> list[tuple[int, list[int]]]:
+    """Components of steps linked by shared patterns: (step bit mask, pattern indices).
+
+    ``patterns`` are bit masks of steps (one per kind of row); two patterns
+    sharing a step belong to one component.
+    """
+    comps: list[tuple[int, list[int]]] = []
+    for i, pat in enumerate(patterns):
+        mask, members = pat, [i]
+        rest = []
+        for cm, cp in comps:
+            if cm & mask:
+                mask |= cm
+                members += cp
+            else:
+                rest.append((cm, cp))
+        comps = [*rest, (mask, sorted(members))]
+    return comps
 
 
 def _check_disjoint(members: Sequence[I64], n_rows: int) -> bool:
@@ -473,6 +496,7 @@ def _ordered_tail(
     covered = 0
     for pat in plist:
         covered |= pat
+    components = linked_components(plist)
 
     def feasible(lo: int, hi: int, sel: I64) -> Bool:
         """Whether groups ``sel`` can fill steps lo..hi (inclusive) with distinct rows."""
@@ -490,13 +514,25 @@ def _ordered_tail(
                     ok &= c[:, p] >= need
             return ok
         # Hall's condition: for every subset T of the needed steps, the rows
-        # whose pattern meets T number at least |T|; 2**(hi-lo+1) subsets
-        # (the public functions allow at most MAX_HALL_STEPS steps here).
-        for mask in range(1, 1 << width):
-            tmask = mask << lo
-            meets = (pats & tmask) != 0
-            have = c[:, meets].sum(axis=1) if meets.any() else np.zeros(sel.size, np.int64)
-            ok &= have >= bin(mask).count("1")
+        # whose pattern meets T number at least |T|.  It splits over the
+        # components of steps linked by shared patterns (a row's pattern lies
+        # in one component), so the subsets of each component's part of the
+        # tail are enumerated: 2**size each (the public functions allow at
+        # most MAX_HALL_STEPS linked steps).
+        for comp_mask, comp_pats in components:
+            part = comp_mask & tail
+            if not part:
+                continue
+            if len(comp_pats) == 1:
+                p = comp_pats[0]
+                ok &= c[:, p] >= bin(plist[p] & tail).count("1")
+                continue
+            sub = part
+            while sub:
+                meets = (pats & sub) != 0
+                have = c[:, meets].sum(axis=1) if meets.any() else np.zeros(sel.size, np.int64)
+                ok &= have >= bin(sub).count("1")
+                sub = (sub - 1) & part
         return ok
 
     level_gpos: list[I64] = []  # valid groups per level (positions into gkeys)

@@ -20,6 +20,7 @@ import pandas as pd
 from funnelkit._dask import is_dask
 from funnelkit._kernels import (
     MAX_HALL_STEPS,
+    MAX_SHARED_STEPS,
     NAT,
     Exclusion,
     FunnelTable,
@@ -29,6 +30,7 @@ from funnelkit._kernels import (
     empty_table,
     feature_kernel,
     funnel_kernel,
+    linked_components,
     take_table,
 )
 from funnelkit._stats import holm, two_proportion_test, wilson_interval
@@ -312,20 +314,8 @@ def _options(
         )
         raise InvalidParameterError(msg)
 
-    if not disjoint and ties_ == "allow" and len(names_per_step) > MAX_HALL_STEPS:
-        shared = [
-            g
-            for g in names_per_step
-            if len(g) > 1 and any(n in h for h in names_per_step if h is not g for n in g)
-        ]
-        if shared:
-            msg = (
-                f"The 'steps' parameter of {func} has {len(names_per_step)} steps and a step "
-                f"listing several events that shares one with another step ({shared[0]!r}); "
-                f"with ties='allow' that is supported for at most {MAX_HALL_STEPS} steps. "
-                "Use ties='strict', fewer steps, or steps that share no event."
-            )
-            raise InvalidParameterError(msg)
+    if not disjoint and ties_ == "allow":
+        _check_shared_steps(names_per_step, func=func)
     n_step_names = len(names)
     k = len(names_per_step)
     excl = _parse_exclude(exclude, names_per_step, func=func)
@@ -413,8 +403,30 @@ def _options(
     return opts
 
 
-def _is_aware(events: pd.DataFrame, column: str) -> bool:
-    return isinstance(events[column].dtype, pd.DatetimeTZDtype)
+def _check_shared_steps(names_per_step: list[list[Hashable]], *, func: str) -> None:
+    """Limits of the exact check for steps that share events (ties allowed)."""
+    k = len(names_per_step)
+    if k > MAX_SHARED_STEPS:
+        msg = (
+            f"The 'steps' parameter of {func} has {k} steps and lists an event in more than "
+            f"one step; with ties='allow' that is supported for at most {MAX_SHARED_STEPS} "
+            "steps. Use ties='strict', or give each step its own events (e.g. rename repeats "
+            "'view' -> 'view 1', 'view 2' in the log)."
+        )
+        raise InvalidParameterError(msg)
+    names = list(dict.fromkeys(n for g in names_per_step for n in g))
+    patterns = sorted({sum(1 << j for j, g in enumerate(names_per_step) if n in g) for n in names})
+    for mask, pats in linked_components(patterns):
+        size = bin(mask).count("1")
+        if len(pats) > 1 and size > MAX_HALL_STEPS:
+            linked = [names_per_step[j] for j in range(k) if mask >> j & 1]
+            msg = (
+                f"The 'steps' parameter of {func} links {size} steps by shared events "
+                f"({linked!r}); with ties='allow' at most {MAX_HALL_STEPS} steps may be linked "
+                "that way (the exact check enumerates their subsets). Use ties='strict', or "
+                "split the steps that list several events so fewer of them share one."
+            )
+            raise InvalidParameterError(msg)
 
 
 def _parse_exclude(

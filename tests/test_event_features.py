@@ -523,3 +523,35 @@ def test_sample_newsletter_is_not_a_trigger_once_open_leads_are_left_out():
             < 1
             < res.loc["newsletter open", "odds_ratio_high"]
         )
+
+
+# ----------------------------------------------------------------------------
+# 9. long funnels
+# ----------------------------------------------------------------------------
+def test_fifty_step_funnels_run_and_match_reference():
+    rng = np.random.default_rng(50)
+    steps = [f"s{i:02d}" for i in range(50)]
+    rows = []
+    depths = [50, 50, 45, *rng.integers(0, 51, 9).tolist()]
+    for user, depth in enumerate(depths):
+        times = np.sort(rng.integers(0, 200, depth))
+        rows += [(user, int(t), steps[i]) for i, t in enumerate(times)]
+        rows += [(user, int(rng.integers(0, 200)), steps[int(rng.integers(0, 50))])]  # a stray step
+        rows += [(user, int(rng.integers(0, 200)), "noise")]
+    df = log(rows, unit="s")
+    for kw in ({}, {"window": "150s"}, {"ties": "strict"}):
+        pd.testing.assert_frame_equal(
+            fk.funnel_entities(df, steps, **kw), funnel_entities_ref(df, steps, **kw)
+        )
+    kw = {"step_windows": ["20s"] * 49, "exclude": {"noise": (10, 40)}}
+    pd.testing.assert_frame_equal(
+        fk.funnel_entities(df, steps, **kw), funnel_features_ref(df, steps, **kw)
+    )
+    # a step listing several events that shares one with another step, 50 steps long
+    shared = [steps[0], [steps[0], steps[1]], *steps[2:]]
+    pd.testing.assert_frame_equal(
+        fk.funnel_entities(df, shared), funnel_entities_ref(df, shared), check_like=True
+    )
+    # 50 repeats of one event: each step needs its own view
+    views = log([(u, t, "view") for u, n in ((1, 60), (2, 50), (3, 7)) for t in range(n)])
+    assert levels(views, ["view"] * 50) == {1: 50, 2: 50, 3: 7}
