@@ -34,6 +34,7 @@ from funnelkit.errors import (
     InvalidDataError,
     InvalidParameterError,
 )
+from funnelkit.event_features import conversion_over_time
 from funnelkit.events import conversion, dropoff, funnel_entities, time_to_convert
 from funnelkit.planning import deals_needed, plan, target_probability
 from funnelkit.plotting._deals import (
@@ -43,6 +44,7 @@ from funnelkit.plotting._deals import (
     plot_sales_cycle,
     plot_win_curve,
 )
+from funnelkit.plotting._event_features import plot_conversion_over_time
 from funnelkit.plotting._events import plot_dropoff, plot_funnel, plot_time_to_convert
 from funnelkit.plotting._planning import plot_plan
 from funnelkit.plotting._stages import plot_stage_conversion, plot_time_in_stage
@@ -67,6 +69,7 @@ __all__ = [
     "channel_yield",
     "compare",
     "conversion",
+    "conversion_over_time",
     "coverage",
     "datasets",
     "deal_size",
@@ -78,6 +81,7 @@ __all__ = [
     "pipeline",
     "plan",
     "plot_channel_yield",
+    "plot_conversion_over_time",
     "plot_dropoff",
     "plot_funnel",
     "plot_leaderboard",

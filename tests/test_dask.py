@@ -300,6 +300,18 @@ def test_feature_options_equal_pandas(local, npartitions):
             check_same(same, ddf, func, **kw)
 
 
+def test_conversion_over_time_equals_pandas(local):
+    pdf = random_log(78)
+    ddf = dd.from_pandas(pdf, npartitions=3, sort=False)
+    same = ddf.compute().reset_index(drop=True)
+    for kw in (
+        {"period": "D", "window": "2D"},
+        {"period": "W", "by": "seg", "count": "attempts", "window": "1D"},
+        {"period": "D", "exclude": {"click": (1, 3)}, "as_of": "2025-03-04"},
+    ):
+        check_same(same, ddf, fk.conversion_over_time, **kw)
+
+
 def test_triggers_maturity_equal_pandas(local):
     pdf = random_log(77)
     ddf = dd.from_pandas(pdf, npartitions=3, sort=False)

@@ -555,3 +555,119 @@ def test_fifty_step_funnels_run_and_match_reference():
     # 50 repeats of one event: each step needs its own view
     views = log([(u, t, "view") for u, n in ((1, 60), (2, 50), (3, 7)) for t in range(n)])
     assert levels(views, ["view"] * 50) == {1: 50, 2: 50, 3: 7}
+
+
+# ----------------------------------------------------------------------------
+# 3. conversion over time
+# ----------------------------------------------------------------------------
+def over_time_case():
+    rows = []
+    # week of Mon 1 Jan 2024: users 1, 2 enter; 1 buys
+    rows += [(1, 0, "visit"), (1, 1, "buy"), (2, 2, "visit")]
+    # week of 8 Jan: users 3, 4, 5 enter (5 on Sunday the 14th); 3 and 5 buy
+    rows += [(3, 7, "visit"), (3, 9, "buy"), (4, 8, "visit"), (5, 13, "visit"), (5, 14, "buy")]
+    # user 6: visits on the 3rd, again on the 16th and buys on the 17th: with a 5-day window
+    # the winning chain starts on the 16th -> week of 15 Jan
+    rows += [(6, 2, "visit"), (6, 15, "visit"), (6, 16, "buy")]
+    return log(rows)
+
+
+def test_conversion_over_time_by_hand():
+    df = over_time_case()
+    res = fk.conversion_over_time(df, ["visit", "buy"], period="W", window="5D")
+    assert res["period"].tolist() == [day(0), day(0), day(7), day(7), day(14), day(14)]
+    assert res["step"].tolist() == ["visit", "buy"] * 3
+    assert res["entities"].tolist() == [2, 1, 3, 2, 1, 1]
+    np.testing.assert_allclose(res["conversion"], [1, 0.5, 1, 2 / 3, 1, 1])
+    # latest event: the 17th (day 16). Week 1 ends on the 8th, + 5 days = 13th: mature;
+    # week 2 ends on the 15th, + 5 = 20th > 17th: not; week 3 neither
+    assert res["mature"].tolist() == [True, True, False, False, False, False]
+    # as_of the 21st (day 20): week 2 mature too (events after as_of would be ignored)
+    res = fk.conversion_over_time(df, ["visit", "buy"], window="5D", as_of=day(20))
+    assert res["mature"].tolist() == [True, True, True, True, False, False]
+    # no window: a funnel never closes, no period is mature
+    res = fk.conversion_over_time(df, ["visit", "buy"])
+    assert not res["mature"].any()
+    # months: everything in January
+    res = fk.conversion_over_time(df, ["visit", "buy"], period="M", window="5D")
+    assert res["period"].tolist() == [day(0), day(0)]
+    assert res["entities"].tolist() == [6, 4]
+
+
+def test_conversion_over_time_equals_plain_pandas_on_the_entity_table():
+    """Each period's counts = funnel_entities grouped by the period of its step-1 time."""
+    rng = np.random.default_rng(3)
+    n = 600
+    df = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 120, n),
+            "timestamp": EPOCH + pd.to_timedelta(rng.integers(0, 60 * 24, n), unit="h"),
+            "event": rng.choice(["a", "b", "c", "x"], n),
+            "seg": rng.choice(["s", "t"], n),
+        }
+    )
+    steps = ["a", "b", "c"]
+    per = fk.funnel_entities(df, steps, window="4D", by="seg")
+    per = per[per["reached"] > 0]
+    per = per.assign(period=per["a"].dt.to_period("W").dt.start_time)
+    exp = (
+        per.groupby(["seg", "period"])["reached"]
+        .apply(lambda r: [int((r >= k).sum()) for k in (1, 2, 3)])
+        .explode()
+        .astype("int64")
+    )
+    res = fk.conversion_over_time(df, steps, window="4D", by="seg")
+    assert res["entities"].tolist() == exp.tolist()
+    assert res[["seg", "period"]].drop_duplicates().shape[0] == len(exp) // 3
+
+
+def test_conversion_over_time_time_zone_calendar():
+    # 23:30 UTC on Sunday 7 Jan is 00:30 on Monday 8 Jan in Berlin: the next week there
+    df = pd.DataFrame(
+        {
+            "user_id": [1, 1],
+            "timestamp": pd.to_datetime(["2024-01-07 23:30", "2024-01-08 01:00"], utc=True),
+            "event": ["visit", "buy"],
+        }
+    )
+    res = fk.conversion_over_time(df, ["visit", "buy"])
+    assert res["period"].tolist() == [pd.Timestamp("2024-01-01", tz="UTC")] * 2
+    df["timestamp"] = df["timestamp"].dt.tz_convert("Europe/Berlin")
+    res = fk.conversion_over_time(df, ["visit", "buy"])
+    assert res["period"].tolist() == [pd.Timestamp("2024-01-08", tz="Europe/Berlin")] * 2
+
+
+def test_conversion_over_time_attempts_and_errors():
+    ev = log([("u", 0, "A"), ("u", 1, "B"), ("u", 9, "A"), ("u", 10, "B")])
+    res = fk.conversion_over_time(ev, ["A", "B"], count="attempts")
+    # attempt 1 enters in week 1, attempt 2 on the 10th (week 2)
+    assert res["period"].tolist() == [day(0), day(0), day(7), day(7)]
+    assert res["entities"].tolist() == [1, 1, 1, 1]
+    with pytest.raises(fk.InvalidParameterError, match=r"'period'.*alias"):
+        fk.conversion_over_time(ev, ["A", "B"], period="fortnight")
+    ev["period"] = "x"
+    with pytest.raises(fk.InvalidParameterError, match=r"'by'.*'period'"):
+        fk.conversion_over_time(ev, ["A", "B"], by="period")
+    # a column named "period" in the log is fine otherwise
+    assert fk.conversion_over_time(ev, ["A", "B"])["period"].tolist()[0] == day(0)
+
+
+def test_plot_conversion_over_time():
+    import matplotlib.pyplot as plt
+
+    df = over_time_case()
+    df["seg"] = np.where(df["user_id"] % 2 == 0, "even", "odd")
+    res = fk.conversion_over_time(df, ["visit", "buy"], window="5D", by="seg")
+    fig, ax = plt.subplots()
+    out = fk.plot_conversion_over_time(res, ax=ax)
+    assert out is ax
+    assert plt.get_fignums() == [fig.number]
+    # even: users 2 (week 1, no buy), 4 (week 2, no), 6 (week 3, buys); odd: 1, 3 + 5, -
+    assert [line.get_gid() for line in ax.lines] == ["even", "odd"]
+    assert ax.lines[0].get_ydata().tolist() == [0.0, 0.0, 1.0]
+    assert ax.lines[1].get_ydata().tolist() == [1.0, 1.0]
+    # hollow markers for the immature weeks: even has 2 of them, odd 1
+    hollow = [c for c in ax.collections if tuple(c.get_facecolor()[0]) == (1, 1, 1, 1)]
+    assert [len(c.get_offsets()) for c in hollow] == [2, 1]
+    with pytest.raises(fk.InvalidParameterError, match="'step'"):
+        fk.plot_conversion_over_time(res, step="pay", ax=ax)
