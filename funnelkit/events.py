@@ -1717,6 +1717,7 @@ def time_to_convert(
     mature_only: bool = False,
     from_step: str | None = None,
     to_step: str | None = None,
+    bins: int | str | Sequence[pd.Timedelta | str] | None = None,
 ) -> pd.DataFrame:
     """How long converters take from one funnel step to a later one.
 
@@ -1791,11 +1792,21 @@ def time_to_convert(
     to_step : str, optional
         Label (or event name) of the step the clock stops at; default the last
         step.  Must come after ``from_step``.
+    bins : "auto", int or list of durations, optional
+        Return a histogram instead of the quantiles: ``"auto"`` chooses the
+        bins (log-spaced when the times span two orders of magnitude or more,
+        else numpy's ``"auto"`` rule), an int asks for that many equal bins,
+        a list of durations gives the edges.  The same bins for every group.
 
     Returns
     -------
     pandas.DataFrame
-        One row per group:
+        With ``bins``: one row per (group, bin): the ``by`` columns,
+        ``from_step``, ``to_step``, ``bin_low``, ``bin_high``
+        (timedelta64[ns]; bins hold ``bin_low <= t < bin_high``, the last one
+        also ``t == bin_high``), ``count`` (int64, converters in the bin) and
+        ``share`` (float64, of the group's converters; converters outside
+        given edges are in no bin).  Without ``bins``, one row per group:
 
         - the ``by`` columns;
         - ``from_step``, ``to_step`` (str): the two steps' labels;
@@ -1864,10 +1875,13 @@ def time_to_convert(
     kw.update(ties=ties, by=by, attribution=attribution, dropna=dropna)
     kw.update(exclude=exclude, step_windows=step_windows, count=count, hold=hold)
     kw.update(as_of=as_of, mature_only=mature_only)
+    edges_given = _check_bins(bins, func=func)
     opts, g = _compute(func, events, steps, kw)
     sel = g.reached > b
     dur = g.step_time[sel, b] - g.step_time[sel, a]
     gc = g.gcode[sel]
+    if bins is not None:
+        return _histogram(g, opts, gc, dur, bins, edges_given, labels[a], labels[b])
     qs = _group_quantiles(gc, g.n_groups, dur, QUANTILES)
     n_groups = g.n_groups
     out = _block(g.groups, opts.by, 1)
@@ -1877,4 +1891,94 @@ def time_to_convert(
     out["mean"] = _td(_group_means(gc, g.n_groups, dur))
     for i, name in enumerate(("p10", "p25", "median", "p75", "p90")):
         out[name] = _td(qs[:n_groups, i])
+    return out
+
+
+def _check_bins(bins: Any, *, func: str) -> I64 | None:
+    """Validate ``bins``; the edges in ns when given as durations."""
+    expected = "'auto', a positive int or an increasing list of durations"
+    if bins is None or (isinstance(bins, str) and bins == "auto"):
+        return None
+    if isinstance(bins, int | np.integer) and not isinstance(bins, bool):
+        if bins < 1:
+            raise param_error(func, "bins", expected, bins)
+        return None
+    if isinstance(bins, str | bytes) or not isinstance(bins, Sequence) or len(bins) < 2:
+        raise param_error(func, "bins", expected, bins)
+    edges = []
+    for value in bins:
+        td = check_duration(value, name="bins", func=func, allow_none=False)
+        edges.append(int(cast(pd.Timedelta, td).value))
+    arr = np.asarray(edges, dtype=np.int64)
+    if (np.diff(arr) <= 0).any():
+        raise param_error(func, "bins", expected + " (strictly increasing)", bins)
+    return cast(I64, arr)
+
+
+def auto_edges(values: I64, n_bins: int | None = None) -> I64:
+    """Histogram edges (ns) for durations: log-spaced over two or more orders of magnitude.
+
+    Log-spaced: about 5 bins per factor of 10 from the smallest positive
+    duration to the largest (a first bin ``[0, smallest)`` when some are 0);
+    otherwise numpy's ``"auto"`` rule (or ``n_bins`` equal bins).  Edges are
+    whole nanoseconds, strictly increasing.
+    """
+    if values.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    lo, hi = int(values.min()), int(values.max())
+    if hi == lo:
+        return np.asarray([lo, lo + 1], dtype=np.int64)
+    positive = values[values > 0]
+    if n_bins is None and positive.size and hi / int(positive.min()) >= 100:
+        pmin = int(positive.min())
+        n = int(np.clip(np.ceil(5 * np.log10(hi / pmin)), 5, 60))
+        edges = np.rint(np.geomspace(pmin, hi, n + 1)).astype(np.int64)
+        edges[0], edges[-1] = pmin, hi
+        if lo == 0:
+            edges = np.r_[np.int64(0), edges]
+    else:
+        rule: Any = "auto" if n_bins is None else n_bins
+        fl = np.histogram_bin_edges(values.astype(np.float64), bins=rule)
+        edges = np.rint(fl).astype(np.int64)
+        edges[0], edges[-1] = lo, hi
+    edges = np.unique(edges)
+    return cast(I64, edges)
+
+
+def _histogram(
+    g: _Summary,
+    opts: _Options,
+    gc: I64,
+    dur: I64,
+    bins: Any,
+    edges_given: I64 | None,
+    from_label: str,
+    to_label: str,
+) -> pd.DataFrame:
+    """Counts of durations per (group, bin), the same bins for every group."""
+    if edges_given is not None:
+        edges = edges_given
+    else:
+        edges = auto_edges(dur, None if isinstance(bins, str) else int(bins))
+    n_bins = max(edges.size - 1, 0)
+    n_groups = g.n_groups if n_bins else 0
+    if n_bins:
+        idx = np.searchsorted(edges, dur, side="right") - 1
+        idx = np.where(dur == edges[-1], n_bins - 1, idx)  # the last bin is closed
+        inside = (idx >= 0) & (idx < n_bins)
+        flat = np.bincount(gc[inside] * n_bins + idx[inside], minlength=n_groups * n_bins)
+        counts = flat.reshape(n_groups, n_bins).astype(np.int64)
+    else:
+        counts = np.zeros((0, 0), dtype=np.int64)
+    total = np.bincount(gc, minlength=n_groups)[:n_groups] if n_groups else np.zeros(0, np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(total[:, None] > 0, counts / np.maximum(total[:, None], 1), np.nan)
+    out = _block(g.groups.iloc[:n_groups], opts.by, n_bins)
+    size = n_groups * n_bins
+    out["from_step"] = pd.Series([from_label] * size, dtype=str)
+    out["to_step"] = pd.Series([to_label] * size, dtype=str)
+    out["bin_low"] = _td(np.tile(edges[:-1], n_groups) if n_bins else np.zeros(0, np.int64))
+    out["bin_high"] = _td(np.tile(edges[1:], n_groups) if n_bins else np.zeros(0, np.int64))
+    out["count"] = counts.ravel()
+    out["share"] = share.ravel().astype(np.float64)
     return out

@@ -310,6 +310,9 @@ def test_conversion_over_time_equals_pandas(local):
         {"period": "D", "exclude": {"click": (1, 3)}, "as_of": "2025-03-04"},
     ):
         check_same(same, ddf, fk.conversion_over_time, **kw)
+    # histograms: the bins come from all partitions' durations together
+    for kw in ({"bins": "auto"}, {"bins": 5, "by": "seg"}, {"bins": ["0s", "1D", "3D"]}):
+        check_same(same, ddf, fk.time_to_convert, **kw)
 
 
 def test_triggers_maturity_equal_pandas(local):

@@ -671,3 +671,89 @@ def test_plot_conversion_over_time():
     assert [len(c.get_offsets()) for c in hollow] == [2, 1]
     with pytest.raises(fk.InvalidParameterError, match="'step'"):
         fk.plot_conversion_over_time(res, step="pay", ax=ax)
+
+
+# ----------------------------------------------------------------------------
+# 8. time-to-convert histograms
+# ----------------------------------------------------------------------------
+def test_time_to_convert_bins_by_hand():
+    # converters after 1, 2, 2, 5 and 9 days; one never converts
+    rows = [(i, 0, "visit") for i in range(6)]
+    rows += [(i, d, "buy") for i, d in enumerate([1, 2, 2, 5, 9])]
+    df = log(rows)
+    res = fk.time_to_convert(df, ["visit", "buy"], bins=["0D", "2D", "6D", "9D"])
+    assert res["bin_low"].tolist() == [pd.Timedelta(days=d) for d in (0, 2, 6)]
+    assert res["bin_high"].tolist() == [pd.Timedelta(days=d) for d in (2, 6, 9)]
+    # [0, 2): 1 day; [2, 6): 2, 2, 5; [6, 9]: 9 (the last bin is closed)
+    assert res["count"].tolist() == [1, 3, 1]
+    np.testing.assert_allclose(res["share"], [0.2, 0.6, 0.2])
+    # edges that leave some out: 9 days is in no bin, shares are of all 5 converters
+    res = fk.time_to_convert(df, ["visit", "buy"], bins=["1D", "3D"])
+    assert res["count"].tolist() == [3]
+    np.testing.assert_allclose(res["share"], [0.6])
+    # 4 equal bins over [1, 9] days: edges 1, 3, 5, 7, 9 -> 1, 2, 2 | - | 5 | 9
+    res = fk.time_to_convert(df, ["visit", "buy"], bins=4)
+    assert res["bin_low"].tolist() == [pd.Timedelta(days=d) for d in (1, 3, 5, 7)]
+    assert res["count"].tolist() == [3, 0, 1, 1]
+
+
+def test_time_to_convert_auto_bins_linear_and_log():
+    rng = np.random.default_rng(8)
+    # times within one order of magnitude: numpy's "auto" edges
+    secs = rng.integers(3600, 20000, 300)
+    rows = [(i, 0, "a") for i in range(300)] + [(i, int(s), "b") for i, s in enumerate(secs)]
+    df = log(rows, unit="s")
+    res = fk.time_to_convert(df, ["a", "b"], bins="auto")
+    counts, edges = np.histogram(secs.astype(float) * 1e9, bins="auto")
+    assert res["count"].tolist() == counts.tolist()
+    np.testing.assert_allclose(res["bin_low"].to_numpy(dtype="int64"), edges[:-1], atol=1)
+    # from 1 second to 30 days: log-spaced, ~5 bins per factor of 10, first bin [0, 1 s)
+    secs = np.r_[0, 1, 10, 100, 1000, 10_000, 100_000, 2_592_000, rng.integers(1, 2_592_000, 50)]
+    rows = [(i, 0, "a") for i in range(secs.size)] + [(i, int(s), "b") for i, s in enumerate(secs)]
+    res = fk.time_to_convert(log(rows, unit="s"), ["a", "b"], bins="auto", by=None)
+    low = res["bin_low"].to_numpy(dtype="int64")
+    high = res["bin_high"].to_numpy(dtype="int64")
+    assert low[0] == 0
+    assert high[0] == 1_000_000_000
+    ratios = high[1:] / low[1:]
+    np.testing.assert_allclose(ratios, ratios[0], rtol=1e-6)
+    assert ratios[0] == pytest.approx(
+        10 ** (np.log10(2_592_000) / np.ceil(5 * np.log10(2_592_000)))
+    )
+    assert res["count"].sum() == secs.size
+    # per group: the same bins, counts add up to the total
+    df = log(rows, unit="s")
+    df["seg"] = np.where(df["user_id"] % 2 == 0, "even", "odd")
+    by = fk.time_to_convert(df, ["a", "b"], bins="auto", by="seg")
+    assert by.groupby("seg")["count"].sum().tolist() == [29, 29]
+    np.testing.assert_array_equal(
+        by.groupby("bin_low", sort=False)["count"].sum().to_numpy(), res["count"].to_numpy()
+    )
+    with pytest.raises(fk.InvalidParameterError, match="'bins'"):
+        fk.time_to_convert(df, ["a", "b"], bins=["2D", "1D"])
+    with pytest.raises(fk.InvalidParameterError, match="'bins'"):
+        fk.time_to_convert(df, ["a", "b"], bins=0)
+
+
+def test_plot_time_to_convert_histogram():
+    import matplotlib.pyplot as plt
+
+    rows = [(i, 0, "visit") for i in range(6)]
+    rows += [(i, d, "buy") for i, d in enumerate([1, 2, 2, 5, 9])]
+    res = fk.time_to_convert(log(rows), ["visit", "buy"], bins=["0D", "2D", "6D", "9D"])
+    fig, ax = plt.subplots()
+    out = fk.plot_time_to_convert(res, ax=ax)
+    assert out is ax
+    assert plt.get_fignums() == [fig.number]
+    (patch,) = ax.patches
+    values, edges, _baseline = patch.get_data()
+    np.testing.assert_allclose(values, [0.2, 0.6, 0.2])
+    np.testing.assert_allclose(edges, [0, 2, 6, 9])
+    assert ax.get_xlabel() == "visit → buy (days)"
+    assert ax.get_xscale() == "linear"
+    secs = [0, 1, 100, 10_000, 1_000_000]
+    rows = [(i, 0, "a") for i in range(5)] + [(i, s, "b") for i, s in enumerate(secs)]
+    res = fk.time_to_convert(log(rows, unit="s"), ["a", "b"], bins="auto")
+    fig, ax = plt.subplots()
+    fk.plot_time_to_convert(res, ax=ax)
+    assert ax.get_xscale() == "symlog"

@@ -13,7 +13,7 @@ from funnelkit.plotting._common import check_result, color, get_ax
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["plot_conversion_over_time"]
+__all__ = ["plot_conversion_over_time", "plot_time_histogram"]
 
 
 def _empty(ax: Axes, text: str = "no entities") -> Axes:
@@ -123,3 +123,56 @@ def _percent() -> Any:
     from matplotlib.ticker import PercentFormatter
 
     return PercentFormatter(xmax=1.0)
+
+
+_UNITS = ((86_400e9, "days"), (3_600e9, "hours"), (60e9, "minutes"), (1e9, "seconds"))
+
+
+def plot_time_histogram(result: pd.DataFrame, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Draw a ``time_to_convert(..., bins=...)`` histogram: one step outline per group.
+
+    The x axis is in days, hours, minutes or seconds (whichever reads best),
+    logarithmic (``symlog`` when a bin starts at 0) when the bins are
+    log-spaced; the y axis is the share of each group's converters, so groups
+    of different sizes compare.  ``kwargs`` go to
+    :meth:`matplotlib.axes.Axes.stairs`.  Called by
+    :func:`funnelkit.plot_time_to_convert`.
+    """
+    cols = ["from_step", "to_step", "bin_low", "bin_high", "count", "share"]
+    check_result(result, cols, func="plot_time_to_convert", source="time_to_convert")
+    ax = get_ax(ax)
+    if len(result) == 0:
+        return _empty(ax, "no converters")
+    by = list(result.columns[: list(result.columns).index("from_step")])
+    hi_ns = result["bin_high"].to_numpy(dtype="timedelta64[ns]").view(np.int64)
+    top = float(hi_ns.max())
+    scale, unit = next(((s, u) for s, u in _UNITS if top >= s), (1e9, "seconds"))
+    if by:
+        keys = result[by].astype(object).where(result[by].notna(), "(missing)").astype(str)
+        labels = keys.agg(" / ".join, axis=1).to_numpy()
+    else:
+        labels = np.full(len(result), "", dtype=object)
+    edges_all = np.array([], dtype=float)
+    for g, label in enumerate(dict.fromkeys(labels)):
+        part = result[labels == label]
+        lo = part["bin_low"].to_numpy(dtype="timedelta64[ns]").view(np.int64) / scale
+        hi = part["bin_high"].to_numpy(dtype="timedelta64[ns]").view(np.int64) / scale
+        edges = np.r_[lo, hi[-1:]]
+        edges_all = edges
+        share = part["share"].to_numpy(dtype=float)
+        patch = ax.stairs(share, edges, color=color(g), label=label or None, **kwargs)
+        patch.set_gid(label or "all")
+    positive = edges_all[edges_all > 0]
+    if positive.size >= 2 and positive.max() / positive.min() >= 100:
+        if edges_all[0] == 0:
+            ax.set_xscale("symlog", linthresh=float(positive.min()))
+        else:
+            ax.set_xscale("log")
+    first = result.iloc[0]
+    ax.set_xlabel(f"{first['from_step']} → {first['to_step']} ({unit})")
+    ax.set_ylabel("share of converters")
+    if by:
+        ax.legend(title=" / ".join(str(b) for b in by))
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax
