@@ -11,9 +11,10 @@ implementation of chains) and aggregate its per-entity table.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ from funnelkit._validate import (
 )
 from funnelkit.errors import InvalidParameterError
 from funnelkit.events import (
+    I64,
     Count,
     Exclude,
     Order,
@@ -37,11 +39,16 @@ from funnelkit.events import (
     Ties,
     _compute,
     _conversion_table,
+    _dask_entity_map,
     _dask_latest,
+    _entity_table,
+    _options,
+    _prepare,
+    _sort_entities,
     _time_ns,
 )
 
-__all__ = ["conversion_over_time"]
+__all__ = ["conversion_over_time", "next_events"]
 
 PERIOD_COLUMN = "period"
 
@@ -306,3 +313,299 @@ def _cut(
     if ts.tz is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return int(ts.as_unit("ns").value)
+
+
+WHO = ("dropped", "converted", "all")
+NONE_PATH = "(no further events)"
+
+
+def next_events(
+    events: pd.DataFrame,
+    steps: Sequence[Step],
+    *,
+    after_step: int = 1,
+    depth: int = 3,
+    who: Literal["dropped", "converted", "all"] = "dropped",
+    between: bool = False,
+    top: int | None = 10,
+    entity: str = "user_id",
+    time: str = "timestamp",
+    event: str = "event",
+    window: pd.Timedelta | str | int | None = None,
+    order: Order = "ordered",
+    ties: Ties = "allow",
+    dropna: bool = False,
+    exclude: Exclude = None,
+    step_windows: Sequence[pd.Timedelta | str | None] | None = None,
+    as_of: pd.Timestamp | str | None = None,
+) -> pd.DataFrame:
+    """What entities did next: the most common sequences of events after a funnel step.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame or dask.dataframe.DataFrame
+        The event log: one row per event of an entity.  A Dask DataFrame
+        (``funnelkit[dask]``) gives the same result, computed partition by
+        partition after a shuffle by entity (see ``docs/dask.md``).
+    steps : list of str or list of lists of str
+        The funnel's steps in order.  Each item is an event name, or a list of
+        event names any of which fills the step (labelled ``"a | b"``).
+    after_step : int, default=1
+        The step k (1-based) after whose event the sequences start (the time
+        of step k in the entity's winning chain).
+    depth : int, default=3
+        How many events make a sequence (fewer when the entity has fewer).
+    who : {"dropped", "converted", "all"}, default="dropped"
+        The entities studied: those whose chain stopped at step k
+        (``reached == k``), those that went on (``reached > k``), or all that
+        reached step k.
+    between : bool, default=False
+        Only the events strictly between step k and step k + 1, of the
+        entities that went on (``who`` must be ``"converted"``): what
+        converters did on the way.
+    top : int or None, default=10
+        Keep the ``top`` most common sequences (None: all).
+    entity : str, default="user_id"
+        Column that identifies the entity (a user, a lead, a prospect).
+    time : str, default="timestamp"
+        Column holding the event time: datetime64 of any unit or time zone, or ISO 8601 strings.
+    event : str, default="event"
+        Column holding the event name.
+    window : Timedelta, str or 0, optional
+        Longest time from a chain's step-1 event to its last step (inclusive),
+        e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
+    order : {"ordered", "strict", "any"}, default="ordered"
+        ``"ordered"``: steps in order, other events may come between;
+        ``"strict"``: between two consecutive steps only repeats of the first of
+        them may occur; ``"any"``: steps in any order within one window.
+    ties : {"allow", "strict"}, default="allow"
+        ``"allow"``: an event at the same time as the previous step counts as
+        after it (as ClickHouse does); ``"strict"``: each step must be strictly
+        later than the previous one.  Ignored when ``order="any"``.
+    dropna : bool, default=False
+        Leave out rows whose entity is missing (with a warning) instead of
+        raising :class:`~funnelkit.InvalidDataError`.
+    exclude : dict or list of pairs, optional
+        Exclusion steps: ``{"cancel": (1, 3)}`` (or ``[(["cancel", "refund"],
+        (1, 3))]``) makes a chain invalid when a ``cancel`` event lies strictly
+        between its step-1 and step-3 events (steps 1-based, ``(1,
+        len(steps))`` the whole funnel).  The entity keeps its deepest valid
+        chain, so a later clean attempt still counts.
+    step_windows : list of (Timedelta, str or None), optional
+        One limit per transition: step k + 1 must come within
+        ``step_windows[k - 1]`` of step k (inclusive; None: no limit).
+        Combines with ``window``.
+    as_of : Timestamp or str, optional
+        Observation date: events after it are ignored, and maturity is
+        judged at it (default: the latest event).  Read in the data's time
+        zone.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per sequence, most common first (ties: in order of the
+        sequences' text):
+
+        - ``step`` (str): the label of step k;
+        - ``path`` (str): the events joined by ``" → "``, or ``"(no further
+          events)"``;
+        - ``event_1`` ... ``event_<depth>`` (object): the events, None past
+          the end of a shorter sequence;
+        - ``entities`` (int64): entities whose next events are this sequence;
+        - ``share`` (float64): of the entities studied (all of them, not only
+          the ``top``);
+        - ``cumulative_share`` (float64): of this and the more common ones;
+        - ``total`` (int64): the entities studied.
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A column named by ``entity``, ``time`` or ``event`` is missing.
+    InvalidDataError
+        ``entity`` has missing values (unless ``dropna=True``) or ``time`` does
+        not hold datetimes.
+    InvalidParameterError
+        ``after_step``, ``depth``, ``who``, ``between`` or ``top`` is invalid,
+        or another parameter is (as in :func:`funnelkit.funnel_entities`).
+
+    See Also
+    --------
+    funnel_entities : The per-entity table (step times) this starts from.
+    plot_next_events : The sequences as bars.
+
+    Notes
+    -----
+    "After" is strictly later in time than the step-k event of the entity's
+    winning chain (events at the same instant are left out, since their order
+    is not known); events at one instant keep their input order.  Every event
+    of the entity counts, funnel steps included.  Each studied entity has one
+    sequence, so ``entities`` add up to ``total`` over all sequences.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> ev = pd.DataFrame({
+    ...     "user_id": [1, 1, 1, 2, 2, 2, 3, 3],
+    ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03",
+    ...                                  "2025-01-01", "2025-01-02", "2025-01-04",
+    ...                                  "2025-01-01", "2025-01-02"]),
+    ...     "event": ["cart", "pricing", "exit", "cart", "pricing", "exit", "cart", "buy"],
+    ... })
+    >>> res = fk.next_events(ev, ["cart", "buy"], depth=2)
+    >>> res[["path", "entities", "share"]]
+                  path  entities  share
+    0  pricing → exit         2    1.0
+    """
+    func = "next_events"
+    names_count = _n_steps(steps, func=func)
+    if (
+        isinstance(after_step, bool)
+        or not isinstance(after_step, int | np.integer)
+        or not 1 <= after_step <= names_count
+    ):
+        raise param_error(func, "after_step", f"an integer from 1 to {names_count}", after_step)
+    if isinstance(depth, bool) or not isinstance(depth, int | np.integer) or depth < 1:
+        raise param_error(func, "depth", "a positive integer", depth)
+    if who not in WHO:
+        raise param_error(func, "who", "one of " + ", ".join(repr(w) for w in WHO), who)
+    if not isinstance(between, bool | np.bool_):
+        raise param_error(func, "between", "True or False", between)
+    if top is not None and (
+        isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 1
+    ):
+        raise param_error(func, "top", "a positive integer or None", top)
+    k = int(after_step)
+    if (who == "converted" or between) and k == names_count:
+        raise param_error(
+            func, "after_step", f"a step with a next step (1 to {names_count - 1})", after_step
+        )
+    if between and who != "converted":
+        msg = (
+            f"The 'between' parameter of {func} looks at converters only: pass "
+            f"who='converted' with between=True (got who={who!r})."
+        )
+        raise InvalidParameterError(msg)
+    kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=window, order=order)
+    kw.update(ties=ties, dropna=dropna, exclude=exclude, step_windows=step_windows, as_of=as_of)
+    reduce = functools.partial(_path_counts, k, int(depth), who, bool(between), entity, time, event)
+    if is_dask(events):
+        labels, parts = _dask_entity_map(events, list(steps), reduce, **kw)
+        counts = pd.concat(parts, ignore_index=True) if parts else reduce(*_no_rows(events))
+    else:
+        df = check_frame(events, table="events", func=func)
+        opts = _options(df, steps, func=func, by=None, attribution="first", **kw)
+        prep, _ = _prepare(df, opts, func=func, all_rows=True)
+        per = _sort_entities(_entity_table(prep, opts), entity)
+        labels = [str(c) for c in per.columns[2 : 2 + names_count]]
+        cut = None if as_of is None else _cut(df, df, entity, time, as_of, False, func=func)
+        rows = df if cut is None else _before(df, time, cut)
+        counts = reduce(rows, per)
+    return _path_table(counts, labels[k - 1], int(depth), top)
+
+
+def _n_steps(steps: Any, *, func: str) -> int:
+    from funnelkit.events import _parse_steps
+
+    return len(_parse_steps(steps, func=func)[0])
+
+
+def _no_rows(events: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    meta = events._meta
+    return meta, pd.DataFrame({"reached": pd.Series([], dtype=np.int64)})
+
+
+def _before(df: pd.DataFrame, time: str, cut: int) -> pd.DataFrame:
+    t_ns, _ = _time_ns(df, time)
+    kept: pd.DataFrame = df.iloc[np.flatnonzero((t_ns != NAT) & (t_ns <= cut))]
+    return kept
+
+
+def _path_counts(
+    k: int,
+    depth: int,
+    who: str,
+    between: bool,
+    entity: str,
+    time: str,
+    event: str,
+    rows: pd.DataFrame,
+    per: pd.DataFrame,
+) -> pd.DataFrame:
+    """Entities per sequence of next events, for the entities of ``per`` (additive).
+
+    ``per`` is the engine's per-entity table of the entities of ``rows``.
+    """
+    cols = [f"event_{i + 1}" for i in range(depth)]
+    reached = per["reached"].to_numpy(dtype=np.int64)
+    if who == "dropped":
+        study = reached == k
+    elif who == "converted":
+        study = reached > k
+    else:
+        study = reached >= k
+    if len(per) == 0 or not study.any():
+        empty: dict[str, Any] = {c: pd.Series([], dtype=object) for c in cols}
+        empty["entities"] = pd.Series([], dtype=np.int64)
+        return cast(pd.DataFrame, pd.DataFrame(empty))
+    step_cols = list(per.columns[2:])
+    t_k = _column_ns(per[step_cols[k - 1]])
+    t_next = _column_ns(per[step_cols[k]]) if between else None
+    ent_idx = pd.Index(per[entity]).get_indexer(rows[entity])
+    t_ns, _ = _time_ns(rows, time)
+    e = np.maximum(ent_idx, 0)
+    keep = (ent_idx >= 0) & (t_ns != NAT) & study[e] & (t_ns > t_k[e])
+    if t_next is not None:
+        keep &= t_ns < t_next[e]
+    pos = np.flatnonzero(keep)
+    order_ = np.lexsort((pos, t_ns[pos], ent_idx[pos]))
+    pos = pos[order_]
+    ent = ent_idx[pos]
+    starts = np.flatnonzero(np.r_[True, ent[1:] != ent[:-1]]) if ent.size else ent
+    rank = np.arange(ent.size) - np.repeat(starts, np.diff(np.r_[starts, ent.size]))
+    first = rank < depth
+    pos, ent, rank = pos[first], ent[first], rank[first]
+    names, uniques = pd.factorize(rows[event].take(pos).astype(object), use_na_sentinel=True)
+    studied = np.flatnonzero(study)
+    row_of = np.full(len(per), -1, dtype=np.int64)
+    row_of[studied] = np.arange(studied.size)
+    grid = np.full((studied.size, depth), -1, dtype=np.int64)
+    grid[row_of[ent], rank] = names
+    paths, counts = np.unique(grid, axis=0, return_counts=True)
+    labels = np.asarray([*list(uniques), None], dtype=object)  # -1: past the end
+    out = pd.DataFrame({c: labels[paths[:, i]] for i, c in enumerate(cols)})
+    out["entities"] = counts.astype(np.int64)
+    return cast(pd.DataFrame, out)
+
+
+def _column_ns(col: pd.Series) -> I64:
+    from funnelkit._validate import datetime_to_ns
+
+    return datetime_to_ns(col)
+
+
+def _path_table(counts: pd.DataFrame, step: str, depth: int, top: int | None) -> pd.DataFrame:
+    """The ranked table of :func:`next_events` from (possibly several partitions') counts."""
+    cols = [f"event_{i + 1}" for i in range(depth)]
+    if len(counts):
+        summed = counts.groupby(cols, dropna=False, sort=False, as_index=False)["entities"].sum()
+        counts = cast(pd.DataFrame, summed)
+    paths = [
+        " → ".join(str(v) for v in row if v is not None and not pd.isna(v)) or NONE_PATH
+        for row in counts[cols].itertuples(index=False)
+    ]  # one string per distinct sequence (the result's rows), not per entity
+    total = int(counts["entities"].sum()) if len(counts) else 0
+    out = pd.DataFrame({"step": pd.Series([step] * len(counts), dtype=str), "path": paths})
+    for c in cols:
+        out[c] = counts[c].astype(object).where(counts[c].notna(), None).to_numpy()
+    out["entities"] = counts["entities"].to_numpy(dtype=np.int64)
+    out = out.iloc[np.lexsort((out["path"].to_numpy(dtype=str), -out["entities"].to_numpy()))]
+    if top is not None:
+        out = out.iloc[:top]
+    out = out.reset_index(drop=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = out["entities"].to_numpy(dtype=np.float64) / total if total else np.zeros(len(out))
+    out["share"] = share
+    out["cumulative_share"] = np.cumsum(share)
+    out["total"] = np.full(len(out), total, dtype=np.int64)
+    return cast(pd.DataFrame, out)

@@ -315,6 +315,18 @@ def test_conversion_over_time_equals_pandas(local):
         check_same(same, ddf, fk.time_to_convert, **kw)
 
 
+def test_next_events_equal_pandas(local):
+    pdf = random_log(79)
+    ddf = dd.from_pandas(pdf, npartitions=4, sort=False)
+    same = ddf.compute().reset_index(drop=True)
+    for kw in (
+        {"window": "2D"},
+        {"who": "converted", "between": True, "after_step": 2, "top": None},
+        {"who": "all", "depth": 2, "exclude": {"click": (1, 2)}, "as_of": "2025-03-05"},
+    ):
+        check_same(same, ddf, fk.next_events, **kw)
+
+
 def test_triggers_maturity_equal_pandas(local):
     pdf = random_log(77)
     ddf = dd.from_pandas(pdf, npartitions=3, sort=False)

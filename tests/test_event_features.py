@@ -757,3 +757,115 @@ def test_plot_time_to_convert_histogram():
     fig, ax = plt.subplots()
     fk.plot_time_to_convert(res, ax=ax)
     assert ax.get_xscale() == "symlog"
+
+
+# ----------------------------------------------------------------------------
+# 7. paths after a drop-off and between steps
+# ----------------------------------------------------------------------------
+def paths_case():
+    rows = []
+    # steps cart -> pay -> done; users 1-3 stop at cart, 4-5 go on
+    rows += [(1, 0, "cart"), (1, 1, "pricing"), (1, 2, "faq"), (1, 3, "exit"), (1, 4, "x")]
+    rows += [(2, 0, "cart"), (2, 1, "pricing"), (2, 2, "faq"), (2, 3, "exit")]
+    rows += [(3, 0, "pricing"), (3, 1, "cart")]  # nothing after its cart
+    rows += [(4, 0, "cart"), (4, 1, "coupon"), (4, 2, "pay"), (4, 3, "done")]
+    rows += [(5, 0, "cart"), (5, 1, "coupon"), (5, 1.5, "faq"), (5, 2, "pay"), (5, 9, "exit")]
+    return log(rows)
+
+
+def test_next_events_dropped_by_hand():
+    df = paths_case()
+    res = fk.next_events(df, ["cart", "pay", "done"], after_step=1, depth=3)
+    # 1 and 2: pricing, faq, exit (1's fourth event is past the depth); 3: nothing
+    assert res["path"].tolist() == ["pricing → faq → exit", "(no further events)"]
+    assert res["entities"].tolist() == [2, 1]
+    np.testing.assert_allclose(res["share"], [2 / 3, 1 / 3])
+    np.testing.assert_allclose(res["cumulative_share"], [2 / 3, 1])
+    assert res["total"].tolist() == [3, 3]
+    assert res["event_1"].tolist() == ["pricing", None]
+    assert res["step"].tolist() == ["cart", "cart"]
+    # depth 1, top 1
+    res = fk.next_events(df, ["cart", "pay", "done"], depth=1, top=1)
+    assert res["path"].tolist() == ["pricing"]
+    np.testing.assert_allclose(res["share"], [2 / 3])
+
+
+def test_next_events_converted_all_and_between():
+    df = paths_case()
+    steps = ["cart", "pay", "done"]
+    res = fk.next_events(df, steps, who="converted", depth=2)
+    # 4: coupon, pay; 5: coupon, faq -> ties in count are ordered by their text
+    assert res["path"].tolist() == ["coupon → faq", "coupon → pay"]
+    res = fk.next_events(df, steps, who="converted", between=True, depth=5)
+    # between cart and pay: 4 did coupon; 5 did coupon, faq
+    assert res["path"].tolist() == ["coupon", "coupon → faq"]
+    assert res["entities"].tolist() == [1, 1]
+    res = fk.next_events(df, steps, who="all", depth=1)
+    assert res["path"].tolist() == ["coupon", "pricing", "(no further events)"]
+    assert res["entities"].tolist() == [2, 2, 1]
+    # after the last step (the converters of the whole funnel): user 4 did nothing more
+    res = fk.next_events(df, steps, after_step=3, who="all")
+    assert res["path"].tolist() == ["(no further events)"]
+    # as_of: user 1's and 2's exits on day 3 are after it
+    res = fk.next_events(df, steps, depth=3, as_of=day(2))
+    assert res["path"].tolist() == ["pricing → faq", "(no further events)"]
+    with pytest.raises(fk.InvalidParameterError, match=r"'between'.*who='converted'"):
+        fk.next_events(df, steps, between=True)
+    with pytest.raises(fk.InvalidParameterError, match=r"'after_step'.*1 to 3"):
+        fk.next_events(df, steps, after_step=4)
+    with pytest.raises(fk.InvalidParameterError, match=r"'after_step'.*next step"):
+        fk.next_events(df, steps, after_step=3, who="converted")
+    with pytest.raises(fk.InvalidParameterError, match="'who'"):
+        fk.next_events(df, steps, who="lost")
+    with pytest.raises(fk.InvalidParameterError, match="'depth'"):
+        fk.next_events(df, steps, depth=0)
+    with pytest.raises(fk.InvalidParameterError, match=r"'steps' parameter of next_events"):
+        fk.next_events(df, ["cart", "pya"])
+
+
+def test_next_events_match_a_plain_loop():
+    rng = np.random.default_rng(11)
+    n = 500
+    df = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 60, n),
+            "timestamp": BASE + pd.to_timedelta(rng.integers(0, 40, n), unit="s"),
+            "event": rng.choice(["a", "b", "c", "x", "y"], n),
+        }
+    )
+    steps = ["a", "b", "c"]
+    per = fk.funnel_entities(df, steps, window="10s")
+    for who, k, between in (("dropped", 1, False), ("converted", 2, True), ("all", 2, False)):
+        paths = {}
+        for _, row in per.iterrows():
+            level = row["reached"]
+            if not {"dropped": level == k, "converted": level > k, "all": level >= k}[who]:
+                continue
+            t_k = row[steps[k - 1]]
+            mine = df[(df["user_id"] == row["user_id"]) & (df["timestamp"] > t_k)]
+            if between:
+                mine = mine[mine["timestamp"] < row[steps[k]]]
+            mine = mine.reset_index().sort_values(["timestamp", "index"])
+            path = " → ".join(mine["event"].iloc[:3]) or "(no further events)"
+            paths[path] = paths.get(path, 0) + 1
+        exp = sorted(paths.items(), key=lambda kv: (-kv[1], kv[0]))
+        res = fk.next_events(
+            df, steps, after_step=k, who=who, between=between, window="10s", top=None
+        )
+        assert list(zip(res["path"], res["entities"], strict=True)) == exp
+
+
+def test_plot_next_events():
+    import matplotlib.pyplot as plt
+
+    res = fk.next_events(paths_case(), ["cart", "pay", "done"])
+    fig, ax = plt.subplots()
+    out = fk.plot_next_events(res, ax=ax)
+    assert out is ax
+    assert plt.get_fignums() == [fig.number]
+    np.testing.assert_allclose([p.get_width() for p in ax.patches], [2 / 3, 1 / 3])
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "pricing → faq → exit",
+        "(no further events)",
+    ]
+    assert [t.get_text() for t in ax.texts] == ["67% (2)", "33% (1)"]

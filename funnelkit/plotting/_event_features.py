@@ -13,7 +13,7 @@ from funnelkit.plotting._common import check_result, color, get_ax
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["plot_conversion_over_time", "plot_time_histogram"]
+__all__ = ["plot_conversion_over_time", "plot_next_events", "plot_time_histogram"]
 
 
 def _empty(ax: Axes, text: str = "no entities") -> Axes:
@@ -173,6 +173,85 @@ def plot_time_histogram(result: pd.DataFrame, *, ax: Axes | None = None, **kwarg
     ax.set_ylabel("share of converters")
     if by:
         ax.legend(title=" / ".join(str(b) for b in by))
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax
+
+
+def plot_next_events(
+    result: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    annotate: bool = True,
+    **kwargs: Any,
+) -> Axes:
+    """Draw the most common sequences of next events as horizontal bars, most common on top.
+
+    Parameters
+    ----------
+    result : pandas.DataFrame
+        The result of :func:`funnelkit.next_events`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; default the current Axes (``plt.gca()``).
+    annotate : bool, default=True
+        Label each bar with its share of the entities studied and their count.
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.barh` (the bars).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on: one bar per sequence, as long as its share of the
+        entities studied, the sequence as the tick label.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``result`` is not a :func:`funnelkit.next_events` result.
+
+    See Also
+    --------
+    funnelkit.next_events : Computes the table drawn here.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> ev = pd.DataFrame({
+    ...     "user_id": [1, 1, 2, 2, 3, 4, 4],
+    ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-01",
+    ...                                  "2025-01-03", "2025-01-01", "2025-01-01",
+    ...                                  "2025-01-02"]),
+    ...     "event": ["cart", "exit", "cart", "pricing", "cart", "cart", "buy"],
+    ... })
+    >>> res = fk.next_events(ev, ["cart", "buy"], depth=1)
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> ax = fk.plot_next_events(res, ax=ax)
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['(no further events)', 'exit', 'pricing']
+    >>> plt.close(fig)
+    """
+    func = "plot_next_events"
+    check_result(
+        result, ["step", "path", "entities", "share", "total"], func=func, source="next_events"
+    )
+    ax = get_ax(ax)
+    if len(result) == 0:
+        return _empty(ax)
+    y = np.arange(len(result), dtype=float)
+    share = result["share"].to_numpy(dtype=float)
+    kwargs.setdefault("color", color(0))
+    bars = ax.barh(y, share, **kwargs)
+    if annotate:
+        texts = [f"{s:.0%} ({n:,})" for s, n in zip(share, result["entities"], strict=True)]
+        ax.bar_label(bars, texts, padding=3, fontsize="small")
+    ax.set_yticks(y, result["path"].tolist())
+    ax.set_ylim(len(result) - 0.5, -0.5)
+    total = int(result["total"].iloc[0])
+    ax.set_xlabel(f"share of the {total:,} entities, after {result['step'].iloc[0]}")
+    ax.xaxis.set_major_formatter(_percent())
+    ax.margins(x=0.15 if annotate else 0.02)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return ax
