@@ -969,8 +969,11 @@ def attempts_kernel(
     out, and the next attempt starts at the first step-1 row strictly after
     that.  The deadline is ``start + window`` (``NEVER`` without a window).
     One round of :func:`feature_kernel` per attempt number (a loop over
-    attempts, not over entities or rows); table rows are sorted by
-    (entity, attempt).
+    attempts, not over entities or rows) on the rows still of use: each
+    round drops the rows up to the end of the attempts it closed, so the
+    work is the rows times the attempts they wait through, and a log whose
+    busiest entity has thousands of attempts takes thousands of rounds.
+    Table rows are sorted by (entity, attempt).
     """
     n_steps = len(members)
     m0 = members[0]
@@ -992,6 +995,9 @@ def attempts_kernel(
     numbers: list[I64] = []
     deadlines: list[I64] = []
     number = 0
+    # the rows still of use, shrinking round by round (each round drops what it consumed)
+    pool = list(members)
+    pool_ex = [e.rows for e in exclusions]
     while True:
         cand = open_[inv] & (t0 > prev_end[inv])
         if not cand.any():
@@ -1012,8 +1018,10 @@ def attempts_kernel(
             ok &= (time[r] >= lo[ec]) & (time[r] <= limit[ec])
             return cast(I64, r[ok])
 
-        sub_members = [keep(m) for m in members]
-        sub_ex = [Exclusion(e.first, e.last, keep(e.rows)) for e in exclusions]
+        sub_members = [keep(m) for m in pool]
+        sub_ex = [
+            Exclusion(e.first, e.last, keep(r)) for e, r in zip(exclusions, pool_ex, strict=True)
+        ]
         tab = feature_kernel(
             codes,
             time,
@@ -1032,6 +1040,17 @@ def attempts_kernel(
         tables.append(tab)
         numbers.append(np.full(tab.entities.size, number, dtype=np.int64))
         deadlines.append(limit[idx])
+
+        def future(r: I64) -> I64:
+            # rows a later attempt can use: open entities, strictly after the attempt's end
+            e = row_ent[r]
+            ec = np.maximum(e, 0)
+            return cast(I64, r[(e >= 0) & open_[ec] & (time[r] > prev_end[ec])])
+
+        pool = [future(m) for m in pool]
+        pool_ex = [future(r) for r in pool_ex]
+        later = open_[inv] & (t0 > prev_end[inv])
+        inv, t0 = inv[later], t0[later]
     table = FunnelTable(
         np.concatenate([t.entities for t in tables]),
         np.concatenate([t.reached for t in tables]),
