@@ -715,8 +715,9 @@ def _mature(
     """Whether each table row's level can no longer change by ``as_of``.
 
     Converted rows are mature.  An entity is otherwise mature when the window
-    (or the sum of the step windows) from its *last* step-1 event had elapsed
-    by ``as_of``: no chain can still grow.  An attempt is mature when its
+    (or the sum of the step windows) from its *last* step-1 event (with
+    ``order="any"``: its last event of any step, where an interval may start)
+    had elapsed by ``as_of``: none of its chains can still grow.  An attempt is mature when its
     window had run out.  Without a window only converted rows are mature.
     """
     k = table.n_steps
@@ -729,7 +730,8 @@ def _mature(
     horizon = opts.horizon
     if horizon is None:
         return cast("np.ndarray[Any, np.dtype[np.bool_]]", done)
-    m0 = prep.members[0]
+    # the last event that can start (or, in any order, be the start of) a chain still open
+    m0 = prep.members[0] if opts.order != "any" else np.concatenate(prep.members)
     uniq, inv = np.unique(prep.codes[m0], return_inverse=True)
     last = np.full(uniq.size, NAT, dtype=np.int64)
     np.maximum.at(last, inv.reshape(-1), prep.time[m0])

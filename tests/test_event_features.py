@@ -110,6 +110,12 @@ def test_docs_exclusion_example_posthog_mixpanel():
     ev = log([("A", 0, "signup"), ("A", 1, "cancel"), ("A", 2, "signup"), ("A", 3, "pay")])
     ev = pd.concat([ev, log([("B", 0, "signup"), ("B", 1, "cancel"), ("B", 2, "pay")])])
     assert levels(ev, ["signup", "pay"], exclude={"cancel": (1, 2)}) == {"A": 2, "B": 1}
+    # with attempts: A's one attempt (no window) keeps the clean chain and converts
+    res = fk.funnel_entities(
+        ev, ["signup", "pay"], exclude={"cancel": (1, 2)}, count="attempts"
+    ).set_index("user_id")
+    assert res.loc["A", "attempt"] == 1
+    assert res.loc["A", "reached"] == 2
 
 
 # ----------------------------------------------------------------------------
@@ -409,6 +415,32 @@ def test_plain_reference_agrees_with_feature_reference(df, steps, data):
             df, steps, window=window, ties=ties, step_windows=[None] * (len(steps) - 1)
         )
         pd.testing.assert_frame_equal(feat, plain)
+
+
+@SETTINGS
+@given(event_logs(max_entities=4, max_rows=8, segment=False), disjoint_steps(), st.data())
+def test_as_of_with_every_order(df, steps, data):
+    """as_of = the plain reference on the rows up to as_of; mature by its definition."""
+    order = data.draw(st.sampled_from(["ordered", "strict", "any"]))
+    window = data.draw(st.sampled_from(["0s", "1s", "3s"]))
+    cut = BASE + pd.Timedelta(milliseconds=500 * data.draw(st.integers(0, 10)))
+    if not set(steps) <= set(df["event"]):
+        return
+    got = fk.funnel_entities(df, steps, order=order, window=window, as_of=cut)
+    kept = df[df["timestamp"] <= cut]
+    exp = funnel_entities_ref(kept, steps, order=order, window=window)
+    starters = steps if order == "any" else steps[:1]  # events a still-open chain starts at
+    last = kept[kept["event"].isin(starters)].groupby("user_id")["timestamp"].max()
+    open_until = exp["user_id"].map(last) + pd.Timedelta(window)
+    exp["mature"] = (exp["reached"] == len(steps)) | (
+        (exp["reached"] > 0) & (open_until <= cut).fillna(False).astype(bool)
+    )
+    pd.testing.assert_frame_equal(got, exp)
+    conv = fk.conversion(df, steps, order=order, window=window, as_of=cut, mature_only=True)
+    mature = exp[exp["mature"]]
+    if len(mature):
+        counts = [int((mature["reached"] >= k).sum()) for k in range(1, len(steps) + 1)]
+        assert conv["entities"].tolist() == counts
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
