@@ -303,7 +303,10 @@ def triggers(
         raise InvalidParameterError(msg)
     if as_of is not None:
         check_date(as_of, tz="UTC", name="as_of", func=func)  # parseable; zone read below
-    cut = _observation_date(events, df, entity, time, as_of, dask_input, func=func)
+    # the observation date: only needed to cut (as_of) or to judge age and maturity
+    cut = None
+    if as_of is not None or age is not None or mature_only:
+        cut = _observation_date(events, df, entity, time, as_of, dask_input, func=func)
     step_events = {n for step in names for n in step}
     # the candidates are global: from the event names of the whole log
     present = _dask.distinct(events, event) if dask_input else pd.unique(df[event].dropna())
