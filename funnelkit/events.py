@@ -1012,7 +1012,13 @@ def funnel_entities(
           input's time zone): when the winning chain reached that step, NaT
           when it did not;
         - the ``by`` columns, read as ``attribution`` says (for entities that
-          reached no step: at their earliest event).
+          reached no step: at their earliest event);
+        - with ``count="attempts"``: one row per attempt instead, and an
+          ``attempt`` column (int64, 1, 2, ... after the entity column; 0 on
+          the one row of an entity that never entered);
+        - with ``as_of`` or ``mature_only``: ``mature`` (bool), whether the
+          row's level can no longer change by ``as_of`` (see Notes); with
+          ``mature_only`` the immature rows are left out.
 
     Raises
     ------
@@ -1046,6 +1052,13 @@ def funnel_entities(
     to the following step; ``order="any"``: the first occurrence at or after
     the start of the earliest window that reaches the deepest level).  Missing
     times are left out with a :class:`~funnelkit.FunnelkitWarning`.
+
+    ``exclude``, ``step_windows``, ``hold`` and ``count="attempts"`` restrict
+    the valid chains (``docs/events.md`` gives the rules and worked
+    examples); the winning chain is chosen the same way.  A row is *mature*
+    when it converted, or when the window (else the sum of the step windows)
+    from the entity's last step-1 event had elapsed by ``as_of`` (an attempt:
+    when its own window had run out): none of its chains can still grow.
 
     Examples
     --------
