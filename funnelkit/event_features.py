@@ -105,6 +105,7 @@ def conversion_over_time(
     count: Count = "entities",
     hold: str | Sequence[str] | None = None,
     as_of: pd.Timestamp | str | None = None,
+    mature_only: bool = False,
     ci: float = 0.95,
 ) -> pd.DataFrame:
     """The funnel of each entry period: entities, conversion and maturity per (period, step).
@@ -169,6 +170,11 @@ def conversion_over_time(
         Observation date: events after it are ignored, and maturity is
         judged at it (default: the latest event).  Read in the data's time
         zone.
+    mature_only : bool, default=False
+        Count only entities whose funnel is closed by ``as_of``: converted,
+        or the window from their last step-1 event had elapsed (with
+        ``count="attempts"``: attempts whose window had run out).  Needs a
+        window.
     ci : float, default=0.95
         Confidence level of the Wilson score intervals.
 
@@ -270,6 +276,7 @@ def conversion_over_time(
     kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=window, order=order)
     kw.update(ties=ties, by=[*by_cols, column], attribution="first", dropna=dropna)
     kw.update(exclude=exclude, step_windows=step_windows, count=count, hold=hold, as_of=as_of)
+    kw.update(mature_only=mature_only)
     opts, g = _compute(func, framed, steps, kw)
     out = _conversion_table(opts, g, ci_)
     out = out.rename(columns={column: PERIOD_COLUMN})
@@ -337,6 +344,7 @@ def next_events(
     dropna: bool = False,
     exclude: Exclude = None,
     step_windows: Sequence[pd.Timedelta | str | None] | None = None,
+    hold: str | Sequence[str] | None = None,
     as_of: pd.Timestamp | str | None = None,
 ) -> pd.DataFrame:
     """What entities did next: the most common sequences of events after a funnel step.
@@ -395,6 +403,10 @@ def next_events(
         One limit per transition: step k + 1 must come within
         ``step_windows[k - 1]`` of step k (inclusive; None: no limit).
         Combines with ``window``.
+    hold : str or list of str, optional
+        Column(s) held constant: every step of a chain carries the same
+        value(s); an entity's level is the best over the values it has
+        (missing values form a value of their own).
     as_of : Timestamp or str, optional
         Observation date: events after it are ignored, and maturity is
         judged at it (default: the latest event).  Read in the data's time
@@ -488,6 +500,7 @@ def next_events(
         raise InvalidParameterError(msg)
     kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=window, order=order)
     kw.update(ties=ties, dropna=dropna, exclude=exclude, step_windows=step_windows, as_of=as_of)
+    kw.update(hold=hold)
     reduce = functools.partial(_path_counts, k, int(depth), who, bool(between), entity, time, event)
     if is_dask(events):
         labels, parts = _dask_entity_map(events, list(steps), reduce, **kw)

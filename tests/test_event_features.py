@@ -901,3 +901,22 @@ def test_plot_next_events():
         "(no further events)",
     ]
     assert [t.get_text() for t in ax.texts] == ["67% (2)", "33% (1)"]
+
+
+def test_conversion_over_time_mature_only_and_next_events_hold():
+    df = over_time_case()
+    # latest event day 16, window 5 days: 2 (last visit day 2) and 4 (day 8) are mature
+    # non-buyers, 1, 3, 5 and 6 converted: everybody is mature, the counts are unchanged
+    res = fk.conversion_over_time(df, ["visit", "buy"], window="5D", mature_only=True)
+    assert res["entities"].tolist() == [2, 1, 3, 2, 1, 1]
+    res = fk.conversion_over_time(
+        df, ["visit", "buy"], window="5D", mature_only=True, as_of=day(10)
+    )
+    # as_of day 10: users 1 (converted), 2 (day 2 + 5 <= 10) mature; 3 converted on day 9;
+    # 4 (day 8) open; 5 and 6's later events are ignored, 6's day-2 visit is mature
+    assert res["period"].tolist() == [day(0), day(0), day(7), day(7)]
+    assert res["entities"].tolist() == [3, 1, 1, 1]
+    ev = log([(1, 0, "cart", "p1"), (1, 1, "cart", "p2"), (1, 2, "buy", "p2"), (1, 3, "x", "p1")])
+    res = fk.next_events(ev, ["cart", "buy"], who="converted", hold="product_id")
+    # the winning chain is on p2 (cart@1): next events after day 1: buy, x
+    assert res["path"].tolist() == ["buy → x"]
