@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import funnelkit as fk
-from tests.reference import funnel_entities_ref, funnel_features_ref
+from tests.reference import funnel_entities_ref, funnel_features_ref, quantile_ref
 from tests.strategies import BASE, event_logs
 
 DAY = 86400
@@ -397,6 +397,16 @@ def test_features_match_reference(df, steps, data):
         assert conv["entities"].tolist() == counts
     else:
         assert len(conv) == 0
+    if len(steps) > 1:
+        ttc = fk.time_to_convert(df, steps, **{k: v for k, v in kw.items() if k != "by"})
+        done = units[units["reached"] == len(steps)]
+        dur = (done[steps[-1]] - done[steps[0]]).to_numpy(dtype="timedelta64[ns]").view("int64")
+        if len(ttc):
+            assert ttc["count"].tolist() == [len(dur)]
+            if len(dur):
+                assert ttc["median"].iloc[0] == quantile_ref(list(dur), 0.5)
+            else:
+                assert pd.isna(ttc["median"].iloc[0])
 
 
 @SETTINGS
