@@ -1251,7 +1251,7 @@ def _dask_reduce(
         values = values[values != NAT]
         if values.size:
             opts = dataclasses.replace(opts, as_of_ns=int(values.max()))
-    columns = list(dict.fromkeys([opts.entity, opts.time, opts.event, *opts.by]))
+    columns = list(dict.fromkeys([opts.entity, opts.time, opts.event, *opts.by, *opts.hold]))
     counts, parts = _dask.map_entities(
         events,
         entity=opts.entity,

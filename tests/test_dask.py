@@ -284,6 +284,7 @@ FEATURE_OPTIONS = [
     {"step_windows": ["1D", None, "2D"], "by": "seg"},
     {"count": "attempts", "window": "2D", "exclude": {("click", "email"): (2, 3)}},
     {"hold": "seg", "window": "4D", "attribution": "last", "by": "seg"},
+    {"hold": "seg", "exclude": {"email": (1, 3)}},
     {"window": "2D", "mature_only": True},
     {"count": "attempts", "window": "3D", "as_of": "2025-03-05", "mature_only": True},
     {"step_windows": [None, "1D", None], "as_of": "2025-03-04", "ties": "strict"},
