@@ -38,6 +38,7 @@ from funnelkit.errors import (
     InvalidDataError,
     InvalidParameterError,
 )
+from funnelkit.event_features import conversion_over_time, next_events
 from funnelkit.events import conversion, dropoff, funnel_entities, time_to_convert
 from funnelkit.planning import deals_needed, plan, target_probability
 from funnelkit.plotting._deals import (
@@ -47,6 +48,7 @@ from funnelkit.plotting._deals import (
     plot_sales_cycle,
     plot_win_curve,
 )
+from funnelkit.plotting._event_features import plot_conversion_over_time, plot_next_events
 from funnelkit.plotting._events import plot_dropoff, plot_funnel, plot_time_to_convert
 from funnelkit.plotting._planning import plot_plan
 from funnelkit.plotting._stages import plot_stage_conversion, plot_time_in_stage
@@ -73,6 +75,7 @@ __all__ = [
     "channel_yield",
     "compare",
     "conversion",
+    "conversion_over_time",
     "coverage",
     "crm",
     "datasets",
@@ -83,12 +86,15 @@ __all__ = [
     "funnel_entities",
     "leaderboard",
     "lost_deals",
+    "next_events",
     "pipeline",
     "plan",
     "plot_channel_yield",
+    "plot_conversion_over_time",
     "plot_dropoff",
     "plot_funnel",
     "plot_leaderboard",
+    "plot_next_events",
     "plot_pipeline",
     "plot_plan",
     "plot_sales_cycle",
