@@ -13,8 +13,10 @@ Examples
 
 from __future__ import annotations
 
-from funnelkit import datasets
+from funnelkit import crm, datasets
+from funnelkit._io import read_table
 from funnelkit._report import report
+from funnelkit._sales_data import SalesData
 from funnelkit._version import __version__
 from funnelkit.columns import Columns
 from funnelkit.deals import (
@@ -36,6 +38,7 @@ from funnelkit.errors import (
     InvalidDataError,
     InvalidParameterError,
 )
+from funnelkit.event_features import conversion_over_time, next_events
 from funnelkit.events import conversion, dropoff, funnel_entities, time_to_convert
 from funnelkit.planning import deals_needed, plan, target_probability
 from funnelkit.plotting._deals import (
@@ -45,6 +48,7 @@ from funnelkit.plotting._deals import (
     plot_sales_cycle,
     plot_win_curve,
 )
+from funnelkit.plotting._event_features import plot_conversion_over_time, plot_next_events
 from funnelkit.plotting._events import plot_dropoff, plot_funnel, plot_time_to_convert
 from funnelkit.plotting._planning import plot_plan
 from funnelkit.plotting._stages import plot_stage_conversion, plot_time_in_stage
@@ -66,11 +70,14 @@ __all__ = [
     "FunnelkitWarning",
     "InvalidDataError",
     "InvalidParameterError",
+    "SalesData",
     "__version__",
     "channel_yield",
     "compare",
     "conversion",
+    "conversion_over_time",
     "coverage",
+    "crm",
     "datasets",
     "deal_entities",
     "deal_size",
@@ -79,12 +86,15 @@ __all__ = [
     "funnel_entities",
     "leaderboard",
     "lost_deals",
+    "next_events",
     "pipeline",
     "plan",
     "plot_channel_yield",
+    "plot_conversion_over_time",
     "plot_dropoff",
     "plot_funnel",
     "plot_leaderboard",
+    "plot_next_events",
     "plot_pipeline",
     "plot_plan",
     "plot_sales_cycle",
@@ -94,6 +104,7 @@ __all__ = [
     "plot_touches",
     "plot_triggers",
     "plot_win_curve",
+    "read_table",
     "report",
     "revival_candidates",
     "sales_cycle",

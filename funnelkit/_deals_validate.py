@@ -28,6 +28,7 @@ from funnelkit._validate import (
     check_frame,
     check_not_null,
     check_option,
+    check_value_labels,
     datetime_to_ns,
     param_error,
     plain,
@@ -36,7 +37,7 @@ from funnelkit._validate import (
     timestamp_ns,
     warn_dropped,
 )
-from funnelkit.errors import FunnelkitWarning, InvalidDataError, InvalidParameterError
+from funnelkit.errors import FunnelkitWarning, InvalidDataError
 
 OPEN, WON, LOST = 0, 1, 2
 NAT = np.iinfo(np.int64).min
@@ -105,6 +106,7 @@ def read_deals(
     as_of: Any = None,
     observed: int = NAT,
     currency: Hashable | None = None,
+    need: Sequence[str] = ("won", "lost"),
 ) -> DealArrays:
     """Validate a deal table and return it as arrays.
 
@@ -115,6 +117,9 @@ def read_deals(
     close date) raise unless ``errors="warn"``.  Deals created after
     ``as_of`` are left out with a warning; deals closed after ``as_of`` count
     as open at ``as_of``.
+
+    ``need`` lists the statuses the function's numbers depend on: a table
+    with none of them gets a warning naming the values found.
 
     ``currency`` names the currency column of a function that adds amounts:
     when that column is in the table and a by-group holds amounts in more
@@ -178,10 +183,19 @@ def read_deals(
     )
 
     st = df[status]
-    is_won = st.isin([won]).to_numpy(dtype=bool)
-    is_lost = st.isin([lost]).to_numpy(dtype=bool)
-    if len(df) and not (is_won.any() or is_lost.any()):
-        _check_status_spelling(st, status=status, won=won, lost=lost)
+    # near misses ('Won', 'won ', 'Closed Won'), booleans and 0/1 are errors with the
+    # exact fix; no won or no lost value at all is a warning naming the values found
+    check_value_labels(
+        st,
+        {"won": won, "lost": lost},
+        table="deals",
+        column=status,
+        keyword="status",
+        func=func,
+        warn_absent=need,
+    )
+    is_won = st.isin(_values(won)).to_numpy(dtype=bool)
+    is_lost = st.isin(_values(lost)).to_numpy(dtype=bool)
     outcome = np.where(is_won, WON, np.where(is_lost, LOST, OPEN)).astype(np.int64)
 
     has_c, has_d = c_ns != NAT, d_ns != NAT
@@ -328,20 +342,9 @@ def drop_unusable(
     return d.subset(~mask)
 
 
-def _check_status_spelling(st: pd.Series, *, status: str, won: Any, lost: Any) -> None:
-    values = [v for v in pd.unique(st.dropna()) if isinstance(v, str)]
-    lowered = {v.lower(): v for v in values}
-    hints = []
-    for keyword, target in (("won", won), ("lost", lost)):
-        if isinstance(target, str) and target.lower() in lowered:
-            hints.append(f"{keyword}={lowered[target.lower()]!r}")
-    if hints:
-        msg = (
-            f"No value of deals[{status!r}] (status=) equals won={won!r} or lost={lost!r}, so "
-            f"every deal would count as open. Values found: {sorted(values)[:10]!r}. "
-            f"Hint: pass {', '.join(hints)}."
-        )
-        raise InvalidParameterError(msg)
+def _values(value: Any) -> list[Any]:
+    """A status value, or a list of them, as a list for ``isin``."""
+    return list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
 
 
 def _bad_rows(

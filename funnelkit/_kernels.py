@@ -47,6 +47,7 @@ shuffled on the entity column) can be reduced partition by partition with
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -61,9 +62,12 @@ Rows = bool | Literal["first", "last", "both", "none"]
 #: Integer value that stands for NaT in time arrays.
 NAT = np.iinfo(np.int64).min
 _EMPTY: I64 = np.zeros(0, dtype=np.int64)
-#: Most steps when a step listing several events shares one with another step
-#: and ties are allowed (the exact check enumerates subsets of steps).
-MAX_HALL_STEPS = 10
+#: Most steps linked by shared events (a step listing several events that shares
+#: one with another step, ties allowed): the exact check enumerates the subsets
+#: of each group of linked steps.
+MAX_HALL_STEPS = 12
+#: Most steps when steps share events and ties are allowed (one bit per step).
+MAX_SHARED_STEPS = 62
 _RESOLUTIONS = (86_400_000_000_000, 1_000_000_000, 1_000_000, 1_000, 1)
 
 
@@ -229,6 +233,26 @@ def _first_rows(members: I64, keys_of_members: I64, targets: I64) -> I64:
     run_min = np.minimum.reduceat(rows, starts) if starts.size else rows
     pos = np.searchsorted(sk, targets, side="left")  # always the start of a run
     return cast(I64, run_min[np.searchsorted(starts, pos)].astype(np.int64))
+
+
+def linked_components(patterns: Sequence[int]) -> list[tuple[int, list[int]]]:
+    """Components of steps linked by shared patterns: (step bit mask, pattern indices).
+
+    ``patterns`` are bit masks of steps (one per kind of row); two patterns
+    sharing a step belong to one component.
+    """
+    comps: list[tuple[int, list[int]]] = []
+    for i, pat in enumerate(patterns):
+        mask, members = pat, [i]
+        rest = []
+        for cm, cp in comps:
+            if cm & mask:
+                mask |= cm
+                members += cp
+            else:
+                rest.append((cm, cp))
+        comps = [*rest, (mask, sorted(members))]
+    return comps
 
 
 def _check_disjoint(members: Sequence[I64], n_rows: int) -> bool:
@@ -472,6 +496,7 @@ def _ordered_tail(
     covered = 0
     for pat in plist:
         covered |= pat
+    components = linked_components(plist)
 
     def feasible(lo: int, hi: int, sel: I64) -> Bool:
         """Whether groups ``sel`` can fill steps lo..hi (inclusive) with distinct rows."""
@@ -489,13 +514,25 @@ def _ordered_tail(
                     ok &= c[:, p] >= need
             return ok
         # Hall's condition: for every subset T of the needed steps, the rows
-        # whose pattern meets T number at least |T|; 2**(hi-lo+1) subsets
-        # (the public functions allow at most MAX_HALL_STEPS steps here).
-        for mask in range(1, 1 << width):
-            tmask = mask << lo
-            meets = (pats & tmask) != 0
-            have = c[:, meets].sum(axis=1) if meets.any() else np.zeros(sel.size, np.int64)
-            ok &= have >= bin(mask).count("1")
+        # whose pattern meets T number at least |T|.  It splits over the
+        # components of steps linked by shared patterns (a row's pattern lies
+        # in one component), so the subsets of each component's part of the
+        # tail are enumerated: 2**size each (the public functions allow at
+        # most MAX_HALL_STEPS linked steps).
+        for comp_mask, comp_pats in components:
+            part = comp_mask & tail
+            if not part:
+                continue
+            if len(comp_pats) == 1:
+                p = comp_pats[0]
+                ok &= c[:, p] >= bin(plist[p] & tail).count("1")
+                continue
+            sub = part
+            while sub:
+                meets = (pats & sub) != 0
+                have = c[:, meets].sum(axis=1) if meets.any() else np.zeros(sel.size, np.int64)
+                ok &= have >= bin(sub).count("1")
+                sub = (sub - 1) & part
         return ok
 
     level_gpos: list[I64] = []  # valid groups per level (positions into gkeys)
@@ -673,3 +710,355 @@ def _any(
     reached = lvl[first]
     kt_steps = nxt[first]
     return _finish(keys, codes, time, members, ent_rel, reached, kt_steps, rows)
+
+
+# ----------------------------------------------------------------------------
+# the feature kernel: exclusions, step windows, held properties, attempts
+# ----------------------------------------------------------------------------
+#: Largest int64, "no deadline".
+NEVER = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Rows (positions) of an exclusion event and the 0-based span of steps it guards.
+
+    A chain is invalid when one of ``rows`` lies strictly in time between its
+    step-``first`` and step-``last`` events.
+    """
+
+    first: int
+    last: int
+    rows: I64
+
+
+def feature_kernel(
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    *,
+    window: int | None,
+    step_windows: Sequence[int | None] | None = None,
+    exclusions: Sequence[Exclusion] = (),
+    ties: Literal["allow", "strict"] = "allow",
+    rows: Rows = True,
+    earliest: bool = True,
+) -> FunnelTable:
+    """Ordered funnel with step windows and exclusions (steps share no event).
+
+    Definitions as in :func:`funnel_kernel` (``order="ordered"``), plus: step
+    ``k + 1`` within ``step_windows[k]`` of step ``k``; no row of an
+    exclusion strictly between its span's two steps.
+
+    Valid chains are closed under the componentwise maximum of their times
+    (each constraint is checked on the chain that supplies the later time),
+    so among the chains ending at a row there is a latest one, and it grows
+    with the row's time.  Level ``j`` therefore follows from level ``j - 1``
+    by one sorted search (the latest valid predecessor), as in the plain
+    kernel; each valid row carries its latest chain's start and, per
+    exclusion, the time of the first exclusion row after the span's first
+    step (a deadline).  An exclusion stops a chain from passing any step of
+    its span after its first step: a chain of ``m`` steps with ``i < m <= j``
+    must have no exclusion row strictly between its step-``i`` and last times.
+
+    Winning chain, as in the plain kernel: the deepest chain that completes
+    first, and of those the one that starts last; its step times are the
+    earliest such chain's (valid chains with a given start and end are also
+    closed under the componentwise minimum).  The latest chain comes from
+    tracing back the predecessors; with ``earliest=True`` the earliest one
+    comes from the same kernel run backwards in time on the chains' fixed
+    start and end (:func:`_earliest_chains`), once per level reached.
+    """
+    n_steps = len(members)
+    if n_steps == 0 or members[0].size == 0:
+        return empty_table(n_steps)
+    sw = list(step_windows) if step_windows is not None else [None] * (n_steps - 1)
+    used = np.concatenate([*members, *(e.rows for e in exclusions)])
+    keys = _make_keys(codes[used], time[used])
+    steps = _sorted_step_keys(keys, codes, time, members)
+    ex_keys = [np.sort(keys.pack(codes[e.rows], time[e.rows])) for e in exclusions]
+    side: Literal["left", "right"] = "left" if ties == "strict" else "right"
+
+    def deadline(k: I64, ex: I64) -> I64:
+        """Time of the first exclusion row strictly after each key (same entity)."""
+        if ex.size == 0 or k.size == 0:
+            return np.full(k.size, NEVER, dtype=np.int64)
+        pos = np.searchsorted(ex, k, side="right")
+        pc = np.minimum(pos, ex.size - 1)
+        same = (pos < ex.size) & (keys.ent(ex[pc]) == keys.ent(k))
+        return cast(I64, np.where(same, keys.real(keys.kt(ex[pc])), NEVER))
+
+    vk = steps[0]
+    vb = keys.kt(vk)
+    dl = [
+        deadline(vk, ex_keys[i]) if e.first == 0 else np.full(vk.size, NEVER, np.int64)
+        for i, e in enumerate(exclusions)
+    ]
+    level_keys, level_b, level_pred = [vk], [vb], [_EMPTY]
+    for j in range(1, n_steps):
+        q = steps[j]
+        if vk.size == 0 or q.size == 0:
+            vk, vb, pc = _EMPTY, _EMPTY, _EMPTY
+            dl = [_EMPTY for _ in exclusions]
+        else:
+            pos = np.searchsorted(vk, q, side=side) - 1
+            pc = np.maximum(pos, 0)
+            ok = (pos >= 0) & (keys.ent(vk[pc]) == keys.ent(q))
+            b = vb[pc]
+            ok &= keys.within(keys.kt(q), b, window)
+            tq = keys.real(keys.kt(q))
+            w = sw[j - 1]
+            if w is not None:
+                ok &= tq - keys.real(keys.kt(vk[pc])) <= w
+            for i, e in enumerate(exclusions):
+                if e.first < j <= e.last:
+                    ok &= tq <= dl[i][pc]
+            vk, vb, pc = q[ok], b[ok], pc[ok]
+            dl = [
+                deadline(vk, ex_keys[i]) if e.first == j else d[pc]
+                for i, (e, d) in enumerate(zip(exclusions, dl, strict=True))
+            ]
+        level_keys.append(vk)
+        level_b.append(vb)
+        level_pred.append(pc)
+    ent_rel, reached, _start, _end, first_pos, ent_idx = _levels_to_entities(
+        keys, level_keys, level_b
+    )
+    n = ent_rel.size
+    kt_steps = np.zeros((n, n_steps), dtype=np.int64)
+    cur = np.full(n, -1, dtype=np.int64)
+    for j in range(n_steps - 1, -1, -1):
+        fp, idx = first_pos[j], ent_idx[j]
+        new = reached[idx] == j + 1
+        cur[idx[new]] = fp[new]
+        active = np.flatnonzero(reached > j)
+        kt_steps[active, j] = keys.kt(level_keys[j][cur[active]])
+        if j > 0:
+            cur[active] = level_pred[j][cur[active]]
+    if earliest and n_steps > 1 and (reached > 1).any():
+        real = _earliest_chains(
+            codes,
+            time,
+            members,
+            keys.codes_of(ent_rel),
+            reached,
+            keys.real(kt_steps[:, 0]),
+            keys.real(kt_steps[np.arange(n), reached - 1]),
+            window=window,
+            step_windows=sw,
+            exclusions=exclusions,
+            ties=ties,
+        )
+        deep = reached > 1
+        kt_steps[deep] = keys.key_time(real[deep].ravel()).reshape(-1, n_steps)
+        kt_steps[deep] = np.where(np.arange(n_steps) < reached[deep, None], kt_steps[deep], 0)
+    return _finish(keys, codes, time, members, ent_rel, reached, kt_steps, rows)
+
+
+def _earliest_chains(
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    ent_codes: I64,
+    reached: I64,
+    start: I64,
+    end: I64,
+    *,
+    window: int | None,
+    step_windows: Sequence[int | None],
+    exclusions: Sequence[Exclusion],
+    ties: Literal["allow", "strict"],
+) -> I64:
+    """Step times (ns, (n, K)) of the earliest valid chain from ``start`` to ``end`` per entity.
+
+    For the entities of each level L >= 2: the feature kernel on negated times
+    with the steps L..1 reversed, step 1 held to its time ``start`` and step
+    L to ``end``; its latest chain backwards is the earliest forwards.
+    ``ent_codes`` are sorted.  Entries beyond an entity's level are 0.
+    """
+    n, n_steps = ent_codes.size, len(members)
+    out = np.zeros((n, n_steps), dtype=np.int64)
+    neg = -time
+    for level in np.unique(reached[reached > 1]).tolist():
+        sel = np.flatnonzero(reached == level)
+        group = ent_codes[sel]
+
+        def mine(r: I64, group: I64 = group) -> tuple[I64, I64]:
+            pos = np.minimum(np.searchsorted(group, codes[r]), group.size - 1)
+            ok = group[pos] == codes[r]
+            return cast(I64, r[ok]), cast(I64, pos[ok])
+
+        rev: list[I64] = []
+        for j in range(level - 1, -1, -1):
+            r, pos = mine(members[j])
+            if j == 0:
+                r = r[time[r] == start[sel][pos]]
+            elif j == level - 1:
+                r = r[time[r] == end[sel][pos]]
+            rev.append(r)
+        rev_ex = []
+        for e in exclusions:
+            if e.first >= level - 1:
+                continue
+            stop = min(e.last, level - 1)
+            rev_ex.append(Exclusion(level - 1 - stop, level - 1 - e.first, mine(e.rows)[0]))
+        sw_rev = [step_windows[level - 2 - k] for k in range(level - 1)]
+        back = feature_kernel(
+            codes,
+            neg,
+            rev,
+            window=window,
+            step_windows=sw_rev,
+            exclusions=rev_ex,
+            ties=ties,
+            rows="none",
+            earliest=False,
+        )
+        idx = sel[np.searchsorted(group, back.entities)]
+        for b in range(level):
+            out[idx, level - 1 - b] = -back.step_time[:, b]
+    return out
+
+
+def take_table(table: FunnelTable, sel: I64) -> FunnelTable:
+    """The rows ``sel`` of a :class:`FunnelTable`."""
+    return FunnelTable(
+        table.entities[sel],
+        table.reached[sel],
+        table.step_time[sel],
+        table.first_row[sel],
+        table.last_row[sel],
+    )
+
+
+def best_per_entity(table: FunnelTable, entity_of: I64, rank: I64) -> FunnelTable:
+    """Reduce a table over sub-entities (entity x held value) to one row per entity.
+
+    ``entity_of[code]`` is the entity of sub-entity ``code`` and ``rank[code]``
+    the sort position of its held value.  The best sub-entity: deepest level,
+    then the earliest completion, then the latest start, then the smallest
+    ``rank``.  The result's ``entities`` are entity codes, sorted.
+    """
+    if table.entities.size == 0:
+        return table
+    ent = entity_of[table.entities]
+    end = table.step_time[np.arange(table.entities.size), table.reached - 1]
+    start = table.step_time[:, 0]
+    order = np.lexsort((rank[table.entities], -start, end, -table.reached, ent))
+    first = order[_run_starts(ent[order])]
+    best = take_table(table, first)
+    return dataclasses.replace(best, entities=ent[first])
+
+
+def attempts_kernel(
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    *,
+    window: int | None,
+    step_windows: Sequence[int | None] | None = None,
+    exclusions: Sequence[Exclusion] = (),
+    ties: Literal["allow", "strict"] = "allow",
+    rows: Rows = True,
+) -> tuple[FunnelTable, I64, I64]:
+    """One row per attempt: ``(table, attempt number (1-based), attempt deadline)``.
+
+    An attempt starts at an entity's first step-1 row, its chains lie within
+    ``[start, start + window]`` (no limit without a window); it ends when the
+    last step is completed (the earliest completion) or when the window runs
+    out, and the next attempt starts at the first step-1 row strictly after
+    that.  The deadline is ``start + window`` (``NEVER`` without a window).
+    One round of :func:`feature_kernel` per attempt number (a loop over
+    attempts, not over entities or rows) on the rows still of use: each
+    round drops the rows up to the end of the attempts it closed, so the
+    work is the rows times the attempts they wait through, and a log whose
+    busiest entity has thousands of attempts takes thousands of rounds.
+    Table rows are sorted by (entity, attempt).
+    """
+    n_steps = len(members)
+    m0 = members[0]
+    if n_steps == 0 or m0.size == 0:
+        return empty_table(n_steps), _EMPTY, _EMPTY
+    ent_codes, inv = np.unique(codes[m0], return_inverse=True)
+    inv = inv.reshape(-1).astype(np.int64)
+    t0 = time[m0]
+    n_ent = ent_codes.size
+    prev_end = np.full(n_ent, NAT, dtype=np.int64)  # NAT: no attempt yet (below any time)
+    open_ = np.ones(n_ent, dtype=bool)
+    # entity index (into ent_codes) of every member / exclusion row, for the filters
+    all_rows = np.concatenate([*members, *(e.rows for e in exclusions)])
+    row_ent = np.full(codes.size, -1, dtype=np.int64)
+    pos = np.searchsorted(ent_codes, codes[all_rows])
+    pc = np.minimum(pos, n_ent - 1)
+    row_ent[all_rows] = np.where(ent_codes[pc] == codes[all_rows], pc, -1)
+    tables: list[FunnelTable] = []
+    numbers: list[I64] = []
+    deadlines: list[I64] = []
+    number = 0
+    # the rows still of use, shrinking round by round (each round drops what it consumed)
+    pool = list(members)
+    pool_ex = [e.rows for e in exclusions]
+    while True:
+        cand = open_[inv] & (t0 > prev_end[inv])
+        if not cand.any():
+            break
+        number += 1
+        start = np.full(n_ent, NEVER, dtype=np.int64)
+        np.minimum.at(start, inv[cand], t0[cand])
+        has = start != NEVER
+        limit = np.full(n_ent, NEVER, dtype=np.int64)
+        if window is not None:
+            limit[has] = start[has] + window
+        lo = np.where(has, start, NEVER)
+
+        def keep(r: I64, lo: I64 = lo, limit: I64 = limit) -> I64:
+            e = row_ent[r]
+            ok = e >= 0
+            ec = np.maximum(e, 0)
+            ok &= (time[r] >= lo[ec]) & (time[r] <= limit[ec])
+            return cast(I64, r[ok])
+
+        sub_members = [keep(m) for m in pool]
+        sub_ex = [
+            Exclusion(e.first, e.last, keep(r)) for e, r in zip(exclusions, pool_ex, strict=True)
+        ]
+        tab = feature_kernel(
+            codes,
+            time,
+            sub_members,
+            window=None,
+            step_windows=step_windows,
+            exclusions=sub_ex,
+            ties=ties,
+            rows=rows,
+        )
+        idx = np.searchsorted(ent_codes, tab.entities)
+        done = tab.reached == n_steps
+        end = np.where(done, tab.step_time[:, n_steps - 1], limit[idx])
+        prev_end[idx] = end
+        open_[idx] = end != NEVER
+        tables.append(tab)
+        numbers.append(np.full(tab.entities.size, number, dtype=np.int64))
+        deadlines.append(limit[idx])
+
+        def future(r: I64) -> I64:
+            # rows a later attempt can use: open entities, strictly after the attempt's end
+            e = row_ent[r]
+            ec = np.maximum(e, 0)
+            return cast(I64, r[(e >= 0) & open_[ec] & (time[r] > prev_end[ec])])
+
+        pool = [future(m) for m in pool]
+        pool_ex = [future(r) for r in pool_ex]
+        later = open_[inv] & (t0 > prev_end[inv])
+        inv, t0 = inv[later], t0[later]
+    table = FunnelTable(
+        np.concatenate([t.entities for t in tables]),
+        np.concatenate([t.reached for t in tables]),
+        np.concatenate([t.step_time for t in tables]),
+        np.concatenate([t.first_row for t in tables]),
+        np.concatenate([t.last_row for t in tables]),
+    )
+    number_all = np.concatenate(numbers)
+    deadline_all = np.concatenate(deadlines)
+    order = np.lexsort((number_all, table.entities))
+    return take_table(table, order), number_all[order], deadline_all[order]

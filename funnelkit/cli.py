@@ -19,6 +19,8 @@ from funnelkit.errors import FunnelkitError, FunnelkitWarning
 if TYPE_CHECKING:
     import pandas as pd
 
+    from funnelkit._sales_data import SalesData
+
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -30,6 +32,9 @@ def _build_parser() -> argparse.ArgumentParser:
     from funnelkit._report import add_report_parser  # `funnelkit report`
 
     add_report_parser(sub)
+    report_parser = sub.choices["report"]
+    _add_file_options(report_parser)
+    report_parser.set_defaults(report_parser=report_parser)
 
     demo = sub.add_parser(
         "demo",
@@ -137,13 +142,66 @@ def _add_plan_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     plan.add_argument("--period-end", help="date by which deals must close (with --deals)")
     plan.add_argument("--as-of", help="observation date (with --deals; default: latest date)")
     plan.add_argument("--seed", type=int, default=0, help="seed of the simulations (default 0)")
+    _add_file_options(plan)
     plan.set_defaults(subparser=plan)
 
 
-def _read_table(path: Path, what: str) -> pd.DataFrame:
+def _add_file_options(parser: argparse.ArgumentParser) -> None:
+    """``--crm`` (read the files as that CRM exports them) and plain-file reading options."""
+    from funnelkit.crm import CRMS
+
+    group = parser.add_argument_group(
+        "CRM exports and file reading",
+        "With --crm, --deals and --history are the CRM's own files (UI export or API JSON) "
+        "and are read by funnelkit.crm; without it, plain files are read by "
+        "funnelkit.read_table with these options.",
+    )
+    group.add_argument(
+        "--crm",
+        choices=CRMS,
+        help="read --deals / --history / --stage-metadata as this CRM exports them",
+    )
+    group.add_argument(
+        "--stage-metadata",
+        type=Path,
+        metavar="FILE",
+        help="the CRM's stage list (HubSpot pipelines, Salesforce OpportunityStage, Pipedrive "
+        "stages, amoCRM pipelines, Bitrix24 crm.status.list); with --crm",
+    )
+    group.add_argument("--pipeline", help="analyse only this pipeline of the CRM (with --crm)")
+    group.add_argument(
+        "--timezone", help="the CRM account's time zone, e.g. Europe/Moscow (with --crm)"
+    )
+    group.add_argument("--sep", help="field separator of CSV files (default: sniffed)")
+    group.add_argument("--encoding", help="encoding of CSV files (default: sniffed)")
+    group.add_argument(
+        "--dayfirst",
+        action="store_true",
+        default=None,
+        help="dates such as 01/02/2024 are day first (1 February)",
+    )
+
+
+#: Canonical date columns parsed when --dayfirst is given.
+_DATE_COLUMNS = ("created_at", "closed_at", "entered_at", "timestamp", "expected_close", "month")
+
+
+def _plain_options(args: argparse.Namespace) -> bool:
+    return any(getattr(args, k, None) is not None for k in ("sep", "encoding", "dayfirst"))
+
+
+def _read_table(path: Path, what: str, args: argparse.Namespace | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet file; one clear error naming the file."""
     import pandas as pd
 
+    if args is not None and (_plain_options(args) or path.suffix.lower() in (".xlsx", ".json")):
+        from funnelkit._io import read_table
+
+        head = read_table(path, sep=args.sep, encoding=args.encoding)
+        dates = [c for c in _DATE_COLUMNS if c in head.columns]
+        return read_table(
+            path, sep=args.sep, encoding=args.encoding, dayfirst=args.dayfirst, dates=dates
+        )
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)
@@ -161,6 +219,7 @@ def _run_plan(args: argparse.Namespace) -> int:
     from funnelkit.planning import deals_needed, plan
 
     parser: argparse.ArgumentParser = args.subparser
+    _check_crm_flags(args, parser)
     if args.deals is None:
         if args.columns:
             parser.error("--columns needs --deals")
@@ -183,8 +242,15 @@ def _run_plan(args: argparse.Namespace) -> int:
                 parser.error(f"--{flag.replace('_', '-')} cannot be combined with --deals")
         if args.stages is not None and args.history is None:
             parser.error("--stages needs --history")
-        deals = _read_table(args.deals, "deals")
-        history = None if args.history is None else _read_table(args.history, "history")
+        history: pd.DataFrame | None
+        if args.crm is not None:
+            data = _read_crm(args)
+            deals, history = data.deals, (None if args.history is None else data.history)
+            if args.stages is None and data.stages and history is not None:
+                args.stages = list(data.stages)
+        else:
+            deals = _read_table(args.deals, "deals", args)
+            history = None if args.history is None else _read_table(args.history, "history", args)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", FunnelkitWarning)
             try:
@@ -218,6 +284,59 @@ def _run_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_crm(args: argparse.Namespace) -> SalesData:
+    """Read --deals / --history / --stage-metadata with the --crm reader."""
+    from funnelkit.crm import read_crm
+
+    try:
+        return read_crm(
+            args.crm,
+            args.deals,
+            history=args.history,
+            stages=args.stage_metadata,
+            pipeline=args.pipeline,
+            timezone=args.timezone,
+        )
+    except FunnelkitError as exc:
+        msg = f"--crm {args.crm}: {exc}"
+        raise FunnelkitError(msg) from None
+
+
+def _check_crm_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    if args.crm is None:
+        for flag in ("stage_metadata", "pipeline", "timezone"):
+            if getattr(args, flag) is not None:
+                parser.error(f"--{flag.replace('_', '-')} needs --crm")
+    elif _plain_options(args):
+        parser.error("--sep, --encoding and --dayfirst are for plain files, not with --crm")
+
+
+def _report_files(args: argparse.Namespace, folder: Path) -> None:
+    """Read --crm exports or plain files with options into Parquet files for the report."""
+    tables = {}
+    if args.crm is not None:
+        data = _read_crm(args)
+        tables["deals"] = data.deals
+        if args.history is not None:
+            tables["history"] = data.history
+            if args.stages is None and data.stages:
+                args.stages = list(data.stages)
+    elif _plain_options(args) or any(
+        p is not None and p.suffix.lower() in (".xlsx", ".json", ".jsonl")
+        for p in (args.deals, args.history, args.events, args.touches, args.costs)
+    ):
+        for what in ("deals", "history", "events", "touches", "costs"):
+            path = getattr(args, what)
+            if path is not None:
+                tables[what] = _read_table(path, what, args)
+    for what, table in tables.items():
+        if table is None:
+            continue
+        target = folder / f"{what}.parquet"
+        table.to_parquet(target)
+        setattr(args, what, target)
+
+
 def _summary(result: pd.DataFrame, target: float, confidence: float) -> str:
     """One sentence: how likely the expected-value plan is to reach the target."""
     top = result.iloc[0]
@@ -238,9 +357,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         if args.command == "report":
+            import tempfile
+
             from funnelkit._report import run_report_command
 
-            return run_report_command(args)
+            _check_crm_flags(args, args.report_parser)
+            with tempfile.TemporaryDirectory() as folder:
+                _report_files(args, Path(folder))
+                return run_report_command(args)
         if args.command == "demo":
             from funnelkit._demo import run_demo
 

@@ -12,12 +12,13 @@ downloads, no files, the same tables for the same seed on every machine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from funnelkit._sales_data import SalesData
 from funnelkit._validate import check_positive, param_error
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "EVENT_STEPS",
     "STAGES",
     "Sample",
+    "export_sample",
     "load_bank_marketing",
     "load_sample",
     "make_events",
@@ -110,42 +112,8 @@ _MAX_TOUCHES = 8
 _DAY = 86_400
 
 
-@dataclass(frozen=True)
-class Sample:
-    """The bundled sample: five consistent tables of one synthetic sales team.
-
-    Attributes
-    ----------
-    events : pandas.DataFrame
-        One row per event of a lead: ``user_id``, ``timestamp``, ``event`` and
-        the lead's ``channel``, ``industry``, ``company_size``, ``region``,
-        ``owner``.
-    deals : pandas.DataFrame
-        One row per deal: ``deal_id``, ``created_at``, ``closed_at`` (NaT while
-        open), ``status`` (won / lost / open), ``amount``, ``stage`` (last stage
-        entered), ``owner``, ``channel``, ``lost_reason``, ``industry``,
-        ``company_size``, ``region``.
-    history : pandas.DataFrame
-        One row per stage entry: ``deal_id``, ``stage``, ``entered_at``.
-    touches : pandas.DataFrame
-        One row per outreach touch: ``user_id``, ``timestamp``, ``channel``
-        (email / call / meeting), ``response`` (positive / negative / no reply).
-    costs : pandas.DataFrame
-        Spend per acquisition channel and month: ``channel``, ``month``, ``cost``.
-    stages : tuple of str
-        The seven funnel stages, in order.
-    as_of : pandas.Timestamp
-        The export date: later events are not in the data; deals not closed
-        by then are open.
-    """
-
-    events: pd.DataFrame
-    deals: pd.DataFrame
-    history: pd.DataFrame
-    touches: pd.DataFrame
-    costs: pd.DataFrame
-    stages: tuple[str, ...]
-    as_of: pd.Timestamp
+#: The old name of :class:`funnelkit.SalesData`, kept for existing code.
+Sample = SalesData
 
 
 def _pick(rng: np.random.Generator, table: dict[str, Any], n: int, share: int = 0) -> Any:
@@ -162,7 +130,7 @@ def _logit(p: Any) -> Any:
     return np.log(p / (1.0 - p))
 
 
-def load_sample(seed: int = 0, *, n_leads: int = 4000) -> Sample:
+def load_sample(seed: int = 0, *, n_leads: int = 4000) -> SalesData:
     """Load the bundled synthetic B2B sales dataset.
 
     A seeded generator (no downloads, well under a second) builds one sales
@@ -180,9 +148,10 @@ def load_sample(seed: int = 0, *, n_leads: int = 4000) -> Sample:
 
     Returns
     -------
-    Sample
-        A frozen dataclass with ``events``, ``deals``, ``history``,
-        ``touches``, ``costs``, ``stages`` and ``as_of``.
+    SalesData
+        A frozen dataclass (:class:`funnelkit.SalesData`, also known as
+        ``datasets.Sample``) with ``deals``, ``history``, ``stages``,
+        ``events``, ``touches``, ``costs`` and ``as_of``.
 
     Notes
     -----
@@ -509,7 +478,7 @@ def load_sample(seed: int = 0, *, n_leads: int = 4000) -> Sample:
             "cost": np.round(leads_per.to_numpy() * cpl * rng.uniform(0.9, 1.1, cpl.size), 2),
         }
     )
-    return Sample(
+    return SalesData(
         events=events.reset_index(drop=True),
         deals=deals,
         history=history.reset_index(drop=True),
@@ -692,3 +661,70 @@ def load_bank_marketing() -> pd.DataFrame:
     with source.open("rb") as fh:
         df = pd.read_csv(fh)
     return df
+
+
+def export_sample(
+    crm: str, folder: str | Path, *, seed: int = 0, n_leads: int = 4000
+) -> dict[str, Path]:
+    """Write the bundled sample as a CRM would export it.
+
+    The files are those the readers of :mod:`funnelkit.crm` take, named as
+    the CRM names them, so that ``fk.crm.read_crm(crm, **paths)`` gives
+    back the sample's deals, history and stages (and the same metrics):
+
+    * ``hubspot``: ``hubspot-crm-exports-all-deals-<date>.csv`` (UI export
+      with the ``Date entered`` columns), ``hubspot-crm-exports-deal-stage-
+      history-<date>.csv`` (property history), ``pipelines.json``;
+    * ``salesforce``: ``Opportunity.csv``, ``OpportunityHistory.csv`` (with
+      amount-only edits that repeat the stage), ``OpportunityStage.csv``
+      (times as UTC instants);
+    * ``pipedrive``: ``deals.csv`` (UI export), ``deal_flow.json``
+      (``dealChange`` objects, without the creation row), ``stages.json``;
+    * ``amocrm`` / ``kommo``: API v4 ``leads.json``, ``events.json``
+      (``lead_status_changed``), ``pipelines.json``;
+    * ``bitrix24``: ``deals.csv`` (cp1251, ``;``, Russian headers,
+      ``dd.mm.YYYY`` dates, ``12 300,00`` amounts), ``stagehistory.json``,
+      ``crm.status.list.json``.
+
+    Open deals get an expected close date 30 days after the export date in
+    the CRM's close-date field, as real exports do.
+
+    Parameters
+    ----------
+    crm : str
+        ``"hubspot"``, ``"salesforce"``, ``"pipedrive"``, ``"amocrm"``,
+        ``"kommo"`` or ``"bitrix24"``.
+    folder : str or pathlib.Path
+        Where to write (created if needed).
+    seed : int, default=0
+        Seed of :func:`load_sample`.
+    n_leads : int, default=4000
+        Number of leads of :func:`load_sample`.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        The files by the argument of :func:`funnelkit.crm.read_crm` they go
+        to: ``deals``, ``history`` and ``stages``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import funnelkit as fk
+    >>> paths = fk.datasets.export_sample("bitrix24", tempfile.mkdtemp(), n_leads=50)
+    >>> sorted(p.name for p in paths.values())
+    ['crm.status.list.json', 'deals.csv', 'stagehistory.json']
+    >>> data = fk.crm.read_crm("bitrix24", **paths)
+    >>> data.stages == fk.datasets.STAGES
+    True
+    """
+    from funnelkit.crm import CRMS
+    from funnelkit.crm._export import EXPORTERS
+
+    name = crm.strip().lower() if isinstance(crm, str) else crm
+    if name not in CRMS:
+        err = param_error("export_sample", "crm", f"one of {list(CRMS)}", crm)
+        raise err
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    return EXPORTERS[name](load_sample(seed, n_leads=n_leads), out)

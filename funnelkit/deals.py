@@ -261,23 +261,25 @@ def deal_entities(
     >>> import pandas as pd
     >>> import funnelkit as fk
     >>> deals = pd.DataFrame({
-    ...     "deal_id": [1, 2],
-    ...     "created_at": pd.to_datetime(["2025-01-01", "2025-01-05"]),
-    ...     "closed_at": pd.to_datetime(["2025-02-01", None]),
-    ...     "status": ["lost", "open"],
-    ...     "amount": [100.0, 50.0],
-    ...     "stage": ["demo", "lead"],
+    ...     "deal_id": [1, 2, 3],
+    ...     "created_at": pd.to_datetime(["2025-01-01", "2025-01-05", "2025-01-02"]),
+    ...     "closed_at": pd.to_datetime(["2025-02-01", None, "2025-01-20"]),
+    ...     "status": ["lost", "open", "won"],
+    ...     "amount": [100.0, 50.0, 80.0],
+    ...     "stage": ["demo", "lead", "demo"],
     ... })
     >>> history = pd.DataFrame({
-    ...     "deal_id": [1, 1, 2],
-    ...     "stage": ["lead", "demo", "lead"],
-    ...     "entered_at": pd.to_datetime(["2025-01-01", "2025-01-10", "2025-01-05"]),
+    ...     "deal_id": [1, 1, 2, 3],
+    ...     "stage": ["lead", "demo", "lead", "lead"],
+    ...     "entered_at": pd.to_datetime(["2025-01-01", "2025-01-10", "2025-01-05",
+    ...                                   "2025-01-02"]),
     ... })
     >>> per = fk.deal_entities(deals, history, stages=["lead", "demo"], as_of="2025-02-10")
     >>> per[["deal_id", "status", "furthest_stage", "current_stage", "lost_at", "cycle"]]
        deal_id status furthest_stage current_stage lost_at   cycle
     0        1   lost           demo          demo    demo 31 days
     1        2   open           lead          lead     NaN 36 days
+    2        3    won           demo          lead     NaN 18 days
     """
     func = "deal_entities"
     raw = check_frame(deals, table="deals", func=func)
@@ -670,6 +672,7 @@ def deal_size(
         by=by,
         as_of=as_of,
         currency=currency_column(columns),
+        need={"won": ("won",), "lost": ("lost",), "open": (), "closed": ()}[outcome],
     )
     d = _drop_amount_na(d, _outcome_mask(d, outcome), f"{outcome} deals", func=func)
     sel = _outcome_mask(d, outcome)
@@ -1118,12 +1121,13 @@ def pipeline(
     >>> import pandas as pd
     >>> import funnelkit as fk
     >>> deals = pd.DataFrame({
-    ...     "deal_id": [1, 2, 3, 4],
-    ...     "created_at": pd.to_datetime(["2025-01-01", "2025-01-01", "2025-01-21", "2025-01-11"]),
-    ...     "closed_at": pd.to_datetime(["2025-01-31", None, None, None]),
-    ...     "status": ["won", "open", "open", "open"],
-    ...     "amount": [100.0, 50.0, 30.0, 20.0],
-    ...     "stage": ["proposal", "proposal", "proposal", "contact"],
+    ...     "deal_id": [1, 2, 3, 4, 5],
+    ...     "created_at": pd.to_datetime(["2025-01-01", "2025-01-01", "2025-01-21", "2025-01-11",
+    ...                                   "2025-01-02"]),
+    ...     "closed_at": pd.to_datetime(["2025-01-31", None, None, None, "2025-01-25"]),
+    ...     "status": ["won", "open", "open", "open", "lost"],
+    ...     "amount": [100.0, 50.0, 30.0, 20.0, 10.0],
+    ...     "stage": ["proposal", "proposal", "proposal", "contact", "contact"],
     ... })
     >>> fk.pipeline(deals, ["contact", "proposal"], probabilities={"contact": 0.1,
     ...             "proposal": 0.5})[["stage", "deals", "value", "weighted_value", "mean_age"]]
@@ -2037,6 +2041,7 @@ def channel_yield(
         by=channel,
         as_of=as_of,
         currency=currency_column(columns),
+        need=("won",),
     )
     keys = d.keys
     spend = None

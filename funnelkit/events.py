@@ -20,17 +20,25 @@ import pandas as pd
 from funnelkit._dask import is_dask
 from funnelkit._kernels import (
     MAX_HALL_STEPS,
+    MAX_SHARED_STEPS,
     NAT,
+    Exclusion,
     FunnelTable,
     Rows,
+    attempts_kernel,
+    best_per_entity,
     empty_table,
+    feature_kernel,
     funnel_kernel,
+    linked_components,
+    take_table,
 )
 from funnelkit._stats import holm, two_proportion_test, wilson_interval
 from funnelkit._validate import (
     as_datetime,
     as_list,
     check_ci,
+    check_date,
     check_duration,
     check_frame,
     check_not_null,
@@ -49,10 +57,13 @@ Step = Hashable | Sequence[Hashable]
 Order = Literal["ordered", "strict", "any"]
 Ties = Literal["allow", "strict"]
 Attribution = Literal["first", "last"]
+Count = Literal["entities", "attempts"]
+Exclude = Any  # {name or tuple of names: (i, j)} or [(name or list of names, (i, j)), ...]
 
 ORDERS: tuple[Order, ...] = ("ordered", "strict", "any")
 TIES: tuple[Ties, ...] = ("allow", "strict")
 ATTRIBUTIONS: tuple[Attribution, ...] = ("first", "last")
+COUNTS: tuple[Count, ...] = ("entities", "attempts")
 QUANTILES = (0.10, 0.25, 0.50, 0.75, 0.90)
 
 
@@ -143,17 +154,31 @@ def _event_codes(events: pd.DataFrame, column: str, names: list[Hashable]) -> tu
 
 
 def _unknown_steps(
-    uniques: list[Any], column: str, names: list[Hashable], found: Sequence[bool], *, func: str
+    uniques: list[Any],
+    column: str,
+    names: list[Hashable],
+    found: Sequence[bool],
+    *,
+    func: str,
+    n_step: int = 0,
 ) -> InvalidParameterError:
-    """The error for steps naming events absent from ``uniques`` (the column's distinct values)."""
+    """The error for steps naming events absent from ``uniques`` (the column's distinct values).
+
+    ``names[n_step:]`` (when ``n_step`` > 0) are exclusion events, reported as ``exclude``.
+    """
     try:
         existing = sorted(uniques)
     except TypeError:
         existing = sorted(uniques, key=str)
     missing = [n for n, f in zip(names, found, strict=True) if not f]
+    param = "steps"
+    if n_step and all(not f for f in found[n_step:]) and all(found[:n_step]):
+        param = "exclude"
+    elif n_step:
+        missing = [n for n, f in zip(names[:n_step], found[:n_step], strict=True) if not f]
     first = missing[0]
     msg = (
-        f"The 'steps' parameter of {func} names {len(missing)} event(s) that do not occur in "
+        f"The {param!r} parameter of {func} names {len(missing)} event(s) that do not occur in "
         f"events[{column!r}]: {missing!r}. Existing events: {existing!r}."
     )
     hint = closest(first, [str(e) for e in existing])
@@ -177,6 +202,9 @@ class _Prepared:
     tz: Any
     entity: Hashable
     all_rows: bool  # kernel rows are every valid row (else only step rows)
+    exclusions: tuple[Exclusion, ...] = ()
+    hold: I64 | None = None  # sorted code of the held values per kernel row
+    as_of_ns: int | None = None  # observation date (ns, UTC); later rows are left out
 
 
 @dataclass(frozen=True)
@@ -197,6 +225,35 @@ class _Options:
     ties: Ties
     attribution: Attribution
     dropna: bool
+    n_step_names: int = 0  # names[:n_step_names] fill steps, the rest are exclusion events
+    exclude: tuple[tuple[int, int, tuple[int, ...]], ...] = ()  # (first, last, name indices)
+    step_windows: tuple[int | None, ...] | None = None  # ns
+    count: Count = "entities"
+    hold: tuple[Hashable, ...] = ()
+    as_of: Any = None  # the parameter as given (read in the data's time zone)
+    as_of_ns: int | None = None  # resolved for Dask partitions (the whole log's latest event)
+    mature_only: bool = False
+
+    @property
+    def features(self) -> bool:
+        """Whether an option of the feature kernel is used (else the plain kernels run)."""
+        return bool(
+            self.exclude or self.step_windows is not None or self.hold or self.count == "attempts"
+        )
+
+    @property
+    def maturity(self) -> bool:
+        """Whether maturity is reported (``as_of`` given or ``mature_only``)."""
+        return self.as_of is not None or self.mature_only
+
+    @property
+    def horizon(self) -> int | None:
+        """Longest time a chain may take (ns): the window, else the sum of the step windows."""
+        if self.window is not None:
+            return self.window
+        if self.step_windows is not None and all(w is not None for w in self.step_windows):
+            return sum(w for w in self.step_windows if w is not None)
+        return None
 
 
 @dataclass(frozen=True)
@@ -224,6 +281,12 @@ def _options(
     by: Any,
     attribution: Any,
     dropna: Any,
+    exclude: Any = None,
+    step_windows: Any = None,
+    count: Any = "entities",
+    hold: Any = None,
+    as_of: Any = None,
+    mature_only: Any = False,
 ) -> _Options:
     """Check the parameters and that ``events`` (or its Dask meta) has the columns."""
     names_per_step, labels = _parse_steps(steps, func=func)
@@ -251,21 +314,58 @@ def _options(
         )
         raise InvalidParameterError(msg)
 
-    if not disjoint and ties_ == "allow" and len(names_per_step) > MAX_HALL_STEPS:
-        shared = [
-            g
-            for g in names_per_step
-            if len(g) > 1 and any(n in h for h in names_per_step if h is not g for n in g)
-        ]
-        if shared:
-            msg = (
-                f"The 'steps' parameter of {func} has {len(names_per_step)} steps and a step "
-                f"listing several events that shares one with another step ({shared[0]!r}); "
-                f"with ties='allow' that is supported for at most {MAX_HALL_STEPS} steps. "
-                "Use ties='strict', fewer steps, or steps that share no event."
-            )
-            raise InvalidParameterError(msg)
-    return _Options(
+    if not disjoint and ties_ == "allow":
+        _check_shared_steps(names_per_step, func=func)
+    n_step_names = len(names)
+    k = len(names_per_step)
+    excl = _parse_exclude(exclude, names_per_step, func=func)
+    exclude_idx: list[tuple[int, int, tuple[int, ...]]] = []
+    for group, (i, j) in excl:
+        idx = []
+        for n in group:
+            if n not in names:
+                names.append(n)
+            idx.append(names.index(n))
+        exclude_idx.append((i - 1, j - 1, tuple(idx)))
+    sw = _parse_step_windows(step_windows, k, func=func)
+    count_ = check_option(count, COUNTS, name="count", func=func)
+    hold_cols = as_list(hold)
+    for col in hold_cols:
+        require_columns(events, {"hold": col}, table="events")
+    if len(set(hold_cols)) < len(hold_cols):
+        raise param_error(func, "hold", "distinct column names", hold)
+    if as_of is not None:  # parseable; read in the data's time zone by _prepare
+        check_date(as_of, tz="UTC", name="as_of", func=func)
+    mature = _check_flag(mature_only, name="mature_only", func=func)
+    used = [
+        name
+        for name, on in (
+            ("exclude", bool(excl)),
+            ("step_windows", sw is not None),
+            ("hold", bool(hold_cols)),
+            ("count='attempts'", count_ == "attempts"),
+        )
+        if on
+    ]
+    if used and order_ != "ordered":
+        msg = (
+            f"{func}: {', '.join(used)} is only supported with order='ordered', not "
+            f"order={order_!r}. Use order='ordered' or leave out {used[0]}."
+        )
+        raise InvalidParameterError(msg)
+    if used and not disjoint:
+        msg = (
+            f"{func}: {', '.join(used)} needs steps that share no event; the 'steps' parameter "
+            "lists an event in more than one step. Give each step its own events."
+        )
+        raise InvalidParameterError(msg)
+    if hold_cols and count_ == "attempts":
+        msg = (
+            f"{func}: hold= and count='attempts' cannot be combined (an attempt is an entity's, "
+            "not a held value's). Use one of them."
+        )
+        raise InvalidParameterError(msg)
+    opts = _Options(
         names_per_step=names_per_step,
         labels=labels,
         names=names,
@@ -280,7 +380,115 @@ def _options(
         ties=ties_,
         attribution=attribution_,
         dropna=drop,
+        n_step_names=n_step_names,
+        exclude=tuple(exclude_idx),
+        step_windows=sw,
+        count=count_,
+        hold=tuple(hold_cols),
+        as_of=as_of,
+        mature_only=mature,
     )
+    if mature and opts.horizon is None and count_ == "entities":
+        msg = (
+            f"The 'mature_only' parameter of {func} needs a window (or a duration in every "
+            "step window): without one an entity's funnel never closes. Pass window=..."
+        )
+        raise InvalidParameterError(msg)
+    if mature and count_ == "attempts" and window_ns is None:
+        msg = (
+            f"The 'mature_only' parameter of {func} with count='attempts' needs a window: "
+            "without one an unconverted attempt never ends. Pass window=..."
+        )
+        raise InvalidParameterError(msg)
+    return opts
+
+
+def _check_shared_steps(names_per_step: list[list[Hashable]], *, func: str) -> None:
+    """Limits of the exact check for steps that share events (ties allowed)."""
+    k = len(names_per_step)
+    if k > MAX_SHARED_STEPS:
+        msg = (
+            f"The 'steps' parameter of {func} has {k} steps and lists an event in more than "
+            f"one step; with ties='allow' that is supported for at most {MAX_SHARED_STEPS} "
+            "steps. Use ties='strict', or give each step its own events (e.g. rename repeats "
+            "'view' -> 'view 1', 'view 2' in the log)."
+        )
+        raise InvalidParameterError(msg)
+    names = list(dict.fromkeys(n for g in names_per_step for n in g))
+    patterns = sorted({sum(1 << j for j, g in enumerate(names_per_step) if n in g) for n in names})
+    for mask, pats in linked_components(patterns):
+        size = bin(mask).count("1")
+        if len(pats) > 1 and size > MAX_HALL_STEPS:
+            linked = [names_per_step[j] for j in range(k) if mask >> j & 1]
+            msg = (
+                f"The 'steps' parameter of {func} links {size} steps by shared events "
+                f"({linked!r}); with ties='allow' at most {MAX_HALL_STEPS} steps may be linked "
+                "that way (the exact check enumerates their subsets). Use ties='strict', or "
+                "split the steps that list several events so fewer of them share one."
+            )
+            raise InvalidParameterError(msg)
+
+
+def _parse_exclude(
+    exclude: Any, names_per_step: list[list[Hashable]], *, func: str
+) -> list[tuple[list[Hashable], tuple[int, int]]]:
+    """Exclusions as (event names, (i, j)) with 1 <= i < j <= len(steps)."""
+    if exclude is None:
+        return []
+    k = len(names_per_step)
+    expected = (
+        "a mapping {event name: (i, j)} or a list of (event name or list of names, (i, j)) "
+        f"pairs, with steps 1 <= i < j <= {k}"
+    )
+    if isinstance(exclude, dict):
+        items = list(exclude.items())
+    elif isinstance(exclude, Sequence) and not isinstance(exclude, str | bytes):
+        items = list(exclude)
+        if not all(
+            isinstance(x, Sequence) and not isinstance(x, str) and len(x) == 2 for x in items
+        ):
+            raise param_error(func, "exclude", expected, exclude)
+    else:
+        raise param_error(func, "exclude", expected, exclude)
+    step_names = {n for g in names_per_step for n in g}
+    out: list[tuple[list[Hashable], tuple[int, int]]] = []
+    for key, span in items:
+        group = list(key) if isinstance(key, list | tuple | set | frozenset) else [key]
+        if not group or any(n is None for n in group):
+            raise param_error(func, "exclude", expected, exclude)
+        if (
+            not isinstance(span, Sequence)
+            or isinstance(span, str)
+            or len(span) != 2
+            or not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in span)
+            or not 1 <= int(span[0]) < int(span[1]) <= k
+        ):
+            raise param_error(func, "exclude", expected + f" (span {span!r})", exclude)
+        clash = [n for n in group if n in step_names]
+        if clash:
+            msg = (
+                f"The 'exclude' parameter of {func} names funnel steps: {clash!r}. An exclusion "
+                "event must not be a step; use another event name."
+            )
+            raise InvalidParameterError(msg)
+        out.append((group, (int(span[0]), int(span[1]))))
+    return out
+
+
+def _parse_step_windows(value: Any, k: int, *, func: str) -> tuple[int | None, ...] | None:
+    """One duration (ns) or None per transition; None when not given."""
+    if value is None:
+        return None
+    expected = f"a list of {k - 1} durations or None (one per transition between steps)"
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence) or len(value) != k - 1:
+        raise param_error(func, "step_windows", expected, value)
+    out: list[int | None] = []
+    for w in value:
+        if isinstance(w, int | np.integer) and not isinstance(w, bool) and w == 0:
+            w = pd.Timedelta(0)
+        td = check_duration(w, name="step_windows", func=func)
+        out.append(None if td is None else int(td.value))
+    return tuple(out)
 
 
 def _prepare(
@@ -315,12 +523,19 @@ def _prepare(
     n_bad = int(len(df) - np.count_nonzero(valid))
     if n_bad and report:
         warn_dropped(n_bad, len(df), f"events[{time!r}] is missing (NaT)", func=func)
+    as_of_ns = _resolve_as_of(opts, t_ns, valid, tz, func=func)
+    filtered = n_bad > 0
+    if as_of_ns is not None and opts.as_of is not None:
+        late = t_ns > as_of_ns
+        if late.any():  # events after the observation date are ignored
+            valid = valid & ~late
+            filtered = True
     ev_codes, lookup, categories = _event_codes(df, event, names)
     if all_rows:
-        positions = np.flatnonzero(valid) if n_bad else np.arange(len(df), dtype=np.int64)
+        positions = np.flatnonzero(valid) if filtered else np.arange(len(df), dtype=np.int64)
     else:
         is_step = (lookup >= 0)[ev_codes]
-        positions = np.flatnonzero(is_step & valid if n_bad else is_step)
+        positions = np.flatnonzero(is_step & valid if filtered else is_step)
     positions = positions.astype(np.int64, copy=False)
     sub = lookup[ev_codes[positions]]  # index into `names`, -1 for other events
     # a partition reports what it saw (combined with "or"); a whole log with valid rows raises
@@ -337,7 +552,7 @@ def _prepare(
             found = [bool(c) for c in counts]
         if report and not all(found):
             uniques = list(pd.unique(original[event].dropna()))
-            raise _unknown_steps(uniques, event, names, found, func=func)
+            raise _unknown_steps(uniques, event, names, found, func=func, n_step=opts.n_step_names)
     members: list[I64] = []
     per_step_idx = opts.per_step_idx
     if opts.disjoint:
@@ -353,6 +568,15 @@ def _prepare(
             lut[idx] = True
             members.append(np.flatnonzero(lut[sub]).astype(np.int64))
     codes = _entity_codes(df[entity], positions)
+    exclusions = []
+    for first, last, name_idx in opts.exclude:
+        lut = np.zeros(len(names) + 1, dtype=bool)
+        lut[list(name_idx)] = True
+        exclusions.append(Exclusion(first, last, np.flatnonzero(lut[sub]).astype(np.int64)))
+    hold = None
+    if opts.hold:
+        hold_values = df[list(opts.hold)].take(positions).reset_index(drop=True)
+        hold, _ = _group_codes(hold_values, list(opts.hold))
     prepared = _Prepared(
         events=df,
         positions=positions,
@@ -365,9 +589,31 @@ def _prepare(
         tz=tz,
         entity=entity,
         all_rows=all_rows,
+        exclusions=tuple(exclusions),
+        hold=hold,
+        as_of_ns=as_of_ns,
     )
     counts_ = _Counts(len(original), n_null, n_bad, tuple(found), tz)
     return prepared, counts_
+
+
+def _resolve_as_of(opts: _Options, t_ns: I64, valid: Any, tz: Any, *, func: str) -> int | None:
+    """The observation date in ns (UTC): ``as_of`` read in the data's zone, else the latest event.
+
+    None when maturity is not asked for.  A Dask partition gets the whole
+    log's value in ``opts.as_of_ns``.
+    """
+    if opts.as_of_ns is not None:
+        return opts.as_of_ns
+    if opts.as_of is not None:
+        ts = check_date(opts.as_of, tz=tz, name="as_of", func=func)
+        if ts.tz is not None:
+            ts = ts.tz_convert("UTC").tz_localize(None)
+        return int(ts.as_unit("ns").value)
+    if not opts.mature_only:
+        return None
+    ok = t_ns[valid]
+    return int(ok.max()) if ok.size else None
 
 
 def _entity_codes(s: pd.Series, positions: I64) -> I64:
@@ -400,19 +646,97 @@ def _dense_codes(codes: I64) -> tuple[I64, int]:
     return inverse.astype(np.int64).reshape(-1), int(uniq.size)
 
 
-def _run(prep: _Prepared, opts: _Options, rows: Rows) -> FunnelTable:
+@dataclass(frozen=True)
+class _Run:
+    """The kernel's per-entity (or per-attempt) table, and what the options add to it."""
+
+    table: FunnelTable
+    attempt: I64 | None  # attempt number per table row (count="attempts")
+    mature: np.ndarray[Any, np.dtype[np.bool_]] | None  # per table row (as_of / mature_only)
+
+    def counted(self, opts: _Options) -> FunnelTable:
+        """The rows the aggregates count: all, or the mature ones with ``mature_only``."""
+        if opts.mature_only and self.mature is not None:
+            return take_table(self.table, np.flatnonzero(self.mature).astype(np.int64))
+        return self.table
+
+
+def _run(prep: _Prepared, opts: _Options, rows: Rows) -> _Run:
+    k = len(prep.members)
+    attempt: I64 | None = None
+    deadline: I64 | None = None
     if prep.codes.size == 0:
-        return empty_table(len(prep.members))
-    return funnel_kernel(
-        prep.codes,
-        prep.time,
-        prep.members,
-        window=opts.window,
-        order=opts.order,
-        ties=opts.ties,
-        rows=rows,
-        disjoint=prep.disjoint,
-    )
+        table = empty_table(k)
+        if opts.count == "attempts":
+            attempt = deadline = np.zeros(0, dtype=np.int64)
+    elif not opts.features:
+        table = funnel_kernel(
+            prep.codes,
+            prep.time,
+            prep.members,
+            window=opts.window,
+            order=opts.order,
+            ties=opts.ties,
+            rows=rows,
+            disjoint=prep.disjoint,
+        )
+    else:
+        fkw: dict[str, Any] = dict(
+            window=opts.window,
+            step_windows=opts.step_windows,
+            exclusions=prep.exclusions,
+            ties=opts.ties,
+            rows=rows,
+        )
+        if opts.count == "attempts":
+            table, attempt, deadline = attempts_kernel(prep.codes, prep.time, prep.members, **fkw)
+        elif prep.hold is not None:
+            # each (entity, held value) is a funnel of its own; the entity keeps the best
+            uniq, dense = np.unique(prep.codes, return_inverse=True)
+            dense = dense.reshape(-1).astype(np.int64)
+            n_h = int(prep.hold.max()) + 1
+            sub, n_sub = _dense_codes(dense * np.int64(n_h) + prep.hold)
+            entity_of = np.zeros(n_sub, dtype=np.int64)
+            entity_of[sub] = dense
+            rank = np.zeros(n_sub, dtype=np.int64)
+            rank[sub] = prep.hold
+            per_value = feature_kernel(sub, prep.time, prep.members, **fkw)
+            best = best_per_entity(per_value, entity_of, rank)
+            table = dataclasses.replace(best, entities=uniq[best.entities].astype(np.int64))
+        else:
+            table = feature_kernel(prep.codes, prep.time, prep.members, **fkw)
+    mature = _mature(prep, opts, table, deadline) if opts.maturity else None
+    return _Run(table, attempt, mature)
+
+
+def _mature(
+    prep: _Prepared, opts: _Options, table: FunnelTable, deadline: I64 | None
+) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Whether each table row's level can no longer change by ``as_of``.
+
+    Converted rows are mature.  An entity is otherwise mature when the window
+    (or the sum of the step windows) from its *last* step-1 event (with
+    ``order="any"``: its last event of any step, where an interval may start)
+    had elapsed by ``as_of``: none of its chains can still grow.  An attempt is mature when its
+    window had run out.  Without a window only converted rows are mature.
+    """
+    k = table.n_steps
+    done = table.reached == k
+    as_of = prep.as_of_ns
+    if as_of is None or table.entities.size == 0:
+        return cast("np.ndarray[Any, np.dtype[np.bool_]]", done)
+    if deadline is not None:
+        return cast("np.ndarray[Any, np.dtype[np.bool_]]", done | (deadline <= as_of))
+    horizon = opts.horizon
+    if horizon is None:
+        return cast("np.ndarray[Any, np.dtype[np.bool_]]", done)
+    # the last event that can start (or, in any order, be the start of) a chain still open
+    m0 = prep.members[0] if opts.order != "any" else np.concatenate(prep.members)
+    uniq, inv = np.unique(prep.codes[m0], return_inverse=True)
+    last = np.full(uniq.size, NAT, dtype=np.int64)
+    np.maximum.at(last, inv.reshape(-1), prep.time[m0])
+    last_of = last[np.searchsorted(uniq, table.entities)]
+    return cast("np.ndarray[Any, np.dtype[np.bool_]]", done | (last_of <= as_of - horizon))
 
 
 @dataclass(frozen=True)
@@ -602,6 +926,12 @@ def funnel_entities(
     by: str | Sequence[str] | None = None,
     attribution: Attribution = "first",
     dropna: bool = False,
+    exclude: Exclude = None,
+    step_windows: Sequence[pd.Timedelta | str | None] | None = None,
+    count: Count = "entities",
+    hold: str | Sequence[str] | None = None,
+    as_of: pd.Timestamp | str | None = None,
+    mature_only: bool = False,
 ) -> pd.DataFrame:
     """How far each entity got through the funnel, and when it reached each step.
 
@@ -641,6 +971,35 @@ def funnel_entities(
     dropna : bool, default=False
         Leave out rows whose entity is missing (with a warning) instead of
         raising :class:`~funnelkit.InvalidDataError`.
+    exclude : dict or list of pairs, optional
+        Exclusion steps: ``{"cancel": (1, 3)}`` (or ``[(["cancel", "refund"],
+        (1, 3))]``) makes a chain invalid when a ``cancel`` event lies strictly
+        between its step-1 and step-3 events (steps 1-based, ``(1,
+        len(steps))`` the whole funnel).  The entity keeps its deepest valid
+        chain, so a later clean attempt still counts.
+    step_windows : list of (Timedelta, str or None), optional
+        One limit per transition: step k + 1 must come within
+        ``step_windows[k - 1]`` of step k (inclusive; None: no limit).
+        Combines with ``window``.
+    count : {"entities", "attempts"}, default="entities"
+        ``"attempts"``: an entity re-enters the funnel at its first step-1
+        event after its previous attempt ended (by completing the last step,
+        or when ``window`` from the attempt's first step-1 event ran out), and
+        every attempt counts once (the ``entities`` columns then count
+        attempts).
+    hold : str or list of str, optional
+        Column(s) held constant: every step of a chain carries the same
+        value(s); an entity's level is the best over the values it has
+        (missing values form a value of their own).
+    as_of : Timestamp or str, optional
+        Observation date: events after it are ignored, and maturity is
+        judged at it (default: the latest event).  Read in the data's time
+        zone.
+    mature_only : bool, default=False
+        Count only entities whose funnel is closed by ``as_of``: converted,
+        or the window from their last step-1 event had elapsed (with
+        ``count="attempts"``: attempts whose window had run out).  Needs a
+        window.
 
     Returns
     -------
@@ -653,7 +1012,13 @@ def funnel_entities(
           input's time zone): when the winning chain reached that step, NaT
           when it did not;
         - the ``by`` columns, read as ``attribution`` says (for entities that
-          reached no step: at their earliest event).
+          reached no step: at their earliest event);
+        - with ``count="attempts"``: one row per attempt instead, and an
+          ``attempt`` column (int64, 1, 2, ... after the entity column; 0 on
+          the one row of an entity that never entered);
+        - with ``as_of`` or ``mature_only``: ``mature`` (bool), whether the
+          row's level can no longer change by ``as_of`` (see Notes); with
+          ``mature_only`` the immature rows are left out.
 
     Raises
     ------
@@ -688,6 +1053,13 @@ def funnel_entities(
     the start of the earliest window that reaches the deepest level).  Missing
     times are left out with a :class:`~funnelkit.FunnelkitWarning`.
 
+    ``exclude``, ``step_windows``, ``hold`` and ``count="attempts"`` restrict
+    the valid chains (``docs/events.md`` gives the rules and worked
+    examples); the winning chain is chosen the same way.  A row is *mature*
+    when it converted, or when the window (else the sum of the step windows)
+    from the entity's last step-1 event had elapsed by ``as_of`` (an attempt:
+    when its own window had run out): none of its chains can still grow.
+
     Examples
     --------
     >>> import pandas as pd
@@ -707,6 +1079,8 @@ def funnel_entities(
     func = "funnel_entities"
     kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=window, order=order)
     kw.update(ties=ties, by=by, attribution=attribution, dropna=dropna)
+    kw.update(exclude=exclude, step_windows=step_windows, count=count, hold=hold)
+    kw.update(as_of=as_of, mature_only=mature_only)
     if is_dask(events):
         _, parts = _dask_reduce(func, events, steps, kw, all_rows=True, want="entities")
         frames = [f for f in parts if len(f)] or list(parts[:1])
@@ -718,29 +1092,62 @@ def funnel_entities(
 
 
 def _entity_table(prep: _Prepared, opts: _Options) -> pd.DataFrame:
-    """One row per entity of ``prep`` (in order of first appearance): level, step times, by."""
+    """One row per entity of ``prep`` (in order of first appearance): level, step times, by.
+
+    With ``count="attempts"``: one row per attempt (entities without one: a
+    row with attempt 0).  With maturity: a ``mature`` column, and with
+    ``mature_only`` the immature rows left out.
+    """
     # dense entity codes 0..n-1, so per-entity arrays can be indexed by code
     dense_codes, n = _dense_codes(prep.codes)
     prep = dataclasses.replace(prep, codes=dense_codes)
     k = len(prep.members)
-    table = _run(prep, opts, rows=opts.attribution if opts.by else "none")
-    idx = table.entities
-    reached = np.zeros(n, dtype=np.int64)
-    reached[idx] = table.reached
-    times = np.full((n, k), NAT, dtype=np.int64)
-    times[idx] = table.step_time
+    run = _run(prep, opts, rows=opts.attribution if opts.by else "none")
+    table = run.table
     # representative row per entity: its earliest event (first in input order on ties)
     first_time = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(first_time, dense_codes, prep.time)
     at_first = np.flatnonzero(prep.time == first_time[dense_codes])
     earliest = np.full(n, dense_codes.size, dtype=np.int64)
     np.minimum.at(earliest, dense_codes[at_first], at_first)
-    attr = earliest.copy()
-    if idx.size:
-        attr[idx] = table.first_row if opts.attribution == "first" else table.last_row
+    attr_rows = table.first_row if opts.attribution == "first" else table.last_row
+    if run.attempt is not None:
+        # attempt rows, plus one row (attempt 0) per entity that never entered
+        none = np.ones(n, dtype=bool)
+        none[table.entities] = False
+        absent = np.flatnonzero(none).astype(np.int64)
+        ent = np.concatenate([table.entities, absent])
+        number = np.concatenate([run.attempt, np.zeros(absent.size, dtype=np.int64)])
+        order = np.lexsort((number, ent))
+        ent, number = ent[order], number[order]
+        reached = np.concatenate([table.reached, np.zeros(absent.size, np.int64)])[order]
+        times = np.concatenate([table.step_time, np.full((absent.size, k), NAT, np.int64)])[order]
+        attr = np.concatenate([attr_rows, earliest[absent]])[order]
+        mature = None
+        if run.mature is not None:
+            mature = np.concatenate([run.mature, np.zeros(absent.size, dtype=bool)])[order]
+    else:
+        idx = table.entities
+        ent = np.arange(n, dtype=np.int64)
+        number = None
+        reached = np.zeros(n, dtype=np.int64)
+        reached[idx] = table.reached
+        times = np.full((n, k), NAT, dtype=np.int64)
+        times[idx] = table.step_time
+        attr = earliest.copy()
+        if idx.size:
+            attr[idx] = attr_rows
+        mature = None
+        if run.mature is not None:
+            mature = np.zeros(n, dtype=bool)
+            mature[idx] = run.mature
     ev = prep.events
     entity = opts.entity
-    out = pd.DataFrame({entity: ev[entity].take(prep.positions[earliest]).reset_index(drop=True)})
+    out = pd.DataFrame(
+        {entity: ev[entity].take(prep.positions[earliest[ent]]).reset_index(drop=True)}
+    )
+    if number is not None:
+        out["attempt"] = number
     out["reached"] = reached
     for j, label in enumerate(opts.labels):
         col = pd.Series(times[:, j].view("datetime64[ns]"))
@@ -751,6 +1158,10 @@ def _entity_table(prep: _Prepared, opts: _Options) -> pd.DataFrame:
         vals = ev[opts.by].take(prep.positions[attr]).reset_index(drop=True)
         for col in opts.by:
             out[col] = vals[col]
+    if mature is not None:
+        out["mature"] = mature
+        if opts.mature_only:
+            out = out.loc[mature | (reached == 0)].reset_index(drop=True)
     return cast(pd.DataFrame, out)
 
 
@@ -772,8 +1183,8 @@ def _compute(func: str, events: Any, steps: Any, kw: dict[str, Any]) -> tuple[_O
     df = check_frame(events, table="events", func=func)
     opts = _options(df, steps, func=func, **kw)
     prep, _ = _prepare(df, opts, func=func, all_rows=all_rows)
-    table = _run(prep, opts, rows=opts.attribution if opts.by else "none")
-    return opts, _summarize(prep, table, opts.attribution)
+    run = _run(prep, opts, rows=opts.attribution if opts.by else "none")
+    return opts, _summarize(prep, run.counted(opts), opts.attribution)
 
 
 # ----------------------------------------------------------------------------
@@ -807,8 +1218,8 @@ def _partition_reduce(
         return _entity_table(prep, opts)
     if callable(want):
         return want(part, _entity_table(prep, opts))
-    table = _run(prep, opts, rows=opts.attribution if opts.by else "none")
-    return _summarize(prep, table, opts.attribution)
+    run = _run(prep, opts, rows=opts.attribution if opts.by else "none")
+    return _summarize(prep, run.counted(opts), opts.attribution)
 
 
 def _dask_reduce(
@@ -831,7 +1242,16 @@ def _dask_reduce(
     meta = _dask.meta_frame(events, func=func)
     opts = _options(meta, steps, func=func, **kw)
     _prepare(meta, opts, func=func, all_rows=all_rows)  # dtypes, on no rows
-    columns = list(dict.fromkeys([opts.entity, opts.time, opts.event, *opts.by]))
+    if opts.mature_only and opts.as_of is None:  # the latest event of the whole log
+        latest = events[[opts.entity, opts.time]].map_partitions(
+            functools.partial(_latest_event, opts.entity, opts.time),
+            meta=pd.Series([], dtype=np.int64),
+        )
+        values = np.asarray(latest.compute(), dtype=np.int64)
+        values = values[values != NAT]
+        if values.size:
+            opts = dataclasses.replace(opts, as_of_ns=int(values.max()))
+    columns = list(dict.fromkeys([opts.entity, opts.time, opts.event, *opts.by, *opts.hold]))
     counts, parts = _dask.map_entities(
         events,
         entity=opts.entity,
@@ -851,9 +1271,33 @@ def _dask_reduce(
     found = [any(f) for f in zip(*(c.found for c in counts), strict=True)]
     if n_rows - n_null - n_nat > 0 and not all(found):
         uniques = _dask.distinct(events, opts.event)
-        raise _unknown_steps(uniques, opts.event, opts.names, found, func=func)
+        raise _unknown_steps(
+            uniques, opts.event, opts.names, found, func=func, n_step=opts.n_step_names
+        )
     _dask.check_one_time_zone([c.tz for c in counts if c.n_rows], column=opts.time)
     return opts, parts
+
+
+def _dask_latest(events: Any, entity: str, time: str) -> tuple[int | None, Any]:
+    """The latest event time (ns, UTC) of a Dask log's rows with an entity, and the time zone."""
+    from funnelkit import _dask
+
+    meta = _dask.meta_frame(events, func="triggers")
+    _, tz = _time_ns(meta, time)
+    latest = events[[entity, time]].map_partitions(
+        functools.partial(_latest_event, entity, time), meta=pd.Series([], dtype=np.int64)
+    )
+    values = np.asarray(latest.compute(), dtype=np.int64)
+    values = values[values != NAT]
+    return (int(values.max()) if values.size else None), tz
+
+
+def _latest_event(entity: str, time: str, part: pd.DataFrame) -> pd.Series:
+    """The latest time (ns) of a partition's rows with an entity (NAT when none)."""
+    t_ns, _ = _time_ns(part, time)
+    t_ns = t_ns[~part[entity].isna().to_numpy()]
+    t_ns = t_ns[t_ns != NAT]
+    return pd.Series([int(t_ns.max()) if t_ns.size else NAT], dtype=np.int64)
 
 
 def _dask_entity_map(
@@ -889,6 +1333,12 @@ def conversion(
     by: str | Sequence[str] | None = None,
     attribution: Attribution = "first",
     dropna: bool = False,
+    exclude: Exclude = None,
+    step_windows: Sequence[pd.Timedelta | str | None] | None = None,
+    count: Count = "entities",
+    hold: str | Sequence[str] | None = None,
+    as_of: pd.Timestamp | str | None = None,
+    mature_only: bool = False,
     ci: float = 0.95,
 ) -> pd.DataFrame:
     """Entities reaching each funnel step, conversion rates with intervals, time taken.
@@ -929,6 +1379,35 @@ def conversion(
     dropna : bool, default=False
         Leave out rows whose entity is missing (with a warning) instead of
         raising :class:`~funnelkit.InvalidDataError`.
+    exclude : dict or list of pairs, optional
+        Exclusion steps: ``{"cancel": (1, 3)}`` (or ``[(["cancel", "refund"],
+        (1, 3))]``) makes a chain invalid when a ``cancel`` event lies strictly
+        between its step-1 and step-3 events (steps 1-based, ``(1,
+        len(steps))`` the whole funnel).  The entity keeps its deepest valid
+        chain, so a later clean attempt still counts.
+    step_windows : list of (Timedelta, str or None), optional
+        One limit per transition: step k + 1 must come within
+        ``step_windows[k - 1]`` of step k (inclusive; None: no limit).
+        Combines with ``window``.
+    count : {"entities", "attempts"}, default="entities"
+        ``"attempts"``: an entity re-enters the funnel at its first step-1
+        event after its previous attempt ended (by completing the last step,
+        or when ``window`` from the attempt's first step-1 event ran out), and
+        every attempt counts once (the ``entities`` columns then count
+        attempts).
+    hold : str or list of str, optional
+        Column(s) held constant: every step of a chain carries the same
+        value(s); an entity's level is the best over the values it has
+        (missing values form a value of their own).
+    as_of : Timestamp or str, optional
+        Observation date: events after it are ignored, and maturity is
+        judged at it (default: the latest event).  Read in the data's time
+        zone.
+    mature_only : bool, default=False
+        Count only entities whose funnel is closed by ``as_of``: converted,
+        or the window from their last step-1 event had elapsed (with
+        ``count="attempts"``: attempts whose window had run out).  Needs a
+        window.
     ci : float, default=0.95
         Confidence level of the Wilson score intervals.
 
@@ -999,6 +1478,8 @@ def conversion(
     ci_ = check_ci(ci, func=func)
     kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=window, order=order)
     kw.update(ties=ties, by=by, attribution=attribution, dropna=dropna)
+    kw.update(exclude=exclude, step_windows=step_windows, count=count, hold=hold)
+    kw.update(as_of=as_of, mature_only=mature_only)
     opts, g = _compute(func, events, steps, kw)
     return _conversion_table(opts, g, ci_)
 
@@ -1045,6 +1526,12 @@ def dropoff(
     by: str | Sequence[str] | None = None,
     attribution: Attribution = "first",
     dropna: bool = False,
+    exclude: Exclude = None,
+    step_windows: Sequence[pd.Timedelta | str | None] | None = None,
+    count: Count = "entities",
+    hold: str | Sequence[str] | None = None,
+    as_of: pd.Timestamp | str | None = None,
+    mature_only: bool = False,
     ci: float = 0.95,
 ) -> pd.DataFrame:
     """Where entities leave the funnel: losses per transition, ranked, tested by segment.
@@ -1085,6 +1572,35 @@ def dropoff(
     dropna : bool, default=False
         Leave out rows whose entity is missing (with a warning) instead of
         raising :class:`~funnelkit.InvalidDataError`.
+    exclude : dict or list of pairs, optional
+        Exclusion steps: ``{"cancel": (1, 3)}`` (or ``[(["cancel", "refund"],
+        (1, 3))]``) makes a chain invalid when a ``cancel`` event lies strictly
+        between its step-1 and step-3 events (steps 1-based, ``(1,
+        len(steps))`` the whole funnel).  The entity keeps its deepest valid
+        chain, so a later clean attempt still counts.
+    step_windows : list of (Timedelta, str or None), optional
+        One limit per transition: step k + 1 must come within
+        ``step_windows[k - 1]`` of step k (inclusive; None: no limit).
+        Combines with ``window``.
+    count : {"entities", "attempts"}, default="entities"
+        ``"attempts"``: an entity re-enters the funnel at its first step-1
+        event after its previous attempt ended (by completing the last step,
+        or when ``window`` from the attempt's first step-1 event ran out), and
+        every attempt counts once (the ``entities`` columns then count
+        attempts).
+    hold : str or list of str, optional
+        Column(s) held constant: every step of a chain carries the same
+        value(s); an entity's level is the best over the values it has
+        (missing values form a value of their own).
+    as_of : Timestamp or str, optional
+        Observation date: events after it are ignored, and maturity is
+        judged at it (default: the latest event).  Read in the data's time
+        zone.
+    mature_only : bool, default=False
+        Count only entities whose funnel is closed by ``as_of``: converted,
+        or the window from their last step-1 event had elapsed (with
+        ``count="attempts"``: attempts whose window had run out).  Needs a
+        window.
     ci : float, default=0.95
         Confidence level of the Wilson score intervals.
 
@@ -1157,6 +1673,8 @@ def dropoff(
         raise param_error(func, "steps", "a list of at least two steps", steps)
     kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=window, order=order)
     kw.update(ties=ties, by=by, attribution=attribution, dropna=dropna)
+    kw.update(exclude=exclude, step_windows=step_windows, count=count, hold=hold)
+    kw.update(as_of=as_of, mature_only=mature_only)
     opts, g = _compute(func, events, steps, kw)
     k = len(opts.labels)
     counts = _level_counts(g)
@@ -1206,8 +1724,15 @@ def time_to_convert(
     by: str | Sequence[str] | None = None,
     attribution: Attribution = "first",
     dropna: bool = False,
+    exclude: Exclude = None,
+    step_windows: Sequence[pd.Timedelta | str | None] | None = None,
+    count: Count = "entities",
+    hold: str | Sequence[str] | None = None,
+    as_of: pd.Timestamp | str | None = None,
+    mature_only: bool = False,
     from_step: str | None = None,
     to_step: str | None = None,
+    bins: int | str | Sequence[pd.Timedelta | str] | None = None,
 ) -> pd.DataFrame:
     """How long converters take from one funnel step to a later one.
 
@@ -1247,17 +1772,56 @@ def time_to_convert(
     dropna : bool, default=False
         Leave out rows whose entity is missing (with a warning) instead of
         raising :class:`~funnelkit.InvalidDataError`.
+    exclude : dict or list of pairs, optional
+        Exclusion steps: ``{"cancel": (1, 3)}`` (or ``[(["cancel", "refund"],
+        (1, 3))]``) makes a chain invalid when a ``cancel`` event lies strictly
+        between its step-1 and step-3 events (steps 1-based, ``(1,
+        len(steps))`` the whole funnel).  The entity keeps its deepest valid
+        chain, so a later clean attempt still counts.
+    step_windows : list of (Timedelta, str or None), optional
+        One limit per transition: step k + 1 must come within
+        ``step_windows[k - 1]`` of step k (inclusive; None: no limit).
+        Combines with ``window``.
+    count : {"entities", "attempts"}, default="entities"
+        ``"attempts"``: an entity re-enters the funnel at its first step-1
+        event after its previous attempt ended (by completing the last step,
+        or when ``window`` from the attempt's first step-1 event ran out), and
+        every attempt counts once (the ``entities`` columns then count
+        attempts).
+    hold : str or list of str, optional
+        Column(s) held constant: every step of a chain carries the same
+        value(s); an entity's level is the best over the values it has
+        (missing values form a value of their own).
+    as_of : Timestamp or str, optional
+        Observation date: events after it are ignored, and maturity is
+        judged at it (default: the latest event).  Read in the data's time
+        zone.
+    mature_only : bool, default=False
+        Count only entities whose funnel is closed by ``as_of``: converted,
+        or the window from their last step-1 event had elapsed (with
+        ``count="attempts"``: attempts whose window had run out).  Needs a
+        window.
     from_step : str, optional
         Label (or event name) of the step the clock starts at; default the
         first step.
     to_step : str, optional
         Label (or event name) of the step the clock stops at; default the last
         step.  Must come after ``from_step``.
+    bins : "auto", int or list of durations, optional
+        Return a histogram instead of the quantiles: ``"auto"`` chooses the
+        bins (log-spaced when the times span two orders of magnitude or more,
+        else numpy's ``"auto"`` rule), an int asks for that many equal bins,
+        a list of durations gives the edges.  The same bins for every group.
 
     Returns
     -------
     pandas.DataFrame
-        One row per group:
+        With ``bins``: one row per (group, bin): the ``by`` columns,
+        ``from_step``, ``to_step``, ``bin_low``, ``bin_high``
+        (timedelta64[ns]; bins hold ``bin_low <= t < bin_high``, the last one
+        also ``t == bin_high``), ``count`` (int64, converters in the bin) and
+        ``share`` (float64, of the group's converters; converters outside
+        given edges are in no bin).  Without ``bins``, one row per group:
 
         - the ``by`` columns;
         - ``from_step``, ``to_step`` (str): the two steps' labels;
@@ -1324,10 +1888,15 @@ def time_to_convert(
         )
     kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=window, order=order)
     kw.update(ties=ties, by=by, attribution=attribution, dropna=dropna)
+    kw.update(exclude=exclude, step_windows=step_windows, count=count, hold=hold)
+    kw.update(as_of=as_of, mature_only=mature_only)
+    edges_given = _check_bins(bins, func=func)
     opts, g = _compute(func, events, steps, kw)
     sel = g.reached > b
     dur = g.step_time[sel, b] - g.step_time[sel, a]
     gc = g.gcode[sel]
+    if bins is not None:
+        return _histogram(g, opts, gc, dur, bins, edges_given, labels[a], labels[b])
     qs = _group_quantiles(gc, g.n_groups, dur, QUANTILES)
     n_groups = g.n_groups
     out = _block(g.groups, opts.by, 1)
@@ -1337,4 +1906,94 @@ def time_to_convert(
     out["mean"] = _td(_group_means(gc, g.n_groups, dur))
     for i, name in enumerate(("p10", "p25", "median", "p75", "p90")):
         out[name] = _td(qs[:n_groups, i])
+    return out
+
+
+def _check_bins(bins: Any, *, func: str) -> I64 | None:
+    """Validate ``bins``; the edges in ns when given as durations."""
+    expected = "'auto', a positive int or an increasing list of durations"
+    if bins is None or (isinstance(bins, str) and bins == "auto"):
+        return None
+    if isinstance(bins, int | np.integer) and not isinstance(bins, bool):
+        if bins < 1:
+            raise param_error(func, "bins", expected, bins)
+        return None
+    if isinstance(bins, str | bytes) or not isinstance(bins, Sequence) or len(bins) < 2:
+        raise param_error(func, "bins", expected, bins)
+    edges = []
+    for value in bins:
+        td = check_duration(value, name="bins", func=func, allow_none=False)
+        edges.append(int(cast(pd.Timedelta, td).value))
+    arr = np.asarray(edges, dtype=np.int64)
+    if (np.diff(arr) <= 0).any():
+        raise param_error(func, "bins", expected + " (strictly increasing)", bins)
+    return cast(I64, arr)
+
+
+def auto_edges(values: I64, n_bins: int | None = None) -> I64:
+    """Histogram edges (ns) for durations: log-spaced over two or more orders of magnitude.
+
+    Log-spaced: about 5 bins per factor of 10 from the smallest positive
+    duration to the largest (a first bin ``[0, smallest)`` when some are 0);
+    otherwise numpy's ``"auto"`` rule (or ``n_bins`` equal bins).  Edges are
+    whole nanoseconds, strictly increasing.
+    """
+    if values.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    lo, hi = int(values.min()), int(values.max())
+    if hi == lo:
+        return np.asarray([lo, lo + 1], dtype=np.int64)
+    positive = values[values > 0]
+    if n_bins is None and positive.size and hi / int(positive.min()) >= 100:
+        pmin = int(positive.min())
+        n = int(np.clip(np.ceil(5 * np.log10(hi / pmin)), 5, 60))
+        edges = np.rint(np.geomspace(pmin, hi, n + 1)).astype(np.int64)
+        edges[0], edges[-1] = pmin, hi
+        if lo == 0:
+            edges = np.r_[np.int64(0), edges]
+    else:
+        rule: Any = "auto" if n_bins is None else n_bins
+        fl = np.histogram_bin_edges(values.astype(np.float64), bins=rule)
+        edges = np.rint(fl).astype(np.int64)
+        edges[0], edges[-1] = lo, hi
+    edges = np.unique(edges)
+    return cast(I64, edges)
+
+
+def _histogram(
+    g: _Summary,
+    opts: _Options,
+    gc: I64,
+    dur: I64,
+    bins: Any,
+    edges_given: I64 | None,
+    from_label: str,
+    to_label: str,
+) -> pd.DataFrame:
+    """Counts of durations per (group, bin), the same bins for every group."""
+    if edges_given is not None:
+        edges = edges_given
+    else:
+        edges = auto_edges(dur, None if isinstance(bins, str) else int(bins))
+    n_bins = max(edges.size - 1, 0)
+    n_groups = g.n_groups if n_bins else 0
+    if n_bins:
+        idx = np.searchsorted(edges, dur, side="right") - 1
+        idx = np.where(dur == edges[-1], n_bins - 1, idx)  # the last bin is closed
+        inside = (idx >= 0) & (idx < n_bins)
+        flat = np.bincount(gc[inside] * n_bins + idx[inside], minlength=n_groups * n_bins)
+        counts = flat.reshape(n_groups, n_bins).astype(np.int64)
+    else:
+        counts = np.zeros((0, 0), dtype=np.int64)
+    total = np.bincount(gc, minlength=n_groups)[:n_groups] if n_groups else np.zeros(0, np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(total[:, None] > 0, counts / np.maximum(total[:, None], 1), np.nan)
+    out = _block(g.groups.iloc[:n_groups], opts.by, n_bins)
+    size = n_groups * n_bins
+    out["from_step"] = pd.Series([from_label] * size, dtype=str)
+    out["to_step"] = pd.Series([to_label] * size, dtype=str)
+    out["bin_low"] = _td(np.tile(edges[:-1], n_groups) if n_bins else np.zeros(0, np.int64))
+    out["bin_high"] = _td(np.tile(edges[1:], n_groups) if n_bins else np.zeros(0, np.int64))
+    out["count"] = counts.ravel()
+    out["share"] = share.ravel().astype(np.float64)
     return out

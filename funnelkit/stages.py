@@ -30,6 +30,7 @@ from funnelkit._validate import (
     check_not_null,
     check_option,
     check_positive,
+    check_value_labels,
     closest,
     datetime_to_ns,
     param_error,
@@ -945,7 +946,10 @@ def _lost_stage(
     else:
         columns["closed"] = closed
     df = _read_deals(deals, columns, func=func)
-    rows = np.flatnonzero((df[status] == lost).to_numpy(dtype=bool)).astype(np.int64)
+    check_value_labels(
+        df[status], {"lost": lost}, table="deals", column=status, keyword="status", func=func
+    )
+    rows = np.flatnonzero(df[status].isin([lost]).to_numpy(dtype=bool)).astype(np.int64)
     fallback = (
         df[stage].to_numpy(dtype=object)[rows]
         if stage in df.columns

@@ -18,6 +18,7 @@ are summed (:func:`_combine_counts`) before the same table code runs.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -32,11 +33,13 @@ from funnelkit._validate import (
     _invalid,
     as_datetime,
     as_list,
+    check_by,
     check_ci,
     check_fraction,
     check_frame,
     check_not_null,
     check_positive,
+    check_value_labels,
     datetime_to_ns,
     param_error,
     require_columns,
@@ -117,20 +120,34 @@ def _prepare(
     positive: Positive,
     channel: str | None,
     by: str | Sequence[str] | None,
+    check_labels: bool = True,
 ) -> tuple[pd.DataFrame, list[Hashable], _Prospects, Any]:
-    """Validate a touch log and reduce it to per-prospect arrays; also the time zone."""
+    """Validate a touch log and reduce it to per-prospect arrays; also the time zone.
+
+    With ``check_labels`` (off for one Dask partition, which may rightly hold
+    no positive response), a log without any ``positive`` response gets the
+    value-label check: a near miss or a boolean column is an error, else a
+    warning naming the values found.
+    """
     df = check_frame(touches, table="touches", func=func)
-    by_cols = as_list(by)
     require_columns(
         df,
         {"entity": entity, "time": time, "response": response, "channel": channel},
         table="touches",
     )
-    for column in by_cols:
-        require_columns(df, {"by": column}, table="touches")
+    by_cols = check_by(df, by, table="touches", func=func)
     check_not_null(df, entity, table="touches", keyword="entity", func=func)
     key, tz = _time_key(df, time, func=func)
     is_positive = _positive_mask(df[response], positive, name="positive", func=func)
+    if check_labels and not is_positive.any():
+        check_value_labels(
+            df[response],
+            {"positive": positive},
+            table="touches",
+            column=response,
+            keyword="response",
+            func=func,
+        )
     codes, _ = pd.factorize(df[entity])
     pr = _per_prospect(np.asarray(codes, dtype=np.int64), key, is_positive)
     return df, by_cols, pr, tz
@@ -370,7 +387,7 @@ def _partition_filter(entity: str, time: str, part: pd.DataFrame) -> tuple[IntAr
 
 def _partition_counts(func: str, kw: dict[str, Any], part: pd.DataFrame) -> _TouchCounts:
     """Reduce one partition holding all the touches of its prospects."""
-    df, by_cols, pr, tz = _prepare(part, func=func, **kw)
+    df, by_cols, pr, tz = _prepare(part, func=func, check_labels=False, **kw)
     return _count(df, by_cols, pr, kw["channel"], tz)
 
 
@@ -402,8 +419,24 @@ def _dask_counts(touches: Any, *, func: str, **kw: Any) -> _TouchCounts:
     for column, n_null in ((entity, sum(s[1] for s in stats)), (time, sum(s[2] for s in stats))):
         if n_null:
             raise _dask.null_error(touches, column, n_null, n_rows, table="touches")
-    _dask.check_one_time_zone([p.tz for p in parts if len(p.keys)], column=time)
-    return _combine_counts(parts)
+    # strings with UTC offsets parse to a fixed offset or to UTC depending on the
+    # offsets a partition happens to hold: all of them are instants, like UTC.  A
+    # partition without touches has no zone to compare.
+    zones = ["UTC" if isinstance(p.tz, dt.timezone) else p.tz for p in parts if p.at_risk.any()]
+    _dask.check_one_time_zone(zones, column=time)
+    combined = _combine_counts(parts)
+    if n_rows and not combined.events.sum() and not callable(kw["positive"]):
+        # no positive response anywhere: the value check on the distinct responses
+        distinct = touches[kw["response"]].drop_duplicates().compute()
+        check_value_labels(
+            distinct,
+            {"positive": kw["positive"]},
+            table="touches",
+            column=kw["response"],
+            keyword="response",
+            func=func,
+        )
+    return combined
 
 
 # ----------------------------------------------------------------------------
@@ -444,7 +477,10 @@ def touches_to_response(
     positive : value, list of values or callable, default="positive"
         Which values of ``response`` are a positive reply: one value, a list
         of values, or a callable taking the column and returning one bool per
-        row.  Every other value, and nulls, mean no positive reply.
+        row.  Every other value, and nulls, mean no positive reply.  Values
+        are compared exactly; when none matches, a near miss (``'Positive'``,
+        ``'positive reply'``) or a boolean / 0-1 column is an error giving the
+        exact ``positive=`` to pass (see Raises).
     channel : str, optional
         Column holding the channel of each touch (email, call, ...).  When
         given, the result is split by the channel of the touch (see Returns).
@@ -489,10 +525,21 @@ def touches_to_response(
         When a column named by ``entity``, ``time``, ``response``,
         ``channel`` or ``by`` is missing.
     InvalidDataError
-        When ``entity`` or ``time`` holds nulls, or ``time`` cannot be read
-        as datetimes or numbers.
+        When ``entity`` or ``time`` holds nulls, ``time`` cannot be read as
+        datetimes or numbers (or holds dates out of range, or naive and aware
+        times mixed), or no response equals ``positive`` while one differs
+        from it only by case, spaces or a leading/trailing word, or the
+        responses are booleans or 0/1 (the message gives the ``positive=`` to
+        pass).
     InvalidParameterError
-        When ``positive``, ``max_touches`` or ``ci`` is invalid.
+        When ``positive``, ``max_touches``, ``by`` (a column named twice) or
+        ``ci`` is invalid.
+
+    Warns
+    -----
+    FunnelkitWarning
+        When no response is positive at all (and none is a near miss): the
+        message names the values found.
 
     See Also
     --------
@@ -640,7 +687,10 @@ def touches_summary(
     positive : value, list of values or callable, default="positive"
         Which values of ``response`` are a positive reply: one value, a list
         of values, or a callable taking the column and returning one bool per
-        row.  Every other value, and nulls, mean no positive reply.
+        row.  Every other value, and nulls, mean no positive reply.  Values
+        are compared exactly; when none matches, a near miss (``'Positive'``,
+        ``'positive reply'``) or a boolean / 0-1 column is an error giving the
+        exact ``positive=`` to pass (see Raises).
     channel : str, optional
         Column holding the channel of each touch (email, call, ...).  When
         given, the result is split by the channel of the touch (see Returns).
@@ -695,10 +745,21 @@ def touches_summary(
         When a column named by ``entity``, ``time``, ``response``,
         ``channel`` or ``by`` is missing.
     InvalidDataError
-        When ``entity`` or ``time`` holds nulls, or ``time`` cannot be read
-        as datetimes or numbers.
+        When ``entity`` or ``time`` holds nulls, ``time`` cannot be read as
+        datetimes or numbers (or holds dates out of range, or naive and aware
+        times mixed), or no response equals ``positive`` while one differs
+        from it only by case, spaces or a leading/trailing word, or the
+        responses are booleans or 0/1 (the message gives the ``positive=`` to
+        pass).
     InvalidParameterError
-        When ``positive``, ``threshold`` or ``ci`` is invalid.
+        When ``positive``, ``threshold``, ``by`` (a column named twice) or
+        ``ci`` is invalid.
+
+    Warns
+    -----
+    FunnelkitWarning
+        When no response is positive at all (and none is a near miss): the
+        message names the values found.
 
     See Also
     --------
@@ -856,8 +917,10 @@ def touches_from_counts(
         When ``entity``, ``count`` or ``outcome`` is missing.
     InvalidDataError
         When ``count`` holds nulls, negative or fractional numbers, when a
-        prospect with a positive outcome has 0 contacts, or when entity ids
-        are null or repeated.
+        prospect with a positive outcome has 0 contacts, when entity ids
+        are null or repeated, or when no outcome equals ``positive`` while
+        one differs from it only by case, spaces or a leading/trailing word,
+        or the outcomes are booleans or 0/1.
     InvalidParameterError
         When ``positive`` is invalid.
 
@@ -865,7 +928,8 @@ def touches_from_counts(
     -----
     FunnelkitWarning
         When prospects with 0 contacts (and no positive outcome) are left
-        out: they were never touched, so they are not at risk at any touch.
+        out: they were never touched, so they are not at risk at any touch;
+        and when no outcome is positive at all (naming the values found).
 
     See Also
     --------
@@ -922,6 +986,15 @@ def touches_from_counts(
     ids = data[entity].reset_index(drop=True)
     counts = _as_counts(data, count)
     good = _positive_mask(data[outcome], positive, name="positive", func=func)
+    if not good.any():
+        check_value_labels(
+            data[outcome],
+            {"positive": positive},
+            table="df",
+            column=outcome,
+            keyword="outcome",
+            func=func,
+        )
     never = (counts == 0) & good
     if never.any():
         raise _invalid(

@@ -35,6 +35,7 @@ from funnelkit._validate import (
     as_datetime,
     as_list,
     check_ci,
+    check_date,
     check_duration,
     check_fraction,
     check_frame,
@@ -79,10 +80,20 @@ def _funnel_entities(
     event: str,
     window: Any,
     by: list[str] | None = None,
+    as_of: pd.Timestamp | None = None,
+    mature_only: bool = False,
 ) -> pd.DataFrame:
     """The event-funnel engine's per-entity table (the one funnel implementation)."""
     return funnel_entities(
-        events, list(steps), entity=entity, time=time, event=event, window=window, by=by or None
+        events,
+        list(steps),
+        entity=entity,
+        time=time,
+        event=event,
+        window=window,
+        by=by or None,
+        as_of=as_of,
+        mature_only=mature_only,
     )
 
 
@@ -112,6 +123,9 @@ def triggers(
     candidates: Sequence[str] | None = None,
     min_entities: int = 25,
     ci: float = 0.95,
+    as_of: pd.Timestamp | str | None = None,
+    min_age: pd.Timedelta | str | None = None,
+    mature_only: bool = False,
 ) -> pd.DataFrame:
     r"""Which behaviours go with moving on from a funnel step: odds ratios, lifts, Fisher tests.
 
@@ -151,6 +165,18 @@ def triggers(
         are flagged ``small_sample`` and ranked after the others.
     ci : float, default=0.95
         Confidence level of the Wilson score intervals.
+    as_of : Timestamp or str, optional
+        Observation date: events after it are ignored, and maturity is
+        judged at it (default: the latest event).  Read in the data's time
+        zone.
+    min_age : Timedelta or str, optional
+        Study only the entities that reached step ``at_step`` at least this
+        long before ``as_of`` (e.g. ``"90D"``), so that recent entities, which
+        have not had time to move on, do not count as non-converters.
+    mature_only : bool, default=False
+        Study only entities whose funnel is closed by ``as_of`` (see
+        :func:`funnelkit.funnel_entities`): converted, or the window from
+        their last step-1 event had elapsed.  Needs a window.
 
     Returns
     -------
@@ -203,7 +229,14 @@ def triggers(
     :func:`funnelkit.funnel_entities`.  Entities that did not move on have
     more time to do a behaviour, which biases every behaviour slightly
     toward "does not help": compare the behaviours with each other, and use
-    a ``window`` to even the intervals out.
+    a ``window`` to even the intervals out.  Intervals end at ``as_of``.
+
+    **Censoring.** An entity that reached step k shortly before the data end
+    has had no time to move on, yet counts as "did not move on"; the older
+    entities, which had time for both the behaviour and the next step, then
+    make any common behaviour look helpful.  ``min_age`` (entities that
+    reached step k at least that long before ``as_of``) or ``mature_only``
+    (entities whose window has closed) leave the open ones out.
 
     **Statistics.** With a = converted with, b = not converted with,
     c = converted without, d = not converted without, the odds ratio is
@@ -259,6 +292,21 @@ def triggers(
     win = _check_window(window, func=func)
     ci = check_ci(ci, func=func)
     min_n = int(check_positive(min_entities, name="min_entities", func=func, integer=True))
+    age = check_duration(min_age, name="min_age", func=func)
+    if not isinstance(mature_only, bool | np.bool_):
+        raise param_error(func, "mature_only", "True or False", mature_only)
+    if mature_only and win is None:
+        msg = (
+            "The 'mature_only' parameter of triggers needs a window: without one an entity's "
+            "funnel never closes. Pass window=... or use min_age= instead."
+        )
+        raise InvalidParameterError(msg)
+    if as_of is not None:
+        check_date(as_of, tz="UTC", name="as_of", func=func)  # parseable; zone read below
+    # the observation date: only needed to cut (as_of) or to judge age and maturity
+    cut = None
+    if as_of is not None or age is not None or mature_only:
+        cut = _observation_date(events, df, entity, time, as_of, dask_input, func=func)
     step_events = {n for step in names for n in step}
     # the candidates are global: from the event names of the whole log
     present = _dask.distinct(events, event) if dask_input else pd.unique(df[event].dropna())
@@ -268,15 +316,48 @@ def triggers(
         cands = _check_candidates(candidates, present, step_events, func=func)
     k = int(at_step) - 1
     kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=win)
-    count = functools.partial(_trigger_counts, cands, k, win, kw)
+    cut_ns = None if cut is None else int(cut.tz_convert("UTC").value if cut.tz else cut.value)
+    age_ns = None if age is None else int(age.value)
+    count = functools.partial(_trigger_counts, cands, k, win, kw, cut_ns, age_ns)
+    fkw: dict[str, Any] = dict(as_of=cut, mature_only=bool(mature_only))
     if dask_input:
-        labels, parts = _dask_entity_map(events, list(steps), count, **kw)
+        labels, parts = _dask_entity_map(events, list(steps), count, **kw, **fkw)
         counts = np.sum(parts, axis=0) if parts else np.zeros((2, len(cands) + 1))
     else:
-        per = _funnel_entities(df, steps, entity=entity, time=time, event=event, window=win)
+        per = _funnel_entities(df, steps, entity=entity, time=time, event=event, window=win, **fkw)
         labels = [str(c) for c in per.columns[2 : 2 + len(names)]]
         counts = count(df, per)
     return _trigger_table(counts, cands, labels[k], labels[k + 1], ci, min_n)
+
+
+def _observation_date(
+    events: Any,
+    df: pd.DataFrame,
+    entity: str,
+    time: str,
+    as_of: Any,
+    dask_input: bool,
+    *,
+    func: str,
+) -> pd.Timestamp | None:
+    """``as_of`` in the data's time zone, or the latest event; None for an empty log."""
+    if dask_input:
+        from funnelkit.events import _dask_latest
+
+        latest, tz = _dask_latest(events, entity, time)
+    else:
+        parsed = as_datetime(df, time, table="events", keyword="time")
+        tz = parsed.dt.tz
+        ns = datetime_to_ns(parsed)
+        ns = ns[(ns != _NAT) & ~df[entity].isna().to_numpy()]
+        latest = int(ns.max()) if ns.size else None
+    if as_of is not None:
+        return check_date(as_of, tz=tz, name="as_of", func=func)
+    if latest is None:
+        return None
+    ts = pd.Timestamp(latest)
+    out: pd.Timestamp = ts.tz_localize("UTC").tz_convert(tz) if tz is not None else ts
+    return out
 
 
 def _trigger_counts(
@@ -284,6 +365,8 @@ def _trigger_counts(
     k: int,
     win: pd.Timedelta | None,
     kw: dict[str, Any],
+    cut: int | None,
+    age: int | None,
     df: pd.DataFrame,
     per: pd.DataFrame,
 ) -> FloatArray:
@@ -301,10 +384,14 @@ def _trigger_counts(
     nxt = _step_times(per, k + 1)
     first = _step_times(per, 0)
     at = reached >= k + 1
-    moved = reached >= k + 2
+    if age is not None and cut is not None:
+        at &= start <= cut - age  # reached step k long enough before the observation date
+    moved = at & (reached >= k + 2)
     limit = np.full(len(per), _NEVER, dtype=np.int64)
     if win is not None:
         limit = np.where(first != _NAT, first + win.value, _NEVER)
+    if cut is not None:
+        limit = np.minimum(limit, cut)
 
     # behaviour rows of the studied entities, with the entity's interval
     cand_index = pd.Index(cands)

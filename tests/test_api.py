@@ -26,6 +26,13 @@ SUBMODULE_FUNCTIONS = [
     "datasets.load_sample",
     "datasets.make_events",
     "datasets.load_bank_marketing",
+    "datasets.export_sample",
+    "crm.read_crm",
+    "crm.read_hubspot",
+    "crm.read_salesforce",
+    "crm.read_pipedrive",
+    "crm.read_amocrm",
+    "crm.read_bitrix24",
 ]
 
 

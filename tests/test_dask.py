@@ -277,6 +277,66 @@ def test_functions_without_dask_support_say_so(local):
 
 
 # ----------------------------------------------------------------------------
+# the feature options (issue 14): exclusions, step windows, attempts, hold, maturity
+# ----------------------------------------------------------------------------
+FEATURE_OPTIONS = [
+    {"exclude": {"click": (1, 4)}, "window": "3D"},
+    {"step_windows": ["1D", None, "2D"], "by": "seg"},
+    {"count": "attempts", "window": "2D", "exclude": {("click", "email"): (2, 3)}},
+    {"hold": "seg", "window": "4D", "attribution": "last", "by": "seg"},
+    {"hold": "seg", "exclude": {"email": (1, 3)}},
+    {"window": "2D", "mature_only": True},
+    {"count": "attempts", "window": "3D", "as_of": "2025-03-05", "mature_only": True},
+    {"step_windows": [None, "1D", None], "as_of": "2025-03-04", "ties": "strict"},
+]
+
+
+@pytest.mark.parametrize("npartitions", [1, 4])
+def test_feature_options_equal_pandas(local, npartitions):
+    pdf = random_log(70 + npartitions)
+    ddf = dd.from_pandas(pdf, npartitions=npartitions, sort=False)
+    same = ddf.compute().reset_index(drop=True)
+    for i, kw in enumerate(FEATURE_OPTIONS):
+        for func in (FUNCS[i % len(FUNCS)], fk.conversion):
+            check_same(same, ddf, func, **kw)
+
+
+def test_conversion_over_time_equals_pandas(local):
+    pdf = random_log(78)
+    ddf = dd.from_pandas(pdf, npartitions=3, sort=False)
+    same = ddf.compute().reset_index(drop=True)
+    for kw in (
+        {"period": "D", "window": "2D"},
+        {"period": "W", "by": "seg", "count": "attempts", "window": "1D"},
+        {"period": "D", "exclude": {"click": (1, 3)}, "as_of": "2025-03-04"},
+    ):
+        check_same(same, ddf, fk.conversion_over_time, **kw)
+    # histograms: the bins come from all partitions' durations together
+    for kw in ({"bins": "auto"}, {"bins": 5, "by": "seg"}, {"bins": ["0s", "1D", "3D"]}):
+        check_same(same, ddf, fk.time_to_convert, **kw)
+
+
+def test_next_events_equal_pandas(local):
+    pdf = random_log(79)
+    ddf = dd.from_pandas(pdf, npartitions=4, sort=False)
+    same = ddf.compute().reset_index(drop=True)
+    for kw in (
+        {"window": "2D"},
+        {"who": "converted", "between": True, "after_step": 2, "top": None},
+        {"who": "all", "depth": 2, "exclude": {"click": (1, 2)}, "as_of": "2025-03-05"},
+    ):
+        check_same(same, ddf, fk.next_events, **kw)
+
+
+def test_triggers_maturity_equal_pandas(local):
+    pdf = random_log(77)
+    ddf = dd.from_pandas(pdf, npartitions=3, sort=False)
+    same = ddf.compute().reset_index(drop=True)
+    for kw in ({"min_age": "2D"}, {"window": "2D", "mature_only": True}, {"as_of": "2025-03-04"}):
+        check_triggers(same, ddf, min_entities=1, **kw)
+
+
+# ----------------------------------------------------------------------------
 # triggers
 # ----------------------------------------------------------------------------
 TRIGGER_OPTIONS = [

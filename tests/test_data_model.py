@@ -6,6 +6,8 @@ model under every function"); expected values are worked out by hand.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -122,6 +124,7 @@ def test_revival_leaves_out_deals_lost_after_as_of(three):
     assert after["age"].tolist() == [pd.Timedelta(days=5)]
 
 
+@pytest.mark.filterwarnings("ignore:.*has no (won|lost)=:funnelkit.errors.FunnelkitWarning")
 @settings(max_examples=60, deadline=None)
 @given(
     n_deals=st.integers(1, 6),
@@ -278,3 +281,44 @@ def test_leaderboard_by_region_ranks_reps_within_each_region():
         )
     with pytest.raises(fk.InvalidParameterError, match="columns other than owner"):
         fk.leaderboard(deals, by="owner")
+
+
+@pytest.mark.parametrize(
+    ("values", "fix"),
+    [
+        (["Closed Won", "Closed Lost", "Open"], "won='Closed Won', lost='Closed Lost'"),
+        (["won ", "lost", "open"], "won='won ', lost='lost'"),
+        (["Won", "Lost", "Open"], "won='Won', lost='Lost'"),
+    ],
+)
+@pytest.mark.parametrize("func", ["win_rate", "pipeline", "coverage", "plan", "deal_entities"])
+def test_near_miss_statuses_are_an_error_with_the_fix(three, values, fix, func):
+    deals, _ = three
+    odd = deals.assign(status=values)
+    calls = {
+        "win_rate": lambda: fk.win_rate(odd),
+        "pipeline": lambda: fk.pipeline(odd, STAGES),
+        "coverage": lambda: fk.coverage(odd, 100.0),
+        "plan": lambda: fk.plan(odd, 100.0),
+        "deal_entities": lambda: fk.deal_entities(odd),
+    }
+    with pytest.raises(InvalidDataError, match=re.escape(f"Pass {fix}.")):
+        calls[func]()
+
+
+@pytest.mark.parametrize("flags", [[True, False, False], [1, 0, 0]])
+def test_boolean_statuses_are_an_error(three, flags):
+    deals, _ = three
+    with pytest.raises(InvalidDataError, match=r"Pass won=(True|1), lost=(False|0)"):
+        fk.win_rate(deals.assign(status=flags))
+
+
+def test_lost_deals_refuses_a_near_miss_of_lost(three):
+    deals, history = three
+    capital = deals.assign(status=["Won", "Lost", "Open"])
+    with pytest.raises(InvalidDataError, match=r"Pass lost='Lost'"):
+        fk.lost_deals(capital, history, stages=STAGES)
+    with pytest.raises(InvalidDataError, match=r"Pass lost='Lost'"):
+        fk.revival_candidates(capital, history, stages=STAGES)
+    res = fk.lost_deals(capital, history, stages=STAGES, lost="Lost")
+    assert res["deals"].tolist() == [1]

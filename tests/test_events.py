@@ -638,9 +638,17 @@ def test_many_repeated_steps_and_the_shared_list_limit():
     rows += [(1, 0, "view"), (3, 100, "buy")]  # a tie: two views at t=0 for user 1
     df = log(rows)
     assert levels(df, ["view"] * 12) == {1: 12, 2: 11, 3: 5}
+    # a step listing several events shares one with another step: only the linked steps
+    # (here 2) are enumerated, so long funnels run; user 1 has two views at t=0, user 3 a buy
     steps = ["view", ["view", "buy"], *[f"s{i}" for i in range(9)]]
-    with pytest.raises(fk.InvalidParameterError, match=r"11 steps.*at most 10 steps"):
-        fk.conversion(df, steps)
+    df2 = pd.concat([df, log([(1, 1, "s0"), (1, 2, "s1"), (2, 0, "s0")])], ignore_index=True)
+    df2 = pd.concat([df2, log([(9, i, f"s{i}") for i in range(9)])], ignore_index=True)
+    # 1: view0, view0 (or view1), s0@1, s1@2 -> 4; 2: view0, view1, no s0 after -> 2; 3: 2
+    assert levels(df2, steps) == {1: 4, 2: 2, 3: 2, 9: 0}
+    # more than MAX_HALL_STEPS (12) steps linked by shared events: the error says what to do
+    linked = [[f"e{i}", f"e{i + 1}"] for i in range(13)]
+    with pytest.raises(fk.InvalidParameterError, match=r"links 13 steps.*at most 12.*strict"):
+        fk.conversion(log([(1, 0, "e0"), (1, 1, "e1")]), linked)
 
 
 def test_inputs_unchanged_by_every_function():

@@ -828,7 +828,10 @@ def test_plan_errors(history_case, closed_deals):
         fk.plan(deals.rename(columns={"status": "state"}), 10)
     with pytest.raises(ColumnNotFoundError, match=r"\(entered=\) not found in history"):
         fk.plan(deals, 10, history=history.rename(columns={"entered_at": "t"}), stages=stages)
-    with pytest.raises(InvalidDataError, match=r"of which 0 won"):
+    with (
+        pytest.warns(fk.FunnelkitWarning, match="has no won='won' value"),
+        pytest.raises(InvalidDataError, match=r"of which 0 won"),
+    ):
         fk.plan(deals.assign(status=deals["status"].replace({"won": "lost"})), 10)
     # history deals must be deals of the table, with ids of the same kind
     stray = pd.concat(
@@ -844,10 +847,8 @@ def test_plan_errors(history_case, closed_deals):
     )
     with pytest.raises(InvalidDataError, match=r"holds string deal ids but deals\['deal_id'\]"):
         fk.plan(numbered, 10, history=as_text, stages=stages)
-    with (
-        pytest.warns(fk.FunnelkitWarning, match="open deals have a date"),
-        pytest.raises(InvalidDataError, match=r"Check status= \(won='Won'"),
-    ):
+    # a near miss of the status value is refused with the exact fix
+    with pytest.raises(InvalidDataError, match=r"has no won='Won' but 'won'.*Pass won='won'"):
         fk.plan(deals, 10, won="Won")
     with pytest.raises(
         InvalidDataError,

@@ -335,15 +335,23 @@ def touch_logs(draw):
     )
 
 
+def _call(func, log, **kw):
+    """Call a touch function; a log without any positive response warns, and only then."""
+    if log["response"].eq("positive").any():
+        return func(log, **kw)
+    with pytest.warns(fk.FunnelkitWarning, match=r"positive='positive'"):
+        return func(log, **kw)
+
+
 @settings(max_examples=150, deadline=None)
 @given(touch_logs())
 def test_matches_reference_and_leaves_input_alone(log):
     before = log.copy()
-    res = fk.touches_to_response(log)
+    res = _call(fk.touches_to_response, log)
     assert_frame_equal(log, before)
     ref = reference_table(log)
     assert_frame_equal(res[["touch", *COLS]], ref, check_dtype=False)
-    summ = fk.touches_summary(log)
+    summ = _call(fk.touches_summary, log)
     pros = reference_prospects(log)
     resp_t = [t for t, r, _, _ in pros.values() if r]
     assert summ["prospects"][0] == len(pros)
@@ -364,15 +372,15 @@ def test_row_order_is_irrelevant_apart_from_ties(log, seed):
     slots = pd.DataFrame({"k": key, "p": perm})
     perm = slots.groupby("k")["p"].transform(lambda x: np.sort(x.to_numpy())).to_numpy()
     shuffled = log.iloc[perm]
-    assert_frame_equal(fk.touches_to_response(shuffled), fk.touches_to_response(log))
-    assert_frame_equal(fk.touches_summary(shuffled), fk.touches_summary(log))
+    assert_frame_equal(_call(fk.touches_to_response, shuffled), _call(fk.touches_to_response, log))
+    assert_frame_equal(_call(fk.touches_summary, shuffled), _call(fk.touches_summary, log))
 
 
 @settings(max_examples=100, deadline=None)
 @given(touch_logs())
 def test_by_groups_and_channels_add_up(log):
-    whole = fk.touches_to_response(log)
-    by = fk.touches_to_response(log, by="seg")
+    whole = _call(fk.touches_to_response, log)
+    by = _call(fk.touches_to_response, log, by="seg")
     # responders and prospects at touch 1 add up over groups
     first = by[by["touch"] == 1]
     assert first["at_risk"].sum() == whole["at_risk"][0]
@@ -383,11 +391,11 @@ def test_by_groups_and_channels_add_up(log):
         members = [e for e, v in pros.items() if v[2] == key or (pd.isna(key) and pd.isna(v[2]))]
         ref = reference_table(log[log["user_id"].isin(members)])
         assert_frame_equal(grp[["touch", *COLS]].reset_index(drop=True), ref, check_dtype=False)
-    split = fk.touches_to_response(log, channel="channel")
+    split = _call(fk.touches_to_response, log, channel="channel")
     summed = split.groupby("touch", as_index=False)[COLS[:3] + COLS[4:]].sum(min_count=1)
     want = whole[["touch", *COLS[:3], *COLS[4:]]]
     assert_frame_equal(summed, want, check_dtype=False)
-    both = fk.touches_to_response(log, channel="channel", by="seg")
+    both = _call(fk.touches_to_response, log, channel="channel", by="seg")
     keys = ["seg", "touch"]
     summed = both.groupby(keys, as_index=False, dropna=False)[COLS[:3] + COLS[4:]].sum(min_count=1)
     assert_frame_equal(summed, by[[*keys, *COLS[:3], *COLS[4:]]], check_dtype=False)
@@ -432,7 +440,7 @@ def test_from_counts_by_hand():
 
 
 def test_from_counts_zero_contacts_warn_and_contradictions_fail():
-    df = pd.DataFrame({"user_id": ["a", "b"], "contacts": [0, 2], "outcome": ["no", "no"]})
+    df = pd.DataFrame({"user_id": ["a", "b"], "contacts": [0, 2], "outcome": ["no", "yes"]})
     with pytest.warns(fk.FunnelkitWarning, match=r"left out 1 of 2 rows.*never contacted"):
         log = fk.touches_from_counts(df, positive="yes")
     assert log["user_id"].tolist() == ["b", "b"]
@@ -539,3 +547,50 @@ def test_bad_parameters(log):
         fk.touches_to_response(log, positive=lambda s: "yes")
     with pytest.raises(fk.InvalidParameterError, match=r"'positive' parameter"):
         fk.touches_to_response(log, positive=lambda s: s.nope())
+
+
+# ----------------------------------------------------------------------------
+# the positive= check on a Dask log: over all partitions, not per partition
+# ----------------------------------------------------------------------------
+def test_dask_log_positive_checked_over_all_partitions():
+    dask = pytest.importorskip("dask")
+    dd = pytest.importorskip("dask.dataframe")
+    log = pd.DataFrame(
+        {
+            "user_id": [f"u{i // 3}" for i in range(60)],
+            "timestamp": np.tile([1, 2, 3], 20),
+            "response": ["no reply"] * 59 + ["positive"],
+        }
+    )
+    with dask.config.set({"scheduler": "sync", "dataframe.shuffle.method": "tasks"}):
+        # the only positive sits in one partition: no warning from the others
+        ddf = dd.from_pandas(log, npartitions=4, sort=False)
+        assert_frame_equal(fk.touches_summary(ddf), fk.touches_summary(log))
+        near = dd.from_pandas(log.replace("positive", "Positive"), npartitions=4, sort=False)
+        with pytest.raises(fk.InvalidDataError, match=r"Pass positive='Positive'\."):
+            fk.touches_summary(near)
+        none = dd.from_pandas(log.replace("positive", "no reply"), npartitions=4, sort=False)
+        with pytest.warns(fk.FunnelkitWarning, match=r"values found are \['no reply'\]") as rec:
+            res = fk.touches_summary(none)
+        assert len([w for w in rec if issubclass(w.category, fk.FunnelkitWarning)]) == 1
+        assert res["responders"].tolist() == [0]
+
+
+def test_dask_log_with_offsets_across_dst_equals_pandas():
+    dask = pytest.importorskip("dask")
+    dd = pytest.importorskip("dask.dataframe")
+    # winter offsets in the first rows, summer offsets later: partitions parse to
+    # +01:00, UTC or +02:00; all are instants and the result equals the pandas one
+    winter = [f"2024-03-{d:02d}T10:00:00+01:00" for d in range(1, 11)]
+    summer = [f"2024-04-{d:02d}T10:00:00+02:00" for d in range(1, 11)]
+    users = ["w1", "w2", "w3", "w4", "w5", "s1", "s2", "s3", "s4", "s5"]
+    log = pd.DataFrame(
+        {
+            "user_id": np.repeat(users, 2),  # w-users touched in winter only, s-users in summer
+            "timestamp": winter + summer,
+            "response": ["no", "positive"] * 10,
+        }
+    )
+    with dask.config.set({"scheduler": "sync", "dataframe.shuffle.method": "tasks"}):
+        ddf = dd.from_pandas(log, npartitions=5, sort=False)
+        assert_frame_equal(fk.touches_to_response(ddf), fk.touches_to_response(log))

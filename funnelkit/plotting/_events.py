@@ -327,13 +327,16 @@ def plot_time_to_convert(
     Parameters
     ----------
     result : pandas.DataFrame
-        The result of :func:`funnelkit.time_to_convert`.
+        The result of :func:`funnelkit.time_to_convert`.  A histogram (its
+        ``bins=`` result) is drawn as one step outline per group, on a log
+        axis when the bins are log-spaced.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; default the current Axes (``plt.gca()``).
     annotate : bool, default=True
         Label each row with its median and number of converters.
     **kwargs
-        Passed to :meth:`matplotlib.axes.Axes.barh` (the p25–p75 boxes).
+        Passed to :meth:`matplotlib.axes.Axes.barh` (the p25–p75 boxes; for a
+        histogram, :meth:`matplotlib.axes.Axes.stairs`).
 
     Returns
     -------
@@ -368,6 +371,10 @@ def plot_time_to_convert(
     >>> plt.close(fig)
     """
     func = "plot_time_to_convert"
+    if isinstance(result, pd.DataFrame) and "bin_low" in result.columns:  # bins=...
+        from funnelkit.plotting._event_features import plot_time_histogram
+
+        return plot_time_histogram(result, ax=ax, **kwargs)
     cols = ["from_step", "to_step", "count", "p10", "p25", "median", "p75", "p90"]
     check_result(result, cols, func=func, source="time_to_convert")
     ax = get_ax(ax)

@@ -1,0 +1,624 @@
+"""Event-funnel analyses built on the funnel engine: conversion by entry period, paths.
+
+* :func:`conversion_over_time`: the funnel of each calendar period of entry
+  (the period of the winning chain's step-1 event), with maturity.
+* :func:`next_events`: what entities did after the step where they stopped
+  (or between two steps).
+
+Both reduce the log with the engine of :mod:`funnelkit.events` (one
+implementation of chains) and aggregate its per-entity table.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Sequence
+from typing import Any, Literal, cast
+
+import numpy as np
+import pandas as pd
+
+from funnelkit._dask import is_dask
+from funnelkit._kernels import NAT
+from funnelkit._validate import (
+    as_list,
+    check_ci,
+    check_date,
+    check_frame,
+    param_error,
+    require_columns,
+)
+from funnelkit.errors import InvalidParameterError
+from funnelkit.events import (
+    I64,
+    Count,
+    Exclude,
+    Order,
+    Step,
+    Ties,
+    _compute,
+    _conversion_table,
+    _dask_entity_map,
+    _dask_latest,
+    _entity_table,
+    _options,
+    _prepare,
+    _sort_entities,
+    _time_ns,
+)
+
+__all__ = ["conversion_over_time", "next_events"]
+
+PERIOD_COLUMN = "period"
+
+
+def _check_period(period: Any, *, func: str) -> str:
+    """A pandas period alias ("D", "W", "M", "Q", "Y", "W-MON", ...)."""
+    expected = "a pandas period alias such as 'D', 'W', 'W-MON', 'M', 'Q' or 'Y'"
+    if not isinstance(period, str):
+        raise param_error(func, "period", expected, period)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            pd.Series(pd.to_datetime(["2024-01-01"])).dt.to_period(period)
+    except (ValueError, TypeError, FutureWarning, DeprecationWarning):
+        raise param_error(func, "period", expected, period) from None
+    return period
+
+
+def _period_starts(part: pd.DataFrame, time: str, period: str, column: str) -> pd.DataFrame:
+    """``part`` with a column holding the start of each row's calendar period.
+
+    Periods are calendar periods in the data's time zone (a tz-aware column is
+    cut on its local wall clock); the start keeps the zone.  A shallow copy:
+    the input frame is not modified.
+    """
+    t_ns, tz = _time_ns(part, time)
+    wall = pd.Series(t_ns.view("datetime64[ns]"), index=part.index)
+    wall = wall.where(t_ns != NAT)
+    if tz is not None:
+        wall = wall.dt.tz_localize("UTC").dt.tz_convert(tz).dt.tz_localize(None)
+    starts = wall.dt.to_period(period).dt.start_time.astype("datetime64[ns]")
+    if tz is not None:
+        starts = starts.dt.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+    out = part.copy(deep=False)
+    out[column] = starts
+    return cast(pd.DataFrame, out)
+
+
+def conversion_over_time(
+    events: pd.DataFrame,
+    steps: Sequence[Step],
+    *,
+    period: str = "W",
+    entity: str = "user_id",
+    time: str = "timestamp",
+    event: str = "event",
+    window: pd.Timedelta | str | int | None = None,
+    order: Order = "ordered",
+    ties: Ties = "allow",
+    by: str | Sequence[str] | None = None,
+    dropna: bool = False,
+    exclude: Exclude = None,
+    step_windows: Sequence[pd.Timedelta | str | None] | None = None,
+    count: Count = "entities",
+    hold: str | Sequence[str] | None = None,
+    as_of: pd.Timestamp | str | None = None,
+    mature_only: bool = False,
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """The funnel of each entry period: entities, conversion and maturity per (period, step).
+
+    Parameters
+    ----------
+    events : pandas.DataFrame or dask.dataframe.DataFrame
+        The event log: one row per event of an entity.  A Dask DataFrame
+        (``funnelkit[dask]``) gives the same result, computed partition by
+        partition after a shuffle by entity (see ``docs/dask.md``).
+    steps : list of str or list of lists of str
+        The funnel's steps in order.  Each item is an event name, or a list of
+        event names any of which fills the step (labelled ``"a | b"``).
+    period : str, default="W"
+        Calendar period of entry, a pandas period alias: ``"D"``, ``"W"``
+        (weeks starting on Monday), ``"W-SAT"`` (weeks ending on Saturday),
+        ``"M"``, ``"Q"``, ``"Y"``.  Cut in the data's time zone.
+    entity : str, default="user_id"
+        Column that identifies the entity (a user, a lead, a prospect).
+    time : str, default="timestamp"
+        Column holding the event time: datetime64 of any unit or time zone, or ISO 8601 strings.
+    event : str, default="event"
+        Column holding the event name.
+    window : Timedelta, str or 0, optional
+        Longest time from a chain's step-1 event to its last step (inclusive),
+        e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
+    order : {"ordered", "strict", "any"}, default="ordered"
+        ``"ordered"``: steps in order, other events may come between;
+        ``"strict"``: between two consecutive steps only repeats of the first of
+        them may occur; ``"any"``: steps in any order within one window.
+    ties : {"allow", "strict"}, default="allow"
+        ``"allow"``: an event at the same time as the previous step counts as
+        after it (as ClickHouse does); ``"strict"``: each step must be strictly
+        later than the previous one.  Ignored when ``order="any"``.
+    by : str or list of str, optional
+        Column(s) to group by (read, like the period, at the step-1 event of
+        the winning chain); the groups come before the period.
+    dropna : bool, default=False
+        Leave out rows whose entity is missing (with a warning) instead of
+        raising :class:`~funnelkit.InvalidDataError`.
+    exclude : dict or list of pairs, optional
+        Exclusion steps: ``{"cancel": (1, 3)}`` (or ``[(["cancel", "refund"],
+        (1, 3))]``) makes a chain invalid when a ``cancel`` event lies strictly
+        between its step-1 and step-3 events (steps 1-based, ``(1,
+        len(steps))`` the whole funnel).  The entity keeps its deepest valid
+        chain, so a later clean attempt still counts.
+    step_windows : list of (Timedelta, str or None), optional
+        One limit per transition: step k + 1 must come within
+        ``step_windows[k - 1]`` of step k (inclusive; None: no limit).
+        Combines with ``window``.
+    count : {"entities", "attempts"}, default="entities"
+        ``"attempts"``: an entity re-enters the funnel at its first step-1
+        event after its previous attempt ended (by completing the last step,
+        or when ``window`` from the attempt's first step-1 event ran out), and
+        every attempt counts once (the ``entities`` columns then count
+        attempts).
+    hold : str or list of str, optional
+        Column(s) held constant: every step of a chain carries the same
+        value(s); an entity's level is the best over the values it has
+        (missing values form a value of their own).
+    as_of : Timestamp or str, optional
+        Observation date: events after it are ignored, and maturity is
+        judged at it (default: the latest event).  Read in the data's time
+        zone.
+    mature_only : bool, default=False
+        Count only entities whose funnel is closed by ``as_of``: converted,
+        or the window from their last step-1 event had elapsed (with
+        ``count="attempts"``: attempts whose window had run out).  Needs a
+        window.
+    ci : float, default=0.95
+        Confidence level of the Wilson score intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (group, period, step), groups and periods sorted, steps in
+        the order given; only periods in which some entity entered:
+
+        - the ``by`` columns;
+        - ``period`` (datetime64[ns], in the data's time zone): the start of
+          the calendar period of the winning chain's step-1 event;
+        - ``step``, ``entities``, ``conversion``, ``overall``, ``dropped``,
+          ``conversion_low``, ``conversion_high``, ``median_time``: as in
+          :func:`funnelkit.conversion`, for the entities that entered in that
+          period;
+        - ``mature`` (bool): whether the window (without one, the sum of the
+          step windows) from the end of the period had elapsed by ``as_of``,
+          so that every entity of the period had its full window; False for
+          every period without a window.
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A column named by ``entity``, ``time``, ``event``, ``by`` or ``hold``
+        is missing.
+    InvalidDataError
+        ``entity`` has missing values (unless ``dropna=True``) or ``time`` does
+        not hold datetimes.
+    InvalidParameterError
+        ``period`` is not a period alias, a ``by`` column is named
+        ``"period"``, or another parameter is invalid (as in
+        :func:`funnelkit.conversion`).
+
+    See Also
+    --------
+    conversion : The same table for all entry periods together.
+    plot_conversion_over_time : Conversion per period, open periods marked.
+
+    Notes
+    -----
+    An entity counts in the period of its winning chain's step-1 event (with
+    ``count="attempts"``, each attempt in the period of its own).  The latest
+    periods are usually immature: their entities have not all had the full
+    window to convert, so their conversion is biased low; compare only
+    ``mature`` periods, or pass ``as_of``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> ev = pd.DataFrame({
+    ...     "user_id": [1, 1, 2, 3, 3, 4],
+    ...     "timestamp": pd.to_datetime(["2025-01-06", "2025-01-07", "2025-01-08",
+    ...                                  "2025-01-13", "2025-01-14", "2025-01-20"]),
+    ...     "event": ["visit", "buy", "visit", "visit", "buy", "visit"],
+    ... })
+    >>> res = fk.conversion_over_time(ev, ["visit", "buy"], period="W", window="3D")
+
+    The week of 13 January ends on the 20th; with 3 days of window its
+    entities are complete on the 23rd, after the latest event (the 20th):
+
+    >>> res[["period", "step", "entities", "conversion", "mature"]]
+          period   step  entities  conversion  mature
+    0 2025-01-06  visit         2         1.0    True
+    1 2025-01-06    buy         1         0.5    True
+    2 2025-01-13  visit         1         1.0   False
+    3 2025-01-13    buy         1         1.0   False
+    4 2025-01-20  visit         1         1.0   False
+    5 2025-01-20    buy         0         0.0   False
+    """
+    func = "conversion_over_time"
+    period_ = _check_period(period, func=func)
+    ci_ = check_ci(ci, func=func)
+    by_cols = as_list(by)
+    if PERIOD_COLUMN in by_cols:
+        msg = (
+            f"The 'by' parameter of {func} names a column {PERIOD_COLUMN!r}, the name of the "
+            "result's period column. Rename that column first."
+        )
+        raise InvalidParameterError(msg)
+    dask_input = is_dask(events)
+    if dask_input:
+        from funnelkit import _dask
+
+        meta = _dask.meta_frame(events, func=func)
+    else:
+        meta = check_frame(events, table="events", func=func)
+    require_columns(meta, {"time": time}, table="events")  # before the period is computed
+    column = PERIOD_COLUMN
+    while column in meta.columns:
+        column = f"_{column}"
+    if dask_input:
+        framed = cast(Any, events).map_partitions(
+            _period_starts, time, period_, column, meta=_period_starts(meta, time, period_, column)
+        )
+    else:
+        framed = _period_starts(meta, time, period_, column)
+    kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=window, order=order)
+    kw.update(ties=ties, by=[*by_cols, column], attribution="first", dropna=dropna)
+    kw.update(exclude=exclude, step_windows=step_windows, count=count, hold=hold, as_of=as_of)
+    kw.update(mature_only=mature_only)
+    opts, g = _compute(func, framed, steps, kw)
+    out = _conversion_table(opts, g, ci_)
+    out = out.rename(columns={column: PERIOD_COLUMN})
+    # maturity: the window from the end of each period had elapsed by as_of
+    horizon = opts.horizon
+    cut = _cut(events, meta, opts.entity, time, as_of, dask_input, func=func)
+    starts = out[PERIOD_COLUMN]
+    if len(out) and horizon is not None and cut is not None:
+        local = starts.dt.tz_localize(None) if starts.dt.tz is not None else starts
+        ends = (local.dt.to_period(period_) + 1).dt.start_time.astype("datetime64[ns]")
+        if starts.dt.tz is not None:
+            ends = ends.dt.tz_localize(starts.dt.tz, ambiguous=True, nonexistent="shift_forward")
+            ends = ends.dt.tz_convert("UTC").dt.tz_localize(None)
+        end_ns = ends.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        out["mature"] = end_ns + np.int64(horizon) <= np.int64(cut) + 1
+    else:
+        out["mature"] = np.zeros(len(out), dtype=bool)
+    return cast(pd.DataFrame, out)
+
+
+def _cut(
+    events: Any,
+    meta: pd.DataFrame,
+    entity: str,
+    time: str,
+    as_of: Any,
+    dask_input: bool,
+    *,
+    func: str,
+) -> int | None:
+    """The observation date in ns (UTC): ``as_of``, or the latest event; None if no events."""
+    if dask_input:
+        latest, tz = _dask_latest(events, entity, time)
+    else:
+        t_ns, tz = _time_ns(meta, time)
+        ok = t_ns[(t_ns != NAT) & ~meta[entity].isna().to_numpy()]
+        latest = int(ok.max()) if ok.size else None
+    if as_of is None:
+        return latest
+    ts = check_date(as_of, tz=tz, name="as_of", func=func)
+    if ts.tz is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return int(ts.as_unit("ns").value)
+
+
+WHO = ("dropped", "converted", "all")
+NONE_PATH = "(no further events)"
+
+
+def next_events(
+    events: pd.DataFrame,
+    steps: Sequence[Step],
+    *,
+    after_step: int = 1,
+    depth: int = 3,
+    who: Literal["dropped", "converted", "all"] = "dropped",
+    between: bool = False,
+    top: int | None = 10,
+    entity: str = "user_id",
+    time: str = "timestamp",
+    event: str = "event",
+    window: pd.Timedelta | str | int | None = None,
+    order: Order = "ordered",
+    ties: Ties = "allow",
+    dropna: bool = False,
+    exclude: Exclude = None,
+    step_windows: Sequence[pd.Timedelta | str | None] | None = None,
+    hold: str | Sequence[str] | None = None,
+    as_of: pd.Timestamp | str | None = None,
+) -> pd.DataFrame:
+    """What entities did next: the most common sequences of events after a funnel step.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame or dask.dataframe.DataFrame
+        The event log: one row per event of an entity.  A Dask DataFrame
+        (``funnelkit[dask]``) gives the same result, computed partition by
+        partition after a shuffle by entity (see ``docs/dask.md``).
+    steps : list of str or list of lists of str
+        The funnel's steps in order.  Each item is an event name, or a list of
+        event names any of which fills the step (labelled ``"a | b"``).
+    after_step : int, default=1
+        The step k (1-based) after whose event the sequences start (the time
+        of step k in the entity's winning chain).
+    depth : int, default=3
+        How many events make a sequence (fewer when the entity has fewer).
+    who : {"dropped", "converted", "all"}, default="dropped"
+        The entities studied: those whose chain stopped at step k
+        (``reached == k``), those that went on (``reached > k``), or all that
+        reached step k.
+    between : bool, default=False
+        Only the events strictly between step k and step k + 1, of the
+        entities that went on (``who`` must be ``"converted"``): what
+        converters did on the way.
+    top : int or None, default=10
+        Keep the ``top`` most common sequences (None: all).
+    entity : str, default="user_id"
+        Column that identifies the entity (a user, a lead, a prospect).
+    time : str, default="timestamp"
+        Column holding the event time: datetime64 of any unit or time zone, or ISO 8601 strings.
+    event : str, default="event"
+        Column holding the event name.
+    window : Timedelta, str or 0, optional
+        Longest time from a chain's step-1 event to its last step (inclusive),
+        e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
+    order : {"ordered", "strict", "any"}, default="ordered"
+        ``"ordered"``: steps in order, other events may come between;
+        ``"strict"``: between two consecutive steps only repeats of the first of
+        them may occur; ``"any"``: steps in any order within one window.
+    ties : {"allow", "strict"}, default="allow"
+        ``"allow"``: an event at the same time as the previous step counts as
+        after it (as ClickHouse does); ``"strict"``: each step must be strictly
+        later than the previous one.  Ignored when ``order="any"``.
+    dropna : bool, default=False
+        Leave out rows whose entity is missing (with a warning) instead of
+        raising :class:`~funnelkit.InvalidDataError`.
+    exclude : dict or list of pairs, optional
+        Exclusion steps: ``{"cancel": (1, 3)}`` (or ``[(["cancel", "refund"],
+        (1, 3))]``) makes a chain invalid when a ``cancel`` event lies strictly
+        between its step-1 and step-3 events (steps 1-based, ``(1,
+        len(steps))`` the whole funnel).  The entity keeps its deepest valid
+        chain, so a later clean attempt still counts.
+    step_windows : list of (Timedelta, str or None), optional
+        One limit per transition: step k + 1 must come within
+        ``step_windows[k - 1]`` of step k (inclusive; None: no limit).
+        Combines with ``window``.
+    hold : str or list of str, optional
+        Column(s) held constant: every step of a chain carries the same
+        value(s); an entity's level is the best over the values it has
+        (missing values form a value of their own).
+    as_of : Timestamp or str, optional
+        Observation date: events after it are ignored, and maturity is
+        judged at it (default: the latest event).  Read in the data's time
+        zone.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per sequence, most common first (ties: in order of the
+        sequences' text):
+
+        - ``step`` (str): the label of step k;
+        - ``path`` (str): the events joined by ``" → "``, or ``"(no further
+          events)"``;
+        - ``event_1`` ... ``event_<depth>`` (object): the events, None past
+          the end of a shorter sequence;
+        - ``entities`` (int64): entities whose next events are this sequence;
+        - ``share`` (float64): of the entities studied (all of them, not only
+          the ``top``);
+        - ``cumulative_share`` (float64): of this and the more common ones;
+        - ``total`` (int64): the entities studied.
+
+    Raises
+    ------
+    ColumnNotFoundError
+        A column named by ``entity``, ``time`` or ``event`` is missing.
+    InvalidDataError
+        ``entity`` has missing values (unless ``dropna=True``) or ``time`` does
+        not hold datetimes.
+    InvalidParameterError
+        ``after_step``, ``depth``, ``who``, ``between`` or ``top`` is invalid,
+        or another parameter is (as in :func:`funnelkit.funnel_entities`).
+
+    See Also
+    --------
+    funnel_entities : The per-entity table (step times) this starts from.
+    plot_next_events : The sequences as bars.
+
+    Notes
+    -----
+    "After" is strictly later in time than the step-k event of the entity's
+    winning chain (events at the same instant are left out, since their order
+    is not known); events at one instant keep their input order.  Every event
+    of the entity counts, funnel steps included.  Each studied entity has one
+    sequence, so ``entities`` add up to ``total`` over all sequences.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> ev = pd.DataFrame({
+    ...     "user_id": [1, 1, 1, 2, 2, 2, 3, 3],
+    ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03",
+    ...                                  "2025-01-01", "2025-01-02", "2025-01-04",
+    ...                                  "2025-01-01", "2025-01-02"]),
+    ...     "event": ["cart", "pricing", "exit", "cart", "pricing", "exit", "cart", "buy"],
+    ... })
+    >>> res = fk.next_events(ev, ["cart", "buy"], depth=2)
+    >>> res[["path", "entities", "share"]]
+                  path  entities  share
+    0  pricing → exit         2    1.0
+    """
+    func = "next_events"
+    names_count = _n_steps(steps, func=func)
+    if (
+        isinstance(after_step, bool)
+        or not isinstance(after_step, int | np.integer)
+        or not 1 <= after_step <= names_count
+    ):
+        raise param_error(func, "after_step", f"an integer from 1 to {names_count}", after_step)
+    if isinstance(depth, bool) or not isinstance(depth, int | np.integer) or depth < 1:
+        raise param_error(func, "depth", "a positive integer", depth)
+    if who not in WHO:
+        raise param_error(func, "who", "one of " + ", ".join(repr(w) for w in WHO), who)
+    if not isinstance(between, bool | np.bool_):
+        raise param_error(func, "between", "True or False", between)
+    if top is not None and (
+        isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 1
+    ):
+        raise param_error(func, "top", "a positive integer or None", top)
+    k = int(after_step)
+    if (who == "converted" or between) and k == names_count:
+        raise param_error(
+            func, "after_step", f"a step with a next step (1 to {names_count - 1})", after_step
+        )
+    if between and who != "converted":
+        msg = (
+            f"The 'between' parameter of {func} looks at converters only: pass "
+            f"who='converted' with between=True (got who={who!r})."
+        )
+        raise InvalidParameterError(msg)
+    kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=window, order=order)
+    kw.update(ties=ties, dropna=dropna, exclude=exclude, step_windows=step_windows, as_of=as_of)
+    kw.update(hold=hold)
+    reduce = functools.partial(_path_counts, k, int(depth), who, bool(between), entity, time, event)
+    if is_dask(events):
+        labels, parts = _dask_entity_map(events, list(steps), reduce, **kw)
+        counts = pd.concat(parts, ignore_index=True) if parts else reduce(*_no_rows(events))
+    else:
+        df = check_frame(events, table="events", func=func)
+        opts = _options(df, steps, func=func, by=None, attribution="first", **kw)
+        prep, _ = _prepare(df, opts, func=func, all_rows=True)
+        per = _sort_entities(_entity_table(prep, opts), entity)
+        labels = [str(c) for c in per.columns[2 : 2 + names_count]]
+        cut = None if as_of is None else _cut(df, df, entity, time, as_of, False, func=func)
+        rows = df if cut is None else _before(df, time, cut)
+        counts = reduce(rows, per)
+    return _path_table(counts, labels[k - 1], int(depth), top)
+
+
+def _n_steps(steps: Any, *, func: str) -> int:
+    from funnelkit.events import _parse_steps
+
+    return len(_parse_steps(steps, func=func)[0])
+
+
+def _no_rows(events: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    meta = events._meta
+    return meta, pd.DataFrame({"reached": pd.Series([], dtype=np.int64)})
+
+
+def _before(df: pd.DataFrame, time: str, cut: int) -> pd.DataFrame:
+    t_ns, _ = _time_ns(df, time)
+    kept: pd.DataFrame = df.iloc[np.flatnonzero((t_ns != NAT) & (t_ns <= cut))]
+    return kept
+
+
+def _path_counts(
+    k: int,
+    depth: int,
+    who: str,
+    between: bool,
+    entity: str,
+    time: str,
+    event: str,
+    rows: pd.DataFrame,
+    per: pd.DataFrame,
+) -> pd.DataFrame:
+    """Entities per sequence of next events, for the entities of ``per`` (additive).
+
+    ``per`` is the engine's per-entity table of the entities of ``rows``.
+    """
+    cols = [f"event_{i + 1}" for i in range(depth)]
+    reached = per["reached"].to_numpy(dtype=np.int64)
+    if who == "dropped":
+        study = reached == k
+    elif who == "converted":
+        study = reached > k
+    else:
+        study = reached >= k
+    if len(per) == 0 or not study.any():
+        empty: dict[str, Any] = {c: pd.Series([], dtype=object) for c in cols}
+        empty["entities"] = pd.Series([], dtype=np.int64)
+        return cast(pd.DataFrame, pd.DataFrame(empty))
+    step_cols = list(per.columns[2:])
+    t_k = _column_ns(per[step_cols[k - 1]])
+    t_next = _column_ns(per[step_cols[k]]) if between else None
+    ent_idx = pd.Index(per[entity]).get_indexer(rows[entity])
+    t_ns, _ = _time_ns(rows, time)
+    e = np.maximum(ent_idx, 0)
+    keep = (ent_idx >= 0) & (t_ns != NAT) & study[e] & (t_ns > t_k[e])
+    if t_next is not None:
+        keep &= t_ns < t_next[e]
+    pos = np.flatnonzero(keep)
+    order_ = np.lexsort((pos, t_ns[pos], ent_idx[pos]))
+    pos = pos[order_]
+    ent = ent_idx[pos]
+    starts = np.flatnonzero(np.r_[True, ent[1:] != ent[:-1]]) if ent.size else ent
+    rank = np.arange(ent.size) - np.repeat(starts, np.diff(np.r_[starts, ent.size]))
+    first = rank < depth
+    pos, ent, rank = pos[first], ent[first], rank[first]
+    names, uniques = pd.factorize(rows[event].take(pos).astype(object), use_na_sentinel=True)
+    studied = np.flatnonzero(study)
+    row_of = np.full(len(per), -1, dtype=np.int64)
+    row_of[studied] = np.arange(studied.size)
+    grid = np.full((studied.size, depth), -1, dtype=np.int64)
+    grid[row_of[ent], rank] = names
+    paths, counts = np.unique(grid, axis=0, return_counts=True)
+    labels = np.asarray([*list(uniques), None], dtype=object)  # -1: past the end
+    out = pd.DataFrame({c: labels[paths[:, i]] for i, c in enumerate(cols)})
+    out["entities"] = counts.astype(np.int64)
+    return cast(pd.DataFrame, out)
+
+
+def _column_ns(col: pd.Series) -> I64:
+    from funnelkit._validate import datetime_to_ns
+
+    return datetime_to_ns(col)
+
+
+def _path_table(counts: pd.DataFrame, step: str, depth: int, top: int | None) -> pd.DataFrame:
+    """The ranked table of :func:`next_events` from (possibly several partitions') counts."""
+    cols = [f"event_{i + 1}" for i in range(depth)]
+    if len(counts):
+        summed = counts.groupby(cols, dropna=False, sort=False, as_index=False)["entities"].sum()
+        counts = cast(pd.DataFrame, summed)
+    paths = [
+        " → ".join(str(v) for v in row if v is not None and not pd.isna(v)) or NONE_PATH
+        for row in counts[cols].itertuples(index=False)
+    ]  # one string per distinct sequence (the result's rows), not per entity
+    total = int(counts["entities"].sum()) if len(counts) else 0
+    out = pd.DataFrame({"step": pd.Series([step] * len(counts), dtype=str), "path": paths})
+    for c in cols:
+        out[c] = counts[c].astype(object).where(counts[c].notna(), None).to_numpy()
+    out["entities"] = counts["entities"].to_numpy(dtype=np.int64)
+    out = out.iloc[np.lexsort((out["path"].to_numpy(dtype=str), -out["entities"].to_numpy()))]
+    if top is not None:
+        out = out.iloc[:top]
+    out = out.reset_index(drop=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = out["entities"].to_numpy(dtype=np.float64) / total if total else np.zeros(len(out))
+    out["share"] = share
+    out["cumulative_share"] = np.cumsum(share)
+    out["total"] = np.full(len(out), total, dtype=np.int64)
+    return cast(pd.DataFrame, out)

@@ -1,0 +1,257 @@
+"""Pictures of the event-funnel features: conversion over time, paths, time histograms."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from funnelkit.errors import InvalidParameterError
+from funnelkit.plotting._common import check_result, color, get_ax
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["plot_conversion_over_time", "plot_next_events", "plot_time_histogram"]
+
+
+def _empty(ax: Axes, text: str = "no entities") -> Axes:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
+def plot_conversion_over_time(
+    result: pd.DataFrame,
+    *,
+    step: str | None = None,
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
+    """Draw the conversion of each entry period to one step, immature periods hollow.
+
+    Parameters
+    ----------
+    result : pandas.DataFrame
+        The result of :func:`funnelkit.conversion_over_time`.
+    step : str, optional
+        The step whose ``overall`` conversion (share of the period's step-1
+        entities that reached it) is drawn; default the last step.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; default the current Axes (``plt.gca()``).
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.plot` (the line of each group).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on: one line per group (``by``) over the periods,
+        filled markers for mature periods and hollow ones for the periods
+        whose window had not elapsed (their conversion is still rising).
+
+    Raises
+    ------
+    InvalidParameterError
+        ``result`` is not a :func:`funnelkit.conversion_over_time` result, or
+        ``step`` is not one of its steps.
+
+    See Also
+    --------
+    funnelkit.conversion_over_time : Computes the table drawn here.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> ev = pd.DataFrame({
+    ...     "user_id": [1, 1, 2, 3, 3, 4],
+    ...     "timestamp": pd.to_datetime(["2025-01-06", "2025-01-07", "2025-01-08",
+    ...                                  "2025-01-13", "2025-01-14", "2025-01-20"]),
+    ...     "event": ["visit", "buy", "visit", "visit", "buy", "visit"],
+    ... })
+    >>> res = fk.conversion_over_time(ev, ["visit", "buy"], window="3D")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> ax = fk.plot_conversion_over_time(res, ax=ax)
+    >>> ax.lines[0].get_ydata().tolist()
+    [0.5, 1.0, 0.0]
+    >>> plt.close(fig)
+    """
+    func = "plot_conversion_over_time"
+    cols = ["period", "step", "entities", "overall", "mature"]
+    check_result(result, cols, func=func, source="conversion_over_time")
+    ax = get_ax(ax)
+    if len(result) == 0:
+        return _empty(ax)
+    steps = list(dict.fromkeys(result["step"]))
+    target = steps[-1] if step is None else step
+    if target not in steps:
+        msg = f"The 'step' parameter of {func} must be one of {steps!r}. Got {step!r} instead."
+        raise InvalidParameterError(msg)
+    by = list(result.columns[: list(result.columns).index("period")])
+    rows = result[result["step"] == target]
+    if by:
+        keys = rows[by].astype(object).where(rows[by].notna(), "(missing)").astype(str)
+        labels = keys.agg(" / ".join, axis=1).to_numpy()
+    else:
+        labels = np.full(len(rows), "", dtype=object)
+    for g, label in enumerate(dict.fromkeys(labels)):
+        part = rows[labels == label]
+        x = part["period"]
+        y = part["overall"].to_numpy(dtype=float)
+        c = color(g)
+        (line,) = ax.plot(x, y, color=c, label=label or None, **kwargs)
+        mature = part["mature"].to_numpy(dtype=bool)
+        ax.scatter(x[mature], y[mature], color=c, zorder=3)
+        ax.scatter(x[~mature], y[~mature], facecolors="white", edgecolors=c, zorder=3)
+        line.set_gid(label or "all")
+    ax.set_ylim(0, 1.05)
+    first = steps[0]
+    ax.set_ylabel(f"{first} → {target}" if target != first else f"{first}")
+    ax.set_xlabel("entry period")
+    ax.yaxis.set_major_formatter(_percent())
+    if by:
+        ax.legend(title=" / ".join(str(b) for b in by))
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax
+
+
+def _percent() -> Any:
+    from matplotlib.ticker import PercentFormatter
+
+    return PercentFormatter(xmax=1.0)
+
+
+_UNITS = ((86_400e9, "days"), (3_600e9, "hours"), (60e9, "minutes"), (1e9, "seconds"))
+
+
+def plot_time_histogram(result: pd.DataFrame, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Draw a ``time_to_convert(..., bins=...)`` histogram: one step outline per group.
+
+    The x axis is in days, hours, minutes or seconds (whichever reads best),
+    logarithmic (``symlog`` when a bin starts at 0) when the bins are
+    log-spaced; the y axis is the share of each group's converters, so groups
+    of different sizes compare.  ``kwargs`` go to
+    :meth:`matplotlib.axes.Axes.stairs`.  Called by
+    :func:`funnelkit.plot_time_to_convert`.
+    """
+    cols = ["from_step", "to_step", "bin_low", "bin_high", "count", "share"]
+    check_result(result, cols, func="plot_time_to_convert", source="time_to_convert")
+    ax = get_ax(ax)
+    if len(result) == 0:
+        return _empty(ax, "no converters")
+    by = list(result.columns[: list(result.columns).index("from_step")])
+    hi_ns = result["bin_high"].to_numpy(dtype="timedelta64[ns]").view(np.int64)
+    top = float(hi_ns.max())
+    scale, unit = next(((s, u) for s, u in _UNITS if top >= s), (1e9, "seconds"))
+    if by:
+        keys = result[by].astype(object).where(result[by].notna(), "(missing)").astype(str)
+        labels = keys.agg(" / ".join, axis=1).to_numpy()
+    else:
+        labels = np.full(len(result), "", dtype=object)
+    edges_all = np.array([], dtype=float)
+    for g, label in enumerate(dict.fromkeys(labels)):
+        part = result[labels == label]
+        lo = part["bin_low"].to_numpy(dtype="timedelta64[ns]").view(np.int64) / scale
+        hi = part["bin_high"].to_numpy(dtype="timedelta64[ns]").view(np.int64) / scale
+        edges = np.r_[lo, hi[-1:]]
+        edges_all = edges
+        share = part["share"].to_numpy(dtype=float)
+        patch = ax.stairs(share, edges, color=color(g), label=label or None, **kwargs)
+        patch.set_gid(label or "all")
+    positive = edges_all[edges_all > 0]
+    if positive.size >= 2 and positive.max() / positive.min() >= 100:
+        if edges_all[0] == 0:
+            ax.set_xscale("symlog", linthresh=float(positive.min()))
+        else:
+            ax.set_xscale("log")
+    first = result.iloc[0]
+    ax.set_xlabel(f"{first['from_step']} → {first['to_step']} ({unit})")
+    ax.set_ylabel("share of converters")
+    if by:
+        ax.legend(title=" / ".join(str(b) for b in by))
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax
+
+
+def plot_next_events(
+    result: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    annotate: bool = True,
+    **kwargs: Any,
+) -> Axes:
+    """Draw the most common sequences of next events as horizontal bars, most common on top.
+
+    Parameters
+    ----------
+    result : pandas.DataFrame
+        The result of :func:`funnelkit.next_events`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; default the current Axes (``plt.gca()``).
+    annotate : bool, default=True
+        Label each bar with its share of the entities studied and their count.
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.barh` (the bars).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on: one bar per sequence, as long as its share of the
+        entities studied, the sequence as the tick label.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``result`` is not a :func:`funnelkit.next_events` result.
+
+    See Also
+    --------
+    funnelkit.next_events : Computes the table drawn here.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> ev = pd.DataFrame({
+    ...     "user_id": [1, 1, 2, 2, 3, 4, 4],
+    ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-01",
+    ...                                  "2025-01-03", "2025-01-01", "2025-01-01",
+    ...                                  "2025-01-02"]),
+    ...     "event": ["cart", "exit", "cart", "pricing", "cart", "cart", "buy"],
+    ... })
+    >>> res = fk.next_events(ev, ["cart", "buy"], depth=1)
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> ax = fk.plot_next_events(res, ax=ax)
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['(no further events)', 'exit', 'pricing']
+    >>> plt.close(fig)
+    """
+    func = "plot_next_events"
+    check_result(
+        result, ["step", "path", "entities", "share", "total"], func=func, source="next_events"
+    )
+    ax = get_ax(ax)
+    if len(result) == 0:
+        return _empty(ax)
+    y = np.arange(len(result), dtype=float)
+    share = result["share"].to_numpy(dtype=float)
+    kwargs.setdefault("color", color(0))
+    bars = ax.barh(y, share, **kwargs)
+    if annotate:
+        texts = [f"{s:.0%} ({n:,})" for s, n in zip(share, result["entities"], strict=True)]
+        ax.bar_label(bars, texts, padding=3, fontsize="small")
+    ax.set_yticks(y, result["path"].tolist())
+    ax.set_ylim(len(result) - 0.5, -0.5)
+    total = int(result["total"].iloc[0])
+    ax.set_xlabel(f"share of the {total:,} entities, after {result['step'].iloc[0]}")
+    ax.xaxis.set_major_formatter(_percent())
+    ax.margins(x=0.15 if annotate else 0.02)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax
