@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -266,7 +267,7 @@ def read_table(
             raise _fail(msg) from None
         try:
             df = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, engine="openpyxl")
-        except (ValueError, KeyError, OSError) as exc:
+        except (ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:  # not a workbook
             reason = " ".join(str(exc).split())
             msg = f"cannot read '{where}': {reason}. Check sheet= and that it is an .xlsx file."
             raise _fail(msg) from None

@@ -218,6 +218,20 @@ CASES += [
         ("events", "event", "event"),
     ),
 ]
+CASES += [
+    Case(
+        "conversion_over_time",
+        lambda s: {"events": s.events},
+        lambda events: fk.conversion_over_time(events, STAGES[:4], period="M", window="60D"),
+        ("events", "time", "timestamp"),
+    ),
+    Case(
+        "next_events",
+        lambda s: {"events": s.events},
+        lambda events: fk.next_events(events, STAGES, after_step=2),
+        ("events", "entity", "user_id"),
+    ),
+]
 IDS = [c.name for c in CASES]
 
 
