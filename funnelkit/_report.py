@@ -324,19 +324,19 @@ def _coverage(inp: Inputs) -> list[Item]:
 
 def _conversion(inp: Inputs) -> list[Item]:
     ev, st = _need_events(inp)
-    res = conversion(ev, st, **inp.kw("entity", "time", "event"))
+    res = conversion(ev, st, as_of=inp.as_of, **inp.kw("entity", "time", "event"))
     return [_item("Conversion through the funnel", res, plot_funnel)]
 
 
 def _dropoff(inp: Inputs) -> list[Item]:
     ev, st = _need_events(inp)
-    res = dropoff(ev, st, **inp.kw("entity", "time", "event"))
+    res = dropoff(ev, st, as_of=inp.as_of, **inp.kw("entity", "time", "event"))
     return [_item("Where entities drop off", res, plot_dropoff)]
 
 
 def _time_to_convert(inp: Inputs) -> list[Item]:
     ev, st = _need_events(inp)
-    kws = inp.kw("entity", "time", "event")
+    kws: dict[str, Any] = {"as_of": inp.as_of, **inp.kw("entity", "time", "event")}
     if inp.col("channel") in ev.columns:
         res = time_to_convert(ev, st, by=inp.col("channel"), **kws)
         return [_item("Time to convert, by channel", res, plot_time_to_convert)]
@@ -445,6 +445,7 @@ def _triggers(inp: Inputs) -> list[Item]:
             steps,
             at_step=at_step,
             candidates=candidates,
+            as_of=inp.as_of,
             **inp.kw("entity", "time", "event"),
         )
         res = res[res["entities_with"] > 0].reset_index(drop=True)  # behaviours nobody did

@@ -261,9 +261,11 @@ def expected_tables(s) -> dict[str, pd.DataFrame]:
         f"Coverage of the target, {quarter}": fk.coverage(
             s.deals, 1_000_000, as_of=as_of, period_end="2025-10-01"
         ),
-        "Conversion through the funnel": fk.conversion(s.events, steps),
-        "Where entities drop off": fk.dropoff(s.events, steps),
-        "Time to convert, by channel": fk.time_to_convert(s.events, steps, by="channel"),
+        "Conversion through the funnel": fk.conversion(s.events, steps, as_of=as_of),
+        "Where entities drop off": fk.dropoff(s.events, steps, as_of=as_of),
+        "Time to convert, by channel": fk.time_to_convert(
+            s.events, steps, by="channel", as_of=as_of
+        ),
         "Stage-to-stage conversion": fk.stage_conversion(s.history, stages, deals=s.deals),
         "Sales cycle (created to won)": fk.sales_cycle(s.deals, as_of=as_of),
         "Sales cycle by channel": fk.sales_cycle(s.deals, by="channel", as_of=as_of),
@@ -319,7 +321,9 @@ def test_triggers_tables_equal_the_public_function(sample, full_run):
         title = f"Behaviours between {steps[at_step - 1]} and {steps[at_step]}"
         if title not in got:
             continue
-        res = fk.triggers(sample.events, steps, at_step=at_step, candidates=candidates)
+        res = fk.triggers(
+            sample.events, steps, at_step=at_step, candidates=candidates, as_of=sample.as_of
+        )
         res = res[res["entities_with"] > 0].reset_index(drop=True)
         pd.testing.assert_frame_equal(got[title], res)
 
