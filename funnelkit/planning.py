@@ -615,6 +615,7 @@ def deals_needed(
     return _table([*stages, WON], all_rates, needed, for_conf, prob)
 
 
+@takes_columns()
 def target_probability(
     target: float,
     *,
@@ -626,6 +627,7 @@ def target_probability(
     amount: str = "amount",
     probability: str = "probability",
     seed: int | None = 0,
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """The chance of reaching a revenue target with given deals.
 
@@ -657,6 +659,11 @@ def target_probability(
     seed : int or None, default=0
         Seed of the simulation (used only when the answer is simulated); None
         draws fresh randomness.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------

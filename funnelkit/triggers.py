@@ -21,7 +21,7 @@ Both measure association, not causation.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import combinations
 from typing import Any, cast
 
@@ -45,6 +45,7 @@ from funnelkit._validate import (
     param_error,
     require_columns,
 )
+from funnelkit.columns import Columns, takes_columns
 from funnelkit.errors import InvalidParameterError
 from funnelkit.events import _dask_entity_map, funnel_entities
 
@@ -111,6 +112,7 @@ def _step_times(per: pd.DataFrame, k: int) -> IntArray:
     return datetime_to_ns(per[col])
 
 
+@takes_columns()
 def triggers(
     events: pd.DataFrame,
     steps: Sequence[Step],
@@ -126,6 +128,7 @@ def triggers(
     as_of: pd.Timestamp | str | None = None,
     min_age: pd.Timedelta | str | None = None,
     mature_only: bool = False,
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     r"""Which behaviours go with moving on from a funnel step: odds ratios, lifts, Fisher tests.
 
@@ -177,6 +180,11 @@ def triggers(
         Study only entities whose funnel is closed by ``as_of`` (see
         :func:`funnelkit.funnel_entities`): converted, or the window from
         their last step-1 event had elapsed.  Needs a window.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -528,6 +536,7 @@ def _two_by_two(
     }
 
 
+@takes_columns()
 def compare(
     events: pd.DataFrame,
     steps: Sequence[Step],
@@ -538,6 +547,7 @@ def compare(
     event: str = "event",
     window: pd.Timedelta | str | int | None = None,
     alpha: float = 0.05,
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     r"""Does conversion at each funnel step differ across segments? Tests and effect sizes.
 
@@ -568,6 +578,11 @@ def compare(
         e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
     alpha : float, default=0.05
         Significance level for the ``differs`` and ``significant`` columns.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------

@@ -222,7 +222,7 @@ def test_plan_warnings_print_as_one_line(capsys, tmp_path):
     code, out, err = run(capsys, ["plan", "--deals", str(path), "--target", "1000"])
     assert code == 0
     assert err == (
-        "funnelkit: warning: plan: left out 1 of 3 rows because deals['created_at'] is null.\n"
+        "funnelkit: warning: plan: left out 1 of 3 rows because they have no created date.\n"
     )
     assert "opportunity" in out
 

@@ -40,7 +40,7 @@ EMPTY_INPUT_NOT_YET_EMPTY = {
 }
 
 #: Public callables that do not read a data table.
-NOT_DATA_FUNCTIONS = {"datasets", "report", "deals_needed", "__version__"}
+NOT_DATA_FUNCTIONS = {"datasets", "report", "deals_needed", "__version__", "crm", "read_table"}
 
 CASES_BY_NAME = {case.name: case for case in CASES}
 
