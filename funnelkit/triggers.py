@@ -21,6 +21,7 @@ Both measure association, not causation.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Mapping, Sequence
 from itertools import combinations
 from typing import Any, cast
@@ -46,7 +47,7 @@ from funnelkit._validate import (
     require_columns,
 )
 from funnelkit.columns import Columns, takes_columns
-from funnelkit.errors import InvalidParameterError
+from funnelkit.errors import FunnelkitWarning, InvalidParameterError
 from funnelkit.events import _dask_entity_map, funnel_entities
 
 __all__ = ["compare", "triggers"]
@@ -337,7 +338,9 @@ def triggers(
     longest = functools.partial(_longest_step_time, k)
     if dask_input:
         if auto_age:
-            _, tops = _dask_entity_map(events, list(steps), longest, **kw, **fkw)
+            with warnings.catch_warnings():  # the counting pass below warns once
+                warnings.simplefilter("ignore", FunnelkitWarning)
+                _, tops = _dask_entity_map(events, list(steps), longest, **kw, **fkw)
             age_ns = max((t for t in tops if t is not None), default=None)
         count = functools.partial(_trigger_counts, cands, k, win, kw, cut_ns, age_ns)
         labels, parts = _dask_entity_map(events, list(steps), count, **kw, **fkw)
