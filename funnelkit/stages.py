@@ -231,7 +231,8 @@ def _groups(
     """Group code of every deal and the sorted group keys (one row per group)."""
     n = len(ids)
     if not by:
-        return np.zeros(n, dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
+        # no deals, no group: a 0-row history gives a 0-row result
+        return np.zeros(n, dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1 if n else 0))
     if deals is None:
         msg = (
             f"The 'by' parameter of {func} needs the deal table: by={by!r} columns come "
