@@ -30,6 +30,7 @@ from funnelkit._validate import (
     check_option,
     check_value_labels,
     datetime_to_ns,
+    duration_ns,
     param_error,
     plain,
     require_columns,
@@ -263,6 +264,9 @@ def read_deals(
     if amounts is not None and currency is not None and currency in df.columns:
         _check_one_currency(df, currency, codes, keys, by_cols, func=func)
     rows = np.flatnonzero(keep)
+    # every cycle (created -> closed, or -> as_of while open) must fit in int64 ns
+    end = np.where(outcome == OPEN, cutoff, d_ns)[rows]
+    duration_ns(end, c_ns[rows], what=f"from deals[{created!r}] to the close or as_of")
     return DealArrays(
         frame=df.iloc[rows],
         created=c_ns[rows],

@@ -111,15 +111,15 @@ def _time_ns(events: pd.DataFrame, column: str) -> tuple[I64, Any]:
     """Event times as int64 ns (UTC when tz-aware; NAT for missing) and the time zone."""
     s = events[column]
     dtype = s.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype):
+    # the fast paths take nanosecond columns only: any other unit goes through the
+    # shared date reader, which refuses dates outside the ns range instead of wrapping
+    if isinstance(dtype, pd.DatetimeTZDtype) and dtype.unit == "ns":
         tz = dtype.tz
         values = s.array.tz_convert("UTC").tz_localize(None)
         arr = np.asarray(values, dtype="datetime64[ns]")
-    elif isinstance(dtype, np.dtype) and dtype.kind == "M":
+    elif isinstance(dtype, np.dtype) and dtype == np.dtype("datetime64[ns]"):
         tz = None
         arr = s.to_numpy()
-        if arr.dtype != np.dtype("datetime64[ns]"):
-            arr = arr.astype("datetime64[ns]")
     else:
         parsed = as_datetime(events, column, table="events", keyword="time")
         tz = parsed.dt.tz

@@ -1322,8 +1322,8 @@ def revival_candidates(
     depth = np.full(len(df), -1, dtype=np.int64)
     if stage in df.columns:
         depth = stage_index.get_indexer(df[stage].to_numpy(dtype=object)).astype(np.int64)
-    if history is not None:
-        hist = history
+    hist = None if history is None else check_frame(history, table="history", func=func)
+    if hist is not None:
         h_pos = pd.Index(df[deal].to_numpy()).get_indexer(hist[deal].to_numpy())
         h_depth = stage_index.get_indexer(hist[stage].to_numpy(dtype=object))
         ok = (h_pos >= 0) & (h_depth >= 0)
@@ -1335,8 +1335,8 @@ def revival_candidates(
     close = datetime_to_ns(close_s)
     finite = close[close != NAT]
     default = int(finite.max()) if finite.size else 0
-    if history is not None:
-        h_t = datetime_to_ns(as_datetime(history, entered, table="history", keyword="entered"))
+    if hist is not None:
+        h_t = datetime_to_ns(as_datetime(hist, entered, table="history", keyword="entered"))
         if h_t.size:
             default = max(default, int(h_t.max()))
     cutoff = _as_of_ns(as_of, tz, default, func=func)
