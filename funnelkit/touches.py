@@ -419,7 +419,7 @@ def _dask_counts(touches: Any, *, func: str, **kw: Any) -> _TouchCounts:
     n_rows = sum(s[0] for s in stats)
     for column, n_null in ((entity, sum(s[1] for s in stats)), (time, sum(s[2] for s in stats))):
         if n_null:
-            raise _dask.null_error(touches, column, n_null, n_rows, table="touches")
+            raise _dask.null_error(touches, column, n_null, n_rows, table="touches", dropna=False)
     # strings with UTC offsets parse to a fixed offset or to UTC depending on the
     # offsets a partition happens to hold: all of them are instants, like UTC.  A
     # partition without touches has no zone to compare.
