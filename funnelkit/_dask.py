@@ -117,17 +117,20 @@ def _restore_order(reduce: Callable[[pd.DataFrame], R], row: str, part: pd.DataF
 
 
 def null_error(
-    events: Any, column: str, n_null: int, n_rows: int, *, table: str
+    events: Any, column: str, n_null: int, n_rows: int, *, table: str, dropna: bool = True
 ) -> InvalidDataError:
-    """The pandas path's null-id error, with counts over all partitions."""
+    """The pandas path's null-id error, with counts over all partitions.
+
+    ``dropna``: the function offers ``dropna=`` (then the message suggests it).
+    """
     examples = events.loc[events[column].isna()].head(N_EXAMPLES, npartitions=-1)
     first = ""
     if len(examples):
         first = f" (first: {examples[column].iloc[0]!r} at index {examples.index[0]!r})"
     msg = (
         f"{table}[{column!r}] has {n_null:,} of {n_rows:,} rows that are null{first}. "
-        f"Drop or fill them first (e.g. {table}.dropna(subset=[{column!r}])), "
-        "or pass dropna=True to leave them out with a warning."
+        f"Drop or fill them first (e.g. {table}.dropna(subset=[{column!r}]))"
+        + (", or pass dropna=True to leave them out with a warning." if dropna else ".")
     )
     return InvalidDataError(msg, column=column, reason="null", n_rows=n_null, examples=examples)
 

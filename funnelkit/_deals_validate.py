@@ -30,6 +30,7 @@ from funnelkit._validate import (
     check_option,
     check_value_labels,
     datetime_to_ns,
+    duration_ns,
     param_error,
     plain,
     require_columns,
@@ -263,6 +264,9 @@ def read_deals(
     if amounts is not None and currency is not None and currency in df.columns:
         _check_one_currency(df, currency, codes, keys, by_cols, func=func)
     rows = np.flatnonzero(keep)
+    # every cycle (created -> closed, or -> as_of while open) must fit in int64 ns
+    end = np.where(outcome == OPEN, cutoff, d_ns)[rows]
+    duration_ns(end, c_ns[rows], what=f"from deals[{created!r}] to the close or as_of")
     return DealArrays(
         frame=df.iloc[rows],
         created=c_ns[rows],
@@ -316,7 +320,9 @@ def currency_column(columns: Any) -> Hashable:
 def group_codes(df: pd.DataFrame, by_cols: list[Hashable]) -> tuple[IntArray, pd.DataFrame]:
     """Group number per row and the sorted group keys (missing values form a group)."""
     if not by_cols:
-        return np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
+        # no deals, no group: every result on 0 rows has 0 rows
+        n_groups = 1 if len(df) else 0
+        return np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(n_groups))
     grouped = df.groupby(by_cols, dropna=False, sort=True, observed=True)
     codes = grouped.ngroup().to_numpy(dtype=np.int64)
     keys = grouped.size().reset_index()[by_cols]
@@ -328,7 +334,8 @@ def with_keys(keys: pd.DataFrame, measures: dict[str, Any], *, repeat: Any = Non
     base = keys if repeat is None else keys.loc[keys.index.repeat(repeat)]
     out: pd.DataFrame = base.reset_index(drop=True).copy()
     for name, values in measures.items():
-        out[name] = values
+        # a label (str) stays an object column on 0 rows too
+        out[name] = np.full(len(out), values, dtype=object) if isinstance(values, str) else values
     return out
 
 

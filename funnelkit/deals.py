@@ -83,7 +83,7 @@ def _outcome_mask(d: DealArrays, outcome: str) -> np.ndarray[Any, np.dtype[np.bo
 
 
 def _need_as_of(d: DealArrays, *, func: str) -> None:
-    if d.as_of == NAT:
+    if d.as_of == NAT and len(d.outcome):
         msg = (
             f"{func}: the deals have no created or closed dates, so there is no observation "
             f"date. Pass as_of= explicitly."
@@ -547,7 +547,7 @@ def win_rate(
             "rate": rate,
             "rate_low": lo,
             "rate_high": hi,
-            "basis": [label] * g,
+            "basis": label,
         },
     )
 
@@ -682,7 +682,7 @@ def deal_size(
     return with_keys(
         d.keys,
         {
-            "outcome": [outcome] * g,
+            "outcome": outcome,
             "n": grouped_count(d.codes[sel], g),
             "mean": grouped_mean(d.codes[sel], v, g),
             "median": q[:, 0],
@@ -838,7 +838,7 @@ def sales_cycle(
         d, d.created == NAT, "they have no created date, so no cycle can be measured", func=func
     )
     measures, _ = _cycle_table(d, outcome)
-    return with_keys(d.keys, {"outcome": [outcome] * d.n_groups, **measures})
+    return with_keys(d.keys, {"outcome": outcome, **measures})
 
 
 @takes_columns()
@@ -1251,7 +1251,7 @@ def pipeline(
     return with_keys(
         d.keys,
         {
-            "stage": names * g,
+            "stage": np.array(names * g, dtype=object),
             "deals": n_deals,
             "value": value,
             "no_amount": no_amount,
@@ -1621,7 +1621,8 @@ def coverage(
     for_cycle = drop_unusable(
         d, d.created == NAT, "they have no created date, so no cycle can be measured", func=func
     )
-    cycle_ns = float(_cycle_table(for_cycle, "won")[1][0])
+    cycles = _cycle_table(for_cycle, "won")[1]
+    cycle_ns = float(cycles[0]) if cycles.size else float("nan")
     left_ns = float(end - d.as_of) if end is not None else float("nan")
     verdict = _verdict(goal, won_value, remaining, open_value, cov, rate, required)
     if n_missing and remaining > 0 and not verdict.startswith("healthy"):
@@ -1662,6 +1663,8 @@ def coverage(
             "verdict": [verdict],
         }
     )
+    if not len(d.outcome):  # no deals: no row
+        result = result.iloc[:0].reset_index(drop=True)
     return result
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -29,6 +29,7 @@ from funnelkit._validate import (
     param_error,
     require_columns,
 )
+from funnelkit.columns import Columns, takes_columns
 from funnelkit.errors import InvalidParameterError
 from funnelkit.events import (
     I64,
@@ -87,6 +88,7 @@ def _period_starts(part: pd.DataFrame, time: str, period: str, column: str) -> p
     return cast(pd.DataFrame, out)
 
 
+@takes_columns()
 def conversion_over_time(
     events: pd.DataFrame,
     steps: Sequence[Step],
@@ -107,6 +109,7 @@ def conversion_over_time(
     as_of: pd.Timestamp | str | None = None,
     mature_only: bool = False,
     ci: float = 0.95,
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """The funnel of each entry period: entities, conversion and maturity per (period, step).
 
@@ -177,6 +180,11 @@ def conversion_over_time(
         window.
     ci : float, default=0.95
         Confidence level of the Wilson score intervals.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -326,6 +334,7 @@ WHO = ("dropped", "converted", "all")
 NONE_PATH = "(no further events)"
 
 
+@takes_columns()
 def next_events(
     events: pd.DataFrame,
     steps: Sequence[Step],
@@ -346,6 +355,7 @@ def next_events(
     step_windows: Sequence[pd.Timedelta | str | None] | None = None,
     hold: str | Sequence[str] | None = None,
     as_of: pd.Timestamp | str | None = None,
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """What entities did next: the most common sequences of events after a funnel step.
 
@@ -411,6 +421,11 @@ def next_events(
         Observation date: events after it are ignored, and maturity is
         judged at it (default: the latest event).  Read in the data's time
         zone.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -48,6 +48,7 @@ from funnelkit._validate import (
     require_columns,
     warn_dropped,
 )
+from funnelkit.columns import Columns, takes_columns
 from funnelkit.errors import InvalidParameterError
 
 __all__ = ["conversion", "dropoff", "funnel_entities", "time_to_convert"]
@@ -110,15 +111,15 @@ def _time_ns(events: pd.DataFrame, column: str) -> tuple[I64, Any]:
     """Event times as int64 ns (UTC when tz-aware; NAT for missing) and the time zone."""
     s = events[column]
     dtype = s.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype):
+    # the fast paths take nanosecond columns only: any other unit goes through the
+    # shared date reader, which refuses dates outside the ns range instead of wrapping
+    if isinstance(dtype, pd.DatetimeTZDtype) and dtype.unit == "ns":
         tz = dtype.tz
         values = s.array.tz_convert("UTC").tz_localize(None)
         arr = np.asarray(values, dtype="datetime64[ns]")
-    elif isinstance(dtype, np.dtype) and dtype.kind == "M":
+    elif isinstance(dtype, np.dtype) and dtype == np.dtype("datetime64[ns]"):
         tz = None
         arr = s.to_numpy()
-        if arr.dtype != np.dtype("datetime64[ns]"):
-            arr = arr.astype("datetime64[ns]")
     else:
         parsed = as_datetime(events, column, table="events", keyword="time")
         tz = parsed.dt.tz
@@ -913,6 +914,7 @@ def _step_index(
 # ----------------------------------------------------------------------------
 # public functions
 # ----------------------------------------------------------------------------
+@takes_columns()
 def funnel_entities(
     events: pd.DataFrame,
     steps: Sequence[Step],
@@ -932,6 +934,7 @@ def funnel_entities(
     hold: str | Sequence[str] | None = None,
     as_of: pd.Timestamp | str | None = None,
     mature_only: bool = False,
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """How far each entity got through the funnel, and when it reached each step.
 
@@ -1000,6 +1003,11 @@ def funnel_entities(
         or the window from their last step-1 event had elapsed (with
         ``count="attempts"``: attempts whose window had run out).  Needs a
         window.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -1320,6 +1328,7 @@ def _dask_entity_map(
     return list(opts.labels), parts
 
 
+@takes_columns()
 def conversion(
     events: pd.DataFrame,
     steps: Sequence[Step],
@@ -1340,6 +1349,7 @@ def conversion(
     as_of: pd.Timestamp | str | None = None,
     mature_only: bool = False,
     ci: float = 0.95,
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Entities reaching each funnel step, conversion rates with intervals, time taken.
 
@@ -1410,6 +1420,11 @@ def conversion(
         window.
     ci : float, default=0.95
         Confidence level of the Wilson score intervals.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -1513,6 +1528,7 @@ def _conversion_table(opts: _Options, g: _Summary, ci: float) -> pd.DataFrame:
     return out
 
 
+@takes_columns()
 def dropoff(
     events: pd.DataFrame,
     steps: Sequence[Step],
@@ -1533,6 +1549,7 @@ def dropoff(
     as_of: pd.Timestamp | str | None = None,
     mature_only: bool = False,
     ci: float = 0.95,
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Where entities leave the funnel: losses per transition, ranked, tested by segment.
 
@@ -1603,6 +1620,11 @@ def dropoff(
         window.
     ci : float, default=0.95
         Confidence level of the Wilson score intervals.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -1711,6 +1733,7 @@ def dropoff(
     return out
 
 
+@takes_columns()
 def time_to_convert(
     events: pd.DataFrame,
     steps: Sequence[Step],
@@ -1733,6 +1756,7 @@ def time_to_convert(
     from_step: str | None = None,
     to_step: str | None = None,
     bins: int | str | Sequence[pd.Timedelta | str] | None = None,
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """How long converters take from one funnel step to a later one.
 
@@ -1812,6 +1836,11 @@ def time_to_convert(
         bins (log-spaced when the times span two orders of magnitude or more,
         else numpy's ``"auto"`` rule), an int asks for that many equal bins,
         a list of durations gives the edges.  The same bins for every group.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------

@@ -615,6 +615,7 @@ def deals_needed(
     return _table([*stages, WON], all_rates, needed, for_conf, prob)
 
 
+@takes_columns()
 def target_probability(
     target: float,
     *,
@@ -626,6 +627,7 @@ def target_probability(
     amount: str = "amount",
     probability: str = "probability",
     seed: int | None = 0,
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """The chance of reaching a revenue target with given deals.
 
@@ -657,6 +659,11 @@ def target_probability(
     seed : int or None, default=0
         Seed of the simulation (used only when the answer is simulated); None
         draws fresh randomness.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -1088,6 +1095,8 @@ def plan(
         currency=currency_column(columns),
     )
     d = drop_unusable(d, d.created == NAT, "they have no created date", func=func)
+    if not len(d.outcome):
+        return _empty_plan(d.tz)
     if d.as_of == NAT:
         msg = f"{func}: the deals have no dates, so there is no observation date. Pass as_of=."
         raise InvalidDataError(msg, column=created, reason="no_dates", n_rows=len(d.frame))
@@ -1196,6 +1205,27 @@ def plan(
     out["enter_by"] = enter_by
     out["time_left"] = enter_by - as_of_ts
     return out
+
+
+def _empty_plan(tz: Any) -> pd.DataFrame:
+    """The plan's table with no rows: no deals, nothing to measure a plan from."""
+    stamp = "datetime64[ns]" if tz is None else pd.DatetimeTZDtype("ns", tz)
+    empty: pd.DataFrame = pd.DataFrame(
+        {
+            "stage": pd.Series([], dtype=object),
+            "rate": pd.Series([], dtype=np.float64),
+            "closed_deals": pd.Series([], dtype=np.int64),
+            "needed": pd.Series([], dtype=np.int64),
+            "needed_for_confidence": pd.Series([], dtype=np.int64),
+            "probability": pd.Series([], dtype=np.float64),
+            "open_deals": pd.Series([], dtype=np.int64),
+            "open_expected": pd.Series([], dtype=np.float64),
+            "time_to_close": pd.Series([], dtype="timedelta64[ns]"),
+            "enter_by": pd.Series([], dtype=stamp),
+            "time_left": pd.Series([], dtype="timedelta64[ns]"),
+        }
+    )
+    return empty
 
 
 def _check_plan_stages(stages: Any, *, func: str) -> list[str]:

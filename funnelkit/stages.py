@@ -231,7 +231,8 @@ def _groups(
     """Group code of every deal and the sorted group keys (one row per group)."""
     n = len(ids)
     if not by:
-        return np.zeros(n, dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
+        # no deals, no group: a 0-row history gives a 0-row result
+        return np.zeros(n, dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1 if n else 0))
     if deals is None:
         msg = (
             f"The 'by' parameter of {func} needs the deal table: by={by!r} columns come "
@@ -1004,6 +1005,7 @@ def lost_deals(
     amount: str = "amount",
     closed: str = "closed_at",
     lost_reason: str = "lost_reason",
+    by: Hashable | Sequence[Hashable] | None = None,
     errors: Literal["raise", "warn"] = "raise",
     columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
@@ -1038,6 +1040,9 @@ def lost_deals(
         Column holding the date the deal was closed (NaT while open).
     lost_reason : str, default="lost_reason"
         Column of ``deals`` holding why the deal was lost.
+    by : str or list of str, optional
+        Column(s) of ``deals`` to group by; one result block per group, groups sorted. Missing
+        values form their own group.  Shares are within each group.
     errors : {"raise", "warn"}, default="raise"
         What to do with history entries of deals that are not in ``deals``: raise
         InvalidDataError, or leave them out with a FunnelkitWarning.
@@ -1050,17 +1055,21 @@ def lost_deals(
     Returns
     -------
     pandas.DataFrame
-        One row per (stage lost at, reason), stages in order, then reasons
-        with the most deals first; missing stages or reasons form their own
-        group (NaN), placed last. Columns:
+        One row per (group, stage lost at, reason), groups sorted, stages in
+        order, then reasons with the most deals first; missing stages or
+        reasons form their own group (NaN), placed last. Columns:
 
+        - the ``by`` columns;
         - ``stage``: stage the deal was lost at;
         - ``lost_reason``: the reason recorded;
         - ``deals`` (int64): lost deals;
-        - ``value`` (float64): their total ``amount`` (missing amounts count 0);
-        - ``share`` (float64): ``deals`` / all lost deals;
+        - ``value`` (float64): the total ``amount`` of those that have one;
+        - ``no_amount`` (int64): lost deals without an amount (in ``deals``,
+          not in ``value``);
+        - ``share`` (float64): ``deals`` / all lost deals of the group;
         - ``stage_share`` (float64): ``deals`` / lost deals at this stage;
-        - ``value_share`` (float64): ``value`` / value of all lost deals.
+        - ``value_share`` (float64): ``value`` / value of all lost deals of
+          the group.
 
     Raises
     ------
@@ -1093,7 +1102,7 @@ def lost_deals(
     ...     "amount": [100.0, 300.0, 500.0, 100.0, 50.0],
     ...     "lost_reason": ["budget", "price", None, "budget", None],
     ... })
-    >>> fk.lost_deals(deals, stages=["lead", "demo", "offer"])
+    >>> fk.lost_deals(deals, stages=["lead", "demo", "offer"]).drop(columns="no_amount")
        stage lost_reason  deals  value     share  stage_share  value_share
     0   demo      budget      2  200.0  0.666667          1.0          0.4
     1  offer       price      1  300.0  0.333333          1.0          0.6
@@ -1115,41 +1124,69 @@ def lost_deals(
         stages=order_stages,
     )
     df = info.deals
+    by_cols = as_list(by)
+    for c in by_cols:
+        require_columns(df, {"by": c}, table="deals")
     amounts = as_amount(df, amount, table="deals").to_numpy(dtype=np.float64)[info.rows]
+    unknown = np.isnan(amounts)  # counted in deals, not in value: see no_amount
     frame = pd.DataFrame(
         {
+            **{c: df[c].to_numpy()[info.rows] for c in by_cols},
             "stage": info.lost_at.to_numpy(dtype=object),
             "lost_reason": df[lost_reason].to_numpy(dtype=object)[info.rows],
-            "value": np.nan_to_num(amounts, nan=0.0),
+            "value": amounts,
+            "no_amount": unknown.astype(np.int64),
         }
     )
+    keys = [*by_cols, "stage", "lost_reason"]
     out = (
-        frame.groupby(["stage", "lost_reason"], dropna=False, sort=False)
-        .agg(deals=("value", "size"), value=("value", "sum"))
+        frame.groupby(keys, dropna=False, sort=False)
+        .agg(deals=("value", "size"), value=("value", "sum"), no_amount=("no_amount", "sum"))
         .reset_index()
     )
-    stage_total = out.groupby("stage", dropna=False, sort=False)["deals"].transform("sum")
+    group = (
+        out.groupby(by_cols, dropna=False, sort=True).ngroup().to_numpy()
+        if by_cols
+        else np.zeros(len(out), dtype=np.int64)
+    )
+    in_group = [pd.Series(group, index=out.index)]
+    stage_total = out.groupby([*in_group, "stage"], dropna=False, sort=False)["deals"].transform(
+        "sum"
+    )
     stage_key = _stage_order(out["stage"], order_stages, stage_total)
     na_stage = out["stage"].isna().to_numpy()
     na_reason = out["lost_reason"].isna().to_numpy()
     names = np.where(na_stage, "", out["stage"].to_numpy(dtype=object)).astype(str)
     reasons = np.where(na_reason, "", out["lost_reason"].to_numpy(dtype=object)).astype(str)
-    order = np.lexsort((reasons, na_reason, -out["deals"].to_numpy(), names, stage_key, na_stage))
+    order = np.lexsort(
+        (reasons, na_reason, -out["deals"].to_numpy(), names, stage_key, na_stage, group)
+    )
     out = out.iloc[order].reset_index(drop=True)
-    n_lost = int(out["deals"].sum())
-    total_value = float(out["value"].sum())
+    group = group[order]
+    g = pd.Series(group)
     out["deals"] = out["deals"].astype(np.int64)
     out["value"] = out["value"].astype(np.float64)
+    out["no_amount"] = out["no_amount"].astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["share"] = out["deals"] / n_lost if n_lost else np.nan
-        per_stage = out.groupby("stage", dropna=False, sort=False)["deals"].transform("sum")
+        n_lost = out.groupby(g)["deals"].transform("sum").to_numpy(dtype=np.float64)
+        total_value = out.groupby(g)["value"].transform("sum").to_numpy(dtype=np.float64)
+        per_stage = out.groupby([g, out["stage"]], dropna=False)["deals"].transform("sum")
+        out["share"] = (out["deals"] / n_lost).astype(np.float64)
         out["stage_share"] = (out["deals"] / per_stage).astype(np.float64)
-        out["value_share"] = out["value"] / total_value if total_value > 0 else np.nan
-    out["share"] = out["share"].astype(np.float64)
+        out["value_share"] = np.where(total_value > 0, out["value"] / total_value, np.nan)
     out["value_share"] = out["value_share"].astype(np.float64)
-    result: pd.DataFrame = out[
-        ["stage", "lost_reason", "deals", "value", "share", "stage_share", "value_share"]
+    shown = [
+        *by_cols,
+        "stage",
+        "lost_reason",
+        "deals",
+        "value",
+        "no_amount",
+        "share",
+        "stage_share",
+        "value_share",
     ]
+    result: pd.DataFrame = out[shown]
     return result
 
 
@@ -1321,8 +1358,8 @@ def revival_candidates(
     depth = np.full(len(df), -1, dtype=np.int64)
     if stage in df.columns:
         depth = stage_index.get_indexer(df[stage].to_numpy(dtype=object)).astype(np.int64)
-    if history is not None:
-        hist = history
+    hist = None if history is None else check_frame(history, table="history", func=func)
+    if hist is not None:
         h_pos = pd.Index(df[deal].to_numpy()).get_indexer(hist[deal].to_numpy())
         h_depth = stage_index.get_indexer(hist[stage].to_numpy(dtype=object))
         ok = (h_pos >= 0) & (h_depth >= 0)
@@ -1334,8 +1371,8 @@ def revival_candidates(
     close = datetime_to_ns(close_s)
     finite = close[close != NAT]
     default = int(finite.max()) if finite.size else 0
-    if history is not None:
-        h_t = datetime_to_ns(as_datetime(history, entered, table="history", keyword="entered"))
+    if hist is not None:
+        h_t = datetime_to_ns(as_datetime(hist, entered, table="history", keyword="entered"))
         if h_t.size:
             default = max(default, int(h_t.max()))
     cutoff = _as_of_ns(as_of, tz, default, func=func)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,7 @@ from funnelkit._validate import (
     time_zone,
     warn_dropped,
 )
+from funnelkit.columns import Columns, takes_columns
 from funnelkit.errors import InvalidDataError
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -418,7 +419,7 @@ def _dask_counts(touches: Any, *, func: str, **kw: Any) -> _TouchCounts:
     n_rows = sum(s[0] for s in stats)
     for column, n_null in ((entity, sum(s[1] for s in stats)), (time, sum(s[2] for s in stats))):
         if n_null:
-            raise _dask.null_error(touches, column, n_null, n_rows, table="touches")
+            raise _dask.null_error(touches, column, n_null, n_rows, table="touches", dropna=False)
     # strings with UTC offsets parse to a fixed offset or to UTC depending on the
     # offsets a partition happens to hold: all of them are instants, like UTC.  A
     # partition without touches has no zone to compare.
@@ -442,6 +443,7 @@ def _dask_counts(touches: Any, *, func: str, **kw: Any) -> _TouchCounts:
 # ----------------------------------------------------------------------------
 # public functions
 # ----------------------------------------------------------------------------
+@takes_columns()
 def touches_to_response(
     touches: pd.DataFrame,
     *,
@@ -453,6 +455,7 @@ def touches_to_response(
     by: str | Sequence[str] | None = None,
     max_touches: int | None = None,
     ci: float = 0.95,
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     r"""Response rate per touch number: how many touches it takes to get a positive reply.
 
@@ -493,6 +496,11 @@ def touches_to_response(
         ``share_of_responders``' denominator).
     ci : float, default=0.95
         Confidence level of the Wilson score intervals.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -657,6 +665,7 @@ def _fill(
     out["rate_high"] = high
 
 
+@takes_columns()
 def touches_summary(
     touches: pd.DataFrame,
     *,
@@ -668,6 +677,7 @@ def touches_summary(
     by: str | Sequence[str] | None = None,
     threshold: float = 0.05,
     ci: float = 0.95,
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Per group: how many prospects responded, after how many touches, and when to stop.
 
@@ -702,6 +712,11 @@ def touches_summary(
         making (for ``stop_after``).
     ci : float, default=0.95
         Confidence level of the Wilson score intervals.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -868,6 +883,7 @@ def _summary_table(
     return out
 
 
+@takes_columns()
 def touches_from_counts(
     df: pd.DataFrame,
     *,
@@ -875,6 +891,7 @@ def touches_from_counts(
     count: str = "contacts",
     outcome: str = "outcome",
     positive: Positive = "positive",
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Expand one row per prospect (a contact count and an outcome) into a touch log.
 
@@ -897,6 +914,11 @@ def touches_from_counts(
         Which values of ``outcome`` are a positive outcome: one value, a list
         of values, or a callable taking the column and returning one bool per
         row.  Every other value, and nulls, mean no positive outcome.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------

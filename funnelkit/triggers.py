@@ -21,7 +21,8 @@ Both measure association, not causation.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from itertools import combinations
 from typing import Any, cast
 
@@ -45,7 +46,8 @@ from funnelkit._validate import (
     param_error,
     require_columns,
 )
-from funnelkit.errors import InvalidParameterError
+from funnelkit.columns import Columns, takes_columns
+from funnelkit.errors import FunnelkitWarning, InvalidParameterError
 from funnelkit.events import _dask_entity_map, funnel_entities
 
 __all__ = ["compare", "triggers"]
@@ -111,6 +113,7 @@ def _step_times(per: pd.DataFrame, k: int) -> IntArray:
     return datetime_to_ns(per[col])
 
 
+@takes_columns()
 def triggers(
     events: pd.DataFrame,
     steps: Sequence[Step],
@@ -124,8 +127,9 @@ def triggers(
     min_entities: int = 25,
     ci: float = 0.95,
     as_of: pd.Timestamp | str | None = None,
-    min_age: pd.Timedelta | str | None = None,
+    min_age: pd.Timedelta | str | None = "auto",
     mature_only: bool = False,
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     r"""Which behaviours go with moving on from a funnel step: odds ratios, lifts, Fisher tests.
 
@@ -169,14 +173,22 @@ def triggers(
         Observation date: events after it are ignored, and maturity is
         judged at it (default: the latest event).  Read in the data's time
         zone.
-    min_age : Timedelta or str, optional
+    min_age : Timedelta, str, "auto" or None, default="auto"
         Study only the entities that reached step ``at_step`` at least this
         long before ``as_of`` (e.g. ``"90D"``), so that recent entities, which
         have not had time to move on, do not count as non-converters.
+        ``"auto"``: the longest time any entity of the log took from step
+        ``at_step`` to the next (an entity younger than that may still move
+        on); None studies every entity.
     mature_only : bool, default=False
         Study only entities whose funnel is closed by ``as_of`` (see
         :func:`funnelkit.funnel_entities`): converted, or the window from
         their last step-1 event had elapsed.  Needs a window.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------
@@ -235,8 +247,11 @@ def triggers(
     has had no time to move on, yet counts as "did not move on"; the older
     entities, which had time for both the behaviour and the next step, then
     make any common behaviour look helpful.  ``min_age`` (entities that
-    reached step k at least that long before ``as_of``) or ``mature_only``
-    (entities whose window has closed) leave the open ones out.
+    reached step k at least that long before ``as_of``; by default the
+    longest time any entity took to move on, so that an entity counts as not
+    moving on only once it has waited longer than every entity that did) or
+    ``mature_only`` (entities whose window has closed) leave the open ones
+    out.
 
     **Statistics.** With a = converted with, b = not converted with,
     c = converted without, d = not converted without, the odds ratio is
@@ -292,7 +307,8 @@ def triggers(
     win = _check_window(window, func=func)
     ci = check_ci(ci, func=func)
     min_n = int(check_positive(min_entities, name="min_entities", func=func, integer=True))
-    age = check_duration(min_age, name="min_age", func=func)
+    auto_age = isinstance(min_age, str) and min_age == "auto"
+    age = None if auto_age else check_duration(min_age, name="min_age", func=func)
     if not isinstance(mature_only, bool | np.bool_):
         raise param_error(func, "mature_only", "True or False", mature_only)
     if mature_only and win is None:
@@ -305,7 +321,7 @@ def triggers(
         check_date(as_of, tz="UTC", name="as_of", func=func)  # parseable; zone read below
     # the observation date: only needed to cut (as_of) or to judge age and maturity
     cut = None
-    if as_of is not None or age is not None or mature_only:
+    if as_of is not None or age is not None or mature_only or auto_age:
         cut = _observation_date(events, df, entity, time, as_of, dask_input, func=func)
     step_events = {n for step in names for n in step}
     # the candidates are global: from the event names of the whole log
@@ -318,15 +334,23 @@ def triggers(
     kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=win)
     cut_ns = None if cut is None else int(cut.tz_convert("UTC").value if cut.tz else cut.value)
     age_ns = None if age is None else int(age.value)
-    count = functools.partial(_trigger_counts, cands, k, win, kw, cut_ns, age_ns)
     fkw: dict[str, Any] = dict(as_of=cut, mature_only=bool(mature_only))
+    longest = functools.partial(_longest_step_time, k)
     if dask_input:
+        if auto_age:
+            with warnings.catch_warnings():  # the counting pass below warns once
+                warnings.simplefilter("ignore", FunnelkitWarning)
+                _, tops = _dask_entity_map(events, list(steps), longest, **kw, **fkw)
+            age_ns = max((t for t in tops if t is not None), default=None)
+        count = functools.partial(_trigger_counts, cands, k, win, kw, cut_ns, age_ns)
         labels, parts = _dask_entity_map(events, list(steps), count, **kw, **fkw)
         counts = np.sum(parts, axis=0) if parts else np.zeros((2, len(cands) + 1))
     else:
         per = _funnel_entities(df, steps, entity=entity, time=time, event=event, window=win, **fkw)
         labels = [str(c) for c in per.columns[2 : 2 + len(names)]]
-        counts = count(df, per)
+        if auto_age:
+            age_ns = longest(df, per)
+        counts = _trigger_counts(cands, k, win, kw, cut_ns, age_ns, df, per)
     return _trigger_table(counts, cands, labels[k], labels[k + 1], ci, min_n)
 
 
@@ -358,6 +382,15 @@ def _observation_date(
     ts = pd.Timestamp(latest)
     out: pd.Timestamp = ts.tz_localize("UTC").tz_convert(tz) if tz is not None else ts
     return out
+
+
+def _longest_step_time(k: int, df: pd.DataFrame, per: pd.DataFrame) -> int | None:
+    """The longest time (ns) from step ``k`` to step ``k + 1`` among the entities that moved on."""
+    reached = per["reached"].to_numpy(dtype=np.int64)
+    moved = reached >= k + 2
+    if not moved.any():
+        return None
+    return int((_step_times(per, k + 1)[moved] - _step_times(per, k)[moved]).max())
 
 
 def _trigger_counts(
@@ -528,6 +561,7 @@ def _two_by_two(
     }
 
 
+@takes_columns()
 def compare(
     events: pd.DataFrame,
     steps: Sequence[Step],
@@ -538,6 +572,7 @@ def compare(
     event: str = "event",
     window: pd.Timedelta | str | int | None = None,
     alpha: float = 0.05,
+    columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     r"""Does conversion at each funnel step differ across segments? Tests and effect sizes.
 
@@ -568,6 +603,11 @@ def compare(
         e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
     alpha : float, default=0.05
         Significance level for the ``differs`` and ``significant`` columns.
+    columns : mapping or Columns, optional
+        Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
+        shared by every function of an analysis: each function uses the roles it
+        needs and ignores the rest; keywords given explicitly take precedence. See
+        :class:`funnelkit.Columns` for the roles.
 
     Returns
     -------

@@ -209,3 +209,36 @@ def test_maven_crm_with_one_mapping_equals_plain_pandas(shared_data):
         board.set_index("sales_agent")["won_value"].sort_index().to_numpy(),
         won_by_rep.sort_index().to_numpy(),
     )
+
+
+def test_one_mapping_serves_the_event_and_touch_functions():
+    s = fk.datasets.load_sample(n_leads=800)
+    steps = list(s.stages[:4])
+    events = s.events.rename(columns={"user_id": "lead", "timestamp": "at", "event": "what"})
+    touches = s.touches.rename(columns={"user_id": "lead", "timestamp": "at", "response": "reply"})
+    touches["reply"] = touches["reply"].replace({"positive": "yes"})
+    cols = fk.Columns(
+        entity="lead",
+        time="at",
+        event="what",
+        response="reply",
+        positive="yes",
+        deal="ignored by these functions",
+    )
+    pairs = [
+        (fk.conversion(events, steps, columns=cols), fk.conversion(s.events, steps)),
+        (fk.dropoff(events, steps, columns=cols), fk.dropoff(s.events, steps)),
+        (fk.time_to_convert(events, steps, columns=cols), fk.time_to_convert(s.events, steps)),
+        (
+            fk.funnel_entities(events, steps, columns=cols).rename(columns={"lead": "user_id"}),
+            fk.funnel_entities(s.events, steps),
+        ),
+        (fk.triggers(events, steps, columns=cols), fk.triggers(s.events, steps)),
+        (
+            fk.touches_to_response(touches, columns=cols),
+            fk.touches_to_response(s.touches),
+        ),
+        (fk.touches_summary(touches, columns=cols), fk.touches_summary(s.touches)),
+    ]
+    for got, expected in pairs:
+        pd.testing.assert_frame_equal(got, expected)

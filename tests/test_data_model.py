@@ -322,3 +322,29 @@ def test_lost_deals_refuses_a_near_miss_of_lost(three):
         fk.revival_candidates(capital, history, stages=STAGES)
     res = fk.lost_deals(capital, history, stages=STAGES, lost="Lost")
     assert res["deals"].tolist() == [1]
+
+
+def test_lost_deals_by_group_and_unknown_amounts():
+    deals = pd.DataFrame(
+        {
+            "deal_id": [1, 2, 3, 4, 5],
+            "status": ["lost", "lost", "lost", "lost", "won"],
+            "stage": ["demo", "demo", "offer", "demo", "offer"],
+            "amount": [100.0, np.nan, 300.0, 50.0, 10.0],
+            "lost_reason": ["price", "price", "timing", "price", None],
+            "region": ["north", "north", "north", "south", "south"],
+        }
+    )
+    res = fk.lost_deals(deals, stages=STAGES, by="region")
+    assert res[["region", "stage", "lost_reason"]].values.tolist() == [
+        ["north", "demo", "price"],
+        ["north", "offer", "timing"],
+        ["south", "demo", "price"],
+    ]
+    # north: 2 price at demo (one amount unknown: value 100, not 100 + 0 silently)
+    assert res["deals"].tolist() == [2, 1, 1]
+    assert res["value"].tolist() == [100.0, 300.0, 50.0]
+    assert res["no_amount"].tolist() == [1, 0, 0]
+    # shares within each region
+    np.testing.assert_allclose(res["share"], [2 / 3, 1 / 3, 1.0])
+    np.testing.assert_allclose(res["value_share"], [100 / 400, 300 / 400, 1.0])

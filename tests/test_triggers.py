@@ -44,7 +44,7 @@ def events():
 
 def test_hand_computed_table(events):
     before = events.copy()
-    res = fk.triggers(events, ["visit", "signup"], min_entities=1)
+    res = fk.triggers(events, ["visit", "signup"], min_entities=1, min_age=None)
     assert_frame_equal(events, before)
     assert res["behaviour"].tolist() == ["demo", "chat"]
     demo = res.iloc[0]
@@ -184,9 +184,32 @@ def test_planted_trigger_is_found_and_noise_is_not(planted):
         assert r["p_value"] == pytest.approx(stats.fisher_exact(table)[1])
 
 
+def test_default_min_age_is_the_longest_time_to_move_on(events):
+    # the longest visit -> signup time among entities that signed up: u6, 5 days; the
+    # data end on day 5, so only entities that visited on day 0 are old enough (u4
+    # visited on day 1 and is left out)
+    auto = fk.triggers(events, ["visit", "signup"], min_entities=1)
+    explicit = fk.triggers(events, ["visit", "signup"], min_entities=1, min_age="5D")
+    assert_frame_equal(auto, explicit)
+    every = fk.triggers(events, ["visit", "signup"], min_entities=1, min_age=None)
+    n_auto = auto["entities_with"] + auto["entities_without"]
+    n_every = every["entities_with"] + every["entities_without"]
+    assert (n_every - n_auto).tolist() == [1, 1]
+
+
+def test_newsletter_open_is_not_a_trigger_by_default():
+    """The sample plants 'newsletter open' to do nothing: open leads made it look helpful."""
+    s = fk.datasets.load_sample()
+    stages = list(s.stages)
+    res = fk.triggers(s.events, stages, at_step=2).set_index("behaviour")
+    assert res.loc["newsletter open", "p_adjusted"] > 0.05
+    naive = fk.triggers(s.events, stages, at_step=2, min_age=None).set_index("behaviour")
+    assert naive.loc["newsletter open", "p_adjusted"] < 0.05
+
+
 def test_per_entity_reference(planted):
     """The 2x2 counts equal a plain per-entity loop over the funnel_entities table."""
-    res = fk.triggers(planted, ["lead", "qualified"]).set_index("behaviour")
+    res = fk.triggers(planted, ["lead", "qualified"], min_age=None).set_index("behaviour")
     per = fk.funnel_entities(planted, ["lead", "qualified"]).set_index("user_id")
     counts = {}
     for user, grp in planted.groupby("user_id"):
