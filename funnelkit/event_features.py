@@ -623,7 +623,12 @@ def _path_table(counts: pd.DataFrame, step: str, depth: int, top: int | None) ->
         for row in counts[cols].itertuples(index=False)
     ]  # one string per distinct sequence (the result's rows), not per entity
     total = int(counts["entities"].sum()) if len(counts) else 0
-    out = pd.DataFrame({"step": pd.Series([step] * len(counts), dtype=str), "path": paths})
+    out = pd.DataFrame(
+        {
+            "step": pd.Series([step] * len(counts), dtype=str),
+            "path": pd.Series(paths, dtype=object),  # object also on 0 rows
+        }
+    )
     for c in cols:
         out[c] = counts[c].astype(object).where(counts[c].notna(), None).to_numpy()
     out["entities"] = counts["entities"].to_numpy(dtype=np.int64)
