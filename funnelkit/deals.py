@@ -114,7 +114,7 @@ def _split_by_group(codes: Any, n_groups: int) -> list[np.ndarray[Any, np.dtype[
 def _cycle_table(
     d: DealArrays, outcome: str
 ) -> tuple[dict[str, Any], np.ndarray[Any, np.dtype[np.float64]]]:
-    """Measures of :func:`sales_cycle` per group, and median_adjusted in ns."""
+    """Measures of :func:`sales_cycle` per group, and the censoring-aware median in ns."""
     g = d.n_groups
     dur = _durations(d)
     if outcome == "closed":
@@ -134,13 +134,13 @@ def _cycle_table(
     measures = {
         "n": grouped_count(d.codes[hit], g),
         "n_other": grouped_count(d.codes[other], g),
-        "n_open": grouped_count(d.codes[events == 0], g),
-        "mean": to_timedelta(grouped_mean(d.codes[hit], dur[hit], g)),
-        "median": to_timedelta(naive[:, 0]),
-        "p25": to_timedelta(naive[:, 1]),
-        "p75": to_timedelta(naive[:, 2]),
-        "p90": to_timedelta(naive[:, 3]),
-        "median_adjusted": to_timedelta(adjusted),
+        "open": grouped_count(d.codes[events == 0], g),
+        "median": to_timedelta(adjusted),
+        "naive_mean": to_timedelta(grouped_mean(d.codes[hit], dur[hit], g)),
+        "naive_median": to_timedelta(naive[:, 0]),
+        "naive_p25": to_timedelta(naive[:, 1]),
+        "naive_p75": to_timedelta(naive[:, 2]),
+        "naive_p90": to_timedelta(naive[:, 3]),
     }
     return measures, adjusted
 
@@ -759,13 +759,14 @@ def sales_cycle(
         - ``outcome`` (str);
         - ``n`` (int64): deals that reached the outcome by ``as_of``;
         - ``n_other`` (int64): deals that reached the competing outcome;
-        - ``n_open`` (int64): deals open at ``as_of`` (right-censored, never
+        - ``open`` (int64): deals open at ``as_of`` (right-censored, never
           dropped);
-        - ``mean``, ``median``, ``p25``, ``p75``, ``p90`` (timedelta64[ns]):
-          the naive figures over the ``n`` deals with the outcome — what CRM
-          dashboards show, kept for reconciliation;
-        - ``median_adjusted`` (timedelta64[ns]): the censoring-aware median
-          time to the outcome among deals that reach it (see Notes).
+        - ``median`` (timedelta64[ns]): the censoring-aware median time to
+          the outcome among deals that reach it (see Notes);
+        - ``naive_mean``, ``naive_median``, ``naive_p25``, ``naive_p75``,
+          ``naive_p90`` (timedelta64[ns]): the naive figures over the ``n``
+          deals with the outcome only — what CRM dashboards show, kept for
+          reconciliation.
 
     Raises
     ------
@@ -779,7 +780,7 @@ def sales_cycle(
 
     See Also
     --------
-    win_curve : the cumulative incidence curve behind ``median_adjusted``.
+    win_curve : the cumulative incidence curve behind ``median``.
 
     Notes
     -----
@@ -788,14 +789,14 @@ def sales_cycle(
     ``as_of``; deals created after it, and deals with no created date, are
     left out with a warning.
 
-    ``median_adjusted`` uses the Aalen–Johansen cumulative incidence
+    ``median`` uses the Aalen–Johansen cumulative incidence
     F(t) of the outcome, with the other outcome as a competing risk and open
     deals censored: F(t) = sum over outcome times t_i <= t of
     S(t_i-) d_i / n_i, with S the Kaplan–Meier probability of still being
     open.  The median is the first t with F(t) >= F(t_max) / 2: "half of the
     deals that reach the outcome within the follow-up reach it by t".  The
     naive median is biased low when many deals are open (slow deals are
-    still open); ``median_adjusted`` gives the open deals their weight.
+    still open); ``median`` gives the open deals their weight.
     NaT when no deal of the group reached the outcome.
 
     Examples
@@ -811,9 +812,9 @@ def sales_cycle(
     ...     "status": ["won", "won", "lost", "open", "open", "won"],
     ... })
     >>> res = fk.sales_cycle(deals, as_of="2025-03-01")
-    >>> res[["n", "n_other", "n_open", "median", "median_adjusted"]]
-       n  n_other  n_open  median median_adjusted
-    0  3        1       2 15 days         50 days
+    >>> res[["n", "n_other", "open", "median", "naive_median"]]
+       n  n_other  open  median naive_median
+    0  3        1     2 50 days      15 days
 
     The naive median (15 days) ignores the two deals open for 30 and 35
     days; weighting them in, half of the eventual wins take 50 days.
@@ -1356,7 +1357,7 @@ def sales_velocity(
         rate's denominator), ``win_rate`` (float64, won / closed),
         ``avg_deal`` (float64, mean amount of won deals), ``cycle``
         (timedelta64[ns], censoring-aware median time to win, as
-        ``sales_cycle``'s ``median_adjusted``) and ``velocity`` (float64,
+        ``sales_cycle``'s ``median``) and ``velocity`` (float64,
         money per day).
 
     Raises
@@ -1778,7 +1779,7 @@ def leaderboard(
         best rank, as in 1, 1, 3), ``deals``, ``won``, ``lost``, ``open`` (int64), ``won_value``
         (float64), ``win_rate``, ``win_rate_low``, ``win_rate_high``
         (float64, won / (won + lost) with the Wilson interval),
-        ``win_rate_shrunk`` (float64, see Notes), ``median_cycle``
+        ``win_rate_shrunk`` (float64, see Notes), ``naive_median_cycle``
         (timedelta64[ns], naive median created -> closed of the rep's won
         deals) and ``open_value`` (float64, amount of open deals).
 
@@ -1895,7 +1896,7 @@ def leaderboard(
             "win_rate_low": lo,
             "win_rate_high": hi,
             "win_rate_shrunk": shrunk,
-            "median_cycle": to_timedelta(cyc),
+            "naive_median_cycle": to_timedelta(cyc),
             "open_value": grouped_sum(d.codes[is_open], np.nan_to_num(amounts[is_open]), g),
         },
     )

@@ -580,15 +580,15 @@ def time_in_stage(
         - ``stage``: the stage name;
         - ``deals`` (int64): deals that entered the stage;
         - ``visits`` (int64): stays in the stage (re-entries counted separately);
-        - ``n_closed`` (int64): durations (per ``basis``) that ended;
-        - ``n_open`` (int64): durations still running at ``as_of`` (censored);
+        - ``closed`` (int64): durations (per ``basis``) that ended;
+        - ``open`` (int64): durations still running at ``as_of`` (censored);
         - ``total_days`` (float64): time spent in the stage by all deals, in
           days, open stays counted up to ``as_of`` (a float: such sums can
           exceed the ~292 years a nanosecond Timedelta holds);
-        - ``median_time`` (timedelta64[ns]): Kaplan–Meier median duration,
+        - ``median`` (timedelta64[ns]): Kaplan–Meier median duration,
           open stays censored (NaT when fewer than half have ended);
-        - ``median_closed`` (timedelta64[ns]): naive median of the ended
-          durations only (biased short; for reconciliation with CRM reports).
+        - ``naive_median`` (timedelta64[ns]): median of the ended durations
+          only (biased short; for reconciliation with CRM reports).
 
     Raises
     ------
@@ -635,10 +635,10 @@ def time_in_stage(
     ...                                   "2025-01-01", "2025-01-05", "2025-01-08"]),
     ... })
     >>> res = fk.time_in_stage(history, ["lead", "demo"], as_of="2025-01-10")
-    >>> res[["stage", "deals", "visits", "n_closed", "n_open", "total_days", "median_time"]]
-      stage  deals  visits  n_closed  n_open  total_days median_time
-    0  lead      3       4         2       2        14.0      4 days
-    1  demo      2       2         1       1         6.0      1 days
+    >>> res[["stage", "deals", "visits", "closed", "open", "total_days", "median"]]
+      stage  deals  visits  closed  open  total_days  median
+    0  lead      3       4       2     2        14.0  4 days
+    1  demo      2       2       1     1         6.0  1 days
     """
     func = "time_in_stage"
     check_option(basis, ("visits", "latest", "cumulative"), name="basis", func=func)
@@ -698,11 +698,11 @@ def time_in_stage(
         {
             "deals": n_entered,
             "visits": visits,
-            "n_closed": n_closed,
-            "n_open": n_open,
+            "closed": n_closed,
+            "open": n_open,
             "total_days": total_days.astype(np.float64),
-            "median_time": _td(median),
-            "median_closed": naive.to_numpy(dtype="timedelta64[ns]"),
+            "median": _td(median),
+            "naive_median": naive.to_numpy(dtype="timedelta64[ns]"),
         },
     )
 
@@ -792,10 +792,10 @@ def stalled(
         One row per stalled deal, highest value at risk first (then longest
         over), with columns:
 
-        - ``deal``: the deal id;
+        - the deal id, named after the ``deal`` column;
         - ``stage``: its current stage;
-        - ``entered_at``: when it entered that stage;
-        - ``time_in_stage`` (timedelta64[ns]): ``as_of`` - ``entered_at``;
+        - when it entered that stage, named after the ``entered`` column;
+        - ``time_in_stage`` (timedelta64[ns]): ``as_of`` - that entry time;
         - ``threshold`` (timedelta64[ns]): the stage's threshold;
         - ``over`` (timedelta64[ns]): ``time_in_stage`` - ``threshold``;
         - ``over_ratio`` (float64): ``time_in_stage`` / ``threshold``;
@@ -842,11 +842,11 @@ def stalled(
     ...                                   "2025-01-05", "2025-01-02"]),
     ... })
     >>> res = fk.stalled(history, ["lead", "demo"], as_of="2025-01-20", threshold="10D")
-    >>> res[["deal", "stage", "time_in_stage", "threshold", "over"]]
-      deal stage time_in_stage threshold    over
-    0    c  lead       18 days   10 days  8 days
-    1    a  demo       17 days   10 days  7 days
-    2    b  demo       15 days   10 days  5 days
+    >>> res[["deal_id", "stage", "time_in_stage", "threshold", "over"]]
+      deal_id stage time_in_stage threshold   over
+    0       c  lead       18 days   10 days 8 days
+    1       a  demo       17 days   10 days 7 days
+    2       b  demo       15 days   10 days 5 days
     """
     func = "stalled"
     kind, value = _parse_threshold(threshold, func=func)
@@ -900,9 +900,9 @@ def stalled(
         entered_at = entered_at.dt.tz_localize("UTC").dt.tz_convert(h.tz)
     result: pd.DataFrame = pd.DataFrame(
         {
-            "deal": pd.Series(h.ids.to_numpy()[d_code] if idx.size else [], dtype=h.ids.dtype),
+            deal: pd.Series(h.ids.to_numpy()[d_code] if idx.size else [], dtype=h.ids.dtype),
             "stage": pd.Series(stage_names[st.stage[idx]], dtype=object),
-            "entered_at": entered_at,
+            entered: entered_at,
             "time_in_stage": _td(time_in[order]),
             "threshold": _td(limits[order]),
             "over": _td(over[order]),
@@ -1273,15 +1273,15 @@ def revival_candidates(
         One row per candidate, best first, with columns:
 
         - ``rank`` (int64): 1 = best;
-        - ``deal``: the deal id;
+        - the deal id, named after the ``deal`` column;
         - ``furthest_stage``: furthest stage the deal reached;
         - ``stage_number`` (int64): its position in ``stages`` (1 = first;
           0 when the deal's stages are not in ``stages``);
         - ``lost_at``: the stage it was lost at;
         - ``lost_reason``: the (recoverable) reason;
-        - ``amount`` (float64): the deal value;
-        - ``closed_at``: when it was lost;
-        - ``age`` (timedelta64[ns]): ``as_of`` - ``closed_at``;
+        - the deal value (float64), named after the ``amount`` column;
+        - when it was lost, named after the ``closed`` column;
+        - ``age`` (timedelta64[ns]): ``as_of`` - the close;
         - ``why`` (str): the reasons it is listed, in words.
 
     Raises
@@ -1318,8 +1318,8 @@ def revival_candidates(
     ...                                  "2025-02-01"]),
     ... })
     >>> res = fk.revival_candidates(deals, stages=["lead", "demo", "offer"], as_of="2025-04-01")
-    >>> res[["rank", "deal", "furthest_stage", "lost_reason", "amount", "age"]]
-       rank deal furthest_stage lost_reason  amount     age
+    >>> res[["rank", "deal_id", "furthest_stage", "lost_reason", "amount", "age"]]
+       rank deal_id furthest_stage lost_reason  amount     age
     0     1    a          offer      Budget   100.0 81 days
     1     2    b           demo      timing   900.0 31 days
     >>> print(res["why"][0])
@@ -1432,13 +1432,13 @@ def revival_candidates(
     result: pd.DataFrame = pd.DataFrame(
         {
             "rank": np.arange(1, sel.size + 1, dtype=np.int64),
-            "deal": pd.Series(ids[order], dtype=df[deal].dtype),
+            deal: pd.Series(ids[order], dtype=df[deal].dtype),
             "furthest_stage": pd.Series(furthest, dtype=object),
             "stage_number": np.where(d_depth >= 0, d_depth + 1, 0).astype(np.int64),
             "lost_at": pd.Series(info.lost_at.to_numpy(dtype=object)[sel], dtype=object),
             "lost_reason": pd.Series(reason_values[sel], dtype=object),
-            "amount": d_amount.astype(np.float64),
-            "closed_at": closed_vals,
+            amount: d_amount.astype(np.float64),
+            closed: closed_vals,
             "age": age_s,
             "why": why.astype(str).to_numpy(dtype=object),
         }

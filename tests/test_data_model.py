@@ -120,7 +120,7 @@ def test_revival_leaves_out_deals_lost_after_as_of(three):
     before = fk.revival_candidates(deals, history, stages=STAGES, as_of=_day(20))
     assert before.empty
     after = fk.revival_candidates(deals, history, stages=STAGES, as_of=_day(30))
-    assert after["deal"].tolist() == [2]
+    assert after["deal_id"].tolist() == [2]
     assert after["age"].tolist() == [pd.Timedelta(days=5)]
 
 

@@ -136,7 +136,7 @@ def test_properties_order_groups_inputs(df, rnd):
     sums = {
         fk.win_rate: ["won", "lost", "open", "denominator"],
         fk.deal_size: ["n", "total"],
-        fk.sales_cycle: ["n", "n_other", "n_open"],
+        fk.sales_cycle: ["n", "n_other", "open"],
     }
     for func, columns in sums.items():
         whole = func(df)
@@ -214,27 +214,28 @@ def test_sales_cycle_naive_by_hand(deals):
     res = fk.sales_cycle(deals, as_of="2025-03-01")
     # won cycles: 10 and 30 days -> mean 20, median 20, p25 15, p75 25, p90 28
     row = res.iloc[0]
-    assert (row["n"], row["n_other"], row["n_open"]) == (2, 2, 2)
-    assert row["mean"] == 20 * D
-    assert row["median"] == 20 * D
-    assert row["p25"] == 15 * D
-    assert row["p75"] == 25 * D
-    assert row["p90"] == 28 * D
-    assert res["mean"].dtype == "timedelta64[ns]"
+    assert (row["n"], row["n_other"], row["open"]) == (2, 2, 2)
+    assert row["naive_mean"] == 20 * D
+    assert row["naive_median"] == 20 * D
+    assert row["naive_p25"] == 15 * D
+    assert row["naive_p75"] == 25 * D
+    assert row["naive_p90"] == 28 * D
+    assert res["naive_mean"].dtype == "timedelta64[ns]"
     lost = fk.sales_cycle(deals, outcome="lost", as_of="2025-03-01").iloc[0]
     # lost cycles: 20 and 10 days
-    assert lost["median"] == 15 * D
+    assert lost["naive_median"] == 15 * D
     assert lost["n"] == 2
 
 
-def test_median_adjusted_by_hand(deals):
+def test_censoring_aware_median_by_hand(deals):
     # durations (as_of = day 59): won 10, lost 20, won 30, open 49, open 39, lost 10
     # t=10: n=6, 1 won + 1 lost -> F = 1/6, S = 4/6
     # t=20: n=4, lost          -> S = 3/6
     # t=30: n=3, won           -> F = 1/6 + 3/6 * 1/3 = 2/6
     # half of F(end) = 1/6 -> reached at t = 10
     res = fk.sales_cycle(deals, as_of="2025-03-01")
-    assert res.loc[0, "median_adjusted"] == 10 * D
+    # the censoring-aware median has the plain name
+    assert res.loc[0, "median"] == 10 * D
     curve = fk.win_curve(deals, as_of="2025-03-01")
     assert curve["t"].tolist() == [10 * D, 20 * D, 30 * D]
     assert curve["at_risk"].tolist() == [6, 4, 3]
@@ -247,7 +248,7 @@ def test_as_of_censors_later_closes_and_leaves_out_later_creations(deals):
     # as_of day 25: deals 3 (closed day 35), 4, 5 are open; 6 (created day 30) is left out
     with pytest.warns(FunnelkitWarning, match=r"left out 1 of 6 rows because they were created"):
         res = fk.sales_cycle(deals, as_of="2025-01-26")
-    assert (res.loc[0, "n"], res.loc[0, "n_other"], res.loc[0, "n_open"]) == (1, 1, 3)
+    assert (res.loc[0, "n"], res.loc[0, "n_other"], res.loc[0, "open"]) == (1, 1, 3)
 
 
 def _lifelines_or_skip():
@@ -304,7 +305,7 @@ def test_win_curve_matches_lifelines_aalen_johansen(rng):
     assert np.allclose(curve["probability_high"][ok], hi_ref[ok])
 
 
-def test_median_adjusted_matches_lifelines(rng):
+def test_censoring_aware_median_matches_lifelines(rng):
     lifelines = _lifelines_or_skip()
     df = random_deals(rng, groups=True)
     as_of = pd.Timestamp("2025-08-01")
@@ -322,10 +323,10 @@ def test_median_adjusted_matches_lifelines(rng):
         cif = ajf.cumulative_density_.iloc[:, 0]
         target = cif.iloc[-1] / 2
         expected = cif.index[np.argmax(cif.to_numpy() >= target - 1e-12)]
-        got = res.loc[res["segment"] == seg, "median_adjusted"].iloc[0]
+        got = res.loc[res["segment"] == seg, "median"].iloc[0]
         assert got == expected * D
         naive = np.median(dur[code == 1])
-        assert res.loc[res["segment"] == seg, "median"].iloc[0] == naive * D
+        assert res.loc[res["segment"] == seg, "naive_median"].iloc[0] == naive * D
 
 
 def test_closed_outcome_is_one_minus_kaplan_meier(rng):
@@ -339,7 +340,7 @@ def test_closed_outcome_is_one_minus_kaplan_meier(rng):
     kmf = lifelines.KaplanMeierFitter().fit(dur, closed_by.to_numpy())
     f = 1 - kmf.survival_function_.iloc[:, 0]
     expected = f.index[np.argmax(f.to_numpy() >= f.iloc[-1] / 2 - 1e-12)]
-    assert res.loc[0, "median_adjusted"] == expected * D
+    assert res.loc[0, "median"] == expected * D
 
 
 def brute_force_cif(dur, code, k):
@@ -469,7 +470,7 @@ def test_pipeline_errors(deals):
 # ----------------------------------------------------------------------------
 def test_sales_velocity_by_hand(deals):
     res = fk.sales_velocity(deals, as_of="2025-03-01")
-    # open 2, win rate 2/4, avg won deal 200, cycle (median_adjusted) 10 days
+    # open 2, win rate 2/4, avg won deal 200, cycle (sales_cycle's median) 10 days
     # velocity = 2 * 0.5 * 200 / 10 = 20 per day
     row = res.iloc[0]
     assert (row["open_deals"], row["closed_deals"]) == (2, 4)
@@ -571,8 +572,8 @@ def test_leaderboard_by_hand(deals):
     assert (ann["deals"], ann["won"], ann["lost"], ann["open"]) == (3, 1, 1, 1)
     assert (ann["won_value"], ann["open_value"]) == (100.0, 20.0)
     assert (bob["won_value"], bob["open_value"]) == (300.0, 80.0)
-    assert ann["median_cycle"] == 10 * D
-    assert bob["median_cycle"] == 30 * D
+    assert ann["naive_median_cycle"] == 10 * D
+    assert bob["naive_median_cycle"] == 30 * D
     # equal records -> equal shrunk rate, tie broken by won value
     assert ann["win_rate_shrunk"] == bob["win_rate_shrunk"]
     assert np.isclose(ann["win_rate_shrunk"], 0.5, atol=1e-4)
@@ -695,7 +696,7 @@ def test_missing_created_date_is_left_out_of_cycle(deals):
     df.loc[3, "created_at"] = pd.NaT
     with pytest.warns(FunnelkitWarning, match="left out 1 of 6 rows because they have no created"):
         res = fk.sales_cycle(df, as_of="2025-03-01")
-    assert res.loc[0, "n_open"] == 1
+    assert res.loc[0, "open"] == 1
     # win_rate on closed deals does not need the created date
     assert fk.win_rate(df).loc[0, "open"] == 2
 
@@ -753,14 +754,14 @@ def test_maven_crm_against_plain_pandas(shared_data):
     won = raw[raw["deal_stage"] == "Won"]
     days = pd.to_datetime(won["close_date"]) - pd.to_datetime(won["engage_date"])
     assert cyc.loc[0, "n"] == 4238
-    assert cyc.loc[0, "n_open"] == 1589
-    assert cyc.loc[0, "median"] == days.median()
-    assert abs(cyc.loc[0, "mean"] - days.mean()) < pd.Timedelta("1us")
-    assert cyc.loc[0, "p90"] == days.quantile(0.9)
-    assert cyc.loc[0, "median_adjusted"] >= cyc.loc[0, "median"]  # open deals are slow ones
+    assert cyc.loc[0, "open"] == 1589
+    assert cyc.loc[0, "naive_median"] == days.median()
+    assert abs(cyc.loc[0, "naive_mean"] - days.mean()) < pd.Timedelta("1us")
+    assert cyc.loc[0, "naive_p90"] == days.quantile(0.9)
+    assert cyc.loc[0, "median"] >= cyc.loc[0, "naive_median"]  # open deals are slow ones
     with pytest.warns(FunnelkitWarning, match="no created date"):
         closed = fk.sales_cycle(raw, outcome="closed", **keys)
-    assert closed.loc[0, "median"] == 45 * D  # "45-day median sales cycle" quoted for the data
+    assert closed.loc[0, "naive_median"] == 45 * D  # the quoted "45-day median sales cycle"
 
     with pytest.warns(FunnelkitWarning, match="no amount"):
         lb = fk.leaderboard(raw, owner="sales_agent", amount="close_value", **keys)
@@ -800,8 +801,8 @@ def test_empty_and_all_open_tables_give_empty_or_nan_results(deals):
         pytest.warns(FunnelkitWarning, match=r"has no lost='lost' value in 6 rows"),
     ):
         cyc = fk.sales_cycle(all_open)
-    assert cyc.loc[0, "n_open"] == 6
-    assert pd.isna(cyc.loc[0, "median_adjusted"])
+    assert cyc.loc[0, "open"] == 6
+    assert pd.isna(cyc.loc[0, "median"])
     with pytest.warns(FunnelkitWarning, match="has no (won|lost)="):
         cov = fk.coverage(all_open, 100.0)
     assert cov.loc[0, "verdict"].startswith("unknown")
@@ -816,7 +817,7 @@ def test_result_dtypes(deals):
     assert pl["mean_age"].dtype == "timedelta64[ns]"
     lb = fk.leaderboard(deals)
     assert lb["rank"].dtype == np.int64
-    assert lb["median_cycle"].dtype == "timedelta64[ns]"
+    assert lb["naive_median_cycle"].dtype == "timedelta64[ns]"
     for res in (wc, pl, lb, fk.channel_yield(deals), fk.sales_velocity(deals)):
         assert isinstance(res.index, pd.RangeIndex)
 

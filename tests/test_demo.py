@@ -146,5 +146,5 @@ def test_demo_deal_tables_match_plain_pandas(demo_tables):
     expected = [(furthest >= i).sum() for i in range(len(sample.stages))]
     assert conv["deals"].tolist() == expected
     revive = demo_tables["Lost deals worth reviving"]
-    assert (deals.set_index("deal_id").loc[revive["deal"], "status"] == "lost").all()
+    assert (deals.set_index("deal_id").loc[revive["deal_id"], "status"] == "lost").all()
     pd.testing.assert_frame_equal(sample.deals, before)

@@ -66,17 +66,17 @@ def test_plot_sales_cycle_draws_quartiles_and_medians(deals):
     fk.plot_sales_cycle(res, ax=ax)
     segs = ax.collections[0].get_segments()
     for seg, (_, row) in zip(segs, res.iterrows(), strict=True):
-        assert seg[0][0] == pytest.approx(row["p25"] / D)
-        assert seg[1][0] == pytest.approx(row["p75"] / D)
+        assert seg[0][0] == pytest.approx(row["naive_p25"] / D)
+        assert seg[1][0] == pytest.approx(row["naive_p75"] / D)
     naive, adjusted = ax.get_lines()[:2]
-    assert np.allclose(naive.get_xdata(), res["median"] / D, equal_nan=True)
-    assert np.allclose(adjusted.get_xdata(), res["median_adjusted"] / D, equal_nan=True)
+    assert np.allclose(naive.get_xdata(), res["naive_median"] / D, equal_nan=True)
+    assert np.allclose(adjusted.get_xdata(), res["median"] / D, equal_nan=True)
     ticks = [t.get_text() for t in ax.get_yticklabels()]
     # ads: deals 0 (won), 1 (lost), 3, 7 (open); seo: 2, 6 (won), 4 (open), 5 (lost)
     assert ticks == ["ads (n=1, 2 open)", "seo (n=2, 1 open)"]
     assert ticks == [
         f"{c} (n={n}, {o} open)"
-        for c, n, o in zip(res["channel"], res["n"], res["n_open"], strict=True)
+        for c, n, o in zip(res["channel"], res["n"], res["open"], strict=True)
     ]
 
 

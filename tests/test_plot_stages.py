@@ -130,5 +130,5 @@ def test_plot_errors():
     tis = fk.time_in_stage(HISTORY, ["A", "B", "C"])
     with pytest.raises(ColumnNotFoundError, match=r"'conversion'.*stage_conversion result"):
         fk.plot_stage_conversion(tis)
-    with pytest.raises(ColumnNotFoundError, match=r"'median_time'.*time_in_stage result"):
+    with pytest.raises(ColumnNotFoundError, match=r"'median'.*time_in_stage result"):
         fk.plot_time_in_stage(fk.stage_conversion(HISTORY, ["A", "B", "C"]))

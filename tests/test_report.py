@@ -339,9 +339,9 @@ def test_time_in_stage_ends_a_lost_deals_stay_at_its_close(sample, full_run):
     open_ids = set(deals.loc[deals["status"] == "open", "deal_id"])
     last = hist.sort_values("entered_at").groupby("deal_id")["stage"].last()
     expected_open = sum(1 for d, st in last.items() if st == stage and d in open_ids)
-    assert table.loc[stage, "n_open"] == expected_open
-    assert without.loc[stage, "n_open"] > expected_open
-    assert table.loc[stage, "median_time"] < without.loc[stage, "median_time"]
+    assert table.loc[stage, "open"] == expected_open
+    assert without.loc[stage, "open"] > expected_open
+    assert table.loc[stage, "median"] < without.loc[stage, "median"]
 
 
 def test_win_curve_milestones_count_wins_and_losses_by_t(sample, full_run):

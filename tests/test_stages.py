@@ -350,37 +350,37 @@ def test_time_in_stage_by_hand():
     # C: x 9->12 (3, closed), z 3->20 (17, open: entered after closing day 2)
     assert res["deals"].tolist() == [3, 2, 2]
     assert res["visits"].tolist() == [4, 3, 2]
-    assert res["n_closed"].tolist() == [4, 2, 1]
-    assert res["n_open"].tolist() == [0, 1, 1]
+    assert res["closed"].tolist() == [4, 2, 1]
+    assert res["open"].tolist() == [0, 1, 1]
     assert res["total_days"].tolist() == [9, 22, 20]
     # A: 1 2 2 4 all ended: S(1)=.75, S(2)=.25 -> median 2
     # B: 3 3 16+: S(3) = 1/3 -> median 3;  C: 3 17+: S(3) = .5 -> median 3
-    assert (res["median_time"] / DAY).tolist() == [2, 3, 3]
-    assert (res["median_closed"] / DAY).tolist() == [2, 3, 3]
+    assert (res["median"] / DAY).tolist() == [2, 3, 3]
+    assert (res["naive_median"] / DAY).tolist() == [2, 3, 3]
     assert res["total_days"].dtype == "float64"
-    assert res["median_time"].dtype == "timedelta64[ns]"
+    assert res["median"].dtype == "timedelta64[ns]"
 
 
 def test_time_in_stage_bases():
     kw = {"deals": TIS_DEALS, "as_of": "2025-01-21"}
     latest = fk.time_in_stage(TIS, ["A", "B", "C"], basis="latest", **kw)
     # A latest: x 1, y 4, z 2 -> median 2; B: x 3, y 16+ -> S(3)=.5 -> 3
-    assert (latest["n_closed"] + latest["n_open"]).tolist() == [3, 2, 2]
-    assert (latest["median_time"] / DAY).tolist() == [2, 3, 3]
+    assert (latest["closed"] + latest["open"]).tolist() == [3, 2, 2]
+    assert (latest["median"] / DAY).tolist() == [2, 3, 3]
     cum = fk.time_in_stage(TIS, ["A", "B", "C"], basis="cumulative", **kw)
     # A: x 2+1=3, y 4, z 2 -> sorted 2 3 4 -> median 3
     # B: x 3+3 = 6, y 16+ -> median 6; C unchanged
-    assert (cum["median_time"] / DAY).tolist() == [3, 6, 3]
-    assert cum["n_open"].tolist() == [0, 1, 1]
+    assert (cum["median"] / DAY).tolist() == [3, 6, 3]
+    assert cum["open"].tolist() == [0, 1, 1]
     assert (cum["total_days"] == latest["total_days"]).all()
 
 
 def test_time_in_stage_without_deals_and_median_not_reached():
     res = fk.time_in_stage(TIS, ["A", "B", "C"], as_of="2025-01-21")
     # without deals nothing closes: C = x 9->20 (11+), z 17+ -> no median
-    assert res["n_open"].tolist() == [0, 1, 2]
-    assert pd.isna(res["median_time"][2])
-    assert pd.isna(res["median_closed"][2])
+    assert res["open"].tolist() == [0, 1, 2]
+    assert pd.isna(res["median"][2])
+    assert pd.isna(res["naive_median"][2])
 
 
 def test_time_in_stage_default_as_of_is_latest_date():
@@ -395,7 +395,7 @@ def test_time_in_stage_by_group():
     # t2 = y: A 4 (ended), B 16 (open)
     assert res["visits"].tolist() == [3, 2, 2, 1, 1, 0]
     assert res["total_days"][3:].tolist() == [4, 16, 0]
-    assert pd.isna(res["median_time"][5])
+    assert pd.isna(res["median"][5])
 
 
 def test_time_in_stage_rows_after_as_of_left_out_with_warning():
@@ -484,13 +484,11 @@ def test_time_in_stage_matches_reference(history, closing, as_of_day):
         mine = [(d, o) for kk, d, o in stays if kk == k]
         row = res.iloc[k]
         assert row["visits"] == len(mine)
-        assert row["n_open"] == sum(not o for _, o in mine)
+        assert row["open"] == sum(not o for _, o in mine)
         expected_total = sum((d for d, _ in mine), pd.Timedelta(0)) / pd.Timedelta(days=1)
         assert row["total_days"] == pytest.approx(expected_total, rel=1e-12, abs=1e-9)
         expected = km_median([d for d, _ in mine], [o for _, o in mine]) if mine else pd.NaT
-        assert (pd.isna(row["median_time"]) and pd.isna(expected)) or (
-            row["median_time"] == expected
-        )
+        assert (pd.isna(row["median"]) and pd.isna(expected)) or (row["median"] == expected)
 
 
 def test_time_in_stage_median_matches_lifelines_on_sample():
@@ -503,13 +501,13 @@ def test_time_in_stage_median_matches_lifelines_on_sample():
         d = np.array([x / pd.Timedelta(seconds=1) for kk, x, _ in stays if kk == k])
         o = np.array([obs for kk, _, obs in stays if kk == k])
         if not o.any():
-            assert pd.isna(res["median_time"][k])
+            assert pd.isna(res["median"][k])
             continue
         km = lifelines.KaplanMeierFitter().fit(d, event_observed=o)
         expected = km.median_survival_time_
-        got = res["median_time"][k] / pd.Timedelta(seconds=1)
+        got = res["median"][k] / pd.Timedelta(seconds=1)
         assert got == pytest.approx(expected), name
-        assert res["n_open"][k] == (~o).sum()
+        assert res["open"][k] == (~o).sum()
 
 
 # ----------------------------------------------------------------------------
@@ -519,7 +517,7 @@ def test_stalled_fixed_threshold_by_hand():
     deals = TIS_DEALS.copy()
     res = fk.stalled(TIS, ["A", "B", "C"], deals=deals, threshold="10D", as_of="2025-01-21")
     # open at day 20: only y (x and z closed); y in B since day 4 -> 16 days, over by 6
-    assert res["deal"].tolist() == ["y"]
+    assert res["deal_id"].tolist() == ["y"]
     assert res["stage"].tolist() == ["B"]
     assert res["entered_at"].tolist() == [pd.Timestamp("2025-01-05")]
     assert res["time_in_stage"][0] == 16 * DAY
@@ -548,7 +546,7 @@ def test_stalled_quantile_threshold_and_sorting():
     # ended C stay -> no threshold -> not listed
     assert (res["threshold"] / DAY).tolist() == [5, 5, 5]
     # value 50, 50 (o1 further over first), then NaN last
-    assert res["deal"].tolist() == ["o1", "o2", "o4"]
+    assert res["deal_id"].tolist() == ["o1", "o2", "o4"]
     assert (res["over"] / DAY).tolist() == [5, 2, 3]
     assert np.isnan(res["value_at_risk"][2])
 
@@ -556,7 +554,7 @@ def test_stalled_quantile_threshold_and_sorting():
 def test_stalled_without_deals_and_errors():
     res = fk.stalled(TIS, ["A", "B", "C"], threshold=pd.Timedelta(days=10), as_of="2025-01-21")
     # no deals: everyone open; x in C since 9 (11 days), y in B 16, z in C 17
-    assert res["deal"].tolist() == ["z", "y", "x"]
+    assert res["deal_id"].tolist() == ["z", "y", "x"]
     assert res["value_at_risk"].isna().all()
     for bad in ("p0", "p100", "pxx", "-3D", 5, None):
         with pytest.raises(InvalidParameterError, match=r"'threshold' parameter of stalled"):
@@ -583,7 +581,7 @@ def test_stalled_planted_in_sample():
     assert set(fixed["stage"]) <= {"proposal", "negotiation and close"}
     # every listed deal is open and really over its threshold
     open_ids = set(sample.deals.loc[sample.deals["closed_at"].isna(), "deal_id"])
-    assert set(res["deal"]) <= open_ids
+    assert set(res["deal_id"]) <= open_ids
     assert (res["time_in_stage"] > res["threshold"]).all()
     assert res["value_at_risk"].is_monotonic_decreasing
 
@@ -684,7 +682,7 @@ def test_revival_ranking_filters_and_why():
     deals = LOST.assign(lost_reason=["Timing ", "budget", "budget", None, "price", None])
     res = fk.revival_candidates(deals, LOST_HISTORY, stages=["A", "B", "C"], as_of="2025-01-31")
     # recoverable: 1 (timing, furthest C from the deal table), 2 (budget, B), 3 (budget, A)
-    assert res["deal"].tolist() == [1, 2, 3]
+    assert res["deal_id"].tolist() == [1, 2, 3]
     assert res["rank"].tolist() == [1, 2, 3]
     assert res["furthest_stage"].tolist() == ["C", "B", "A"]
     assert res["stage_number"].tolist() == [3, 2, 1]
@@ -696,9 +694,9 @@ def test_revival_ranking_filters_and_why():
     aged = fk.revival_candidates(
         deals, LOST_HISTORY, stages=["A", "B", "C"], as_of="2025-01-31", min_age="24D"
     )
-    assert aged["deal"].tolist() == [2, 3]
+    assert aged["deal_id"].tolist() == [2, 3]
     top = fk.revival_candidates(deals, stages=["A", "B", "C"], top=1, reasons=["price"])
-    assert top["deal"].tolist() == [5]
+    assert top["deal_id"].tolist() == [5]
 
 
 def test_revival_same_stage_ranks_by_amount_then_age():
@@ -713,7 +711,7 @@ def test_revival_same_stage_ranks_by_amount_then_age():
         }
     )
     res = fk.revival_candidates(deals, stages=["A", "B"])
-    assert res["deal"].tolist() == ["b", "c", "a"]
+    assert res["deal_id"].tolist() == ["b", "c", "a"]
 
 
 def test_revival_errors():
@@ -735,7 +733,7 @@ def test_revival_in_sample():
     assert (res["age"] >= pd.Timedelta(days=90)).all()
     assert res["stage_number"].is_monotonic_decreasing
     assert res["furthest_stage"].iloc[0] == "negotiation and close"
-    lost = sample.deals.set_index("deal_id").loc[res["deal"]]
+    lost = sample.deals.set_index("deal_id").loc[res["deal_id"]]
     assert (lost["status"] == "lost").all()
 
 
@@ -767,8 +765,8 @@ def test_categorical_stages_and_integer_ids():
     res = fk.stalled(h, STAGES, threshold="1D", as_of="2025-01-10")
     # every deal open; current stays: d1 D(3) 6d, d2 C(2) 7d, d3 B(4) 5d, d4 B(2) 7d,
     # d5 C(3) 6d, d6 B(2) 7d -> sorted by over: 2, 4, 6 (7d), then 1, 5 (6d), then 3
-    assert res["deal"].tolist() == [2, 4, 6, 1, 5, 3]
-    assert res["deal"].dtype == np.int64
+    assert res["deal_id"].tolist() == [2, 4, 6, 1, 5, 3]
+    assert res["deal_id"].dtype == np.int64
 
 
 def test_stalled_tz_aware_keeps_zone():
@@ -781,7 +779,7 @@ def test_stalled_tz_aware_keeps_zone():
 def test_revival_unknown_amount_is_said_in_words():
     deals = LOST.assign(lost_reason=["x", "x", "x", None, "timing", None])
     res = fk.revival_candidates(deals, stages=["A", "B", "C"], as_of="2025-01-31")
-    assert res["deal"].tolist() == [5]
+    assert res["deal_id"].tolist() == [5]
     assert res["why"][0].endswith("value unknown")
 
 
@@ -801,7 +799,7 @@ def test_time_in_stage_groups_sum_to_total(history, teams):
     if grouped.empty:  # no deal, no group
         assert (total["visits"] == 0).all()
         return
-    for col in ("deals", "visits", "n_closed", "n_open"):
+    for col in ("deals", "visits", "closed", "open"):
         summed = grouped.groupby("stage", sort=False)[col].sum()
         assert summed.reindex(STAGES).tolist() == total[col].tolist(), col
     summed = grouped.groupby("stage", sort=False)["total_days"].sum().reindex(STAGES)
@@ -817,7 +815,7 @@ def test_many_unknown_stages_are_summarised():
 def test_stalled_zero_threshold_lists_every_open_deal():
     res = fk.stalled(TIS, ["A", "B", "C"], deals=TIS_DEALS, threshold="0D", as_of="2025-01-21")
     # x and z closed by day 20; y open in B
-    assert res["deal"].tolist() == ["y"]
+    assert res["deal_id"].tolist() == ["y"]
     assert res["over_ratio"].tolist() == [np.inf]
 
 

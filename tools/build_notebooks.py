@@ -126,9 +126,9 @@ fk.channel_yield(sample.deals, costs=sample.costs)
 ("md", """
 ## How long deals take
 
-Time from creation to a win. `median` is the figure a CRM shows (won deals
-only); `median_adjusted` accounts for the deals still open (censored) and
-the ones lost (a competing outcome).
+Time from creation to a win. `naive_median` is the figure a CRM shows (won
+deals only); `median` accounts for the deals still open (censored) and the
+ones lost (a competing outcome).
 """),
 ("code", """
 fk.sales_cycle(sample.deals, by="company_size")

@@ -125,24 +125,25 @@ def plot_sales_cycle(
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; default ``plt.gca()``.
     **kwargs
-        Passed to the ``ax.hlines`` call that draws the p25–p75 ranges.
+        Passed to the ``ax.hlines`` call that draws the naive p25–p75 ranges.
 
     Returns
     -------
     matplotlib.axes.Axes
         The Axes drawn on.  One row per group (first on top), in days: a
-        line from p25 to p75, a circle at the naive median and a diamond at
-        ``median_adjusted``; tick labels give the group and ``n`` / ``n_open``.
+        line from the naive p25 to p75, a circle at the naive median and a
+        diamond at the censoring-aware ``median``; tick labels give the group
+        and ``n`` / ``open``.
 
     Examples
     --------
     >>> import pandas as pd
     >>> import funnelkit as fk
     >>> d = pd.to_timedelta
-    >>> res = pd.DataFrame({"outcome": ["won"], "n": [40], "n_other": [30], "n_open": [12],
-    ...                     "mean": d([30], unit="D"), "median": d([25], unit="D"),
-    ...                     "p25": d([12], unit="D"), "p75": d([41], unit="D"),
-    ...                     "p90": d([60], unit="D"), "median_adjusted": d([31], unit="D")})
+    >>> res = pd.DataFrame({"outcome": ["won"], "n": [40], "n_other": [30], "open": [12],
+    ...                     "median": d([31], unit="D"), "naive_mean": d([30], unit="D"),
+    ...                     "naive_median": d([25], unit="D"), "naive_p25": d([12], unit="D"),
+    ...                     "naive_p75": d([41], unit="D"), "naive_p90": d([60], unit="D")})
     >>> import matplotlib.pyplot as plt
     >>> fig, ax = plt.subplots()
     >>> ax = fk.plot_sales_cycle(res, ax=ax)
@@ -153,7 +154,7 @@ def plot_sales_cycle(
     func = "plot_sales_cycle"
     res = check_result(
         result,
-        ["outcome", "n", "n_open", "median", "p25", "p75", "median_adjusted"],
+        ["outcome", "n", "open", "median", "naive_median", "naive_p25", "naive_p75"],
         func=func,
         source="sales_cycle",
     )
@@ -166,10 +167,10 @@ def plot_sales_cycle(
 
     kw: dict[str, Any] = {"color": color(0), "linewidth": 3, "alpha": 0.6, "label": "p25–p75"}
     kw |= kwargs
-    ax.hlines(y, days("p25"), days("p75"), **kw)
-    ax.plot(days("median"), y, "o", color=color(0), label="median (closed deals only)")
-    ax.plot(days("median_adjusted"), y, "D", color=color(5), label="median adjusted for open deals")
-    for yi, m, a in zip(y, days("median"), days("median_adjusted"), strict=True):
+    ax.hlines(y, days("naive_p25"), days("naive_p75"), **kw)
+    ax.plot(days("naive_median"), y, "o", color=color(0), label="median (closed deals only)")
+    ax.plot(days("median"), y, "D", color=color(5), label="median adjusted for open deals")
+    for yi, m, a in zip(y, days("naive_median"), days("median"), strict=True):
         if not np.isnan(a):
             ax.annotate(
                 f"{a:,.0f} d", (a, yi), xytext=(0, 7), textcoords="offset points",
@@ -182,7 +183,7 @@ def plot_sales_cycle(
             )  # fmt: skip
     ticks = [
         f"{lab} (n={n:,}, {o:,} open)"
-        for lab, n, o in zip(labels, res["n"], res["n_open"], strict=True)
+        for lab, n, o in zip(labels, res["n"], res["open"], strict=True)
     ]
     ax.set_yticks(y, ticks)
     ax.set_ylim(len(res) - 0.5, -0.5)
@@ -307,7 +308,7 @@ def plot_leaderboard(
     ...                     "won_value": [8e5, 2e4], "win_rate": [0.667, 1.0],
     ...                     "win_rate_low": [0.58, 0.34], "win_rate_high": [0.74, 1.0],
     ...                     "win_rate_shrunk": [0.66, 0.62],
-    ...                     "median_cycle": pd.to_timedelta([30, 12], unit="D"),
+    ...                     "naive_median_cycle": pd.to_timedelta([30, 12], unit="D"),
     ...                     "open_value": [1e5, 0.0]})
     >>> import matplotlib.pyplot as plt
     >>> fig, ax = plt.subplots()

@@ -206,7 +206,7 @@ def plot_time_in_stage(
     ['2.0 d (0 open)', 'median not reached (2 open)']
     """
     func = "plot_time_in_stage"
-    cols = ["stage", "median_time", "n_open", "n_closed"]
+    cols = ["stage", "median", "open", "closed"]
     result = check_result(result, cols, func=func, source="time_in_stage")
     ax = get_ax(ax)
     names, blocks = _split_groups(result)
@@ -219,20 +219,20 @@ def plot_time_in_stage(
         c = color if (color is not None and n_groups == 1) else _palette(i)
         pos = pd.Index(stages).get_indexer(block["stage"].to_numpy(dtype=object))
         yy = y[pos] - 0.4 + height * (i + 0.5)
-        median = (pd.to_timedelta(block["median_time"]) / day).to_numpy(dtype=np.float64)
+        median = (pd.to_timedelta(block["median"]) / day).to_numpy(dtype=np.float64)
         width = np.nan_to_num(median, nan=0.0)
         label = names[i] if n_groups > 1 else None
         bars = ax.barh(yy, width, height=height, color=c, label=label, **kwargs)
         if annotate:
             texts = [
                 ("median not reached" if np.isnan(m) else f"{m:,.1f} d") + f" ({fmt_count(o)} open)"
-                for m, o in zip(median, block["n_open"], strict=True)
+                for m, o in zip(median, block["open"], strict=True)
             ]
             ax.bar_label(bars, labels=texts, padding=4, fontsize="small")
     ax.set_yticks(y, [str(s) for s in stages])
     ax.invert_yaxis()
     ax.set_xlabel("median days in stage (open stays censored)")
-    med = (pd.to_timedelta(result["median_time"]) / day).max()
+    med = (pd.to_timedelta(result["median"]) / day).max()
     top = float(med) if pd.notna(med) and med > 0 else 1.0
     ax.set_xlim(0, top * (1.45 if annotate else 1.05))
     if n_groups > 1:
