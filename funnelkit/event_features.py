@@ -629,8 +629,9 @@ def _path_table(counts: pd.DataFrame, step: str, depth: int, top: int | None) ->
             "path": pd.Series(paths, dtype=object),  # object also on 0 rows
         }
     )
-    for c in cols:
-        out[c] = counts[c].astype(object).where(counts[c].notna(), None).to_numpy()
+    for c in cols:  # object with None past the end (pandas 3 would infer str and NaN)
+        events_c = counts[c].astype(object).where(counts[c].notna(), None).to_numpy()
+        out[c] = pd.Series(events_c, index=out.index, dtype=object)
     out["entities"] = counts["entities"].to_numpy(dtype=np.int64)
     out = out.iloc[np.lexsort((out["path"].to_numpy(dtype=str), -out["entities"].to_numpy()))]
     if top is not None:

@@ -719,9 +719,9 @@ def compare(
         pv = two_proportion_test(k_a, n_a, k_b, n_b)
         block = pd.DataFrame({"step": pd.Series([labels[s - 1]] * len(pairs), dtype=object)})
         for col in by_cols:
-            block[f"{col}_a"] = keys[col].take(ia).to_numpy()
+            block[f"{col}_a"] = _segments(keys[col], ia)
         for col in by_cols:
-            block[f"{col}_b"] = keys[col].take(ib).to_numpy()
+            block[f"{col}_b"] = _segments(keys[col], ib)
         block["entities_a"] = n_a
         block["entities_b"] = n_b
         block["converted_a"] = k_a
@@ -742,6 +742,18 @@ def compare(
     for col in ("entities_a", "entities_b", "converted_a", "converted_b", "dof"):
         out[col] = out[col].astype(np.int64)
     return out
+
+
+def _segments(keys: pd.Series, idx: IntArray) -> Any:
+    """The segment values at ``idx``, in the ``by`` column's dtype.
+
+    ``str`` stays ``str`` on pandas 3 also with no pair, where an empty object array
+    would not infer it.
+    """
+    taken = keys.take(idx)
+    if isinstance(taken.dtype, pd.CategoricalDtype):
+        return taken.to_numpy()
+    return taken.array
 
 
 def _homogeneity(converted: IntArray, entered: IntArray) -> tuple[float, int, float]:

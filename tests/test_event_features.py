@@ -441,7 +441,9 @@ def test_as_of_with_every_order(df, steps, data):
     exp = funnel_entities_ref(kept, steps, order=order, window=window)
     starters = steps if order == "any" else steps[:1]  # events a still-open chain starts at
     last = kept[kept["event"].isin(starters)].groupby("user_id")["timestamp"].max()
-    open_until = exp["user_id"].map(last) + pd.Timedelta(window)
+    # reindex, not map: pandas 3 cannot map through an empty datetime Series (no starter kept)
+    open_until = pd.Series(last.reindex(exp["user_id"]).to_numpy(), index=exp.index)
+    open_until = open_until + pd.Timedelta(window)
     exp["mature"] = (exp["reached"] == len(steps)) | (
         (exp["reached"] > 0) & (open_until <= cut).fillna(False).astype(bool)
     )
