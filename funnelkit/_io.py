@@ -460,7 +460,7 @@ def parse_dates(
 ) -> pd.Series:
     """Date strings (ISO, dotted day-first, slashed) to datetimes; NaT where empty."""
     if isinstance(s.dtype, pd.DatetimeTZDtype):
-        result: pd.Series = s.dt.tz_convert("UTC")
+        result: pd.Series = s.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
         return result
     if pd.api.types.is_datetime64_dtype(s):
         return s.astype("datetime64[ns]")
@@ -469,7 +469,8 @@ def parse_dates(
             _bad_dates(s, s.notna(), where, column, numbers=True)
         values = pd.to_numeric(s, errors="coerce")
         converted: pd.Series = pd.to_datetime(values, unit=unit, utc=True)  # type: ignore[arg-type]
-        return converted
+        # pandas 3 may pick another resolution; funnelkit's dates are ns
+        return converted.astype("datetime64[ns, UTC]")
     obj = s.astype("object")
     is_dt = obj.map(lambda v: isinstance(v, datetime | np.datetime64)).to_numpy(bool)
     text = obj.where(~is_dt, None).astype("string").str.strip()
@@ -478,13 +479,13 @@ def parse_dates(
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     aware: pd.Series | None = None
     if is_dt.any():
-        out[is_dt] = pd.to_datetime(obj[is_dt])
+        out[is_dt] = pd.to_datetime(obj[is_dt]).astype("datetime64[ns]")
     if date_format is not None:
         parsed = pd.to_datetime(text, format=date_format, errors="coerce")
         if isinstance(parsed.dtype, pd.DatetimeTZDtype):
             aware = parsed.dt.tz_convert("UTC")
         else:
-            out = out.fillna(parsed)
+            out = out.fillna(parsed.astype("datetime64[ns]"))
     else:
         dotted = text.str.fullmatch(_DOTTED).fillna(False).to_numpy(bool)
         slashed = text.str.fullmatch(_SLASHED).fillna(False).to_numpy(bool)
@@ -498,9 +499,8 @@ def parse_dates(
                 f"{day}.{month}.%Y %H:%M",
                 f"{day}.{month}.%Y",
             ):
-                got = got.fillna(
-                    pd.to_datetime(sub.str.replace("T", " "), format=fmt, errors="coerce")
-                )
+                parsed = pd.to_datetime(sub.str.replace("T", " "), format=fmt, errors="coerce")
+                got = got.fillna(parsed.astype("datetime64[ns]"))
             out[dotted] = got
         if slashed.any():
             sub = text[slashed]

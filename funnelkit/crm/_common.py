@@ -314,8 +314,8 @@ def finish(
         h = history.reset_index(drop=True).copy()
         h["deal_id"] = as_ids(h["deal_id"])
         if h["deal_id"].dtype != d["deal_id"].dtype:
-            h["deal_id"] = h["deal_id"].astype(str)
-            d["deal_id"] = d["deal_id"].astype(str)
+            h["deal_id"] = h["deal_id"].astype(str).astype("object")
+            d["deal_id"] = d["deal_id"].astype(str).astype("object")
         h = h[h["entered_at"].notna().to_numpy() & h["stage"].notna().to_numpy()]
         unknown = ~h["deal_id"].isin(d["deal_id"]).to_numpy()
         if unknown.any():
@@ -446,7 +446,29 @@ def finish(
     if "pipeline" in d.columns:
         h_cols.append("pipeline")
     h = h[h_cols].reset_index(drop=True)
-    return SalesData(deals=d.reset_index(drop=True), history=h, stages=tuple(order))
+    return SalesData(
+        deals=canonical_dtypes(d.reset_index(drop=True)),
+        history=canonical_dtypes(h),
+        stages=tuple(order),
+    )
+
+
+def canonical_dtypes(df: pd.DataFrame) -> pd.DataFrame:
+    """Dates at ns resolution (tz kept) and text as object, on every pandas version.
+
+    pandas 3 parses and builds some dates at another resolution and infers its
+    ``str`` dtype for text; the readers return the same dtypes everywhere.
+    """
+    out: pd.DataFrame = df.copy()
+    for name in out.columns:
+        s = out[name]
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            out[name] = s.astype(pd.DatetimeTZDtype("ns", s.dtype.tz))
+        elif pd.api.types.is_datetime64_dtype(s):
+            out[name] = s.astype("datetime64[ns]")
+        elif isinstance(s.dtype, pd.StringDtype):
+            out[name] = s.astype("object").where(s.notna().to_numpy(), None)
+    return out
 
 
 def first_stage_rows(

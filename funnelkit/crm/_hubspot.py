@@ -394,7 +394,7 @@ def _melt_wide(df: pd.DataFrame, out: pd.DataFrame, where: str) -> pd.DataFrame 
     parts = []
     for name, stage, pipe in cols:  # one column per stage: a loop over stages, not rows
         when = dates(df[name], where=where, column=name)
-        keep = when.notna().to_numpy()
+        keep = when.notna().to_numpy(copy=True)  # written in place below
         if pipe is not None and out["pipeline"].notna().any():
             keep &= (out["pipeline"] == pipe).to_numpy()
         parts.append(
