@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from funnelkit._format import column_formatters
+from funnelkit._sales_data import SalesData
 from funnelkit._validate import as_datetime, check_frame, param_error, require_columns
 from funnelkit._version import __version__
 from funnelkit.deals import (
@@ -1065,7 +1066,7 @@ _DATES = {
 
 
 def report(
-    deals: pd.DataFrame,
+    deals: pd.DataFrame | SalesData,
     *,
     history: pd.DataFrame | None = None,
     events: pd.DataFrame | None = None,
@@ -1100,10 +1101,13 @@ def report(
 
     Parameters
     ----------
-    deals : pandas.DataFrame
+    deals : pandas.DataFrame or SalesData
         The deal table: deal id, creation date, close date and status (won /
         lost / anything else is open) and, for the sections that use them,
-        amount, stage, owner, channel and lost reason.
+        amount, stage, owner, channel and lost reason.  Or a
+        :class:`funnelkit.SalesData` (what ``fk.crm.read_<crm>`` and
+        ``fk.datasets.load_sample`` return): its deals, history, stages,
+        events, touches, costs and as_of fill the arguments not given.
     history : pandas.DataFrame, optional
         Stage history, one row per stage entry: deal id, stage, entry time.
     events : pandas.DataFrame, optional
@@ -1218,6 +1222,16 @@ def report(
     >>> "Pipeline now" in path.read_text()
     True
     """
+    if isinstance(deals, SalesData):
+        data = deals
+        deals = data.deals
+        history = data.history if history is None else history
+        stages = list(data.stages) if stages is None and data.stages else stages
+        # the event funnel needs its steps: the data's events are used when steps are given
+        events = data.events if events is None and steps is not None else events
+        touches = data.touches if touches is None else touches
+        costs = data.costs if costs is None else costs
+        as_of = data.as_of if as_of is None else as_of
     if column_map is not None:
         warnings.warn(
             "The 'column_map' parameter of report is deprecated and will be removed in the "

@@ -990,3 +990,26 @@ def test_default_period_property(as_of):
     first_full = min(q for q in starts if q >= day)
     assert end == first_full + pd.offsets.QuarterBegin(1, startingMonth=1)
     assert pd.Timedelta(days=89) <= end - day <= pd.Timedelta(days=184)
+
+
+def test_a_sales_data_fills_the_tables_it_holds(tmp_path, fast_pictures):
+    """fk.report(data) with what fk.crm.read_<crm> returns: the same files as the tables."""
+    small = fk.datasets.load_sample(n_leads=600)
+    from_data = fk.report(small, target=500_000, out=tmp_path / "data")
+    given = fk.report(
+        small.deals,
+        history=small.history,
+        stages=list(small.stages),
+        touches=small.touches,
+        costs=small.costs,
+        as_of=small.as_of,
+        target=500_000,
+        out=tmp_path / "tables",
+    )
+    names = sorted(p.name for p in from_data.parent.glob("*.csv"))
+    assert names == sorted(p.name for p in given.parent.glob("*.csv"))
+    assert len(names) > 5
+    for name in names:
+        pd.testing.assert_frame_equal(
+            pd.read_csv(from_data.parent / name), pd.read_csv(given.parent / name), obj=name
+        )
