@@ -1,0 +1,91 @@
+"""What each event-funnel option costs next to the plain ordered funnel.
+
+Ordered funnel visit -> signup -> demo -> proposal -> won with a 7-day window on
+funnelkit.datasets.make_events (2 million rows by default), plus a 3-valued
+``product`` column for ``hold=``.  Every variant runs on the same DataFrame,
+interleaved in one process; the medians and the ratio to the plain ordered
+funnel are printed.  Run it with nothing else on the machine.
+
+usage: python benchmarks/bench_options.py [--rows 2000000] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _peers import STEPS
+
+import funnelkit as fk
+from funnelkit.datasets import make_events
+
+WINDOW = pd.Timedelta(days=7)
+
+
+def variants(df):
+    as_of = df["timestamp"].max() - pd.Timedelta(days=30)
+    return {
+        "plain ordered (conversion)": lambda: fk.conversion(df, STEPS, window=WINDOW),
+        "exclude={'logout': (2, 4)}": lambda: fk.conversion(
+            df, STEPS, window=WINDOW, exclude={"logout": (2, 4)}
+        ),
+        "step_windows=[1D, 2D, 3D, 1D]": lambda: fk.conversion(
+            df, STEPS, window=WINDOW, step_windows=["1D", "2D", "3D", "1D"]
+        ),
+        "count='attempts'": lambda: fk.conversion(df, STEPS, window=WINDOW, count="attempts"),
+        "hold='product'": lambda: fk.conversion(df, STEPS, window=WINDOW, hold="product"),
+        "as_of + mature_only": lambda: fk.conversion(
+            df, STEPS, window=WINDOW, as_of=as_of, mature_only=True
+        ),
+        "conversion_over_time(period='W')": lambda: fk.conversion_over_time(
+            df, STEPS, window=WINDOW, period="W"
+        ),
+        "order='strict'": lambda: fk.conversion(df, STEPS, window=WINDOW, order="strict"),
+        "order='any'": lambda: fk.conversion(df, STEPS, window=WINDOW, order="any"),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    df = make_events(args.rows, seed=args.seed)
+    rng = np.random.default_rng(args.seed)
+    df["product"] = pd.Categorical(rng.choice(["a", "b", "c"], size=len(df)))
+    runs = variants(df)
+    times = {name: [] for name in runs}
+    for _ in range(args.repeats):
+        for name, fn in runs.items():  # interleaved: drift hits every variant alike
+            gc.collect()
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    medians = {name: statistics.median(v) for name, v in times.items()}
+    base = medians["plain ordered (conversion)"]
+    load = os.getloadavg()
+    print(
+        f"{args.rows:,} events, {df['user_id'].nunique():,} entities, 7-day window, "
+        f"median of {args.repeats} interleaved runs; load average at the end "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; pandas {pd.__version__}, "
+        f"numpy {np.__version__}"
+    )
+    print(f"{'variant':<36} {'seconds':>8} {'x plain':>8}")
+    for name, sec in medians.items():
+        print(f"{name:<36} {sec:8.3f} {sec / base:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
