@@ -287,6 +287,7 @@ def stage_conversion(
     deals: pd.DataFrame | None = None,
     ci: float = 0.95,
     unknown: Unknown = "raise",
+    as_of: Any = None,
     columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Stage-to-stage conversion from a stage history.
@@ -324,6 +325,12 @@ def stage_conversion(
     unknown : {"raise", "ignore"}, default="raise"
         What to do with history rows whose stage is not in ``stages``: raise an
         error listing them, or leave those rows out.
+    as_of : datetime-like, optional
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     columns : mapping or Columns, optional
         Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
         shared by every function of an analysis: each function uses the roles it
@@ -408,6 +415,10 @@ def stage_conversion(
     h = _read_history(
         history, stages, deal=deal, stage=stage, entered=entered, unknown=unknown, func=func
     )
+    if as_of is not None:  # entries after as_of had not happened yet
+        cutoff = _as_of_ns(as_of, h.tz, 0, func=func)
+        seen = h.t <= cutoff
+        h = _History(h.ids, h.deal[seen], h.stage[seen], h.t[seen], h.tz, h.stages)
     by_cols = as_list(by)
     if deals is not None:
         deals = _read_deals(deals, {"deal": deal}, func=func)
@@ -1005,6 +1016,7 @@ def lost_deals(
     amount: str = "amount",
     closed: str = "closed_at",
     lost_reason: str = "lost_reason",
+    as_of: Any = None,
     by: Hashable | Sequence[Hashable] | None = None,
     errors: Literal["raise", "warn"] = "raise",
     columns: Mapping[str, Any] | Columns | None = None,
@@ -1040,6 +1052,12 @@ def lost_deals(
         Column holding the date the deal was closed (NaT while open).
     lost_reason : str, default="lost_reason"
         Column of ``deals`` holding why the deal was lost.
+    as_of : datetime-like, optional
+        Observation date: the numbers as they were then (deals created later are left
+        out, deals closed later are open, later history entries are ignored). Default:
+        the latest date observed in the tables passed (creation dates, close dates of
+        won and lost deals, history entries); never an open deal's expected close date,
+        never "today".
     by : str or list of str, optional
         Column(s) of ``deals`` to group by; one result block per group, groups sorted. Missing
         values form their own group.  Shares are within each group.
@@ -1118,11 +1136,18 @@ def lost_deals(
         status=status,
         lost=lost,
         closed=closed,
-        extra={"amount": amount, "lost_reason": lost_reason},
+        extra={"amount": amount, "lost_reason": lost_reason}
+        | ({} if as_of is None else {"closed": closed}),
         errors=errors,
         func=func,
         stages=order_stages,
     )
+    if as_of is not None:  # a deal lost after as_of was still open then
+        close_s = as_datetime(info.deals, closed, table="deals", keyword="closed")
+        cutoff = _as_of_ns(as_of, time_zone(close_s), 0, func=func)
+        close = datetime_to_ns(close_s)[info.rows]
+        by_then = (close == NAT) | (close <= cutoff)
+        info = _Lost(info.rows[by_then], info.lost_at[by_then].reset_index(drop=True), info.deals)
     df = info.deals
     by_cols = as_list(by)
     for c in by_cols:

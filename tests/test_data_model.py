@@ -348,3 +348,26 @@ def test_lost_deals_by_group_and_unknown_amounts():
     # shares within each region
     np.testing.assert_allclose(res["share"], [2 / 3, 1 / 3, 1.0])
     np.testing.assert_allclose(res["value_share"], [100 / 400, 300 / 400, 1.0])
+
+
+def test_stage_conversion_as_of_ignores_later_entries(three):
+    _, history = three
+    # by day 10: A, B, C entered lead; A (offer) and B (demo) enter on day 10, C demo on 12
+    res = fk.stage_conversion(history, STAGES, as_of=_day(10)).set_index("stage")
+    assert res["deals"].to_dict() == {"lead": 3, "demo": 2, "offer": 1}
+    early = fk.stage_conversion(history, STAGES, as_of=_day(9)).set_index("stage")
+    assert early["deals"].to_dict() == {"lead": 3, "demo": 0, "offer": 0}
+    # by day 12 C reaches demo too: as with no as_of (the last entry is on day 12)
+    pd.testing.assert_frame_equal(
+        fk.stage_conversion(history, STAGES, as_of=_day(12)), fk.stage_conversion(history, STAGES)
+    )
+
+
+def test_lost_deals_as_of_leaves_out_deals_lost_later(three):
+    deals, history = three
+    # B is lost on day 25: on day 20 nothing had been lost yet
+    assert fk.lost_deals(deals, history, stages=STAGES, as_of=_day(20)).empty
+    res = fk.lost_deals(deals, history, stages=STAGES, as_of=_day(25))
+    assert res[["stage", "lost_reason", "deals"]].values.tolist() == [["demo", "price", 1]]
+    no_history = fk.lost_deals(deals, stages=STAGES, as_of=_day(20))
+    assert no_history.empty
