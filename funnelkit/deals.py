@@ -35,7 +35,7 @@ from funnelkit._group_stats import (
     grouped_quantiles,
     grouped_sum,
 )
-from funnelkit._history import deal_paths, read_history, stage_win_counts
+from funnelkit._history import HistoryEntries, deal_paths, read_history, stage_win_counts
 from funnelkit._stats import wilson_interval
 from funnelkit._survival import aalen_johansen, conditional_quantile
 from funnelkit._validate import (
@@ -150,6 +150,23 @@ def _rate(k: Any, n: Any) -> np.ndarray[Any, np.dtype[np.float64]]:
     n = np.asarray(n, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(n > 0, k / n, np.nan)
+
+
+def _stage_order(
+    stages: Sequence[Any] | None,
+    table_stage: np.ndarray[Any, np.dtype[np.object_]],
+    entries: HistoryEntries | None,
+    *,
+    func: str,
+) -> list[Any]:
+    """The given stages (distinct), else every stage seen in the deal table and history, sorted."""
+    if stages is not None:
+        order = list(stages)
+        if len(set(order)) != len(order):
+            raise param_error(func, "stages", "a list of distinct stage names", stages)
+        return order
+    seen = np.concatenate([table_stage] + ([] if entries is None else [entries.stage]))
+    return sorted(pd.unique(seen[pd.notna(seen)]).tolist(), key=str)
 
 
 # ----------------------------------------------------------------------------
@@ -310,13 +327,7 @@ def deal_entities(
         observed=NAT if entries is None else entries.latest,
     )
     table_stage = d.frame[stage].to_numpy(dtype=object)
-    if stages is not None:
-        order = list(stages)
-        if len(set(order)) != len(order):
-            raise param_error(func, "stages", "a list of distinct stage names", stages)
-    else:
-        seen = np.concatenate([table_stage] + ([] if entries is None else [entries.stage]))
-        order = sorted(pd.unique(seen[pd.notna(seen)]).tolist(), key=str)
+    order = _stage_order(stages, table_stage, entries, func=func)
     if entries is not None:
         entries = entries.restrict(d.rows, len(raw))
     paths = deal_paths(
@@ -1170,14 +1181,8 @@ def pipeline(
     )
     _need_as_of(d, func=func)
     table_stage = d.frame[stage].to_numpy(dtype=object)
-    if stages is not None:
-        names = list(stages)
-        if len(set(names)) != len(names):
-            raise param_error(func, "stages", "a list of distinct stage names", stages)
-        order: list[Any] = names
-    else:
-        seen = [table_stage] + ([] if entries is None else [entries.stage])
-        order = sorted(pd.unique(np.concatenate(seen)[pd.notna(np.concatenate(seen))]), key=str)
+    order = _stage_order(stages, table_stage, entries, func=func)
+    names = order
     if entries is not None:
         entries = entries.restrict(d.rows, len(raw))
     paths = deal_paths(

@@ -1254,16 +1254,3 @@ def _row_and_entry(
     entry = np.ascontiguousarray(np.minimum.accumulate(first[:, ::-1], axis=1)[:, ::-1])
     entry[:, 0] = np.minimum(entry[:, 0], created_ns)
     return row, entry
-
-
-def _demo_section(sample: Any) -> list[tuple[str, pd.DataFrame]]:
-    """``funnelkit demo``: plan 1,500,000 for the quarter after the sample's as_of."""
-    result = plan(
-        sample.deals,
-        1_500_000,
-        history=sample.history,
-        stages=list(sample.stages[:-1]),  # retention comes after the win
-        as_of=sample.as_of,
-        period_end="2025-10-01",
-    )
-    return [("Revenue plan: 1,500,000 won in Q3 2025", result)]

@@ -1472,29 +1472,3 @@ def revival_candidates(
         }
     )
     return result
-
-
-# ----------------------------------------------------------------------------
-# demo section (``funnelkit demo``)
-# ----------------------------------------------------------------------------
-def _demo_section(sample: Any) -> list[tuple[str, pd.DataFrame]]:
-    """Stage conversion, time in stage, stalled deals, lost deals, revival list."""
-    stages, history, deals = list(sample.stages), sample.history, sample.deals
-    conv = stage_conversion(history, stages, deals=deals)
-    strict = stage_conversion(history, stages, policy="strict")
-    conv.insert(2, "deals_strict", strict["deals"])
-    cols = ["stage", "deals", "deals_strict", "skipped", "conversion", "overall"]
-    times = time_in_stage(history, stages, deals=deals)
-    stuck = stalled(history, stages, deals=deals)
-    lost = lost_deals(deals, history, stages=stages)
-    revive = revival_candidates(deals, history, stages=stages, min_age="90D", top=10)
-    return [
-        ("Stage conversion (furthest stage reached; strict = stages in order)", conv[cols]),
-        ("Time in stage (open stays censored)", times),
-        ("Stalled deals (over their stage's 90th percentile)", stuck),
-        ("Lost deals by stage and reason", lost),
-        (
-            "Revival candidates (recoverable reason, lost 90+ days ago)",
-            revive[["rank", "deal", "lost_at", "amount", "why"]],
-        ),
-    ]
