@@ -25,6 +25,8 @@ RATE_WORDS = (
     "probability",
     "lift_share",
     "win_rate",
+    "lead_to_won",
+    "p_hit_target",
 )
 
 

@@ -14,6 +14,10 @@ from scipy import optimize, special
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
+#: The one quantile set of every distribution table (deal sizes, cycles, times to
+#: convert), in this order; the column names are the keys.
+QUANTILES: dict[str, float] = {"p10": 0.1, "p25": 0.25, "median": 0.5, "p75": 0.75, "p90": 0.9}
+
 
 def grouped_count(codes: IntArray, n_groups: int) -> IntArray:
     """Rows per group."""

@@ -581,7 +581,7 @@ def at_milestones(curve: pd.DataFrame) -> pd.DataFrame:
 
     Per group (the columns before ``t``) and horizon ``t``: ``won`` and
     ``lost``, the deals won and lost within ``t`` of their creation
-    (cumulative counts), and the curve's ``probability`` (with its interval)
+    (cumulative counts), and the curve's ``cumulative_win`` (with its interval)
     in effect at ``t``: the last step at or before it, 0 before the first.
 
     Examples
@@ -589,7 +589,7 @@ def at_milestones(curve: pd.DataFrame) -> pd.DataFrame:
     >>> import pandas as pd
     >>> curve = pd.DataFrame({"t": pd.to_timedelta([1, 8, 20, 400], unit="D"),
     ...                       "at_risk": [10, 9, 8, 2], "won": [0, 1, 1, 1],
-    ...                       "lost": [1, 0, 0, 0], "probability": [0.0, 0.1, 0.2, 0.3]})
+    ...                       "lost": [1, 0, 0, 0], "cumulative_win": [0.0, 0.1, 0.2, 0.3]})
     >>> table = at_milestones(curve)
     >>> table["t"].dt.days.tolist()
     [7, 14, 30, 60, 90, 180, 365, 730]
@@ -597,11 +597,11 @@ def at_milestones(curve: pd.DataFrame) -> pd.DataFrame:
     [0, 1, 2, 2, 2, 2, 2, 3]
     >>> table["lost"].tolist()
     [1, 1, 1, 1, 1, 1, 1, 1]
-    >>> table["probability"].tolist()
+    >>> table["cumulative_win"].tolist()
     [0.0, 0.1, 0.2, 0.2, 0.2, 0.2, 0.2, 0.3]
     """
     by = list(curve.columns[: list(curve.columns).index("t")])
-    rates = [c for c in curve.columns if c.startswith("probability")]
+    rates = [c for c in curve.columns if c.startswith("cumulative_win")]
     horizons = pd.to_timedelta(list(MILESTONE_DAYS), unit="D")
     groups: Any = curve.groupby(by, sort=False, dropna=False) if by else [((), curve)]
     blocks = []

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from funnelkit._survival import kaplan_meier, survival_quantile
+from funnelkit._survival import kaplan_meier, km_interval, survival_quantile
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
@@ -139,16 +139,23 @@ def per_deal_stage(
     return st.deal[idx_last], st.stage[idx_last], total, st.observed[idx_last]
 
 
-def km_quantile_ns(durations: IntArray, observed: BoolArray, q: float) -> int | None:
+def km_quantile_ns(
+    durations: IntArray, observed: BoolArray, q: float, ci: float = 0.95
+) -> tuple[int | None, int | None, int | None]:
     """Kaplan–Meier q-quantile of integer nanosecond durations (exact, via ranks).
 
-    None when the curve never reaches ``q`` (too many open stays).
+    Returns the quantile and its ``ci`` interval: the first times where the
+    upper and the lower pointwise bound of S (Greenwood, log(-log)) reach
+    ``1 - q`` (Brookmeyer and Crowley 1982).  None where a curve never gets
+    there (too many open stays).
     """
     if durations.size == 0:
-        return None
+        return None, None, None
     uniq, ranks = np.unique(durations, return_inverse=True)
-    times, surv, _, _ = kaplan_meier(ranks.astype(np.float64), observed)
-    r = survival_quantile(times, surv, q)
-    if np.isnan(r):
-        return None
-    return int(uniq[int(r)])
+    times, surv, at_risk, events = kaplan_meier(ranks.astype(np.float64), observed)
+    low, high = km_interval(surv, at_risk, events, ci)
+    out: list[int | None] = []
+    for curve in (surv, low, high):
+        r = survival_quantile(times, curve, q)
+        out.append(None if np.isnan(r) else int(uniq[int(r)]))
+    return out[0], out[1], out[2]

@@ -277,7 +277,7 @@ def _run_plan(args: argparse.Namespace) -> int:
     if "open_expected" in result.columns:
         expected = float(result["open_expected"].sum())
         print(
-            f"The {int(result['open_deals'].sum()):,} open deals are expected to bring "
+            f"The {int(result['open'].sum()):,} open deals are expected to bring "
             f"{expected:,.0f} ({expected / args.target:.0%} of the target) by the end of the "
             f"period; the needed columns count new deals for the rest."
         )
@@ -342,7 +342,7 @@ def _summary(result: pd.DataFrame, target: float, confidence: float) -> str:
     top = result.iloc[0]
     return (
         f"The expected-value plan ({int(top['needed']):,} deals at {top['stage']!s}) reaches "
-        f"{target:,.0f} with probability {float(top['probability']):.0%}; "
+        f"{target:,.0f} with probability {float(top['p_hit_target']):.0%}; "
         f"needed_for_confidence ({int(top['needed_for_confidence']):,} at {top['stage']!s}) "
         f"reaches it with probability at least {confidence:.0%}."
     )

@@ -29,6 +29,7 @@ from funnelkit._deals_validate import (
     with_keys,
 )
 from funnelkit._group_stats import (
+    QUANTILES,
     beta_binomial_prior,
     grouped_count,
     grouped_mean,
@@ -37,7 +38,11 @@ from funnelkit._group_stats import (
 )
 from funnelkit._history import HistoryEntries, deal_paths, read_history, stage_win_counts
 from funnelkit._stats import wilson_interval
-from funnelkit._survival import aalen_johansen, conditional_quantile
+from funnelkit._survival import (
+    aalen_johansen,
+    conditional_quantile,
+    conditional_quantile_interval,
+)
 from funnelkit._validate import (
     as_amount,
     as_list,
@@ -112,7 +117,7 @@ def _split_by_group(codes: Any, n_groups: int) -> list[np.ndarray[Any, np.dtype[
 
 
 def _cycle_table(
-    d: DealArrays, outcome: str
+    d: DealArrays, outcome: str, ci: float = 0.95
 ) -> tuple[dict[str, Any], np.ndarray[Any, np.dtype[np.float64]]]:
     """Measures of :func:`sales_cycle` per group, and the censoring-aware median in ns."""
     g = d.n_groups
@@ -125,22 +130,24 @@ def _cycle_table(
         k = WON if outcome == "won" else LOST
     hit = events == k
     other = (events != k) & (events != 0)
-    naive = grouped_quantiles(d.codes[hit], dur[hit], g, [0.5, 0.25, 0.75, 0.9])
+    naive = grouped_quantiles(d.codes[hit], dur[hit], g, list(QUANTILES.values()))
     adjusted = np.full(g, np.nan)
+    low = np.full(g, np.nan)
+    high = np.full(g, np.nan)
     for gi, rows in enumerate(_split_by_group(d.codes, g)):
         if rows.size:
-            t, f, *_ = aalen_johansen(dur[rows], events[rows], k)
+            t, f, f_lo, f_hi, *_ = aalen_johansen(dur[rows], events[rows], k, ci)
             adjusted[gi] = conditional_quantile(t, f, 0.5)
+            low[gi], high[gi] = conditional_quantile_interval(t, f, f_lo, f_hi, 0.5)
     measures = {
         "n": grouped_count(d.codes[hit], g),
         "n_other": grouped_count(d.codes[other], g),
         "open": grouped_count(d.codes[events == 0], g),
         "median": to_timedelta(adjusted),
+        "median_low": to_timedelta(low),
+        "median_high": to_timedelta(high),
         "naive_mean": to_timedelta(grouped_mean(d.codes[hit], dur[hit], g)),
-        "naive_median": to_timedelta(naive[:, 0]),
-        "naive_p25": to_timedelta(naive[:, 1]),
-        "naive_p75": to_timedelta(naive[:, 2]),
-        "naive_p90": to_timedelta(naive[:, 3]),
+        **{f"naive_{q}": to_timedelta(naive[:, i]) for i, q in enumerate(QUANTILES)},
     }
     return measures, adjusted
 
@@ -433,10 +440,11 @@ def win_rate(
         One row per group, columns: the ``by`` columns, then
 
         - ``won``, ``lost``, ``open`` (int64): deals with each status;
-        - ``denominator``: deals in the rate's denominator (won + lost, or
-          all deals; int64), or their summed ``weight`` when weighted (float64);
-        - ``rate`` (float64): the win rate;
-        - ``rate_low``, ``rate_high`` (float64): the Wilson interval;
+        - ``closed`` (int64): ``won + lost``, the rate's denominator with
+          ``basis="closed"`` (``closed + open`` with ``basis="created"``;
+          weighted, the denominator is their summed amounts);
+        - ``win_rate`` (float64): the win rate;
+        - ``win_rate_low``, ``win_rate_high`` (float64): the Wilson interval;
         - ``basis`` (str): ``"closed"`` or ``"created"``, with
           ``" (weighted by <column>)"`` when weighted.
 
@@ -482,11 +490,11 @@ def win_rate(
     ...     "amount": [100.0, 50.0, 300.0, 80.0, 20.0],
     ... })
     >>> fk.win_rate(deals)
-       won  lost  open  denominator      rate  rate_low  rate_high   basis
-    0    2     1     2            3  0.666667   0.20766   0.938508  closed
-    >>> fk.win_rate(deals, basis="created")[["denominator", "rate"]]
-       denominator  rate
-    0            5   0.4
+       won  lost  open  closed  win_rate  win_rate_low  win_rate_high   basis
+    0    2     1     2       3  0.666667       0.20766       0.938508  closed
+    >>> fk.win_rate(deals, basis="created")[["won", "open", "win_rate"]]
+       won  open  win_rate
+    0    2     2       0.4
     """
     func = "win_rate"
     check_option(basis, ["closed", "created"], name="basis", func=func)
@@ -554,10 +562,10 @@ def win_rate(
             "won": n_won,
             "lost": n_lost,
             "open": n_open,
-            "denominator": den,
-            "rate": rate,
-            "rate_low": lo,
-            "rate_high": hi,
+            "closed": (n_won + n_lost).astype(np.int64),
+            "win_rate": rate,
+            "win_rate_low": lo,
+            "win_rate_high": hi,
             "basis": label,
         },
     )
@@ -627,9 +635,9 @@ def deal_size(
     -------
     pandas.DataFrame
         One row per group: the ``by`` columns, ``outcome`` (str), ``n``
-        (int64, deals measured), ``mean``, ``median``, ``p25``, ``p75``
-        (float64, linear-interpolation quantiles; NaN when n = 0) and
-        ``total`` (float64, the summed amount).
+        (int64, deals measured), ``mean``, ``p10``, ``p25``, ``median``,
+        ``p75``, ``p90`` (float64, linear-interpolation quantiles; NaN when
+        n = 0) and ``value`` (float64, the summed amount).
 
     Raises
     ------
@@ -664,8 +672,8 @@ def deal_size(
     ...     "amount": [100.0, 50.0, 300.0, 80.0],
     ... })
     >>> fk.deal_size(deals)
-      outcome  n   mean  median    p25    p75  total
-    0     won  2  200.0   200.0  150.0  250.0  400.0
+      outcome  n   mean    p10    p25  median    p75    p90  value
+    0     won  2  200.0  120.0  150.0   200.0  250.0  280.0  400.0
     """
     func = "deal_size"
     check_option(outcome, ["won", "lost", "open", "closed"], name="outcome", func=func)
@@ -689,17 +697,15 @@ def deal_size(
     sel = _outcome_mask(d, outcome)
     g = d.n_groups
     v = d.amount[sel] if d.amount is not None else np.zeros(0)
-    q = grouped_quantiles(d.codes[sel], v, g, [0.5, 0.25, 0.75])
+    q = grouped_quantiles(d.codes[sel], v, g, list(QUANTILES.values()))
     return with_keys(
         d.keys,
         {
             "outcome": outcome,
             "n": grouped_count(d.codes[sel], g),
             "mean": grouped_mean(d.codes[sel], v, g),
-            "median": q[:, 0],
-            "p25": q[:, 1],
-            "p75": q[:, 2],
-            "total": grouped_sum(d.codes[sel], v, g),
+            **{name: q[:, i] for i, name in enumerate(QUANTILES)},
+            "value": grouped_sum(d.codes[sel], v, g),
         },
     )
 
@@ -720,6 +726,7 @@ def sales_cycle(
     status: str = "status",
     won: str = "won",
     lost: str = "lost",
+    ci: float = 0.95,
     errors: Errors = "raise",
     columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
@@ -753,6 +760,8 @@ def sales_cycle(
         Value of ``status`` meaning the deal was won.
     lost : str, default="lost"
         Value of ``status`` meaning the deal was lost. Any other value means open.
+    ci : float, default=0.95
+        Confidence level of the interval of ``median``.
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
@@ -774,8 +783,10 @@ def sales_cycle(
           dropped);
         - ``median`` (timedelta64[ns]): the censoring-aware median time to
           the outcome among deals that reach it (see Notes);
-        - ``naive_mean``, ``naive_median``, ``naive_p25``, ``naive_p75``,
-          ``naive_p90`` (timedelta64[ns]): the naive figures over the ``n``
+        - ``median_low``, ``median_high`` (timedelta64[ns]): its ``ci``
+          interval (NaT where the interval's curve never reaches the level);
+        - ``naive_mean``, ``naive_p10``, ``naive_p25``, ``naive_median``,
+          ``naive_p75``, ``naive_p90`` (timedelta64[ns]): the naive figures over the ``n``
           deals with the outcome only — what CRM dashboards show, kept for
           reconciliation.
 
@@ -807,7 +818,11 @@ def sales_cycle(
     open.  The median is the first t with F(t) >= F(t_max) / 2: "half of the
     deals that reach the outcome within the follow-up reach it by t".  The
     naive median is biased low when many deals are open (slow deals are
-    still open); ``median`` gives the open deals their weight.
+    still open); ``median`` gives the open deals their weight.  Its interval
+    inverts the pointwise interval of F (as :func:`win_curve` gives it): the
+    lower end is the first t where F's upper bound reaches F(t_max) / 2, the
+    upper end the first t where its lower bound does (Brookmeyer and Crowley
+    1982; the level F(t_max) / 2 is held fixed).
     NaT when no deal of the group reached the outcome.
 
     Examples
@@ -832,6 +847,7 @@ def sales_cycle(
     """
     func = "sales_cycle"
     check_option(outcome, ["won", "lost", "closed"], name="outcome", func=func)
+    cl = check_ci(ci, func=func)
     d = read_deals(
         deals,
         func=func,
@@ -849,7 +865,7 @@ def sales_cycle(
     d = drop_unusable(
         d, d.created == NAT, "they have no created date, so no cycle can be measured", func=func
     )
-    measures, _ = _cycle_table(d, outcome)
+    measures, _ = _cycle_table(d, outcome, cl)
     return with_keys(d.keys, {"outcome": outcome, **measures})
 
 
@@ -865,6 +881,7 @@ def win_curve(
     status: str = "status",
     won: str = "won",
     lost: str = "lost",
+    ci: float = 0.95,
     errors: Errors = "raise",
     columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
@@ -895,6 +912,8 @@ def win_curve(
         Value of ``status`` meaning the deal was won.
     lost : str, default="lost"
         Value of ``status`` meaning the deal was lost. Any other value means open.
+    ci : float, default=0.95
+        Confidence level of the pointwise interval.
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
@@ -911,9 +930,9 @@ def win_curve(
         lost), sorted by time: the ``by`` columns, then ``t``
         (timedelta64[ns], time since creation), ``at_risk`` (int64, deals
         still open just before t), ``won`` and ``lost`` (int64, deals won /
-        lost at t), ``probability`` (float64, P(won within t)) and
-        ``probability_low``, ``probability_high`` (float64, pointwise 95%
-        interval).  Before the first row the probability is 0.
+        lost at t), ``cumulative_win`` (float64, P(won within t)) and
+        ``cumulative_win_low``, ``cumulative_win_high`` (float64, the pointwise
+        ``ci`` interval).  Before the first row the probability is 0.
 
     Raises
     ------
@@ -951,12 +970,13 @@ def win_curve(
     ...     "closed_at": pd.to_datetime(["2025-01-11", "2025-01-21", None, "2025-02-10"]),
     ...     "status": ["won", "lost", "open", "won"],
     ... })
-    >>> fk.win_curve(deals, as_of="2025-02-01")[["t", "at_risk", "won", "lost", "probability"]]
-            t  at_risk  won  lost  probability
-    0 10 days        4    1     0         0.25
-    1 20 days        3    0     1         0.25
+    >>> fk.win_curve(deals, as_of="2025-02-01")[["t", "at_risk", "won", "lost", "cumulative_win"]]
+            t  at_risk  won  lost  cumulative_win
+    0 10 days        4    1     0            0.25
+    1 20 days        3    0     1            0.25
     """
     func = "win_curve"
+    cl = check_ci(ci, func=func)
     d = read_deals(
         deals,
         func=func,
@@ -976,11 +996,11 @@ def win_curve(
     )
     dur = _durations(d)
     parts: dict[str, list[Any]] = {
-        k: [] for k in ("t", "at_risk", "won", "lost", "probability", "low", "high")
+        k: [] for k in ("t", "at_risk", "won", "lost", "cumulative_win", "low", "high")
     }
     counts = []
     for rows in _split_by_group(d.codes, d.n_groups):
-        t, f, lo, hi, n, dw, d_all = aalen_johansen(dur[rows], d.outcome[rows], WON)
+        t, f, lo, hi, n, dw, d_all = aalen_johansen(dur[rows], d.outcome[rows], WON, cl)
         dl = d_all - dw  # the only other outcome is lost
         counts.append(t.size)
         for key, val in zip(parts, (t, n, dw, dl, f, lo, hi), strict=True):
@@ -993,9 +1013,9 @@ def win_curve(
             "at_risk": cat["at_risk"].astype(np.int64),
             "won": cat["won"].astype(np.int64),
             "lost": cat["lost"].astype(np.int64),
-            "probability": cat["probability"].astype(np.float64),
-            "probability_low": cat["low"].astype(np.float64),
-            "probability_high": cat["high"].astype(np.float64),
+            "cumulative_win": cat["cumulative_win"].astype(np.float64),
+            "cumulative_win_low": cat["low"].astype(np.float64),
+            "cumulative_win_high": cat["high"].astype(np.float64),
         },
         repeat=counts,
     )
@@ -1088,16 +1108,16 @@ def pipeline(
     -------
     pandas.DataFrame
         One row per (group, stage): the ``by`` columns, then ``stage``,
-        ``deals`` (int64, open deals at that stage on ``as_of``), ``value``
+        ``open`` (int64, open deals at that stage on ``as_of``), ``value``
         (float64, the summed amount of those that have one; NaN when none
         has), ``no_amount`` (int64, open deals there without an amount),
-        ``closed_deals`` (int64, closed deals
-        that had passed through the stage: the denominator of the measured
-        probability; 0 when ``probabilities`` is given), ``probability``,
-        ``probability_low``, ``probability_high`` (float64, the win
-        probability from that stage with its Wilson interval; the interval is
-        NaN for given probabilities), ``weighted_value`` (float64, value ×
-        probability) and ``mean_age`` (timedelta64[ns], mean time since
+        ``closed`` (int64, the deals closed by ``as_of`` counted at the stage:
+        the denominator of the measured win probability; 0 when
+        ``probabilities`` is given), ``win_probability``,
+        ``win_probability_low``, ``win_probability_high`` (float64, the chance
+        that a deal at that stage is won, with its Wilson interval; the interval
+        is NaN for given probabilities), ``weighted_value`` (float64, value ×
+        win probability) and ``mean_age`` (timedelta64[ns], mean time since
         creation of the open deals on ``as_of``).
 
     Raises
@@ -1120,11 +1140,12 @@ def pipeline(
     ``as_of`` (so a past ``as_of`` shows the pipeline as it was); deals with no
     history entry keep the stage of the deal table.
 
-    Measured probability of stage s: among the deals closed by ``as_of``
-    whose history entered s by ``as_of``, the share that were won (the
-    deals that skipped s do not count for s).  Neither ``history`` nor
-    ``probabilities``: ``probability`` and ``weighted_value`` are NaN.
-    Open deals with no amount count in ``deals`` but not in ``value``; open
+    Measured win probability of stage s (the one definition, shared with
+    :func:`plan`): among the deals closed by ``as_of`` that reached s or a
+    later stage by ``as_of`` (every deal counts at the first stage, a won
+    deal at every stage), the share that were won.  Neither ``history`` nor
+    ``probabilities``: ``win_probability`` and ``weighted_value`` are NaN.
+    Open deals with no amount count in ``open`` but not in ``value``; open
     deals with no created date are left out of ``mean_age``; open deals at a
     stage not in ``stages`` are left out (each with a warning).
 
@@ -1142,8 +1163,8 @@ def pipeline(
     ...     "stage": ["proposal", "proposal", "proposal", "contact", "contact"],
     ... })
     >>> fk.pipeline(deals, ["contact", "proposal"], probabilities={"contact": 0.1,
-    ...             "proposal": 0.5})[["stage", "deals", "value", "weighted_value", "mean_age"]]
-          stage  deals  value  weighted_value mean_age
+    ...             "proposal": 0.5})[["stage", "open", "value", "weighted_value", "mean_age"]]
+          stage  open  value  weighted_value mean_age
     0   contact      1   20.0             2.0  20 days
     1  proposal      2   80.0            40.0  20 days
     """
@@ -1258,13 +1279,13 @@ def pipeline(
         d.keys,
         {
             "stage": np.array(names * g, dtype=object),
-            "deals": n_deals,
+            "open": n_deals,
             "value": value,
             "no_amount": no_amount,
-            "closed_deals": closed_n,
-            "probability": prob,
-            "probability_low": lo,
-            "probability_high": hi,
+            "closed": closed_n,
+            "win_probability": prob,
+            "win_probability_low": lo,
+            "win_probability_high": hi,
             "weighted_value": value * prob,
             "mean_age": to_timedelta(mean_age),
         },
@@ -1357,10 +1378,10 @@ def sales_velocity(
     Returns
     -------
     pandas.DataFrame
-        One row per group: the ``by`` columns, then ``open_deals`` (int64,
-        open on ``as_of``), ``closed_deals`` (int64, won + lost: the win
+        One row per group: the ``by`` columns, then ``open`` (int64,
+        open on ``as_of``), ``closed`` (int64, won + lost: the win
         rate's denominator), ``win_rate`` (float64, won / closed),
-        ``avg_deal`` (float64, mean amount of won deals), ``cycle``
+        ``avg_won_deal`` (float64, mean amount of won deals), ``cycle``
         (timedelta64[ns], censoring-aware median time to win, as
         ``sales_cycle``'s ``median``) and ``velocity`` (float64,
         money per day).
@@ -1381,11 +1402,11 @@ def sales_velocity(
 
     Notes
     -----
-    velocity = open_deals × win_rate × avg_deal ÷ cycle (in days).  It is
+    velocity = open × win_rate × avg_won_deal ÷ cycle (in days).  It is
     the revenue per day the current pipeline yields if today's rates hold.
     The cycle is the censoring-aware median (not the naive one, which is too
     short when many deals are open).  Won deals without amount are left out
-    of ``avg_deal``; deals without created date are left out of ``cycle``
+    of ``avg_won_deal``; deals without created date are left out of ``cycle``
     (each with a warning).  NaN when a group has no won deal.
 
     Examples
@@ -1400,8 +1421,8 @@ def sales_velocity(
     ...     "amount": [100.0, 200.0, 50.0, 80.0, 20.0],
     ... })
     >>> fk.sales_velocity(deals)
-       open_deals  closed_deals  win_rate  avg_deal   cycle  velocity
-    0           2             3  0.666667     150.0 10 days      20.0
+       open  closed  win_rate  avg_won_deal   cycle  velocity
+    0     2       3  0.666667         150.0 10 days      20.0
     """
     func = "sales_velocity"
     d = read_deals(
@@ -1438,10 +1459,10 @@ def sales_velocity(
     return with_keys(
         d.keys,
         {
-            "open_deals": n_open,
-            "closed_deals": n_closed,
+            "open": n_open,
+            "closed": n_closed,
             "win_rate": rate,
-            "avg_deal": avg,
+            "avg_won_deal": avg,
             "cycle": to_timedelta(cycle_ns),
             "velocity": velocity,
         },
@@ -1518,8 +1539,8 @@ def coverage(
     pandas.DataFrame
         One row: ``as_of`` (datetime), ``target``, ``won_value`` (won in the
         period so far), ``remaining_target`` (float64, target - won_value,
-        at least 0), ``open_deals``
-        (int64), ``open_value`` (float64, summed amount of the open deals
+        at least 0), ``open``
+        (int64, deals open on ``as_of``), ``open_value`` (float64, summed amount of the open deals
         that have one; NaN when none has), ``open_no_amount`` (int64, open
         deals without an amount), ``coverage`` (float64,
         open_value / remaining_target; NaN when nothing remains),
@@ -1656,7 +1677,7 @@ def coverage(
             "target": [goal],
             "won_value": [won_value],
             "remaining_target": [remaining],
-            "open_deals": np.array([int(is_open.sum())], dtype=np.int64),
+            "open": np.array([int(is_open.sum())], dtype=np.int64),
             "open_value": [open_value],
             "open_no_amount": np.array([n_missing], dtype=np.int64),
             "coverage": [cov],
@@ -1979,17 +2000,18 @@ def channel_yield(
     Returns
     -------
     pandas.DataFrame
-        One row per channel, by revenue (highest first): ``channel`` (named
+        One row per channel, by won value (highest first): ``channel`` (named
         after the column), ``leads`` (int64, deals created), ``won``,
-        ``open`` (int64), ``conversion``, ``conversion_low``,
-        ``conversion_high`` (float64, won / leads with the Wilson interval),
-        ``revenue`` (float64, amount won by the won deals that have one; NaN
-        when none has), ``won_no_amount`` (int64, won deals without an
-        amount: counted in ``won``, not in ``revenue``), ``revenue_per_lead``,
-        ``avg_won_deal`` (float64, over the won deals with an amount).  With
-        ``costs``: ``cost`` (float64, NaN for a channel with no cost row),
-        ``cost_per_lead``, ``cost_per_won``
-        and ``roi`` = (revenue - cost) / cost (float64).
+        ``open`` (int64), ``lead_to_won``, ``lead_to_won_low``,
+        ``lead_to_won_high`` (float64, won / leads with the Wilson interval:
+        the share of a channel's leads that were won, not the win rate over
+        closed deals), ``won_value`` (float64, amount won by the won deals
+        that have one; NaN when none has), ``won_no_amount`` (int64, won deals
+        without an amount: counted in ``won``, not in ``won_value``),
+        ``won_value_per_lead``, ``avg_won_deal`` (float64, over the won deals
+        with an amount).  With ``costs``: ``cost`` (float64, NaN for a channel
+        with no cost row), ``cost_per_lead``, ``cost_per_won`` and ``roi`` =
+        (won_value - cost) / cost (float64).
 
     Raises
     ------
@@ -2028,8 +2050,9 @@ def channel_yield(
     ...     "channel": ["ads", "ads", "ads", "referral", "referral"],
     ... })
     >>> costs = pd.DataFrame({"channel": ["ads", "ads", "referral"], "cost": [20.0, 30.0, 60.0]})
-    >>> fk.channel_yield(deals, costs=costs)[["channel", "leads", "won", "revenue", "cost", "roi"]]
-        channel  leads  won  revenue  cost  roi
+    >>> res = fk.channel_yield(deals, costs=costs)
+    >>> res[["channel", "leads", "won", "won_value", "cost", "roi"]]
+        channel  leads  won  won_value  cost  roi
     0  referral      2    1    300.0  60.0  4.0
     1       ads      3    1    100.0  50.0  1.0
     """
@@ -2077,7 +2100,7 @@ def channel_yield(
         warn_dropped(
             int(unknown.sum()),
             len(amounts),
-            "they are won and have no amount (counted as leads and wins, not in revenue; "
+            "they are won and have no amount (counted as leads and wins, not in won_value; "
             "see won_no_amount)",
             func=func,
         )
@@ -2092,12 +2115,12 @@ def channel_yield(
         "leads": leads,
         "won": n_won,
         "open": grouped_count(d.codes[d.outcome == OPEN], g),
-        "conversion": _rate(n_won, leads),
-        "conversion_low": lo,
-        "conversion_high": hi,
-        "revenue": revenue,
+        "lead_to_won": _rate(n_won, leads),
+        "lead_to_won_low": lo,
+        "lead_to_won_high": hi,
+        "won_value": revenue,
         "won_no_amount": n_won - n_known,
-        "revenue_per_lead": _rate(revenue, leads),
+        "won_value_per_lead": _rate(revenue, leads),
         "avg_won_deal": _rate(revenue, n_known),
     }
     if spend is not None:
@@ -2110,6 +2133,6 @@ def channel_yield(
             "roi": roi,
         }
     out = with_keys(keys, measures)
-    order = np.argsort(-out["revenue"].to_numpy(), kind="stable")
+    order = np.argsort(-out["won_value"].to_numpy(), kind="stable")
     result: pd.DataFrame = out.iloc[order].reset_index(drop=True)
     return result

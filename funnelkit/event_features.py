@@ -196,7 +196,8 @@ def conversion_over_time(
         - ``period`` (datetime64[ns], in the data's time zone): the start of
           the calendar period of the winning chain's step-1 event;
         - ``step``, ``entities``, ``conversion``, ``overall``, ``dropped``,
-          ``conversion_low``, ``conversion_high``, ``median_time``: as in
+          ``conversion_low``, ``conversion_high``, ``overall_low``,
+          ``overall_high``, ``median_time``: as in
           :func:`funnelkit.conversion`, for the entities that entered in that
           period;
         - ``mature`` (bool): whether the window (without one, the sum of the
@@ -442,7 +443,7 @@ def next_events(
         - ``share`` (float64): of the entities studied (all of them, not only
           the ``top``);
         - ``cumulative_share`` (float64): of this and the more common ones;
-        - ``total`` (int64): the entities studied.
+        - ``entities_studied`` (int64): the entities studied.
 
     Raises
     ------
@@ -466,7 +467,7 @@ def next_events(
     winning chain (events at the same instant are left out, since their order
     is not known); events at one instant keep their input order.  Every event
     of the entity counts, funnel steps included.  Each studied entity has one
-    sequence, so ``entities`` add up to ``total`` over all sequences.
+    sequence, so ``entities`` add up to ``entities_studied`` over all sequences.
 
     Examples
     --------
@@ -641,5 +642,5 @@ def _path_table(counts: pd.DataFrame, step: str, depth: int, top: int | None) ->
         share = out["entities"].to_numpy(dtype=np.float64) / total if total else np.zeros(len(out))
     out["share"] = share
     out["cumulative_share"] = np.cumsum(share)
-    out["total"] = np.full(len(out), total, dtype=np.int64)
+    out["entities_studied"] = np.full(len(out), total, dtype=np.int64)
     return cast(pd.DataFrame, out)

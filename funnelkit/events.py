@@ -16,6 +16,7 @@ from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from funnelkit._dask import is_dask
 from funnelkit._kernels import (
@@ -833,6 +834,33 @@ def _level_counts(s: _Summary) -> I64:
     return cast(I64, np.cumsum(s.hist[:, ::-1], axis=1)[:, ::-1][:, 1:].astype(np.int64))
 
 
+def _group_median_interval(gcode: I64, n_groups: int, values: I64, ci: float) -> tuple[I64, I64]:
+    """Distribution-free interval of each group's median: two order statistics.
+
+    ``[x_(k), x_(n-k+1)]`` with ``k`` the ``(1 - ci) / 2`` quantile of
+    Binomial(n, 1/2), which covers the median with probability at least
+    ``ci`` (Conover 1999, section 3.2); NAT when ``n`` is too small for any
+    ``k >= 1``.
+    """
+    low = np.full(n_groups, NAT, dtype=np.int64)
+    high = np.full(n_groups, NAT, dtype=np.int64)
+    if values.size == 0:
+        return cast(I64, low), cast(I64, high)
+    counts = np.bincount(gcode, minlength=n_groups)
+    k = stats.binom.ppf((1.0 - ci) / 2.0, counts, 0.5).astype(np.int64)
+    ok = (counts > 0) & (k >= 1)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    lo_pos = starts[ok] + k[ok] - 1
+    hi_pos = starts[ok] + counts[ok] - k[ok]
+    if n_groups == 1:
+        v = np.partition(values, np.unique(np.r_[lo_pos, hi_pos]))
+    else:
+        v = values[np.lexsort((values, gcode))]
+    low[ok] = v[lo_pos]
+    high[ok] = v[hi_pos]
+    return cast(I64, low), cast(I64, high)
+
+
 def _group_quantiles(gcode: I64, n_groups: int, values: I64, qs: Sequence[float]) -> I64:
     """Linear-interpolation quantiles (numpy's default) per group, in int64; NAT if empty."""
     out = np.full((n_groups, len(qs)), NAT, dtype=np.int64)
@@ -1441,6 +1469,7 @@ def conversion(
           reach this one (0 for step 1);
         - ``conversion_low``, ``conversion_high`` (float64): Wilson interval
           of ``conversion`` at level ``ci`` ([1, 1] for step 1);
+        - ``overall_low``, ``overall_high`` (float64): the same for ``overall``;
         - ``median_time`` (timedelta64[ns]): median time from the previous
           step to this one among the entities that reached this step (NaT for
           step 1).
@@ -1507,8 +1536,9 @@ def _conversion_table(opts: _Options, g: _Summary, ci: float) -> pd.DataFrame:
         conv = np.where(prev > 0, counts / np.maximum(prev, 1), np.nan)
         overall = np.where(counts[:, :1] > 0, counts / np.maximum(counts[:, :1], 1), np.nan)
     lo, hi = wilson_interval(counts, prev, ci)
-    lo[:, 0] = np.where(counts[:, 0] > 0, 1.0, np.nan)
-    hi[:, 0] = lo[:, 0]
+    all_lo, all_hi = wilson_interval(counts, np.repeat(counts[:, :1], k, axis=1), ci)
+    for arr in (lo, hi, all_lo, all_hi):  # step 1 is 1 by definition: exactly [1, 1]
+        arr[:, 0] = np.where(counts[:, 0] > 0, 1.0, np.nan)
     conv[:, 0] = np.where(counts[:, 0] > 0, 1.0, np.nan)
     med = np.full((g.n_groups, k), NAT, dtype=np.int64)
     st = g.step_time
@@ -1524,6 +1554,8 @@ def _conversion_table(opts: _Options, g: _Summary, ci: float) -> pd.DataFrame:
     out["dropped"] = (prev - counts).ravel()
     out["conversion_low"] = lo.ravel()
     out["conversion_high"] = hi.ravel()
+    out["overall_low"] = all_lo.ravel()
+    out["overall_high"] = all_hi.ravel()
     out["median_time"] = _td(med.ravel())
     return out
 
@@ -1756,6 +1788,7 @@ def time_to_convert(
     from_step: str | None = None,
     to_step: str | None = None,
     bins: int | str | Sequence[pd.Timedelta | str] | None = None,
+    ci: float = 0.95,
     columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """How long converters take from one funnel step to a later one.
@@ -1836,6 +1869,8 @@ def time_to_convert(
         bins (log-spaced when the times span two orders of magnitude or more,
         else numpy's ``"auto"`` rule), an int asks for that many equal bins,
         a list of durations gives the edges.  The same bins for every group.
+    ci : float, default=0.95
+        Confidence level of the median's interval.
     columns : mapping or Columns, optional
         Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
         shared by every function of an analysis: each function uses the roles it
@@ -1848,16 +1883,19 @@ def time_to_convert(
         With ``bins``: one row per (group, bin): the ``by`` columns,
         ``from_step``, ``to_step``, ``bin_low``, ``bin_high``
         (timedelta64[ns]; bins hold ``bin_low <= t < bin_high``, the last one
-        also ``t == bin_high``), ``count`` (int64, converters in the bin) and
+        also ``t == bin_high``), ``entities`` (int64, converters in the bin) and
         ``share`` (float64, of the group's converters; converters outside
         given edges are in no bin).  Without ``bins``, one row per group:
 
         - the ``by`` columns;
         - ``from_step``, ``to_step`` (str): the two steps' labels;
-        - ``count`` (int64): converters, the entities that reached ``to_step``;
+        - ``entities`` (int64): converters, the entities that reached ``to_step``;
         - ``mean`` (timedelta64[ns]): mean of ``t(to_step) - t(from_step)``;
         - ``p10``, ``p25``, ``median``, ``p75``, ``p90`` (timedelta64[ns]):
-          its quantiles (linear interpolation, numpy's default).
+          its quantiles (linear interpolation, numpy's default);
+        - ``median_low``, ``median_high`` (timedelta64[ns]): a distribution-free
+          ``ci`` interval of the median (two order statistics, see Notes; NaT
+          with too few converters).
 
         Durations are NaT for a group without converters.
 
@@ -1882,7 +1920,10 @@ def time_to_convert(
     :func:`funnel_entities`), so ``t(to_step) - t(from_step)`` is never
     negative and, with a window, never longer than it.  Entities that did not
     reach ``to_step`` are not counted: this describes converters, it is not a
-    survival estimate.
+    survival estimate.  The median's interval is ``[x_(k), x_(n-k+1)]`` of the
+    n sorted durations, with k the ``(1 - ci) / 2`` quantile of
+    Binomial(n, 1/2): it covers the median with probability at least ``ci``
+    (Conover 1999, section 3.2).
 
     Examples
     --------
@@ -1895,11 +1936,12 @@ def time_to_convert(
     ...     "event": ["visit", "buy", "visit", "buy", "visit"],
     ... })
     >>> res = fk.time_to_convert(ev, ["visit", "buy"])
-    >>> res[["from_step", "to_step", "count", "mean", "median", "p90"]]
-      from_step to_step  count   mean median             p90
+    >>> res[["from_step", "to_step", "entities", "mean", "median", "p90"]]
+      from_step to_step  entities   mean median             p90
     0     visit     buy      2 2 days 2 days 2 days 19:12:00
     """
     func = "time_to_convert"
+    cl = check_ci(ci, func=func)
     names, labels = _parse_steps(steps, func=func)
     a = (
         0
@@ -1927,14 +1969,17 @@ def time_to_convert(
     if bins is not None:
         return _histogram(g, opts, gc, dur, bins, edges_given, labels[a], labels[b])
     qs = _group_quantiles(gc, g.n_groups, dur, QUANTILES)
+    low, high = _group_median_interval(gc, g.n_groups, dur, cl)
     n_groups = g.n_groups
     out = _block(g.groups, opts.by, 1)
     out["from_step"] = pd.Series([labels[a]] * n_groups, dtype=str)
     out["to_step"] = pd.Series([labels[b]] * n_groups, dtype=str)
-    out["count"] = np.bincount(gc, minlength=g.n_groups).astype(np.int64)
+    out["entities"] = np.bincount(gc, minlength=g.n_groups).astype(np.int64)
     out["mean"] = _td(_group_means(gc, g.n_groups, dur))
     for i, name in enumerate(("p10", "p25", "median", "p75", "p90")):
         out[name] = _td(qs[:n_groups, i])
+    out["median_low"] = _td(low[:n_groups])
+    out["median_high"] = _td(high[:n_groups])
     return out
 
 
@@ -2023,6 +2068,6 @@ def _histogram(
     out["to_step"] = pd.Series([to_label] * size, dtype=str)
     out["bin_low"] = _td(np.tile(edges[:-1], n_groups) if n_bins else np.zeros(0, np.int64))
     out["bin_high"] = _td(np.tile(edges[1:], n_groups) if n_bins else np.zeros(0, np.int64))
-    out["count"] = counts.ravel()
+    out["entities"] = counts.ravel()
     out["share"] = share.ravel().astype(np.float64)
     return out

@@ -453,13 +453,13 @@ def _table(
     out: pd.DataFrame = pd.DataFrame(
         {
             "stage": stages,
-            "rate": np.array([*rates, np.nan], dtype=np.float64),
+            "conversion": np.array([*rates, np.nan], dtype=np.float64),
             "needed": np.array(needed, dtype=np.int64),
         }
     )
     if for_confidence is not None:
         out["needed_for_confidence"] = np.array(for_confidence, dtype=np.int64)
-    out["probability"] = np.array(probability, dtype=np.float64)
+    out["p_hit_target"] = np.array(probability, dtype=np.float64)
     return out
 
 
@@ -525,14 +525,14 @@ def deals_needed(
         ``opportunity``, then ``won``.  Columns:
 
         - ``stage`` : the stage name.
-        - ``rate`` (float64) : conversion from this stage to the next (the
+        - ``conversion`` (float64) : conversion from this stage to the next (the
           win rate for ``opportunity``; NaN for ``won``).
         - ``needed`` (int64) : the expected-value plan: ``won`` =
-          ceil(target / deal_size), each earlier stage = ceil(next / rate).
+          ceil(target / deal_size), each earlier stage = ceil(next / conversion).
         - ``needed_for_confidence`` (int64, only with ``confidence``) :
           the smallest number of deals at this stage that reaches the target
           with probability >= ``confidence``.
-        - ``probability`` (float64) : the chance that ``needed`` deals at
+        - ``p_hit_target`` (float64) : the chance that ``needed`` deals at
           this stage reach the target.
 
     Raises
@@ -578,11 +578,11 @@ def deals_needed(
     >>> import funnelkit as fk
     >>> fk.deals_needed(1_000_000, deal_size=50_000, win_rate=0.25,
     ...                 stage_rates={"lead": 0.3, "qualified": 0.5}, confidence=0.9)
-             stage  rate  needed  needed_for_confidence  probability
-    0         lead  0.30     534                    688     0.533705
-    1    qualified  0.50     160                    204     0.535737
-    2  opportunity  0.25      80                    100     0.542836
-    3          won   NaN      20                     20     1.000000
+             stage  conversion  needed  needed_for_confidence  p_hit_target
+    0         lead        0.30     534                    688      0.533705
+    1    qualified        0.50     160                    204      0.535737
+    2  opportunity        0.25      80                    100      0.542836
+    3          won         NaN      20                     20      1.000000
     """
     func = "deals_needed"
     target_v = check_positive(target, name="target", func=func)
@@ -674,9 +674,9 @@ def target_probability(
         - ``deals`` (int64) : open deals, or ``n``.
         - ``expected_wins`` (float64) : expected number of won deals.
         - ``expected_revenue`` (float64) : expected revenue.
-        - ``probability`` (float64) : the chance that revenue >= target.
+        - ``p_hit_target`` (float64) : the chance that revenue >= target.
         - ``std_error`` (float64) : Monte Carlo standard error of
-          ``probability`` (0 when exact).
+          ``p_hit_target`` (0 when exact).
         - ``method`` : ``"exact"`` or ``"monte carlo"``.
 
     Raises
@@ -710,13 +710,13 @@ def target_probability(
     >>> import pandas as pd
     >>> import funnelkit as fk
     >>> res = fk.target_probability(100_000, n=10, win_rate=0.3, deal_size=25_000)
-    >>> res[["deals", "expected_revenue", "probability", "method"]]
-       deals  expected_revenue  probability method
+    >>> res[["deals", "expected_revenue", "p_hit_target", "method"]]
+       deals  expected_revenue  p_hit_target method
     0     10           75000.0     0.350389  exact
     >>> pipe = pd.DataFrame({"amount": [60_000, 50_000, 40_000],
     ...                      "probability": [0.5, 0.8, 0.9]})
     >>> res = fk.target_probability(100_000, open_deals=pipe)
-    >>> round(float(res["probability"].iloc[0]), 2)  # 0.5*0.8 + 0.5*0.9 - 0.5*0.8*0.9
+    >>> round(float(res["p_hit_target"].iloc[0]), 2)  # 0.5*0.8 + 0.5*0.9 - 0.5*0.8*0.9
     0.49
     """
     func = "target_probability"
@@ -841,7 +841,7 @@ def _prob_row(
             "deals": np.array([deals], dtype=np.int64),
             "expected_wins": np.array([expected_wins], dtype=np.float64),
             "expected_revenue": np.array([expected_revenue], dtype=np.float64),
-            "probability": np.array([prob], dtype=np.float64),
+            "p_hit_target": np.array([prob], dtype=np.float64),
             "std_error": np.array([se], dtype=np.float64),
             "method": [method],
         }
@@ -970,19 +970,19 @@ def plan(
         history), then ``won``.  Columns:
 
         - ``stage`` : the stage name.
-        - ``rate`` (float64) : measured conversion to the next stage (the
+        - ``conversion`` (float64) : measured conversion to the next stage (the
           win rate for the last stage; NaN for ``won``).
-        - ``closed_deals`` (int64) : closed deals counted at the stage, the
-          denominator of ``rate``.
+        - ``closed`` (int64) : closed deals counted at the stage, the
+          denominator of ``conversion``.
         - ``needed`` (int64) : new deals that must enter the stage, the
           expected-value plan for the target minus the open pipeline's
           expected revenue.
         - ``needed_for_confidence`` (int64) : new deals that must enter the
           stage for the target (with the open pipeline) to be reached with
           probability >= ``confidence``.
-        - ``probability`` (float64) : the chance that ``needed`` new deals at
+        - ``p_hit_target`` (float64) : the chance that ``needed`` new deals at
           the stage, with the open pipeline, reach the target.
-        - ``open_deals`` (int64) : deals open at ``as_of`` whose furthest stage
+        - ``open`` (int64) : deals open at ``as_of`` whose furthest stage
           is this one.
         - ``open_expected`` (float64) : their expected revenue (amount ×
           measured win probability from the stage).
@@ -1049,10 +1049,10 @@ def plan(
     ...     "amount": [10_000, 8_000, 14_000, 9_000, 12_000, None],
     ... })
     >>> res = fk.plan(deals, 100_000, period_end="2025-07-01")
-    >>> res[["stage", "rate", "needed", "needed_for_confidence", "open_deals"]]
-             stage  rate  needed  needed_for_confidence  open_deals
-    0  opportunity   0.5      16                     41           2
-    1          won   NaN       8                      9           0
+    >>> res[["stage", "conversion", "needed", "needed_for_confidence", "open"]]
+             stage  conversion  needed  needed_for_confidence  open
+    0  opportunity         0.5      16                     41     2
+    1          won         NaN       8                      9     0
     """
     func = "plan"
     df = check_frame(deals, table="deals", func=func)
@@ -1195,8 +1195,8 @@ def plan(
         open_probs=open_probs,
     )
     out = _table([*names, WON], rates, needed, for_conf, prob)
-    out.insert(2, "closed_deals", np.append(counted, n_won).astype(np.int64))
-    out["open_deals"] = np.bincount(open_rows, minlength=n_stages + 1).astype(np.int64)
+    out.insert(2, "closed", np.append(counted, n_won).astype(np.int64))
+    out["open"] = np.bincount(open_rows, minlength=n_stages + 1).astype(np.int64)
     out["open_expected"] = np.bincount(
         open_rows, weights=open_amounts * open_probs, minlength=n_stages + 1
     ).astype(np.float64)
@@ -1213,12 +1213,12 @@ def _empty_plan(tz: Any) -> pd.DataFrame:
     empty: pd.DataFrame = pd.DataFrame(
         {
             "stage": pd.Series([], dtype=object),
-            "rate": pd.Series([], dtype=np.float64),
-            "closed_deals": pd.Series([], dtype=np.int64),
+            "conversion": pd.Series([], dtype=np.float64),
+            "closed": pd.Series([], dtype=np.int64),
             "needed": pd.Series([], dtype=np.int64),
             "needed_for_confidence": pd.Series([], dtype=np.int64),
-            "probability": pd.Series([], dtype=np.float64),
-            "open_deals": pd.Series([], dtype=np.int64),
+            "p_hit_target": pd.Series([], dtype=np.float64),
+            "open": pd.Series([], dtype=np.int64),
             "open_expected": pd.Series([], dtype=np.float64),
             "time_to_close": pd.Series([], dtype="timedelta64[ns]"),
             "enter_by": pd.Series([], dtype=stamp),

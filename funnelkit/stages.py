@@ -348,7 +348,7 @@ def stage_conversion(
         - ``conversion`` (float64): ``deals`` / ``deals`` of the previous stage
           (1.0 at the first stage; NaN when the previous stage has none);
         - ``conversion_low``, ``conversion_high`` (float64): Wilson interval
-          of ``conversion``;
+          of ``conversion`` ([1, 1] at the first stage);
         - ``overall`` (float64): ``deals`` / ``deals`` of the first stage;
         - ``overall_low``, ``overall_high`` (float64): Wilson interval of
           ``overall``;
@@ -378,8 +378,9 @@ def stage_conversion(
     of those at the previous stage, so ``conversion`` and ``overall`` are
     proportions with Wilson intervals. Under ``"any"`` a deal may enter a
     later stage without the earlier one, so the ratios can exceed 1; they are
-    ratios of counts, and their interval columns are NaN. The first stage
-    has no previous stage: its interval columns are NaN.
+    ratios of counts, and their interval columns are NaN. The first stage's
+    ``conversion`` and ``overall`` are 1 by definition, with the exact
+    interval [1, 1] (as in :func:`funnelkit.conversion`).
 
     ``"strict"`` follows the history in time order: a deal counts at stage k
     when it entered stage 1, then stage 2 at or after that, ..., then stage
@@ -444,12 +445,11 @@ def stage_conversion(
         overall = np.where(first > 0, counts / np.maximum(first, 1), np.nan)
     conv_lo, conv_hi = wilson_interval(counts, prev, level)
     all_lo, all_hi = wilson_interval(counts, first, level)
-    no_interval = np.zeros((n_groups, n_stages), dtype=bool)
-    no_interval[:, 0] = True
-    if policy == "any":
-        no_interval[:] = True
+    # the first stage is 1 by definition: an exact [1, 1] (as conversion() gives)
     for arr in (conv_lo, conv_hi, all_lo, all_hi):
-        arr[no_interval] = np.nan
+        arr[:, 0] = np.where(counts[:, 0] > 0, 1.0, np.nan)
+        if policy == "any":
+            arr[:] = np.nan
 
     return _assemble(
         keys,
@@ -537,6 +537,7 @@ def time_in_stage(
     entered: str = "entered_at",
     closed: str = "closed_at",
     unknown: Unknown = "raise",
+    ci: float = 0.95,
     columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Time deals spend in each stage, with open stays treated as censored.
@@ -577,6 +578,8 @@ def time_in_stage(
     unknown : {"raise", "ignore"}, default="raise"
         What to do with history rows whose stage is not in ``stages``: raise an
         error listing them, or leave those rows out.
+    ci : float, default=0.95
+        Confidence level of the median's interval.
     columns : mapping or Columns, optional
         Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
         shared by every function of an analysis: each function uses the roles it
@@ -598,6 +601,10 @@ def time_in_stage(
           exceed the ~292 years a nanosecond Timedelta holds);
         - ``median`` (timedelta64[ns]): Kaplan–Meier median duration,
           open stays censored (NaT when fewer than half have ended);
+        - ``median_low``, ``median_high`` (timedelta64[ns]): its ``ci``
+          interval, where the upper and lower pointwise bounds of the
+          Kaplan–Meier curve (Greenwood, log(-log)) cross one half
+          (Brookmeyer and Crowley 1982; NaT where a bound never does);
         - ``naive_median`` (timedelta64[ns]): median of the ended durations
           only (biased short; for reconciliation with CRM reports).
 
@@ -652,6 +659,7 @@ def time_in_stage(
     1  demo      2       2       1     1         6.0  1 days
     """
     func = "time_in_stage"
+    cl = check_ci(ci, func=func)
     check_option(basis, ("visits", "latest", "cumulative"), name="basis", func=func)
     by_cols = as_list(by)
     s = _read_stays(
@@ -689,13 +697,16 @@ def time_in_stage(
     n_open = np.bincount(u_key[~u_obs], minlength=size).astype(np.int64)
 
     median = np.full(size, NAT, dtype=np.int64)
+    median_low = np.full(size, NAT, dtype=np.int64)
+    median_high = np.full(size, NAT, dtype=np.int64)
     order = np.argsort(u_key, kind="stable")
     bounds = np.searchsorted(u_key[order], np.arange(size + 1))
     for j in np.flatnonzero(np.diff(bounds) > 0):  # one Kaplan–Meier per (group, stage)
         idx = order[bounds[j] : bounds[j + 1]]
-        m = kern.km_quantile_ns(u_dur[idx], u_obs[idx], 0.5)
-        if m is not None:
-            median[j] = m
+        m, m_low, m_high = kern.km_quantile_ns(u_dur[idx], u_obs[idx], 0.5, cl)
+        for arr, v in ((median, m), (median_low, m_low), (median_high, m_high)):
+            if v is not None:
+                arr[j] = v
     naive = (
         pd.Series(u_dur[u_obs].view("timedelta64[ns]"))
         .groupby(u_key[u_obs])
@@ -713,6 +724,8 @@ def time_in_stage(
             "open": n_open,
             "total_days": total_days.astype(np.float64),
             "median": _td(median),
+            "median_low": _td(median_low),
+            "median_high": _td(median_high),
             "naive_median": naive.to_numpy(dtype="timedelta64[ns]"),
         },
     )
@@ -800,7 +813,7 @@ def stalled(
     Returns
     -------
     pandas.DataFrame
-        One row per stalled deal, highest value at risk first (then longest
+        One row per stalled deal, highest amount first (then longest
         over), with columns:
 
         - the deal id, named after the ``deal`` column;
@@ -810,8 +823,8 @@ def stalled(
         - ``threshold`` (timedelta64[ns]): the stage's threshold;
         - ``over`` (timedelta64[ns]): ``time_in_stage`` - ``threshold``;
         - ``over_ratio`` (float64): ``time_in_stage`` / ``threshold``;
-        - ``value_at_risk`` (float64): the deal's ``amount`` (NaN without
-          ``deals``).
+        - the deal's amount (float64), named after the ``amount`` column
+          (NaN without ``deals``).
 
     Raises
     ------
@@ -918,7 +931,7 @@ def stalled(
             "threshold": _td(limits[order]),
             "over": _td(over[order]),
             "over_ratio": ratio[order].astype(np.float64),
-            "value_at_risk": value_at_risk[order].astype(np.float64),
+            amount: value_at_risk[order].astype(np.float64),
         }
     )
     return result

@@ -517,9 +517,9 @@ def touches_to_response(
           at touch n;
         - ``censored`` (int64): prospects whose last touch was n, without a
           positive response (still waiting when the data ends);
-        - ``rate`` (float64): ``responded / at_risk``, the discrete hazard of
+        - ``response_rate`` (float64): ``responded / at_risk``, the discrete hazard of
           a first positive response at touch n;
-        - ``rate_low``, ``rate_high`` (float64): its Wilson interval;
+        - ``response_rate_low``, ``response_rate_high`` (float64): its Wilson interval;
         - ``cumulative`` (float64): share of prospects with a positive
           response by touch n (one minus the Kaplan–Meier survival, so the
           censored prospects are accounted for);
@@ -557,7 +557,7 @@ def touches_to_response(
     Notes
     -----
     With :math:`Y_n` prospects at risk and :math:`d_n` first responses at
-    touch n, ``rate`` is :math:`h_n = d_n / Y_n` and ``cumulative`` is
+    touch n, ``response_rate`` is :math:`h_n = d_n / Y_n` and ``cumulative`` is
     :math:`1 - \prod_{m \le n} (1 - h_m)`.  A prospect censored at touch
     :math:`c` is at risk at touches 1..c: it got them and did not respond.
     When every prospect is followed until it responds or the outreach ends,
@@ -578,9 +578,9 @@ def touches_to_response(
     (the Aalen–Johansen cumulative incidence of a first response on that
     channel, :math:`\sum_{m \le n} S_{m-1} d_{m,c} / Y_m`) and
     ``share_of_responders`` sum over channels to the all-channel values,
-    while ``rate`` is the response rate of touch n when it is made on that
+    while ``response_rate`` is the response rate of touch n when it is made on that
     channel.  Every channel used in a group gets a row at every touch number
-    of the group; ``at_risk`` is 0 (and ``rate`` NaN) where touch n was never
+    of the group; ``at_risk`` is 0 (and ``response_rate`` NaN) where touch n was never
     made on that channel.
 
     Examples
@@ -594,11 +594,11 @@ def touches_to_response(
     ...                  "no reply", "negative", "no reply"],
     ... })
     >>> res = fk.touches_to_response(log)
-    >>> res[["touch", "at_risk", "responded", "censored", "rate", "cumulative"]]
-       touch  at_risk  responded  censored  rate  cumulative
-    0      1        3          1         0  0.333333    0.333333
-    1      2        2          0         0  0.000000    0.333333
-    2      3        2          1         1  0.500000    0.666667
+    >>> res[["touch", "at_risk", "responded", "censored", "response_rate", "cumulative"]]
+       touch  at_risk  responded  censored  response_rate  cumulative
+    0      1        3          1         0       0.333333    0.333333
+    1      2        2          0         0       0.000000    0.333333
+    2      3        2          1         1       0.500000    0.666667
     """
     func = "touches_to_response"
     ci, max_touches = _check_common(func, ci, max_touches)
@@ -659,10 +659,10 @@ def _fill(
     out["responded"] = events.astype(np.int64)
     out["censored"] = censored.astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["rate"] = (events / at_risk).astype(np.float64)
+        out["response_rate"] = (events / at_risk).astype(np.float64)
     low, high = wilson_interval(events, at_risk, ci)
-    out["rate_low"] = low
-    out["rate_high"] = high
+    out["response_rate_low"] = low
+    out["response_rate_high"] = high
 
 
 @takes_columns()
@@ -746,8 +746,8 @@ def touches_summary(
           positive response, or all touches of a non-responder);
         - ``responded`` (int64): first positive responses to a touch on this
           channel;
-        - ``rate`` (float64): ``responded / touches``, with its Wilson
-          interval ``rate_low``, ``rate_high``;
+        - ``response_rate`` (float64): ``responded / touches``, with its Wilson
+          interval ``response_rate_low``, ``response_rate_high``;
         - ``mean_touches`` (float64): the channel mix before the response:
           mean number of touches on this channel that responders received up
           to and including their first positive response;
@@ -838,10 +838,10 @@ def _summary_table(
         out["touches"] = n_touch[gi, cj].astype(np.int64)
         out["responded"] = n_got[gi, cj].astype(np.int64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            out["rate"] = n_got[gi, cj] / n_touch[gi, cj]
+            out["response_rate"] = n_got[gi, cj] / n_touch[gi, cj]
             low, high = wilson_interval(n_got[gi, cj], n_touch[gi, cj], ci)
-            out["rate_low"] = low
-            out["rate_high"] = high
+            out["response_rate_low"] = low
+            out["response_rate_high"] = high
             out["mean_touches"] = mix[gi, cj] / responders[gi]
             out["share_of_responders"] = n_got[gi, cj] / responders[gi]
         return out
@@ -981,11 +981,11 @@ def touches_from_counts(
     4      c      2     False
     5      c      3     False
     >>> fk.touches_to_response(log, entity="client", time="touch", positive=True)[
-    ...     ["touch", "at_risk", "responded", "rate"]]
-       touch  at_risk  responded  rate
-    0      1        3          0   0.0
-    1      2        2          1   0.5
-    2      3        1          0   0.0
+    ...     ["touch", "at_risk", "responded", "response_rate"]]
+       touch  at_risk  responded  response_rate
+    0      1        3          0            0.0
+    1      2        2          1            0.5
+    2      3        1          0            0.0
     """
     func = "touches_from_counts"
     data = check_frame(df, table="df", func=func)

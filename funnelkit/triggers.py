@@ -195,12 +195,12 @@ def triggers(
     pandas.DataFrame
         One row per candidate behaviour, ranked (see Notes), with columns:
 
-        - ``step``, ``next_step`` (str): the labels of step ``at_step`` and of
+        - ``from_step``, ``to_step`` (str): the labels of step ``at_step`` and of
           the next step, as in the columns of :func:`funnelkit.funnel_entities`;
         - ``behaviour`` (str): the candidate event name;
-        - ``entities_with`` (int64): entities that reached ``step`` and did the
+        - ``entities_with`` (int64): entities that reached ``from_step`` and did the
           behaviour in the interval;
-        - ``converted_with`` (int64): those of them who reached ``next_step``;
+        - ``converted_with`` (int64): those of them who reached ``to_step``;
         - ``conversion_with`` (float64): ``converted_with / entities_with``,
           with its Wilson interval ``conversion_with_low``,
           ``conversion_with_high``;
@@ -462,8 +462,8 @@ def _trigger_table(
 
     out = pd.DataFrame(
         {
-            "step": pd.Series([step] * n_c, dtype=object),
-            "next_step": pd.Series([next_step] * n_c, dtype=object),
+            "from_step": pd.Series([step] * n_c, dtype=object),
+            "to_step": pd.Series([next_step] * n_c, dtype=object),
             "behaviour": pd.Series(cands, dtype=object),
             "entities_with": n_with.astype(np.int64),
             "converted_with": a.astype(np.int64),

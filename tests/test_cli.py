@@ -41,11 +41,17 @@ def test_plan_prints_the_table_and_one_sentence(capsys):
     table, sentence = out.rstrip("\n").split("\n\n")
     assert table == format_frame(expected)
     lines = table.splitlines()
-    assert lines[0].split() == ["stage", "rate", "needed", "needed_for_confidence", "probability"]
+    assert lines[0].split() == [
+        "stage",
+        "conversion",
+        "needed",
+        "needed_for_confidence",
+        "p_hit_target",
+    ]
     # lead: 160 / 0.3 -> 534 in the expected-value plan
     assert lines[1].split()[:3] == ["lead", "30.0%", "534"]
     assert "\n" not in sentence
-    p = expected["probability"].iloc[0]
+    p = expected["p_hit_target"].iloc[0]
     assert sentence == (
         f"The expected-value plan (534 deals at lead) reaches 1,000,000 with probability "
         f"{p:.0%}; needed_for_confidence ({expected['needed_for_confidence'].iloc[0]:,} at "

@@ -142,7 +142,7 @@ def test_win_rate_by_hand_with_mapping():
     # 2 won of 3 closed, counted by hand
     assert res["won"].tolist() == [2]
     assert res["lost"].tolist() == [1]
-    assert res["rate"].tolist() == pytest.approx([2 / 3])
+    assert res["win_rate"].tolist() == pytest.approx([2 / 3])
 
 
 def test_unknown_role_is_an_error_with_a_hint():
@@ -197,7 +197,7 @@ def test_maven_crm_with_one_mapping_equals_plain_pandas(shared_data):
     res = fk.win_rate(deals, by="sales_agent", columns=cols)
     closed = raw[raw["deal_stage"].isin(["Won", "Lost"])]
     expected = closed.groupby("sales_agent")["deal_stage"].apply(lambda s: (s == "Won").mean())
-    got = res.set_index("sales_agent")["rate"]
+    got = res.set_index("sales_agent")["win_rate"]
     pd.testing.assert_series_equal(
         got.sort_index(), expected.sort_index(), check_names=False, check_exact=False
     )

@@ -282,6 +282,50 @@ def test_row_order_does_not_matter(case, sample):
     pd.testing.assert_frame_equal(got, expected)
 
 
+#: Result-column spellings retired by the one vocabulary of results (docs/data-model.md,
+#: "One vocabulary of results"): each concept has one name in every result.
+RETIRED_COLUMNS = {
+    # won / closed is win_rate; a denominator of closed deals is closed
+    "rate": "win_rate (or response_rate, conversion)",
+    "rate_low": "win_rate_low",
+    "rate_high": "win_rate_high",
+    "denominator": "closed",
+    "closed_deals": "closed",
+    "n_closed": "closed",
+    "open_deals": "open",
+    "n_open": "open",
+    # the censoring-aware figure has the plain name, the naive one a qualifier
+    "median_adjusted": "median",
+    "median_closed": "naive_median",
+    "median_cycle": "naive_median_cycle",
+    # one name for the average won deal and for money totals ("value" + qualifier)
+    "avg_deal": "avg_won_deal",
+    "revenue": "won_value",
+    "revenue_per_lead": "won_value_per_lead",
+    "value_at_risk": "the amount column's name",
+    "total": "value",
+    # unit counts are named after the unit; steps are from_step / to_step
+    "count": "entities",
+    "next_step": "to_step",
+    # four meanings of "probability", four names
+    "probability": "win_probability, cumulative_win or p_hit_target",
+    "probability_low": "win_probability_low or cumulative_win_low",
+    "probability_high": "win_probability_high or cumulative_win_high",
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_result_columns_use_the_one_vocabulary(case, sample):
+    result = _run(case, case.tables(sample))
+    retired = {c: RETIRED_COLUMNS[c] for c in result.columns if c in RETIRED_COLUMNS}
+    assert not retired, f"{case.name} returns retired column names (use instead): {retired}"
+    # an interval column always sits beside the figure it bounds
+    for col in result.columns:
+        if isinstance(col, str) and col.endswith(("_low", "_high")):
+            base = col.rsplit("_", 1)[0]
+            assert base in result.columns, f"{case.name}: {col} without {base}"
+
+
 #: Public functions that read a table but are not data functions of the common checks,
 #: each with the reason and where it is checked instead.
 NOT_COMMON = {

@@ -57,7 +57,7 @@ def test_ui_export_with_pipelines():
         {"stage": "object", "pipeline": "object", "entered_at": "datetime64[ns]"}
     )
     pd.testing.assert_frame_equal(data.history, expected)
-    assert fk.win_rate(data.deals)["rate"].iloc[0] == 0.5
+    assert fk.win_rate(data.deals)["win_rate"].iloc[0] == 0.5
 
 
 def test_ui_export_without_metadata_infers_order_with_a_warning():

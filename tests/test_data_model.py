@@ -52,11 +52,11 @@ def test_pipeline_and_plan_agree_on_the_stage_win_probability(three):
     deals, history = three
     pipe = fk.pipeline(deals, STAGES, history=history, as_of=_day(30))
     # closed deals that reached demo or later: A (won, so every stage) and B -> 1/2
-    assert pipe.set_index("stage").loc["demo", "probability"] == pytest.approx(0.5)
+    assert pipe.set_index("stage").loc["demo", "win_probability"] == pytest.approx(0.5)
     plan = fk.plan(
         deals, 1_000, history=history, stages=STAGES, as_of=_day(30), period_end=_day(120)
     )
-    rates = plan.set_index("stage")["rate"]
+    rates = plan.set_index("stage")["conversion"]
     # P(won | demo) = rate(demo) * rate(offer), the product of the rates after it
     assert rates["demo"] * rates["offer"] == pytest.approx(0.5)
 
@@ -97,7 +97,7 @@ def test_an_open_deals_expected_close_date_is_not_an_observation(three):
         res = fk.pipeline(expected, STAGES, history=history)
     # as_of = latest observation: B's close on day 25; C created day 5 -> age 20 days
     demo = res.set_index("stage").loc["demo"]
-    assert demo["deals"] == 1
+    assert demo["open"] == 1
     assert demo["mean_age"] == pd.Timedelta(days=20)
 
 
@@ -169,7 +169,7 @@ def test_pipeline_is_independent_of_row_order_with_tied_entries(n_deals, data):
     counts = {s: 0 for s in STAGES}
     for i in open_ids:
         counts[expected.get(i, "lead")] += 1
-    assert a.set_index("stage")["deals"].to_dict() == counts
+    assert a.set_index("stage")["open"].to_dict() == counts
 
 
 def test_coverage_on_maven_is_unknown_not_drying_up(shared_data):
@@ -197,7 +197,7 @@ def test_coverage_on_maven_is_unknown_not_drying_up(shared_data):
     ):
         res = fk.coverage(deals, 1_000_000, columns=cols)
     row = res.iloc[0]
-    assert row["open_deals"] == int(is_open.sum())
+    assert row["open"] == int(is_open.sum())
     assert row["open_no_amount"] == int(is_open.sum())
     assert np.isnan(row["open_value"])
     assert row["verdict"].startswith("unknown:")
@@ -221,7 +221,7 @@ def test_channel_yield_counts_won_deals_without_an_amount():
     row = res.iloc[0]
     # 4 leads, 2 wins (one of unknown value): cost per won 40 / 2, not 40 / 1
     assert (row["leads"], row["won"], row["won_no_amount"]) == (4, 2, 1)
-    assert row["revenue"] == 100.0
+    assert row["won_value"] == 100.0
     assert row["avg_won_deal"] == 100.0
     assert row["cost_per_won"] == 20.0
     assert row["cost_per_lead"] == 10.0
@@ -258,7 +258,7 @@ def test_amounts_of_different_currencies_are_never_added(three):
     with pytest.raises(InvalidDataError, match="holds 2 currencies"):
         fk.win_rate(mixed, weighted=True)
     # counting deals needs no currency; grouping by it gives one answer per currency
-    assert fk.win_rate(mixed)["rate"].tolist() == [0.5]
+    assert fk.win_rate(mixed)["win_rate"].tolist() == [0.5]
     res = fk.deal_size(mixed, by="currency")
     # the only won deal (100) is in EUR
     assert res.set_index("currency").loc["EUR", "mean"] == 100.0

@@ -52,25 +52,25 @@ def deals():
 def test_win_rate_closed_by_hand(deals):
     res = fk.win_rate(deals)
     # won 2 (ids 1, 3), lost 2 (2, 6), open 2 -> 2 / 4
-    assert res.loc[0, ["won", "lost", "open", "denominator"]].tolist() == [2, 2, 2, 4]
-    assert res.loc[0, "rate"] == 0.5
+    assert res.loc[0, ["won", "lost", "open", "closed"]].tolist() == [2, 2, 2, 4]
+    assert res.loc[0, "win_rate"] == 0.5
     ref = stats.binomtest(2, 4).proportion_ci(method="wilson")
-    assert np.isclose(res.loc[0, "rate_low"], ref.low)
-    assert np.isclose(res.loc[0, "rate_high"], ref.high)
+    assert np.isclose(res.loc[0, "win_rate_low"], ref.low)
+    assert np.isclose(res.loc[0, "win_rate_high"], ref.high)
     assert res.loc[0, "basis"] == "closed"
     assert isinstance(res.index, pd.RangeIndex)
     assert res["won"].dtype == np.int64
-    assert res["rate"].dtype == np.float64
+    assert res["win_rate"].dtype == np.float64
 
 
 def test_win_rate_created_and_weighted_by_hand(deals):
     res = fk.win_rate(deals, basis="created")
-    assert res.loc[0, "denominator"] == 6
-    assert np.isclose(res.loc[0, "rate"], 2 / 6)
+    assert res.loc[0, ["closed", "open"]].sum() == 6  # the denominator: every deal
+    assert np.isclose(res.loc[0, "win_rate"], 2 / 6)
     w = fk.win_rate(deals, weighted=True)
     # won value 100 + 300 = 400, closed value 400 + 50 + 10 = 460
-    assert np.isclose(w.loc[0, "denominator"], 460.0)
-    assert np.isclose(w.loc[0, "rate"], 400 / 460)
+    assert w.loc[0, "closed"] == 4  # a count of deals, not of money
+    assert np.isclose(w.loc[0, "win_rate"], 400 / 460)
     assert w.loc[0, "basis"] == "closed (weighted by amount)"
     # Kish effective n = 460^2 / (100^2 + 50^2 + 300^2 + 10^2)
     n_eff = 460**2 / (100**2 + 50**2 + 300**2 + 10**2)
@@ -80,8 +80,8 @@ def test_win_rate_created_and_weighted_by_hand(deals):
     p = 400 / 460
     centre = (p + z**2 / (2 * n_eff)) / (1 + z**2 / n_eff)
     half = z / (1 + z**2 / n_eff) * np.sqrt(p * (1 - p) / n_eff + z**2 / (4 * n_eff**2))
-    assert np.isclose(w.loc[0, "rate_low"], centre - half)
-    assert np.isclose(w.loc[0, "rate_high"], centre + half)
+    assert np.isclose(w.loc[0, "win_rate_low"], centre - half)
+    assert np.isclose(w.loc[0, "win_rate_high"], centre + half)
 
 
 def test_win_rate_by_group_by_hand(deals):
@@ -134,8 +134,8 @@ def test_properties_order_groups_inputs(df, rnd):
     before = df.copy()
     shuffled = df.sample(frac=1, random_state=rnd.randint(0, 10**6))
     sums = {
-        fk.win_rate: ["won", "lost", "open", "denominator"],
-        fk.deal_size: ["n", "total"],
+        fk.win_rate: ["won", "lost", "open", "closed"],
+        fk.deal_size: ["n", "value"],
         fk.sales_cycle: ["n", "n_other", "open"],
     }
     for func, columns in sums.items():
@@ -157,15 +157,14 @@ def test_properties_order_groups_inputs(df, rnd):
 # ----------------------------------------------------------------------------
 def test_deal_size_by_hand(deals):
     res = fk.deal_size(deals)
-    # won amounts 100, 300: mean 200, median 200, p25 150, p75 250, total 400
-    assert res.loc[0, ["n", "mean", "median", "p25", "p75", "total"]].tolist() == [
-        2,
-        200.0,
-        200.0,
-        150.0,
-        250.0,
-        400.0,
-    ]
+    # won amounts 100, 300: mean 200, p10 120, p25 150, median 200, p75 250, p90 280,
+    # value 400 (linear interpolation between the two)
+    assert list(res.columns) == [
+        "outcome", "n", "mean", "p10", "p25", "median", "p75", "p90", "value"
+    ]  # fmt: skip
+    assert res.loc[0, ["n", "mean", "p10", "p25", "median", "p75", "p90", "value"]].tolist() == [
+        2, 200.0, 120.0, 150.0, 200.0, 250.0, 280.0, 400.0
+    ]  # fmt: skip
     closed = fk.deal_size(deals, outcome="closed", by="channel")
     # ads: closed 100, 50 -> mean 75; seo: 300, 10 -> mean 155
     assert closed["channel"].tolist() == ["ads", "seo"]
@@ -204,7 +203,7 @@ def test_empty_group_gives_nan_not_error(deals):
     row = res[res["stage"] == "contact"].iloc[0]
     assert row["n"] == 0
     assert np.isnan(row["mean"])
-    assert row["total"] == 0.0
+    assert row["value"] == 0.0
 
 
 # ----------------------------------------------------------------------------
@@ -241,7 +240,7 @@ def test_censoring_aware_median_by_hand(deals):
     assert curve["at_risk"].tolist() == [6, 4, 3]
     assert curve["won"].tolist() == [1, 0, 1]
     assert curve["lost"].tolist() == [1, 1, 0]
-    assert np.allclose(curve["probability"], [1 / 6, 1 / 6, 2 / 6])
+    assert np.allclose(curve["cumulative_win"], [1 / 6, 1 / 6, 2 / 6])
 
 
 def test_as_of_censors_later_closes_and_leaves_out_later_creations(deals):
@@ -295,14 +294,14 @@ def test_win_curve_matches_lifelines_aalen_johansen(rng):
         ajf.fit(dur, code, event_of_interest=1)
     ref = ajf.cumulative_density_.iloc[:, 0]
     t = (curve["t"] / D).to_numpy()
-    assert np.allclose(curve["probability"], ref.loc[t].to_numpy())
+    assert np.allclose(curve["cumulative_win"], ref.loc[t].to_numpy())
     ci = ajf.confidence_interval_
     lo_ref = ci.iloc[:, 0].loc[t].to_numpy()  # lifelines names its lower bound "upper"
     hi_ref = ci.iloc[:, 1].loc[t].to_numpy()
     ok = ~np.isnan(lo_ref)  # lifelines gives NaN where every deal at risk closes
     assert ok.sum() > 10
-    assert np.allclose(curve["probability_low"][ok], lo_ref[ok])
-    assert np.allclose(curve["probability_high"][ok], hi_ref[ok])
+    assert np.allclose(curve["cumulative_win_low"][ok], lo_ref[ok])
+    assert np.allclose(curve["cumulative_win_high"][ok], hi_ref[ok])
 
 
 def test_censoring_aware_median_matches_lifelines(rng):
@@ -327,6 +326,61 @@ def test_censoring_aware_median_matches_lifelines(rng):
         assert got == expected * D
         naive = np.median(dur[code == 1])
         assert res.loc[res["segment"] == seg, "naive_median"].iloc[0] == naive * D
+
+
+@pytest.mark.parametrize("ci", [0.95, 0.8])
+def test_median_interval_inverts_lifelines_cif_interval(rng, ci):
+    # the interval of sales_cycle's median, from lifelines' pointwise CIF interval: the
+    # first t where the upper bound reaches F(t_max) / 2, and where the lower bound does
+    lifelines = _lifelines_or_skip()
+    df = random_deals(rng, n=600, groups=True)
+    as_of = pd.Timestamp("2025-08-01")
+    df = df[df["created_at"] <= as_of]
+    res = fk.sales_cycle(df, by="segment", as_of=as_of, ci=ci)
+    curve = fk.win_curve(df, by="segment", as_of=as_of, ci=ci)
+    for seg, sub in df.groupby("segment"):
+        closed_by = sub["closed_at"].notna() & (sub["closed_at"] <= as_of)
+        end = sub["closed_at"].where(closed_by, as_of)
+        dur = ((end - sub["created_at"]) / D).to_numpy()
+        code = np.where(closed_by, np.where(sub["status"] == "won", 1, 2), 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ajf = lifelines.AalenJohansenFitter(calculate_variance=True, alpha=1 - ci)
+            ajf.fit(dur, code, event_of_interest=1)
+        cif = ajf.cumulative_density_.iloc[:, 0]
+        bounds = ajf.confidence_interval_
+        low_curve = bounds.iloc[:, 0].fillna(cif)  # NaN where the bound collapses onto F
+        high_curve = bounds.iloc[:, 1].fillna(cif)
+        level = cif.iloc[-1] / 2
+
+        def first_at(curve, level=level):
+            hit = curve.to_numpy() >= level - 1e-12
+            return curve.index[np.argmax(hit)] * D if hit.any() else pd.NaT
+
+        row = res[res["segment"] == seg].iloc[0]
+        assert row["median_low"] == first_at(high_curve)
+        expected_high = first_at(low_curve)
+        assert (pd.isna(row["median_high"]) and pd.isna(expected_high)) or (
+            row["median_high"] == expected_high
+        )
+        assert row["median_low"] <= row["median"]
+        # the win curve carries the same pointwise interval at the same level
+        mine = curve[curve["segment"] == seg]
+        t = (mine["t"] / D).to_numpy()
+        ok = ~bounds.iloc[:, 0].loc[t].isna().to_numpy()
+        assert np.allclose(mine["cumulative_win_low"][ok], bounds.iloc[:, 0].loc[t][ok])
+
+
+def test_narrower_level_gives_a_narrower_median_interval(rng):
+    df = random_deals(rng, n=600)
+    as_of = pd.Timestamp("2025-08-01")
+    df = df[df["created_at"] <= as_of]
+    wide = fk.sales_cycle(df, as_of=as_of, ci=0.99).iloc[0]
+    narrow = fk.sales_cycle(df, as_of=as_of, ci=0.5).iloc[0]
+    assert wide["median_low"] <= narrow["median_low"] <= narrow["median"]
+    assert narrow["median"] <= narrow["median_high"] <= wide["median_high"]
+    with pytest.raises(InvalidParameterError, match="'ci'"):
+        fk.sales_cycle(df, as_of=as_of, ci=1.5)
 
 
 def test_closed_outcome_is_one_minus_kaplan_meier(rng):
@@ -406,15 +460,15 @@ def test_pipeline_with_history_by_hand(deals, history):
     # every stage): contact (the first stage): 1 won, 2 lost, 3 won, 6 lost -> 2/4;
     # proposal or later: 1 (won), 3 (won), 6 (lost; reached proposal) -> 2/3
     assert res["stage"].tolist() == ["contact", "proposal"]
-    assert res["deals"].tolist() == [1, 1]
+    assert res["open"].tolist() == [1, 1]
     assert res["value"].tolist() == [80.0, 20.0]
-    assert res["closed_deals"].tolist() == [4, 3]
-    assert np.allclose(res["probability"], [2 / 4, 2 / 3])
+    assert res["closed"].tolist() == [4, 3]
+    assert np.allclose(res["win_probability"], [2 / 4, 2 / 3])
     assert np.allclose(res["weighted_value"], [80 / 2, 40 / 3])
     assert res["mean_age"].tolist() == [40 * D, 30 * D]
     lo, hi = stats.binomtest(2, 4).proportion_ci(method="wilson")
-    assert np.isclose(res.loc[0, "probability_low"], lo)
-    assert np.isclose(res.loc[0, "probability_high"], hi)
+    assert np.isclose(res.loc[0, "win_probability_low"], lo)
+    assert np.isclose(res.loc[0, "win_probability_high"], hi)
 
 
 def test_pipeline_history_after_as_of_is_ignored(deals, history):
@@ -422,9 +476,9 @@ def test_pipeline_history_after_as_of_is_ignored(deals, history):
     res = fk.pipeline(deals, ["contact", "proposal"], history=history, as_of="2025-02-06")
     # open: 4 contact; 5 proposal; 6 proposal. closed by day 36: 1 won, 2 lost, 3 won;
     # contact: all three -> 2/3; proposal or later: 1, 3 (won) -> 2/2
-    assert res["deals"].tolist() == [1, 2]
-    assert res["closed_deals"].tolist() == [3, 2]
-    assert np.allclose(res["probability"], [2 / 3, 1.0])
+    assert res["open"].tolist() == [1, 2]
+    assert res["closed"].tolist() == [3, 2]
+    assert np.allclose(res["win_probability"], [2 / 3, 1.0])
 
 
 def test_pipeline_stage_on_as_of_comes_from_history(deals, history):
@@ -433,10 +487,10 @@ def test_pipeline_stage_on_as_of_comes_from_history(deals, history):
     # contact: 4, 6 -> 80 + 10; proposal: 3, 5 -> 300 + 20
     # closed by day 33: 1 (won; contact, proposal), 2 (lost; contact)
     res = fk.pipeline(deals, ["contact", "proposal"], history=history, as_of="2025-02-03")
-    assert res["deals"].tolist() == [2, 2]
+    assert res["open"].tolist() == [2, 2]
     assert res["value"].tolist() == [90.0, 320.0]
-    assert res["closed_deals"].tolist() == [2, 1]
-    assert np.allclose(res["probability"], [0.5, 1.0])
+    assert res["closed"].tolist() == [2, 1]
+    assert np.allclose(res["win_probability"], [0.5, 1.0])
     # without history, deal 6 sits at the stage of the deal table (proposal)
     plain = fk.pipeline(deals, ["contact", "proposal"], as_of="2025-02-03")
     assert plain["value"].tolist() == [80.0, 330.0]
@@ -446,10 +500,10 @@ def test_pipeline_mapping_and_no_probabilities(deals):
     res = fk.pipeline(deals, probabilities={"contact": 0.2, "proposal": 0.5})
     assert res["stage"].tolist() == ["contact", "proposal"]  # sorted when stages is None
     assert np.allclose(res["weighted_value"], [16.0, 10.0])
-    assert res["probability_low"].isna().all()
+    assert res["win_probability_low"].isna().all()
     plain = fk.pipeline(deals, ["proposal", "contact", "won"])
     assert plain["stage"].tolist() == ["proposal", "contact", "won"]
-    assert plain["deals"].tolist() == [1, 1, 0]
+    assert plain["open"].tolist() == [1, 1, 0]
     assert plain["weighted_value"].isna().all()
 
 
@@ -460,7 +514,7 @@ def test_pipeline_errors(deals):
         fk.pipeline(deals, probabilities={"contact": 1.2, "proposal": 0.5})
     with pytest.warns(FunnelkitWarning, match="open at a stage not in stages"):
         res = fk.pipeline(deals, ["proposal"])
-    assert res["deals"].tolist() == [1]
+    assert res["open"].tolist() == [1]
     with pytest.raises(ColumnNotFoundError, match=r"entered=.*history"):
         fk.pipeline(deals, history=pd.DataFrame({"deal_id": [1], "stage": ["x"], "at": [1]}))
 
@@ -473,9 +527,9 @@ def test_sales_velocity_by_hand(deals):
     # open 2, win rate 2/4, avg won deal 200, cycle (sales_cycle's median) 10 days
     # velocity = 2 * 0.5 * 200 / 10 = 20 per day
     row = res.iloc[0]
-    assert (row["open_deals"], row["closed_deals"]) == (2, 4)
+    assert (row["open"], row["closed"]) == (2, 4)
     assert row["win_rate"] == 0.5
-    assert row["avg_deal"] == 200.0
+    assert row["avg_won_deal"] == 200.0
     assert row["cycle"] == 10 * D
     assert np.isclose(row["velocity"], 20.0)
 
@@ -596,14 +650,14 @@ def test_channel_yield_by_hand(deals):
     # ads: leads 3, won 1 (100); seo: leads 3, won 1 (300); tv: only costs
     assert res["channel"].tolist() == ["seo", "ads", "tv"]
     assert res["leads"].tolist() == [3, 3, 0]
-    assert res["revenue"].tolist() == [300.0, 100.0, 0.0]
-    assert np.allclose(res["conversion"][:2], [1 / 3, 1 / 3])
-    assert np.allclose(res["revenue_per_lead"][:2], [100.0, 100 / 3])
+    assert res["won_value"].tolist() == [300.0, 100.0, 0.0]
+    assert np.allclose(res["lead_to_won"][:2], [1 / 3, 1 / 3])
+    assert np.allclose(res["won_value_per_lead"][:2], [100.0, 100 / 3])
     assert res["cost"].tolist() == [150.0, 50.0, 5.0]
     assert np.allclose(res["cost_per_lead"][:2], [50.0, 50 / 3])
     assert np.allclose(res["cost_per_won"][:2], [150.0, 50.0])
     assert np.allclose(res["roi"], [1.0, 1.0, -1.0])
-    assert np.isnan(res.loc[2, "conversion"])
+    assert np.isnan(res.loc[2, "lead_to_won"])
     plain = fk.channel_yield(deals)
     assert "cost" not in plain.columns
     assert plain["avg_won_deal"].tolist() == [300.0, 100.0]
@@ -671,7 +725,7 @@ def test_status_spelling_hint(deals):
     ):
         fk.win_rate(caps)
     res = fk.win_rate(caps, won="Won", lost="Lost")
-    assert res.loc[0, "rate"] == 0.5
+    assert res.loc[0, "win_rate"] == 0.5
     with pytest.raises(InvalidParameterError, match="'lost' parameter"):
         fk.win_rate(deals, won="x", lost="x")
 
@@ -738,15 +792,15 @@ def test_maven_crm_against_plain_pandas(shared_data):
     n_lost = (raw["deal_stage"] == "Lost").sum()
     wr = fk.win_rate(raw, **keys)
     assert (wr.loc[0, "won"], wr.loc[0, "lost"], wr.loc[0, "open"]) == (4238, 2473, 2089)
-    assert np.isclose(wr.loc[0, "rate"], n_won / (n_won + n_lost))
-    assert round(wr.loc[0, "rate"], 4) == 0.6315  # the figure quoted for this dataset
+    assert np.isclose(wr.loc[0, "win_rate"], n_won / (n_won + n_lost))
+    assert round(wr.loc[0, "win_rate"], 4) == 0.6315  # the figure quoted for this dataset
 
     size = fk.deal_size(raw, amount="close_value", **keys)
     won_values = raw.loc[raw["deal_stage"] == "Won", "close_value"]
     assert size.loc[0, "n"] == len(won_values)
     assert np.isclose(size.loc[0, "mean"], won_values.mean())
     assert np.isclose(size.loc[0, "median"], won_values.median())
-    assert np.isclose(size.loc[0, "total"], won_values.sum())
+    assert np.isclose(size.loc[0, "value"], won_values.sum())
 
     # Prospecting rows have no engage date: left out of the cycle with a warning
     with pytest.warns(FunnelkitWarning, match="left out 500 of 8,800 rows .*no created date"):
@@ -817,7 +871,7 @@ def test_result_dtypes(deals):
     assert wc["t"].dtype == "timedelta64[ns]"
     assert wc["at_risk"].dtype == np.int64
     pl = fk.pipeline(deals, ["contact", "proposal"])
-    assert pl["deals"].dtype == np.int64
+    assert pl["open"].dtype == np.int64
     assert pl["mean_age"].dtype == "timedelta64[ns]"
     lb = fk.leaderboard(deals)
     assert lb["rank"].dtype == np.int64
@@ -850,11 +904,11 @@ def test_more_error_and_warning_paths(deals, history):
     no_stage = deals.assign(stage=[None, "contact", "proposal", None, "proposal", "proposal"])
     with pytest.warns(FunnelkitWarning, match="left out 1 of 6 rows because they are open and"):
         res = fk.pipeline(no_stage)  # deal 1 is won: its missing stage does not matter
-    assert res["deals"].sum() == 1
+    assert res["open"].sum() == 1
     no_amount = deals.assign(amount=[100.0, 50.0, 300.0, np.nan, 20.0, 10.0])
     with pytest.warns(FunnelkitWarning, match="open and have no amount"):
         res = fk.pipeline(no_amount, ["contact", "proposal"])
-    assert res["deals"].tolist() == [1, 1]
+    assert res["open"].tolist() == [1, 1]
     # the contact deal's amount is unknown: its value is unknown, not 0
     assert np.isnan(res["value"].iloc[0])
     assert res["value"].iloc[1] == 20.0
@@ -869,7 +923,7 @@ def test_more_error_and_warning_paths(deals, history):
     no_created = deals.assign(created_at=deals["created_at"].where(deals.index != 3))
     with pytest.warns(FunnelkitWarning, match=r"no created date \(left out of mean_age\)"):
         res = fk.pipeline(no_created, ["contact", "proposal"], as_of="2025-03-01")
-    assert res["deals"].tolist() == [1, 1]
+    assert res["open"].tolist() == [1, 1]
     assert pd.isna(res.loc[0, "mean_age"])
     costs = pd.DataFrame({"channel": ["ads", "seo"], "cost": [np.nan, 5.0]})
     with pytest.warns(FunnelkitWarning, match=r"costs\['cost'\] is null"):

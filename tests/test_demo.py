@@ -45,7 +45,7 @@ def test_demo_win_rate_by_channel_matches_plain_pandas(demo_run):
     for _, row in table.iterrows():
         won, n = expected.loc[row["channel"]]
         assert row["won"] == won
-        assert row["rate"] == pytest.approx(won / n)
+        assert row["win_rate"] == pytest.approx(won / n)
     assert "Win rate by channel" in text
 
 
@@ -134,11 +134,11 @@ def test_demo_deal_tables_match_plain_pandas(demo_tables):
     spend = sample.costs.groupby("channel")["cost"].sum()
     assert np.allclose(cy["cost"], spend.loc[cy["channel"]].to_numpy())
     revenue = deals[deals["status"] == "won"].groupby("channel")["amount"].sum()
-    assert np.allclose(cy["revenue"], revenue.loc[cy["channel"]].to_numpy())
+    assert np.allclose(cy["won_value"], revenue.loc[cy["channel"]].to_numpy())
     assert demo_tables["Rep leaderboard"]["deals"].sum() == len(deals)
     pl = demo_tables["Open pipeline by stage"]
     assert pl["stage"].tolist() == list(sample.stages)
-    assert pl["deals"].sum() == (deals["status"] == "open").sum()
+    assert pl["open"].sum() == (deals["status"] == "open").sum()
     conv = demo_tables["Stage-to-stage conversion"]
     # plain pandas: deals whose history reaches each stage, or a later one
     order = {s: i for i, s in enumerate(sample.stages)}

@@ -24,7 +24,7 @@ from tests.test_common import CASES
 #: Functions whose answer on 0 rows is a real one-row answer, not an empty table.
 ONE_ROW_ANSWER = {
     # the chance of hitting the target with the open pipeline: with no open deal, 0
-    "target_probability": "probability",
+    "target_probability": "p_hit_target",
 }
 
 #: Public callables that do not read a data table.

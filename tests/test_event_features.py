@@ -826,7 +826,7 @@ def test_next_events_dropped_by_hand():
     assert res["entities"].tolist() == [2, 1]
     np.testing.assert_allclose(res["share"], [2 / 3, 1 / 3])
     np.testing.assert_allclose(res["cumulative_share"], [2 / 3, 1])
-    assert res["total"].tolist() == [3, 3]
+    assert res["entities_studied"].tolist() == [3, 3]
     assert res["event_1"].tolist() == ["pricing", None]
     assert res["step"].tolist() == ["cart", "cart"]
     # depth 1, top 1

@@ -293,7 +293,7 @@ def test_median_time_and_time_to_convert_by_hand():
     assert res.loc[1, "median_time"] == pd.Timedelta(days=3.5)
     ttc = fk.time_to_convert(df, ["visit", "signup"])
     days = pd.Timedelta(days=1)
-    assert ttc.loc[0, "count"] == 4
+    assert ttc.loc[0, "entities"] == 4
     # mean 18 / 4; linear quantiles: p10 at 0.3 -> 1 + 0.3 * 2, p25 at 0.75 -> 1 + 0.75 * 2,
     # p75 at 2.25 -> 4 + 0.25 * 6, p90 at 2.7 -> 4 + 0.7 * 6
     assert ttc.loc[0, "mean"] == 4.5 * days
@@ -305,12 +305,57 @@ def test_median_time_and_time_to_convert_by_hand():
     assert ttc[["from_step", "to_step"]].iloc[0].tolist() == ["visit", "signup"]
 
 
+def median_interval_ref(values, ci):
+    """Order-statistic interval of a median, by explicit coverage sums (slow, obvious).
+
+    The widest-k search: the largest k whose interval [x_(k), x_(n-k+1)] has
+    coverage P(k <= B <= n - k) >= ci for B ~ Binomial(n, 1/2).
+    """
+    x = np.sort(np.asarray(values))
+    n = len(x)
+    best = None
+    for k in range(1, n // 2 + 1):
+        coverage = sum(math.comb(n, b) for b in range(k, n - k + 1)) / 2**n
+        if coverage >= ci:
+            best = k
+    if best is None:
+        return pd.NaT, pd.NaT
+    return x[best - 1], x[n - best]
+
+
+@pytest.mark.parametrize("ci", [0.95, 0.8])
+def test_time_to_convert_median_interval_is_two_order_statistics(ci):
+    rng = np.random.default_rng(5)
+    rows = []
+    for user in range(300):
+        rows.append((user, 0, "visit"))
+        if user % 5:  # 240 converters, in three segments of different sizes
+            rows.append((user, int(rng.integers(1, 10 * DAY)), "signup"))
+    df = log(rows)
+    df["segment"] = np.where(df["user_id"] < 20, "tiny", np.where(df["user_id"] < 120, "a", "b"))
+    res = fk.time_to_convert(df, ["visit", "signup"], by="segment", ci=ci)
+    ent = fk.funnel_entities(df, ["visit", "signup"], by="segment")
+    for _, row in res.iterrows():
+        mine = ent[(ent["segment"] == row["segment"]) & (ent["reached"] == 2)]
+        dur = ((mine["signup"] - mine["visit"]) / pd.Timedelta(1, "ns")).astype(np.int64)
+        low, high = median_interval_ref(dur.to_numpy(), ci)
+        assert row["entities"] == len(dur)
+        assert row["median_low"] == pd.Timedelta(low, "ns")
+        assert row["median_high"] == pd.Timedelta(high, "ns")
+        assert row["median_low"] <= row["median"] <= row["median_high"]
+    # too few converters for any interval at that level: NaT, never a made-up bound
+    two = log([(1, 0, "visit"), (1, DAY, "signup"), (2, 0, "visit"), (2, 2 * DAY, "signup")])
+    few = fk.time_to_convert(two, ["visit", "signup"], ci=0.95)
+    assert pd.isna(few.loc[0, "median_low"])
+    assert pd.isna(few.loc[0, "median_high"])
+
+
 def test_time_to_convert_steps():
     df, _ = small_case()
     res = fk.time_to_convert(df, BENCH_STEPS, window="7D", from_step="signup", to_step="demo")
     # entities reaching demo: #1 (10 s), #3 (0 s), #11 (signup@2 -> demo@3: 1 s),
     # #13 (0 s), #15 (signup@11d -> demo@12d), #16 (1 s)
-    assert res.loc[0, "count"] == 6
+    assert res.loc[0, "entities"] == 6
     assert res.loc[0, "median"] == pd.Timedelta(seconds=1)
     assert res.loc[0, "p90"] == pd.Timedelta(seconds=10 + 0.5 * (DAY - 10))
     with pytest.raises(fk.InvalidParameterError, match=r"to_step.*after from_step"):
@@ -498,7 +543,7 @@ def test_conversion_and_time_to_convert_match_reference(df, steps, window, order
             seg = row["seg"]
             mine = ref[ref["seg"].isna()] if pd.isna(seg) else ref[ref["seg"] == seg]
             d = (mine[labels[-1]] - mine[labels[0]]).dropna().to_numpy().view("int64").tolist()
-            assert row["count"] == len(d)
+            assert row["entities"] == len(d)
             names = ["p10", "p25", "median", "p75", "p90"]
             for name, q in zip(names, [0.1, 0.25, 0.5, 0.75, 0.9], strict=True):
                 exp = quantile_ref(d, q)
@@ -708,7 +753,7 @@ def test_olist_funnel_matches_plain_pandas(shared_data):
         assert res["origin"].isna().any() == mql["origin"].isna().any()
     ttc = fk.time_to_convert(events, ["mql", "won"], entity="mql_id")
     d = delay[delay >= pd.Timedelta(0)]
-    assert ttc.loc[0, "count"] == len(d)
+    assert ttc.loc[0, "entities"] == len(d)
     assert ttc.loc[0, "median"] == d.median()
 
 

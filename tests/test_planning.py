@@ -80,11 +80,11 @@ def test_hand_checked_plan():
     # lead = 160 / 0.3 = 533.3 -> 534
     assert res["stage"].tolist() == ["lead", "qualified", "opportunity", "won"]
     assert res["needed"].tolist() == [534, 160, 80, 20]
-    np.testing.assert_array_equal(res["rate"].to_numpy(), [0.3, 0.5, 0.25, np.nan])
-    assert list(res.columns) == ["stage", "rate", "needed", "probability"]
+    np.testing.assert_array_equal(res["conversion"].to_numpy(), [0.3, 0.5, 0.25, np.nan])
+    assert list(res.columns) == ["stage", "conversion", "needed", "p_hit_target"]
     assert res["needed"].dtype == np.int64
-    assert res["rate"].dtype == np.float64
-    assert res["probability"].dtype == np.float64
+    assert res["conversion"].dtype == np.float64
+    assert res["p_hit_target"].dtype == np.float64
     assert isinstance(res.index, pd.RangeIndex)
 
 
@@ -144,7 +144,7 @@ def test_stage_rates_from_a_real_stage_conversion_result():
     # lead -> demo 2 / 4, demo -> offer 1 / 2; offer is the opportunity stage
     res = fk.deals_needed(1000, deal_size=100, win_rate=0.5, stage_rates=conv)
     assert res["stage"].tolist() == ["lead", "demo", "opportunity", "won"]
-    np.testing.assert_array_equal(res["rate"].to_numpy(), [0.5, 0.5, 0.5, np.nan])
+    np.testing.assert_array_equal(res["conversion"].to_numpy(), [0.5, 0.5, 0.5, np.nan])
     assert res["needed"].tolist() == [80, 40, 20, 10]
 
 
@@ -170,7 +170,7 @@ def test_binomial_thresholds_match_scipy(target, size, win, rates, conf):
         p = math.prod(chain[i:]) if i < len(chain) else 1.0
         expected = smallest_n(lambda n, p=p: stats.binom.sf(wins - 1, n, p), conf, start=wins)
         assert row["needed_for_confidence"] == expected, row["stage"]
-        assert row["probability"] == pytest.approx(stats.binom.sf(wins - 1, row["needed"], p))
+        assert row["p_hit_target"] == pytest.approx(stats.binom.sf(wins - 1, row["needed"], p))
 
 
 def test_expected_value_plan_hits_only_about_half_the_time():
@@ -183,7 +183,7 @@ def test_expected_value_plan_hits_only_about_half_the_time():
     )
     # 80 wins needed; the median of a binomial sits at its mean, so the plan that
     # expects exactly 80 wins reaches them only a little over half the time
-    assert 0.45 < res["probability"].iloc[0] < 0.6
+    assert 0.45 < res["p_hit_target"].iloc[0] < 0.6
     assert (res["needed_for_confidence"] >= res["needed"]).all()
 
 
@@ -205,7 +205,7 @@ def test_single_uncertain_rate_matches_scipy_betabinom(win, count, wins):
     # Latin hypercube over 20,000 draws: within one deal of the exact threshold
     assert abs(opp["needed_for_confidence"] - ref_n) <= 1
     exact_p = stats.betabinom.sf(wins - 1, opp["needed"], a, b)
-    assert opp["probability"] == pytest.approx(exact_p, abs=0.005)
+    assert opp["p_hit_target"] == pytest.approx(exact_p, abs=0.005)
 
 
 def test_two_uncertain_rates_against_quadrature():
@@ -228,7 +228,7 @@ def test_two_uncertain_rates_against_quadrature():
         rate_counts={"lead": m1, "opportunity": m2},
     )
     lead = res.iloc[0]
-    assert lead["probability"] == pytest.approx(prob(lead["needed"]), abs=0.01)
+    assert lead["p_hit_target"] == pytest.approx(prob(lead["needed"]), abs=0.01)
     lo = smallest_n(prob, 0.9, start=int(lead["needed_for_confidence"] * 0.97))
     assert abs(lead["needed_for_confidence"] - lo) <= max(1, round(0.01 * lo))
 
@@ -276,7 +276,7 @@ def test_deal_sizes_against_exact_wins_needed_distribution():
     res = fk.deals_needed(target, win_rate=win, deal_sizes=sizes, confidence=0.8)
     opp, won = res.iloc[0], res.iloc[1]
     # stated tolerance: 20,000 draws, standard error <= 0.0035 -> allow 0.012
-    assert opp["probability"] == pytest.approx(prob(opp["needed"]), abs=0.012)
+    assert opp["p_hit_target"] == pytest.approx(prob(opp["needed"]), abs=0.012)
     ref = smallest_n(prob, 0.8)
     assert abs(opp["needed_for_confidence"] - ref) <= max(1, round(0.02 * ref))
     cdf = np.cumsum([pmf.get(m, 0.0) for m in range(max(pmf) + 1)])
@@ -306,7 +306,7 @@ def test_normal_approximation_for_many_wins_agrees_with_simulation(monkeypatch):
     np.testing.assert_allclose(
         approx["needed_for_confidence"], simulated["needed_for_confidence"], rtol=0.005
     )
-    np.testing.assert_allclose(approx["probability"], simulated["probability"], atol=0.012)
+    np.testing.assert_allclose(approx["p_hit_target"], simulated["p_hit_target"], atol=0.012)
 
 
 def test_seeded_reproducibility():
@@ -393,7 +393,7 @@ def test_target_probability_grows_with_n_and_win_rate(n1, n2, w1, w2, target):
     (n_lo, n_hi), (w_lo, w_hi) = sorted([n1, n2]), sorted([w1, w2])
 
     def p(n, w):
-        return fk.target_probability(target, n=n, win_rate=w, deal_size=1.0)["probability"][0]
+        return fk.target_probability(target, n=n, win_rate=w, deal_size=1.0)["p_hit_target"][0]
 
     assert p(n_lo, w_lo) <= p(n_hi, w_lo) + 1e-12
     assert p(n_lo, w_lo) <= p(n_lo, w_hi) + 1e-12
@@ -511,7 +511,7 @@ def test_inputs_are_not_modified():
 # ----------------------------------------------------------------------------
 def test_new_opportunities_exact_binomial():
     res = fk.target_probability(1_000_000, n=100, win_rate=0.2, deal_size=50_000)
-    assert res.loc[0, "probability"] == pytest.approx(stats.binom.sf(19, 100, 0.2))
+    assert res.loc[0, "p_hit_target"] == pytest.approx(stats.binom.sf(19, 100, 0.2))
     assert res.loc[0, "method"] == "exact"
     assert res.loc[0, "std_error"] == 0.0
     assert res.loc[0, "expected_wins"] == pytest.approx(20.0)
@@ -522,11 +522,11 @@ def test_new_opportunities_exact_binomial():
         "deals",
         "expected_wins",
         "expected_revenue",
-        "probability",
+        "p_hit_target",
         "std_error",
         "method",
     ]
-    assert fk.target_probability(10, n=0, win_rate=0.5, deal_size=1).loc[0, "probability"] == 0
+    assert fk.target_probability(10, n=0, win_rate=0.5, deal_size=1).loc[0, "p_hit_target"] == 0
 
 
 def test_new_opportunities_with_deal_sizes():
@@ -537,7 +537,7 @@ def test_new_opportunities_with_deal_sizes():
     assert res.loc[0, "method"] == "monte carlo"
     se = res.loc[0, "std_error"]
     assert 0 < se < 0.005
-    assert res.loc[0, "probability"] == pytest.approx(exact, abs=4 * se)
+    assert res.loc[0, "p_hit_target"] == pytest.approx(exact, abs=4 * se)
 
 
 def test_open_deals_equal_amounts_exact_poisson_binomial():
@@ -547,7 +547,7 @@ def test_open_deals_equal_amounts_exact_poisson_binomial():
     res = fk.target_probability(30_000, open_deals=pipe)
     assert res.loc[0, "method"] == "exact"
     ref = pipeline_probability([5_000.0] * 12, probs, 30_000)
-    assert res.loc[0, "probability"] == pytest.approx(ref, abs=1e-12)
+    assert res.loc[0, "p_hit_target"] == pytest.approx(ref, abs=1e-12)
     assert res.loc[0, "expected_wins"] == pytest.approx(probs.sum())
 
 
@@ -555,7 +555,7 @@ def test_open_deals_poisson_binomial_large_pipeline_against_scipy():
     # equal probabilities: the Poisson-binomial is the binomial
     pipe = pd.DataFrame({"amount": [1.0] * 1000, "probability": [0.3] * 1000})
     res = fk.target_probability(320, open_deals=pipe)
-    assert res.loc[0, "probability"] == pytest.approx(stats.binom.sf(319, 1000, 0.3), abs=1e-9)
+    assert res.loc[0, "p_hit_target"] == pytest.approx(stats.binom.sf(319, 1000, 0.3), abs=1e-9)
 
 
 def test_open_deals_monte_carlo_against_enumeration():
@@ -567,7 +567,7 @@ def test_open_deals_monte_carlo_against_enumeration():
     ref = pipeline_probability(amounts, probs, 80_000)
     se = res.loc[0, "std_error"]
     assert res.loc[0, "method"] == "monte carlo"
-    assert res.loc[0, "probability"] == pytest.approx(ref, abs=4 * se)
+    assert res.loc[0, "p_hit_target"] == pytest.approx(ref, abs=4 * se)
     assert res.loc[0, "expected_revenue"] == pytest.approx(np.dot(amounts, probs))
     pd.testing.assert_frame_equal(pipe, before)
 
@@ -575,7 +575,7 @@ def test_open_deals_monte_carlo_against_enumeration():
 def test_empty_pipeline_cannot_reach_the_target():
     pipe = pd.DataFrame({"amount": pd.Series([], dtype=float), "probability": []})
     res = fk.target_probability(1.0, open_deals=pipe)
-    assert res.loc[0, "probability"] == 0.0
+    assert res.loc[0, "p_hit_target"] == 0.0
     assert res.loc[0, "deals"] == 0
 
 
@@ -675,10 +675,10 @@ def test_plan_hand_checked_without_history(closed_deals):
     pd.testing.assert_frame_equal(closed_deals, before)
     assert res["stage"].tolist() == ["opportunity", "won"]
     # win rate 2 / (2 + 2); mean won amount 12,000: ceil(100,000 / 12,000) = 9 won, 18 deals
-    assert res["rate"].iloc[0] == 0.5
-    assert res["closed_deals"].tolist() == [4, 2]
+    assert res["conversion"].iloc[0] == 0.5
+    assert res["closed"].tolist() == [4, 2]
     assert res["needed"].tolist() == [18, 9]
-    assert res["open_deals"].tolist() == [0, 0]
+    assert res["open"].tolist() == [0, 0]
     assert res["open_expected"].tolist() == [0.0, 0.0]
     # wins at 30 and 55 days, nothing censored: CIF = 0.25 at 30 d, 0.5 at 55 d; 90 % of
     # the eventual wins (0.45) -> 55 days
@@ -689,7 +689,7 @@ def test_plan_hand_checked_without_history(closed_deals):
     assert half["time_to_close"].iloc[0] == pd.Timedelta(days=30)  # 0.25 of 0.5 -> 30 days
     assert res["time_to_close"].dtype == "timedelta64[ns]"
     assert res["enter_by"].dtype == "datetime64[ns]"
-    for col in ("closed_deals", "needed", "needed_for_confidence", "open_deals"):
+    for col in ("closed", "needed", "needed_for_confidence", "open"):
         assert res[col].dtype == np.int64, col
 
 
@@ -703,7 +703,7 @@ def test_plan_matches_deals_needed_with_measured_inputs(closed_deals):
         confidence=0.9,
         seed=3,
     )
-    cols = ["stage", "rate", "needed", "needed_for_confidence", "probability"]
+    cols = ["stage", "conversion", "needed", "needed_for_confidence", "p_hit_target"]
     pd.testing.assert_frame_equal(res[cols], ref[cols])
 
 
@@ -722,7 +722,7 @@ def test_plan_open_deal_probability_by_hand():
     # Aalen–Johansen: t=5 lost (S 0.8); t=10 won (CIF 0.8/4 = 0.2, S 0.6); 12 censored;
     # t=15 lost (S 0.3); t=20 won (CIF 0.2 + 0.3 = 0.5).  Open deal aged 12, 30 days left:
     # (CIF(42) - CIF(12)) / S(12) = (0.5 - 0.2) / 0.6 = 0.5 -> 500 expected
-    assert res["open_deals"].tolist() == [1, 0]
+    assert res["open"].tolist() == [1, 0]
     assert res["open_expected"].iloc[0] == pytest.approx(500.0)
     # expected-value plan for the rest: (10,000 - 500) / 2,000 = 4.75 -> 5 won, 10 deals
     assert res["needed"].tolist() == [10, 5]
@@ -736,15 +736,15 @@ def test_plan_closed_deals_without_a_date_are_an_error_or_left_out(closed_deals)
     with pytest.warns(fk.FunnelkitWarning, match=r"left out 1 of 4 rows because they are"):
         res = fk.plan(deals, 100_000, period_end=day(200), as_of=day(100), errors="warn")
     # a (won, 30 d), c (won, 55 d), d (lost): 3 closed, 2 won; 90 % of wins by 55 days
-    assert res["closed_deals"].tolist() == [3, 2]
+    assert res["closed"].tolist() == [3, 2]
     assert res["time_to_close"].iloc[0] == pd.Timedelta(days=55)
 
 
 def test_plan_counts_deals_closed_after_as_of_as_open(closed_deals):
     res = fk.plan(closed_deals, 100_000, as_of=day(40), period_end=day(200))
     # at day 40 deal c (won on day 57) is still open
-    assert res["closed_deals"].tolist() == [3, 1]
-    assert res["open_deals"].tolist() == [1, 0]
+    assert res["closed"].tolist() == [3, 1]
+    assert res["open"].tolist() == [1, 0]
 
 
 @pytest.fixture
@@ -800,11 +800,11 @@ def test_plan_with_history_stage_counts_by_hand(history_case):
     # closed deals a b c d e: all at lead (5); demo: a, b (won), c (furthest offer) = 3;
     # offer: a, b, c = 3; won: a, b = 2
     assert res["stage"].tolist() == ["lead", "demo", "offer", "won"]
-    assert res["closed_deals"].tolist() == [5, 3, 3, 2]
-    np.testing.assert_allclose(res["rate"].to_numpy()[:3], [3 / 5, 3 / 3, 2 / 3])
-    assert res["open_deals"].tolist() == [0, 1, 0, 0]
+    assert res["closed"].tolist() == [5, 3, 3, 2]
+    np.testing.assert_allclose(res["conversion"].to_numpy()[:3], [3 / 5, 3 / 3, 2 / 3])
+    assert res["open"].tolist() == [0, 1, 0, 0]
     # product of the rates = overall win rate among closed deals
-    assert np.prod(res["rate"].to_numpy()[:3]) == pytest.approx(2 / 5)
+    assert np.prod(res["conversion"].to_numpy()[:3]) == pytest.approx(2 / 5)
     # time from entering offer to a win: a 40 - 20 = 20 d, b 50 - 25 = 25 d
     # (c lost, censoring none): 90 % of wins -> 25 days
     assert res["time_to_close"].iloc[2] == pd.Timedelta(days=25)
@@ -878,7 +878,7 @@ def test_plan_leaves_out_deals_without_creation_date(closed_deals):
         match=r"left out 1 of 4 rows because they have no created date",
     ):
         res = fk.plan(deals, 100_000, as_of=day(100), period_end=day(200))
-    assert res["closed_deals"].tolist() == [3, 2]
+    assert res["closed"].tolist() == [3, 2]
 
 
 def test_plan_default_period_end_is_the_next_quarter_start(closed_deals):
@@ -905,7 +905,7 @@ def test_plan_ignores_history_after_as_of(history_case):
     res = fk.plan(deals, 1_000, history=history, **kwargs)
     with_late = fk.plan(deals, 1_000, history=pd.concat([history, late]), **kwargs)
     pd.testing.assert_frame_equal(res, with_late)
-    assert res["open_deals"].tolist() == [0, 1, 0, 0]  # f still at demo on day 60
+    assert res["open"].tolist() == [0, 1, 0, 0]  # f still at demo on day 60
 
 
 def test_plan_row_order_does_not_matter(history_case):
@@ -943,9 +943,9 @@ def test_plan_on_the_sample():
     closed = deals["status"].isin(["won", "lost"]) & (deals["closed_at"] <= sample.as_of)
     won = (deals["status"] == "won") & closed
     # product of the stage rates = won / closed deals counted at the first stage
-    assert np.prod(res["rate"].to_numpy()[:-1]) == pytest.approx(won.sum() / closed.sum())
-    assert res["closed_deals"].iloc[-1] == won.sum()
-    assert res["open_deals"].sum() == (deals["status"] == "open").sum()
+    assert np.prod(res["conversion"].to_numpy()[:-1]) == pytest.approx(won.sum() / closed.sum())
+    assert res["closed"].iloc[-1] == won.sum()
+    assert res["open"].sum() == (deals["status"] == "open").sum()
     assert (res["needed_for_confidence"] >= res["needed"]).all()
     assert res["needed"].is_monotonic_decreasing
 
@@ -958,15 +958,15 @@ def test_plan_agrees_with_the_deal_and_stage_metrics():
     kwargs = {"as_of": sample.as_of, "period_end": "2025-10-01"}
     res = fk.plan(deals, 1_500_000, history=sample.history, stages=stages, **kwargs)
     rate = fk.win_rate(deals)
-    assert res["closed_deals"].iloc[0] == rate["denominator"].iloc[0]
-    assert res["closed_deals"].iloc[-1] == rate["won"].iloc[0]
-    assert np.prod(res["rate"].to_numpy()[:-1]) == pytest.approx(rate["rate"].iloc[0])
+    assert res["closed"].iloc[0] == rate["closed"].iloc[0]
+    assert res["closed"].iloc[-1] == rate["won"].iloc[0]
+    assert np.prod(res["conversion"].to_numpy()[:-1]) == pytest.approx(rate["win_rate"].iloc[0])
     closed = deals.loc[deals["status"].isin(["won", "lost"]), "deal_id"]
     conv = fk.stage_conversion(
         sample.history[sample.history["deal_id"].isin(closed)], stages, unknown="ignore"
     )
-    assert res["closed_deals"].tolist()[:-1] == conv["deals"].tolist()
-    np.testing.assert_allclose(res["rate"].to_numpy()[:-2], conv["conversion"].to_numpy()[1:])
+    assert res["closed"].tolist()[:-1] == conv["deals"].tolist()
+    np.testing.assert_allclose(res["conversion"].to_numpy()[:-2], conv["conversion"].to_numpy()[1:])
     mean_size = fk.deal_size(deals)["mean"].iloc[0]
     rest = 1_500_000 - res["open_expected"].sum()
     assert res["needed"].iloc[-1] == math.ceil(rest / mean_size)
@@ -990,8 +990,8 @@ def test_plan_on_real_crm_data(shared_data):
         period_end="2018-04-01",
     )
     # SOURCE.md: 63.2 % win rate on closed deals (4,238 won of 6,711 closed)
-    assert res["rate"].iloc[0] == pytest.approx(4238 / 6711)
-    assert res["closed_deals"].tolist() == [6711, 4238]
+    assert res["conversion"].iloc[0] == pytest.approx(4238 / 6711)
+    assert res["closed"].tolist() == [6711, 4238]
     mean_won = raw.loc[raw["deal_stage"] == "Won", "close_value"].mean()
     rest = 3_000_000 - res["open_expected"].sum()
     assert res["needed"].iloc[-1] == math.ceil(rest / mean_won)

@@ -87,11 +87,11 @@ def test_plot_win_curve_steps_match_result(deals):
     assert len(lines) == res["owner"].nunique()
     for line, (_, block) in zip(lines, res.groupby("owner"), strict=True):
         assert line.get_xdata().tolist() == [0.0, *(block["t"] / D).tolist()]
-        assert line.get_ydata().tolist() == [0.0, *block["probability"].tolist()]
+        assert line.get_ydata().tolist() == [0.0, *block["cumulative_win"].tolist()]
         assert line.get_label() == block["owner"].iloc[0]
     assert len(ax.collections) == len(lines)  # one band each
     last = [t.get_text() for t in ax.texts]
-    assert last == [f"{p:.1%}" for p in res.groupby("owner")["probability"].last()]
+    assert last == [f"{p:.1%}" for p in res.groupby("owner")["cumulative_win"].last()]
     no_band = fk.plot_win_curve(res, ax=plt.figure().add_subplot(), band=False)
     assert len(no_band.collections) == 0
 
@@ -120,10 +120,14 @@ def test_plot_channel_yield_metrics(deals):
     ax = fk.plot_channel_yield(res, metric="roi", ax=plt.figure().add_subplot())
     # (1800 - 200) / 200 = 8, (100 - 100) / 100 = 0
     assert [t.get_text() for t in ax.texts] == ["8.0×", "0.0×"]
-    ax = fk.plot_channel_yield(res, metric="conversion", ax=plt.figure().add_subplot())
+    ax = fk.plot_channel_yield(res, metric="lead_to_won", ax=plt.figure().add_subplot())
     # seo 2 of 4 leads, ads 1 of 4
     assert [p.get_width() for p in ax.patches] == pytest.approx([0.5, 0.25])
     assert [t.get_text() for t in ax.texts if t.get_text()] == ["50.0%", "25.0%"]
+    # the first release's metric names still work for one release, with a FutureWarning
+    with pytest.warns(FutureWarning, match="metric='lead_to_won'"):
+        old = fk.plot_channel_yield(res, metric="conversion", ax=plt.figure().add_subplot())
+    assert [p.get_width() for p in old.patches] == pytest.approx([0.5, 0.25])
 
 
 def test_plot_errors(deals):
@@ -145,11 +149,11 @@ def test_plot_channel_yield_figure(fig_test, fig_ref):
             "leads": [30, 40],
             "won": [6, 4],
             "open": [3, 5],
-            "conversion": [0.2, 0.1],
-            "conversion_low": [0.1, 0.04],
-            "conversion_high": [0.37, 0.23],
-            "revenue": [6000.0, 2500.0],
-            "revenue_per_lead": [200.0, 62.5],
+            "lead_to_won": [0.2, 0.1],
+            "lead_to_won_low": [0.1, 0.04],
+            "lead_to_won_high": [0.37, 0.23],
+            "won_value": [6000.0, 2500.0],
+            "won_value_per_lead": [200.0, 62.5],
             "avg_won_deal": [1000.0, 625.0],
         }
     )
@@ -162,6 +166,6 @@ def test_plot_channel_yield_figure(fig_test, fig_ref):
     ax.set_yticks([0, 1], ["seo", "ads"])
     ax.set_ylim(1.5, -0.5)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fk.plotting._common.fmt_money(v)))
-    ax.set_xlabel("revenue won")
-    ax.set_title("Channel yield: revenue won")
+    ax.set_xlabel("value won")
+    ax.set_title("Channel yield: value won")
     ax.margins(x=0.2)

@@ -150,7 +150,7 @@ def test_plot_errors(events):
         fk.plot_funnel(res, layout="stacked")
     with pytest.raises(fk.ColumnNotFoundError, match="from_step"):
         fk.plot_dropoff(res)
-    with pytest.raises(fk.ColumnNotFoundError, match=r"'count'.*time_to_convert result"):
+    with pytest.raises(fk.ColumnNotFoundError, match=r"'p10'.*time_to_convert result"):
         fk.plot_time_to_convert(fk.dropoff(events, STEPS))
 
 

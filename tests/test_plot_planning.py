@@ -50,7 +50,7 @@ def test_bars_are_the_counts(result):
     assert labels == expected
     assert needed_bars[0].get_facecolor() == pytest.approx((0.0, 114 / 255, 178 / 255, 1.0))
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    p = result["probability"].iloc[0]
+    p = result["p_hit_target"].iloc[0]
     assert legend == [
         f"expected-value plan (reaches the target {p:.0%} of the time)",
         "needed for the chosen confidence",
@@ -128,10 +128,10 @@ def test_figure_matches_a_hand_built_one(fig_test, fig_ref):
     res = pd.DataFrame(
         {
             "stage": ["lead", "opportunity", "won"],
-            "rate": [0.5, 0.25, np.nan],
+            "conversion": [0.5, 0.25, np.nan],
             "needed": [1200, 600, 150],
             "needed_for_confidence": [1500, 700, 150],
-            "probability": [0.5, 0.52, 1.0],
+            "p_hit_target": [0.5, 0.52, 1.0],
         }
     )
     fk.plot_plan(res, ax=fig_test.subplots())

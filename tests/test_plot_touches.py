@@ -42,8 +42,8 @@ def test_bars_whiskers_line_and_labels(result):
     np.testing.assert_allclose(line.get_ydata(), [0.25, 0.5, 1.0])
     # whiskers: one vertical segment per bar from the Wilson low to high
     segs = ax.collections[0].get_segments()
-    np.testing.assert_allclose([s[0][1] for s in segs], res["rate_low"])
-    np.testing.assert_allclose([s[1][1] for s in segs], res["rate_high"])
+    np.testing.assert_allclose([s[0][1] for s in segs], res["response_rate_low"])
+    np.testing.assert_allclose([s[1][1] for s in segs], res["response_rate_high"])
     texts = [t.get_text() for t in ax.texts]
     assert texts == ["25.0%", "33.3%", "100.0%"]
     assert ax.yaxis.get_major_formatter()(0.5, 0) == "50%"
@@ -70,9 +70,9 @@ def test_figure_matches_hand_built(fig_test, fig_ref):
             "at_risk": [10, 5],
             "responded": [5, 1],
             "censored": [0, 4],
-            "rate": [0.5, 0.2],
-            "rate_low": [0.2, 0.05],
-            "rate_high": [0.8, 0.6],
+            "response_rate": [0.5, 0.2],
+            "response_rate_low": [0.2, 0.05],
+            "response_rate_high": [0.8, 0.6],
             "cumulative": [0.5, 0.6],
             "share_of_responders": [5 / 6, 1.0],
         }
@@ -108,7 +108,14 @@ def test_plot_touches_errors():
         fk.plot_touches([1, 2])
     with pytest.raises(fk.ColumnNotFoundError, match=r"'cumulative'"):
         fk.plot_touches(
-            pd.DataFrame({"touch": [1], "rate": [0.1], "rate_low": [0], "rate_high": [1]})
+            pd.DataFrame(
+                {
+                    "touch": [1],
+                    "response_rate": [0.1],
+                    "response_rate_low": [0],
+                    "response_rate_high": [1],
+                }
+            )
         )
 
 

@@ -359,7 +359,8 @@ def test_win_curve_milestones_count_wins_and_losses_by_t(sample, full_run):
     curve = fk.win_curve(deals, as_of=sample.as_of)
     last = curve[curve["t"] <= pd.Timedelta(days=90)].iloc[-1]
     assert (
-        table.loc[table["t"] == pd.Timedelta(days=90), "probability"].item() == last["probability"]
+        table.loc[table["t"] == pd.Timedelta(days=90), "cumulative_win"].item()
+        == last["cumulative_win"]
     )
 
 
@@ -563,8 +564,8 @@ def test_a_column_may_serve_two_roles(tmp_path, fast_pictures):
     pd.testing.assert_frame_equal(table, expected)
     # plain pandas: the open deals at each stage and their value
     by_stage = table.set_index("stage")
-    assert by_stage.loc["Engaging", "deals"] == 1
-    assert by_stage.loc["Prospecting", "deals"] == 1
+    assert by_stage.loc["Engaging", "open"] == 1
+    assert by_stage.loc["Prospecting", "open"] == 1
 
 
 def test_column_map_is_deprecated_but_still_maps(tmp_path, fast_pictures):
@@ -734,7 +735,7 @@ def test_cli_report_on_exports(exports, tmp_path, capsys, fast_pictures):
     table = pd.read_csv(next(tmp_path.glob("04_win_rate_of_closed_deals.csv")))
     expected = fk.win_rate(pd.read_csv(exports / "deals.csv"))
     assert table["won"].tolist() == expected["won"].tolist()
-    assert table["rate"].tolist() == pytest.approx(expected["rate"].tolist())
+    assert table["win_rate"].tolist() == pytest.approx(expected["win_rate"].tolist())
 
 
 def test_cli_columns(tmp_path, capsys, fast_pictures):
@@ -861,13 +862,13 @@ def test_cli_report_on_a_real_crm_export(shared_data, tmp_path, capsys, fast_pic
     closed = raw[raw["deal_stage"].isin(["Won", "Lost"])]
     table = pd.read_csv(next(tmp_path.glob("04_win_rate_of_closed_deals.csv")))
     assert table["won"].iloc[0] == (raw["deal_stage"] == "Won").sum()
-    assert table["rate"].iloc[0] == pytest.approx((closed["deal_stage"] == "Won").mean())
+    assert table["win_rate"].iloc[0] == pytest.approx((closed["deal_stage"] == "Won").mean())
     assert "63.2%" in page.sections["Win rate and reps"]
     # the open pipeline per stage: the open deals' deal_stage, counted by plain pandas
     pipe = pd.read_csv(next(tmp_path.glob("01_open_pipeline_by_stage.csv")))
     open_deals = raw[~raw["deal_stage"].isin(["Won", "Lost"])]
     counts = open_deals["deal_stage"].value_counts()
-    assert dict(zip(pipe["stage"], pipe["deals"], strict=True)) == counts.to_dict()
+    assert dict(zip(pipe["stage"], pipe["open"], strict=True)) == counts.to_dict()
     pd.testing.assert_frame_equal(raw, before)
     assert "Skipped:" not in page.sections["Revenue plan"]
 
@@ -968,7 +969,7 @@ def test_milestones_are_cumulative_counts_property(days, data):
             "at_risk": 100,
             "won": won,
             "lost": lost,
-            "probability": [i / 100 for i in range(len(t))],
+            "cumulative_win": [i / 100 for i in range(len(t))],
         }
     )
     table = _report.at_milestones(curve)
@@ -976,7 +977,7 @@ def test_milestones_are_cumulative_counts_property(days, data):
         within = [i for i, d in enumerate(t) if d <= row["t"].days]  # slow and obvious
         assert row["won"] == sum(won[i] for i in within)
         assert row["lost"] == sum(lost[i] for i in within)
-        assert row["probability"] == (within[-1] / 100 if within else 0.0)
+        assert row["cumulative_win"] == (within[-1] / 100 if within else 0.0)
 
 
 @settings(max_examples=200, deadline=None)

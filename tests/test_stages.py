@@ -88,8 +88,11 @@ def test_furthest_by_hand():
     lo, hi = wilson(5, 6)
     assert res["overall_low"][2] == pytest.approx(lo)
     assert res["overall_high"][2] == pytest.approx(hi)
-    # no previous stage: no interval at the first stage
-    assert res[["conversion_low", "conversion_high", "overall_low"]].iloc[0].isna().all()
+    # the first stage is 1 by definition: the exact interval [1, 1], as in conversion()
+    assert (
+        res[["conversion_low", "conversion_high", "overall_low", "overall_high"]].iloc[0].tolist()
+        == [1.0] * 4
+    )
 
 
 def test_strict_by_hand():
@@ -493,6 +496,36 @@ def test_time_in_stage_matches_reference(history, closing, as_of_day):
         assert (pd.isna(row["median"]) and pd.isna(expected)) or (row["median"] == expected)
 
 
+@pytest.mark.parametrize("ci", [0.95, 0.7])
+def test_time_in_stage_median_interval_matches_lifelines(ci):
+    lifelines = pytest.importorskip("lifelines", reason="lifelines is the test-only reference")
+    sample = fk.datasets.load_sample()
+    res = fk.time_in_stage(sample.history, sample.stages, deals=sample.deals, ci=ci)
+    closed = dict(zip(sample.deals["deal_id"], sample.deals["closed_at"], strict=True))
+    stays = reference_stays(sample.history, sample.stages, closed, sample.as_of)
+    checked = 0
+    for k, name in enumerate(sample.stages):
+        d = np.array([x / pd.Timedelta(seconds=1) for kk, x, _ in stays if kk == k])
+        o = np.array([obs for kk, _, obs in stays if kk == k])
+        if not o.any():
+            assert pd.isna(res["median_low"][k])
+            assert pd.isna(res["median_high"][k])
+            continue
+        km = lifelines.KaplanMeierFitter(alpha=1 - ci).fit(d, event_observed=o)
+        bounds = lifelines.utils.median_survival_times(km.confidence_interval_)
+        low, high = (float(v) for v in bounds.iloc[0])  # lifelines: lower, upper bound
+        for got, expected in ((res["median_low"][k], low), (res["median_high"][k], high)):
+            if np.isinf(expected):  # lifelines: the bound never crosses one half
+                assert pd.isna(got), name
+            else:
+                assert got / pd.Timedelta(seconds=1) == pytest.approx(expected), name
+        assert res["median_low"][k] <= res["median"][k] <= res["median_high"][k] or pd.isna(
+            res["median_high"][k]
+        )
+        checked += 1
+    assert checked >= 4
+
+
 def test_time_in_stage_median_matches_lifelines_on_sample():
     lifelines = pytest.importorskip("lifelines", reason="lifelines is the test-only reference")
     sample = fk.datasets.load_sample()
@@ -526,7 +559,7 @@ def test_stalled_fixed_threshold_by_hand():
     assert res["threshold"][0] == 10 * DAY
     assert res["over"][0] == 6 * DAY
     assert res["over_ratio"][0] == pytest.approx(1.6)
-    assert res["value_at_risk"][0] == 20.0
+    assert res["amount"][0] == 20.0
 
 
 def test_stalled_quantile_threshold_and_sorting():
@@ -550,14 +583,14 @@ def test_stalled_quantile_threshold_and_sorting():
     # value 50, 50 (o1 further over first), then NaN last
     assert res["deal_id"].tolist() == ["o1", "o2", "o4"]
     assert (res["over"] / DAY).tolist() == [5, 2, 3]
-    assert np.isnan(res["value_at_risk"][2])
+    assert np.isnan(res["amount"][2])
 
 
 def test_stalled_without_deals_and_errors():
     res = fk.stalled(TIS, ["A", "B", "C"], threshold=pd.Timedelta(days=10), as_of="2025-01-21")
     # no deals: everyone open; x in C since 9 (11 days), y in B 16, z in C 17
     assert res["deal_id"].tolist() == ["z", "y", "x"]
-    assert res["value_at_risk"].isna().all()
+    assert res["amount"].isna().all()
     for bad in ("p0", "p100", "pxx", "-3D", 5, None):
         with pytest.raises(InvalidParameterError, match=r"'threshold' parameter of stalled"):
             fk.stalled(TIS, ["A", "B", "C"], threshold=bad)
@@ -585,7 +618,7 @@ def test_stalled_planted_in_sample():
     open_ids = set(sample.deals.loc[sample.deals["closed_at"].isna(), "deal_id"])
     assert set(res["deal_id"]) <= open_ids
     assert (res["time_in_stage"] > res["threshold"]).all()
-    assert res["value_at_risk"].is_monotonic_decreasing
+    assert res["amount"].is_monotonic_decreasing
 
 
 # ----------------------------------------------------------------------------

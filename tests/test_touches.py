@@ -19,7 +19,7 @@ from pandas.testing import assert_frame_equal
 
 import funnelkit as fk
 
-COLS = ["at_risk", "responded", "censored", "rate", "cumulative", "share_of_responders"]
+COLS = ["at_risk", "responded", "censored", "response_rate", "cumulative", "share_of_responders"]
 
 
 # ----------------------------------------------------------------------------
@@ -108,7 +108,7 @@ def test_hand_computed_hazards_and_cumulative(log):
             "at_risk": [5, 3, 1],
             "responded": [1, 2, 0],
             "censored": [1, 0, 1],
-            "rate": [0.2, 2 / 3, 0.0],
+            "response_rate": [0.2, 2 / 3, 0.0],
             "cumulative": [0.2, 11 / 15, 11 / 15],
             "share_of_responders": [1 / 3, 1.0, 1.0],
         }
@@ -118,9 +118,9 @@ def test_hand_computed_hazards_and_cumulative(log):
         "at_risk",
         "responded",
         "censored",
-        "rate",
-        "rate_low",
-        "rate_high",
+        "response_rate",
+        "response_rate_low",
+        "response_rate_high",
         "cumulative",
         "share_of_responders",
     ]
@@ -133,8 +133,8 @@ def test_hand_computed_hazards_and_cumulative(log):
 
     for i, (k, n) in enumerate([(1, 5), (2, 3), (0, 1)]):
         ref = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
-        assert res["rate_low"][i] == pytest.approx(ref.low, abs=1e-12)
-        assert res["rate_high"][i] == pytest.approx(ref.high, abs=1e-12)
+        assert res["response_rate_low"][i] == pytest.approx(ref.low, abs=1e-12)
+        assert res["response_rate_high"][i] == pytest.approx(ref.high, abs=1e-12)
 
 
 def test_ties_are_broken_by_input_order(log):
@@ -225,7 +225,7 @@ def test_channel_split_by_hand(channel_log):
             "at_risk": [1, 2, 1, 1],
             "responded": [1, 0, 1, 0],
             "censored": [0, 0, 0, 1],
-            "rate": [1.0, 0.0, 1.0, 0.0],
+            "response_rate": [1.0, 0.0, 1.0, 0.0],
             "cumulative": [1 / 3, 0.0, 2 / 3, 0.0],
             "share_of_responders": [0.5, 0.0, 1.0, 0.0],
         }
@@ -244,7 +244,7 @@ def test_channel_summary_mix_by_hand(channel_log):
             "channel": ["call", "email"],
             "touches": [2, 3],
             "responded": [2, 0],
-            "rate": [1.0, 0.0],
+            "response_rate": [1.0, 0.0],
             "mean_touches": [1.0, 0.5],
             "share_of_responders": [1.0, 0.0],
         }
@@ -495,7 +495,7 @@ def test_real_bank_marketing(shared_data):
     assert res["touch"].tolist() == touches.tolist()
     np.testing.assert_array_equal(res["at_risk"], at_risk)
     np.testing.assert_array_equal(res["responded"], responded)
-    np.testing.assert_allclose(res["rate"], rate)
+    np.testing.assert_allclose(res["response_rate"], rate)
     np.testing.assert_allclose(res["cumulative"], cumulative)
     np.testing.assert_allclose(res["share_of_responders"], share)
     # figures quoted in docs/touches.md

@@ -50,7 +50,7 @@ def test_hand_computed_table(events):
     demo = res.iloc[0]
     # at the visit step: u1..u8. demo in [visit, signup): u1 (signed up), u2 (no), u6 (signed up)
     # without: u3, u5, u7 signed up; u4, u8 did not.  a=2 b=1 c=3 d=2
-    assert (demo["step"], demo["next_step"]) == ("visit", "signup")
+    assert (demo["from_step"], demo["to_step"]) == ("visit", "signup")
     assert demo["entities_with"] == 3
     assert demo["converted_with"] == 2
     assert demo["entities_without"] == 5

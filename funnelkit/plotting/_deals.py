@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -67,10 +68,10 @@ def plot_pipeline(
     --------
     >>> import pandas as pd
     >>> import funnelkit as fk
-    >>> res = pd.DataFrame({"stage": ["contact", "proposal"], "deals": [3, 2],
-    ...                     "value": [300.0, 500.0], "closed_deals": [10, 8],
-    ...                     "probability": [0.2, 0.5], "probability_low": [0.1, 0.3],
-    ...                     "probability_high": [0.4, 0.7], "weighted_value": [60.0, 250.0],
+    >>> res = pd.DataFrame({"stage": ["contact", "proposal"], "open": [3, 2],
+    ...                     "value": [300.0, 500.0], "closed": [10, 8],
+    ...                     "win_probability": [0.2, 0.5], "win_probability_low": [0.1, 0.3],
+    ...                     "win_probability_high": [0.4, 0.7], "weighted_value": [60.0, 250.0],
     ...                     "mean_age": pd.to_timedelta([5, 9], unit="D")})
     >>> import matplotlib.pyplot as plt
     >>> fig, ax = plt.subplots()
@@ -81,10 +82,10 @@ def plot_pipeline(
     """
     func = "plot_pipeline"
     res = check_result(
-        result, ["stage", "deals", "value", "weighted_value"], func=func, source="pipeline"
+        result, ["stage", "open", "value", "weighted_value"], func=func, source="pipeline"
     )
     ax = get_ax(ax)
-    table = res.groupby("stage", sort=False)[["deals", "value", "weighted_value"]].sum(min_count=1)
+    table = res.groupby("stage", sort=False)[["open", "value", "weighted_value"]].sum(min_count=1)
     y = np.arange(len(table))
     kw: dict[str, Any] = {"color": color(4), "label": "value"} | kwargs
     bars = ax.barh(y, table["value"].to_numpy(dtype=float), **kw)
@@ -94,7 +95,7 @@ def plot_pipeline(
         ax.barh(y, np.nan_to_num(weighted), height=0.4, color=color(0), label="weighted value")
     if annotate:
         texts = []
-        for n, v, w in zip(table["deals"], table["value"], weighted, strict=True):
+        for n, v, w in zip(table["open"], table["value"], weighted, strict=True):
             text = f"{fmt_money(v)}"
             if not np.isnan(w):
                 text += f" (weighted {fmt_money(w)})"
@@ -226,8 +227,8 @@ def plot_win_curve(
     >>> import pandas as pd
     >>> import funnelkit as fk
     >>> res = pd.DataFrame({"t": pd.to_timedelta([10, 20], unit="D"), "at_risk": [4, 3],
-    ...                     "won": [1, 0], "lost": [0, 1], "probability": [0.25, 0.25],
-    ...                     "probability_low": [0.04, 0.04], "probability_high": [0.7, 0.7]})
+    ...                     "won": [1, 0], "lost": [0, 1], "cumulative_win": [0.25, 0.25],
+    ...                     "cumulative_win_low": [0.04, 0.04], "cumulative_win_high": [0.7, 0.7]})
     >>> import matplotlib.pyplot as plt
     >>> fig, ax = plt.subplots()
     >>> ax = fk.plot_win_curve(res, ax=ax)
@@ -238,7 +239,7 @@ def plot_win_curve(
     func = "plot_win_curve"
     res = check_result(
         result,
-        ["t", "probability", "probability_low", "probability_high"],
+        ["t", "cumulative_win", "cumulative_win_low", "cumulative_win_high"],
         func=func,
         source="win_curve",
     )
@@ -254,12 +255,12 @@ def plot_win_curve(
         blocks = [(res, None)]
     for i, (block, label) in enumerate(blocks):
         t = np.concatenate(([0.0], np.asarray(block["t"] / DAY, dtype=float)))
-        p = np.concatenate(([0.0], block["probability"].to_numpy(dtype=float)))
+        p = np.concatenate(([0.0], block["cumulative_win"].to_numpy(dtype=float)))
         kw: dict[str, Any] = {"color": color(i), "label": label, "where": "post"} | kwargs
         (line,) = ax.step(t, p, **kw)
         if band:
-            lo = np.concatenate(([0.0], block["probability_low"].to_numpy(dtype=float)))
-            hi = np.concatenate(([0.0], block["probability_high"].to_numpy(dtype=float)))
+            lo = np.concatenate(([0.0], block["cumulative_win_low"].to_numpy(dtype=float)))
+            hi = np.concatenate(([0.0], block["cumulative_win_high"].to_numpy(dtype=float)))
             ax.fill_between(t, lo, hi, step="post", color=line.get_color(), alpha=0.2, lw=0)
         ax.annotate(
             fmt_pct(p[-1]), (t[-1], p[-1]), xytext=(4, 0), textcoords="offset points",
@@ -360,7 +361,7 @@ def plot_channel_yield(
     result: pd.DataFrame,
     *,
     ax: Axes | None = None,
-    metric: Literal["revenue", "conversion", "revenue_per_lead", "roi", "leads"] = "revenue",
+    metric: Literal["won_value", "lead_to_won", "won_value_per_lead", "roi", "leads"] = "won_value",
     **kwargs: Any,
 ) -> Axes:
     """One bar per channel for a channel-yield measure, labelled.
@@ -371,16 +372,18 @@ def plot_channel_yield(
         The result of :func:`funnelkit.channel_yield`.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; default ``plt.gca()``.
-    metric : {"revenue", "conversion", "revenue_per_lead", "roi", "leads"}, default="revenue"
+    metric : {"won_value", "lead_to_won", "won_value_per_lead", "roi", "leads"}, default="won_value"
         The column drawn (``"roi"`` needs a result computed with ``costs``).
+        The first release's ``"revenue"``, ``"conversion"`` and
+        ``"revenue_per_lead"`` still work for one release, with a FutureWarning.
     **kwargs
         Passed to the ``ax.barh`` call.
 
     Returns
     -------
     matplotlib.axes.Axes
-        The Axes drawn on: channels in the result's order (highest revenue
-        on top), bars labelled with the value and, for conversion, its
+        The Axes drawn on: channels in the result's order (highest won value
+        on top), bars labelled with the value and, for ``lead_to_won``, its
         interval drawn as whiskers.
 
     Examples
@@ -388,9 +391,9 @@ def plot_channel_yield(
     >>> import pandas as pd
     >>> import funnelkit as fk
     >>> res = pd.DataFrame({"channel": ["seo", "ads"], "leads": [30, 40], "won": [6, 4],
-    ...                     "open": [3, 5], "conversion": [0.2, 0.1],
-    ...                     "conversion_low": [0.1, 0.04], "conversion_high": [0.37, 0.23],
-    ...                     "revenue": [6000.0, 2500.0], "revenue_per_lead": [200.0, 62.5],
+    ...                     "open": [3, 5], "lead_to_won": [0.2, 0.1],
+    ...                     "lead_to_won_low": [0.1, 0.04], "lead_to_won_high": [0.37, 0.23],
+    ...                     "won_value": [6000.0, 2500.0], "won_value_per_lead": [200.0, 62.5],
     ...                     "avg_won_deal": [1000.0, 625.0]})
     >>> import matplotlib.pyplot as plt
     >>> fig, ax = plt.subplots()
@@ -400,25 +403,36 @@ def plot_channel_yield(
     >>> plt.close(fig)
     """
     func = "plot_channel_yield"
+    renamed = {"revenue": "won_value", "conversion": "lead_to_won",
+               "revenue_per_lead": "won_value_per_lead"}  # fmt: skip
+    if metric in renamed:
+        warnings.warn(
+            f"plot_channel_yield(metric={metric!r}) is now metric={renamed[metric]!r} "
+            f"(channel_yield's column was renamed); {metric!r} will stop working in the "
+            "next release.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        metric = renamed[metric]  # type: ignore[assignment]
     check_option(
-        metric, ["revenue", "conversion", "revenue_per_lead", "roi", "leads"], name="metric",
-        func=func,
+        metric, ["won_value", "lead_to_won", "won_value_per_lead", "roi", "leads"],
+        name="metric", func=func,
     )  # fmt: skip
-    res = check_result(result, ["leads", "conversion", metric], func=func, source="channel_yield")
+    res = check_result(result, ["leads", "lead_to_won", metric], func=func, source="channel_yield")
     ax = get_ax(ax)
     channel = res.columns[0]
     values = res[metric].to_numpy(dtype=float)
     y = np.arange(len(res))
     kw: dict[str, Any] = {"color": [color(i) for i in range(len(res))]}
-    if metric == "conversion":
-        lo = values - res["conversion_low"].to_numpy(dtype=float)
-        hi = res["conversion_high"].to_numpy(dtype=float) - values
+    if metric == "lead_to_won":
+        lo = values - res["lead_to_won_low"].to_numpy(dtype=float)
+        hi = res["lead_to_won_high"].to_numpy(dtype=float) - values
         kw["xerr"] = np.vstack([lo, hi])
         kw["error_kw"] = {"ecolor": "0.3", "capsize": 3}
     bars = ax.barh(y, np.nan_to_num(values), **(kw | kwargs))
-    if metric == "conversion":
+    if metric == "lead_to_won":
         # labels past the whiskers
-        high = np.nan_to_num(res["conversion_high"].to_numpy(dtype=float))
+        high = np.nan_to_num(res["lead_to_won_high"].to_numpy(dtype=float))
         for yi, h, v in zip(y, high, values, strict=True):
             ax.annotate(
                 fmt_pct(v), (h, yi), xytext=(3, 0), textcoords="offset points", va="center",
@@ -434,17 +448,17 @@ def plot_channel_yield(
     ax.bar_label(bars, labels=labels, padding=3, fontsize="small")
     ax.set_yticks(y, [str(c) for c in res[channel]])
     ax.set_ylim(len(res) - 0.5, -0.5)
-    if metric == "conversion":
+    if metric == "lead_to_won":
         from matplotlib.ticker import PercentFormatter
 
         ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    elif metric in ("revenue", "revenue_per_lead"):
+    elif metric in ("won_value", "won_value_per_lead"):
         _money_axis(ax)
     names = {
-        "revenue": "revenue won",
-        "conversion": "conversion (won / leads)",
-        "revenue_per_lead": "revenue per lead",
-        "roi": "ROI = (revenue - cost) / cost",
+        "won_value": "value won",
+        "lead_to_won": "leads won (won / leads)",
+        "won_value_per_lead": "value won per lead",
+        "roi": "ROI = (value won - cost) / cost",
         "leads": "leads",
     }
     ax.set_xlabel(names[metric])

@@ -138,7 +138,7 @@ def plot_time_histogram(result: pd.DataFrame, *, ax: Axes | None = None, **kwarg
     :meth:`matplotlib.axes.Axes.stairs`.  Called by
     :func:`funnelkit.plot_time_to_convert`.
     """
-    cols = ["from_step", "to_step", "bin_low", "bin_high", "count", "share"]
+    cols = ["from_step", "to_step", "bin_low", "bin_high", "entities", "share"]
     check_result(result, cols, func="plot_time_to_convert", source="time_to_convert")
     ax = get_ax(ax)
     if len(result) == 0:
@@ -234,7 +234,10 @@ def plot_next_events(
     """
     func = "plot_next_events"
     check_result(
-        result, ["step", "path", "entities", "share", "total"], func=func, source="next_events"
+        result,
+        ["step", "path", "entities", "share", "entities_studied"],
+        func=func,
+        source="next_events",
     )
     ax = get_ax(ax)
     if len(result) == 0:
@@ -248,7 +251,7 @@ def plot_next_events(
         ax.bar_label(bars, texts, padding=3, fontsize="small")
     ax.set_yticks(y, result["path"].tolist())
     ax.set_ylim(len(result) - 0.5, -0.5)
-    total = int(result["total"].iloc[0])
+    total = int(result["entities_studied"].iloc[0])
     ax.set_xlabel(f"share of the {total:,} entities, after {result['step'].iloc[0]}")
     ax.xaxis.set_major_formatter(_percent())
     ax.margins(x=0.15 if annotate else 0.02)

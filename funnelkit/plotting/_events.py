@@ -375,7 +375,7 @@ def plot_time_to_convert(
         from funnelkit.plotting._event_features import plot_time_histogram
 
         return plot_time_histogram(result, ax=ax, **kwargs)
-    cols = ["from_step", "to_step", "count", "p10", "p25", "median", "p75", "p90"]
+    cols = ["from_step", "to_step", "entities", "p10", "p25", "median", "p75", "p90"]
     check_result(result, cols, func=func, source="time_to_convert")
     ax = get_ax(ax)
     if len(result) == 0:
@@ -383,16 +383,16 @@ def plot_time_to_convert(
     by = _by_columns(result, "from_step")
     groups = _groups(result, by)
     ns = {c: result[c].to_numpy(dtype="timedelta64[ns]").view(np.int64) for c in cols[3:]}
-    finite = ns["p90"][result["count"].to_numpy() > 0]
+    finite = ns["p90"][result["entities"].to_numpy() > 0]
     scale, unit = _unit(float(finite.max()) if finite.size else 0.0)
-    v = {c: np.where(result["count"].to_numpy() > 0, a / scale, np.nan) for c, a in ns.items()}
+    v = {c: np.where(result["entities"].to_numpy() > 0, a / scale, np.nan) for c, a in ns.items()}
     y = np.arange(len(result), dtype=float)
     box_colors = [color(g) for g, (_lab, rows) in enumerate(groups) for _ in range(len(rows))]
     ax.hlines(y, v["p10"], v["p90"], colors="0.3", lw=1.5)
     ax.barh(y, v["p75"] - v["p25"], left=v["p25"], height=0.5, color=box_colors, **kwargs)
     ax.vlines(v["median"], y - 0.25, y + 0.25, colors="black", lw=2)
     if annotate:
-        for yi, m, hi, c in zip(y, v["median"], v["p90"], result["count"], strict=True):
+        for yi, m, hi, c in zip(y, v["median"], v["p90"], result["entities"], strict=True):
             text = f"median {m:,.1f} {unit[0]} (n={fmt_count(c)})" if c else "no converters"
             ax.annotate(
                 text,

@@ -55,7 +55,7 @@ def plot_plan(
     InvalidParameterError
         ``result`` is not a DataFrame, or ``scale`` is not an option.
     ColumnNotFoundError
-        ``result`` lacks ``stage``, ``needed`` or ``probability``.
+        ``result`` lacks ``stage``, ``needed`` or ``p_hit_target``.
 
     See Also
     --------
@@ -73,7 +73,7 @@ def plot_plan(
     """
     func = "plot_plan"
     result = check_result(
-        result, ["stage", "needed", "probability"], func=func, source="deals_needed"
+        result, ["stage", "needed", "p_hit_target"], func=func, source="deals_needed"
     )
     check_option(scale, ("linear", "log"), name="scale", func=func)
     from matplotlib.ticker import FuncFormatter
@@ -85,7 +85,7 @@ def plot_plan(
     both = "needed_for_confidence" in result.columns
     height = 0.4 if both else 0.6
     offset = height / 2 if both else 0.0
-    p = float(result["probability"].iloc[0]) if n else float("nan")
+    p = float(result["p_hit_target"].iloc[0]) if n else float("nan")
     bars = [
         ax.barh(
             y - offset,

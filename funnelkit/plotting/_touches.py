@@ -17,9 +17,9 @@ _TOUCH_COLUMNS = [
     "at_risk",
     "responded",
     "censored",
-    "rate",
-    "rate_low",
-    "rate_high",
+    "response_rate",
+    "response_rate_low",
+    "response_rate_high",
     "cumulative",
     "share_of_responders",
 ]
@@ -98,7 +98,7 @@ def plot_touches(
     """
     res = check_result(
         result,
-        ["touch", "rate", "rate_low", "rate_high", "cumulative"],
+        ["touch", "response_rate", "response_rate_low", "response_rate_high", "cumulative"],
         func="plot_touches",
         source="touches_to_response",
     )
@@ -114,9 +114,9 @@ def plot_touches(
         part = res[(labels == name).to_numpy()]
         touch = part["touch"].to_numpy(dtype=float)
         x = touch - 0.4 + width * (i + 0.5)
-        rate = part["rate"].to_numpy(dtype=float)
-        low = part["rate_low"].to_numpy(dtype=float)
-        high = part["rate_high"].to_numpy(dtype=float)
+        rate = part["response_rate"].to_numpy(dtype=float)
+        low = part["response_rate_low"].to_numpy(dtype=float)
+        high = part["response_rate_high"].to_numpy(dtype=float)
         tag = f"{name}: " if name else ""
         bar_kws = {"color": color(i), "alpha": 0.85, **kwargs}
         bars = ax.bar(
@@ -148,7 +148,7 @@ def plot_touches(
         ax.set_xticks(touches)  # every touch number
     else:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    values = res[["rate_high", "cumulative"]].to_numpy(dtype=float)
+    values = res[["response_rate_high", "cumulative"]].to_numpy(dtype=float)
     top = float(np.nanmax(values, initial=0.0)) if values.size else 0.0
     ax.set_ylim(0, min(1.0, max(top, 0.05)) * 1.12)
     ax.set_xlabel("touch number")
