@@ -203,14 +203,7 @@ def read_deals(
     # an open deal's close date is an expected date, not an observation
     expected = has_d & (outcome == OPEN)
     if expected.any():
-        warnings.warn(
-            f"{func}: {int(expected.sum()):,} open deals have a date in deals[{closed!r}] "
-            f"(closed=); CRMs store the expected close date there, so it is ignored (an open "
-            f"deal is not closed, and its expected date is not an observation). Give won / "
-            f"lost deals their status, or clear the column for open deals to silence this.",
-            FunnelkitWarning,
-            stacklevel=4,
-        )
+        _warn_expected_close(int(expected.sum()), closed, func=func)
         d_ns = np.where(expected, NAT, d_ns)
         has_d = d_ns != NAT
 
@@ -315,6 +308,47 @@ def currency_column(columns: Any) -> Hashable:
         value: Hashable = columns["currency"]
         return value
     return "currency"
+
+
+def _warn_expected_close(n: int, closed: Hashable, *, func: str) -> None:
+    warnings.warn(
+        f"{func}: {n:,} open deals have a date in deals[{closed!r}] "
+        f"(closed=); CRMs store the expected close date there, so it is ignored (an open "
+        f"deal is not closed, and its expected date is not an observation). Give won / "
+        f"lost deals their status, or clear the column for open deals to silence this.",
+        FunnelkitWarning,
+        stacklevel=5,
+    )
+
+
+def close_dates(
+    df: pd.DataFrame, *, closed: str, status: str, won: Any, lost: Any, func: str
+) -> tuple[IntArray, Any]:
+    """Close dates (ns) of the deals that are closed, NAT for the others, and their zone.
+
+    With the ``status`` column in ``df`` (the deal reader's rule): a deal is
+    closed only when its status is ``won`` or ``lost``; an open deal's date is
+    the CRM's expected close date, ignored with a warning.  Without a status
+    column every close date counts (the table says nothing else).
+    """
+    s = as_datetime(df, closed, table="deals", keyword="closed")
+    ns = datetime_to_ns(s)
+    if status in df.columns:
+        check_value_labels(
+            df[status],
+            {"won": won, "lost": lost},
+            table="deals",
+            column=status,
+            keyword="status",
+            func=func,
+            warn_absent=(),
+        )
+        is_closed = df[status].isin([*_values(won), *_values(lost)]).to_numpy(dtype=bool)
+        expected = (ns != NAT) & ~is_closed
+        if expected.any():
+            _warn_expected_close(int(expected.sum()), closed, func=func)
+            ns = np.where(expected, NAT, ns)
+    return ns, time_zone(s)
 
 
 def group_codes(df: pd.DataFrame, by_cols: list[Hashable]) -> tuple[IntArray, pd.DataFrame]:

@@ -58,7 +58,7 @@ from funnelkit._validate import (
     warn_dropped,
 )
 from funnelkit.columns import Columns, takes_columns
-from funnelkit.errors import InvalidDataError, InvalidParameterError
+from funnelkit.errors import ColumnNotFoundError, InvalidDataError, InvalidParameterError
 
 __all__ = [
     "channel_yield",
@@ -410,7 +410,7 @@ def win_rate(
         won and lost deals, history entries); never an open deal's expected close date,
         never "today".
     ci : float, default=0.95
-        Confidence level of the Wilson score intervals.
+        Confidence level of the intervals in the result (Returns says which).
     deal : str, default="deal_id"
         Column that identifies the deal.
     created : str, default="created_at"
@@ -761,7 +761,7 @@ def sales_cycle(
     lost : str, default="lost"
         Value of ``status`` meaning the deal was lost. Any other value means open.
     ci : float, default=0.95
-        Confidence level of the interval of ``median``.
+        Confidence level of the intervals in the result (Returns says which).
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
@@ -913,7 +913,7 @@ def win_curve(
     lost : str, default="lost"
         Value of ``status`` meaning the deal was lost. Any other value means open.
     ci : float, default=0.95
-        Confidence level of the pointwise interval.
+        Confidence level of the intervals in the result (Returns says which).
     errors : {"raise", "warn"}, default="raise"
         What to do with contradictory rows (closed before created; won or lost with no close
         date): raise InvalidDataError, or leave them out with a FunnelkitWarning.
@@ -1074,7 +1074,7 @@ def pipeline(
         Column(s) to group by; one result block per group, groups sorted. Missing values form their
         own group.
     ci : float, default=0.95
-        Confidence level of the Wilson score intervals.
+        Confidence level of the intervals in the result (Returns says which).
     deal : str, default="deal_id"
         Column that identifies the deal.
     created : str, default="created_at"
@@ -1472,8 +1472,9 @@ def sales_velocity(
 @takes_columns()
 def coverage(
     deals: pd.DataFrame,
-    target: float,
+    target: float | Mapping[Any, float],
     *,
+    by: By = None,
     as_of: DateLike = None,
     period_start: DateLike = None,
     period_end: DateLike = None,
@@ -1494,8 +1495,14 @@ def coverage(
     ----------
     deals : pandas.DataFrame
         The deal table, one row per deal.
-    target : float
-        Revenue target of the period (> 0).
+    target : float or mapping
+        Revenue target of the period (> 0).  With ``by``: the same target for
+        every group, or a mapping from group value (a tuple of values for
+        several ``by`` columns) to that group's target.
+    by : str or list of str, optional
+        Column(s) to group by (one row per group, groups sorted; missing values
+        form their own group), e.g. ``by="region"`` for each region's coverage
+        of its own target.
     as_of : datetime-like, optional
         Observation date: the numbers as they were then (deals created later are left
         out, deals closed later are open, later history entries are ignored). Default:
@@ -1510,7 +1517,7 @@ def coverage(
         End of the target's period: the verdict then also compares the time
         left with the median time to win.
     ci : float, default=0.95
-        Confidence level of the Wilson score intervals.
+        Confidence level of the intervals in the result (Returns says which).
     deal : str, default="deal_id"
         Column that identifies the deal.
     created : str, default="created_at"
@@ -1537,7 +1544,8 @@ def coverage(
     Returns
     -------
     pandas.DataFrame
-        One row: ``as_of`` (datetime), ``target``, ``won_value`` (won in the
+        One row per group (one row without ``by``): the ``by`` columns, then
+        ``as_of`` (datetime), ``target``, ``won_value`` (won in the
         period so far), ``remaining_target`` (float64, target - won_value,
         at least 0), ``open``
         (int64, deals open on ``as_of``), ``open_value`` (float64, summed amount of the open deals
@@ -1598,7 +1606,9 @@ def coverage(
     the win rate of 33.3% requires; about 100 more open value is needed.
     """
     func = "coverage"
-    goal = check_positive(target, name="target", func=func)
+    goal = None if isinstance(target, Mapping) else check_positive(target, name="target", func=func)
+    if goal is None and by is None:
+        raise param_error(func, "target", "a positive number (a mapping needs by=)", target)
     cl = check_ci(ci, func=func)
     d = read_deals(
         deals,
@@ -1611,6 +1621,7 @@ def coverage(
         lost=lost,
         errors=errors,
         amount=amount,
+        by=by,
         as_of=as_of,
         currency=currency_column(columns),
     )
@@ -1622,8 +1633,7 @@ def coverage(
     if end is not None and end < d.as_of:
         raise param_error(func, "period_end", "a date on or after as_of", period_end)
     amounts = d.amount if d.amount is not None else np.zeros(len(d.outcome))
-    is_open = d.outcome == OPEN
-    missing = is_open & np.isnan(amounts)
+    missing = (d.outcome == OPEN) & np.isnan(amounts)
     if missing.any():
         warn_dropped(
             int(missing.sum()),
@@ -1631,6 +1641,74 @@ def coverage(
             "they are open and have no amount (not in open_value; see open_no_amount)",
             func=func,
         )
+    goals = _group_targets(target, goal, d.keys, func=func)
+    for_cycle = drop_unusable(
+        d, d.created == NAT, "they have no created date, so no cycle can be measured", func=func
+    )
+    cycles = _cycle_table(for_cycle, "won")[1]  # one censoring-aware median per group
+    rows = [
+        _coverage_row(d.subset(d.codes == g), goals[g], start, end, float(cycles[g]), cl)
+        for g in range(d.n_groups)  # one row per group: a handful, never one per deal
+    ]
+    columns_out = {k: [r[k] for r in rows] for k in _COVERAGE_COLUMNS}
+    result = with_keys(
+        d.keys,
+        {
+            "as_of": ns_to_datetime(np.full(d.n_groups, d.as_of, dtype=np.int64), d.tz),
+            "target": np.asarray(columns_out["target"], dtype=np.float64),
+            "won_value": np.asarray(columns_out["won_value"], dtype=np.float64),
+            "remaining_target": np.asarray(columns_out["remaining_target"], dtype=np.float64),
+            "open": np.asarray(columns_out["open"], dtype=np.int64),
+            "open_value": np.asarray(columns_out["open_value"], dtype=np.float64),
+            "open_no_amount": np.asarray(columns_out["open_no_amount"], dtype=np.int64),
+            "coverage": np.asarray(columns_out["coverage"], dtype=np.float64),
+            "win_rate": np.asarray(columns_out["win_rate"], dtype=np.float64),
+            "win_rate_low": np.asarray(columns_out["win_rate_low"], dtype=np.float64),
+            "win_rate_high": np.asarray(columns_out["win_rate_high"], dtype=np.float64),
+            "required_coverage": np.asarray(columns_out["required_coverage"], dtype=np.float64),
+            "time_left": to_timedelta(np.asarray(columns_out["time_left"], dtype=np.float64)),
+            "cycle": to_timedelta(np.asarray(columns_out["cycle"], dtype=np.float64)),
+            "verdict": np.asarray(columns_out["verdict"], dtype=object),
+        },
+    )
+    if not len(d.outcome):  # no deals: no row
+        result = result.iloc[:0].reset_index(drop=True)
+    return result
+
+
+_COVERAGE_COLUMNS = (
+    "target", "won_value", "remaining_target", "open", "open_value", "open_no_amount",
+    "coverage", "win_rate", "win_rate_low", "win_rate_high", "required_coverage",
+    "time_left", "cycle", "verdict",
+)  # fmt: skip
+
+
+def _group_targets(
+    target: Any, goal: float | None, keys: pd.DataFrame, *, func: str
+) -> list[float]:
+    """One target per by-group: the same number for each, or a mapping by group value."""
+    if goal is not None:
+        return [goal] * len(keys)
+    labels = [tuple(row) if keys.shape[1] > 1 else row[0] for row in keys.itertuples(index=False)]
+    missing = [lab for lab in labels if lab not in target]
+    if missing:
+        raise param_error(
+            func,
+            "target",
+            f"a positive number, or a mapping with a target for every group (missing: "
+            f"{missing[:5]!r}{' ...' if len(missing) > 5 else ''})",
+            dict(target),
+        )
+    return [check_positive(target[lab], name="target", func=func) for lab in labels]
+
+
+def _coverage_row(
+    d: DealArrays, goal: float, start: int | None, end: int | None, cycle_ns: float, cl: float
+) -> dict[str, Any]:
+    """The coverage figures and verdict of one group's deals."""
+    amounts = d.amount if d.amount is not None else np.zeros(len(d.outcome))
+    is_open = d.outcome == OPEN
+    missing = is_open & np.isnan(amounts)
     n_missing = int(missing.sum())
     all_unknown = bool(is_open.any()) and n_missing == int(is_open.sum())
     open_value = float("nan") if all_unknown else float(np.nansum(amounts[is_open]))
@@ -1645,11 +1723,6 @@ def coverage(
     lo, hi = wilson_interval(n_won, n_closed, cl)
     required = 1.0 / rate if rate > 0 else float("inf") if n_closed else float("nan")
     cov = open_value / remaining if remaining > 0 else float("nan")
-    for_cycle = drop_unusable(
-        d, d.created == NAT, "they have no created date, so no cycle can be measured", func=func
-    )
-    cycles = _cycle_table(for_cycle, "won")[1]
-    cycle_ns = float(cycles[0]) if cycles.size else float("nan")
     left_ns = float(end - d.as_of) if end is not None else float("nan")
     verdict = _verdict(goal, won_value, remaining, open_value, cov, rate, required)
     if n_missing and remaining > 0 and not verdict.startswith("healthy"):
@@ -1671,28 +1744,22 @@ def coverage(
             f"{left_ns / DAY_NS:,.0f} days left, so much of this pipeline will close after "
             f"period_end."
         )
-    result: pd.DataFrame = pd.DataFrame(
-        {
-            "as_of": ns_to_datetime(np.array([d.as_of]), d.tz),
-            "target": [goal],
-            "won_value": [won_value],
-            "remaining_target": [remaining],
-            "open": np.array([int(is_open.sum())], dtype=np.int64),
-            "open_value": [open_value],
-            "open_no_amount": np.array([n_missing], dtype=np.int64),
-            "coverage": [cov],
-            "win_rate": [rate],
-            "win_rate_low": lo.reshape(1),
-            "win_rate_high": hi.reshape(1),
-            "required_coverage": [required],
-            "time_left": to_timedelta([left_ns]),
-            "cycle": to_timedelta([cycle_ns]),
-            "verdict": [verdict],
-        }
-    )
-    if not len(d.outcome):  # no deals: no row
-        result = result.iloc[:0].reset_index(drop=True)
-    return result
+    return {
+        "target": goal,
+        "won_value": won_value,
+        "remaining_target": remaining,
+        "open": int(is_open.sum()),
+        "open_value": open_value,
+        "open_no_amount": n_missing,
+        "coverage": cov,
+        "win_rate": rate,
+        "win_rate_low": float(np.asarray(lo).reshape(-1)[0]),
+        "win_rate_high": float(np.asarray(hi).reshape(-1)[0]),
+        "required_coverage": required,
+        "time_left": left_ns,
+        "cycle": cycle_ns,
+        "verdict": verdict,
+    }
 
 
 def _period_bound(value: Any, d: DealArrays, *, name: str, func: str) -> int | None:
@@ -1766,7 +1833,7 @@ def leaderboard(
         own group.  Reps are ranked within each group, and their rates are shrunk toward the
         group's own team rate (reps within a region are compared with that region).
     ci : float, default=0.95
-        Confidence level of the Wilson score intervals.
+        Confidence level of the intervals in the result (Returns says which).
     as_of : datetime-like, optional
         Observation date: the numbers as they were then (deals created later are left
         out, deals closed later are open, later history entries are ignored). Default:
@@ -1939,6 +2006,7 @@ def channel_yield(
     deals: pd.DataFrame,
     *,
     channel: str = "channel",
+    by: By = None,
     costs: pd.DataFrame | None = None,
     cost: str = "cost",
     as_of: DateLike = None,
@@ -1961,6 +2029,10 @@ def channel_yield(
         The deal (or lead) table, one row per deal.
     channel : str, default="channel"
         Column holding the acquisition channel.
+    by : str or list of str, optional
+        Column(s) to group by as well as the channel (e.g. ``by="region"``: each
+        region's channels, groups sorted, channels by won value within each).
+        With ``costs``, the costs table needs the ``by`` columns too.
     costs : pandas.DataFrame, optional
         Spend per channel, possibly per period (rows are summed per channel),
         with columns ``channel`` and ``cost``.
@@ -1973,7 +2045,7 @@ def channel_yield(
         won and lost deals, history entries); never an open deal's expected close date,
         never "today".
     ci : float, default=0.95
-        Confidence level of the Wilson score intervals.
+        Confidence level of the intervals in the result (Returns says which).
     deal : str, default="deal_id"
         Column that identifies the deal.
     created : str, default="created_at"
@@ -2058,6 +2130,8 @@ def channel_yield(
     """
     func = "channel_yield"
     cl = check_ci(ci, func=func)
+    by_cols = [c for c in as_list(by, func=func) if c != channel]
+    key_cols = [*by_cols, channel]
     d = read_deals(
         deals,
         func=func,
@@ -2070,7 +2144,7 @@ def channel_yield(
         errors=errors,
         amount=amount,
         columns={"channel": channel},
-        by=channel,
+        by=key_cols,
         as_of=as_of,
         currency=currency_column(columns),
         need=("won",),
@@ -2079,17 +2153,27 @@ def channel_yield(
     spend = None
     if costs is not None:
         c = check_frame(costs, table="costs", func=func)
-        require_columns(c, {"channel": channel, "cost": cost}, table="costs")
+        need_cols = {"channel": channel, "cost": cost} | {f"by ({b})": b for b in by_cols}
+        if by_cols and not set(by_cols) <= set(c.columns):
+            absent = [b for b in by_cols if b not in c.columns]
+            msg = (
+                f"channel_yield(by={by_cols!r}) splits the costs by group: the costs table needs "
+                f"the column(s) {absent!r} as well as {channel!r} (the cost of each channel in "
+                f"each group). Add them to costs, or leave by= out to see every group together."
+            )
+            raise ColumnNotFoundError(msg)
+        require_columns(c, need_cols, table="costs")
         values = as_amount(c, cost, table="costs", keyword="cost")
         if values.isna().any():
             warn_dropped(int(values.isna().sum()), len(c), f"costs[{cost!r}] is null", func=func)
-        ccodes, ckeys = group_codes(c, [channel])
+        ccodes, ckeys = group_codes(c, key_cols)
         ok = values.notna().to_numpy()
         spend_by_key = grouped_sum(ccodes[ok], values.to_numpy()[ok], len(ckeys))
-        extra = ckeys[~ckeys[channel].isin(keys[channel])]
+        cost_index = pd.MultiIndex.from_frame(ckeys[key_cols])
+        extra = ckeys[~cost_index.isin(pd.MultiIndex.from_frame(keys[key_cols]))]
         if len(extra):
             keys = pd.concat([keys, extra], ignore_index=True)
-        pos = pd.Index(ckeys[channel]).get_indexer(keys[channel])
+        pos = cost_index.get_indexer(pd.MultiIndex.from_frame(keys[key_cols]))
         spend = np.where(pos >= 0, spend_by_key[pos], np.nan)
     g = len(keys)
     amounts = d.amount if d.amount is not None else np.zeros(len(d.outcome))
@@ -2133,6 +2217,12 @@ def channel_yield(
             "roi": roi,
         }
     out = with_keys(keys, measures)
-    order = np.argsort(-out["won_value"].to_numpy(), kind="stable")
+    # by won value (highest first), within each by-group (groups sorted)
+    value_key = np.nan_to_num(-out["won_value"].to_numpy(dtype=np.float64), nan=np.inf)
+    if by_cols:
+        group_pos, _ = group_codes(out, by_cols)
+        order = np.lexsort((value_key, group_pos))
+    else:
+        order = np.argsort(value_key, kind="stable")
     result: pd.DataFrame = out.iloc[order].reset_index(drop=True)
     return result

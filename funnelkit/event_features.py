@@ -179,7 +179,7 @@ def conversion_over_time(
         ``count="attempts"``: attempts whose window had run out).  Needs a
         window.
     ci : float, default=0.95
-        Confidence level of the Wilson score intervals.
+        Confidence level of the intervals in the result (Returns says which).
     columns : mapping or Columns, optional
         Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
         shared by every function of an analysis: each function uses the roles it

@@ -1447,7 +1447,7 @@ def conversion(
         ``count="attempts"``: attempts whose window had run out).  Needs a
         window.
     ci : float, default=0.95
-        Confidence level of the Wilson score intervals.
+        Confidence level of the intervals in the result (Returns says which).
     columns : mapping or Columns, optional
         Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
         shared by every function of an analysis: each function uses the roles it
@@ -1651,7 +1651,7 @@ def dropoff(
         ``count="attempts"``: attempts whose window had run out).  Needs a
         window.
     ci : float, default=0.95
-        Confidence level of the Wilson score intervals.
+        Confidence level of the intervals in the result (Returns says which).
     columns : mapping or Columns, optional
         Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
         shared by every function of an analysis: each function uses the roles it
@@ -1870,7 +1870,7 @@ def time_to_convert(
         else numpy's ``"auto"`` rule), an int asks for that many equal bins,
         a list of durations gives the edges.  The same bins for every group.
     ci : float, default=0.95
-        Confidence level of the median's interval.
+        Confidence level of the intervals in the result (Returns says which).
     columns : mapping or Columns, optional
         Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
         shared by every function of an analysis: each function uses the roles it

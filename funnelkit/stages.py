@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from funnelkit import _stage_kernels as kern
+from funnelkit._deals_validate import close_dates
 from funnelkit._history import deal_paths, join_ids, read_history
 from funnelkit._stats import wilson_interval
 from funnelkit._validate import (
@@ -207,12 +208,20 @@ def _same_zone(tz_a: Any, tz_b: Any, *, what: str) -> None:
 
 
 def _closed_ns(
-    deals: pd.DataFrame, closed: str, pos: IntArray, tz: Any, *, n_deals: int
+    deals: pd.DataFrame,
+    closed: str,
+    pos: IntArray,
+    tz: Any,
+    *,
+    n_deals: int,
+    status: str,
+    won: Any,
+    lost: Any,
+    func: str,
 ) -> IntArray:
-    """Closing time (ns) of each history deal; ``NS_MAX`` while open."""
-    s = as_datetime(deals, closed, table="deals", keyword="closed")
-    _same_zone(tz, time_zone(s), what="history times and deals closing dates")
-    ns = datetime_to_ns(s)
+    """Closing time (ns) of each history deal; ``NS_MAX`` while open (the deal reader's rule)."""
+    ns, close_tz = close_dates(deals, closed=closed, status=status, won=won, lost=lost, func=func)
+    _same_zone(tz, close_tz, what="history times and deals closing dates")
     ns = np.where(ns == NAT, kern.NS_MAX, ns)
     out: IntArray = ns[pos] if n_deals else np.empty(0, dtype=np.int64)
     return out
@@ -321,7 +330,7 @@ def stage_conversion(
         Deal table (one row per deal) holding the ``by`` columns, joined on
         ``deal``. Every deal of the history needs a row.
     ci : float, default=0.95
-        Confidence level of the Wilson score intervals.
+        Confidence level of the intervals in the result (Returns says which).
     unknown : {"raise", "ignore"}, default="raise"
         What to do with history rows whose stage is not in ``stages``: raise an
         error listing them, or leave those rows out.
@@ -493,6 +502,10 @@ def _read_stays(
     extra: dict[str, Any],
     unknown: Any,
     func: str,
+    status: str = "status",
+    won: Any = "won",
+    lost: Any = "lost",
+    created: str = "created_at",
 ) -> _Stays:
     h = _read_history(
         history, stages, deal=deal, stage=stage, entered=entered, unknown=unknown, func=func
@@ -503,13 +516,27 @@ def _read_stays(
     if deals is not None:
         deal_df = _read_deals(deals, {"deal": deal, "closed": closed, **extra}, func=func)
         pos = _align(h.ids, deal_df, deal)
-        close = _closed_ns(deal_df, closed, pos, h.tz, n_deals=n_deals)
+        close = _closed_ns(
+            deal_df,
+            closed,
+            pos,
+            h.tz,
+            n_deals=n_deals,
+            status=status,
+            won=won,
+            lost=lost,
+            func=func,
+        )
     else:
         close = np.full(n_deals, kern.NS_MAX, dtype=np.int64)
     latest = [int(h.t.max())] if h.t.size else []
     finite = close[close < kern.NS_MAX]
     if finite.size:
         latest.append(int(finite.max()))
+    if deal_df is not None and created in deal_df.columns:
+        made = datetime_to_ns(as_datetime(deal_df, created, table="deals", keyword="created"))
+        if (made != NAT).any():
+            latest.append(int(made[made != NAT].max()))
     default = max(latest) if latest else 0
     cutoff = _as_of_ns(as_of, h.tz, default, func=func)
     after = h.t > cutoff
@@ -536,6 +563,10 @@ def time_in_stage(
     stage: str = "stage",
     entered: str = "entered_at",
     closed: str = "closed_at",
+    created: str = "created_at",
+    status: str = "status",
+    won: Any = "won",
+    lost: Any = "lost",
     unknown: Unknown = "raise",
     ci: float = 0.95,
     columns: Mapping[str, Any] | Columns | None = None,
@@ -564,7 +595,10 @@ def time_in_stage(
     deals : pandas.DataFrame, optional
         Deal table (one row per deal): its ``closed`` dates end the last stay
         of closed deals, and it holds the ``by`` columns. Every deal of the
-        history needs a row.
+        history needs a row. With a ``status`` column, a deal is closed
+        only when its status is ``won`` or ``lost`` (an open deal's close date is
+        the CRM's expected date: ignored, with a warning); without one, a close
+        date means closed.
     deal : str, default="deal_id"
         Column that identifies the deal.
     stage : str, default="stage"
@@ -575,11 +609,19 @@ def time_in_stage(
         which still works for one release with a FutureWarning).
     closed : str, default="closed_at"
         Column holding the date the deal was closed (NaT while open).
+    created : str, default="created_at"
+        Column holding the date the deal was created.
+    status : str, default="status"
+        Column holding the deal status.
+    won : str, default="won"
+        Value of ``status`` meaning the deal was won.
+    lost : str, default="lost"
+        Value of ``status`` meaning the deal was lost. Any other value means open.
     unknown : {"raise", "ignore"}, default="raise"
         What to do with history rows whose stage is not in ``stages``: raise an
         error listing them, or leave those rows out.
     ci : float, default=0.95
-        Confidence level of the median's interval.
+        Confidence level of the intervals in the result (Returns says which).
     columns : mapping or Columns, optional
         Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
         shared by every function of an analysis: each function uses the roles it
@@ -671,6 +713,10 @@ def time_in_stage(
         stage=stage,
         entered=entered,
         closed=closed,
+        status=status,
+        won=won,
+        lost=lost,
+        created=created,
         extra={},
         unknown=unknown,
         func=func,
@@ -760,11 +806,16 @@ def stalled(
     *,
     as_of: Any = None,
     threshold: str | pd.Timedelta = "p90",
+    by: Hashable | Sequence[Hashable] | None = None,
     deals: pd.DataFrame | None = None,
     deal: str = "deal_id",
     stage: str = "stage",
     entered: str = "entered_at",
     closed: str = "closed_at",
+    created: str = "created_at",
+    status: str = "status",
+    won: Any = "won",
+    lost: Any = "lost",
     amount: str = "amount",
     unknown: Unknown = "raise",
     columns: Mapping[str, Any] | Columns | None = None,
@@ -785,10 +836,18 @@ def stalled(
         never "today".
     threshold : str or pandas.Timedelta, default="p90"
         ``"pNN"``: the NN-th percentile of the stage's ended stays (data-driven,
-        one threshold per stage); or a fixed duration such as ``"30D"``.
+        one threshold per stage, and per group with ``by``); or a fixed duration
+        such as ``"30D"``.
+    by : str or list of str, optional
+        Column(s) of ``deals`` to group by: the group columns come first in the
+        result, groups sorted, and a ``"pNN"`` threshold is measured within each
+        group (a stay is judged against its own team's history).  Needs ``deals``.
     deals : pandas.DataFrame, optional
         Deal table (one row per deal): closed deals are left out, ``amount``
-        gives the value at risk. Every deal of the history needs a row.
+        gives the value at risk. Every deal of the history needs a row. With a
+        ``status`` column, a deal is closed only when its status is ``won`` or
+        ``lost`` (an open deal's close date is the CRM's expected date: ignored,
+        with a warning); without one, a close date means closed.
     deal : str, default="deal_id"
         Column that identifies the deal.
     stage : str, default="stage"
@@ -799,6 +858,14 @@ def stalled(
         which still works for one release with a FutureWarning).
     closed : str, default="closed_at"
         Column holding the date the deal was closed (NaT while open).
+    created : str, default="created_at"
+        Column holding the date the deal was created.
+    status : str, default="status"
+        Column holding the deal status.
+    won : str, default="won"
+        Value of ``status`` meaning the deal was won.
+    lost : str, default="lost"
+        Value of ``status`` meaning the deal was lost. Any other value means open.
     amount : str, default="amount"
         Column holding the deal value (non-negative numbers).
     unknown : {"raise", "ignore"}, default="raise"
@@ -816,6 +883,7 @@ def stalled(
         One row per stalled deal, highest amount first (then longest
         over), with columns:
 
+        - the ``by`` columns;
         - the deal id, named after the ``deal`` column;
         - ``stage``: its current stage;
         - when it entered that stage, named after the ``entered`` column;
@@ -883,24 +951,29 @@ def stalled(
         stage=stage,
         entered=entered,
         closed=closed,
+        status=status,
+        won=won,
+        lost=lost,
+        created=created,
         extra={"amount": amount},
         unknown=unknown,
         func=func,
     )
     h, st = s.h, s.stays
+    by_cols = as_list(by, func=func)
+    gcode, keys = _groups(h.ids, s.deals, by_cols, deal, func=func)
     n_stages = len(h.stages)
     dur = st.end - st.start
-    limit = np.full(n_stages, NAT, dtype=np.int64)
+    stay_cell = gcode[st.deal] * n_stages + st.stage  # (group, stage) of each stay
+    limit = np.full(len(keys) * n_stages, NAT, dtype=np.int64)
     if kind == "fixed":
         limit[:] = int(value)
     else:
-        done_stage, done_dur = st.stage[st.observed], dur[st.observed]
-        for k in range(n_stages):  # one quantile per stage
-            d = done_dur[done_stage == k]
-            if d.size:
-                limit[k] = int(np.round(np.quantile(d, value)))
+        done_cell, done_dur = stay_cell[st.observed], dur[st.observed]
+        for k in np.unique(done_cell):  # one quantile per (group, stage): a handful
+            limit[k] = int(np.round(np.quantile(done_dur[done_cell == k], value)))
     current = st.last & (s.closed[st.deal] > s.as_of)
-    lim = limit[st.stage]
+    lim = limit[stay_cell]
     flagged = current & (lim != NAT) & (dur > lim)
     idx = np.flatnonzero(flagged)
     d_code = st.deal[idx]
@@ -914,16 +987,19 @@ def stalled(
     over = time_in - limits
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(limits > 0, time_in / np.where(limits > 0, limits, 1), np.inf)
-    # highest value first (NaN last), then furthest over, then deal id order
+    # groups in order; within one, highest value first (NaN last), then furthest over,
+    # then deal id order
     vkey = np.where(np.isnan(value_at_risk), np.inf, -value_at_risk)
-    order = np.lexsort((d_code, -over, vkey))
+    order = np.lexsort((d_code, -over, vkey, gcode[d_code]))
     idx, d_code = idx[order], d_code[order]
     stage_names = np.array(h.stages, dtype=object)
     entered_at = pd.Series(st.start[idx].view("datetime64[ns]"))
     if h.tz is not None:
         entered_at = entered_at.dt.tz_localize("UTC").dt.tz_convert(h.tz)
+    group_columns = {c: keys[c].iloc[gcode[d_code]].reset_index(drop=True) for c in by_cols}
     result: pd.DataFrame = pd.DataFrame(
         {
+            **group_columns,
             deal: pd.Series(h.ids.to_numpy()[d_code] if idx.size else [], dtype=h.ids.dtype),
             "stage": pd.Series(stage_names[st.stage[idx]], dtype=object),
             entered: entered_at,
@@ -1242,9 +1318,11 @@ def revival_candidates(
     stage: str = "stage",
     entered: str = "entered_at",
     status: str = "status",
+    won: str = "won",
     lost: str = "lost",
     amount: str = "amount",
     closed: str = "closed_at",
+    created: str = "created_at",
     lost_reason: str = "lost_reason",
     errors: Literal["raise", "warn"] = "raise",
     columns: Mapping[str, Any] | Columns | None = None,
@@ -1288,12 +1366,16 @@ def revival_candidates(
         which still works for one release with a FutureWarning).
     status : str, default="status"
         Column holding the deal status.
+    won : str, default="won"
+        Value of ``status`` meaning the deal was won.
     lost : str, default="lost"
         Value of ``status`` meaning the deal was lost. Any other value means open.
     amount : str, default="amount"
         Column holding the deal value (non-negative numbers).
     closed : str, default="closed_at"
         Column holding the date the deal was closed (NaT while open).
+    created : str, default="created_at"
+        Column holding the date the deal was created.
     lost_reason : str, default="lost_reason"
         Column of ``deals`` holding why the deal was lost.
     errors : {"raise", "warn"}, default="raise"
@@ -1405,9 +1487,15 @@ def revival_candidates(
     depth = depth[rows]
 
     close_s = as_datetime(df, closed, table="deals", keyword="closed")
-    tz = time_zone(close_s)
-    close = datetime_to_ns(close_s)
-    finite = close[close != NAT]
+    # the observation date: close dates of closed deals only (an open deal's date in
+    # closed= is the CRM's expected close date) and the history entries
+    close, tz = close_dates(df, closed=closed, status=status, won=won, lost=lost, func=func)
+    if created in df.columns:
+        made = datetime_to_ns(as_datetime(df, created, table="deals", keyword="created"))
+        close_or_made = np.concatenate((close, made))
+    else:
+        close_or_made = close
+    finite = close_or_made[close_or_made != NAT]
     default = int(finite.max()) if finite.size else 0
     if hist is not None:
         h_t = datetime_to_ns(as_datetime(hist, entered, table="history", keyword="entered"))

@@ -495,7 +495,7 @@ def touches_to_response(
         the same as without the cut (later touches still count in
         ``share_of_responders``' denominator).
     ci : float, default=0.95
-        Confidence level of the Wilson score intervals.
+        Confidence level of the intervals in the result (Returns says which).
     columns : mapping or Columns, optional
         Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
         shared by every function of an analysis: each function uses the roles it
@@ -711,7 +711,7 @@ def touches_summary(
         Response rate per touch below which another touch is judged not worth
         making (for ``stop_after``).
     ci : float, default=0.95
-        Confidence level of the Wilson score intervals.
+        Confidence level of the intervals in the result (Returns says which).
     columns : mapping or Columns, optional
         Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
         shared by every function of an analysis: each function uses the roles it

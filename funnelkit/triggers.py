@@ -168,7 +168,7 @@ def triggers(
         Behaviours done by fewer entities than this, or left undone by fewer,
         are flagged ``small_sample`` and ranked after the others.
     ci : float, default=0.95
-        Confidence level of the Wilson score intervals.
+        Confidence level of the intervals in the result (Returns says which).
     as_of : Timestamp or str, optional
         Observation date: events after it are ignored, and maturity is
         judged at it (default: the latest event).  Read in the data's time

@@ -371,3 +371,108 @@ def test_lost_deals_as_of_leaves_out_deals_lost_later(three):
     assert res[["stage", "lost_reason", "deals"]].values.tolist() == [["demo", "price", 1]]
     no_history = fk.lost_deals(deals, stages=STAGES, as_of=_day(20))
     assert no_history.empty
+
+
+# ----------------------------------------------------------------------------
+# an open deal's expected close date, in the stage functions too
+# ----------------------------------------------------------------------------
+@pytest.mark.parametrize("func", ["time_in_stage", "stalled", "revival_candidates"])
+def test_expected_close_dates_change_no_stage_figure(func):
+    sample = fk.datasets.load_sample()
+    expected = sample.deals.copy()
+    is_open = expected["status"] == "open"
+    expected.loc[is_open, "closed_at"] = pd.Timestamp("2030-12-31")  # the CRM's expected date
+    calls = {
+        "time_in_stage": lambda d: fk.time_in_stage(sample.history, sample.stages, deals=d),
+        "stalled": lambda d: fk.stalled(sample.history, sample.stages, deals=d),
+        "revival_candidates": lambda d: fk.revival_candidates(
+            d, sample.history, stages=sample.stages
+        ),
+    }
+    plain = calls[func](sample.deals)
+    with pytest.warns(FunnelkitWarning, match=f"{int(is_open.sum())} open deals have a date"):
+        got = calls[func](expected)
+    # open deals stay open (their stays run to as_of) and as_of is not moved to 2030
+    pd.testing.assert_frame_equal(got, plain)
+    if func == "revival_candidates":
+        # plain pandas: the age is as_of - close, as_of the latest observation: creation
+        # dates, close dates of closed deals, history entries (never 2030)
+        d = sample.deals
+        observed = max(
+            d["created_at"].max(),
+            d.loc[d["status"] != "open", "closed_at"].max(),
+            sample.history["entered_at"].max(),
+        )
+        assert (got["age"] == observed - got["closed_at"]).all()
+
+
+# ----------------------------------------------------------------------------
+# by= on coverage, channel_yield and stalled: each group as if computed alone
+# ----------------------------------------------------------------------------
+def test_coverage_by_region_equals_each_region_alone():
+    sample = fk.datasets.load_sample()
+    deals = sample.deals.dropna(subset=["region"])
+    as_of = sample.as_of
+    res = fk.coverage(deals, 500_000, by="region", as_of=as_of, period_end="2025-09-30")
+    assert res["region"].tolist() == sorted(deals["region"].unique())
+    for _, row in res.iterrows():
+        alone = fk.coverage(
+            deals[deals["region"] == row["region"]], 500_000, as_of=as_of, period_end="2025-09-30"
+        ).iloc[0]
+        pd.testing.assert_series_equal(row.drop("region"), alone, check_names=False)
+    # plain pandas: open value per region
+    open_value = deals[deals["status"] == "open"].groupby("region")["amount"].sum()
+    np.testing.assert_allclose(res["open_value"], open_value.loc[res["region"]].to_numpy())
+    targets = {r: 100_000.0 * (i + 1) for i, r in enumerate(res["region"])}
+    per = fk.coverage(deals, targets, by="region", as_of=as_of)
+    assert per["target"].tolist() == list(targets.values())
+    with pytest.raises(fk.InvalidParameterError, match="missing"):
+        fk.coverage(deals, {"Europe": 1.0}, by="region", as_of=as_of)
+    with pytest.raises(fk.InvalidParameterError, match="needs by="):
+        fk.coverage(deals, targets, as_of=as_of)
+
+
+def test_channel_yield_by_region_counts_each_region():
+    sample = fk.datasets.load_sample()
+    deals = sample.deals.dropna(subset=["region"])
+    res = fk.channel_yield(deals, by="region")
+    # plain pandas: leads and wins per (region, channel)
+    leads = deals.groupby(["region", "channel"]).size()
+    wins = (deals["status"] == "won").groupby([deals["region"], deals["channel"]]).sum()
+    keys = list(zip(res["region"], res["channel"], strict=True))
+    assert res["leads"].tolist() == [leads[k] for k in keys]
+    assert res["won"].tolist() == [wins[k] for k in keys]
+    assert res["region"].is_monotonic_increasing  # groups in order, by value within each
+    for _, block in res.groupby("region"):
+        assert block["won_value"].fillna(-1).is_monotonic_decreasing
+    with pytest.raises(fk.ColumnNotFoundError, match="needs the column"):
+        fk.channel_yield(deals, by="region", costs=sample.costs)
+    costs = sample.costs.assign(region="Europe")
+    both = fk.channel_yield(deals, by="region", costs=costs)
+    spend = costs.groupby("channel")["cost"].sum()
+    eu = both[both["region"] == "Europe"].set_index("channel")
+    np.testing.assert_allclose(eu["cost"], spend.loc[eu.index])
+    assert both.loc[both["region"] != "Europe", "cost"].isna().all()
+
+
+def test_stalled_by_region_judges_each_region_by_its_own_stays():
+    sample = fk.datasets.load_sample()
+    deals = sample.deals.dropna(subset=["region"])
+    history = sample.history[sample.history["deal_id"].isin(deals["deal_id"])]
+    res = fk.stalled(history, sample.stages, deals=deals, by="region")
+    assert list(res.columns[:2]) == ["region", "deal_id"]
+    observed = max(deals["created_at"].max(), history["entered_at"].max())
+    for region, block in res.groupby("region"):
+        mine = deals[deals["region"] == region]
+        alone = fk.stalled(
+            history[history["deal_id"].isin(mine["deal_id"])],
+            sample.stages,
+            deals=mine,
+            as_of=observed,
+        )
+        pd.testing.assert_frame_equal(
+            block.drop(columns="region").reset_index(drop=True), alone, check_like=False
+        )
+    fixed = fk.stalled(history, sample.stages, deals=deals, by="region", threshold="30D")
+    plain = fk.stalled(history, sample.stages, deals=deals, threshold="30D")
+    assert sorted(fixed["deal_id"]) == sorted(plain["deal_id"])  # a fixed threshold: same deals

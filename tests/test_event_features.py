@@ -193,7 +193,7 @@ def test_attempts_time_to_convert_and_dropoff():
     ev = log([("u1", 0, "A"), ("u1", 1, "B"), ("u1", 2, "A"), ("u1", 5, "B"), ("u2", 0, "A")])
     ttc = fk.time_to_convert(ev, ["A", "B"], count="attempts")
     # attempts: u1 #1 (1 day), u1 #2 (3 days), u2 #1 (never) -> 2 converters, mean 2 days
-    assert ttc["count"].tolist() == [2]
+    assert ttc["entities"].tolist() == [2]
     assert ttc["mean"].tolist() == [pd.Timedelta(days=2)]
     drop = fk.dropoff(ev, ["A", "B"], count="attempts")
     assert drop["entities"].tolist() == [3]
@@ -402,7 +402,7 @@ def test_features_match_reference(df, steps, data):
         done = units[units["reached"] == len(steps)]
         dur = (done[steps[-1]] - done[steps[0]]).to_numpy(dtype="timedelta64[ns]").view("int64")
         if len(ttc):
-            assert ttc["count"].tolist() == [len(dur)]
+            assert ttc["entities"].tolist() == [len(dur)]
             if len(dur):
                 assert ttc["median"].iloc[0] == quantile_ref(list(dur), 0.5)
             else:
@@ -730,16 +730,16 @@ def test_time_to_convert_bins_by_hand():
     assert res["bin_low"].tolist() == [pd.Timedelta(days=d) for d in (0, 2, 6)]
     assert res["bin_high"].tolist() == [pd.Timedelta(days=d) for d in (2, 6, 9)]
     # [0, 2): 1 day; [2, 6): 2, 2, 5; [6, 9]: 9 (the last bin is closed)
-    assert res["count"].tolist() == [1, 3, 1]
+    assert res["entities"].tolist() == [1, 3, 1]
     np.testing.assert_allclose(res["share"], [0.2, 0.6, 0.2])
     # edges that leave some out: 9 days is in no bin, shares are of all 5 converters
     res = fk.time_to_convert(df, ["visit", "buy"], bins=["1D", "3D"])
-    assert res["count"].tolist() == [3]
+    assert res["entities"].tolist() == [3]
     np.testing.assert_allclose(res["share"], [0.6])
     # 4 equal bins over [1, 9] days: edges 1, 3, 5, 7, 9 -> 1, 2, 2 | - | 5 | 9
     res = fk.time_to_convert(df, ["visit", "buy"], bins=4)
     assert res["bin_low"].tolist() == [pd.Timedelta(days=d) for d in (1, 3, 5, 7)]
-    assert res["count"].tolist() == [3, 0, 1, 1]
+    assert res["entities"].tolist() == [3, 0, 1, 1]
 
 
 def test_time_to_convert_auto_bins_linear_and_log():
@@ -750,7 +750,7 @@ def test_time_to_convert_auto_bins_linear_and_log():
     df = log(rows, unit="s")
     res = fk.time_to_convert(df, ["a", "b"], bins="auto")
     counts, edges = np.histogram(secs.astype(float) * 1e9, bins="auto")
-    assert res["count"].tolist() == counts.tolist()
+    assert res["entities"].tolist() == counts.tolist()
     np.testing.assert_allclose(res["bin_low"].to_numpy(dtype="int64"), edges[:-1], atol=1)
     # from 1 second to 30 days: log-spaced, ~5 bins per factor of 10, first bin [0, 1 s)
     secs = np.r_[0, 1, 10, 100, 1000, 10_000, 100_000, 2_592_000, rng.integers(1, 2_592_000, 50)]
@@ -765,14 +765,14 @@ def test_time_to_convert_auto_bins_linear_and_log():
     assert ratios[0] == pytest.approx(
         10 ** (np.log10(2_592_000) / np.ceil(5 * np.log10(2_592_000)))
     )
-    assert res["count"].sum() == secs.size
+    assert res["entities"].sum() == secs.size
     # per group: the same bins, counts add up to the total
     df = log(rows, unit="s")
     df["seg"] = np.where(df["user_id"] % 2 == 0, "even", "odd")
     by = fk.time_to_convert(df, ["a", "b"], bins="auto", by="seg")
-    assert by.groupby("seg")["count"].sum().tolist() == [29, 29]
+    assert by.groupby("seg")["entities"].sum().tolist() == [29, 29]
     np.testing.assert_array_equal(
-        by.groupby("bin_low", sort=False)["count"].sum().to_numpy(), res["count"].to_numpy()
+        by.groupby("bin_low", sort=False)["entities"].sum().to_numpy(), res["entities"].to_numpy()
     )
     with pytest.raises(fk.InvalidParameterError, match="'bins'"):
         fk.time_to_convert(df, ["a", "b"], bins=["2D", "1D"])
