@@ -167,6 +167,25 @@ def test_render_refuses_an_error_output():
         hook().render(book, "demo")
 
 
+def test_the_fingerprint_changes_with_a_notebook_or_the_package(tmp_path):
+    (tmp_path / "funnelkit" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "notebooks").mkdir()
+    book = tmp_path / "notebooks" / "a.py"
+    book.write_text("# %%\n1\n")
+    module = tmp_path / "funnelkit" / "m.py"
+    module.write_text("x = 1\n")
+    paths = hook().notebook_paths(tmp_path)
+    assert paths == [book]
+    first = hook().fingerprint(tmp_path, paths)
+    (tmp_path / "funnelkit" / "__pycache__" / "m.pyc").write_bytes(b"compiled")
+    assert hook().fingerprint(tmp_path, paths) == first  # compiled files do not count
+    module.write_text("x = 2\n")
+    second = hook().fingerprint(tmp_path, paths)
+    assert second != first
+    book.write_text("# %%\n2\n")
+    assert hook().fingerprint(tmp_path, paths) not in {first, second}
+
+
 # --- executed (slow) --------------------------------------------------------------------
 
 

@@ -11,13 +11,15 @@ repository.
 
 A cell that raises fails the build, and so does a notebook that cannot be
 executed: there are no placeholder pages. ``tests/test_notebooks.py`` runs
-the same functions.
+the same functions. ``mkdocs serve`` executes the notebooks again only when
+a notebook or a file of ``funnelkit/`` has changed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import os
 import re
 import sys
@@ -166,6 +168,22 @@ def render(book: Any, name: str) -> tuple[str, dict[str, bytes]]:
     return "\n\n".join(parts) + "\n", images
 
 
+def fingerprint(root: Path, paths: Sequence[Path]) -> str:
+    """A digest of the notebooks and of every file of ``funnelkit/`` (their outputs depend on)."""
+    digest = hashlib.sha256()
+    package = sorted(p for p in (root / "funnelkit").rglob("*") if p.is_file())
+    for path in [*paths, *package]:
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+#: Rendered pages of the last build, by fingerprint (``mkdocs serve`` rebuilds in one process).
+_RENDERED: dict[str, dict[str, tuple[str, dict[str, bytes]]]] = {}
+
+
 def on_files(files: Any, config: Any) -> Any:
     """Add ``notebooks/<name>.md`` and its images for each notebook of the checkout."""
     from mkdocs.structure.files import File
@@ -173,9 +191,13 @@ def on_files(files: Any, config: Any) -> Any:
     root = Path(config["config_file_path"]).resolve().parent
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
-    executed = execute(notebook_paths(root), root)
-    for name, book in executed.items():
-        page, images = render(book, name)
+    paths = notebook_paths(root)
+    key = fingerprint(root, paths)
+    if key not in _RENDERED:
+        executed = execute(paths, root)
+        _RENDERED.clear()
+        _RENDERED[key] = {name: render(book, name) for name, book in executed.items()}
+    for name, (page, images) in _RENDERED[key].items():
         files.append(File.generated(config, f"notebooks/{name}.md", content=page))
         for path, png in images.items():
             files.append(File.generated(config, f"notebooks/{path}", content=png))
