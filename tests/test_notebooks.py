@@ -16,7 +16,10 @@ from __future__ import annotations
 import ast
 import base64
 import importlib.util
+import inspect
+import json
 import math
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -218,6 +221,40 @@ def test_each_result_is_followed_by_its_interpretation(path, executed):
                 f"{path.name}: the result of cell {i} ({cell.source.splitlines()[0]!r}) is "
                 "not followed by a markdown cell saying what it shows"
             )
+
+
+def string_defaults() -> set[str]:
+    """The string defaults of funnelkit's public functions (``"furthest"``, ``"visits"``, ...)."""
+    out = set()
+    for name in fk.__all__:
+        obj = getattr(fk, name)
+        if inspect.isfunction(obj):
+            params = inspect.signature(obj).parameters.values()
+            out |= {p.default for p in params if isinstance(p.default, str)}
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_names_the_prose_quotes_are_shown(path, executed):
+    """A `name` in the prose is a column, variable or value the notebook shows (or a default).
+
+    A renamed result column leaves the old name in the prose: this test finds it.
+    """
+    book = executed[path.stem].cells
+    shown = " ".join(c.source for c in book if c.cell_type == "code")
+    for cell in book:
+        for out in cell.get("outputs", []):
+            shown += " " + json.dumps(out.get("data", {})) + " " + str(out.get("text", ""))
+    defaults = string_defaults()
+    stale = {
+        name
+        for cell in book
+        if cell.cell_type == "markdown"
+        for name in re.findall(r"`([a-z_][a-z0-9_]*)`", cell.source)
+        if not re.search(rf"\b{name}\b", shown) and name not in defaults
+    }
+    assert not stale, f"{path.name}: the prose names what the notebook does not show: {stale}"
 
 
 @pytest.mark.slow
