@@ -103,8 +103,8 @@ plt.show()
 # The biggest leak, by far, is prospecting → qualification: 2,186 of the
 # 3,376 prospects (64.8%) never qualify. That is the outreach step — a lead
 # qualifies when it replies positively to an email, call or meeting — and it
-# is where the touches analysis below looks. Every later step loses about a
-# third to two fifths of the leads.
+# is where the touches analysis below looks. Every later step loses between
+# 36% and 41% of the leads that reached the step before.
 #
 # How long does the whole way take? `fk.time_to_convert` gives the
 # distribution of the time from the first step to the last, for the leads

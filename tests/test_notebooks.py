@@ -316,6 +316,12 @@ def test_walkthrough_quotes_what_the_sample_shows():
     prospects = reached["prospecting"].notna().sum()
     qualified = reached["qualification"].notna().sum()
     days = (reached["won"] - reached["lead generation"]).dropna().dt.days
+    counts = reached.notna().sum()
+    later_losses = 1 - counts.iloc[3:].to_numpy() / counts.iloc[2:-1].to_numpy()
+    # the stage history, furthest policy: a deal counts at every stage up to its furthest
+    order = {s: i for i, s in enumerate(sample.stages)}
+    furthest = sample.history["stage"].map(order).groupby(sample.history["deal_id"]).max()
+    at_least = pd.Series({i: (furthest >= i).sum() for i in range(len(order))})
     # a deal counted at contact without an entry there: it reached a later stage
     history = sample.history
     later = set(history.loc[history["stage"].isin(sample.stages[4:]), "deal_id"])
@@ -346,6 +352,10 @@ def test_walkthrough_quotes_what_the_sample_shows():
             "won deals": f"{n_won} won deals: the other {n_won - n_won_in_order} skipped",
             "biggest leak": f"{prospects - qualified:,} of the {prospects:,} prospects "
             f"({pct((prospects - qualified) / prospects)})",
+            "later losses": f"between {later_losses.min():.0%} and {later_losses.max():.0%} of "
+            "the leads",
+            "contact": f"higher here ({pct(at_least[3] / at_least[2])}) than in the event funnel "
+            f"({pct(counts['contact'] / counts['qualification'])})",
             "time to win": f"median {int(days.median())} days",
             "p90": f"more than {int(np.quantile(days, 0.9))} days",
             "skipped contact": f"{len(later - at_contact)} deals went past *contact*",
