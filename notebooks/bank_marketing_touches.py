@@ -148,9 +148,9 @@ plt.show()
 
 # %% [markdown]
 # The rate at each call with its interval, and the cumulative share: the
-# intervals of the later calls are wide and overlap one another, so the
-# data cannot tell a 1% call from a 3% one there — only that both are far below the
-# first calls.
+# intervals of the later calls are wide and overlap one another, so the data
+# cannot tell a 1% call from a 3% one there — only that both are far below
+# the first calls.
 #
 # `fk.touches_summary` puts the whole campaign in one row:
 
@@ -159,11 +159,11 @@ fk.touches_summary(log, entity="client_id", time="touch", response="response", p
 
 # %% [markdown]
 # Subscribers needed 2 calls at the median (2.3 on average), and the
-# response rate per call is below 5% from the second call on, so
-# `stop_after` (the last call worth making at the default 5% threshold) is
-# 1. Whether a second call is worth it depends on what a call costs and what
-# a subscription brings: at 5.0% the second call still converts one client
-# in twenty.
+# response rate per call is below 5% from the second call on, so the last
+# call worth making at the default 5% threshold (`stop_after`) is the first.
+# Whether a second call is worth it depends on what a call costs and what a
+# subscription brings: at 5.0% the second call still converts one client in
+# twenty.
 #
 # ## Whom is a call worth?
 #

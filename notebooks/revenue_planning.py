@@ -44,8 +44,8 @@ print(f"win rate {win_rate:.1%} of {len(closed):,} closed deals")
 print(f"won deal size: mean {deal_size:,.0f}, median {np.median(won_amounts):,.0f}")
 
 # %% [markdown]
-# The sample's team wins 5.1% of its closed deals (193 of 3,770) — the win
-# rate of every lead, since a deal is opened per lead. A won deal is worth
+# The sample's team wins 5.1% of its closed deals (193 of 3,770); the deals
+# still open are left out, not counted as losses. A won deal is worth
 # 24,691 on average but 11,000 at the median: a few large enterprise deals
 # pull the mean up.
 
@@ -104,8 +104,8 @@ plt.show()
 # %% [markdown]
 # The simulated revenue is centred on the target and wide: one simulated
 # quarter in ten falls a third or more short of it, one in ten beats it by
-# more than a third. The spread comes from both
-# the number of wins (binomial) and the size of each (a few large deals).
+# more than a third. The spread comes from both the number of wins
+# (binomial) and the size of each (a few large deals).
 
 # %% [markdown]
 # ## Opportunities needed for 90% confidence

@@ -85,8 +85,8 @@ plt.show()
 
 # %% [markdown]
 # 175 of the 4,000 leads (4.4%) go through every step in order and are won.
-# The deal table counts 193 won deals: the other 18 skipped a step on the way
-# (the sample's CRM mess: 8% of deals skip *contact*), and an ordered funnel
+# The deal table counts 193 won deals: the other 18 skipped *contact* on the
+# way (the sample's CRM mess: 8% of deals skip it), and an ordered funnel
 # over events does not count a lead at a step it never recorded. The stage
 # history below counts them.
 #
@@ -151,7 +151,7 @@ fk.plot_next_events(paths, ax=figure())
 plt.show()
 
 # %% [markdown]
-# Most leads that stop after qualification are simply lost next; the next
+# The commonest path after qualification is straight to *lost*; the next
 # most common path is a *video view* and then lost — the sample plants no
 # effect of video views, and indeed they do not keep these leads in the
 # funnel. A *demo request* followed by a loss is rarer: demo requests are the
@@ -236,8 +236,9 @@ plt.show()
 # Gus Larsen has the highest raw win rate (12 of 139 closed deals, 8.6%),
 # but on so few deals the interval is wide and the shrunk rate ranks him
 # second, behind Ana Souza (45 wins of 575). The sample plants Gus as the
-# most skilled rep; with more deals his shrunk rate would rise towards his
-# raw one — the leaderboard does not claim more than the data shows.
+# most skilled rep; if his raw rate held over more deals, his shrunk rate
+# would move up towards it — the leaderboard does not claim more than the
+# data shows.
 #
 # Which channel pays? `fk.channel_yield` sets the revenue of each channel's
 # won deals against what its leads cost.

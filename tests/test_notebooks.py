@@ -317,6 +317,9 @@ def test_walkthrough_quotes_what_the_sample_shows():
     qualified = reached["qualification"].notna().sum()
     days = (reached["won"] - reached["lead generation"]).dropna().dt.days
     counts = reached.notna().sum()
+    quarter = reached["lead generation"].dt.to_period("Q")
+    won_share = reached["won"].notna().groupby(quarter).mean()
+    won_ids = set(deals.loc[deals["status"] == "won", "deal_id"])
     later_losses = 1 - counts.iloc[3:].to_numpy() / counts.iloc[2:-1].to_numpy()
     # the stage history, furthest policy: a deal counts at every stage up to its furthest
     order = {s: i for i, s in enumerate(sample.stages)}
@@ -327,6 +330,7 @@ def test_walkthrough_quotes_what_the_sample_shows():
     later = set(history.loc[history["stage"].isin(sample.stages[4:]), "deal_id"])
     at_contact = set(history.loc[history["stage"] == "contact", "deal_id"])
     open_deals = deals[deals["status"] == "open"]
+    lost_at_prospecting = ((deals["status"] == "lost") & (deals["stage"] == "prospecting")).sum()
     closed = deals[deals["status"].isin(["won", "lost"])]
     by_channel = closed.groupby("channel")["status"].apply(lambda s: (s == "won").mean())
     by_owner = closed.groupby("owner")["status"].agg(
@@ -339,6 +343,9 @@ def test_walkthrough_quotes_what_the_sample_shows():
     touches = touches.assign(n=touches.groupby("user_id").cumcount() + 1)
     first_yes = touches[touches["response"] == "positive"].groupby("user_id")["n"].min()
 
+    # the won deals the ordered funnel misses are those without a contact entry
+    assert len(won_ids - at_contact) == n_won - n_won_in_order
+    assert won_share.iloc[-1] < 0.02  # "the last quarter ... falls below 2%"
     assert by_channel.idxmax() == "referral"
     assert by_channel.idxmin() == "outbound email"
     assert by_owner["rate"].idxmax() == "Gus Larsen"
@@ -349,7 +356,10 @@ def test_walkthrough_quotes_what_the_sample_shows():
             "leads": f"{n_leads:,} deals",
             "won in order": f"{n_won_in_order} of the {n_leads:,} leads "
             f"({pct(n_won_in_order / n_leads)})",
-            "won deals": f"{n_won} won deals: the other {n_won - n_won_in_order} skipped",
+            "won deals": f"{n_won} won deals: the other {n_won - n_won_in_order} skipped *contact*",
+            "lost at prospecting": f"({lost_at_prospecting:,} at prospecting alone)",
+            "by quarter": f"Between {won_share.iloc[:-1].min():.0%} and "
+            f"{won_share.iloc[:-1].max():.0%} of each quarter's leads are won",
             "biggest leak": f"{prospects - qualified:,} of the {prospects:,} prospects "
             f"({pct((prospects - qualified) / prospects)})",
             "later losses": f"between {later_losses.min():.0%} and {later_losses.max():.0%} of "
@@ -426,6 +436,8 @@ def test_bank_notebook_quotes_what_the_data_shows():
             "failure": f"({pct(first_call['failure'])} at the first call)",
         },
     )
+    # "unknown": the clients the previous campaign had not contacted
+    assert (bank.loc[bank["poutcome"] == "unknown", "previous"] == 0).all()
     assert first_call["unknown"] < 0.05  # stop_after 0: even the first call is below 5%
     past = bank[bank["poutcome"] == "success"]
     past_rates = [
