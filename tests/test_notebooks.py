@@ -152,6 +152,7 @@ def test_render_writes_prose_code_text_tables_and_pictures():
     )
     page, images = hook().render(book, "demo")
     assert page.index("# Title") < page.index("```python\nx = 1\nx\n```")
+    assert "the notebook `notebooks/demo.py`, executed when the site was built" in page
     assert "```text\nhello\n```" in page
     assert "<td>2</td>" in page
     assert "<style" not in page

@@ -144,6 +144,11 @@ def render(book: Any, name: str) -> tuple[str, dict[str, bytes]]:
         source = cell.source.strip("\n")
         if cell.cell_type == "markdown":
             parts.append(source)
+            if i == 0:  # after the title: where the page comes from
+                parts.append(
+                    f"*This page is the notebook `notebooks/{name}.py`, executed when the "
+                    "site was built.*"
+                )
             continue
         if cell.cell_type != "code":
             continue
