@@ -57,8 +57,19 @@ def cells(path: Path) -> list[Any]:
 
 
 def prose(path: Path) -> str:
-    """The markdown of a notebook, whitespace collapsed (line breaks do not matter)."""
-    return " ".join(" ".join(c.source for c in cells(path) if c.cell_type == "markdown").split())
+    """The markdown of a percent script, whitespace collapsed (line breaks do not matter).
+
+    Read without jupytext (so the figure checks also run where it is not
+    installed): the comment lines of each ``# %% [markdown]`` cell.
+    """
+    lines, inside = [], False
+    for line in path.read_text().splitlines():
+        if line.startswith("# %%"):
+            inside = line.startswith("# %% [markdown]")
+        elif inside:
+            assert line == "" or line.startswith("#"), f"{path.name}: {line!r} in a markdown cell"
+            lines.append(line[2:] if line.startswith("# ") else line.lstrip("#"))
+    return " ".join(" ".join(lines).split())
 
 
 def quoted(path: Path, figures: dict[str, str]) -> None:
@@ -76,6 +87,12 @@ def test_the_three_notebooks_exist_as_scripts_only():
     assert {p.name for p in (WALKTHROUGH, BANK, PLANNING)} <= names
     # one source of truth: no .ipynb beside the scripts
     assert not list((ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_prose_reader_agrees_with_jupytext(path):
+    markdown = " ".join(c.source for c in cells(path) if c.cell_type == "markdown")
+    assert prose(path) == " ".join(markdown.split())
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
