@@ -73,7 +73,7 @@ def prose(path: Path) -> str:
 
 
 def quoted(path: Path, figures: dict[str, str]) -> None:
-    """Each formatted figure appears in the prose of ``path`` (after its label, if given)."""
+    """Each formatted figure appears in the prose of ``path`` (labels name them on failure)."""
     text = prose(path)
     missing = {label: fig for label, fig in figures.items() if fig not in text}
     assert not missing, f"{path.name}: the prose does not quote {missing}"
