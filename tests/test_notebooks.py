@@ -207,6 +207,11 @@ def test_the_fingerprint_changes_with_a_notebook_or_the_package(tmp_path):
     assert hook().fingerprint(tmp_path, paths) not in {first, second}
 
 
+def test_a_missing_module_says_how_to_install_it():
+    with pytest.raises(ModuleNotFoundError, match=r"needs no_such_module_x: .*\.\[docs\]"):
+        hook().require(["json", "no_such_module_x"])
+
+
 # --- executed (slow) --------------------------------------------------------------------
 
 

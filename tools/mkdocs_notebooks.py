@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import importlib.util
 import os
 import re
 import sys
@@ -185,6 +186,17 @@ def fingerprint(root: Path, paths: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
+def require(modules: Sequence[str]) -> None:
+    """Fail with the install command when a module the notebooks need is missing."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        msg = (
+            f"the docs build executes the notebooks and needs {', '.join(missing)}: "
+            "python -m pip install -e '.[docs]'"
+        )
+        raise ModuleNotFoundError(msg)
+
+
 #: Rendered pages of the last build, by fingerprint (``mkdocs serve`` rebuilds in one process).
 _RENDERED: dict[str, dict[str, tuple[str, dict[str, bytes]]]] = {}
 
@@ -196,6 +208,7 @@ def on_files(files: Any, config: Any) -> Any:
     root = Path(config["config_file_path"]).resolve().parent
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
+    require(("jupytext", "nbclient", "nbformat", "ipykernel"))
     paths = notebook_paths(root)
     key = fingerprint(root, paths)
     if key not in _RENDERED:
