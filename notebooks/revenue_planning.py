@@ -179,7 +179,7 @@ plan
 # **Reading it.** `needed` is the expected-value plan *net of the open
 # pipeline*: how many new deals must enter each stage on top of what is already
 # open. When it is 0, the open deals alone are expected to cover the target —
-# but `probability` says how often that actually happens. `needed_for_confidence`
+# but `p_hit_target` says how often that actually happens. `needed_for_confidence`
 # is how many new deals each stage needs to reach the target with 90%
 # probability, and `enter_by` the latest date they can enter that stage and
 # still close by the end of the period (`time_left` negative: too late).

@@ -385,7 +385,7 @@ plt.show()
 
 # %% [markdown]
 # The open pipeline alone is expected to cover the target (`needed` is 0 at
-# every stage), but only in about three periods out of four (`probability`):
+# every stage), but only in about three periods out of four (`p_hit_target`):
 # for 90% confidence, about 120 more new leads must enter by the end of
 # August. The `enter_by` dates are the latest a deal can enter each stage and
 # still be expected to close in time.

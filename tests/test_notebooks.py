@@ -31,6 +31,7 @@ import pytest
 import funnelkit as fk
 
 from .conftest import ROOT
+from .test_common import RETIRED_COLUMNS
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
 WALKTHROUGH = ROOT / "notebooks" / "sales_funnel_walkthrough.py"
@@ -246,6 +247,17 @@ def test_each_result_is_followed_by_its_interpretation(path, executed):
             )
 
 
+def quoted_names(path: Path) -> set[str]:
+    """The `names` (lower-case identifiers in backticks) of a notebook's prose."""
+    return set(re.findall(r"`([a-z_][a-z0-9_]*)`", prose(path)))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_prose_uses_no_retired_column_name(path):
+    retired = {n: RETIRED_COLUMNS[n] for n in quoted_names(path) if n in RETIRED_COLUMNS}
+    assert not retired, f"{path.name}: the prose uses retired column names (use): {retired}"
+
+
 def string_defaults() -> set[str]:
     """The string defaults of funnelkit's public functions (``"furthest"``, ``"visits"``, ...)."""
     out = set()
@@ -272,9 +284,7 @@ def test_the_names_the_prose_quotes_are_shown(path, executed):
     defaults = string_defaults()
     stale = {
         name
-        for cell in book
-        if cell.cell_type == "markdown"
-        for name in re.findall(r"`([a-z_][a-z0-9_]*)`", cell.source)
+        for name in quoted_names(path)
         if not re.search(rf"\b{name}\b", shown) and name not in defaults
     }
     assert not stale, f"{path.name}: the prose names what the notebook does not show: {stale}"
