@@ -30,7 +30,9 @@ def test_nav_lists_every_page_and_they_exist():
     assert pages[0] == "index.md"
     on_disk = {p.name for p in (ROOT / "docs").glob("*.md")}
     assert on_disk <= set(pages), f"pages missing from the nav: {on_disk - set(pages)}"
-    missing = [p for p in pages if p not in on_disk]
+    # the notebook pages are generated at build time from notebooks/<name>.py
+    generated = {f"notebooks/{p.stem}.md" for p in (ROOT / "notebooks").glob("*.py")}
+    missing = [p for p in pages if p not in on_disk | generated]
     assert not missing, f"nav pages that do not exist: {missing}"
 
 
@@ -47,7 +49,7 @@ def test_docs_build_strict(tmp_path):
     src.mkdir()
     shutil.copy(ROOT / "mkdocs.yml", src / "mkdocs.yml")
     shutil.copytree(ROOT / "docs", src / "docs")
-    for folder in ("funnelkit", "tools"):
+    for folder in ("funnelkit", "tools", "notebooks"):
         shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
     env = {
         **os.environ,
@@ -75,3 +77,15 @@ def test_docs_build_strict(tmp_path):
     for name in images:
         png = (tmp_path / "site" / "img" / f"{name}.png").read_bytes()
         assert png.startswith(b"\x89PNG")
+    # the notebooks are executed at build time and shown with their outputs
+    for page in generated_notebook_pages():
+        html = (tmp_path / "site" / "notebooks" / page / "index.html").read_text()
+        shown = re.findall(r'<img alt="output of cell \d+" src="([\w-]+\.png)"', html)
+        assert shown, f"notebooks/{page}: no picture on the page"
+        for src in shown:
+            png = (tmp_path / "site" / "notebooks" / page / src).read_bytes()
+            assert png.startswith(b"\x89PNG")
+
+
+def generated_notebook_pages() -> list[str]:
+    return sorted(p.stem for p in (ROOT / "notebooks").glob("*.py"))
