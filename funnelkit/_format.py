@@ -632,7 +632,7 @@ def _iso(s: pd.Series) -> pd.Series:
 def to_csv_text(df: pd.DataFrame) -> str:
     """The CSV text of :func:`csv_frame`: no index, RFC 4180 line ends.
 
-    With ``\r\n`` as the line end, a cell holding a carriage return or a
-    line break is quoted, so a spreadsheet keeps it in its cell.
+    With CR LF as the line end, a cell holding a carriage return or a line
+    break is quoted, so a spreadsheet keeps it in its cell.
     """
     return csv_frame(df).to_csv(index=False, lineterminator="\r\n")
