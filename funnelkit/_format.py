@@ -175,7 +175,7 @@ def _is_midnight(s: pd.Series) -> bool:
 
 
 def column_formatters(
-    df: pd.DataFrame, *, durations: DurationUnit = "auto"
+    df: pd.DataFrame, *, durations: DurationUnit = "d"
 ) -> dict[Any, Callable[[Any], str]]:
     """One formatter per column, the same for every cell of the column.
 
@@ -185,7 +185,7 @@ def column_formatters(
     ----------
     df : pandas.DataFrame
         A result table.
-    durations : {"auto", "d", "h", "min"}, default="auto"
+    durations : {"auto", "d", "h", "min"}, default="d"
         Unit of every duration column: ``"d"`` for sales tables, or
         ``"auto"`` to choose one per column from its typical value.
 
@@ -313,7 +313,7 @@ def text_cell(v: Any) -> str:
 
 
 def format_cells(
-    df: pd.DataFrame, *, durations: DurationUnit = "auto"
+    df: pd.DataFrame, *, durations: DurationUnit = "d"
 ) -> list[tuple[list[str], bool]]:
     """Every column's cells as text, and whether the column is numeric (right-aligned)."""
     formatters = column_formatters(df, durations=durations)
@@ -460,7 +460,7 @@ def format_frame(
     *,
     max_rows: int | None = 30,
     width: int | None = None,
-    durations: DurationUnit = "auto",
+    durations: DurationUnit = "d",
     max_text: int | None = None,
     rename: Mapping[str, str] | None = None,
     max_blocks: int | None = None,
@@ -476,7 +476,7 @@ def format_frame(
     width : int, optional
         Lay a wide table out in blocks of columns, each at most ``width``
         characters wide and each repeating the leading label columns.
-    durations : {"auto", "d", "h", "min"}, default="auto"
+    durations : {"auto", "d", "h", "min"}, default="d"
         Unit of the duration columns (see :func:`column_formatters`).
     max_text : int, optional
         Cut text cells longer than this, with an ellipsis.

@@ -46,11 +46,16 @@ def test_sales_durations_are_days_in_every_cell():
 
 def test_event_durations_choose_one_unit_from_the_column():
     minutes = pd.DataFrame({"t": pd.to_timedelta(["90s", "30min", "45min"])})
-    assert cells(minutes, "t") == ["1.5 min", "30.0 min", "45.0 min"]
+    assert cells(minutes, "t", durations="auto") == ["1.5 min", "30.0 min", "45.0 min"]
     hours = pd.DataFrame({"t": pd.to_timedelta(["30min", "3h", "5h"])})
-    assert cells(hours, "t") == ["0.5 h", "3.0 h", "5.0 h"]  # not 30.0 min beside 3.0 h
+    assert cells(hours, "t", durations="auto") == ["0.5 h", "3.0 h", "5.0 h"]  # not 30 min
     days = pd.DataFrame({"t": pd.to_timedelta(["20h", "2D", "9D"])})
-    assert cells(days, "t") == ["0.8 d", "2.0 d", "9.0 d"]
+    assert cells(days, "t", durations="auto") == ["0.8 d", "2.0 d", "9.0 d"]
+
+
+def test_terminal_tables_default_to_days():
+    df = pd.DataFrame({"time_to_close": pd.to_timedelta(["0s", "2h", "3D"])})
+    assert format_frame(df).splitlines()[1:] == ["        0.0 d", "        0.1 d", "        3.0 d"]
 
 
 def test_negative_and_missing_durations():
@@ -62,7 +67,7 @@ def test_negative_and_missing_durations():
 @given(st.lists(st.integers(-(10**15), 10**15), min_size=1, max_size=12))
 def test_every_cell_of_a_duration_column_has_the_same_unit(ns):
     df = pd.DataFrame({"t": pd.to_timedelta(ns, unit="ns")})
-    units = {c.rsplit(" ", 1)[1] for c in cells(df, "t")}
+    units = {c.rsplit(" ", 1)[1] for c in cells(df, "t", durations="auto")}
     assert len(units) == 1
     assert units <= {"d", "h", "min"}
     assert duration_unit(df["t"]) in {"d", "h", "min"}
