@@ -13,11 +13,16 @@ with the reason; the rest is written.  A section yields *items*:
 
 ``funnelkit demo`` (:mod:`funnelkit._demo`) runs the same sections, once, on
 the bundled sample.  The page is written by :func:`write_report`: tables
-through :func:`funnelkit._format.column_formatters`, pictures as base64 PNG,
-every piece of user data HTML-escaped, no external resources.  The
-``funnelkit report`` command (:func:`add_report_parser`,
-:func:`run_report_command`) reads CSV / Parquet exports and names the file in
-every error.
+through :mod:`funnelkit._format` (one unit per duration column, blocks of
+columns that fit an A4 page), pictures as base64 PNG, every piece of user
+data HTML-escaped, no external resources; the CSV files through
+:func:`funnelkit._format.csv_frame` (durations in days, ISO dates, formula
+cells neutralised).  Files in ``out`` that the report did not write (not in
+its :data:`MANIFEST`) are never replaced without ``overwrite=True``.  The
+functions' warnings become notes of the running call only (:data:`_NOTES`,
+:class:`_WarningsRouter`).  The ``funnelkit report`` command
+(:func:`add_report_parser`, :func:`run_report_command`) reads CSV / Parquet
+exports and names the file in every error.
 """
 
 from __future__ import annotations
