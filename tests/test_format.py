@@ -244,3 +244,18 @@ def test_column_blocks_show_every_column_once_and_fit(widths, keys, width):
         own = [j for j in block if j >= keys]
         used = sum(widths[j] for j in block) + 2 * (len(block) - 1)
         assert used <= width or len(own) <= 1  # only a column (or keys) too wide alone overflows
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.sampled_from(["cost_per_lead", "mean_touches", "roi", "coverage", "deals"]),
+    st.lists(st.floats(-1e9, 1e9, allow_nan=False, allow_infinity=False), min_size=1, max_size=10),
+)
+def test_every_cell_of_a_number_column_has_the_same_decimals(name, values):
+    texts = cells(pd.DataFrame({name: values}), name)
+    decimals = {len(t.rstrip("×").split(".")[1]) if "." in t else 0 for t in texts}
+    assert len(decimals) == 1, texts
+    (places,) = decimals
+    for t, v in zip(texts, values, strict=True):  # and the number is the value, rounded
+        shown = float(t.rstrip("×").replace(",", ""))
+        assert shown == pytest.approx(v, abs=0.5 * 10**-places + 1e-9)
