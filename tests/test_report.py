@@ -1210,7 +1210,7 @@ def test_two_reports_in_two_threads_keep_their_own_notes(tmp_path, fast_pictures
     import threading
 
     barrier = threading.Barrier(2)
-    paths: dict[int, object] = {}
+    paths: dict[tuple[int, int], object] = {}
     errors: list[BaseException] = []
 
     def run(n: int) -> None:
