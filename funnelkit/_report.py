@@ -13,22 +13,32 @@ with the reason; the rest is written.  A section yields *items*:
 
 ``funnelkit demo`` (:mod:`funnelkit._demo`) runs the same sections, once, on
 the bundled sample.  The page is written by :func:`write_report`: tables
-through :func:`funnelkit._format.column_formatters`, pictures as base64 PNG,
-every piece of user data HTML-escaped, no external resources.  The
-``funnelkit report`` command (:func:`add_report_parser`,
-:func:`run_report_command`) reads CSV / Parquet exports and names the file in
-every error.
+through :mod:`funnelkit._format` (one unit per duration column, blocks of
+columns that fit an A4 page), pictures as base64 PNG, every piece of user
+data HTML-escaped, no external resources; the CSV files through
+:func:`funnelkit._format.csv_frame` (durations in days, ISO dates, formula
+cells neutralised).  Files in ``out`` that the report did not write (not in
+its :data:`MANIFEST`) are never replaced without ``overwrite=True``.  The
+functions' warnings become notes of the running call only (:data:`_NOTES`,
+:class:`_WarningsRouter`).  The ``funnelkit report`` command
+(:func:`add_report_parser`, :func:`run_report_command`) reads CSV / Parquet
+exports and names the file in every error.
 """
 
 from __future__ import annotations
 
 import base64
+import contextvars
 import datetime as _dt
+import hashlib
 import html
 import io
 import os
 import re
+import sys
 import time
+import types
+import unicodedata
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +48,14 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import pandas as pd
 
-from funnelkit._format import column_formatters
+from funnelkit._format import (
+    DurationUnit,
+    column_blocks,
+    format_cells,
+    key_columns,
+    repeated_keys,
+    to_csv_text,
+)
 from funnelkit._sales_data import SalesData
 from funnelkit._validate import as_datetime, check_frame, param_error, require_columns
 from funnelkit._version import __version__
@@ -196,6 +213,12 @@ class SectionResult:
     skipped: str | None = None
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: Unit of the durations of each item: days for sales tables, "auto" for event tables.
+    units: list[DurationUnit] = field(default_factory=list)
+
+    def unit(self, i: int) -> DurationUnit:
+        """The duration unit of item ``i`` (days unless a part said otherwise)."""
+        return self.units[i] if i < len(self.units) else "d"
 
 
 Part = Callable[[Inputs], list[Item]]
@@ -217,8 +240,8 @@ def _item(title: str, table: pd.DataFrame, plot: Callable[..., Axes] | None = No
     if plot is None:
         return (title, table)
 
-    def draw(ax: Axes) -> Axes:
-        return plot(table, ax=ax)
+    def draw(ax: Axes) -> Axes:  # long labels shortened: laying them out takes seconds
+        return plot(short_labels(table), ax=ax)
 
     return (title, table, draw)
 
@@ -289,19 +312,94 @@ def _need_won(inp: Inputs, what: str) -> None:
         raise _Skip(msg)
 
 
-def _run_parts(parts: Sequence[Part], inp: Inputs, notes: list[str]) -> list[Item]:
+def _run_parts(
+    parts: Sequence[Part], inp: Inputs, notes: list[str], units: list[DurationUnit] | None = None
+) -> list[Item]:
     """Run the parts of a section; skip the section only when none ran."""
     items: list[Item] = []
     reasons: list[str] = []
     for part in parts:
         try:
-            items.extend(part(inp))
+            made = part(inp)
         except _Skip as skip:
             reasons.append(str(skip))
+            continue
+        items.extend(made)
+        if units is not None:  # event tables choose their unit from the data, sales use days
+            units.extend(["auto" if part in _EVENT_PARTS else "d"] * len(made))
     if not items:
         raise _Skip("; ".join(dict.fromkeys(reasons)) or "nothing to show")
     notes.extend(f"not shown: {r}" for r in dict.fromkeys(reasons))
     return items
+
+
+# ----------------------------------------------------------------------------
+# notes: the functions' warnings, collected per call
+# ----------------------------------------------------------------------------
+#: The notes of the report running in this thread (context), or None outside a report.
+_STDLIB_WARNINGS = warnings  # this module's own ``warnings`` is routed too
+
+_NOTES: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "funnelkit_report_notes", default=None
+)
+
+
+def note(message: str) -> None:
+    """Add a note under the running section, or warn when no report is running."""
+    notes = _NOTES.get()
+    if notes is None:
+        warnings.warn(message, FunnelkitWarning, stacklevel=3)
+    else:
+        notes.append(message)
+
+
+class _WarningsRouter(types.ModuleType):
+    """The ``warnings`` module as funnelkit's own modules see it during a report.
+
+    ``warn`` of a :class:`FunnelkitWarning` goes to the notes of the report
+    running in the calling thread (a context variable: each thread, each
+    call, its own list), before any filter; every other warning, and every
+    warning outside a report, goes to :func:`warnings.warn` unchanged. No
+    process-wide ``warnings.catch_warnings`` is involved, so two reports
+    running at once keep their notes apart and no one else's warning is
+    caught.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("warnings")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_STDLIB_WARNINGS, name)
+
+    def warn(
+        self,
+        message: Any,
+        category: type[Warning] | None = None,
+        stacklevel: int = 1,
+        source: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        notes = _NOTES.get()
+        if isinstance(message, Warning):
+            kind: type[Warning] = type(message)
+        else:
+            kind = category if category is not None else UserWarning
+        if notes is not None and issubclass(kind, FunnelkitWarning):
+            notes.append(str(message))
+            return
+        _STDLIB_WARNINGS.warn(message, category, stacklevel + 1, source, **kwargs)
+
+
+_ROUTER = _WarningsRouter()
+
+
+def _route_warnings() -> None:
+    """Let every loaded funnelkit module warn through :class:`_WarningsRouter` (idempotent)."""
+    for name, module in list(sys.modules.items()):
+        if (name == "funnelkit" or name.startswith("funnelkit.")) and getattr(
+            module, "warnings", None
+        ) is _STDLIB_WARNINGS:
+            module.warnings = _ROUTER  # type: ignore[attr-defined]
 
 
 # ----------------------------------------------------------------------------
@@ -310,8 +408,9 @@ def _run_parts(parts: Sequence[Part], inp: Inputs, notes: list[str]) -> list[Ite
 def _pipeline(inp: Inputs) -> list[Item]:
     _need(inp, "deals", "stage", "amount")
     # measured stage probabilities need the funnel order: given, or inferred from the history
-    stages = stages_of(inp) if inp.history is not None else inp.stages
-    res = pipeline(inp.deals, stages, history=inp.history, as_of=inp.as_of, columns=inp.columns)
+    given = inp.history is not None or inp.stages is not None
+    stages, history = funnel_of(inp) if given else (None, inp.history)
+    res = pipeline(inp.deals, stages, history=history, as_of=inp.as_of, columns=inp.columns)
     return [_item("Open pipeline by stage", res, plot_pipeline)]
 
 
@@ -332,7 +431,7 @@ def _conversion(inp: Inputs) -> list[Item]:
 def _dropoff(inp: Inputs) -> list[Item]:
     ev, st = _need_events(inp)
     res = dropoff(ev, st, as_of=inp.as_of, **inp.kw("entity", "time", "event"))
-    return [_item("Where entities drop off", res, plot_dropoff)]
+    return [_item("Where leads drop off", res, plot_dropoff)]
 
 
 def _time_to_convert(inp: Inputs) -> list[Item]:
@@ -345,8 +444,8 @@ def _time_to_convert(inp: Inputs) -> list[Item]:
 
 
 def _stage_conversion(inp: Inputs) -> list[Item]:
-    history = _need_history(inp, "stage-to-stage conversion")
-    res = stage_conversion(history, stages_of(inp), deals=inp.deals, columns=inp.columns)
+    stages, history = _funnel_history(inp, "stage-to-stage conversion")
+    res = stage_conversion(history, stages, deals=inp.deals, columns=inp.columns)
     return [_item("Stage-to-stage conversion", res, plot_stage_conversion)]
 
 
@@ -373,11 +472,11 @@ def _win_curve(inp: Inputs) -> list[Item]:
 
 
 def _time_in_stage(inp: Inputs) -> list[Item]:
-    history = _need_history(inp, "time in stage")
+    stages, history = _funnel_history(inp, "time in stage")
     # with the deals, a closed deal's stay ends at its close: lost deals do not sit forever
     res = time_in_stage(
         history,
-        stages_of(inp),
+        stages,
         as_of=inp.as_of,
         deals=inp.deals,
         columns=inp.columns,
@@ -457,11 +556,9 @@ def _triggers(inp: Inputs) -> list[Item]:
     if not items:
         msg = "every behaviour has too few entities at every step"
         raise _Skip(msg)
-    warnings.warn(
+    note(
         "Triggers show association, not causation: leads who request a demo may "
-        "differ from those who do not in ways the data does not record.",
-        FunnelkitWarning,
-        stacklevel=2,
+        "differ from those who do not in ways the data does not record."
     )
     return items
 
@@ -507,23 +604,24 @@ def behaviours(
 
 
 def _stalled(inp: Inputs) -> list[Item]:
-    history = _need_history(inp, "stalled deals")
-    res = stalled(history, stages_of(inp), deals=inp.deals, as_of=inp.as_of, columns=inp.columns)
+    stages, history = _funnel_history(inp, "stalled deals")
+    res = stalled(history, stages, deals=inp.deals, as_of=inp.as_of, columns=inp.columns)
     return [_item("Stalled open deals", res)]
 
 
 def _lost_deals(inp: Inputs) -> list[Item]:
     _need(inp, "deals", "lost_reason", "amount")
-    stages = None if inp.stages is None and inp.history is None else stages_of(inp)
-    res = lost_deals(inp.deals, inp.history, stages=stages, columns=inp.columns)
+    given = inp.stages is not None or inp.history is not None
+    stages, history = funnel_of(inp) if given else (None, inp.history)
+    res = lost_deals(inp.deals, history, stages=stages, columns=inp.columns)
     return [_item("Lost deals by stage and reason", res)]
 
 
 def _revival(inp: Inputs) -> list[Item]:
     _need(inp, "deals", "lost_reason", "amount")
-    stages = stages_of(inp, "the revival list")
+    stages, history = funnel_of(inp, "the revival list")
     res = revival_candidates(
-        inp.deals, inp.history, stages=stages, as_of=inp.as_of, columns=inp.columns
+        inp.deals, history, stages=stages, as_of=inp.as_of, columns=inp.columns
     )
     return [_item("Lost deals worth reviving", res)]
 
@@ -534,12 +632,13 @@ def _plan(inp: Inputs) -> list[Item]:
     _need_won(inp, "the revenue plan")
     as_of, end = inp.period()
     kws: dict[str, Any] = {}
-    if inp.history is not None:
-        kws["stages"] = pre_sale_stages(stages_of(inp), inp)
+    history = inp.history
+    if history is not None:
+        kws["stages"], history = funnel_of(inp)
     res = plan(
         inp.deals,
         target,
-        history=inp.history,
+        history=history,
         as_of=as_of,
         period_end=end,
         columns=inp.columns,
@@ -547,16 +646,17 @@ def _plan(inp: Inputs) -> list[Item]:
     )
     entering = res["time_left"].iloc[:-1].dropna()  # the last row, won, is entered by a win
     if len(entering) and bool((entering < pd.Timedelta(0)).all()):
-        warnings.warn(
+        note(
             f"Every enter_by date of the plan is already past on {as_of:%Y-%m-%d}: "
             f"deals that enter any stage now typically close after "
             f"{end - pd.Timedelta(days=1):%Y-%m-%d}. Give a later period_end "
-            f"(period_end=, --period-end) for a plan that can still be met.",
-            FunnelkitWarning,
-            stacklevel=2,
+            f"(period_end=, --period-end) for a plan that can still be met."
         )
     return [_item(f"Plan for a target of {target:,.0f}, {period_name(as_of, end)}", res, plot_plan)]
 
+
+#: Parts whose tables come from the event log: their durations choose a unit from the data.
+_EVENT_PARTS: frozenset[Part] = frozenset({_conversion, _dropoff, _time_to_convert, _triggers})
 
 #: The report's sections, in order: computed once, shown by the report and the demo.
 SECTIONS: list[Section] = [
@@ -691,6 +791,36 @@ def stages_of(inp: Inputs, what: str = "this part") -> list[str]:
     )
 
 
+def funnel_stages(inp: Inputs, what: str = "this part") -> list[str]:
+    """The run's one funnel: the stage order up to the sale (every stage section uses it)."""
+    return pre_sale_stages(stages_of(inp, what), inp)
+
+
+def _funnel_history(inp: Inputs, what: str) -> tuple[list[str], pd.DataFrame]:
+    """The funnel and its stage history, for a part that needs the history."""
+    _need_history(inp, what)
+    stages, history = funnel_of(inp)
+    if history is None:  # pragma: no cover - checked by _need_history
+        raise _Skip(what)
+    return stages, history
+
+
+def funnel_of(inp: Inputs, what: str = "this part") -> tuple[list[str], pd.DataFrame | None]:
+    """The funnel's stages and the stage history of those stages, with a note when cut.
+
+    Stages after the sale (entered only by won deals: retention, onboarding)
+    are not steps of the funnel: every stage section leaves them out, and
+    their history rows with them, and says so.
+    """
+    stages = stages_of(inp, what)
+    funnel = pre_sale_stages(stages, inp)
+    after = [s for s in stages if s not in funnel]
+    history = inp.history
+    if after and history is not None:  # the page's header says so (describe)
+        history = history[~history[inp.col("stage")].astype(str).isin(after).to_numpy()]
+    return funnel, history
+
+
 def pre_sale_stages(stages: Sequence[str], inp: Inputs) -> list[str]:
     """Drop trailing stages that only won deals enter (retention, onboarding, ...).
 
@@ -772,52 +902,108 @@ def run_sections(
     """Run every section once; a FunnelkitError names the input file and stops the run."""
     results: list[SectionResult] = []
     used = [t for t, df in inp.tables().items() if df is not None]
+    _route_warnings()
     for i, section in enumerate(sections, start=1):
         if echo is not None:
             echo(f"[{i}/{len(sections)}] {section.name} ...")
         res = SectionResult(section.name)
         start = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                res.items = _run_parts(section.parts, inp, res.notes)
-            except _Skip as skip:
-                res.skipped = str(skip)
-            except FunnelkitError as exc:
-                raise _with_file(exc, inp, used) from None
-        # the functions' own warnings (rows left out, ...) become notes under the section;
-        # any other warning (a deprecation, a library's) is passed on, never hidden
-        notes = [str(w.message) for w in caught if issubclass(w.category, FunnelkitWarning)]
-        res.notes.extend(dict.fromkeys(notes))
-        for w in caught:
-            if not issubclass(w.category, FunnelkitWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        # the functions' own warnings (rows left out, ...) become notes under the section,
+        # collected for this call only; any other warning is passed on, never hidden
+        caught: list[str] = []
+        token = _NOTES.set(caught)
+        try:
+            res.items = _run_parts(section.parts, inp, res.notes, res.units)
+        except _Skip as skip:
+            res.skipped = str(skip)
+        except FunnelkitError as exc:
+            raise _with_file(exc, inp, used) from None
+        finally:
+            _NOTES.reset(token)
+        res.notes.extend(n for n in dict.fromkeys(caught) if n not in res.notes)
         res.seconds = time.perf_counter() - start
         if echo is not None:
             if res.skipped is not None:
-                echo(f"      skipped: {res.skipped}")
+                echo(wrap(f"skipped: {res.skipped}", indent="      "))
             else:
                 echo(f"      {len(res.items)} table(s) in {res.seconds:.1f} s")
-            for note in res.notes:
-                echo(f"      note: {note}")
+            for text in res.notes:
+                echo(wrap(f"note: {text}", indent="      "))
         results.append(res)
     return results
 
 
-def slug(text: str) -> str:
-    """File-name-safe version of a title.
+#: Width of the terminal output of the demo and the command line.
+TERMINAL_WIDTH = 100
+
+
+def wrap(text: str, *, indent: str = "", width: int = TERMINAL_WIDTH) -> str:
+    """Wrap a sentence for the terminal, continuation lines indented two more.
+
+    Examples
+    --------
+    >>> print(wrap("note: one two three", indent="  ", width=14))
+      note: one
+        two three
+    """
+    import textwrap
+
+    return textwrap.fill(
+        text,
+        width=width,
+        initial_indent=indent,
+        subsequent_indent=indent + "  ",
+        break_long_words=True,
+        break_on_hyphens=False,
+    )
+
+
+def slug(text: str, *, limit: int = 80) -> str:
+    """File-name-safe version of a title; letters of every script are kept.
+
+    Letters and digits of any alphabet stay (so step names in Cyrillic or
+    Greek give distinct names), everything else becomes ``_``; a title longer
+    than ``limit`` is cut and ends with a short hash of the whole title.
 
     Examples
     --------
     >>> slug("Plan for a target of 1,000,000")
     'plan_for_a_target_of_1_000_000'
+    >>> slug("Behaviours between Лид and Сделка")
+    'behaviours_between_лид_and_сделка'
+    >>> slug("<>?*")
+    'table_cbc7848f'
     """
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    text = unicodedata.normalize("NFKC", str(text)).casefold()
+    out = re.sub(r"[\W_]+", "_", text).strip("_")
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
+    if not out:
+        return f"table_{digest}"
+    if len(out) > limit:
+        out = out[: limit - 9].rstrip("_") + "_" + digest
+    return out
 
 
 # ----------------------------------------------------------------------------
 # HTML
 # ----------------------------------------------------------------------------
+#: Room of a table block in the page, in characters: fits the width of an A4 page.
+PAGE_CHARS = 100
+#: At most this many columns in one table block (the key columns included).
+MAX_BLOCK_COLUMNS = 9
+#: Text cells are laid out as at most this wide: longer text wraps in its cell.
+WRAP_CHARS = 28
+#: Headers shown with sales words (the CSV files keep the functions' names).
+SALES_WORDS = {
+    "entities": "leads",
+    "entities_with": "leads_with",
+    "entities_without": "leads_without",
+}
+#: Text columns shown as sentences above their table, not as a column.
+SENTENCE_COLUMNS = ("verdict",)
+#: Labels longer than this are shortened in the pictures (the tables keep them whole).
+PICTURE_LABEL_CHARS = 40
+
 _CSS = """
 :root { --ink: #1f2933; --muted: #616e7c; --line: #d9e2ec; --accent: #0072B2;
         --band: #f5f7fa; }
@@ -840,19 +1026,41 @@ nav.toc a:hover { text-decoration: underline; }
 .tag { display: inline-block; font-size: .75rem; padding: 0 .4rem; border-radius: 3px;
        background: #e4e7eb; color: var(--muted); margin-left: .3rem; }
 .skipped { color: var(--muted); font-style: italic; }
+.verdict { margin: .3rem 0 .5rem; padding: .4rem .7rem; border-left: 3px solid var(--accent);
+           background: var(--band); }
 .notes { color: var(--muted); font-size: .85rem; margin: .4rem 0; padding-left: 1.2rem; }
 figure { margin: .6rem 0 1rem; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
-.table-wrap { overflow-x: auto; }
-table { border-collapse: collapse; font-size: .85rem; margin: .3rem 0 .2rem;
-        font-variant-numeric: tabular-nums; }
-th, td { padding: .28rem .6rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
+/* no sideways scrolling: wide tables are split into blocks of columns that repeat
+   the key columns, and text wraps inside its cell */
+.table-wrap { max-width: 100%; overflow: visible; }
+table { border-collapse: collapse; font-size: .85rem; margin: .3rem 0 .6rem; max-width: 100%;
+        table-layout: auto; font-variant-numeric: tabular-nums; }
+th, td { padding: .28rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top;
+         white-space: normal; overflow-wrap: anywhere; word-break: break-word; }
 th { text-align: left; background: var(--band); font-weight: 600; }
 td.num, th.num { text-align: right; }
+td.num { white-space: nowrap; }
+td.key { font-weight: 500; }
 tbody tr:nth-child(even) { background: #fafbfc; }
+.cont { color: var(--muted); font-size: .8rem; margin: .4rem 0 0; }
 .more { color: var(--muted); font-size: .8rem; margin: 0 0 1rem; }
 footer { color: var(--muted); font-size: .8rem; max-width: 1080px; margin: 2rem auto;
          padding: 0 1.5rem; }
+@page { size: A4; margin: 14mm 12mm; }
+@media print {
+  body { font-size: 10pt; }
+  header { background: none; border: 0; }
+  header .wrap, main, footer { max-width: none; margin: 0; padding: 0; }
+  nav.toc { display: none; }
+  h2 { break-before: auto; break-after: avoid; }
+  h3, .verdict { break-after: avoid; }
+  figure { break-inside: avoid; }
+  figure img { max-height: 110mm; width: auto; }
+  table { font-size: 8.5pt; }
+  thead { display: table-header-group; }
+  tr { break-inside: avoid; }
+}
 """
 
 
@@ -860,71 +1068,164 @@ def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _fmt_datetime(v: Any) -> str:
-    if pd.isna(v):
-        return "–"
-    ts = pd.Timestamp(v)
-    if ts == ts.normalize():
-        return str(ts.strftime("%Y-%m-%d"))
-    return str(ts.strftime("%Y-%m-%d %H:%M"))
+def sentences(table: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
+    """The verdict sentences of a table, and the table without them.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> text, rest = sentences(pd.DataFrame({"coverage": [2.0], "verdict": ["on track"]}))
+    >>> text, list(rest.columns)
+    (['on track'], ['coverage'])
+    """
+    names = [c for c in table.columns if str(c) in SENTENCE_COLUMNS]
+    if not names or table.empty:
+        return [], table
+    keys = key_columns(table.drop(columns=names))
+    out = []
+    for _, row in table.iterrows():
+        for name in names:
+            if _missing(row[name]):
+                continue
+            prefix = ", ".join(str(row.iloc[j]) for j in range(keys))
+            text = str(row[name])
+            out.append(f"{prefix}: {text}" if prefix and len(table) > 1 else text)
+    return out, table.drop(columns=names)
 
 
-def table_html(df: pd.DataFrame, *, max_rows: int = MAX_HTML_ROWS) -> str:
-    """Render a result table as an HTML ``<table>`` (every cell escaped).
+def table_html(
+    df: pd.DataFrame, *, max_rows: int = MAX_HTML_ROWS, durations: DurationUnit = "d"
+) -> str:
+    """Render a result table as HTML ``<table>`` blocks that fit an A4 page (cells escaped).
+
+    A table wider than :data:`PAGE_CHARS` (or than :data:`MAX_BLOCK_COLUMNS`
+    columns) is split into blocks of columns; each block repeats the table's
+    key columns (its leading labels), so no column is hidden behind a
+    sideways scroll. Verdict sentences are written above the table.
 
     Examples
     --------
     >>> import pandas as pd
     >>> print(table_html(pd.DataFrame({"step": ["<b>"], "entities": [1200]})))
     <div class="table-wrap"><table>
-    <thead><tr><th>step</th><th class="num">entities</th></tr></thead>
+    <thead><tr><th>step</th><th class="num">leads</th></tr></thead>
     <tbody>
-    <tr><td>&lt;b&gt;</td><td class="num">1,200</td></tr>
+    <tr><td class="key">&lt;b&gt;</td><td class="num">1,200</td></tr>
     </tbody></table></div>
     """
-    shown = df.head(max_rows)
-    formatters = column_formatters(shown)
-    numeric: list[bool] = []
-    cells: list[list[str]] = []
-    for name, dtype in shown.dtypes.items():
-        fmt = formatters.get(name)
-        if fmt is None and pd.api.types.is_datetime64_any_dtype(dtype):
-            fmt = _fmt_datetime
-        numeric.append(
-            fmt is not None
-            and not pd.api.types.is_datetime64_any_dtype(dtype)
-            and not pd.api.types.is_bool_dtype(dtype)
+    text_lines, shown_all = sentences(df)
+    shown = shown_all.head(max_rows)
+    cells = format_cells(shown, durations=durations)
+    headers = [SALES_WORDS.get(str(c), str(c)) for c in shown.columns]
+    widths = [  # headers wrap at their underscores, text cells at their spaces
+        max(
+            [max(len(w) + 1 for w in h.split("_"))]
+            + [min(len(c), WRAP_CHARS) if not num else len(c) for c in col]
         )
-        values = shown[name].tolist()
-        if fmt is None:
-            cells.append(["–" if _missing(v) else str(v) for v in values])
-        else:
-            cells.append([fmt(v) for v in values])
-    head = "".join(
-        f'<th class="num">{_esc(c)}</th>' if num else f"<th>{_esc(c)}</th>"
-        for c, num in zip(shown.columns, numeric, strict=True)
+        for h, (col, num) in zip(headers, cells, strict=True)
+    ]
+    keys = key_columns(shown)
+    blocks = column_blocks(
+        widths,
+        keys=keys,
+        width=PAGE_CHARS,
+        max_columns=MAX_BLOCK_COLUMNS,
+        gap=3,
+        repeat=repeated_keys(shown, keys),
     )
-    rows = []
-    for r in range(len(shown)):
-        tds = "".join(
-            f'<td class="num">{_esc(col[r])}</td>' if num else f"<td>{_esc(col[r])}</td>"
-            for col, num in zip(cells, numeric, strict=True)
+    parts = [f'<p class="verdict">{_esc(t)}</p>' for t in text_lines]
+    if len(shown) == 1 and len(blocks) > 1:  # one wide row: one line per column
+        rows = [
+            f"<tr><th>{_header(h)}</th>"
+            f'<td class="{"num" if num else "key"}">{_esc(col[0])}</td></tr>'
+            for h, (col, num) in zip(headers, cells, strict=True)
+        ]
+        body = "\n".join(rows)
+        parts.append(
+            f'<div class="table-wrap"><table class="one-row">\n<tbody>\n{body}\n'
+            f"</tbody></table></div>"
         )
-        rows.append(f"<tr>{tds}</tr>")
-    body = "\n".join(rows)
-    text = (
-        f'<div class="table-wrap"><table>\n<thead><tr>{head}</tr></thead>\n'
-        f"<tbody>\n{body + chr(10) if rows else ''}</tbody></table></div>"
-    )
+        blocks = []
+    for b, block in enumerate(blocks):
+        if b:
+            parts.append(
+                f'<p class="cont">Continued ({b + 1} of {len(blocks)}): more columns '
+                f"of the same rows.</p>"
+            )
+        head = "".join(
+            f'<th class="num">{_header(headers[j])}</th>'
+            if cells[j][1]
+            else f"<th>{_header(headers[j])}</th>"
+            for j in block
+        )
+        rows = []
+        for r in range(len(shown)):
+            tds = []
+            for j in block:
+                col, num = cells[j]
+                kind = "num" if num else ("key" if j < keys else "")
+                cls = f' class="{kind}"' if kind else ""
+                tds.append(f"<td{cls}>{_esc(col[r])}</td>")
+            rows.append(f"<tr>{''.join(tds)}</tr>")
+        body = "\n".join(rows)
+        parts.append(
+            f'<div class="table-wrap"><table>\n<thead><tr>{head}</tr></thead>\n'
+            f"<tbody>\n{body + chr(10) if rows else ''}</tbody></table></div>"
+        )
     if len(df) > max_rows:
-        text += f'\n<p class="more">First {max_rows} of {len(df):,} rows; all in the CSV file.</p>'
-    return text
+        parts.append(
+            f'<p class="more">First {max_rows} of {len(df):,} rows; all in the CSV file.</p>'
+        )
+    return "\n".join(parts)
+
+
+def _header(name: str) -> str:
+    """A column name for a header cell: escaped, and free to wrap after its underscores."""
+    return "_<wbr>".join(_esc(part) for part in name.split("_"))
 
 
 def _missing(v: Any) -> bool:
     if v is None or v is pd.NaT or v is pd.NA:
         return True
     return isinstance(v, float) and bool(np.isnan(v))
+
+
+def short_labels(table: pd.DataFrame, limit: int = PICTURE_LABEL_CHARS) -> pd.DataFrame:
+    """The table with text cells longer than ``limit`` shortened, for a picture.
+
+    A shortened label keeps its start and ends with ``…`` and a short hash of
+    the whole label, so two long labels stay two labels. Laying out a
+    100,000-character tick label takes matplotlib seconds; the table and its
+    CSV keep every label whole.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = short_labels(pd.DataFrame({"stage": ["a" * 50, "demo"], "deals": [1, 2]}), 10)
+    >>> [len(s) for s in t["stage"]], t["stage"].iloc[1]
+    ([14, 4], 'demo')
+    """
+    out = table
+    for j, name in enumerate(table.columns):
+        s = table.iloc[:, j]
+        if pd.api.types.is_numeric_dtype(s.dtype) or not (
+            pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)
+        ):
+            continue
+        values = s.tolist()
+        if not any(isinstance(v, str) and len(v) > limit for v in values):
+            continue
+
+        def cut(v: Any) -> Any:
+            if not isinstance(v, str) or len(v) <= limit:
+                return v
+            digest = hashlib.sha1(v.encode("utf-8")).hexdigest()[:4]
+            return f"{v[: limit - 1]}…{digest}"
+
+        if out is table:
+            out = table.copy()
+        out[name] = pd.Series([cut(v) for v in values], index=s.index, dtype=object)
+    return out
 
 
 def render_png(draw: Draw) -> bytes:
@@ -940,17 +1241,97 @@ def render_png(draw: Draw) -> bytes:
 
 
 def _anchor(i: int, name: str) -> str:
-
     return f"s{i}-{slug(name)}"
 
 
-@dataclass
-class _Rendered:
-    title: str
-    table: pd.DataFrame
-    png: bytes | None
-    stem: str
-    error: str | None = None
+#: The file in ``out`` that lists what the report wrote (a re-run may replace those).
+MANIFEST = ".funnelkit-report"
+
+
+if TYPE_CHECKING:
+    _PathBase = Path
+else:
+    _PathBase = type(Path())  # PosixPath or WindowsPath: subclassable on every Python
+
+
+class ReportPath(_PathBase):
+    """The path of a written ``report.html``; in Jupyter it shows the report inline.
+
+    A :class:`pathlib.Path` in every other respect (``.name``,
+    ``.read_text()``, ``open()``, ...).
+    """
+
+    def _repr_html_(self) -> str:
+        if not self.is_file():
+            return f"<code>{_esc(self)}</code>"
+        page = self.read_text(encoding="utf-8")
+        return (
+            f'<iframe title="{_esc(self.name)}" srcdoc="{_esc(page)}" '
+            'style="width:100%;height:720px;border:1px solid #d9e2ec"></iframe>'
+        )
+
+
+def check_out(out: Any, *, func: str = "report") -> Path:
+    """The ``out`` folder as a Path; an empty name or an existing file is refused.
+
+    Examples
+    --------
+    >>> check_out("funnelkit-report").name
+    'funnelkit-report'
+    """
+    try:
+        text = os.fspath(out)
+    except TypeError:
+        raise param_error(func, "out", "a folder name or path", out) from None
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if not text.strip():
+        msg = (
+            f"The 'out' parameter of {func} must name a folder. Got {text!r} instead, which "
+            f"would write into the current folder. Pass out='.' for that, or a new folder "
+            f"such as out='funnelkit-report'."
+        )
+        raise InvalidParameterError(msg)
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        msg = (
+            f"The 'out' parameter of {func} must name a folder, but '{path}' is a file. "
+            f"Pass a folder name, e.g. out='funnelkit-report'."
+        )
+        raise InvalidParameterError(msg)
+    return path
+
+
+def _written_before(out: Path) -> set[str]:
+    try:
+        lines = (out / MANIFEST).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return set()
+    return {line for line in lines if line and not line.startswith("#")}
+
+
+def _claim(out: Path, names: Sequence[str], *, overwrite: bool, func: str) -> set[str]:
+    """Refuse to replace files the report did not write; the names written before."""
+    before = _written_before(out)
+    if not out.is_dir():
+        return before
+    clash = [n for n in names if n not in before and (out / n).exists()]
+    if clash and not overwrite:
+        shown = ", ".join(repr(n) for n in clash[:5])
+        more = f" and {len(clash) - 5} more" if len(clash) > 5 else ""
+        msg = (
+            f"The 'out' folder '{out}' of {func} already holds {len(clash)} file"
+            f"{'s' if len(clash) > 1 else ''} that funnelkit did not write and would "
+            f"replace: {shown}{more}. Pass overwrite=True (--force on the command line) "
+            f"to replace them, or choose another folder."
+        )
+        raise InvalidParameterError(msg)
+    return before
+
+
+def _write_manifest(out: Path, names: Sequence[str]) -> None:
+    text = "# Files written by funnelkit's report; a re-run may replace them.\n"
+    (out / MANIFEST).write_text(text + "".join(f"{n}\n" for n in sorted(names)), "utf-8")
 
 
 def write_report(
@@ -960,9 +1341,17 @@ def write_report(
     title: str,
     summary: Sequence[str] = (),
     echo: Callable[[str], None] | None = None,
-) -> Path:
-    """Write ``report.html`` plus one CSV per table and one PNG per picture."""
-    out.mkdir(parents=True, exist_ok=True)
+    overwrite: bool = False,
+) -> ReportPath:
+    """Write ``report.html`` plus one CSV per table and one PNG per picture.
+
+    Every file is prepared first; an existing file in ``out`` that an earlier
+    report did not write (it is not in the folder's :data:`MANIFEST`) is
+    refused unless ``overwrite``, before anything is written. Files of an
+    earlier report that this one does not write again are removed.
+    """
+    out = check_out(out)
+    files: dict[str, bytes] = {}
     parts: list[str] = []
     toc: list[str] = []
     n_pictures = 0
@@ -979,10 +1368,14 @@ def write_report(
             continue
         toc.append(f'<li><a href="#{anchor}">{_esc(res.name)}</a></li>')
         body = [f'<section id="{anchor}"><h2>{i}. {_esc(res.name)}</h2>']
-        for item in res.items:
+        for k, item in enumerate(res.items):
             item_title, table = item[0], item[1]
             stem = f"{i:02d}_{slug(item_title)}"
-            table.to_csv(out / f"{stem}.csv", index=False)
+            n = 2
+            while f"{stem}.csv" in files:  # two titles of one slug: both kept
+                stem = f"{i:02d}_{slug(item_title)}_{n}"
+                n += 1
+            files[f"{stem}.csv"] = to_csv_text(table).encode("utf-8")
             body.append(f"<h3>{_esc(item_title)}</h3>")
             if len(item) == 3:
                 try:
@@ -993,14 +1386,14 @@ def write_report(
                     if echo is not None:
                         echo(f"      warning: {item_title}: {msg}")
                 else:
-                    (out / f"{stem}.png").write_bytes(png)
+                    files[f"{stem}.png"] = png
                     n_pictures += 1
                     data = base64.b64encode(png).decode("ascii")
                     body.append(
                         f'<figure><img src="data:image/png;base64,{data}" '
                         f'alt="{_esc(item_title)}"></figure>'
                     )
-            body.append(table_html(table))
+            body.append(table_html(table, durations=res.unit(k)))
         if res.notes:
             body.append(
                 '<ul class="notes">' + "".join(f"<li>{_esc(n)}</li>" for n in res.notes) + "</ul>"
@@ -1021,7 +1414,8 @@ def write_report(
 <header><div class="wrap">
 <h1>{_esc(title)}</h1>
 {meta}
-<p class="meta">{n_shown} of {len(results)} sections shown; skipped sections say why.</p>
+<p class="meta">{n_shown} of {len(results)} sections shown; skipped sections say why.
+Durations of sales tables are in days; CSV files hold them as numbers of days.</p>
 <nav class="toc"><strong>Contents</strong><ol>
 {chr(10).join(toc)}
 </ol></nav>
@@ -1035,13 +1429,21 @@ denominators; intervals are Wilson score intervals; open deals are censored, not
 </body>
 </html>
 """
-    path = out / "report.html"
-    path.write_text(page, encoding="utf-8")
+    files["report.html"] = page.encode("utf-8")
+    before = _claim(out, list(files), overwrite=overwrite, func="report")
+    out.mkdir(parents=True, exist_ok=True)
+    _write_manifest(out, sorted(before | set(files)))  # a crash midway still knows its files
+    for name, content in files.items():
+        (out / name).write_bytes(content)
+    for name in sorted(before - set(files)):  # an earlier report's files not written now
+        stale = out / name
+        if stale.is_file() and stale.parent == out:
+            stale.unlink()
+    _write_manifest(out, list(files))
+    path = ReportPath(out / "report.html")
     if echo is not None:
-        echo(
-            f"Wrote {path.resolve()} ({n_shown} sections, {n_pictures} pictures) "
-            f"and its CSV/PNG files"
-        )
+        echo(f"Wrote {path} ({n_shown} sections, {n_pictures} pictures)")
+        echo(f"and {len(files) - 1} CSV/PNG files beside it.")
     return path
 
 
@@ -1083,9 +1485,10 @@ def report(
     positive: str | None = None,
     column_map: Mapping[str, str] | None = None,
     out: str | os.PathLike[str] = "funnelkit-report",
+    overwrite: bool = False,
     title: str = "Funnel report",
     progress: bool = False,
-) -> Path:
+) -> ReportPath:
     """Write an HTML report of every analysis the given tables allow.
 
     Runs, in order, the sections *pipeline now*, *funnel and drop-off*,
@@ -1160,7 +1563,14 @@ def report(
         column}``, e.g. ``{"Opportunity ID": "deal_id"}``. Emits a
         ``FutureWarning``.
     out : str or path, default="funnelkit-report"
-        Folder to write into (created if needed).
+        Folder to write into (created if needed). An empty name is refused
+        (pass ``"."`` for the current folder).
+    overwrite : bool, default=False
+        Replace files in ``out`` that funnelkit did not write. By default
+        the report refuses, before writing anything, to replace any file
+        that an earlier report did not write (the folder's
+        ``.funnelkit-report`` file lists what it wrote; those a re-run
+        replaces, and removes when it no longer writes them).
     title : str, default="Funnel report"
         Title of the page.
     progress : bool, default=False
@@ -1168,8 +1578,9 @@ def report(
 
     Returns
     -------
-    pathlib.Path
-        The path of the written ``report.html``.
+    ReportPath
+        The path of the written ``report.html`` (a :class:`pathlib.Path`);
+        in Jupyter, the report shows inline.
 
     Raises
     ------
@@ -1187,7 +1598,8 @@ def report(
     InvalidParameterError
         ``events`` without ``steps`` (or the reverse), a non-positive
         ``target``, an unknown role in ``columns``, ``period_end`` not after
-        ``as_of``.
+        ``as_of``; an empty ``out``, or files in ``out`` that the report
+        would replace without ``overwrite=True``.
 
     See Also
     --------
@@ -1197,9 +1609,17 @@ def report(
     -----
     Every name that comes from the data (stages, channels, reps, reasons) is
     HTML-escaped, so a stage called ``<script>`` shows as text. Warnings of
-    the functions (rows left out, ...) become notes under their section.
-    Tables longer than 25 rows show their first 25 rows; the CSV files hold
-    every row.
+    the functions (rows left out, ...) become notes under their section,
+    collected for this call only (two reports running in two threads keep
+    their notes apart). Tables longer than 25 rows show their first 25 rows;
+    the CSV files hold every row.
+
+    The page prints on A4 without hidden columns: a wide table is split
+    into blocks of columns that repeat its key columns, and text wraps in its
+    cell. Durations read in days (event tables: in the unit their values
+    call for); the CSV files hold durations as numbers of days (columns
+    named ``<name>_days``), dates in ISO 8601, and text that a spreadsheet
+    would run as a formula (``= + - @``) with a leading ``'``.
 
     Examples
     --------
@@ -1222,6 +1642,8 @@ def report(
     >>> "Pipeline now" in path.read_text()
     True
     """
+    folder = check_out(out)
+    _claim(folder, ["report.html"], overwrite=overwrite, func="report")  # before any work
     if isinstance(deals, SalesData):
         data = deals
         deals = data.deals
@@ -1255,7 +1677,9 @@ def report(
     )
     echo = print if progress else None
     results = run_sections(inp, echo=echo)
-    return write_report(Path(out), results, title=title, summary=describe(inp), echo=echo)
+    return write_report(
+        folder, results, title=title, summary=describe(inp), echo=echo, overwrite=overwrite
+    )
 
 
 def columns_from_column_map(column_map: Mapping[str, str]) -> dict[str, str]:
@@ -1456,6 +1880,20 @@ def describe(inp: Inputs) -> list[str]:
         f"{inp.label(t)} ({len(df):,} rows)" for t, df in inp.tables().items() if df is not None
     ]
     lines = ["Inputs: " + ", ".join(tables) + "."]
+    if inp.stages is not None or inp.history is not None:
+        stages = stages_of(inp)
+        funnel = pre_sale_stages(stages, inp)
+        after = [s for s in stages if s not in funnel]
+        text = "Funnel: " + " → ".join(funnel) + "."
+        if after:
+            one = len(after) == 1
+            text += (
+                f" Left out after the sale: {', '.join(after)} (entered only by won "
+                f"deals{'' if one else ', each'})."
+            )
+        lines.append(text)
+    if inp.steps is not None:
+        lines.append("Event funnel: " + " → ".join(_label(s) for s in inp.steps) + ".")
     settings = []
     if inp.as_of is not None:
         settings.append(f"as of {inp.as_of:%Y-%m-%d}")
@@ -1630,6 +2068,11 @@ def add_report_parser(sub: Any) -> None:
         help="folder to write into (default: ./funnelkit-report)",
     )
     p.add_argument("--title", default="Funnel report", help="title of the page")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace files in --out that funnelkit did not write (default: refuse)",
+    )
 
 
 def run_report_command(args: Any, *, echo: Callable[[str], None] = print) -> int:
@@ -1646,6 +2089,9 @@ def run_report_command(args: Any, *, echo: Callable[[str], None] = print) -> int
             FutureWarning,
             stacklevel=2,
         )
+    overwrite = bool(getattr(args, "force", False))
+    out = check_out(args.out)
+    _claim(out, ["report.html"], overwrite=overwrite, func="report")  # before any work
     files = {t: getattr(args, t) for t in _TABLE_NAMES if getattr(args, t, None) is not None}
     tables: dict[str, pd.DataFrame] = {}
     for table, path in files.items():
@@ -1674,7 +2120,14 @@ def run_report_command(args: Any, *, echo: Callable[[str], None] = print) -> int
     except FunnelkitError as exc:
         exc.args = (cli_hint(str(exc)), *exc.args[1:])
         raise
-    write_report(args.out, results, title=args.title, summary=describe(inp), echo=echo)
+    write_report(
+        args.out,
+        results,
+        title=args.title,
+        summary=describe(inp),
+        echo=echo,
+        overwrite=overwrite,
+    )
     skipped = [r for r in results if r.skipped is not None]
     if skipped:
         echo(f"Skipped {len(skipped)} of {len(results)} sections:")

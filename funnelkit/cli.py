@@ -41,8 +41,8 @@ def _build_parser() -> argparse.ArgumentParser:
         help="run the whole analysis on the bundled sample and write tables and pictures",
         description=(
             "Run every analysis funnelkit has on the bundled synthetic B2B sample "
-            "(funnelkit.datasets.load_sample), print the headline tables and write "
-            "tables (CSV) and pictures (PNG) into a folder."
+            "(funnelkit.datasets.load_sample), print its tables in 100 columns and write "
+            "report.html with every table (CSV) and picture (PNG) into a folder."
         ),
     )
     demo.add_argument(
@@ -52,6 +52,11 @@ def _build_parser() -> argparse.ArgumentParser:
         help="folder to write into (default: ./funnelkit-demo)",
     )
     demo.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
+    demo.add_argument(
+        "--force",
+        action="store_true",
+        help="replace files in --out that funnelkit did not write (default: refuse)",
+    )
     _add_plan_parser(sub)
     return parser
 
@@ -368,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from funnelkit._demo import run_demo
 
-            run_demo(args.out, seed=args.seed)
+            run_demo(args.out, seed=args.seed, overwrite=args.force)
             return 0
         if args.command == "plan":
             return _run_plan(args)

@@ -248,6 +248,27 @@ def test_demo_still_works(capsys, tmp_path):
     assert "funnelkit demo" in capsys.readouterr().out
 
 
+def test_demo_force_replaces_a_file_it_did_not_write(capsys, tmp_path):
+    (tmp_path / "report.html").write_text("mine", encoding="utf-8")
+    (tmp_path / "keep.txt").write_text("other", encoding="utf-8")
+    assert main(["demo", "--out", str(tmp_path), "--force"]) == 0
+    assert "Pipeline now" in (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert (tmp_path / "keep.txt").read_text(encoding="utf-8") == "other"  # not its file
+
+
+def test_plan_prints_durations_in_days(capsys, tmp_path, sample):
+    path = tmp_path / "deals.csv"
+    sample.deals.to_csv(path, index=False)
+    code = main(["plan", "--target", "300000", "--deals", str(path), "--period-end", "2025-10-01"])
+    out = capsys.readouterr().out
+    assert code == 0
+    header, *rows = out.split("\n\n")[0].splitlines()
+    at = header.index("time_to_close")
+    cells = [row[at : at + len("time_to_close")].strip() for row in rows]
+    assert cells
+    assert all(c.endswith(" d") for c in cells), cells  # one unit: days
+
+
 def test_no_command_prints_help(capsys):
     assert main([]) == 0
     assert "plan" in capsys.readouterr().out

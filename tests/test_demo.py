@@ -6,6 +6,7 @@ and what it writes are the same tables.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -137,14 +138,71 @@ def test_demo_deal_tables_match_plain_pandas(demo_tables):
     assert np.allclose(cy["won_value"], revenue.loc[cy["channel"]].to_numpy())
     assert demo_tables["Rep leaderboard"]["deals"].sum() == len(deals)
     pl = demo_tables["Open pipeline by stage"]
-    assert pl["stage"].tolist() == list(sample.stages)
+    # one funnel: retention (entered only by won deals, after the sale) is not a stage of it
+    funnel = [s for s in sample.stages if s != "retention"]
+    assert pl["stage"].tolist() == funnel
     assert pl["open"].sum() == (deals["status"] == "open").sum()
     conv = demo_tables["Stage-to-stage conversion"]
     # plain pandas: deals whose history reaches each stage, or a later one
-    order = {s: i for i, s in enumerate(sample.stages)}
+    order = {s: i for i, s in enumerate(funnel)}
     furthest = sample.history["stage"].map(order).groupby(sample.history["deal_id"]).max()
-    expected = [(furthest >= i).sum() for i in range(len(sample.stages))]
+    expected = [(furthest >= i).sum() for i in range(len(funnel))]
     assert conv["deals"].tolist() == expected
     revive = demo_tables["Lost deals worth reviving"]
     assert (deals.set_index("deal_id").loc[revive["deal_id"], "status"] == "lost").all()
     pd.testing.assert_frame_equal(sample.deals, before)
+
+
+def test_demo_fits_100_columns_and_points_to_the_report(tmp_path, monkeypatch):
+    import contextlib
+    import io
+
+    monkeypatch.chdir(tmp_path)  # a short relative --out, as a user would type it
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["demo", "--out", "demo"]) == 0
+    lines = buf.getvalue().splitlines()
+    too_long = [line for line in lines if len(line) > 100]
+    assert not too_long, too_long[:3]
+    assert "demo/report.html" in lines[-1].replace("\\", "/")
+    assert any("more rows in report.html" in line for line in lines)
+    # one funnel and one target in the whole run
+    found = [re.findall(r"target (?:of )?(\d[\d,]*\d)", line) for line in lines]
+    targets = {t for ts in found for t in ts}
+    assert targets == {"1,000,000"}
+    funnels = [line for line in lines if line.startswith("Funnel:")]
+    assert len(funnels) == 1
+
+
+def test_demo_refuses_to_replace_files_it_did_not_write(tmp_path, capsys):
+    (tmp_path / "report.html").write_text("mine", encoding="utf-8")
+    assert main(["demo", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "--force" in err
+    assert (tmp_path / "report.html").read_text(encoding="utf-8") == "mine"
+
+
+def test_demo_report_prints_on_a4_without_hidden_columns(demo_run):
+    from funnelkit._report import MAX_BLOCK_COLUMNS
+
+    _, _, out = demo_run
+    page = (out / "report.html").read_text(encoding="utf-8")
+    css = page[page.index("<style>") : page.index("</style>")]
+    assert re.search(r"@page\s*\{\s*size:\s*A4", css)
+    assert "overflow-x" not in css  # nothing scrolls sideways
+    assert re.search(r"th, td \{[^}]*white-space: normal", css)  # text wraps in its cell
+    tables = re.findall(r"<table[^>]*>.*?</table>", page, flags=re.S)
+    assert len(tables) > 20
+    for table in tables:
+        for row in re.findall(r"<tr>.*?</tr>", table, flags=re.S):
+            assert row.count("<td") + row.count("<th") <= MAX_BLOCK_COLUMNS
+    # every column of every table is in the page: the channel yield's cost and ROI,
+    # the leaderboard's open value, the plan's dates, the coverage verdict
+    for name in ("roi", "cost_per_won", "open_value", "enter_by", "time_left"):
+        assert f">{name}</th>" in page.replace("<wbr>", "")
+    assert '<p class="verdict">' in page
+    assert "verdict</th>" not in page
+    titles = re.findall(r"<h3>([^<]+)</h3>", page)
+    assert "Where leads drop off" in titles
+    assert not [t for t in titles if "entities" in t]
+    assert ">entities</th>" not in page

@@ -252,24 +252,30 @@ def full_run(sample):
 
 
 def expected_tables(s) -> dict[str, pd.DataFrame]:
-    """Each table of the report, computed here by calling the public function directly."""
-    stages, as_of = list(s.stages), s.as_of
-    steps = [*stages[:-1], "won"]
+    """Each table of the report, computed here by calling the public function directly.
+
+    One funnel: retention is entered only by won deals (after the sale), so every stage
+    table runs on the stages before it and the history of those stages.
+    """
+    assert s.stages[-1] == "retention"
+    stages, as_of = list(s.stages[:-1]), s.as_of
+    history = s.history[s.history["stage"] != "retention"]
+    steps = [*stages, "won"]
     quarter = "closing 2025-06-30 to 2025-09-30 (to the end of Q3 2025)"
     return {
-        "Open pipeline by stage": fk.pipeline(s.deals, stages, history=s.history, as_of=as_of),
+        "Open pipeline by stage": fk.pipeline(s.deals, stages, history=history, as_of=as_of),
         f"Coverage of the target, {quarter}": fk.coverage(
             s.deals, 1_000_000, as_of=as_of, period_end="2025-10-01"
         ),
         "Conversion through the funnel": fk.conversion(s.events, steps, as_of=as_of),
-        "Where entities drop off": fk.dropoff(s.events, steps, as_of=as_of),
+        "Where leads drop off": fk.dropoff(s.events, steps, as_of=as_of),
         "Time to convert, by channel": fk.time_to_convert(
             s.events, steps, by="channel", as_of=as_of
         ),
-        "Stage-to-stage conversion": fk.stage_conversion(s.history, stages, deals=s.deals),
+        "Stage-to-stage conversion": fk.stage_conversion(history, stages, deals=s.deals),
         "Sales cycle (created to won)": fk.sales_cycle(s.deals, as_of=as_of),
         "Sales cycle by channel": fk.sales_cycle(s.deals, by="channel", as_of=as_of),
-        "Time in stage": fk.time_in_stage(s.history, stages, as_of=as_of, deals=s.deals),
+        "Time in stage": fk.time_in_stage(history, stages, as_of=as_of, deals=s.deals),
         "Win rate of closed deals": fk.win_rate(s.deals, as_of=as_of),
         "Win rate by channel": fk.win_rate(s.deals, by="channel", as_of=as_of),
         "Size of won deals": fk.deal_size(s.deals, as_of=as_of),
@@ -278,17 +284,16 @@ def expected_tables(s) -> dict[str, pd.DataFrame]:
         "Channel yield": fk.channel_yield(s.deals, costs=s.costs, as_of=as_of),
         "Response by touch number": fk.touches_to_response(s.touches),
         "Touches summary": fk.touches_summary(s.touches),
-        "Stalled open deals": fk.stalled(s.history, stages, deals=s.deals, as_of=as_of),
-        "Lost deals by stage and reason": fk.lost_deals(s.deals, s.history, stages=stages),
+        "Stalled open deals": fk.stalled(history, stages, deals=s.deals, as_of=as_of),
+        "Lost deals by stage and reason": fk.lost_deals(s.deals, history, stages=stages),
         "Lost deals worth reviving": fk.revival_candidates(
-            s.deals, s.history, stages=stages, as_of=as_of
+            s.deals, history, stages=stages, as_of=as_of
         ),
-        # retention is entered only by won deals: not a step towards the target
         f"Plan for a target of 1,000,000, {quarter}": fk.plan(
             s.deals,
             1_000_000,
-            history=s.history,
-            stages=stages[:-1],
+            history=history,
+            stages=stages,
             as_of=as_of,
             period_end="2025-10-01",
         ),
@@ -907,16 +912,31 @@ def test_steps_may_be_lists_of_events(tmp_path):
     assert "qualification | contact" in funnel
 
 
+def open_deal_with_a_close_date() -> pd.DataFrame:
+    """Deals where an open deal has a close date: win_rate warns (a FunnelkitWarning)."""
+    deals = tiny_deals()
+    deals.loc[2, "closed_at"] = pd.Timestamp("2025-03-01")
+    return deals
+
+
 def test_only_funnelkit_warnings_become_notes():
+    deals = open_deal_with_a_close_date()
+    with pytest.warns(FunnelkitWarning, match="open deals have a date") as direct:
+        fk.win_rate(deals)
+    expected = str(direct[0].message)
+
     def part(inp):
-        warnings.warn("left out 2 rows", FunnelkitWarning, stacklevel=1)
+        fk.win_rate(inp.deals)  # warns through funnelkit's own code
         warnings.warn("old spelling", FutureWarning, stacklevel=1)
         return [("T", pd.DataFrame({"a": [1]}))]
 
-    inp = _report.make_inputs(tiny_deals())
+    inp = _report.make_inputs(deals)
     with pytest.warns(FutureWarning, match="old spelling"):
         (res,) = _report.run_sections(inp, sections=[_report.Section("S", (part,))])
-    assert res.notes == ["left out 2 rows"]
+    assert res.notes == [expected]
+    # outside a report the function warns as before (the note went to this call only)
+    with pytest.warns(FunnelkitWarning, match="open deals have a date"):
+        fk.win_rate(deals)
 
 
 def test_the_report_knows_every_role_of_the_schema():
@@ -1014,3 +1034,273 @@ def test_a_sales_data_fills_the_tables_it_holds(tmp_path, fast_pictures):
         pd.testing.assert_frame_equal(
             pd.read_csv(from_data.parent / name), pd.read_csv(given.parent / name), obj=name
         )
+
+
+# ----------------------------------------------------------------------------
+# files: overwrite refusal, one file per table, distinct names, spreadsheets
+# ----------------------------------------------------------------------------
+def one_table_results(title: str = "Plain table") -> list:
+    table = pd.DataFrame({"stage": ["a", "b"], "deals": [1, 2]})
+    return [_report.SectionResult("S", items=[(title, table)])]
+
+
+def test_files_the_report_did_not_write_are_not_replaced(tmp_path):
+    (tmp_path / "report.html").write_text("my own page", encoding="utf-8")
+    (tmp_path / "01_plain_table.csv").write_text("mine", encoding="utf-8")
+    with pytest.raises(InvalidParameterError, match=r"overwrite=True.*--force") as err:
+        _report.write_report(tmp_path, one_table_results(), title="t")
+    assert "'report.html'" in str(err.value)
+    assert "'01_plain_table.csv'" in str(err.value)
+    assert "2 files" in str(err.value)
+    # refused before anything was written
+    assert (tmp_path / "report.html").read_text(encoding="utf-8") == "my own page"
+    assert (tmp_path / "01_plain_table.csv").read_text(encoding="utf-8") == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["01_plain_table.csv", "report.html"]
+    _report.write_report(tmp_path, one_table_results(), title="t", overwrite=True)
+    assert "my own page" not in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+def test_fk_report_refuses_before_computing_and_force_replaces(tmp_path, fast_pictures):
+    (tmp_path / "report.html").write_text("my own page", encoding="utf-8")
+    with pytest.raises(InvalidParameterError, match=r"report\.html.*overwrite=True"):
+        fk.report(tiny_deals(), out=tmp_path)
+    assert (tmp_path / "report.html").read_text(encoding="utf-8") == "my own page"
+    fk.report(tiny_deals(), out=tmp_path, overwrite=True)
+    assert "Pipeline now" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_rerun_replaces_its_own_files_keeps_others_and_removes_its_stale_ones(tmp_path):
+    _report.write_report(tmp_path, one_table_results("First title"), title="t")
+    (tmp_path / "notes.txt").write_text("keep me", encoding="utf-8")
+    assert (tmp_path / "01_first_title.csv").exists()
+    _report.write_report(tmp_path, one_table_results("Second title"), title="t")  # no error
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [".funnelkit-report", "01_second_title.csv", "notes.txt", "report.html"]
+    assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "keep me"
+    listed = (tmp_path / ".funnelkit-report").read_text(encoding="utf-8").splitlines()
+    assert [n for n in listed if not n.startswith("#")] == ["01_second_title.csv", "report.html"]
+
+
+@pytest.mark.parametrize("out", ["", "   "])
+def test_an_empty_out_is_refused(out, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(
+        InvalidParameterError, match=r"'out' parameter of report must name a folder"
+    ):
+        fk.report(tiny_deals(), out=out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_out_that_is_a_file_is_refused(tmp_path):
+    target = tmp_path / "report"
+    target.write_text("x", encoding="utf-8")
+    with pytest.raises(InvalidParameterError, match=r"is a file"):
+        fk.report(tiny_deals(), out=target)
+
+
+def test_cli_report_force(tmp_path, capsys, fast_pictures):
+    deals = tmp_path / "deals.csv"
+    tiny_deals().to_csv(deals, index=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.html").write_text("mine", encoding="utf-8")
+    argv = ["report", "--deals", str(deals), "--out", str(out)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "--force" in err
+    assert len(err.strip().splitlines()) == 1
+    assert (out / "report.html").read_text(encoding="utf-8") == "mine"
+    assert main([*argv, "--force"]) == 0
+    assert "Pipeline now" in (out / "report.html").read_text(encoding="utf-8")
+    assert main(argv) == 0  # its own files now: a re-run needs no --force
+
+
+def test_non_ascii_titles_give_distinct_file_names(tmp_path):
+    table = pd.DataFrame({"behaviour": ["x"], "n": [1]})
+    titles = [
+        "Behaviours between Лид and Квалификация",
+        "Behaviours between Квалификация and Сделка",
+        "Behaviours between Σ and Ω",
+        "A/B",
+        "A B",  # the same slug as "A/B": both kept
+    ]
+    results = [_report.SectionResult("Triggers", items=[(t, table) for t in titles])]
+    _report.write_report(tmp_path, results, title="t")
+    csvs = sorted(p.name for p in tmp_path.glob("*.csv"))
+    assert len(csvs) == len(titles)
+    assert "01_behaviours_between_лид_and_квалификация.csv" in csvs
+    assert "01_behaviours_between_σ_and_ω.csv" in csvs
+    assert {"01_a_b.csv", "01_a_b_2.csv"} <= set(csvs)
+
+
+def test_cyrillic_steps_write_one_file_per_triggers_table(tmp_path, fast_pictures):
+    s = fk.datasets.load_sample(n_leads=1200)
+    names = dict(
+        zip(
+            s.stages, ["Лид", "Контакт", "Квалификация", "Звонок", "КП", "Сделка", "Р"], strict=True
+        )
+    )
+    events = s.events.assign(event=s.events["event"].map(lambda e: names.get(e, e)))
+    steps = [*[names[st] for st in s.stages[:-1]], "won"]
+    fk.report(s.deals, events=events, steps=steps, out=tmp_path, as_of=s.as_of)
+    triggers = sorted(p.name for p in tmp_path.glob("07_*.csv"))
+    titles = re.findall(
+        r"<h3>(Behaviours between [^<]+)</h3>", (tmp_path / "report.html").read_text()
+    )
+    assert len(triggers) == len(titles) >= 2
+    assert all(re.search("[а-я]", name) for name in triggers)
+
+
+def test_each_table_is_written_once(tmp_path, fast_pictures):
+    s = fk.datasets.load_sample(n_leads=1200)
+    inp = full_inputs(s)
+    results = _report.run_sections(inp)
+    _report.write_report(tmp_path, results, title="t")
+    n_items = sum(len(r.items) for r in results)
+    csvs = list(tmp_path.glob("*.csv"))
+    assert len(csvs) == n_items
+    contents = [p.read_bytes() for p in csvs]
+    assert len(set(contents)) == len(contents)  # no table twice under two names
+
+
+def test_csv_cells_are_neutralised_against_formulas(tmp_path, fast_pictures):
+    deals = tiny_deals()
+    deals["channel"] = ['=HYPERLINK("http://x")', "@SUM(A1)", '=HYPERLINK("http://x")', "web"]
+    fk.report(deals, out=tmp_path)
+    back = pd.read_csv(tmp_path / "04_win_rate_by_channel.csv")
+    assert sorted(back["channel"]) == sorted(['\'=HYPERLINK("http://x")', "'@SUM(A1)", "web"])
+    assert back["won"].dtype.kind == "i"  # numbers stay numbers
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "=HYPERLINK(&quot;http://x&quot;)" in page  # the page shows the name as it is
+
+
+def test_csv_durations_are_days_and_dates_iso(tmp_path, fast_pictures):
+    fk.report(tiny_deals(), out=tmp_path)
+    back = pd.read_csv(tmp_path / "03_sales_cycle_created_to_won.csv")
+    assert "median_days" in back.columns
+    assert "median" not in back.columns
+    # the one won deal: created 2025-01-02, won 2025-02-01
+    assert back["naive_median_days"].iloc[0] == pytest.approx(30.0)
+
+
+# ----------------------------------------------------------------------------
+# notes: per call, thread-safe
+# ----------------------------------------------------------------------------
+def deals_with_open_close_dates(n: int) -> pd.DataFrame:
+    """Deals of which ``n`` open ones carry a close date (each function warns, naming n)."""
+    rows = 6
+    deals = pd.DataFrame(
+        {
+            "deal_id": [f"D{i}" for i in range(rows)],
+            "created_at": pd.date_range("2025-01-01", periods=rows, freq="D"),
+            "closed_at": pd.date_range("2025-02-01", periods=rows, freq="D"),
+            "status": ["won", "lost"] + ["open"] * (rows - 2),
+            "amount": [1000.0] * rows,
+        }
+    )
+    deals.loc[2 + n :, "closed_at"] = pd.NaT  # the other open deals have no date
+    return deals
+
+
+def notes_of(path) -> list[str]:
+    return re.findall(r"<li>([^<]*open deals have a date[^<]*)</li>", path.read_text())
+
+
+def test_two_reports_in_two_threads_keep_their_own_notes(tmp_path, fast_pictures):
+    import threading
+
+    barrier = threading.Barrier(2)
+    paths: dict[tuple[int, int], object] = {}
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait()
+            for k in range(3):
+                paths[(n, k)] = fk.report(deals_with_open_close_dates(n), out=tmp_path / f"{n}-{k}")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in (1, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for (n, _k), path in paths.items():
+        notes = notes_of(path)
+        assert notes, f"report {n}: no note"
+        assert all(f": {n} open deals have a date" in note for note in notes), notes
+
+
+def test_notes_do_not_leak_into_the_next_call_or_outside(tmp_path, fast_pictures):
+    first = fk.report(deals_with_open_close_dates(2), out=tmp_path / "a")
+    assert notes_of(first)
+    clean = deals_with_open_close_dates(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FunnelkitWarning)  # nothing may warn outside
+        second = fk.report(clean, out=tmp_path / "b")
+    assert notes_of(second) == []
+
+
+# ----------------------------------------------------------------------------
+# the page: A4, verdicts above tables, sales words, Jupyter
+# ----------------------------------------------------------------------------
+def test_wide_tables_are_split_into_blocks_that_repeat_the_keys():
+    table = pd.DataFrame(
+        {"owner": ["Ann", "Bob"], **{f"measure_number_{i}": [i, i + 1] for i in range(20)}}
+    )
+    text = _report.table_html(table)
+    blocks = re.findall(r"<table>.*?</table>", text, flags=re.S)
+    assert len(blocks) > 1
+    headers = []
+    for block in blocks:
+        ths = re.findall(r"<th(?: [^>]*)?>(.*?)</th>", block)
+        assert ths[0] == "owner"
+        assert len(ths) <= _report.MAX_BLOCK_COLUMNS
+        headers.extend(h.replace("<wbr>", "") for h in ths[1:])
+        assert block.count("<tr>") == 3  # header and both rows in every block
+    assert headers == [f"measure_number_{i}" for i in range(20)]
+
+
+def test_one_wide_row_reads_as_name_and_value():
+    row = pd.DataFrame({f"measure_number_{i}": [float(i)] for i in range(20)})
+    text = _report.table_html(row)
+    assert text.count("<table") == 1
+    assert text.count("<tr>") == 20
+
+
+def test_the_verdict_sits_above_its_table_not_in_it():
+    table = pd.DataFrame({"coverage": [2.5], "verdict": ["on track: covers 2.5× the target"]})
+    text = _report.table_html(table)
+    assert text.index('<p class="verdict">on track') < text.index("<table")
+    assert "verdict</th>" not in text
+
+
+def test_picture_labels_are_shortened_and_stay_distinct():
+    seen = {}
+
+    def plot(table, ax=None):
+        seen["labels"] = table["stage"].tolist()
+        return ax
+
+    long = ["x" * 100_000, "x" * 99_999 + "y", "demo"]
+    table = pd.DataFrame({"stage": long, "deals": [1, 2, 3]})
+    _title, shown, draw = _report._item("T", table, plot)
+    draw(None)
+    labels = seen["labels"]
+    assert labels[2] == "demo"
+    assert all(len(label) <= _report.PICTURE_LABEL_CHARS + 5 for label in labels)
+    assert len(set(labels)) == 3
+    assert shown["stage"].tolist() == long  # the table keeps them whole
+
+
+def test_the_report_object_shows_inline_in_jupyter(tmp_path, fast_pictures):
+    path = fk.report(tiny_deals(), out=tmp_path, title="Inline <b>")
+    assert isinstance(path, _report.Path)
+    assert path.name == "report.html"
+    shown = path._repr_html_()
+    assert shown.startswith("<iframe")
+    assert "srcdoc=" in shown
+    assert "Inline &amp;lt;b&amp;gt;" in shown  # the page, escaped once more for srcdoc
+    assert "<script" not in shown.lower()
