@@ -262,7 +262,7 @@ def string_defaults() -> set[str]:
     """The string defaults of funnelkit's public functions (``"furthest"``, ``"visits"``, ...)."""
     out = set()
     for name in fk.__all__:
-        obj = getattr(fk, name)
+        obj = vars(fk)[name]  # every public name exists (test_api checks it)
         if inspect.isfunction(obj):
             params = inspect.signature(obj).parameters.values()
             out |= {p.default for p in params if isinstance(p.default, str)}
