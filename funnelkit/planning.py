@@ -18,7 +18,7 @@ part always computed exactly (Rao–Blackwellised Monte Carlo).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -26,12 +26,19 @@ import pandas as pd
 from scipy import stats
 
 from funnelkit._deals_validate import LOST as LOST_CODE
-from funnelkit._deals_validate import NAT, currency_column, drop_unusable, read_deals
+from funnelkit._deals_validate import (
+    NAT,
+    currency_column,
+    drop_unusable,
+    group_codes,
+    read_deals,
+)
 from funnelkit._deals_validate import OPEN as OPEN_CODE
 from funnelkit._deals_validate import WON as WON_CODE
 from funnelkit._history import deal_paths, read_history
 from funnelkit._survival import aalen_johansen, conditional_quantile
 from funnelkit._validate import (
+    as_list,
     check_date,
     check_fraction,
     check_frame,
@@ -875,11 +882,102 @@ def _step(times: FloatArray, values: FloatArray, at: FloatArray, start: float) -
     return np.asarray(np.where(idx >= 0, picked, start), dtype=np.float64)
 
 
+def _plan_by_group(
+    df: pd.DataFrame,
+    target: Any,
+    by: Any,
+    *,
+    history: pd.DataFrame | None,
+    stages: Sequence[str] | None,
+    period_end: Any,
+    confidence: float,
+    as_of: Any,
+    keywords: dict[str, Any],
+    columns: Any,
+) -> pd.DataFrame:
+    """:func:`plan` once per by-group, every group observed at the same ``as_of``."""
+    func = "plan"
+    by_cols = as_list(by, func=func)
+    for c in by_cols:
+        require_columns(df, {"by": c}, table="deals")
+    deal = keywords["deal"]
+    if as_of is None:  # the one observation date of the tables passed, for every group
+        entries = None
+        if history is not None:
+            require_columns(df, {"deal": deal}, table="deals")
+            entries = read_history(
+                history,
+                df[deal].to_numpy(),
+                deal=deal,
+                stage=keywords["stage"],
+                entered=keywords["entered"],
+                errors=keywords["errors"],
+                func=func,
+            )
+        whole = read_deals(
+            df,
+            func=func,
+            **{k: keywords[k] for k in ("deal", "created", "closed", "status", "won", "lost")},
+            errors=keywords["errors"],
+            observed=NAT if entries is None else entries.latest,
+        )
+        if whole.as_of != NAT:
+            stamp = pd.Timestamp(whole.as_of, unit="ns", tz="UTC" if whole.tz else None)
+            as_of = stamp.tz_convert(whole.tz) if whole.tz is not None else stamp
+    codes, keys = group_codes(df, by_cols)
+    labels = [tuple(r) if len(by_cols) > 1 else r[0] for r in keys.itertuples(index=False)]
+    if isinstance(target, Mapping):
+        missing = [lab for lab in labels if lab not in target]
+        if missing:
+            raise param_error(
+                func,
+                "target",
+                f"a positive number, or a mapping with a target for every group "
+                f"(missing: {missing[:5]!r})",
+                dict(target),
+            )
+    blocks = []
+    for g, label in enumerate(labels):  # one plan per group: a handful, never one per deal
+        part = df.iloc[np.flatnonzero(codes == g)]
+        part_history = (
+            None if history is None else history[history[deal].isin(part[deal].to_numpy())]
+        )
+        goal = target[label] if isinstance(target, Mapping) else target
+        try:
+            block = plan(
+                part,
+                goal,
+                history=part_history,
+                stages=stages,
+                period_end=period_end,
+                confidence=confidence,
+                as_of=as_of,
+                columns=columns,
+                **keywords,
+            )
+        except InvalidDataError as exc:
+            msg = (
+                f"{func}(by={by_cols!r}): the group {label!r} cannot be planned: {exc} "
+                f"Leave that group out, or group more coarsely."
+            )
+            raise InvalidDataError(
+                msg, column=exc.column, reason=exc.reason, n_rows=exc.n_rows
+            ) from None
+        for j, c in enumerate(by_cols):
+            block.insert(j, c, pd.Series([keys[c].iloc[g]] * len(block), dtype=keys[c].dtype))
+        blocks.append(block)
+    if not blocks:
+        return plan(df.iloc[:0], 1.0, history=history, stages=stages, as_of=as_of, **keywords)
+    out: pd.DataFrame = pd.concat(blocks, ignore_index=True)
+    return out
+
+
 @takes_columns(renamed={"time": "entered"})
 def plan(
     deals: pd.DataFrame,
-    target: float,
+    target: float | Mapping[Any, float],
     *,
+    by: Hashable | Sequence[Hashable] | None = None,
     history: pd.DataFrame | None = None,
     stages: Sequence[str] | None = None,
     period_end: Any = None,
@@ -910,8 +1008,15 @@ def plan(
     ----------
     deals : pandas.DataFrame
         Deal table: one row per deal (opportunity).
-    target : float
-        Revenue to reach (> 0) with deals closed before ``period_end``.
+    target : float or mapping
+        Revenue to reach (> 0) with deals closed before ``period_end``.  With
+        ``by``: the same target for every group, or a mapping from group value
+        (a tuple for several ``by`` columns) to that group's target.
+    by : str or list of str, optional
+        Column(s) of ``deals`` to group by: one plan per group (e.g. per region),
+        each measured on the group's own deals and history, all observed at the
+        same ``as_of`` and planned to the same ``period_end``; the group columns
+        come first.
     history : pandas.DataFrame, optional
         Stage history (one row per stage entry of a deal).  With ``stages``,
         the plan has one row per stage.
@@ -1056,6 +1161,33 @@ def plan(
     """
     func = "plan"
     df = check_frame(deals, table="deals", func=func)
+    if by is not None:
+        return _plan_by_group(
+            df,
+            target,
+            by,
+            history=history,
+            stages=stages,
+            period_end=period_end,
+            confidence=confidence,
+            as_of=as_of,
+            keywords=dict(
+                deal=deal,
+                created=created,
+                closed=closed,
+                status=status,
+                won=won,
+                lost=lost,
+                amount=amount,
+                stage=stage,
+                entered=entered,
+                seed=seed,
+                errors=errors,
+            ),
+            columns=columns,
+        )
+    if isinstance(target, Mapping):
+        raise param_error(func, "target", "a positive number (a mapping needs by=)", target)
     target_v = check_positive(target, name="target", func=func)
     conf = check_fraction(confidence, name="confidence", func=func)
     rng_seed = _check_seed(seed, func=func)

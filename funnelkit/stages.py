@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from funnelkit import _stage_kernels as kern
-from funnelkit._deals_validate import close_dates
+from funnelkit._deals_validate import close_dates, group_codes
 from funnelkit._history import deal_paths, join_ids, read_history
 from funnelkit._stats import wilson_interval
 from funnelkit._validate import (
@@ -1314,6 +1314,7 @@ def revival_candidates(
     reasons: Sequence[Any] | None = None,
     min_age: str | pd.Timedelta | None = None,
     top: int | None = None,
+    by: Hashable | Sequence[Hashable] | None = None,
     deal: str = "deal_id",
     stage: str = "stage",
     entered: str = "entered_at",
@@ -1356,6 +1357,9 @@ def revival_candidates(
         Default: no minimum.
     top : int, optional
         Keep only the first ``top`` candidates.
+    by : str or list of str, optional
+        Column(s) to group by: the group columns come first, groups sorted, each
+        group ranked on its own (``top`` keeps the first ones of each group).
     deal : str, default="deal_id"
         Column that identifies the deal.
     stage : str, default="stage"
@@ -1523,16 +1527,28 @@ def revival_candidates(
         id_key = pd.factorize(pd.Series(ids, dtype=object), sort=True)[0]
     except TypeError:
         id_key = pd.factorize(pd.Series(ids, dtype=object))[0]
+    by_cols = as_list(by, func=func)
+    for c in by_cols:
+        require_columns(df, {"by": c}, table="deals")
+    if by_cols:
+        group = group_codes(df.iloc[rows[sel]], by_cols)[0]  # missing values: a group
+    else:
+        group = np.zeros(sel.size, dtype=np.int64)
     order = np.lexsort(
         (
             id_key,
             -np.where(d_age == NAT, np.iinfo(np.int64).min + 1, d_age).astype(np.float64),
             np.where(np.isnan(d_amount), np.inf, -d_amount),
             -d_depth,
+            group,
         )
     )
+    # rank within each group (groups in order); top= keeps the first ones of each
+    g_sorted = group[order]
+    starts = np.flatnonzero(np.r_[True, g_sorted[1:] != g_sorted[:-1]]) if order.size else order
+    rank = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
     if top is not None:
-        order = order[: int(top)]
+        order, rank = order[rank < int(top)], rank[rank < int(top)]
     sel, d_depth, d_amount, d_age = sel[order], d_depth[order], d_amount[order], d_age[order]
     stage_names = np.array([*names, np.nan], dtype=object)
     furthest = stage_names[np.where(d_depth >= 0, d_depth, n_stages)]
@@ -1560,7 +1576,8 @@ def revival_candidates(
     )
     result: pd.DataFrame = pd.DataFrame(
         {
-            "rank": np.arange(1, sel.size + 1, dtype=np.int64),
+            **{c: df[c].iloc[rows[sel]].reset_index(drop=True) for c in by_cols},
+            "rank": (rank + 1).astype(np.int64),
             deal: pd.Series(ids[order], dtype=df[deal].dtype),
             "furthest_stage": pd.Series(furthest, dtype=object),
             "stage_number": np.where(d_depth >= 0, d_depth + 1, 0).astype(np.int64),

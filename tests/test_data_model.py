@@ -476,3 +476,54 @@ def test_stalled_by_region_judges_each_region_by_its_own_stays():
     fixed = fk.stalled(history, sample.stages, deals=deals, by="region", threshold="30D")
     plain = fk.stalled(history, sample.stages, deals=deals, threshold="30D")
     assert sorted(fixed["deal_id"]) == sorted(plain["deal_id"])  # a fixed threshold: same deals
+
+
+def test_revival_candidates_by_region_ranks_each_region_alone():
+    sample = fk.datasets.load_sample()
+    deals = sample.deals.copy()
+    deals.loc[deals.index[::7], "region"] = None  # a missing region is a group of its own
+    res = fk.revival_candidates(deals, sample.history, stages=sample.stages, by="region")
+    whole = fk.revival_candidates(deals, sample.history, stages=sample.stages)
+    assert sorted(res["deal_id"]) == sorted(whole["deal_id"])
+    # within a region, the same order as the whole list restricted to it, ranked 1, 2, ...
+    region_of = deals.set_index("deal_id")["region"]
+    for key, block in res.groupby("region", dropna=False, sort=False):
+        mine = whole[whole["deal_id"].map(region_of).isna() if pd.isna(key) else
+                     whole["deal_id"].map(region_of) == key]  # fmt: skip
+        assert block["deal_id"].tolist() == mine["deal_id"].tolist()
+        assert block["rank"].tolist() == list(range(1, len(block) + 1))
+    assert res["region"].iloc[-1] is None or pd.isna(res["region"].iloc[-1])  # missing last
+    top = fk.revival_candidates(deals, sample.history, stages=sample.stages, by="region", top=2)
+    assert top.groupby("region", dropna=False).size().max() == 2
+
+
+def test_plan_by_region_is_each_region_planned_alone_at_one_as_of():
+    sample = fk.datasets.load_sample()
+    deals = sample.deals.dropna(subset=["region"])
+    history = sample.history[sample.history["deal_id"].isin(deals["deal_id"])]
+    stages = list(sample.stages)[:6]
+    res = fk.plan(deals, 300_000, by="region", history=history, stages=stages)
+    # one observation date for every group: the latest observation of the whole tables
+    observed = max(
+        deals["created_at"].max(),
+        deals.loc[deals["status"] != "open", "closed_at"].max(),
+        history["entered_at"].max(),
+    )
+    assert (res["enter_by"] - res["time_left"] == observed).all()
+    for region, block in res.groupby("region"):
+        mine = deals[deals["region"] == region]
+        alone = fk.plan(
+            mine,
+            300_000,
+            history=history[history["deal_id"].isin(mine["deal_id"])],
+            stages=stages,
+            as_of=observed,
+        )
+        pd.testing.assert_frame_equal(block.drop(columns="region").reset_index(drop=True), alone)
+    targets = {r: 100_000.0 * (i + 1) for i, r in enumerate(sorted(deals["region"].unique()))}
+    per = fk.plan(deals, targets, by="region")
+    assert per["region"].nunique() == len(targets)
+    with pytest.raises(fk.InvalidParameterError, match="missing"):
+        fk.plan(deals, {"Europe": 1.0}, by="region")
+    with pytest.raises(fk.InvalidParameterError, match="needs by="):
+        fk.plan(deals, targets)
