@@ -226,6 +226,13 @@ def _pipeline_revenue(
     if amounts.size == 0:
         return out
     p = np.asarray(win_prob, dtype=np.float64)
+    if p.ndim == 1:
+        # deals that cannot be won (p = 0: they cannot close in time) add nothing and
+        # sure ones (p = 1) their amount, in every draw: exact, and no draw needed
+        sure = float(amounts[p >= 1.0].sum())
+        keep = (p > 0.0) & (p < 1.0)
+        if sure or not keep.all():
+            return sure + _pipeline_revenue(amounts[keep], p[keep], n_draws, rng)
     block = max(1, _CELLS // amounts.size)
     for start in range(0, n_draws, block):
         stop = min(n_draws, start + block)

@@ -996,3 +996,17 @@ def test_plan_on_real_crm_data(shared_data):
     rest = 3_000_000 - res["open_expected"].sum()
     assert res["needed"].iloc[-1] == math.ceil(rest / mean_won)
     assert res["needed"].iloc[0] == math.ceil(res["needed"].iloc[-1] / (4238 / 6711))
+
+
+def test_deals_that_cannot_or_surely_close_are_exact_not_simulated():
+    # open deals with p = 0 add nothing and p = 1 their amount in every draw: the answer
+    # with them equals the answer without them (the sure amounts taken off the target)
+    rng = np.random.default_rng(3)
+    pipe = pd.DataFrame(
+        {"amount": rng.uniform(1e3, 5e4, 40), "probability": rng.uniform(0.1, 0.9, 40)}
+    )
+    dead = pd.DataFrame({"amount": rng.uniform(1e3, 5e4, 500), "probability": 0.0})
+    sure = pd.DataFrame({"amount": [25_000.0, 15_000.0], "probability": 1.0})
+    base = fk.target_probability(400_000, open_deals=pipe)
+    more = fk.target_probability(440_000, open_deals=pd.concat([pipe, dead, sure]))
+    assert more.loc[0, "p_hit_target"] == base.loc[0, "p_hit_target"]
