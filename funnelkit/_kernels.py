@@ -48,7 +48,7 @@ shuffled on the entity column) can be reduced partition by partition with
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -879,29 +879,46 @@ def _earliest_chains(
     n, n_steps = ent_codes.size, len(members)
     out = np.zeros((n, n_steps), dtype=np.int64)
     neg = -time
+    find = _code_finder(ent_codes, codes.size)
+    lv_dtype = np.int16 if n_steps < 2**15 else np.int64
+
+    def by_level(r: I64) -> tuple[I64, I64, I64]:
+        """Rows of entities at level >= 2, grouped by level (input order within a level).
+
+        Returns ``(rows, entity position, bounds)``: level L's rows are
+        ``rows[bounds[L]:bounds[L + 1]]``.
+        """
+        e = find(codes[r])
+        lv = np.where(e >= 0, reached[np.maximum(e, 0)], 0).astype(lv_dtype)
+        keep = np.flatnonzero(lv > 1)
+        lv = lv[keep]
+        o = np.argsort(lv, kind="stable")  # a radix sort on small integers
+        order = keep[o]
+        bounds = np.searchsorted(lv[o], np.arange(n_steps + 2))
+        return cast(I64, r[order]), cast(I64, e[order]), cast(I64, bounds.astype(np.int64))
+
+    step_rows = [by_level(m) for m in members]
+    ex_rows = [by_level(e.rows) for e in exclusions]
     for level in np.unique(reached[reached > 1]).tolist():
         sel = np.flatnonzero(reached == level)
         group = ent_codes[sel]
-
-        def mine(r: I64, group: I64 = group) -> tuple[I64, I64]:
-            pos = np.minimum(np.searchsorted(group, codes[r]), group.size - 1)
-            ok = group[pos] == codes[r]
-            return cast(I64, r[ok]), cast(I64, pos[ok])
-
         rev: list[I64] = []
         for j in range(level - 1, -1, -1):
-            r, pos = mine(members[j])
+            rj, ej, bj = step_rows[j]
+            r, pos = rj[bj[level] : bj[level + 1]], ej[bj[level] : bj[level + 1]]
             if j == 0:
-                r = r[time[r] == start[sel][pos]]
+                r = r[time[r] == start[pos]]
             elif j == level - 1:
-                r = r[time[r] == end[sel][pos]]
+                r = r[time[r] == end[pos]]
             rev.append(r)
         rev_ex = []
-        for e in exclusions:
+        for e, (rx, _ex, bx) in zip(exclusions, ex_rows, strict=True):
             if e.first >= level - 1:
                 continue
             stop = min(e.last, level - 1)
-            rev_ex.append(Exclusion(level - 1 - stop, level - 1 - e.first, mine(e.rows)[0]))
+            rev_ex.append(
+                Exclusion(level - 1 - stop, level - 1 - e.first, rx[bx[level] : bx[level + 1]])
+            )
         sw_rev = [step_windows[level - 2 - k] for k in range(level - 1)]
         back = feature_kernel(
             codes,
@@ -918,6 +935,34 @@ def _earliest_chains(
         for b in range(level):
             out[idx, level - 1 - b] = -back.step_time[:, b]
     return out
+
+
+def _code_finder(sorted_codes: I64, n_rows: int) -> Callable[[I64], I64]:
+    """A lookup: codes -> their positions in ``sorted_codes`` (distinct), -1 when absent.
+
+    A table over the code range when it is small next to ``n_rows`` (no
+    binary search over random codes), else a sorted search.
+    """
+    size = sorted_codes.size
+    if size == 0:
+        return lambda c: np.full(c.size, -1, dtype=np.int64)
+    lo, hi = int(sorted_codes[0]), int(sorted_codes[-1])
+    if hi - lo <= 4 * n_rows + 1024:
+        table = np.full(hi - lo + 1, -1, dtype=np.int64)
+        table[sorted_codes - np.int64(lo)] = np.arange(size, dtype=np.int64)
+
+        def find_table(c: I64) -> I64:
+            inside = (c >= lo) & (c <= hi)
+            rel = np.where(inside, c, lo) - np.int64(lo)
+            return cast(I64, np.where(inside, table[rel], -1))
+
+        return find_table
+
+    def find_sorted(c: I64) -> I64:
+        pos = np.minimum(np.searchsorted(sorted_codes, c), size - 1)
+        return cast(I64, np.where(sorted_codes[pos] == c, pos, -1))
+
+    return find_sorted
 
 
 def take_table(table: FunnelTable, sel: I64) -> FunnelTable:
