@@ -48,9 +48,11 @@ shuffled on the entity column) can be reduced partition by partition with
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 
@@ -263,6 +265,165 @@ def _check_disjoint(members: Sequence[I64], n_rows: int) -> bool:
 
 
 # ----------------------------------------------------------------------------
+# the work split by entity across threads
+# ----------------------------------------------------------------------------
+#: Most threads a call starts when ``n_jobs`` is None.
+MAX_THREADS = 8
+#: Fewest kernel rows per thread when ``n_jobs`` is None: smaller logs stay in
+#: the calling thread (starting threads and the per-part work would cost more
+#: than the split saves).
+MIN_ROWS_PER_THREAD = 100_000
+
+T = TypeVar("T")
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resolve_jobs(n_jobs: int | None, n_rows: int) -> int:
+    """Threads for a kernel call over ``n_rows`` rows.
+
+    None: one per available core, at most :data:`MAX_THREADS` and at most one
+    per :data:`MIN_ROWS_PER_THREAD` rows (so small logs run in the calling
+    thread).  An integer >= 1 is used as given (at most one thread per row).
+    """
+    if n_jobs is None:
+        return max(1, min(available_cores(), MAX_THREADS, n_rows // MIN_ROWS_PER_THREAD))
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs < 1:
+        msg = f"n_jobs must be None or an integer >= 1, got {n_jobs!r}"
+        raise ValueError(msg)
+    return max(1, min(int(n_jobs), n_rows))
+
+
+@dataclass(frozen=True)
+class _Part:
+    """The rows of one range of entity codes: a kernel's input, and its rows' global positions."""
+
+    codes: I64
+    time: I64
+    members: list[I64]
+    exclusions: list[Exclusion]
+    row_map: I64 | None  # local row -> input row (None: the input arrays themselves)
+
+    def globalize(self, table: FunnelTable) -> FunnelTable:
+        """``table`` with its attribution rows as positions in the input arrays."""
+        if self.row_map is None:
+            return table
+        m = self.row_map
+
+        def back(r: I64) -> I64:
+            return cast(I64, np.where(r >= 0, m[np.maximum(r, 0)], -1)) if m.size else r
+
+        return dataclasses.replace(
+            table, first_row=back(table.first_row), last_row=back(table.last_row)
+        )
+
+
+def _code_bounds(codes: I64, parts: int) -> list[int]:
+    """Code thresholds cutting the entities into ``parts`` ranges of about equal rows.
+
+    Quantiles of a regular sample of the codes; equal thresholds merge, so
+    fewer ranges may come back.  Range ``i`` is ``bounds[i] <= code < bounds[i + 1]``
+    with the first and last ranges open.
+    """
+    step = max(1, codes.size // 65_536)
+    sample = np.sort(codes[::step])
+    cuts = [int(sample[(sample.size * i) // parts]) for i in range(1, parts)]
+    return sorted(set(cuts))
+
+
+def _make_part(
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    exclusions: Sequence[Exclusion],
+    lo: int | None,
+    hi: int | None,
+    all_rows: bool,
+) -> _Part:
+    """The rows whose entity code lies in ``[lo, hi)`` (None: open)."""
+
+    def inside(c: I64) -> Bool:
+        if lo is not None and hi is not None:
+            return cast(Bool, (c >= lo) & (c < hi))
+        if lo is not None:
+            return cast(Bool, c >= lo)
+        if hi is not None:
+            return cast(Bool, c < hi)
+        return np.ones(c.shape, dtype=bool)
+
+    if not all_rows:
+        # member rows are positions into the same arrays: select, no copy of codes / time
+        mem = [m[inside(codes[m])] for m in members]
+        ex = [Exclusion(e.first, e.last, e.rows[inside(codes[e.rows])]) for e in exclusions]
+        return _Part(codes, time, mem, ex, None)
+    # every row of the part's entities is read: local arrays, members renumbered
+    rows = np.flatnonzero(inside(codes)).astype(np.int64)
+
+    def local(m: I64) -> I64:
+        return cast(I64, np.searchsorted(rows, m[inside(codes[m])]).astype(np.int64))
+
+    return _Part(
+        cast(I64, codes[rows]),
+        cast(I64, time[rows]),
+        [local(m) for m in members],
+        [Exclusion(e.first, e.last, local(e.rows)) for e in exclusions],
+        rows,
+    )
+
+
+def _by_entity(
+    fn: Callable[[_Part], T],
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    exclusions: Sequence[Exclusion],
+    jobs: int,
+    *,
+    all_rows: bool,
+) -> list[T]:
+    """``fn`` on each part of the rows cut by entity code, one thread per part.
+
+    Entities are independent, so the parts' results, in code order, are the
+    whole log's.  Each thread selects its own rows (the selection is part of
+    the work split).  The pool belongs to the call and is shut down before
+    returning; an exception in a thread is raised here.
+    """
+    cuts = _code_bounds(codes, jobs)
+    bounds: list[int | None] = [None, *cuts, None]
+
+    def one(i: int) -> T:
+        return fn(_make_part(codes, time, members, exclusions, bounds[i], bounds[i + 1], all_rows))
+
+    with ThreadPoolExecutor(max_workers=len(bounds) - 1, thread_name_prefix="funnelkit") as pool:
+        return list(pool.map(one, range(len(bounds) - 1)))
+
+
+def concat_tables(tables: Sequence[FunnelTable], n_steps: int) -> FunnelTable:
+    """Tables of consecutive entity ranges as one (step times column-contiguous)."""
+    if not tables:
+        return empty_table(n_steps)
+    n = sum(t.entities.size for t in tables)
+    step_time = np.empty((n_steps, n), dtype=np.int64).T  # the kernel's layout
+    at = 0
+    for t in tables:
+        step_time[at : at + t.entities.size] = t.step_time
+        at += t.entities.size
+    return FunnelTable(
+        np.concatenate([t.entities for t in tables]),
+        np.concatenate([t.reached for t in tables]),
+        step_time,
+        np.concatenate([t.first_row for t in tables]),
+        np.concatenate([t.last_row for t in tables]),
+    )
+
+
+# ----------------------------------------------------------------------------
 # the kernel
 # ----------------------------------------------------------------------------
 def funnel_kernel(
@@ -275,6 +436,7 @@ def funnel_kernel(
     ties: Literal["allow", "strict"] = "allow",
     rows: Rows = True,
     disjoint: bool | None = None,
+    n_jobs: int | None = None,
 ) -> FunnelTable:
     """Reduce an event log to one funnel row per entity that reached step 1.
 
@@ -295,6 +457,10 @@ def funnel_kernel(
         rows); True = both, False = none.
     disjoint : bool, optional
         Whether no row fills two steps (computed when None).
+    n_jobs : int, optional
+        Threads to split the entities over (see :func:`resolve_jobs`; None =
+        one per core, up to ``MAX_THREADS``, and one for small logs).  The
+        result does not depend on it.
 
     Returns
     -------
@@ -303,16 +469,48 @@ def funnel_kernel(
     n_steps = len(members)
     if n_steps == 0 or members[0].size == 0:
         return empty_table(n_steps)
-    used = np.concatenate(list(members)) if order != "strict" else None
-    if used is not None and used.size < codes.size:
-        keys = _make_keys(codes[used], time[used])
-    else:
-        keys = _make_keys(codes, time)
     if disjoint is None:
         disjoint = _check_disjoint(members, codes.size)
     if not disjoint and (order != "ordered") and not (order == "strict" and ties == "strict"):
         msg = f"order={order!r} needs steps that share no event (ties='allow')"
         raise ValueError(msg)
+    kw: dict[str, Any] = dict(window=window, order=order, ties=ties, rows=rows, disjoint=disjoint)
+    work = codes.size if order == "strict" else sum(m.size for m in members)
+    jobs = resolve_jobs(n_jobs, work)
+    if jobs > 1:
+        tables = _by_entity(
+            lambda p: p.globalize(_funnel_kernel_one(p.codes, p.time, p.members, **kw)),
+            codes,
+            time,
+            members,
+            (),
+            jobs,
+            all_rows=order == "strict",
+        )
+        return concat_tables(tables, n_steps)
+    return _funnel_kernel_one(codes, time, members, **kw)
+
+
+def _funnel_kernel_one(
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    *,
+    window: int | None,
+    order: Literal["ordered", "strict", "any"],
+    ties: Literal["allow", "strict"],
+    rows: Rows,
+    disjoint: bool,
+) -> FunnelTable:
+    """:func:`funnel_kernel` in the calling thread (``disjoint`` known and checked)."""
+    n_steps = len(members)
+    if n_steps == 0 or members[0].size == 0:
+        return empty_table(n_steps)
+    used = np.concatenate(list(members)) if order != "strict" else None
+    if used is not None and used.size < codes.size:
+        keys = _make_keys(codes[used], time[used])
+    else:
+        keys = _make_keys(codes, time)
     if order == "any":
         return _any(keys, codes, time, members, window, rows)
     if order == "strict":
@@ -743,6 +941,7 @@ def feature_kernel(
     ties: Literal["allow", "strict"] = "allow",
     rows: Rows = True,
     earliest: bool = True,
+    n_jobs: int | None = None,
 ) -> FunnelTable:
     """Ordered funnel with step windows and exclusions (steps share no event).
 
@@ -768,7 +967,46 @@ def feature_kernel(
     tracing back the predecessors; with ``earliest=True`` the earliest one
     comes from the same kernel run backwards in time on the chains' fixed
     start and end (:func:`_earliest_chains`), once per level reached.
+
+    ``n_jobs``: threads to split the entities over, as in :func:`funnel_kernel`.
     """
+    n_steps = len(members)
+    if n_steps == 0 or members[0].size == 0:
+        return empty_table(n_steps)
+    kw: dict[str, Any] = dict(
+        window=window, step_windows=step_windows, ties=ties, rows=rows, earliest=earliest
+    )
+    work = sum(m.size for m in members) + sum(e.rows.size for e in exclusions)
+    jobs = resolve_jobs(n_jobs, work)
+    if jobs > 1:
+        tables = _by_entity(
+            lambda p: p.globalize(
+                _feature_one(p.codes, p.time, p.members, exclusions=p.exclusions, **kw)
+            ),
+            codes,
+            time,
+            members,
+            exclusions,
+            jobs,
+            all_rows=False,
+        )
+        return concat_tables(tables, n_steps)
+    return _feature_one(codes, time, members, exclusions=exclusions, **kw)
+
+
+def _feature_one(
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    *,
+    window: int | None,
+    step_windows: Sequence[int | None] | None,
+    exclusions: Sequence[Exclusion],
+    ties: Literal["allow", "strict"],
+    rows: Rows,
+    earliest: bool,
+) -> FunnelTable:
+    """:func:`feature_kernel` in the calling thread."""
     n_steps = len(members)
     if n_steps == 0 or members[0].size == 0:
         return empty_table(n_steps)
@@ -920,7 +1158,7 @@ def _earliest_chains(
                 Exclusion(level - 1 - stop, level - 1 - e.first, rx[bx[level] : bx[level + 1]])
             )
         sw_rev = [step_windows[level - 2 - k] for k in range(level - 1)]
-        back = feature_kernel(
+        back = _feature_one(
             codes,
             neg,
             rev,
@@ -1005,6 +1243,7 @@ def attempts_kernel(
     exclusions: Sequence[Exclusion] = (),
     ties: Literal["allow", "strict"] = "allow",
     rows: Rows = True,
+    n_jobs: int | None = None,
 ) -> tuple[FunnelTable, I64, I64]:
     """One row per attempt: ``(table, attempt number (1-based), attempt deadline)``.
 
@@ -1018,8 +1257,45 @@ def attempts_kernel(
     round drops the rows up to the end of the attempts it closed, so the
     work is the rows times the attempts they wait through, and a log whose
     busiest entity has thousands of attempts takes thousands of rounds.
-    Table rows are sorted by (entity, attempt).
+    Table rows are sorted by (entity, attempt).  ``n_jobs``: threads to
+    split the entities over, as in :func:`funnel_kernel`.
     """
+    n_steps = len(members)
+    if n_steps == 0 or members[0].size == 0:
+        return empty_table(n_steps), _EMPTY, _EMPTY
+    kw: dict[str, Any] = dict(window=window, step_windows=step_windows, ties=ties, rows=rows)
+    work = sum(m.size for m in members) + sum(e.rows.size for e in exclusions)
+    jobs = resolve_jobs(n_jobs, work)
+    if jobs > 1:
+        outs = _by_entity(
+            lambda p: _attempts_one(p.codes, p.time, p.members, exclusions=p.exclusions, **kw),
+            codes,
+            time,
+            members,
+            exclusions,
+            jobs,
+            all_rows=False,
+        )
+        return (
+            concat_tables([o[0] for o in outs], n_steps),
+            np.concatenate([o[1] for o in outs]),
+            np.concatenate([o[2] for o in outs]),
+        )
+    return _attempts_one(codes, time, members, exclusions=exclusions, **kw)
+
+
+def _attempts_one(
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    *,
+    window: int | None,
+    step_windows: Sequence[int | None] | None,
+    exclusions: Sequence[Exclusion],
+    ties: Literal["allow", "strict"],
+    rows: Rows,
+) -> tuple[FunnelTable, I64, I64]:
+    """:func:`attempts_kernel` in the calling thread."""
     n_steps = len(members)
     m0 = members[0]
     if n_steps == 0 or m0.size == 0:
@@ -1067,7 +1343,7 @@ def attempts_kernel(
         sub_ex = [
             Exclusion(e.first, e.last, keep(r)) for e, r in zip(exclusions, pool_ex, strict=True)
         ]
-        tab = feature_kernel(
+        tab = _feature_one(
             codes,
             time,
             sub_members,
@@ -1076,6 +1352,7 @@ def attempts_kernel(
             exclusions=sub_ex,
             ties=ties,
             rows=rows,
+            earliest=True,
         )
         idx = np.searchsorted(ent_codes, tab.entities)
         done = tab.reached == n_steps
