@@ -357,16 +357,18 @@ def _make_part(
             return cast(Bool, c < hi)
         return np.ones(c.shape, dtype=bool)
 
+    # one pass over the codes (cheaper than looking up the codes of each step's rows)
+    mine = inside(codes)
     if not all_rows:
         # member rows are positions into the same arrays: select, no copy of codes / time
-        mem = [m[inside(codes[m])] for m in members]
-        ex = [Exclusion(e.first, e.last, e.rows[inside(codes[e.rows])]) for e in exclusions]
+        mem = [m[mine[m]] for m in members]
+        ex = [Exclusion(e.first, e.last, e.rows[mine[e.rows]]) for e in exclusions]
         return _Part(codes, time, mem, ex, None)
     # every row of the part's entities is read: local arrays, members renumbered
-    rows = np.flatnonzero(inside(codes)).astype(np.int64)
+    rows = np.flatnonzero(mine).astype(np.int64)
 
     def local(m: I64) -> I64:
-        return cast(I64, np.searchsorted(rows, m[inside(codes[m])]).astype(np.int64))
+        return cast(I64, np.searchsorted(rows, m[mine[m]]).astype(np.int64))
 
     return _Part(
         cast(I64, codes[rows]),
@@ -838,11 +840,13 @@ def _strict(
             # no row strictly between p and q other than rows of step j-1: count the
             # rows in between among all rows and among step j-1's (keys in between
             # belong to the same entity; when p and q tie both counts are <= 0)
-            pk = vk[pc]
+            # (searched only for the rows that pass the other tests)
+            cand = np.flatnonzero(ok)
+            qc, pk = q[cand], vk[pc[cand]]
             prev = steps[j - 1]
-            n_all = np.searchsorted(all_keys, q, "left") - np.searchsorted(all_keys, pk, "right")
-            n_rep = np.searchsorted(prev, q, "left") - np.searchsorted(prev, pk, "right")
-            ok &= n_all <= n_rep
+            n_all = np.searchsorted(all_keys, qc, "left") - np.searchsorted(all_keys, pk, "right")
+            n_rep = np.searchsorted(prev, qc, "left") - np.searchsorted(prev, pk, "right")
+            ok[cand] = n_all <= n_rep
             vk, vb, pc = q[ok], b[ok], pc[ok]
         level_keys.append(vk)
         level_b.append(vb)
@@ -879,18 +883,25 @@ def _any(
     starts = _sorted_unique(np.concatenate(steps))
     sent = keys.ent(starts)
     skt = keys.kt(starts)
-    lvl = np.zeros(starts.size, dtype=np.int64)
-    alive = np.ones(starts.size, dtype=bool)
-    nxt = np.zeros((starts.size, n_steps), dtype=np.int64)
+    n_s = starts.size
+    lvl = np.zeros(n_s, dtype=np.int64)
+    alive = np.ones(n_s, dtype=bool)
+    nxt = np.zeros((n_steps, n_s), dtype=np.int64).T  # columns contiguous
     last = skt.copy()
     for j in range(n_steps):
         sj = steps[j]
         if sj.size == 0:
             break
-        pos = np.searchsorted(sj, starts, side="left")
-        pc = np.minimum(pos, sj.size - 1)
-        exists = (pos < sj.size) & (keys.ent(sj[pc]) == sent)
-        nxt[:, j] = keys.kt(sj[pc])
+        # each start's first step-j key at or after it, as a position in `starts`
+        # (step j's keys are among the starts: they are found there, and the next
+        # one is carried back to every start by a running minimum from the end)
+        nextpos = np.full(n_s, n_s, dtype=np.int64)
+        loc = np.searchsorted(starts, sj)
+        nextpos[loc] = loc
+        nextpos = np.minimum.accumulate(nextpos[::-1])[::-1]
+        pc = np.minimum(nextpos, n_s - 1)
+        exists = (nextpos < n_s) & (sent[pc] == sent)
+        nxt[:, j] = skt[pc]
         last = np.maximum(last, nxt[:, j])
         alive &= exists & keys.within(last, skt, window)
         lvl += alive
