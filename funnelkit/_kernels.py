@@ -535,9 +535,12 @@ def _finish(
     """Convert key-time step times to ns and find the attribution rows."""
     n = ent_rel.size
     n_steps = kt_steps.shape[1]
-    step_time = np.empty((n_steps, n), dtype=np.int64).T  # columns contiguous
+    step_time = np.full((n_steps, n), NAT, dtype=np.int64).T  # columns contiguous
     for j in range(n_steps):
-        step_time[:, j] = np.where(reached > j, keys.real(kt_steps[:, j]), NAT)
+        sel = np.flatnonzero(reached > j)  # (few entities reach the later steps)
+        if sel.size == 0:
+            break
+        step_time[sel, j] = keys.real(kt_steps[sel, j])
     first_row = np.full(n, -1, dtype=np.int64)
     last_row = np.full(n, -1, dtype=np.int64)
     if rows in (True, "first", "both") and n:
@@ -562,26 +565,43 @@ def _sorted_step_keys(keys: _Keys, codes: I64, time: I64, members: Sequence[I64]
 
 
 def _levels_to_entities(
-    keys: _Keys, level_keys: list[I64], level_b: list[I64]
+    keys: _Keys,
+    level_keys: list[I64],
+    level_b: list[I64],
+    level_pred: list[I64] | None = None,
 ) -> tuple[I64, I64, I64, I64, list[I64], list[I64]]:
     """Entities reaching step 1, their level, the winning chain's start and end.
 
     Returns ``(ent_rel, reached, start_kt, end_kt, first_pos per level,
     entity index per level)``; the start / end are those of the first valid
     row at the deepest level (earliest completion; its start is the latest).
+    With ``level_pred`` (per level, each valid row's predecessor among the
+    previous level's valid rows) a row's entity comes from its predecessor's,
+    else from a sorted search.
     """
     ent1 = keys.ent(level_keys[0])
-    ent_rel = ent1[_run_starts(ent1)]
+    st1 = _run_starts(ent1)
+    ent_rel = ent1[st1]
     n = ent_rel.size
     reached = np.zeros(n, dtype=np.int64)
     start = np.zeros(n, dtype=np.int64)
     end = np.zeros(n, dtype=np.int64)
     first_pos: list[I64] = []
     ent_idx: list[I64] = []
-    for vk, vb in zip(level_keys, level_b, strict=True):
+    row_ent = _EMPTY
+    if level_pred is not None:
+        mark = np.zeros(ent1.size, dtype=np.int64)
+        mark[st1] = 1
+        row_ent = np.cumsum(mark) - 1  # entity index of each level-1 row
+    for j, (vk, vb) in enumerate(zip(level_keys, level_b, strict=True)):
         ent = keys.ent(vk)
         st = _run_starts(ent)
-        idx = np.searchsorted(ent_rel, ent[st])
+        if level_pred is None:
+            idx = np.searchsorted(ent_rel, ent[st])
+        else:
+            if j > 0:
+                row_ent = row_ent[level_pred[j]]
+            idx = row_ent[st]
         reached[idx] += 1
         start[idx] = vb[st]
         end[idx] = keys.kt(vk[st])
@@ -852,7 +872,7 @@ def _strict(
         level_b.append(vb)
         level_pred.append(pc)
     ent_rel, reached, _start, _end, first_pos, ent_idx = _levels_to_entities(
-        keys, level_keys, level_b
+        keys, level_keys, level_b, level_pred
     )
     # trace back from the earliest valid row of the deepest level
     n = ent_rel.size
@@ -1071,7 +1091,7 @@ def _feature_one(
         level_b.append(vb)
         level_pred.append(pc)
     ent_rel, reached, _start, _end, first_pos, ent_idx = _levels_to_entities(
-        keys, level_keys, level_b
+        keys, level_keys, level_b, level_pred
     )
     n = ent_rel.size
     kt_steps = np.zeros((n, n_steps), dtype=np.int64)
@@ -1236,10 +1256,26 @@ def best_per_entity(table: FunnelTable, entity_of: I64, rank: I64) -> FunnelTabl
     if table.entities.size == 0:
         return table
     ent = entity_of[table.entities]
-    end = table.step_time[np.arange(table.entities.size), table.reached - 1]
+    rk = rank[table.entities]
+    # rows in (entity, rank) order (as the callers' sub-entity codes give them)
+    if (
+        ent.size > 1
+        and not ((ent[1:] > ent[:-1]) | ((ent[1:] == ent[:-1]) & (rk[1:] > rk[:-1]))).all()
+    ):
+        order = np.lexsort((rk, ent))
+        table, ent = take_table(table, order), ent[order]
+    n = ent.size
+    end = table.step_time[np.arange(n), table.reached - 1]
     start = table.step_time[:, 0]
-    order = np.lexsort((rank[table.entities], -start, end, -table.reached, ent))
-    first = order[_run_starts(ent[order])]
+    grp = np.cumsum(np.r_[0, ent[1:] != ent[:-1]]).astype(np.int64)
+    # keep the rows with the best value of each criterion in turn (every entity keeps
+    # at least one); the first row left has the smallest rank
+    cand = np.arange(n, dtype=np.int64)
+    for value in (-table.reached, end, -start):
+        v, g = value[cand], grp[cand]
+        best_v = np.minimum.reduceat(v, _run_starts(g))
+        cand = cand[v == best_v[g]]  # every entity is still present: best_v[k] is entity k's
+    first = cand[_run_starts(grp[cand])]
     best = take_table(table, first)
     return dataclasses.replace(best, entities=ent[first])
 

@@ -228,3 +228,41 @@ def test_code_bounds_cut_rows_evenly_and_keep_entities_whole():
     assert sizes.min() > 0.2 * codes.size  # about a quarter each
     # one entity: no cut can split it, so a single range comes back
     assert len(K._code_bounds(np.full(1000, 7), 4)) <= 1
+
+
+@SETTINGS
+@given(data=st.data(), shuffle=st.booleans())
+def test_best_per_entity_matches_a_plain_loop(data, shuffle):
+    """The best sub-entity: deepest, then earliest completion, latest start, smallest rank."""
+    n_ent = data.draw(st.integers(1, 5))
+    n_h = data.draw(st.integers(1, 4))
+    k = 3
+    subs = sorted(data.draw(st.sets(st.integers(0, n_ent * n_h - 1), min_size=1)))
+    entity_of = np.arange(n_ent * n_h, dtype=np.int64) // n_h
+    rank = np.arange(n_ent * n_h, dtype=np.int64) % n_h
+    reached = np.asarray(
+        data.draw(st.lists(st.integers(1, k), min_size=len(subs), max_size=len(subs)))
+    )
+    times = np.asarray(
+        data.draw(st.lists(st.integers(0, 3), min_size=len(subs) * k, max_size=len(subs) * k))
+    ).reshape(-1, k)
+    times = np.sort(times, axis=1)
+    step_time = np.where(np.arange(k) < reached[:, None], times, K.NAT).astype(np.int64)
+    rows = np.arange(len(subs), dtype=np.int64)
+    table = K.FunnelTable(
+        np.asarray(subs, np.int64), reached.astype(np.int64), step_time, rows, rows
+    )
+    if shuffle:  # the order the callers do not give: the fallback sort
+        table = K.take_table(
+            table, np.asarray(data.draw(st.permutations(range(len(subs)))), np.int64)
+        )
+    got = K.best_per_entity(table, entity_of, rank)
+    want = {}
+    for i, code in enumerate(table.entities.tolist()):
+        r = int(table.reached[i])
+        score = (-r, int(table.step_time[i, r - 1]), -int(table.step_time[i, 0]), int(rank[code]))
+        e = int(entity_of[code])
+        if e not in want or score < want[e][0]:
+            want[e] = (score, int(table.first_row[i]))
+    assert got.entities.tolist() == sorted(want)
+    assert got.first_row.tolist() == [want[e][1] for e in sorted(want)]
