@@ -997,7 +997,8 @@ def feature_kernel(
     closed under the componentwise minimum).  The latest chain comes from
     tracing back the predecessors; with ``earliest=True`` the earliest one
     comes from the same kernel run backwards in time on the chains' fixed
-    start and end (:func:`_earliest_chains`), once per level reached.
+    start and end (:func:`_earliest_chains`), once per level reached, or,
+    without step windows and exclusions, greedily from the start.
 
     ``n_jobs``: threads to split the entities over, as in :func:`funnel_kernel`.
     """
@@ -1104,7 +1105,18 @@ def _feature_one(
         kt_steps[active, j] = keys.kt(level_keys[j][cur[active]])
         if j > 0:
             cur[active] = level_pred[j][cur[active]]
-    if earliest and n_steps > 1 and (reached > 1).any():
+    if earliest and n_steps > 1 and not exclusions and all(w is None for w in sw):
+        # no step windows or exclusions: the earliest chain from the winning start
+        # takes each step's first occurrence after the previous one (as the plain
+        # kernel), and it completes at the earliest completion
+        side_next: Literal["left", "right"] = "right" if ties == "strict" else "left"
+        for j in range(1, n_steps):
+            sel = np.flatnonzero(reached > j)
+            if sel.size == 0:
+                break
+            target = keys.pack_rel(ent_rel[sel], kt_steps[sel, j - 1])
+            kt_steps[sel, j] = keys.kt(steps[j][np.searchsorted(steps[j], target, side=side_next)])
+    elif earliest and n_steps > 1 and (reached > 1).any():
         real = _earliest_chains(
             codes,
             time,
@@ -1347,8 +1359,10 @@ def _attempts_one(
     m0 = members[0]
     if n_steps == 0 or m0.size == 0:
         return empty_table(n_steps), _EMPTY, _EMPTY
-    ent_codes, inv = np.unique(codes[m0], return_inverse=True)
-    inv = inv.reshape(-1).astype(np.int64)
+    c0 = codes[m0]
+    ent_codes = _sorted_unique(c0)
+    find = _code_finder(ent_codes, codes.size)  # a code table, not a search per row
+    inv = find(c0)
     t0 = time[m0]
     n_ent = ent_codes.size
     prev_end = np.full(n_ent, NAT, dtype=np.int64)  # NAT: no attempt yet (below any time)
@@ -1356,9 +1370,7 @@ def _attempts_one(
     # entity index (into ent_codes) of every member / exclusion row, for the filters
     all_rows = np.concatenate([*members, *(e.rows for e in exclusions)])
     row_ent = np.full(codes.size, -1, dtype=np.int64)
-    pos = np.searchsorted(ent_codes, codes[all_rows])
-    pc = np.minimum(pos, n_ent - 1)
-    row_ent[all_rows] = np.where(ent_codes[pc] == codes[all_rows], pc, -1)
+    row_ent[all_rows] = find(codes[all_rows])
     tables: list[FunnelTable] = []
     numbers: list[I64] = []
     deadlines: list[I64] = []

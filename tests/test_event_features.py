@@ -933,3 +933,16 @@ def test_conversion_over_time_mature_only_and_next_events_hold():
     res = fk.next_events(ev, ["cart", "buy"], who="converted", hold="product_id")
     # the winning chain is on p2 (cart@1): next events after day 1: buy, x
     assert res["path"].tolist() == ["buy → x"]
+
+
+def test_strict_ties_step_times_with_hold_and_attempts_by_hand():
+    # a@0, b@0, b@1, c@1, c@2 with ties="strict": the chain is a@0 -> b@1 -> c@2 (b@0
+    # ties with a, c@1 ties with b@1); hold and attempts report the same step times
+    rows = [(1, 0, "a", "p"), (1, 0, "b", "p"), (1, 1, "b", "p"), (1, 1, "c", "p")]
+    rows += [(1, 2, "c", "p")]
+    df = log(rows)
+    want = [day(0), day(1), day(2)]
+    for kw in ({}, {"hold": "product_id"}, {"count": "attempts"}):
+        res = fk.funnel_entities(df, ["a", "b", "c"], ties="strict", **kw)
+        assert res["reached"].tolist() == [3], kw
+        assert res[["a", "b", "c"]].iloc[0].tolist() == want, kw
