@@ -946,3 +946,24 @@ def test_strict_ties_step_times_with_hold_and_attempts_by_hand():
         res = fk.funnel_entities(df, ["a", "b", "c"], ties="strict", **kw)
         assert res["reached"].tolist() == [3], kw
         assert res[["a", "b", "c"]].iloc[0].tolist() == want, kw
+
+
+@pytest.mark.parametrize("tz", [None, "Europe/Berlin", "America/New_York"])
+def test_period_starts_equal_plain_pandas_to_period(tz):
+    """Periods of a day or longer are found once per day: the same starts as per row."""
+    from funnelkit.event_features import _period_starts
+
+    rng = np.random.default_rng(1)
+    secs = rng.integers(-400 * DAY, 400 * DAY, 20_000)  # both sides of 1970, over DST changes
+    t = pd.Series(pd.Timestamp("1970-01-05") + pd.to_timedelta(secs, unit="s"))
+    t[[3, 7]] = pd.NaT
+    if tz is not None:
+        t = t.dt.tz_localize("UTC").dt.tz_convert(tz)
+    df = pd.DataFrame({"timestamp": t})
+    wall = t.dt.tz_localize(None) if tz is not None else t
+    for period in ["D", "2D", "W", "W-MON", "M", "Q", "Y", "h", "24h"]:
+        want = wall.dt.to_period(period).dt.start_time.astype("datetime64[ns]")
+        if tz is not None:
+            want = want.dt.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+        got = _period_starts(df, "timestamp", period, "p")["p"]
+        pd.testing.assert_series_equal(got, want, check_names=False, obj=period)
