@@ -997,8 +997,10 @@ def feature_kernel(
     closed under the componentwise minimum).  The latest chain comes from
     tracing back the predecessors; with ``earliest=True`` the earliest one
     comes from the same kernel run backwards in time on the chains' fixed
-    start and end (:func:`_earliest_chains`), once per level reached, or,
-    without step windows and exclusions, greedily from the start.
+    start and end: greedily from the start (each step's first occurrence
+    after the previous one), and where that chain breaks a step window or an
+    exclusion, from the same kernel run backwards in time
+    (:func:`_earliest_chains`), once per level reached.
 
     ``n_jobs``: threads to split the entities over, as in :func:`funnel_kernel`.
     """
@@ -1105,34 +1107,55 @@ def _feature_one(
         kt_steps[active, j] = keys.kt(level_keys[j][cur[active]])
         if j > 0:
             cur[active] = level_pred[j][cur[active]]
-    if earliest and n_steps > 1 and not exclusions and all(w is None for w in sw):
-        # no step windows or exclusions: the earliest chain from the winning start
-        # takes each step's first occurrence after the previous one (as the plain
-        # kernel), and it completes at the earliest completion
+    if earliest and n_steps > 1 and (reached > 1).any():
+        # the earliest chain from the winning start: each step's first occurrence
+        # after the previous one (as the plain kernel).  It is the earliest of all
+        # chains from that start, so when it meets the step windows and exclusions
+        # it is the earliest valid one (and completes at the earliest completion);
+        # the entities whose greedy chain breaks a rule go through the backward run.
+        greedy = kt_steps.copy()
         side_next: Literal["left", "right"] = "right" if ties == "strict" else "left"
         for j in range(1, n_steps):
             sel = np.flatnonzero(reached > j)
             if sel.size == 0:
                 break
-            target = keys.pack_rel(ent_rel[sel], kt_steps[sel, j - 1])
-            kt_steps[sel, j] = keys.kt(steps[j][np.searchsorted(steps[j], target, side=side_next)])
-    elif earliest and n_steps > 1 and (reached > 1).any():
-        real = _earliest_chains(
-            codes,
-            time,
-            members,
-            keys.codes_of(ent_rel),
-            reached,
-            keys.real(kt_steps[:, 0]),
-            keys.real(kt_steps[np.arange(n), reached - 1]),
-            window=window,
-            step_windows=sw,
-            exclusions=exclusions,
-            ties=ties,
-        )
-        deep = reached > 1
-        kt_steps[deep] = keys.key_time(real[deep].ravel()).reshape(-1, n_steps)
-        kt_steps[deep] = np.where(np.arange(n_steps) < reached[deep, None], kt_steps[deep], 0)
+            target = keys.pack_rel(ent_rel[sel], greedy[sel, j - 1])
+            greedy[sel, j] = keys.kt(steps[j][np.searchsorted(steps[j], target, side=side_next)])
+        bad = np.zeros(n, dtype=bool)
+        for j, w in enumerate(sw):  # step j + 1 within w of step j
+            if w is None:
+                continue
+            sel = np.flatnonzero(reached > j + 1)
+            gap = keys.real(greedy[sel, j + 1]) - keys.real(greedy[sel, j])
+            bad[sel] |= gap > w
+        for i, e in enumerate(exclusions):
+            # no exclusion row strictly between the span's first step and the
+            # chain's last step within the span
+            sel = np.flatnonzero(reached - 1 > e.first)
+            if sel.size == 0:
+                continue
+            last_in = np.minimum(e.last, reached[sel] - 1)
+            dl_first = deadline(keys.pack_rel(ent_rel[sel], greedy[sel, e.first]), ex_keys[i])
+            bad[sel] |= keys.real(greedy[sel, last_in]) > dl_first
+        good = np.flatnonzero(~bad)
+        kt_steps[good] = greedy[good]
+        redo = np.flatnonzero(bad)
+        if redo.size:
+            real = _earliest_chains(
+                codes,
+                time,
+                members,
+                keys.codes_of(ent_rel[redo]),
+                reached[redo],
+                keys.real(kt_steps[redo, 0]),
+                keys.real(kt_steps[redo, reached[redo] - 1]),
+                window=window,
+                step_windows=sw,
+                exclusions=exclusions,
+                ties=ties,
+            )
+            kt_redo = keys.key_time(real.ravel()).reshape(-1, n_steps)
+            kt_steps[redo] = np.where(np.arange(n_steps) < reached[redo, None], kt_redo, 0)
     return _finish(keys, codes, time, members, ent_rel, reached, kt_steps, rows)
 
 
