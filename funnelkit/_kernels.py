@@ -842,7 +842,7 @@ def _strict(
     """Strict order: only repeats of the step just reached may lie between steps."""
     n_steps = len(members)
     steps = _sorted_step_keys(keys, codes, time, members)
-    all_keys = np.sort(keys.pack(codes, time))
+    all_keys: I64 | None = None  # every row of the entities that can pass step 1, sorted
     side: Literal["left", "right"] = "left" if ties == "strict" else "right"
     vk = steps[0]
     vb = keys.kt(vk)
@@ -863,6 +863,8 @@ def _strict(
             # (searched only for the rows that pass the other tests)
             cand = np.flatnonzero(ok)
             qc, pk = q[cand], vk[pc[cand]]
+            if all_keys is None:
+                all_keys = _entity_rows_keys(keys, codes, time, keys.ent(qc))
             prev = steps[j - 1]
             n_all = np.searchsorted(all_keys, qc, "left") - np.searchsorted(all_keys, pk, "right")
             n_rep = np.searchsorted(prev, qc, "left") - np.searchsorted(prev, pk, "right")
@@ -887,6 +889,21 @@ def _strict(
         if j > 0:
             cur[active] = level_pred[j][cur[active]]
     return _finish(keys, codes, time, members, ent_rel, reached, kt_steps, rows)
+
+
+def _entity_rows_keys(keys: _Keys, codes: I64, time: I64, ent: I64) -> I64:
+    """Sorted keys of every row of the entities ``ent`` (relative codes).
+
+    All rows when the code range is too wide for a table of entities.
+    """
+    rel = keys.rel_codes(codes)
+    span = int(rel.max()) + 1 if rel.size else 0
+    if span > 8 * codes.size + 1024:
+        return cast(I64, np.sort(keys.pack_rel(rel, keys.key_time(time))))
+    mark = np.zeros(span, dtype=bool)
+    mark[ent] = True
+    sel = np.flatnonzero(mark[rel])
+    return cast(I64, np.sort(keys.pack_rel(rel[sel], keys.key_time(time[sel]))))
 
 
 def _any(
