@@ -1204,7 +1204,9 @@ def _entity_table(prep: _Prepared, opts: _Options) -> pd.DataFrame:
 
 def _sort_entities(out: pd.DataFrame, entity: str) -> pd.DataFrame:
     try:
-        out = out.sort_values(entity, kind="stable", na_position="last")
+        # integer and categorical ids come out of the kernel already in order
+        if not out[entity].is_monotonic_increasing:
+            out = out.sort_values(entity, kind="stable", na_position="last")
     except TypeError:
         out = out.iloc[np.argsort(out[entity].astype(str).to_numpy(), kind="stable")]
     result: pd.DataFrame = out.reset_index(drop=True)
