@@ -302,26 +302,10 @@ def resolve_jobs(n_jobs: int | None, n_rows: int) -> int:
 
 @dataclass(frozen=True)
 class _Part:
-    """The rows of one range of entity codes: a kernel's input, and its rows' global positions."""
+    """The rows of one range of entity codes: positions into the input arrays."""
 
-    codes: I64
-    time: I64
     members: list[I64]
     exclusions: list[Exclusion]
-    row_map: I64 | None  # local row -> input row (None: the input arrays themselves)
-
-    def globalize(self, table: FunnelTable) -> FunnelTable:
-        """``table`` with its attribution rows as positions in the input arrays."""
-        if self.row_map is None:
-            return table
-        m = self.row_map
-
-        def back(r: I64) -> I64:
-            return cast(I64, np.where(r >= 0, m[np.maximum(r, 0)], -1)) if m.size else r
-
-        return dataclasses.replace(
-            table, first_row=back(table.first_row), last_row=back(table.last_row)
-        )
 
 
 def _code_bounds(codes: I64, parts: int) -> list[int]:
@@ -339,14 +323,17 @@ def _code_bounds(codes: I64, parts: int) -> list[int]:
 
 def _make_part(
     codes: I64,
-    time: I64,
     members: Sequence[I64],
     exclusions: Sequence[Exclusion],
     lo: int | None,
     hi: int | None,
-    all_rows: bool,
 ) -> _Part:
-    """The rows whose entity code lies in ``[lo, hi)`` (None: open)."""
+    """The member and exclusion rows whose entity code lies in ``[lo, hi)`` (None: open).
+
+    The rows stay positions into the input arrays (no copy of codes or
+    times); ``order="strict"``, which reads every row, sorts only the rows of
+    the entities with a step-2 candidate, all of them in the part.
+    """
 
     def inside(c: I64) -> Bool:
         if lo is not None and hi is not None:
@@ -359,24 +346,9 @@ def _make_part(
 
     # one pass over the codes (cheaper than looking up the codes of each step's rows)
     mine = inside(codes)
-    if not all_rows:
-        # member rows are positions into the same arrays: select, no copy of codes / time
-        mem = [m[mine[m]] for m in members]
-        ex = [Exclusion(e.first, e.last, e.rows[mine[e.rows]]) for e in exclusions]
-        return _Part(codes, time, mem, ex, None)
-    # every row of the part's entities is read: local arrays, members renumbered
-    rows = np.flatnonzero(mine).astype(np.int64)
-
-    def local(m: I64) -> I64:
-        return cast(I64, np.searchsorted(rows, m[mine[m]]).astype(np.int64))
-
-    return _Part(
-        cast(I64, codes[rows]),
-        cast(I64, time[rows]),
-        [local(m) for m in members],
-        [Exclusion(e.first, e.last, local(e.rows)) for e in exclusions],
-        rows,
-    )
+    mem = [m[mine[m]] for m in members]
+    ex = [Exclusion(e.first, e.last, e.rows[mine[e.rows]]) for e in exclusions]
+    return _Part(mem, ex)
 
 
 def _by_entity(
@@ -386,8 +358,6 @@ def _by_entity(
     members: Sequence[I64],
     exclusions: Sequence[Exclusion],
     jobs: int,
-    *,
-    all_rows: bool,
 ) -> list[T]:
     """``fn`` on each part of the rows cut by entity code, one thread per part.
 
@@ -400,7 +370,7 @@ def _by_entity(
     bounds: list[int | None] = [None, *cuts, None]
 
     def one(i: int) -> T:
-        return fn(_make_part(codes, time, members, exclusions, bounds[i], bounds[i + 1], all_rows))
+        return fn(_make_part(codes, members, exclusions, bounds[i], bounds[i + 1]))
 
     with ThreadPoolExecutor(max_workers=len(bounds) - 1, thread_name_prefix="funnelkit") as pool:
         return list(pool.map(one, range(len(bounds) - 1)))
@@ -481,13 +451,12 @@ def funnel_kernel(
     jobs = resolve_jobs(n_jobs, work)
     if jobs > 1:
         tables = _by_entity(
-            lambda p: p.globalize(_funnel_kernel_one(p.codes, p.time, p.members, **kw)),
+            lambda p: _funnel_kernel_one(codes, time, p.members, **kw),
             codes,
             time,
             members,
             (),
             jobs,
-            all_rows=order == "strict",
         )
         return concat_tables(tables, n_steps)
     return _funnel_kernel_one(codes, time, members, **kw)
@@ -1031,15 +1000,12 @@ def feature_kernel(
     jobs = resolve_jobs(n_jobs, work)
     if jobs > 1:
         tables = _by_entity(
-            lambda p: p.globalize(
-                _feature_one(p.codes, p.time, p.members, exclusions=p.exclusions, **kw)
-            ),
+            lambda p: _feature_one(codes, time, p.members, exclusions=p.exclusions, **kw),
             codes,
             time,
             members,
             exclusions,
             jobs,
-            all_rows=False,
         )
         return concat_tables(tables, n_steps)
     return _feature_one(codes, time, members, exclusions=exclusions, **kw)
@@ -1367,13 +1333,12 @@ def attempts_kernel(
     jobs = resolve_jobs(n_jobs, work)
     if jobs > 1:
         outs = _by_entity(
-            lambda p: _attempts_one(p.codes, p.time, p.members, exclusions=p.exclusions, **kw),
+            lambda p: _attempts_one(codes, time, p.members, exclusions=p.exclusions, **kw),
             codes,
             time,
             members,
             exclusions,
             jobs,
-            all_rows=False,
         )
         return (
             concat_tables([o[0] for o in outs], n_steps),
