@@ -4,15 +4,21 @@ Ordered funnel visit -> signup -> demo -> proposal -> won with a 7-day window on
 funnelkit.datasets.make_events (10 million rows by default).  Every engine runs on
 the same pandas DataFrame, interleaved in one process; medians of the runs and
 ratios to ClickHouse are printed.  Then the same for a plain string ``event``
-column (funnelkit and ClickHouse), and the peak memory of one funnelkit call.
+column (funnelkit and ClickHouse), for ``by=`` a categorical segment (ClickHouse
+with the same GROUP BY), for ``funnel_entities`` (ClickHouse returning the
+per-user levels as a DataFrame), and the peak memory of one funnelkit call.
+The load average is printed with the figures: run it with nothing else on the
+machine.  ``--threads 1`` runs funnelkit's kernels in one thread.
 
 usage: python benchmarks/bench_funnel.py [--rows 10000000] [--repeats 5] [--skip-peers]
+       [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
 import sys
 import time
@@ -24,9 +30,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _peers import PEERS, STEPS
+from _peers import PEERS, STEPS, levels_to_reach
 
 import funnelkit as fk
+from funnelkit import _kernels
 from funnelkit.datasets import make_events
 
 WINDOW_S = 7 * 86400
@@ -35,6 +42,50 @@ WINDOW_S = 7 * 86400
 def run_funnelkit(df, window_s):
     res = fk.conversion(df, STEPS, window=pd.Timedelta(seconds=window_s))
     return tuple(int(x) for x in res["entities"])
+
+
+def run_funnelkit_by(df, window_s):
+    res = fk.conversion(df, STEPS, window=pd.Timedelta(seconds=window_s), by="segment")
+    return tuple(
+        (str(seg), tuple(int(x) for x in part["entities"]))
+        for seg, part in res.groupby("segment", observed=True, sort=True)
+    )
+
+
+def chdb_by(df, window_s):
+    import chdb
+
+    conds = ", ".join(f"event = '{s}'" for s in STEPS)
+    steps = ", ".join(f"'{s}'" for s in STEPS)
+    sql = (
+        f"SELECT toString(segment) AS seg, level, count() AS c FROM (SELECT segment, user_id, "
+        f"windowFunnel({window_s})(toDateTime(timestamp), {conds}) AS level FROM Python(df) "
+        f"WHERE event IN ({steps}) GROUP BY segment, user_id) GROUP BY seg, level ORDER BY seg"
+    )
+    lines = chdb.query(sql, "CSV").data().strip().splitlines()
+    per: dict = {}
+    for line in lines:
+        seg, level, c = line.split(",")
+        per.setdefault(seg.strip('"'), []).append((int(level), int(c)))
+    return tuple((seg, levels_to_reach(pairs)) for seg, pairs in sorted(per.items()))
+
+
+def run_funnelkit_entities(df, window_s):
+    res = fk.funnel_entities(df, STEPS, window=pd.Timedelta(seconds=window_s))
+    return levels_to_reach(res["reached"].value_counts().items())
+
+
+def chdb_entities(df, window_s):
+    import chdb
+
+    conds = ", ".join(f"event = '{s}'" for s in STEPS)
+    steps = ", ".join(f"'{s}'" for s in STEPS)
+    sql = (
+        f"SELECT user_id, windowFunnel({window_s})(toDateTime(timestamp), {conds}) AS level "
+        f"FROM Python(df) WHERE event IN ({steps}) GROUP BY user_id"
+    )
+    res = chdb.query(sql, "DataFrame")  # per-user levels, as a DataFrame
+    return levels_to_reach(res["level"].value_counts().items())
 
 
 def timed(fn, *args):
@@ -79,7 +130,10 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--skip-peers", action="store_true", help="only funnelkit and chdb")
+    parser.add_argument("--threads", type=int, default=None, help="funnelkit kernel threads")
     args = parser.parse_args()
+    if args.threads is not None:
+        _kernels.MAX_THREADS = args.threads
 
     t0 = time.perf_counter()
     df = make_events(args.rows, seed=args.seed)
@@ -87,7 +141,9 @@ def main():
     print(
         f"{len(df):,} events, {df['user_id'].nunique():,} entities, "
         f"{size / 2**20:,.0f} MiB in memory; made in {time.perf_counter() - t0:.1f} s; "
-        f"{args.repeats} interleaved runs, medians"
+        f"{args.repeats} interleaved runs, medians; funnelkit kernel threads: "
+        f"{_kernels.resolve_jobs(None, 10**12)} (load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})"
     )
     base = "clickhouse (chdb windowFunnel)"
     engines = {"funnelkit conversion": run_funnelkit}
@@ -101,6 +157,17 @@ def main():
     medians, results = bench(text, engines, args.repeats)
     report("plain string event column (object dtype)", medians, results, base)
 
+    # a categorical segment, one value per user (so a per-user GROUP BY agrees)
+    seg = df.assign(segment=pd.Categorical((df["user_id"] % 5).map("s{}".format)))
+    engines = {"funnelkit conversion(by=segment)": run_funnelkit_by, base: chdb_by}
+    medians, results = bench(seg, engines, args.repeats)
+    report("by= a categorical segment (ClickHouse: the same GROUP BY)", medians, results, base)
+
+    engines = {"funnelkit funnel_entities": run_funnelkit_entities, base: chdb_entities}
+    medians, results = bench(df, engines, args.repeats)
+    report("per-user levels as a DataFrame (funnel_entities)", medians, results, base)
+
+    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     peak = peak_memory(df)
     print(
         f"\npeak memory of one funnelkit call (tracemalloc, categorical): {peak / 2**20:,.0f} MiB "

@@ -6,7 +6,9 @@ funnelkit.datasets.make_events (2 million rows by default), plus a 3-valued
 interleaved in one process; the medians and the ratio to the plain ordered
 funnel are printed.  Run it with nothing else on the machine.
 
-usage: python benchmarks/bench_options.py [--rows 2000000] [--repeats 5]
+``--threads 1`` runs funnelkit's kernels in one thread.
+
+usage: python benchmarks/bench_options.py [--rows 2000000] [--repeats 5] [--threads N]
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _peers import STEPS
 
 import funnelkit as fk
+from funnelkit import _kernels
 from funnelkit.datasets import make_events
 
 WINDOW = pd.Timedelta(days=7)
@@ -61,7 +64,10 @@ def main():
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--threads", type=int, default=None, help="funnelkit kernel threads")
     args = parser.parse_args()
+    if args.threads is not None:
+        _kernels.MAX_THREADS = args.threads
     df = make_events(args.rows, seed=args.seed)
     rng = np.random.default_rng(args.seed)
     df["product"] = pd.Categorical(rng.choice(["a", "b", "c"], size=len(df)))
@@ -80,7 +86,7 @@ def main():
         f"{args.rows:,} events, {df['user_id'].nunique():,} entities, 7-day window, "
         f"median of {args.repeats} interleaved runs; load average at the end "
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; pandas {pd.__version__}, "
-        f"numpy {np.__version__}"
+        f"numpy {np.__version__}; kernel threads {_kernels.resolve_jobs(None, 10**12)}"
     )
     print(f"{'variant':<36} {'seconds':>8} {'x plain':>8}")
     for name, sec in medians.items():

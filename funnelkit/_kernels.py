@@ -48,9 +48,11 @@ shuffled on the entity column) can be reduced partition by partition with
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 
@@ -263,6 +265,137 @@ def _check_disjoint(members: Sequence[I64], n_rows: int) -> bool:
 
 
 # ----------------------------------------------------------------------------
+# the work split by entity across threads
+# ----------------------------------------------------------------------------
+#: Most threads a call starts when ``n_jobs`` is None.
+MAX_THREADS = 8
+#: Fewest kernel rows per thread when ``n_jobs`` is None: smaller logs stay in
+#: the calling thread (starting threads and the per-part work would cost more
+#: than the split saves).
+MIN_ROWS_PER_THREAD = 100_000
+
+T = TypeVar("T")
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resolve_jobs(n_jobs: int | None, n_rows: int) -> int:
+    """Threads for a kernel call over ``n_rows`` rows.
+
+    None: one per available core, at most :data:`MAX_THREADS` and at most one
+    per :data:`MIN_ROWS_PER_THREAD` rows (so small logs run in the calling
+    thread).  An integer >= 1 is used as given (at most one thread per row).
+    """
+    if n_jobs is None:
+        return max(1, min(available_cores(), MAX_THREADS, n_rows // MIN_ROWS_PER_THREAD))
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs < 1:
+        msg = f"n_jobs must be None or an integer >= 1, got {n_jobs!r}"
+        raise ValueError(msg)
+    return max(1, min(int(n_jobs), n_rows))
+
+
+@dataclass(frozen=True)
+class _Part:
+    """The rows of one range of entity codes: positions into the input arrays."""
+
+    members: list[I64]
+    exclusions: list[Exclusion]
+
+
+def _code_bounds(codes: I64, parts: int) -> list[int]:
+    """Code thresholds cutting the entities into ``parts`` ranges of about equal rows.
+
+    Quantiles of a regular sample of the codes; equal thresholds merge, so
+    fewer ranges may come back.  Range ``i`` is ``bounds[i] <= code < bounds[i + 1]``
+    with the first and last ranges open.
+    """
+    step = max(1, codes.size // 65_536)
+    sample = np.sort(codes[::step])
+    cuts = [int(sample[(sample.size * i) // parts]) for i in range(1, parts)]
+    return sorted(set(cuts))
+
+
+def _make_part(
+    codes: I64,
+    members: Sequence[I64],
+    exclusions: Sequence[Exclusion],
+    lo: int | None,
+    hi: int | None,
+) -> _Part:
+    """The member and exclusion rows whose entity code lies in ``[lo, hi)`` (None: open).
+
+    The rows stay positions into the input arrays (no copy of codes or
+    times); ``order="strict"``, which reads every row, sorts only the rows of
+    the entities with a step-2 candidate, all of them in the part.
+    """
+
+    def inside(c: I64) -> Bool:
+        if lo is not None and hi is not None:
+            return cast(Bool, (c >= lo) & (c < hi))
+        if lo is not None:
+            return cast(Bool, c >= lo)
+        if hi is not None:
+            return cast(Bool, c < hi)
+        return np.ones(c.shape, dtype=bool)
+
+    # one pass over the codes (cheaper than looking up the codes of each step's rows)
+    mine = inside(codes)
+    mem = [m[mine[m]] for m in members]
+    ex = [Exclusion(e.first, e.last, e.rows[mine[e.rows]]) for e in exclusions]
+    return _Part(mem, ex)
+
+
+def _by_entity(
+    fn: Callable[[_Part], T],
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    exclusions: Sequence[Exclusion],
+    jobs: int,
+) -> list[T]:
+    """``fn`` on each part of the rows cut by entity code, one thread per part.
+
+    Entities are independent, so the parts' results, in code order, are the
+    whole log's.  Each thread selects its own rows (the selection is part of
+    the work split).  The pool belongs to the call and is shut down before
+    returning; an exception in a thread is raised here.
+    """
+    cuts = _code_bounds(codes, jobs)
+    bounds: list[int | None] = [None, *cuts, None]
+
+    def one(i: int) -> T:
+        return fn(_make_part(codes, members, exclusions, bounds[i], bounds[i + 1]))
+
+    with ThreadPoolExecutor(max_workers=len(bounds) - 1, thread_name_prefix="funnelkit") as pool:
+        return list(pool.map(one, range(len(bounds) - 1)))
+
+
+def concat_tables(tables: Sequence[FunnelTable], n_steps: int) -> FunnelTable:
+    """Tables of consecutive entity ranges as one (step times column-contiguous)."""
+    if not tables:
+        return empty_table(n_steps)
+    n = sum(t.entities.size for t in tables)
+    step_time = np.empty((n_steps, n), dtype=np.int64).T  # the kernel's layout
+    at = 0
+    for t in tables:
+        step_time[at : at + t.entities.size] = t.step_time
+        at += t.entities.size
+    return FunnelTable(
+        np.concatenate([t.entities for t in tables]),
+        np.concatenate([t.reached for t in tables]),
+        step_time,
+        np.concatenate([t.first_row for t in tables]),
+        np.concatenate([t.last_row for t in tables]),
+    )
+
+
+# ----------------------------------------------------------------------------
 # the kernel
 # ----------------------------------------------------------------------------
 def funnel_kernel(
@@ -275,6 +408,7 @@ def funnel_kernel(
     ties: Literal["allow", "strict"] = "allow",
     rows: Rows = True,
     disjoint: bool | None = None,
+    n_jobs: int | None = None,
 ) -> FunnelTable:
     """Reduce an event log to one funnel row per entity that reached step 1.
 
@@ -295,6 +429,10 @@ def funnel_kernel(
         rows); True = both, False = none.
     disjoint : bool, optional
         Whether no row fills two steps (computed when None).
+    n_jobs : int, optional
+        Threads to split the entities over (see :func:`resolve_jobs`; None =
+        one per core, up to ``MAX_THREADS``, and one for small logs).  The
+        result does not depend on it.
 
     Returns
     -------
@@ -303,16 +441,47 @@ def funnel_kernel(
     n_steps = len(members)
     if n_steps == 0 or members[0].size == 0:
         return empty_table(n_steps)
-    used = np.concatenate(list(members)) if order != "strict" else None
-    if used is not None and used.size < codes.size:
-        keys = _make_keys(codes[used], time[used])
-    else:
-        keys = _make_keys(codes, time)
     if disjoint is None:
         disjoint = _check_disjoint(members, codes.size)
     if not disjoint and (order != "ordered") and not (order == "strict" and ties == "strict"):
         msg = f"order={order!r} needs steps that share no event (ties='allow')"
         raise ValueError(msg)
+    kw: dict[str, Any] = dict(window=window, order=order, ties=ties, rows=rows, disjoint=disjoint)
+    work = codes.size if order == "strict" else sum(m.size for m in members)
+    jobs = resolve_jobs(n_jobs, work)
+    if jobs > 1:
+        tables = _by_entity(
+            lambda p: _funnel_kernel_one(codes, time, p.members, **kw),
+            codes,
+            time,
+            members,
+            (),
+            jobs,
+        )
+        return concat_tables(tables, n_steps)
+    return _funnel_kernel_one(codes, time, members, **kw)
+
+
+def _funnel_kernel_one(
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    *,
+    window: int | None,
+    order: Literal["ordered", "strict", "any"],
+    ties: Literal["allow", "strict"],
+    rows: Rows,
+    disjoint: bool,
+) -> FunnelTable:
+    """:func:`funnel_kernel` in the calling thread (``disjoint`` known and checked)."""
+    n_steps = len(members)
+    if n_steps == 0 or members[0].size == 0:
+        return empty_table(n_steps)
+    used = np.concatenate(list(members)) if order != "strict" else None
+    if used is not None and used.size < codes.size:
+        keys = _make_keys(codes[used], time[used])
+    else:
+        keys = _make_keys(codes, time)
     if order == "any":
         return _any(keys, codes, time, members, window, rows)
     if order == "strict":
@@ -335,9 +504,12 @@ def _finish(
     """Convert key-time step times to ns and find the attribution rows."""
     n = ent_rel.size
     n_steps = kt_steps.shape[1]
-    step_time = np.empty((n_steps, n), dtype=np.int64).T  # columns contiguous
+    step_time = np.full((n_steps, n), NAT, dtype=np.int64).T  # columns contiguous
     for j in range(n_steps):
-        step_time[:, j] = np.where(reached > j, keys.real(kt_steps[:, j]), NAT)
+        sel = np.flatnonzero(reached > j)  # (few entities reach the later steps)
+        if sel.size == 0:
+            break
+        step_time[sel, j] = keys.real(kt_steps[sel, j])
     first_row = np.full(n, -1, dtype=np.int64)
     last_row = np.full(n, -1, dtype=np.int64)
     if rows in (True, "first", "both") and n:
@@ -362,26 +534,43 @@ def _sorted_step_keys(keys: _Keys, codes: I64, time: I64, members: Sequence[I64]
 
 
 def _levels_to_entities(
-    keys: _Keys, level_keys: list[I64], level_b: list[I64]
+    keys: _Keys,
+    level_keys: list[I64],
+    level_b: list[I64],
+    level_pred: list[I64] | None = None,
 ) -> tuple[I64, I64, I64, I64, list[I64], list[I64]]:
     """Entities reaching step 1, their level, the winning chain's start and end.
 
     Returns ``(ent_rel, reached, start_kt, end_kt, first_pos per level,
     entity index per level)``; the start / end are those of the first valid
     row at the deepest level (earliest completion; its start is the latest).
+    With ``level_pred`` (per level, each valid row's predecessor among the
+    previous level's valid rows) a row's entity comes from its predecessor's,
+    else from a sorted search.
     """
     ent1 = keys.ent(level_keys[0])
-    ent_rel = ent1[_run_starts(ent1)]
+    st1 = _run_starts(ent1)
+    ent_rel = ent1[st1]
     n = ent_rel.size
     reached = np.zeros(n, dtype=np.int64)
     start = np.zeros(n, dtype=np.int64)
     end = np.zeros(n, dtype=np.int64)
     first_pos: list[I64] = []
     ent_idx: list[I64] = []
-    for vk, vb in zip(level_keys, level_b, strict=True):
+    row_ent = _EMPTY
+    if level_pred is not None:
+        mark = np.zeros(ent1.size, dtype=np.int64)
+        mark[st1] = 1
+        row_ent = np.cumsum(mark) - 1  # entity index of each level-1 row
+    for j, (vk, vb) in enumerate(zip(level_keys, level_b, strict=True)):
         ent = keys.ent(vk)
         st = _run_starts(ent)
-        idx = np.searchsorted(ent_rel, ent[st])
+        if level_pred is None:
+            idx = np.searchsorted(ent_rel, ent[st])
+        else:
+            if j > 0:
+                row_ent = row_ent[level_pred[j]]
+            idx = row_ent[st]
         reached[idx] += 1
         start[idx] = vb[st]
         end[idx] = keys.kt(vk[st])
@@ -622,7 +811,7 @@ def _strict(
     """Strict order: only repeats of the step just reached may lie between steps."""
     n_steps = len(members)
     steps = _sorted_step_keys(keys, codes, time, members)
-    all_keys = np.sort(keys.pack(codes, time))
+    all_keys: I64 | None = None  # every row of the entities that can pass step 1, sorted
     side: Literal["left", "right"] = "left" if ties == "strict" else "right"
     vk = steps[0]
     vb = keys.kt(vk)
@@ -640,17 +829,21 @@ def _strict(
             # no row strictly between p and q other than rows of step j-1: count the
             # rows in between among all rows and among step j-1's (keys in between
             # belong to the same entity; when p and q tie both counts are <= 0)
-            pk = vk[pc]
+            # (searched only for the rows that pass the other tests)
+            cand = np.flatnonzero(ok)
+            qc, pk = q[cand], vk[pc[cand]]
+            if all_keys is None:
+                all_keys = _entity_rows_keys(keys, codes, time, keys.ent(qc))
             prev = steps[j - 1]
-            n_all = np.searchsorted(all_keys, q, "left") - np.searchsorted(all_keys, pk, "right")
-            n_rep = np.searchsorted(prev, q, "left") - np.searchsorted(prev, pk, "right")
-            ok &= n_all <= n_rep
+            n_all = np.searchsorted(all_keys, qc, "left") - np.searchsorted(all_keys, pk, "right")
+            n_rep = np.searchsorted(prev, qc, "left") - np.searchsorted(prev, pk, "right")
+            ok[cand] = n_all <= n_rep
             vk, vb, pc = q[ok], b[ok], pc[ok]
         level_keys.append(vk)
         level_b.append(vb)
         level_pred.append(pc)
     ent_rel, reached, _start, _end, first_pos, ent_idx = _levels_to_entities(
-        keys, level_keys, level_b
+        keys, level_keys, level_b, level_pred
     )
     # trace back from the earliest valid row of the deepest level
     n = ent_rel.size
@@ -667,6 +860,21 @@ def _strict(
     return _finish(keys, codes, time, members, ent_rel, reached, kt_steps, rows)
 
 
+def _entity_rows_keys(keys: _Keys, codes: I64, time: I64, ent: I64) -> I64:
+    """Sorted keys of every row of the entities ``ent`` (relative codes).
+
+    All rows when the code range is too wide for a table of entities.
+    """
+    rel = keys.rel_codes(codes)
+    span = int(rel.max()) + 1 if rel.size else 0
+    if span > 8 * codes.size + 1024:
+        return cast(I64, np.sort(keys.pack_rel(rel, keys.key_time(time))))
+    mark = np.zeros(span, dtype=bool)
+    mark[ent] = True
+    sel = np.flatnonzero(mark[rel])
+    return cast(I64, np.sort(keys.pack_rel(rel[sel], keys.key_time(time[sel]))))
+
+
 def _any(
     keys: _Keys,
     codes: I64,
@@ -681,18 +889,25 @@ def _any(
     starts = _sorted_unique(np.concatenate(steps))
     sent = keys.ent(starts)
     skt = keys.kt(starts)
-    lvl = np.zeros(starts.size, dtype=np.int64)
-    alive = np.ones(starts.size, dtype=bool)
-    nxt = np.zeros((starts.size, n_steps), dtype=np.int64)
+    n_s = starts.size
+    lvl = np.zeros(n_s, dtype=np.int64)
+    alive = np.ones(n_s, dtype=bool)
+    nxt = np.zeros((n_steps, n_s), dtype=np.int64).T  # columns contiguous
     last = skt.copy()
     for j in range(n_steps):
         sj = steps[j]
         if sj.size == 0:
             break
-        pos = np.searchsorted(sj, starts, side="left")
-        pc = np.minimum(pos, sj.size - 1)
-        exists = (pos < sj.size) & (keys.ent(sj[pc]) == sent)
-        nxt[:, j] = keys.kt(sj[pc])
+        # each start's first step-j key at or after it, as a position in `starts`
+        # (step j's keys are among the starts: they are found there, and the next
+        # one is carried back to every start by a running minimum from the end)
+        nextpos = np.full(n_s, n_s, dtype=np.int64)
+        loc = np.searchsorted(starts, sj)
+        nextpos[loc] = loc
+        nextpos = np.minimum.accumulate(nextpos[::-1])[::-1]
+        pc = np.minimum(nextpos, n_s - 1)
+        exists = (nextpos < n_s) & (sent[pc] == sent)
+        nxt[:, j] = skt[pc]
         last = np.maximum(last, nxt[:, j])
         alive &= exists & keys.within(last, skt, window)
         lvl += alive
@@ -743,6 +958,7 @@ def feature_kernel(
     ties: Literal["allow", "strict"] = "allow",
     rows: Rows = True,
     earliest: bool = True,
+    n_jobs: int | None = None,
 ) -> FunnelTable:
     """Ordered funnel with step windows and exclusions (steps share no event).
 
@@ -767,8 +983,47 @@ def feature_kernel(
     closed under the componentwise minimum).  The latest chain comes from
     tracing back the predecessors; with ``earliest=True`` the earliest one
     comes from the same kernel run backwards in time on the chains' fixed
-    start and end (:func:`_earliest_chains`), once per level reached.
+    start and end: greedily from the start (each step's first occurrence
+    after the previous one), and where that chain breaks a step window or an
+    exclusion, from the same kernel run backwards in time
+    (:func:`_earliest_chains`), once per level reached.
+
+    ``n_jobs``: threads to split the entities over, as in :func:`funnel_kernel`.
     """
+    n_steps = len(members)
+    if n_steps == 0 or members[0].size == 0:
+        return empty_table(n_steps)
+    kw: dict[str, Any] = dict(
+        window=window, step_windows=step_windows, ties=ties, rows=rows, earliest=earliest
+    )
+    work = sum(m.size for m in members) + sum(e.rows.size for e in exclusions)
+    jobs = resolve_jobs(n_jobs, work)
+    if jobs > 1:
+        tables = _by_entity(
+            lambda p: _feature_one(codes, time, p.members, exclusions=p.exclusions, **kw),
+            codes,
+            time,
+            members,
+            exclusions,
+            jobs,
+        )
+        return concat_tables(tables, n_steps)
+    return _feature_one(codes, time, members, exclusions=exclusions, **kw)
+
+
+def _feature_one(
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    *,
+    window: int | None,
+    step_windows: Sequence[int | None] | None,
+    exclusions: Sequence[Exclusion],
+    ties: Literal["allow", "strict"],
+    rows: Rows,
+    earliest: bool,
+) -> FunnelTable:
+    """:func:`feature_kernel` in the calling thread."""
     n_steps = len(members)
     if n_steps == 0 or members[0].size == 0:
         return empty_table(n_steps)
@@ -822,7 +1077,7 @@ def feature_kernel(
         level_b.append(vb)
         level_pred.append(pc)
     ent_rel, reached, _start, _end, first_pos, ent_idx = _levels_to_entities(
-        keys, level_keys, level_b
+        keys, level_keys, level_b, level_pred
     )
     n = ent_rel.size
     kt_steps = np.zeros((n, n_steps), dtype=np.int64)
@@ -836,22 +1091,54 @@ def feature_kernel(
         if j > 0:
             cur[active] = level_pred[j][cur[active]]
     if earliest and n_steps > 1 and (reached > 1).any():
-        real = _earliest_chains(
-            codes,
-            time,
-            members,
-            keys.codes_of(ent_rel),
-            reached,
-            keys.real(kt_steps[:, 0]),
-            keys.real(kt_steps[np.arange(n), reached - 1]),
-            window=window,
-            step_windows=sw,
-            exclusions=exclusions,
-            ties=ties,
-        )
-        deep = reached > 1
-        kt_steps[deep] = keys.key_time(real[deep].ravel()).reshape(-1, n_steps)
-        kt_steps[deep] = np.where(np.arange(n_steps) < reached[deep, None], kt_steps[deep], 0)
+        # the earliest chain from the winning start: each step's first occurrence
+        # after the previous one (as the plain kernel).  It is the earliest of all
+        # chains from that start, so when it meets the step windows and exclusions
+        # it is the earliest valid one (and completes at the earliest completion);
+        # the entities whose greedy chain breaks a rule go through the backward run.
+        greedy = kt_steps.copy()
+        side_next: Literal["left", "right"] = "right" if ties == "strict" else "left"
+        for j in range(1, n_steps):
+            sel = np.flatnonzero(reached > j)
+            if sel.size == 0:
+                break
+            target = keys.pack_rel(ent_rel[sel], greedy[sel, j - 1])
+            greedy[sel, j] = keys.kt(steps[j][np.searchsorted(steps[j], target, side=side_next)])
+        bad = np.zeros(n, dtype=bool)
+        for j, w in enumerate(sw):  # step j + 1 within w of step j
+            if w is None:
+                continue
+            sel = np.flatnonzero(reached > j + 1)
+            gap = keys.real(greedy[sel, j + 1]) - keys.real(greedy[sel, j])
+            bad[sel] |= gap > w
+        for i, e in enumerate(exclusions):
+            # no exclusion row strictly between the span's first step and the
+            # chain's last step within the span
+            sel = np.flatnonzero(reached - 1 > e.first)
+            if sel.size == 0:
+                continue
+            last_in = np.minimum(e.last, reached[sel] - 1)
+            dl_first = deadline(keys.pack_rel(ent_rel[sel], greedy[sel, e.first]), ex_keys[i])
+            bad[sel] |= keys.real(greedy[sel, last_in]) > dl_first
+        good = np.flatnonzero(~bad)
+        kt_steps[good] = greedy[good]
+        redo = np.flatnonzero(bad)
+        if redo.size:
+            real = _earliest_chains(
+                codes,
+                time,
+                members,
+                keys.codes_of(ent_rel[redo]),
+                reached[redo],
+                keys.real(kt_steps[redo, 0]),
+                keys.real(kt_steps[redo, reached[redo] - 1]),
+                window=window,
+                step_windows=sw,
+                exclusions=exclusions,
+                ties=ties,
+            )
+            kt_redo = keys.key_time(real.ravel()).reshape(-1, n_steps)
+            kt_steps[redo] = np.where(np.arange(n_steps) < reached[redo, None], kt_redo, 0)
     return _finish(keys, codes, time, members, ent_rel, reached, kt_steps, rows)
 
 
@@ -879,31 +1166,48 @@ def _earliest_chains(
     n, n_steps = ent_codes.size, len(members)
     out = np.zeros((n, n_steps), dtype=np.int64)
     neg = -time
+    find = _code_finder(ent_codes, codes.size)
+    lv_dtype = np.int16 if n_steps < 2**15 else np.int64
+
+    def by_level(r: I64) -> tuple[I64, I64, I64]:
+        """Rows of entities at level >= 2, grouped by level (input order within a level).
+
+        Returns ``(rows, entity position, bounds)``: level L's rows are
+        ``rows[bounds[L]:bounds[L + 1]]``.
+        """
+        e = find(codes[r])
+        lv = np.where(e >= 0, reached[np.maximum(e, 0)], 0).astype(lv_dtype)
+        keep = np.flatnonzero(lv > 1)
+        lv = lv[keep]
+        o = np.argsort(lv, kind="stable")  # a radix sort on small integers
+        order = keep[o]
+        bounds = np.searchsorted(lv[o], np.arange(n_steps + 2))
+        return cast(I64, r[order]), cast(I64, e[order]), cast(I64, bounds.astype(np.int64))
+
+    step_rows = [by_level(m) for m in members]
+    ex_rows = [by_level(e.rows) for e in exclusions]
     for level in np.unique(reached[reached > 1]).tolist():
         sel = np.flatnonzero(reached == level)
         group = ent_codes[sel]
-
-        def mine(r: I64, group: I64 = group) -> tuple[I64, I64]:
-            pos = np.minimum(np.searchsorted(group, codes[r]), group.size - 1)
-            ok = group[pos] == codes[r]
-            return cast(I64, r[ok]), cast(I64, pos[ok])
-
         rev: list[I64] = []
         for j in range(level - 1, -1, -1):
-            r, pos = mine(members[j])
+            rj, ej, bj = step_rows[j]
+            r, pos = rj[bj[level] : bj[level + 1]], ej[bj[level] : bj[level + 1]]
             if j == 0:
-                r = r[time[r] == start[sel][pos]]
+                r = r[time[r] == start[pos]]
             elif j == level - 1:
-                r = r[time[r] == end[sel][pos]]
+                r = r[time[r] == end[pos]]
             rev.append(r)
         rev_ex = []
-        for e in exclusions:
+        for e, (rx, _ex, bx) in zip(exclusions, ex_rows, strict=True):
             if e.first >= level - 1:
                 continue
             stop = min(e.last, level - 1)
-            rev_ex.append(Exclusion(level - 1 - stop, level - 1 - e.first, mine(e.rows)[0]))
+            rev_ex.append(
+                Exclusion(level - 1 - stop, level - 1 - e.first, rx[bx[level] : bx[level + 1]])
+            )
         sw_rev = [step_windows[level - 2 - k] for k in range(level - 1)]
-        back = feature_kernel(
+        back = _feature_one(
             codes,
             neg,
             rev,
@@ -918,6 +1222,34 @@ def _earliest_chains(
         for b in range(level):
             out[idx, level - 1 - b] = -back.step_time[:, b]
     return out
+
+
+def _code_finder(sorted_codes: I64, n_rows: int) -> Callable[[I64], I64]:
+    """A lookup: codes -> their positions in ``sorted_codes`` (distinct), -1 when absent.
+
+    A table over the code range when it is small next to ``n_rows`` (no
+    binary search over random codes), else a sorted search.
+    """
+    size = sorted_codes.size
+    if size == 0:
+        return lambda c: np.full(c.size, -1, dtype=np.int64)
+    lo, hi = int(sorted_codes[0]), int(sorted_codes[-1])
+    if hi - lo <= 4 * n_rows + 1024:
+        table = np.full(hi - lo + 1, -1, dtype=np.int64)
+        table[sorted_codes - np.int64(lo)] = np.arange(size, dtype=np.int64)
+
+        def find_table(c: I64) -> I64:
+            inside = (c >= lo) & (c <= hi)
+            rel = np.where(inside, c, lo) - np.int64(lo)
+            return cast(I64, np.where(inside, table[rel], -1))
+
+        return find_table
+
+    def find_sorted(c: I64) -> I64:
+        pos = np.minimum(np.searchsorted(sorted_codes, c), size - 1)
+        return cast(I64, np.where(sorted_codes[pos] == c, pos, -1))
+
+    return find_sorted
 
 
 def take_table(table: FunnelTable, sel: I64) -> FunnelTable:
@@ -942,10 +1274,26 @@ def best_per_entity(table: FunnelTable, entity_of: I64, rank: I64) -> FunnelTabl
     if table.entities.size == 0:
         return table
     ent = entity_of[table.entities]
-    end = table.step_time[np.arange(table.entities.size), table.reached - 1]
+    rk = rank[table.entities]
+    # rows in (entity, rank) order (as the callers' sub-entity codes give them)
+    if (
+        ent.size > 1
+        and not ((ent[1:] > ent[:-1]) | ((ent[1:] == ent[:-1]) & (rk[1:] > rk[:-1]))).all()
+    ):
+        order = np.lexsort((rk, ent))
+        table, ent = take_table(table, order), ent[order]
+    n = ent.size
+    end = table.step_time[np.arange(n), table.reached - 1]
     start = table.step_time[:, 0]
-    order = np.lexsort((rank[table.entities], -start, end, -table.reached, ent))
-    first = order[_run_starts(ent[order])]
+    grp = np.cumsum(np.r_[0, ent[1:] != ent[:-1]]).astype(np.int64)
+    # keep the rows with the best value of each criterion in turn (every entity keeps
+    # at least one); the first row left has the smallest rank
+    cand = np.arange(n, dtype=np.int64)
+    for value in (-table.reached, end, -start):
+        v, g = value[cand], grp[cand]
+        best_v = np.minimum.reduceat(v, _run_starts(g))
+        cand = cand[v == best_v[g]]  # every entity is still present: best_v[k] is entity k's
+    first = cand[_run_starts(grp[cand])]
     best = take_table(table, first)
     return dataclasses.replace(best, entities=ent[first])
 
@@ -960,6 +1308,7 @@ def attempts_kernel(
     exclusions: Sequence[Exclusion] = (),
     ties: Literal["allow", "strict"] = "allow",
     rows: Rows = True,
+    n_jobs: int | None = None,
 ) -> tuple[FunnelTable, I64, I64]:
     """One row per attempt: ``(table, attempt number (1-based), attempt deadline)``.
 
@@ -973,14 +1322,52 @@ def attempts_kernel(
     round drops the rows up to the end of the attempts it closed, so the
     work is the rows times the attempts they wait through, and a log whose
     busiest entity has thousands of attempts takes thousands of rounds.
-    Table rows are sorted by (entity, attempt).
+    Table rows are sorted by (entity, attempt).  ``n_jobs``: threads to
+    split the entities over, as in :func:`funnel_kernel`.
     """
+    n_steps = len(members)
+    if n_steps == 0 or members[0].size == 0:
+        return empty_table(n_steps), _EMPTY, _EMPTY
+    kw: dict[str, Any] = dict(window=window, step_windows=step_windows, ties=ties, rows=rows)
+    work = sum(m.size for m in members) + sum(e.rows.size for e in exclusions)
+    jobs = resolve_jobs(n_jobs, work)
+    if jobs > 1:
+        outs = _by_entity(
+            lambda p: _attempts_one(codes, time, p.members, exclusions=p.exclusions, **kw),
+            codes,
+            time,
+            members,
+            exclusions,
+            jobs,
+        )
+        return (
+            concat_tables([o[0] for o in outs], n_steps),
+            np.concatenate([o[1] for o in outs]),
+            np.concatenate([o[2] for o in outs]),
+        )
+    return _attempts_one(codes, time, members, exclusions=exclusions, **kw)
+
+
+def _attempts_one(
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    *,
+    window: int | None,
+    step_windows: Sequence[int | None] | None,
+    exclusions: Sequence[Exclusion],
+    ties: Literal["allow", "strict"],
+    rows: Rows,
+) -> tuple[FunnelTable, I64, I64]:
+    """:func:`attempts_kernel` in the calling thread."""
     n_steps = len(members)
     m0 = members[0]
     if n_steps == 0 or m0.size == 0:
         return empty_table(n_steps), _EMPTY, _EMPTY
-    ent_codes, inv = np.unique(codes[m0], return_inverse=True)
-    inv = inv.reshape(-1).astype(np.int64)
+    c0 = codes[m0]
+    ent_codes = _sorted_unique(c0)
+    find = _code_finder(ent_codes, codes.size)  # a code table, not a search per row
+    inv = find(c0)
     t0 = time[m0]
     n_ent = ent_codes.size
     prev_end = np.full(n_ent, NAT, dtype=np.int64)  # NAT: no attempt yet (below any time)
@@ -988,9 +1375,7 @@ def attempts_kernel(
     # entity index (into ent_codes) of every member / exclusion row, for the filters
     all_rows = np.concatenate([*members, *(e.rows for e in exclusions)])
     row_ent = np.full(codes.size, -1, dtype=np.int64)
-    pos = np.searchsorted(ent_codes, codes[all_rows])
-    pc = np.minimum(pos, n_ent - 1)
-    row_ent[all_rows] = np.where(ent_codes[pc] == codes[all_rows], pc, -1)
+    row_ent[all_rows] = find(codes[all_rows])
     tables: list[FunnelTable] = []
     numbers: list[I64] = []
     deadlines: list[I64] = []
@@ -1022,7 +1407,7 @@ def attempts_kernel(
         sub_ex = [
             Exclusion(e.first, e.last, keep(r)) for e, r in zip(exclusions, pool_ex, strict=True)
         ]
-        tab = feature_kernel(
+        tab = _feature_one(
             codes,
             time,
             sub_members,
@@ -1031,6 +1416,7 @@ def attempts_kernel(
             exclusions=sub_ex,
             ties=ties,
             rows=rows,
+            earliest=True,
         )
         idx = np.searchsorted(ent_codes, tab.entities)
         done = tab.reached == n_steps

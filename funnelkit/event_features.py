@@ -68,6 +68,15 @@ def _check_period(period: Any, *, func: str) -> str:
     return period
 
 
+def _whole_days(period: str) -> bool:
+    """Whether every period of the alias starts at a midnight (a day or longer)."""
+    offset = pd.PeriodDtype(period).freq  # the period alias (not the offset alias) read
+    if isinstance(offset, pd.offsets.Tick):  # fixed spans: Day (pandas 2), hours and finer
+        # a period starts at its time floored to the base unit ("24h" at the hour)
+        return offset.base.nanos % 86_400_000_000_000 == 0
+    return True  # calendar offsets: days, weeks, months, quarters, years, business days
+
+
 def _period_starts(part: pd.DataFrame, time: str, period: str, column: str) -> pd.DataFrame:
     """``part`` with a column holding the start of each row's calendar period.
 
@@ -80,7 +89,27 @@ def _period_starts(part: pd.DataFrame, time: str, period: str, column: str) -> p
     wall = wall.where(t_ns != NAT)
     if tz is not None:
         wall = wall.dt.tz_localize("UTC").dt.tz_convert(tz).dt.tz_localize(None)
-    starts = wall.dt.to_period(period).dt.start_time.astype("datetime64[ns]")
+    if _whole_days(period):
+        # a period of a day or longer depends on the calendar day only: find the
+        # start once per distinct day, not once per row
+        wall_ns = wall.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        ok = wall_ns != NAT
+        day = np.int64(86_400_000_000_000)
+        days = wall_ns[ok] // day
+        first = int(days.min()) if days.size else 0
+        rel = days - np.int64(first)
+        present = np.zeros(int(rel.max()) + 1 if rel.size else 0, dtype=bool)
+        present[rel] = True
+        distinct = np.flatnonzero(present).astype(np.int64)
+        day_start = pd.Series(((distinct + first) * day).view("datetime64[ns]"))
+        per_day = day_start.dt.to_period(period).dt.start_time.astype("datetime64[ns]")
+        lookup = np.zeros(present.size, dtype=np.int64)
+        lookup[distinct] = per_day.to_numpy().view(np.int64)
+        start_ns = np.full(wall_ns.size, NAT, dtype=np.int64)
+        start_ns[ok] = lookup[rel]
+        starts = pd.Series(start_ns.view("datetime64[ns]"), index=part.index)
+    else:
+        starts = wall.dt.to_period(period).dt.start_time.astype("datetime64[ns]")
     if tz is not None:
         starts = starts.dt.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
     out = part.copy(deep=False)

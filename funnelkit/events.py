@@ -694,8 +694,9 @@ def _run(prep: _Prepared, opts: _Options, rows: Rows) -> _Run:
             table, attempt, deadline = attempts_kernel(prep.codes, prep.time, prep.members, **fkw)
         elif prep.hold is not None:
             # each (entity, held value) is a funnel of its own; the entity keeps the best
-            uniq, dense = np.unique(prep.codes, return_inverse=True)
-            dense = dense.reshape(-1).astype(np.int64)
+            dense, n_ent = _dense_codes(prep.codes)  # sorted order, as np.unique's inverse
+            uniq = np.zeros(n_ent, dtype=np.int64)
+            uniq[dense] = prep.codes
             n_h = int(prep.hold.max()) + 1
             sub, n_sub = _dense_codes(dense * np.int64(n_h) + prep.hold)
             entity_of = np.zeros(n_sub, dtype=np.int64)
@@ -1203,7 +1204,9 @@ def _entity_table(prep: _Prepared, opts: _Options) -> pd.DataFrame:
 
 def _sort_entities(out: pd.DataFrame, entity: str) -> pd.DataFrame:
     try:
-        out = out.sort_values(entity, kind="stable", na_position="last")
+        # integer and categorical ids come out of the kernel already in order
+        if not out[entity].is_monotonic_increasing:
+            out = out.sort_values(entity, kind="stable", na_position="last")
     except TypeError:
         out = out.iloc[np.argsort(out[entity].astype(str).to_numpy(), kind="stable")]
     result: pd.DataFrame = out.reset_index(drop=True)

@@ -933,3 +933,37 @@ def test_conversion_over_time_mature_only_and_next_events_hold():
     res = fk.next_events(ev, ["cart", "buy"], who="converted", hold="product_id")
     # the winning chain is on p2 (cart@1): next events after day 1: buy, x
     assert res["path"].tolist() == ["buy → x"]
+
+
+def test_strict_ties_step_times_with_hold_and_attempts_by_hand():
+    # a@0, b@0, b@1, c@1, c@2 with ties="strict": the chain is a@0 -> b@1 -> c@2 (b@0
+    # ties with a, c@1 ties with b@1); hold and attempts report the same step times
+    rows = [(1, 0, "a", "p"), (1, 0, "b", "p"), (1, 1, "b", "p"), (1, 1, "c", "p")]
+    rows += [(1, 2, "c", "p")]
+    df = log(rows)
+    want = [day(0), day(1), day(2)]
+    for kw in ({}, {"hold": "product_id"}, {"count": "attempts"}):
+        res = fk.funnel_entities(df, ["a", "b", "c"], ties="strict", **kw)
+        assert res["reached"].tolist() == [3], kw
+        assert res[["a", "b", "c"]].iloc[0].tolist() == want, kw
+
+
+@pytest.mark.parametrize("tz", [None, "Europe/Berlin", "America/New_York"])
+def test_period_starts_equal_plain_pandas_to_period(tz):
+    """Periods of a day or longer are found once per day: the same starts as per row."""
+    from funnelkit.event_features import _period_starts
+
+    rng = np.random.default_rng(1)
+    secs = rng.integers(-400 * DAY, 400 * DAY, 20_000)  # both sides of 1970, over DST changes
+    t = pd.Series(pd.Timestamp("1970-01-05") + pd.to_timedelta(secs, unit="s"))
+    t[[3, 7]] = pd.NaT
+    if tz is not None:
+        t = t.dt.tz_localize("UTC").dt.tz_convert(tz)
+    df = pd.DataFrame({"timestamp": t})
+    wall = t.dt.tz_localize(None) if tz is not None else t
+    for period in ["D", "2D", "W", "W-MON", "M", "Q", "Y", "h", "24h"]:
+        want = wall.dt.to_period(period).dt.start_time.astype("datetime64[ns]")
+        if tz is not None:
+            want = want.dt.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+        got = _period_starts(df, "timestamp", period, "p")["p"]
+        pd.testing.assert_series_equal(got, want, check_names=False, obj=period)
