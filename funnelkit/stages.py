@@ -787,25 +787,25 @@ def _parse_threshold(threshold: Any, *, func: str) -> tuple[str, float]:
         try:
             q = float(threshold[1:])
         except ValueError:
-            raise param_error(func, "threshold", expected, threshold) from None
+            raise param_error(func, "max_stay", expected, threshold) from None
         if not 0 < q < 100:
-            raise param_error(func, "threshold", expected, threshold)
+            raise param_error(func, "max_stay", expected, threshold)
         return "quantile", q / 100.0
     try:
-        td = check_duration(threshold, name="threshold", func=func, allow_none=False)
+        td = check_duration(threshold, name="max_stay", func=func, allow_none=False)
     except InvalidParameterError:
-        raise param_error(func, "threshold", expected, threshold) from None
+        raise param_error(func, "max_stay", expected, threshold) from None
     assert td is not None  # allow_none=False
     return "fixed", float(td.value)
 
 
-@takes_columns(renamed={"time": "entered"})
+@takes_columns(renamed={"time": "entered", "threshold": "max_stay"})
 def stalled(
     history: pd.DataFrame,
     stages: Sequence[Hashable],
     *,
     as_of: Any = None,
-    threshold: str | pd.Timedelta = "p90",
+    max_stay: str | pd.Timedelta = "p90",
     by: Hashable | Sequence[Hashable] | None = None,
     deals: pd.DataFrame | None = None,
     deal: str = "deal_id",
@@ -834,7 +834,7 @@ def stalled(
         the latest date observed in the tables passed (creation dates, close dates of
         won and lost deals, history entries); never an open deal's expected close date,
         never "today".
-    threshold : str or pandas.Timedelta, default="p90"
+    max_stay : str or pandas.Timedelta, default="p90"
         ``"pNN"``: the NN-th percentile of the stage's ended stays (data-driven,
         one threshold per stage, and per group with ``by``); or a fixed duration
         such as ``"30D"``.
@@ -902,7 +902,7 @@ def stalled(
         Null or unparseable values; a stage not in ``stages``; a history
         deal missing from ``deals``; negative amounts.
     InvalidParameterError
-        Bad ``stages``, ``threshold``, ``as_of`` or ``unknown``.
+        Bad ``stages``, ``max_stay``, ``as_of`` or ``unknown``.
 
     Warns
     -----
@@ -933,7 +933,7 @@ def stalled(
     ...     "entered_at": pd.to_datetime(["2025-01-01", "2025-01-03", "2025-01-01",
     ...                                   "2025-01-05", "2025-01-02"]),
     ... })
-    >>> res = fk.stalled(history, ["lead", "demo"], as_of="2025-01-20", threshold="10D")
+    >>> res = fk.stalled(history, ["lead", "demo"], as_of="2025-01-20", max_stay="10D")
     >>> res[["deal_id", "stage", "time_in_stage", "threshold", "over"]]
       deal_id stage time_in_stage threshold   over
     0       c  lead       18 days   10 days 8 days
@@ -941,7 +941,7 @@ def stalled(
     2       b  demo       15 days   10 days 5 days
     """
     func = "stalled"
-    kind, value = _parse_threshold(threshold, func=func)
+    kind, value = _parse_threshold(max_stay, func=func)
     s = _read_stays(
         history,
         stages,

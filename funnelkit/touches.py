@@ -665,7 +665,7 @@ def _fill(
     out["response_rate_high"] = high
 
 
-@takes_columns()
+@takes_columns(renamed={"threshold": "min_rate"})
 def touches_summary(
     touches: pd.DataFrame,
     *,
@@ -675,7 +675,7 @@ def touches_summary(
     positive: Positive = "positive",
     channel: str | None = None,
     by: str | Sequence[str] | None = None,
-    threshold: float = 0.05,
+    min_rate: float = 0.05,
     ci: float = 0.95,
     columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
@@ -707,7 +707,7 @@ def touches_summary(
     by : str or list of str, optional
         Column(s) to group by; one result block per group, groups sorted. Missing values form their
         own group.
-    threshold : float, default=0.05
+    min_rate : float, default=0.05
         Response rate per touch below which another touch is judged not worth
         making (for ``stop_after``).
     ci : float, default=0.95
@@ -734,7 +734,7 @@ def touches_summary(
           censored prospects, still without a positive response at their
           last touch;
         - ``stop_after`` (float64): the touch number n after which the
-          response rate of the next touch first falls below ``threshold``
+          response rate of the next touch first falls below ``min_rate``
           (0 when even the first touch is below it; NaN when no touch
           number falls below it).
 
@@ -767,7 +767,7 @@ def touches_summary(
         responses are booleans or 0/1 (the message gives the ``positive=`` to
         pass).
     InvalidParameterError
-        When ``positive``, ``threshold``, ``by`` (a column named twice) or
+        When ``positive``, ``min_rate``, ``by`` (a column named twice) or
         ``ci`` is invalid.
 
     Warns
@@ -794,7 +794,7 @@ def touches_summary(
 
     ``stop_after`` is read from the per-touch rates of
     :func:`touches_to_response`: the first touch number n + 1 whose rate is
-    below ``threshold`` gives ``stop_after = n``.  Late touches reach few
+    below ``min_rate`` gives ``stop_after = n``.  Late touches reach few
     prospects, so check ``at_risk`` there before acting on it.
 
     Examples
@@ -807,17 +807,17 @@ def touches_summary(
     ...     "response": ["no reply", "no reply", "positive", "positive", "no reply",
     ...                  "no reply", "negative", "no reply"],
     ... })
-    >>> res = fk.touches_summary(log, threshold=0.2)
+    >>> res = fk.touches_summary(log, min_rate=0.2)
     >>> res[["prospects", "responders", "response_rate", "median_touches", "stop_after"]]
        prospects  responders  response_rate  median_touches  stop_after
     0          3           2       0.666667             2.0         1.0
     """
     func = "touches_summary"
     ci, _ = _check_common(func, ci)
-    threshold = check_fraction(threshold, name="threshold", func=func)
+    min_rate = check_fraction(min_rate, name="min_rate", func=func)
     kw: dict[str, Any] = dict(entity=entity, time=time, response=response, positive=positive)
     kw.update(channel=channel, by=by)
-    return _summary_table(_counts_of(touches, func=func, **kw), channel, ci, threshold)
+    return _summary_table(_counts_of(touches, func=func, **kw), channel, ci, min_rate)
 
 
 def _summary_table(

@@ -473,8 +473,8 @@ def test_stalled_by_region_judges_each_region_by_its_own_stays():
         pd.testing.assert_frame_equal(
             block.drop(columns="region").reset_index(drop=True), alone, check_like=False
         )
-    fixed = fk.stalled(history, sample.stages, deals=deals, by="region", threshold="30D")
-    plain = fk.stalled(history, sample.stages, deals=deals, threshold="30D")
+    fixed = fk.stalled(history, sample.stages, deals=deals, by="region", max_stay="30D")
+    plain = fk.stalled(history, sample.stages, deals=deals, max_stay="30D")
     assert sorted(fixed["deal_id"]) == sorted(plain["deal_id"])  # a fixed threshold: same deals
 
 

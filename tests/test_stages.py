@@ -550,7 +550,7 @@ def test_time_in_stage_median_matches_lifelines_on_sample():
 # ----------------------------------------------------------------------------
 def test_stalled_fixed_threshold_by_hand():
     deals = TIS_DEALS.copy()
-    res = fk.stalled(TIS, ["A", "B", "C"], deals=deals, threshold="10D", as_of="2025-01-21")
+    res = fk.stalled(TIS, ["A", "B", "C"], deals=deals, max_stay="10D", as_of="2025-01-21")
     # open at day 20: only y (x and z closed); y in B since day 4 -> 16 days, over by 6
     assert res["deal_id"].tolist() == ["y"]
     assert res["stage"].tolist() == ["B"]
@@ -576,7 +576,7 @@ def test_stalled_quantile_threshold_and_sorting():
             "amount": [1.0, 1, 1, 1, 50, 50, 10, np.nan],
         }
     )
-    res = fk.stalled(h, ["B", "C"], deals=deals, threshold="p50", as_of="2025-01-21")
+    res = fk.stalled(h, ["B", "C"], deals=deals, max_stay="p50", as_of="2025-01-21")
     # day 20: o1 10 days, o2 7, o3 4 (not over 5), o4 8; C stays (e*) have no
     # ended C stay -> no threshold -> not listed
     assert (res["threshold"] / DAY).tolist() == [5, 5, 5]
@@ -587,31 +587,31 @@ def test_stalled_quantile_threshold_and_sorting():
 
 
 def test_stalled_without_deals_and_errors():
-    res = fk.stalled(TIS, ["A", "B", "C"], threshold=pd.Timedelta(days=10), as_of="2025-01-21")
+    res = fk.stalled(TIS, ["A", "B", "C"], max_stay=pd.Timedelta(days=10), as_of="2025-01-21")
     # no deals: everyone open; x in C since 9 (11 days), y in B 16, z in C 17
     assert res["deal_id"].tolist() == ["z", "y", "x"]
     assert res["amount"].isna().all()
     for bad in ("p0", "p100", "pxx", "-3D", 5, None):
-        with pytest.raises(InvalidParameterError, match=r"'threshold' parameter of stalled"):
-            fk.stalled(TIS, ["A", "B", "C"], threshold=bad)
+        with pytest.raises(InvalidParameterError, match=r"'max_stay' parameter of stalled"):
+            fk.stalled(TIS, ["A", "B", "C"], max_stay=bad)
     with pytest.raises(ColumnNotFoundError, match=r"'amount' \(amount=\)"):
         fk.stalled(TIS, ["A", "B", "C"], deals=TIS_DEALS.drop(columns="amount"))
     neg = TIS_DEALS.assign(amount=[1.0, -2.0, 3.0])
     with pytest.raises(InvalidDataError, match=r"negative"):
-        fk.stalled(TIS, ["A", "B", "C"], deals=neg, threshold="1D")
+        fk.stalled(TIS, ["A", "B", "C"], deals=neg, max_stay="1D")
 
 
 def test_stalled_planted_in_sample():
     sample = fk.datasets.load_sample()
     before = sample.deals.copy()
-    res = fk.stalled(sample.history, sample.stages, deals=sample.deals, threshold="p75")
+    res = fk.stalled(sample.history, sample.stages, deals=sample.deals, max_stay="p75")
     pd.testing.assert_frame_equal(sample.deals, before)
     # the sample stalls 20% of deals 5x longer in proposal or negotiation: the
     # deals far over their stage's p75 are those
     far = res[res["over_ratio"] >= 2]
     assert len(far) >= 3
     assert set(far["stage"]) <= {"proposal", "negotiation and close"}
-    fixed = fk.stalled(sample.history, sample.stages, deals=sample.deals, threshold="45D")
+    fixed = fk.stalled(sample.history, sample.stages, deals=sample.deals, max_stay="45D")
     assert len(fixed) >= 5
     assert set(fixed["stage"]) <= {"proposal", "negotiation and close"}
     # every listed deal is open and really over its threshold
@@ -781,7 +781,7 @@ def test_no_function_modifies_its_inputs():
     stages = ["A", "B", "C"]
     fk.stage_conversion(history, stages, by="status", deals=deals, policy="strict")
     fk.time_in_stage(history, stages, deals=deals, by="status", basis="cumulative")
-    fk.stalled(history, stages, deals=deals, threshold="p50")
+    fk.stalled(history, stages, deals=deals, max_stay="p50")
     fk.lost_deals(deals, history, stages=stages)
     fk.revival_candidates(deals, history, stages=stages, min_age="1D")
     pd.testing.assert_frame_equal(history, h0)
@@ -797,7 +797,7 @@ def test_categorical_stages_and_integer_ids():
         fk.stage_conversion(h, STAGES, policy="strict"),
         fk.stage_conversion(HAND, STAGES, policy="strict"),
     )
-    res = fk.stalled(h, STAGES, threshold="1D", as_of="2025-01-10")
+    res = fk.stalled(h, STAGES, max_stay="1D", as_of="2025-01-10")
     # every deal open; current stays: d1 D(3) 6d, d2 C(2) 7d, d3 B(4) 5d, d4 B(2) 7d,
     # d5 C(3) 6d, d6 B(2) 7d -> sorted by over: 2, 4, 6 (7d), then 1, 5 (6d), then 3
     assert res["deal_id"].tolist() == [2, 4, 6, 1, 5, 3]
@@ -806,7 +806,7 @@ def test_categorical_stages_and_integer_ids():
 
 def test_stalled_tz_aware_keeps_zone():
     h = TIS.assign(entered_at=TIS["entered_at"].dt.tz_localize("Asia/Tokyo"))
-    res = fk.stalled(h, ["A", "B", "C"], threshold="10D", as_of="2025-01-21")
+    res = fk.stalled(h, ["A", "B", "C"], max_stay="10D", as_of="2025-01-21")
     assert str(res["entered_at"].dt.tz) == "Asia/Tokyo"
     assert res["entered_at"].tolist()[0] == pd.Timestamp("2025-01-04", tz="Asia/Tokyo")
 
@@ -848,7 +848,7 @@ def test_many_unknown_stages_are_summarised():
 
 
 def test_stalled_zero_threshold_lists_every_open_deal():
-    res = fk.stalled(TIS, ["A", "B", "C"], deals=TIS_DEALS, threshold="0D", as_of="2025-01-21")
+    res = fk.stalled(TIS, ["A", "B", "C"], deals=TIS_DEALS, max_stay="0D", as_of="2025-01-21")
     # x and z closed by day 20; y open in B
     assert res["deal_id"].tolist() == ["y"]
     assert res["over_ratio"].tolist() == [np.inf]
@@ -875,3 +875,15 @@ def test_total_days_does_not_overflow_on_long_histories():
     res = fk.time_in_stage(history, ["lead"], as_of="2000-01-01")
     days = (pd.Timestamp("2000-01-01") - pd.Timestamp("1800-01-01")).days
     assert res.loc[0, "total_days"] == pytest.approx(n * days)
+
+
+def test_old_threshold_keywords_work_for_one_release():
+    with pytest.warns(FutureWarning, match=r"stalled\(threshold=...\) is now spelled max_stay="):
+        old = fk.stalled(TIS, ["A", "B", "C"], threshold="10D", as_of="2025-01-21")
+    pd.testing.assert_frame_equal(
+        old, fk.stalled(TIS, ["A", "B", "C"], max_stay="10D", as_of="2025-01-21")
+    )
+    log = fk.datasets.load_sample().touches
+    with pytest.warns(FutureWarning, match=r"touches_summary\(threshold=...\) is now spelled"):
+        old = fk.touches_summary(log, threshold=0.2)
+    pd.testing.assert_frame_equal(old, fk.touches_summary(log, min_rate=0.2))

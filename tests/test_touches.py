@@ -160,7 +160,7 @@ def test_never_responders_are_censored_not_dropped(log):
 
 
 def test_summary_by_hand(log):
-    res = fk.touches_summary(log, threshold=0.1)
+    res = fk.touches_summary(log, min_rate=0.1)
     # responders p1 (2), p2 (2), p3 (1): median 2, mean 5/3; 3 of 5 responded
     # rates 0.2, 2/3, 0 -> first below 0.1 is touch 3 -> stop after 2
     expected = pd.DataFrame(
@@ -176,10 +176,10 @@ def test_summary_by_hand(log):
     )
     assert_frame_equal(res[expected.columns], expected)
     # a threshold above the first touch's rate: stop after 0 touches
-    assert fk.touches_summary(log, threshold=0.5)["stop_after"][0] == 0.0
+    assert fk.touches_summary(log, min_rate=0.5)["stop_after"][0] == 0.0
     # never below the threshold -> NaN
     log2 = pd.DataFrame({"user_id": ["a", "b"], "timestamp": [1, 1], "response": ["positive"] * 2})
-    assert np.isnan(fk.touches_summary(log2, threshold=0.5)["stop_after"][0])
+    assert np.isnan(fk.touches_summary(log2, min_rate=0.5)["stop_after"][0])
 
 
 def test_summary_median_of_even_count():
@@ -541,8 +541,8 @@ def test_bad_parameters(log):
         fk.touches_to_response(log, max_touches=0)
     with pytest.raises(fk.InvalidParameterError, match=r"'ci' parameter.*\(0, 1\)"):
         fk.touches_to_response(log, ci=95)
-    with pytest.raises(fk.InvalidParameterError, match=r"'threshold' parameter of touches_summ"):
-        fk.touches_summary(log, threshold=1.5)
+    with pytest.raises(fk.InvalidParameterError, match=r"'min_rate' parameter of touches_summ"):
+        fk.touches_summary(log, min_rate=1.5)
     with pytest.raises(fk.InvalidParameterError, match=r"'positive' parameter.*one bool per row"):
         fk.touches_to_response(log, positive=lambda s: "yes")
     with pytest.raises(fk.InvalidParameterError, match=r"'positive' parameter"):
