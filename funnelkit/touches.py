@@ -883,9 +883,9 @@ def _summary_table(
     return out
 
 
-@takes_columns()
+@takes_columns(renamed={"df": "prospects"})
 def touches_from_counts(
-    df: pd.DataFrame,
+    prospects: pd.DataFrame,
     *,
     entity: str = "user_id",
     count: str = "contacts",
@@ -901,7 +901,7 @@ def touches_from_counts(
 
     Parameters
     ----------
-    df : pandas.DataFrame
+    prospects : pandas.DataFrame
         One row per prospect.
     entity : str, default="user_id"
         Column that identifies the entity (a user, a lead, a prospect).
@@ -988,15 +988,15 @@ def touches_from_counts(
     2      3        1          0            0.0
     """
     func = "touches_from_counts"
-    data = check_frame(df, table="df", func=func)
-    require_columns(data, {"entity": entity, "count": count, "outcome": outcome}, table="df")
-    check_not_null(data, entity, table="df", keyword="entity", func=func)
+    data = check_frame(prospects, table="prospects", func=func)
+    require_columns(data, {"entity": entity, "count": count, "outcome": outcome}, table="prospects")
+    check_not_null(data, entity, table="prospects", keyword="entity", func=func)
     dup = data[entity].duplicated(keep=False).to_numpy()
     if dup.any():
         raise _invalid(
             data,
             dup,
-            table="df",
+            table="prospects",
             column=entity,
             reason="duplicate",
             what="with repeated ids (entity=)",
@@ -1012,7 +1012,7 @@ def touches_from_counts(
         check_value_labels(
             data[outcome],
             {"positive": positive},
-            table="df",
+            table="prospects",
             column=outcome,
             keyword="outcome",
             func=func,
@@ -1022,7 +1022,7 @@ def touches_from_counts(
         raise _invalid(
             data,
             never,
-            table="df",
+            table="prospects",
             column=count,
             reason="contradiction",
             what="with a positive outcome but 0 contacts (count=)",
@@ -1058,7 +1058,7 @@ def _as_counts(data: pd.DataFrame, count: str) -> IntArray:
         raise _invalid(
             data,
             bad,
-            table="df",
+            table="prospects",
             column=count,
             reason="not_count",
             what="that are not whole numbers >= 0 (count=)",

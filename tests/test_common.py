@@ -169,13 +169,13 @@ CASES = [
     Case(
         "touches_from_counts",
         lambda s: {
-            "df": s.touches.groupby("user_id", as_index=False).agg(
+            "prospects": s.touches.groupby("user_id", as_index=False).agg(
                 contacts=("response", "size"),
                 outcome=("response", lambda r: "positive" if (r == "positive").any() else "no"),
             )
         },
-        lambda df: fk.touches_from_counts(df),
-        ("df", "count", "contacts"),
+        lambda prospects: fk.touches_from_counts(prospects),
+        ("prospects", "count", "contacts"),
         shuffle_ok=False,  # the log lists prospects in input order
     ),
     Case(

@@ -454,7 +454,7 @@ def test_from_counts_zero_contacts_warn_and_contradictions_fail():
 )
 def test_from_counts_bad_counts(counts):
     df = pd.DataFrame({"user_id": ["a", "b"], "contacts": counts, "outcome": ["no", "no"]})
-    with pytest.raises(fk.InvalidDataError, match=r"df\['contacts'\].*whole numbers >= 0"):
+    with pytest.raises(fk.InvalidDataError, match=r"prospects\['contacts'\].*whole numbers >= 0"):
         fk.touches_from_counts(df)
 
 
@@ -594,3 +594,11 @@ def test_dask_log_with_offsets_across_dst_equals_pandas():
     with dask.config.set({"scheduler": "sync", "dataframe.shuffle.method": "tasks"}):
         ddf = dd.from_pandas(log, npartitions=5, sort=False)
         assert_frame_equal(fk.touches_to_response(ddf), fk.touches_to_response(log))
+
+
+def test_touches_from_counts_old_df_keyword_works_for_one_release():
+    counts = pd.DataFrame({"user_id": [1, 2], "contacts": [2, 1], "outcome": ["positive", "no"]})
+    with pytest.warns(FutureWarning, match=r"touches_from_counts\(df=...\) is now spelled"):
+        old = fk.touches_from_counts(df=counts)
+    pd.testing.assert_frame_equal(old, fk.touches_from_counts(prospects=counts))
+    assert len(old) == 3  # 2 + 1 touches
