@@ -8,7 +8,25 @@ import numpy as np
 import pandas as pd
 
 from funnelkit.errors import InvalidParameterError
-from funnelkit.plotting._common import check_result, color, get_ax
+from funnelkit.plotting._common import (
+    MAX_COLORS,
+    by_title,
+    check_result,
+    color,
+    fit_rows,
+    fmt_plain,
+    get_ax,
+    group_keys,
+    heatmap,
+    label,
+    legend_label,
+    legend_outside,
+    no_data,
+    percent_axis,
+    plain_log_axis,
+    set_title,
+    shorten,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -17,10 +35,7 @@ __all__ = ["plot_conversion_over_time", "plot_next_events", "plot_time_histogram
 
 
 def _empty(ax: Axes, text: str = "no entities") -> Axes:
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return ax
+    return no_data(ax, text)
 
 
 def plot_conversion_over_time(
@@ -140,41 +155,80 @@ def plot_time_histogram(result: pd.DataFrame, *, ax: Axes | None = None, **kwarg
     """
     cols = ["from_step", "to_step", "bin_low", "bin_high", "entities", "share"]
     check_result(result, cols, func="plot_time_to_convert", source="time_to_convert")
-    ax = get_ax(ax)
+    by = list(result.columns[: list(result.columns).index("from_step")])
+    keys = group_keys(result, by)
+    names = list(dict.fromkeys(keys))
+    ax = get_ax(ax, rows=len(names) if len(names) > MAX_COLORS else 0)
     if len(result) == 0:
         return _empty(ax, "no converters")
-    by = list(result.columns[: list(result.columns).index("from_step")])
     hi_ns = result["bin_high"].to_numpy(dtype="timedelta64[ns]").view(np.int64)
     top = float(hi_ns.max())
     scale, unit = next(((s, u) for s, u in _UNITS if top >= s), (1e9, "seconds"))
-    if by:
-        keys = result[by].astype(object).where(result[by].notna(), "(missing)").astype(str)
-        labels = keys.agg(" / ".join, axis=1).to_numpy()
-    else:
-        labels = np.full(len(result), "", dtype=object)
+    first = result.iloc[0]
+    what = f"{shorten(first['from_step'], 24)} → {shorten(first['to_step'], 24)}"
+    by_text = f" by {' / '.join(str(b) for b in by)}" if by else ""
+    set_title(ax, f"Time to convert, {what}{by_text}" + (f": {names[0]}" if by and len(names) == 1 else ""))
+    if len(names) > MAX_COLORS:
+        return _histogram_heatmap(ax, result, keys, names, scale=scale, unit=unit)
     edges_all = np.array([], dtype=float)
-    for g, label in enumerate(dict.fromkeys(labels)):
-        part = result[labels == label]
+    for g, name in enumerate(names):
+        part = result[keys == name]
         lo = part["bin_low"].to_numpy(dtype="timedelta64[ns]").view(np.int64) / scale
         hi = part["bin_high"].to_numpy(dtype="timedelta64[ns]").view(np.int64) / scale
         edges = np.r_[lo, hi[-1:]]
         edges_all = edges
         share = part["share"].to_numpy(dtype=float)
-        patch = ax.stairs(share, edges, color=color(g), label=label or None, **kwargs)
-        patch.set_gid(label or "all")
+        shown = legend_label(name) if name and len(names) > 1 else None
+        patch = ax.stairs(share, edges, color=color(g), label=shown, **kwargs)
+        patch.set_gid(name or "all")
     positive = edges_all[edges_all > 0]
     if positive.size >= 2 and positive.max() / positive.min() >= 100:
         if edges_all[0] == 0:
             ax.set_xscale("symlog", linthresh=float(positive.min()))
         else:
             ax.set_xscale("log")
-    first = result.iloc[0]
-    ax.set_xlabel(f"{first['from_step']} → {first['to_step']} ({unit})")
+        plain_log_axis(ax.xaxis)
+    ax.set_xlabel(label(f"{what} ({unit})", 60))
     ax.set_ylabel("share of converters")
-    if by:
-        ax.legend(title=" / ".join(str(b) for b in by))
+    percent_axis(ax.yaxis)
+    if by and len(names) > 1:
+        legend_outside(ax, title=by_title(by))
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    return ax
+
+
+def _histogram_heatmap(
+    ax: Axes,
+    result: pd.DataFrame,
+    keys: np.ndarray[Any, Any],
+    names: list[str],
+    *,
+    scale: float,
+    unit: str,
+) -> Axes:
+    """Many groups: one row per group, one cell per bin, coloured by the share of converters."""
+    lo_ns = result["bin_low"].to_numpy(dtype="timedelta64[ns]").view(np.int64)
+    hi_ns = result["bin_high"].to_numpy(dtype="timedelta64[ns]").view(np.int64)
+    bins = list(dict.fromkeys(zip(lo_ns.tolist(), hi_ns.tolist(), strict=True)))
+    share = np.full((len(names), len(bins)), np.nan)
+    row = {n: i for i, n in enumerate(names)}
+    col = {b: i for i, b in enumerate(bins)}
+    for k, lo, hi, s in zip(keys, lo_ns, hi_ns, result["share"], strict=True):
+        share[row[k], col[(int(lo), int(hi))]] = s
+    columns = [f"{fmt_plain(lo / scale)}–{fmt_plain(hi / scale)}" for lo, hi in bins]
+    heatmap(
+        ax,
+        share,
+        rows=[label(n) for n in names],
+        columns=columns,
+        texts=None,
+        vmin=0.0,
+        colorbar="share of the group's converters",
+        percent=True,
+    )
+    ax.set_xlabel(f"time to convert ({unit})")
+    ax.xaxis.set_label_position("top")
     return ax
 
 
