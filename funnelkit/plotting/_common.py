@@ -53,7 +53,7 @@ MISSING = "(missing)"
 MAX_LABEL = 32
 
 #: Smallest font (points) a row of text is shrunk to before rows are thinned out.
-MIN_FONT = 6.5
+MIN_FONT = 6.0
 
 #: Font sizes (points) of tick labels and of annotations before fitting.
 TICK_FONT = 9.0
@@ -74,7 +74,7 @@ def get_ax(ax: Axes | None, *, rows: int = 0) -> Axes:
         if plt.get_fignums():
             ax = plt.gca()
         else:
-            height = min(max(4.5, 1.6 + 0.2 * rows), 14.0)
+            height = min(max(3.0, 1.8 + 0.22 * rows), 14.0) if rows else 4.5
             ax = plt.figure(figsize=(8.0, height), layout="constrained").subplots()
     fig = root_figure(ax)
     if fig.get_layout_engine() is None:
@@ -245,12 +245,15 @@ def legend_outside(ax: Axes, *, title: str | None = None, ncols: int = 1) -> Non
 
 
 def legend_below(ax: Axes, *, ncols: int = 2) -> None:
-    """The legend under the Axes, in ``ncols`` columns."""
+    """The legend under the Axes, in at most ``ncols`` columns (fewer when the labels are long)."""
     from matplotlib.transforms import offset_copy
 
-    handles, _labels = ax.get_legend_handles_labels()
+    handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return
+    longest = sorted((len(t) for t in labels), reverse=True)
+    while ncols > 1 and sum(longest[:ncols]) * 5.0 + 30 * ncols > 380:
+        ncols -= 1
     ax.legend(
         loc="upper left",
         bbox_to_anchor=(0.0, 0.0),
@@ -269,25 +272,43 @@ def _axes_height_pt(ax: Axes) -> float:
     return float(ax.get_window_extent().height) * 72.0 / float(fig.dpi)
 
 
-def fit_rows(ax: Axes, notes: Sequence[Text] = (), *, lines: int = 1, per_row: int = 1) -> None:
+#: Tallest row (points) of a row chart; a chart of few rows is made shorter.
+MAX_PITCH = 56.0
+
+
+def fit_rows(
+    ax: Axes,
+    notes: Sequence[Text] = (),
+    *,
+    lines: int = 1,
+    per_row: int = 1,
+    compact: bool = False,
+) -> None:
     """Fit the y tick labels and the row notes (one text per row) to the row pitch.
 
     The font shrinks from :data:`TICK_FONT` / :data:`NOTE_FONT` down to
     :data:`MIN_FONT`; when the rows are closer still, only every k-th label
     and note is shown, so that no two texts overlap.  ``lines`` is the number
     of text lines of the tallest tick label; ``per_row`` the number of notes
-    stacked within one row (one per group of a grouped bar chart).
+    stacked within one row (one per group of a grouped bar chart).  With
+    ``compact``, a chart of few rows is made shorter (at most
+    :data:`MAX_PITCH` points a row) instead of drawing a tall empty frame.
     """
     lo, hi = sorted(ax.get_ylim())
     span = max(hi - lo, 1e-9)
     pitch = _axes_height_pt(ax) / span  # points per y unit (one row)
+    if compact and pitch > MAX_PITCH:
+        fig = root_figure(ax)
+        width = float(ax.get_window_extent().width) * 72.0 / float(fig.dpi)
+        ax.set_box_aspect(span * MAX_PITCH / max(width, 1.0))
+        pitch = MAX_PITCH
     ticks = ax.get_yticklabels()
-    fit = pitch / (1.4 * max(lines, 1))
+    fit = pitch / (1.3 * max(lines, 1))
     tick_size = min(TICK_FONT, fit)
-    note_size = min(NOTE_FONT, pitch / (1.4 * max(per_row, 1)))
+    note_size = min(NOTE_FONT, pitch / (1.3 * max(per_row, 1)))
     step = 1
     if tick_size < MIN_FONT or note_size < MIN_FONT:
-        step = math.ceil(MIN_FONT * 1.4 * max(lines, per_row, 1) / max(pitch, 1e-9))
+        step = math.ceil(MIN_FONT * 1.3 * max(lines, per_row, 1) / max(pitch, 1e-9))
         tick_size = max(tick_size, MIN_FONT)
         note_size = max(note_size, MIN_FONT)
     for i, t in enumerate(ticks):

@@ -559,5 +559,5 @@ def plot_time_to_convert(
         ax.spines[side].set_visible(False)
     set_title(ax, ("Time to convert" if several else f"Time to convert, {what}") + _by_suffix(by))
     legend_below(ax, ncols=3)
-    fit_rows(ax, notes)
+    fit_rows(ax, notes, compact=True)
     return ax
