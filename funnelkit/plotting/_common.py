@@ -222,9 +222,13 @@ def plain_log_axis(axis: Any) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def set_title(ax: Axes, title: str, width: int = 64) -> None:
-    """The title naming the result, left-aligned, shortened to ``width`` characters."""
-    ax.set_title(label(title, width), loc="left", fontsize="medium", fontweight="bold")
+def set_title(ax: Axes, title: str, width: int = 60) -> None:
+    """The title naming the result, left-aligned, on two lines of ``width`` characters at most."""
+    import textwrap
+
+    lines = textwrap.wrap(str(title), width, break_long_words=True)
+    text = lines[0] if len(lines) <= 1 else lines[0] + "\n" + shorten(" ".join(lines[1:]), width)
+    ax.set_title(literal(text), loc="left", fontsize="medium", fontweight="bold")
 
 
 def legend_outside(ax: Axes, *, title: str | None = None, ncols: int = 1) -> None:
@@ -336,29 +340,50 @@ def _row_of(t: Text) -> int:
 def fit_columns(ax: Axes, notes: Sequence[Text] = ()) -> None:
     """Fit the x tick labels (and one note per column) to the column pitch.
 
-    Labels too wide for their column are turned upright (90°); when even
-    upright they do not fit, only every k-th is shown.
+    A label too wide for its column is wrapped onto two lines; still too
+    wide, the labels are turned upright (90°); when even upright they do not
+    fit, only every k-th is shown.
     """
+    import textwrap
+
     fig = root_figure(ax)
     fig.draw_without_rendering()
     lo, hi = sorted(ax.get_xlim())
     width_pt = float(ax.get_window_extent().width) * 72.0 / float(fig.dpi)
     pitch = width_pt / max(hi - lo, 1e-9)
     ticks = [t for t in ax.get_xticklabels() if t.get_text()]
-    widest = 0.0
+
+    def widest() -> float:
+        return max(
+            (t.get_window_extent().width * 72.0 / float(fig.dpi) for t in ticks), default=0.0
+        )
+
     for t in ticks:
         t.set_fontsize(TICK_FONT)
-        widest = max(widest, t.get_window_extent().width * 72.0 / float(fig.dpi))
-    if widest > pitch * 0.9:
+    if widest() > pitch * 0.9:
         for t in ticks:
-            t.set_rotation(90)
-            t.set_fontsize(min(TICK_FONT, max(MIN_FONT, pitch / 1.25)))
-        if pitch < MIN_FONT * 1.25:
-            step = math.ceil(MIN_FONT * 1.25 / pitch)
-            shown = [t.get_text() if i % step == 0 else "" for i, t in enumerate(ticks)]
-            ax.set_xticks(ax.get_xticks()[: len(shown)], shown, rotation=90)
+            text = t.get_text()
+            if " " in text and "\n" not in text:
+                t.set_text("\n".join(textwrap.wrap(text, max(len(text) // 2 + 1, 6))[:2]))
+        if widest() > pitch * 0.9:
+            for t in ticks:
+                t.set_text(t.get_text().replace("\n", " "))
+                t.set_rotation(90)
+                t.set_fontsize(min(TICK_FONT, max(MIN_FONT, pitch / 1.3)))
+            if pitch < MIN_FONT * 1.3:
+                step = math.ceil(MIN_FONT * 1.3 / pitch)
+                for i, t in enumerate(ticks):
+                    if i % step:
+                        t.set_visible(False)
+    # the formatter re-sets the texts at draw time: fix them as they are now
+    positions = [t.get_position()[0] for t in ticks]
+    shown = [t.get_text() if t.get_visible() else "" for t in ticks]
+    rotation = ticks[0].get_rotation() if ticks else 0
+    size = ticks[0].get_fontsize() if ticks else TICK_FONT
+    if ticks:
+        ax.set_xticks(positions, shown, rotation=rotation, fontsize=size)
     for t in notes:
-        t.set_fontsize(min(NOTE_FONT, max(MIN_FONT, pitch / 1.25)))
+        t.set_fontsize(min(NOTE_FONT, max(MIN_FONT, pitch / 1.3)))
 
 
 def heatmap(
@@ -409,7 +434,8 @@ def heatmap(
         percent_axis(cbar.ax.yaxis)
     cbar.ax.tick_params(labelsize="small")
     cbar.ax.yaxis.label.set_fontsize("small")
-    notes: list[Text] = []
+    fit_columns(ax)
+    fit_rows(ax)
     if texts is not None:
         fig = root_figure(ax)
         fig.draw_without_rendering()
@@ -417,23 +443,16 @@ def heatmap(
         cell_w = box.width * 72.0 / fig.dpi / n_cols
         cell_h = box.height * 72.0 / fig.dpi / n_rows
         longest = max((len(str(t)) for t in np.ravel(texts)), default=1)
-        size = min(NOTE_FONT, cell_h / 1.45, cell_w / (0.62 * max(longest, 1)))
+        size = min(NOTE_FONT, cell_h / 1.45, cell_w / (0.8 * max(longest, 1)))
         if size >= MIN_FONT:
-            lo = float(np.nanmin(data)) if data.count() else 0.0
-            hi = float(np.nanmax(data)) if data.count() else 1.0
             norm = image.norm
             for (r, c), text in np.ndenumerate(np.asarray(texts, dtype=object)):
                 v = data[r, c]
                 dark = v is not np.ma.masked and norm(v) > 0.55
-                notes.append(
-                    ax.text(
-                        c, r, str(text), ha="center", va="center", fontsize=size,
-                        color="white" if dark else "black",
-                    )
+                ax.text(
+                    c, r, literal(text), ha="center", va="center", fontsize=size,
+                    color="white" if dark else "black",
                 )  # fmt: skip
-            del lo, hi
-    fit_rows(ax)
-    fit_columns(ax)
     return ax
 
 

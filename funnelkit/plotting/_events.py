@@ -176,7 +176,7 @@ def plot_funnel(
         return _empty(ax)
     title = "Conversion through the funnel" + _by_suffix(by)
     if by and n == 1:
-        title += f": {groups[0][0]}"
+        title += f": {shorten(groups[0][0], 28)}"
     if n > MAX_BAR_GROUPS:
         return _funnel_heatmap(ax, groups, steps, title=title)
     y = np.arange(len(steps), dtype=float)
@@ -331,7 +331,7 @@ def plot_dropoff(
         return _empty(ax)
     title = "Where entities drop off" + _by_suffix(by)
     if by and n == 1:
-        title += f": {groups[0][0]}"
+        title += f": {shorten(groups[0][0], 28)}"
     star_note = "* the drop differs from the other groups' (Holm-adjusted p < 0.05)"
     if n > MAX_BAR_GROUPS:
         return _dropoff_heatmap(ax, groups, transitions, title=title, star_note=star_note)
