@@ -412,8 +412,7 @@ def heatmap(
 
     data = np.ma.masked_invalid(np.asarray(values, dtype=float))
     n_rows, n_cols = data.shape
-    cm = mpl.colormaps[cmap].copy()
-    cm.set_bad("#eeeeee")
+    cm = mpl.colormaps[cmap].with_extremes(bad="#eeeeee")
     image = ax.imshow(data, cmap=cm, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
     ax.set_yticks(np.arange(n_rows), list(rows))
     ax.set_xticks(np.arange(n_cols), list(columns))

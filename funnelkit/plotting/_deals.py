@@ -204,7 +204,8 @@ def plot_sales_cycle(
     ax.plot(naive, y, "o", color=color(0), label="median of closed deals only")
     ax.plot(adjusted, y, "D", color=color(5), label="median adjusted for open deals")
     notes: list[Any] = []
-    right = np.nanmax(np.vstack([p75, naive, adjusted]), axis=0)
+    stacked = np.vstack([p75, naive, adjusted])
+    right = np.where(np.isnan(stacked).all(axis=0), 0.0, np.nan_to_num(stacked, nan=-np.inf).max(axis=0))
     for yi, m, a, r in zip(y, naive, adjusted, right, strict=True):
         text = "adjusted " + ("not reached" if np.isnan(a) else f"{a:,.0f} d")
         text += " · closed only " + ("–" if np.isnan(m) else f"{m:,.0f} d")
