@@ -120,11 +120,21 @@ def test_plot_channel_yield_metrics(deals):
     # default: panels of revenue, cost, cost per won and ROI, values written out
     ax = fk.plot_channel_yield(res, ax=plt.figure().add_subplot())
     assert [t.get_text() for t in ax.get_xticklabels()] == [
-        "revenue won", "cost", "cost per won deal", "ROI"
+        "revenue won",
+        "cost",
+        "cost per won deal",
+        "ROI",
     ]
     # seo: cost 200, 2 won -> 100 per won, ROI 8; ads: cost 100, 1 won, ROI 0
     assert [t.get_text() for t in ax.texts] == [
-        "1.8k", "100", "200", "100", "100", "100", "8.0×", "0.0×"
+        "1.8k",
+        "100",
+        "200",
+        "100",
+        "100",
+        "100",
+        "8.0×",
+        "0.0×",
     ]
     widths = [p.get_width() for p in ax.patches]
     assert widths[0] / widths[1] == pytest.approx(18.0)  # bars keep their ratio in a panel

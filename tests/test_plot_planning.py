@@ -162,14 +162,26 @@ def test_figure_matches_a_hand_built_one(fig_test, fig_ref):
     ax.set_yticks(y, ["lead", "opportunity", "won"], fontsize=9)
     ax.set_ylim(2.5, -0.5)
     # compact counts on the axis: 1.0k, 500
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e3:.1f}k" if v >= 1e3 else f"{v:,.0f}"))
+    ax.xaxis.set_major_formatter(
+        FuncFormatter(lambda v, _: f"{v / 1e3:.1f}k" if v >= 1e3 else f"{v:,.0f}")
+    )
     ax.margins(x=0.15)
     ax.set_xlabel("deals")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    ax.set_title("Deals needed at each stage for the target", loc="left", fontsize="medium", fontweight="bold")
+    ax.set_title(
+        "Deals needed at each stage for the target",
+        loc="left",
+        fontsize="medium",
+        fontweight="bold",
+    )
     below = offset_copy(ax.transAxes, fig=fig_ref, y=-32, units="points")
     ax.legend(
-        loc="upper left", bbox_to_anchor=(0.0, 0.0), bbox_transform=below, frameon=False,
-        fontsize="small", ncols=1, borderaxespad=0.0,
+        loc="upper left",
+        bbox_to_anchor=(0.0, 0.0),
+        bbox_transform=below,
+        frameon=False,
+        fontsize="small",
+        ncols=1,
+        borderaxespad=0.0,
     )

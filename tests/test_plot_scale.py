@@ -183,7 +183,10 @@ BUILDERS: dict[str, dict[str, Builder]] = {
             ),
             {},
         ),
-        "steps": lambda lab: (quiet(lambda: fk.dropoff(chain_events([*lab, "end"]), [*lab, "end"])), {}),
+        "steps": lambda lab: (
+            quiet(lambda: fk.dropoff(chain_events([*lab, "end"]), [*lab, "end"])),
+            {},
+        ),
     },
     "plot_time_to_convert": {
         "groups": lambda lab: (
@@ -244,9 +247,7 @@ BUILDERS: dict[str, dict[str, Builder]] = {
     },
     "plot_channel_yield": {
         "channels": lambda lab: (
-            quiet(
-                lambda: fk.channel_yield(deals_groups(lab, "channel"), costs=channel_costs(lab))
-            ),
+            quiet(lambda: fk.channel_yield(deals_groups(lab, "channel"), costs=channel_costs(lab))),
             {},
         ),
         "channels-revenue": lambda lab: (
@@ -293,9 +294,7 @@ BUILDERS: dict[str, dict[str, Builder]] = {
     },
     "plot_triggers": {
         "behaviours": lambda lab: (
-            quiet(
-                lambda: fk.triggers(behaviour_events(lab), ["start", "finish"], min_entities=25)
-            ),
+            quiet(lambda: fk.triggers(behaviour_events(lab), ["start", "finish"], min_entities=25)),
             {},
         ),
     },

@@ -100,8 +100,13 @@ def test_figure_matches_hand_built(fig_test, fig_ref):
     # rate labels above the whiskers' tops (0.8, 0.6), clear of the interval
     for x, text, top in ((1, "50.0%", 0.8), (2, "20.0%", 0.6)):
         ax.annotate(
-            text, (x, top), xytext=(0, 3), textcoords="offset points", ha="center",
-            va="bottom", fontsize="small",
+            text,
+            (x, top),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize="small",
         )
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xticks([1, 2])
@@ -113,8 +118,13 @@ def test_figure_matches_hand_built(fig_test, fig_ref):
     ax.set_title("Response by touch number", loc="left", fontsize="medium", fontweight="bold")
     below = offset_copy(ax.transAxes, fig=fig_ref, y=-32, units="points")
     ax.legend(
-        loc="upper left", bbox_to_anchor=(0.0, 0.0), bbox_transform=below, frameon=False,
-        fontsize="small", ncols=2, borderaxespad=0.0,
+        loc="upper left",
+        bbox_to_anchor=(0.0, 0.0),
+        bbox_transform=below,
+        frameon=False,
+        fontsize="small",
+        ncols=2,
+        borderaxespad=0.0,
     )
 
 

@@ -93,12 +93,12 @@ def color(i: int) -> str:
 
 
 def literal(text: Any) -> str:
-    """``text`` as a string matplotlib draws literally: every ``$`` escaped (no mathtext).
+    r"""``text`` as a string matplotlib draws literally: every ``$`` escaped (no mathtext).
 
     Examples
     --------
-    >>> literal("$ales")
-    '\\\\$ales'
+    >>> print(literal("$ales"))
+    \$ales
     """
     return str(text).replace("$", r"\$")
 
@@ -131,8 +131,7 @@ def group_keys(frame: pd.DataFrame, by: Sequence[Any], sep: str = " / ") -> np.n
     if not by:
         return np.full(len(frame), "", dtype=object)
     parts = [
-        frame[b].astype(object).where(frame[b].notna(), MISSING).astype(str).to_numpy()
-        for b in by
+        frame[b].astype(object).where(frame[b].notna(), MISSING).astype(str).to_numpy() for b in by
     ]
     out = parts[0].astype(object)
     for p in parts[1:]:
@@ -233,7 +232,7 @@ def set_title(ax: Axes, title: str, width: int = 60) -> None:
 
 def legend_outside(ax: Axes, *, title: str | None = None, ncols: int = 1) -> None:
     """The legend right of the Axes (it never covers data), when there is anything to show."""
-    handles, labels = ax.get_legend_handles_labels()
+    handles, _labels = ax.get_legend_handles_labels()
     if not handles:
         return
     ax.legend(
@@ -334,7 +333,7 @@ def _row_of(t: Text) -> int:
     """The row (integer y position in data units) a note is drawn at."""
     xy = getattr(t, "xy", None)
     y = xy[1] if xy is not None else t.get_position()[1]
-    return int(round(float(y)))
+    return round(float(y))
 
 
 def fit_columns(ax: Axes, notes: Sequence[Text] = ()) -> None:
@@ -444,10 +443,9 @@ def heatmap(
         longest = max((len(str(t)) for t in np.ravel(texts)), default=1)
         size = min(NOTE_FONT, cell_h / 1.45, cell_w / (0.8 * max(longest, 1)))
         if size >= MIN_FONT:
-            norm = image.norm
+            scaled = np.ma.filled(image.norm(data), 0.0)  # 0..1 within the colour scale
             for (r, c), text in np.ndenumerate(np.asarray(texts, dtype=object)):
-                v = data[r, c]
-                dark = v is not np.ma.masked and norm(v) > 0.55
+                dark = bool(float(scaled[r, c]) > 0.55)
                 ax.text(
                     c, r, literal(text), ha="center", va="center", fontsize=size,
                     color="white" if dark else "black",

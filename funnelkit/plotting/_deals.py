@@ -60,7 +60,6 @@ def _money_axis(ax: Axes) -> None:
     money_axis(ax.xaxis)
 
 
-
 def plot_pipeline(
     result: pd.DataFrame,
     *,
@@ -205,7 +204,9 @@ def plot_sales_cycle(
     ax.plot(adjusted, y, "D", color=color(5), label="median adjusted for open deals")
     notes: list[Any] = []
     stacked = np.vstack([p75, naive, adjusted])
-    right = np.where(np.isnan(stacked).all(axis=0), 0.0, np.nan_to_num(stacked, nan=-np.inf).max(axis=0))
+    right = np.where(
+        np.isnan(stacked).all(axis=0), 0.0, np.nan_to_num(stacked, nan=-np.inf).max(axis=0)
+    )
     for yi, m, a, r in zip(y, naive, adjusted, right, strict=True):
         text = "adjusted " + ("not reached" if np.isnan(a) else f"{a:,.0f} d")
         text += " · closed only " + ("–" if np.isnan(m) else f"{m:,.0f} d")
@@ -452,7 +453,16 @@ _METRIC_NAMES = {
     "cost_per_won": "cost per won deal",
 }
 
-_METRICS = ["auto", "revenue", "conversion", "revenue_per_lead", "roi", "leads", "cost", "cost_per_won"]
+_METRICS = [
+    "auto",
+    "revenue",
+    "conversion",
+    "revenue_per_lead",
+    "roi",
+    "leads",
+    "cost",
+    "cost_per_won",
+]
 
 
 def _metric_text(metric: str, v: float) -> str:
@@ -553,9 +563,11 @@ def plot_channel_yield(
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     if metric == "auto":
-        notes = _yield_panels(ax, res, metrics, **kwargs)
-        set_title(ax, "Channel yield: " + ", ".join(_METRIC_NAMES[m].split(" = ")[0] for m in metrics))
-        fit_rows(ax, notes, compact=True)
+        panel_notes = _yield_panels(ax, res, metrics, **kwargs)
+        set_title(
+            ax, "Channel yield: " + ", ".join(_METRIC_NAMES[m].split(" = ")[0] for m in metrics)
+        )
+        fit_rows(ax, panel_notes, compact=True)
         fit_columns(ax)
         return ax
     values = res[metric].to_numpy(dtype=float)

@@ -133,9 +133,9 @@ def plot_conversion_over_time(
     if pd.api.types.is_datetime64_any_dtype(rows["period"]):
         from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
-        locator = AutoDateLocator(minticks=3, maxticks=6)
+        locator: Any = AutoDateLocator(minticks=3, maxticks=6)  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     ax.set_ylim(0, 1.05)
     ax.set_ylabel(label(what, 40))
     ax.set_xlabel("entry period (hollow: window not over yet, still rising)")
@@ -217,7 +217,11 @@ def plot_time_histogram(result: pd.DataFrame, *, ax: Axes | None = None, **kwarg
     first = result.iloc[0]
     what = f"{shorten(first['from_step'], 24)} → {shorten(first['to_step'], 24)}"
     by_text = f" by {' / '.join(str(b) for b in by)}" if by else ""
-    set_title(ax, f"Time to convert, {what}{by_text}" + (f": {shorten(names[0], 28)}" if by and len(names) == 1 else ""))
+    set_title(
+        ax,
+        f"Time to convert, {what}{by_text}"
+        + (f": {shorten(names[0], 28)}" if by and len(names) == 1 else ""),
+    )
     if len(names) > MAX_COLORS:
         return _histogram_heatmap(ax, result, keys, names, scale=scale, unit=unit)
     edges_all = np.array([], dtype=float)

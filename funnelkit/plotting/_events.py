@@ -9,8 +9,6 @@ import pandas as pd
 
 from funnelkit.errors import InvalidParameterError
 from funnelkit.plotting._common import (
-    MAX_COLORS,
-    MISSING,
     PALETTE,
     by_title,
     check_result,

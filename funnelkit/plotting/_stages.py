@@ -338,4 +338,3 @@ def _count_formatter() -> Any:
     from matplotlib.ticker import FuncFormatter
 
     return FuncFormatter(lambda v, _pos: fmt_count(v))
-
