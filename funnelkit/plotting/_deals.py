@@ -258,7 +258,10 @@ def plot_win_curve(
     -------
     matplotlib.axes.Axes
         The Axes drawn on.  Each curve starts at (0 days, 0%) and steps up
-        at each win; its end is labelled with the last probability.
+        at each win; the legend gives each group's last probability.  With
+        more than 8 groups (one colour each would not be distinct), one row
+        per group instead: the chance of winning by its last day, with the
+        interval.
 
     Examples
     --------

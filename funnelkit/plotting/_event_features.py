@@ -66,6 +66,8 @@ def plot_conversion_over_time(
         The Axes drawn on: one line per group (``by``) over the periods,
         filled markers for mature periods and hollow ones for the periods
         whose window had not elapsed (their conversion is still rising).
+        With more than 8 groups, a heatmap instead: one row per group, one
+        cell per period, immature periods hatched.
 
     Raises
     ------

@@ -120,7 +120,9 @@ def plot_funnel(
         With ``by`` groups: one funnel per group side by side, each titled
         with its group (``"side"``), or all funnels centred on one axis, bars
         of the groups stacked thinly within each step and a legend naming the
-        groups (``"overlay"``).
+        groups (``"overlay"``).  With more than 4 groups (``MAX_BAR_GROUPS``)
+        either layout becomes a heatmap: one row per group, one cell per
+        step, coloured by the share of the group's first step.
     annotate : bool, default=True
         Label each bar with its count, its conversion from the previous step and
         its share of the first step.
@@ -278,7 +280,8 @@ def plot_dropoff(
     annotate : bool, default=True
         Label each bar with entities lost and share lost; with ``by`` groups, a
         ``*`` marks a segment whose drop differs from the rest (Holm-adjusted
-        p < 0.05).
+        p < 0.05), explained in a footnote.  With more than 4 groups the
+        picture is a heatmap of the share lost, one row per group.
     **kwargs
         Passed to :meth:`matplotlib.axes.Axes.barh`.
 

@@ -99,7 +99,8 @@ def plot_stage_conversion(
     ----------
     result : pandas.DataFrame
         The table returned by :func:`funnelkit.stage_conversion`; with ``by``
-        groups, one bar per group within each stage.
+        groups, one bar per group within each stage (more than 4 groups: a
+        heatmap, one row per group, of the share reaching each stage).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on. Default: ``plt.gca()``.
     color : str, optional
@@ -225,7 +226,8 @@ def plot_time_in_stage(
     ----------
     result : pandas.DataFrame
         The table returned by :func:`funnelkit.time_in_stage`; with ``by``
-        groups, one bar per group within each stage.
+        groups, one bar per group within each stage (more than 4 groups: a
+        heatmap, one row per group, of the median days).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on. Default: ``plt.gca()``.
     color : str, optional

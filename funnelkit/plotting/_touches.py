@@ -68,7 +68,8 @@ def plot_touches(
     cumulative share of prospects with a positive response by that touch.
     Both are shares, read on the same percentage axis.  A result with
     ``by`` or ``channel`` columns gets one colour per group, bars side by
-    side.
+    side; with more than 4 groups it is a heatmap of the response rate, one
+    row per group, one cell per touch.
 
     Parameters
     ----------
