@@ -124,8 +124,12 @@ def long_touches(n: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["user_id", "timestamp", "response"])
 
 
-def behaviour_events(labels: list[str]) -> pd.DataFrame:
-    """Two steps and ``labels`` as behaviours between them (some linked to converting)."""
+def behaviour_events(labels: list[str], wide: bool = False) -> pd.DataFrame:
+    """Two steps and ``labels`` as behaviours between them (some linked to converting).
+
+    ``wide``: the first behaviour all but rules converting out (odds ratios over
+    several decades, as a 'lost' event gives on real data).
+    """
     rng = np.random.default_rng(5)
     rows = []
     for e in range(3000):
@@ -133,7 +137,10 @@ def behaviour_events(labels: list[str]) -> pd.DataFrame:
         for j, b in enumerate(labels):
             if rng.random() < 0.3:
                 rows.append((e, 1 + j, b))
-        converts = rng.random() < 0.2 + 0.02 * sum(1 for r in rows[-len(labels) :] if r[0] == e)
+        did = [r[2] for r in rows[-len(labels) :] if r[0] == e]
+        converts = rng.random() < 0.2 + 0.02 * len(did)
+        if wide and labels[0] in did:
+            converts = rng.random() < 0.002
         if converts:
             rows.append((e, 1000, "finish"))
     out = pd.DataFrame(rows, columns=["user_id", "timestamp", "event"])
@@ -295,6 +302,14 @@ BUILDERS: dict[str, dict[str, Builder]] = {
     "plot_triggers": {
         "behaviours": lambda lab: (
             quiet(lambda: fk.triggers(behaviour_events(lab), ["start", "finish"], min_entities=25)),
+            {},
+        ),
+        "behaviours-wide": lambda lab: (
+            quiet(
+                lambda: fk.triggers(
+                    behaviour_events(["lost", *lab], wide=True), ["start", "finish"]
+                )
+            ),
             {},
         ),
     },

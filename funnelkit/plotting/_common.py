@@ -212,11 +212,19 @@ def money_axis(axis: Any) -> None:
     axis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt_money(v)))
 
 
-def plain_log_axis(axis: Any) -> None:
-    """A log axis with plain-number ticks (``0.5, 1, 2, 5``) and no minor labels."""
+def plain_log_axis(axis: Any, low: float | None = None, high: float | None = None) -> None:
+    """A log axis with plain-number ticks (``0.5, 1, 2, 5``) and no minor labels.
+
+    ``low`` and ``high`` (the data's range) choose the ticks: 1-2-5 within two
+    decades, one tick per decade beyond, at most about 7 ticks.
+    """
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    axis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+    decades = 1.0
+    if low is not None and high is not None and low > 0 and high > low:
+        decades = math.log10(high / low)
+    subs = (1.0, 2.0, 5.0) if decades <= 2 else (1.0,)
+    axis.set_major_locator(LogLocator(base=10.0, subs=subs, numticks=7))
     axis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt_plain(v)))
     axis.set_minor_formatter(NullFormatter())
 

@@ -243,7 +243,7 @@ def plot_time_histogram(result: pd.DataFrame, *, ax: Axes | None = None, **kwarg
             ax.set_xscale("symlog", linthresh=float(positive.min()))
         else:
             ax.set_xscale("log")
-        plain_log_axis(ax.xaxis)
+        plain_log_axis(ax.xaxis, float(positive.min()), float(positive.max()))
     ax.set_xlabel(label(f"{what} ({unit})", 60))
     ax.set_ylabel("share of converters")
     percent_axis(ax.yaxis)

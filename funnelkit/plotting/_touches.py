@@ -333,7 +333,9 @@ def plot_triggers(
         )
     ax.axvline(1.0, color="#333333", linewidth=1, linestyle="--")
     ax.set_xscale("log")
-    plain_log_axis(ax.xaxis)
+    finite = np.r_[low, high, ratio, 1.0]
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    plain_log_axis(ax.xaxis, float(finite.min()), float(finite.max()))
     names = [
         label(f"{shorten(b, 26)} (small sample)" if s else b, 40)
         for b, s in zip(res["behaviour"].tolist(), small.tolist(), strict=True)
