@@ -87,9 +87,11 @@ def test_plot_win_curve_steps_match_result(deals):
     assert len(lines) == res["owner"].nunique()
     for line, (_, block) in zip(lines, res.groupby("owner"), strict=True):
         assert line.get_xdata().tolist() == [0.0, *(block["t"] / D).tolist()]
-        assert line.get_ydata().tolist() == [0.0, *block["probability"].tolist()]
+        assert line.get_ydata().tolist() == [0.0, *block["cumulative_win"].tolist()]
         # the legend names the group and its last probability
-        assert line.get_label() == f"{block['owner'].iloc[0]} ({block['probability'].iloc[-1]:.0%})"
+        assert (
+            line.get_label() == f"{block['owner'].iloc[0]} ({block['cumulative_win'].iloc[-1]:.0%})"
+        )
     assert len(ax.collections) == len(lines)  # one band each
     assert ax.get_title(loc="left").startswith("Win curve")
     no_band = fk.plot_win_curve(res, ax=plt.figure().add_subplot(), band=False)
@@ -113,14 +115,14 @@ def test_plot_leaderboard_rows_in_rank_order(deals):
 def test_plot_channel_yield_metrics(deals):
     costs = pd.DataFrame({"channel": ["ads", "seo"], "cost": [100.0, 200.0]})
     res = fk.channel_yield(deals, costs=costs)
-    ax = fk.plot_channel_yield(res, metric="revenue")
-    # seo revenue 300 + 1500 = 1800; ads 100
+    ax = fk.plot_channel_yield(res, metric="won_value")
+    # seo value won 300 + 1500 = 1800; ads 100
     assert [p.get_width() for p in ax.patches] == [1800.0, 100.0]
     assert [t.get_text() for t in ax.texts] == ["1.8k", "100"]
-    # default: panels of revenue, cost, cost per won and ROI, values written out
+    # default: panels of value won, cost, cost per won and ROI, values written out
     ax = fk.plot_channel_yield(res, ax=plt.figure().add_subplot())
     assert [t.get_text() for t in ax.get_xticklabels()] == [
-        "revenue won",
+        "value won",
         "cost",
         "cost per won deal",
         "ROI",
@@ -180,7 +182,7 @@ def test_plot_channel_yield_figure(fig_test, fig_ref):
     )
     for fig in (fig_test, fig_ref):  # short rows: fonts at full size, no compacting
         fig.set_size_inches(6.4, 1.8)
-    fk.plot_channel_yield(res, ax=fig_test.add_subplot(), metric="revenue")
+    fk.plot_channel_yield(res, ax=fig_test.add_subplot(), metric="won_value")
     from matplotlib.ticker import FuncFormatter
 
     fig_ref.set_layout_engine("constrained")
@@ -192,6 +194,6 @@ def test_plot_channel_yield_figure(fig_test, fig_ref):
     bars = ax.barh([0, 1], [6000.0, 2500.0], color=PALETTE[0])
     ax.bar_label(bars, labels=["6.0k", "2.5k"], padding=3, fontsize=8)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fk.plotting._common.fmt_money(v)))
-    ax.set_xlabel("revenue won")
-    ax.set_title("Channel yield: revenue won", loc="left", fontsize="medium", fontweight="bold")
+    ax.set_xlabel("value won")
+    ax.set_title("Channel yield: value won", loc="left", fontsize="medium", fontweight="bold")
     ax.margins(x=0.2)

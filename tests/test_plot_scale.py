@@ -257,9 +257,9 @@ BUILDERS: dict[str, dict[str, Builder]] = {
             quiet(lambda: fk.channel_yield(deals_groups(lab, "channel"), costs=channel_costs(lab))),
             {},
         ),
-        "channels-revenue": lambda lab: (
+        "channels-won-value": lambda lab: (
             quiet(lambda: fk.channel_yield(deals_groups(lab, "channel"))),
-            {"metric": "revenue"},
+            {"metric": "won_value"},
         ),
     },
     "plot_stage_conversion": {

@@ -108,7 +108,7 @@ def plot_pipeline(
     res = check_result(
         result, ["stage", "open", "value", "weighted_value"], func=func, source="pipeline"
     )
-    table = res.groupby("stage", sort=False)[["deals", "value", "weighted_value"]].sum(min_count=1)
+    table = res.groupby("stage", sort=False)[["open", "value", "weighted_value"]].sum(min_count=1)
     ax = get_ax(ax, rows=len(table))
     y = np.arange(len(table))
     kw: dict[str, Any] = {"color": color(4), "label": "value"} | kwargs
@@ -298,7 +298,7 @@ def plot_win_curve(
         return _win_dots(ax, blocks, title=title)
     for i, (block, name) in enumerate(blocks):
         t = np.concatenate(([0.0], np.asarray(block["t"] / DAY, dtype=float)))
-        p = np.concatenate(([0.0], block["probability"].to_numpy(dtype=float)))
+        p = np.concatenate(([0.0], block["cumulative_win"].to_numpy(dtype=float)))
         shown = None if name is None else f"{shorten(name, 28)} ({fmt_pct(p[-1], 0)})"
         kw: dict[str, Any] = {"color": color(i), "where": "post"} | kwargs
         (line,) = ax.step(t, p, label=None if shown is None else legend_label(shown, 40), **kw)
@@ -328,9 +328,13 @@ def plot_win_curve(
 def _win_dots(ax: Axes, blocks: list[tuple[pd.DataFrame, str | None]], *, title: str) -> Axes:
     """Many groups: one row per group, the chance of winning by its last day, with interval."""
     end = np.array([float(b["t"].iloc[-1] / DAY) if len(b) else np.nan for b, _ in blocks])
-    p = np.array([float(b["probability"].iloc[-1]) if len(b) else np.nan for b, _ in blocks])
-    lo = np.array([float(b["probability_low"].iloc[-1]) if len(b) else np.nan for b, _ in blocks])
-    hi = np.array([float(b["probability_high"].iloc[-1]) if len(b) else np.nan for b, _ in blocks])
+    p = np.array([float(b["cumulative_win"].iloc[-1]) if len(b) else np.nan for b, _ in blocks])
+    lo = np.array(
+        [float(b["cumulative_win_low"].iloc[-1]) if len(b) else np.nan for b, _ in blocks]
+    )
+    hi = np.array(
+        [float(b["cumulative_win_high"].iloc[-1]) if len(b) else np.nan for b, _ in blocks]
+    )
     y = np.arange(len(blocks), dtype=float)
     err = np.nan_to_num(np.vstack([p - lo, hi - p]))
     ax.errorbar(p, y, xerr=err, fmt="o", color=color(0), capsize=3, label="won by the last day")
@@ -442,15 +446,15 @@ def plot_leaderboard(
 
 #: Panels of :func:`plot_channel_yield` with ``metric="auto"``.
 AUTO_METRICS = {
-    True: ("revenue", "cost", "cost_per_won", "roi"),  # costs known
-    False: ("leads", "conversion", "revenue"),
+    True: ("won_value", "cost", "cost_per_won", "roi"),  # costs known
+    False: ("leads", "lead_to_won", "won_value"),
 }
 
 _METRIC_NAMES = {
-    "revenue": "revenue won",
-    "conversion": "conversion (won / leads)",
-    "revenue_per_lead": "revenue per lead",
-    "roi": "ROI = (revenue - cost) / cost",
+    "won_value": "value won",
+    "lead_to_won": "leads won (won / leads)",
+    "won_value_per_lead": "value won per lead",
+    "roi": "ROI = (value won - cost) / cost",
     "leads": "leads",
     "cost": "cost",
     "cost_per_won": "cost per won deal",
@@ -458,9 +462,9 @@ _METRIC_NAMES = {
 
 _METRICS = [
     "auto",
-    "revenue",
-    "conversion",
-    "revenue_per_lead",
+    "won_value",
+    "lead_to_won",
+    "won_value_per_lead",
     "roi",
     "leads",
     "cost",
@@ -475,7 +479,7 @@ def _metric_text(metric: str, v: float) -> str:
         return f"{v:,.1f}×"
     if metric == "leads":
         return fmt_count(v)
-    if metric == "conversion":
+    if metric == "lead_to_won":
         return fmt_pct(v)
     return fmt_money(v)
 
@@ -499,7 +503,14 @@ def plot_channel_yield(
     *,
     ax: Axes | None = None,
     metric: Literal[
-        "auto", "revenue", "conversion", "revenue_per_lead", "roi", "leads", "cost", "cost_per_won"
+        "auto",
+        "won_value",
+        "lead_to_won",
+        "won_value_per_lead",
+        "roi",
+        "leads",
+        "cost",
+        "cost_per_won",
     ] = "auto",
     **kwargs: Any,
 ) -> Axes:
@@ -511,12 +522,14 @@ def plot_channel_yield(
         The result of :func:`funnelkit.channel_yield`.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; default ``plt.gca()``.
-    metric : {"auto", "revenue", "conversion", "revenue_per_lead", "roi", "leads", "cost", \
+    metric : {"auto", "won_value", "lead_to_won", "won_value_per_lead", "roi", "leads", "cost", \
 "cost_per_won"}, default="auto"
         The column drawn.  ``"auto"`` draws one panel per measure, side by
-        side, the channels as rows: revenue, cost, cost per won deal and ROI
-        when the result was computed with ``costs``; leads, conversion and
-        revenue otherwise.  ``"roi"``, ``"cost"`` and ``"cost_per_won"`` need
+        side, the channels as rows: value won, cost, cost per won deal and
+        ROI when the result was computed with ``costs``; leads, leads won and
+        value won otherwise.  The first release's ``"revenue"``,
+        ``"conversion"`` and ``"revenue_per_lead"`` still work for one
+        release, with a FutureWarning.  ``"roi"``, ``"cost"`` and ``"cost_per_won"`` need
         a result computed with ``costs``.
     **kwargs
         Passed to the ``ax.barh`` call (each panel's, with ``"auto"``).
@@ -540,23 +553,38 @@ def plot_channel_yield(
     ...                     "avg_won_deal": [1000.0, 625.0]})
     >>> import matplotlib.pyplot as plt
     >>> fig, ax = plt.subplots()
-    >>> ax = fk.plot_channel_yield(res, ax=ax, metric="revenue")
+    >>> ax = fk.plot_channel_yield(res, ax=ax, metric="won_value")
     >>> [float(p.get_width()) for p in ax.patches]
     [6000.0, 2500.0]
     >>> ax = fk.plot_channel_yield(res, ax=plt.figure().subplots())
     >>> [t.get_text() for t in ax.get_xticklabels()]
-    ['leads', 'conversion (won / leads)', 'revenue won']
+    ['leads', 'leads won (won / leads)', 'value won']
     >>> plt.close("all")
     """
     func = "plot_channel_yield"
+    renamed = {"revenue": "won_value", "conversion": "lead_to_won",
+               "revenue_per_lead": "won_value_per_lead"}  # fmt: skip
+    if metric in renamed:
+        warnings.warn(
+            f"plot_channel_yield(metric={metric!r}) is now metric={renamed[metric]!r} "
+            f"(channel_yield's column was renamed); {metric!r} will stop working in the "
+            "next release.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        metric = renamed[metric]  # type: ignore[assignment]
     check_option(metric, _METRICS, name="metric", func=func)
     if metric == "auto":
-        check_result(result, ["leads", "conversion", "revenue"], func=func, source="channel_yield")
+        check_result(
+            result, ["leads", "lead_to_won", "won_value"], func=func, source="channel_yield"
+        )
         has_cost = "cost" in result.columns and bool(result["cost"].notna().any())
         metrics = [m for m in AUTO_METRICS[has_cost] if m in result.columns]
     else:
         metrics = [metric]
-    res = check_result(result, ["leads", "conversion", *metrics], func=func, source="channel_yield")
+    res = check_result(
+        result, ["leads", "lead_to_won", *metrics], func=func, source="channel_yield"
+    )
     ax = get_ax(ax, rows=len(res))
     channel = res.columns[0]
     y = np.arange(len(res))
@@ -575,14 +603,14 @@ def plot_channel_yield(
         return ax
     values = res[metric].to_numpy(dtype=float)
     kw: dict[str, Any] = {"color": color(0)}
-    if metric == "conversion":
-        lo = values - res["conversion_low"].to_numpy(dtype=float)
-        hi = res["conversion_high"].to_numpy(dtype=float) - values
+    if metric == "lead_to_won":
+        lo = values - res["lead_to_won_low"].to_numpy(dtype=float)
+        hi = res["lead_to_won_high"].to_numpy(dtype=float) - values
         kw["xerr"] = np.nan_to_num(np.vstack([lo, hi]))
         kw["error_kw"] = {"ecolor": "0.3", "capsize": 3}
     bars = ax.barh(y, np.nan_to_num(values), **(kw | kwargs))
     notes: list[Any] = []
-    if metric == "conversion":
+    if metric == "lead_to_won":
         # labels past the whiskers
         high = np.nan_to_num(res["lead_to_won_high"].to_numpy(dtype=float))
         for yi, h, v in zip(y, high, values, strict=True):
@@ -595,9 +623,9 @@ def plot_channel_yield(
     else:
         labels = [_metric_text(metric, v) for v in values]
         notes = ax.bar_label(bars, labels=labels, padding=3, fontsize="small")
-    if metric == "conversion":
+    if metric == "lead_to_won":
         percent_axis(ax.xaxis)
-    elif metric in ("revenue", "revenue_per_lead", "cost", "cost_per_won"):
+    elif metric in ("won_value", "won_value_per_lead", "cost", "cost_per_won"):
         _money_axis(ax)
     ax.set_xlabel(_METRIC_NAMES[metric])
     set_title(ax, f"Channel yield: {_METRIC_NAMES[metric]}")
@@ -638,7 +666,7 @@ def _yield_panels(ax: Axes, res: pd.DataFrame, metrics: list[str], **kwargs: Any
     ax.tick_params(axis="x", length=0)
     ax.spines["bottom"].set_visible(False)
     if "roi" in metrics:
-        ax.set_xlabel("ROI = (revenue - cost) / cost; bars scaled within each panel")
+        ax.set_xlabel("ROI = (value won - cost) / cost; bars scaled within each panel")
     else:
         ax.set_xlabel("bars scaled within each panel")
     return notes

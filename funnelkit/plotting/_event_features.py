@@ -362,7 +362,7 @@ def plot_next_events(
         notes = ax.bar_label(bars, texts, padding=3, fontsize="small")
     ax.set_yticks(y, [label(p, 48) for p in result["path"]])
     ax.set_ylim(len(result) - 0.5, -0.5)
-    total = int(result["total"].iloc[0])
+    total = int(result["entities_studied"].iloc[0])
     after = shorten(result["step"].iloc[0], 30)
     ax.set_xlabel(label(f"share of the {total:,} entities studied", 60))
     ax.xaxis.set_major_formatter(_percent())

@@ -139,9 +139,9 @@ def plot_touches(
         part = res[(labels == name).to_numpy()]
         touch = part["touch"].to_numpy(dtype=float)
         x = touch - 0.4 + width * (i + 0.5)
-        rate = part["rate"].to_numpy(dtype=float)
-        low = part["rate_low"].to_numpy(dtype=float)
-        high = part["rate_high"].to_numpy(dtype=float)
+        rate = part["response_rate"].to_numpy(dtype=float)
+        low = part["response_rate_low"].to_numpy(dtype=float)
+        high = part["response_rate_high"].to_numpy(dtype=float)
         tag = f"{shorten(name, 28)}: " if name and n_groups > 1 else ""
         bar_kws = {"color": color(i), "alpha": 0.85, **kwargs}
         ax.bar(
@@ -225,8 +225,8 @@ def _touch_heatmap(ax: Axes, res: pd.DataFrame, labels: pd.Series, groups: list[
     for r, name in enumerate(groups):
         part = res[(labels == name).to_numpy()]
         cols = np.searchsorted(touches, part["touch"].to_numpy())
-        rate[r, cols] = part["rate"].to_numpy(dtype=float)
-        texts[r, cols] = [fmt_pct(v, 0) for v in part["rate"]]
+        rate[r, cols] = part["response_rate"].to_numpy(dtype=float)
+        texts[r, cols] = [fmt_pct(v, 0) for v in part["response_rate"]]
         cum = part["cumulative"].to_numpy(dtype=float)
         last.append(f"{shorten(name, 24)} ({fmt_pct(cum[-1] if cum.size else np.nan, 0)})")
     heatmap(
@@ -364,10 +364,11 @@ def plot_triggers(
                     fontsize="small",
                 )
             )
-    to = next((c for c in ("to_step", "next_step") if c in res.columns), None)
     title = "Behaviours linked to moving on"
-    if n and "step" in res.columns and to is not None:
-        title += f": {shorten(res['step'].iloc[0], 20)} → {shorten(res[to].iloc[0], 20)}"
+    if n and {"from_step", "to_step"} <= set(res.columns):
+        title += (
+            f": {shorten(res['from_step'].iloc[0], 20)} → {shorten(res['to_step'].iloc[0], 20)}"
+        )
     set_title(ax, title)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
