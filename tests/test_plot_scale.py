@@ -429,3 +429,157 @@ def test_overlap_check_can_fail(monkeypatch):
     ax.text(3.0, 0.5, "far right")
     texts = drawn_texts(fig, monkeypatch)
     assert outside(texts, fig, fig.canvas.get_renderer()) == ["far right"]
+
+
+# ---------------------------------------------------------------- real data
+
+
+def maven_deals(root: Any) -> pd.DataFrame:
+    """Maven CRM's opportunities as a deal table (30 sales agents, 7 products)."""
+    sp = pd.read_csv(
+        root / "maven_crm_sales_opportunities" / "sales_pipeline.csv",
+        parse_dates=["engage_date", "close_date"],
+    )
+    status = sp["deal_stage"].map({"Won": "won", "Lost": "lost"}).fillna("open")
+    deals = pd.DataFrame(
+        {
+            "deal_id": sp["opportunity_id"],
+            "created_at": sp["engage_date"],
+            "closed_at": sp["close_date"].where(status != "open"),
+            "status": status,
+            "amount": sp["close_value"],
+            "owner": sp["sales_agent"],
+            "channel": sp["product"],
+        }
+    )
+    return deals.dropna(subset=["created_at"])
+
+
+def olist_events(root: Any) -> pd.DataFrame:
+    """Olist's marketing funnel as events: MQL, then won; by lead origin (11 and missing)."""
+    folder = root / "olist_marketing_funnel"
+    mql = pd.read_csv(
+        folder / "olist_marketing_qualified_leads_dataset.csv", parse_dates=["first_contact_date"]
+    )
+    won = pd.read_csv(folder / "olist_closed_deals_dataset.csv", parse_dates=["won_date"])
+    origin = mql.set_index("mql_id")["origin"]
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {"user_id": mql["mql_id"], "timestamp": mql["first_contact_date"],
+                 "event": "mql", "origin": mql["origin"]}
+            ),
+            pd.DataFrame(
+                {"user_id": won["mql_id"], "timestamp": won["won_date"], "event": "won",
+                 "origin": won["mql_id"].map(origin)}
+            ),
+        ],
+        ignore_index=True,
+    )  # fmt: skip
+
+
+REAL = {
+    "maven-leaderboard": lambda r: (fk.plot_leaderboard, fk.leaderboard(maven_deals(r)), {}),
+    "maven-sales-cycle": lambda r: (fk.plot_sales_cycle, fk.sales_cycle(maven_deals(r)), {}),
+    "maven-sales-cycle-reps": lambda r: (
+        fk.plot_sales_cycle,
+        fk.sales_cycle(maven_deals(r), by="owner"),
+        {},
+    ),
+    "maven-win-curve": lambda r: (
+        fk.plot_win_curve,
+        fk.win_curve(maven_deals(r), by="channel"),
+        {},
+    ),
+    "maven-channel-yield": lambda r: (fk.plot_channel_yield, fk.channel_yield(maven_deals(r)), {}),
+    "olist-funnel": lambda r: (
+        fk.plot_funnel,
+        fk.conversion(olist_events(r), ["mql", "won"], by="origin"),
+        {},
+    ),
+    "olist-funnel-overlay": lambda r: (
+        fk.plot_funnel,
+        fk.conversion(olist_events(r), ["mql", "won"], by="origin"),
+        {"layout": "overlay"},
+    ),
+    "olist-dropoff": lambda r: (
+        fk.plot_dropoff,
+        fk.dropoff(olist_events(r), ["mql", "won"], by="origin"),
+        {},
+    ),
+    "olist-time-to-convert": lambda r: (
+        fk.plot_time_to_convert,
+        fk.time_to_convert(olist_events(r), ["mql", "won"], by="origin"),
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REAL))
+def test_real_data_pictures_read(case, shared_data, monkeypatch):
+    """Maven CRM's 30 reps and Olist's lead origins, at the report's picture size."""
+    plot, result, kwargs = quiet_real(lambda: REAL[case](shared_data))
+    fig = Figure(figsize=(8.0, 4.6), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = plot(result, ax=fig.subplots(), **kwargs)
+    check_picture(fig, ax, [], monkeypatch)
+    drawn = " ".join(t.get_text() for t in drawn_texts(fig, monkeypatch))
+    if "origin" in result.columns:
+        # the missing origin has one name in every picture
+        assert "(missing)" in drawn
+        assert "nan" not in drawn.split()
+
+
+def quiet_real(f: Callable[[], Any]) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return f()
+
+
+def test_groups_never_share_a_colour():
+    """Up to 8 groups, one distinct colour each; past that, no colour stands for two groups."""
+    import matplotlib.colors as mcolors
+
+    for n in (2, 8):
+        res = quiet(lambda n=n: fk.win_curve(deals_groups(names(n, "mixed")), by="grp"))
+        ax = fk.plot_win_curve(res, ax=plt.figure().subplots())
+        colours = [mcolors.to_hex(line.get_color()) for line in ax.get_lines()]
+        assert len(colours) == n
+        assert len(set(colours)) == n
+    res = quiet(lambda: fk.win_curve(deals_groups(names(11, "mixed")), by="grp"))
+    ax = fk.plot_win_curve(res, ax=plt.figure().subplots())
+    # 11 groups: one row each (the groups are tick labels, not colours)
+    assert len(ax.get_yticklabels()) == 11
+    assert ax.get_legend() is None or len(ax.get_legend().get_texts()) == 1
+
+
+def test_a_figure_without_layout_gets_constrained_layout():
+    # the README's snippet: plt.subplots(figsize=(8, 4.5)) with no layout; the step labels
+    # ("lead generation") were clipped on the left
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    assert fig.get_layout_engine() is None
+    fk.plot_funnel(quiet(lambda: fk.conversion(sample().events, steps_of(sample()))), ax=ax)
+    assert fig.get_layout_engine() is not None
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for t in ax.get_yticklabels():
+        assert t.get_window_extent(renderer).x0 >= 0, t.get_text()
+    # ax=None with no figure open: a new constrained figure
+    plt.close("all")
+    ax = fk.plot_leaderboard(
+        quiet(lambda: fk.leaderboard(deals_groups(names(30, "mixed"), "owner")))
+    )
+    assert ax.figure.get_layout_engine() is not None
+    assert ax.figure.get_size_inches()[1] > 4.6  # taller for 30 reps
+    assert all(t.get_visible() for t in ax.get_yticklabels())  # every rep labelled
+
+
+def test_literal_and_shorten_helpers():
+    from funnelkit.plotting._common import MAX_LABEL, label, legend_label, shorten
+
+    assert shorten("x" * 40) == "x" * (MAX_LABEL - 1) + "…"
+    assert len(shorten("x" * 40)) == MAX_LABEL
+    assert shorten("short") == "short"
+    assert label("$5 and $6") == r"\$5 and \$6"
+    # a label starting with "_" would be hidden from a legend by matplotlib
+    assert not legend_label("_private").startswith("_")
