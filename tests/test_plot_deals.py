@@ -64,10 +64,10 @@ def test_plot_sales_cycle_draws_quartiles_and_medians(deals):
     res = fk.sales_cycle(deals, by="channel", as_of="2025-03-01")
     _fig, ax = plt.subplots()
     fk.plot_sales_cycle(res, ax=ax)
-    segs = ax.collections[0].get_segments()
-    for seg, (_, row) in zip(segs, res.iterrows(), strict=True):
-        assert seg[0][0] == pytest.approx(row["naive_p25"] / D)
-        assert seg[1][0] == pytest.approx(row["naive_p75"] / D)
+    # the p25-p75 range is a bar per row
+    for bar, (_, row) in zip(ax.patches, res.iterrows(), strict=True):
+        assert bar.get_x() == pytest.approx(row["naive_p25"] / D)
+        assert bar.get_x() + bar.get_width() == pytest.approx(row["naive_p75"] / D)
     naive, adjusted = ax.get_lines()[:2]
     assert np.allclose(naive.get_xdata(), res["naive_median"] / D, equal_nan=True)
     assert np.allclose(adjusted.get_xdata(), res["median"] / D, equal_nan=True)
@@ -88,10 +88,12 @@ def test_plot_win_curve_steps_match_result(deals):
     for line, (_, block) in zip(lines, res.groupby("owner"), strict=True):
         assert line.get_xdata().tolist() == [0.0, *(block["t"] / D).tolist()]
         assert line.get_ydata().tolist() == [0.0, *block["cumulative_win"].tolist()]
-        assert line.get_label() == block["owner"].iloc[0]
+        # the legend names the group and its last probability
+        assert (
+            line.get_label() == f"{block['owner'].iloc[0]} ({block['cumulative_win'].iloc[-1]:.0%})"
+        )
     assert len(ax.collections) == len(lines)  # one band each
-    last = [t.get_text() for t in ax.texts]
-    assert last == [f"{p:.1%}" for p in res.groupby("owner")["cumulative_win"].last()]
+    assert ax.get_title(loc="left").startswith("Win curve")
     no_band = fk.plot_win_curve(res, ax=plt.figure().add_subplot(), band=False)
     assert len(no_band.collections) == 0
 
@@ -113,10 +115,31 @@ def test_plot_leaderboard_rows_in_rank_order(deals):
 def test_plot_channel_yield_metrics(deals):
     costs = pd.DataFrame({"channel": ["ads", "seo"], "cost": [100.0, 200.0]})
     res = fk.channel_yield(deals, costs=costs)
-    ax = fk.plot_channel_yield(res)
-    # seo revenue 300 + 1500 = 1800; ads 100
+    ax = fk.plot_channel_yield(res, metric="won_value")
+    # seo value won 300 + 1500 = 1800; ads 100
     assert [p.get_width() for p in ax.patches] == [1800.0, 100.0]
     assert [t.get_text() for t in ax.texts] == ["1.8k", "100"]
+    # default: panels of value won, cost, cost per won and ROI, values written out
+    ax = fk.plot_channel_yield(res, ax=plt.figure().add_subplot())
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "value won",
+        "cost",
+        "cost per won deal",
+        "ROI",
+    ]
+    # seo: cost 200, 2 won -> 100 per won, ROI 8; ads: cost 100, 1 won, ROI 0
+    assert [t.get_text() for t in ax.texts] == [
+        "1.8k",
+        "100",
+        "200",
+        "100",
+        "100",
+        "100",
+        "8.0×",
+        "0.0×",
+    ]
+    widths = [p.get_width() for p in ax.patches]
+    assert widths[0] / widths[1] == pytest.approx(18.0)  # bars keep their ratio in a panel
     ax = fk.plot_channel_yield(res, metric="roi", ax=plt.figure().add_subplot())
     # (1800 - 200) / 200 = 8, (100 - 100) / 100 = 0
     assert [t.get_text() for t in ax.texts] == ["8.0×", "0.0×"]
@@ -157,15 +180,20 @@ def test_plot_channel_yield_figure(fig_test, fig_ref):
             "avg_won_deal": [1000.0, 625.0],
         }
     )
-    fk.plot_channel_yield(res, ax=fig_test.add_subplot())
+    for fig in (fig_test, fig_ref):  # short rows: fonts at full size, no compacting
+        fig.set_size_inches(6.4, 1.8)
+    fk.plot_channel_yield(res, ax=fig_test.add_subplot(), metric="won_value")
     from matplotlib.ticker import FuncFormatter
 
+    fig_ref.set_layout_engine("constrained")
     ax = fig_ref.add_subplot()
-    bars = ax.barh([0, 1], [6000.0, 2500.0], color=[PALETTE[0], PALETTE[1]])
-    ax.bar_label(bars, labels=["6.0k", "2.5k"], padding=3, fontsize="small")
-    ax.set_yticks([0, 1], ["seo", "ads"])
+    ax.set_yticks([0, 1], ["seo", "ads"], fontsize=9)
     ax.set_ylim(1.5, -0.5)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    bars = ax.barh([0, 1], [6000.0, 2500.0], color=PALETTE[0])
+    ax.bar_label(bars, labels=["6.0k", "2.5k"], padding=3, fontsize=8)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fk.plotting._common.fmt_money(v)))
     ax.set_xlabel("value won")
-    ax.set_title("Channel yield: value won")
+    ax.set_title("Channel yield: value won", loc="left", fontsize="medium", fontweight="bold")
     ax.margins(x=0.2)

@@ -90,14 +90,16 @@ def test_plot_funnel_figure(fig_test, fig_ref):
         }
     )
     fk.plot_funnel(res, ax=fig_test.subplots(), annotate=False)
+    fig_ref.set_layout_engine("constrained")
     ax = fig_ref.subplots()
     ax.barh([0, 1], [100, 40], height=0.8, left=[-50, -20], color="#0072B2")
-    ax.set_yticks([0, 1], ["a", "b"])
+    ax.set_yticks([0, 1], ["a", "b"], fontsize=9)
     ax.set_ylim(1.5, -0.5)
     ax.set_xticks([])
     ax.set_xlim(-55, 50 + 5)
     for side in ("top", "right", "bottom"):
         ax.spines[side].set_visible(False)
+    ax.set_title("Conversion through the funnel", loc="left", fontsize="medium", fontweight="bold")
 
 
 def test_plot_dropoff(events):

@@ -134,8 +134,13 @@ def test_figure_matches_a_hand_built_one(fig_test, fig_ref):
             "p_hit_target": [0.5, 0.52, 1.0],
         }
     )
+    for fig in (fig_test, fig_ref):  # rows short enough: fonts at full size, no compacting
+        fig.set_size_inches(6.4, 3.2)
     fk.plot_plan(res, ax=fig_test.subplots())
 
+    from matplotlib.transforms import offset_copy
+
+    fig_ref.set_layout_engine("constrained")
     ax = fig_ref.subplots()
     y = np.array([0.0, 1.0, 2.0])
     a = ax.barh(
@@ -152,11 +157,31 @@ def test_figure_matches_a_hand_built_one(fig_test, fig_ref):
         color=PALETTE[1],
         label="needed for the chosen confidence",
     )
-    ax.bar_label(a, labels=["1,200", "600", "150"], padding=3)
-    ax.bar_label(b, labels=["1,500", "700", "150"], padding=3)
-    ax.set_yticks(y, ["lead", "opportunity", "won"])
+    ax.bar_label(a, labels=["1,200", "600", "150"], padding=3, fontsize=8)
+    ax.bar_label(b, labels=["1,500", "700", "150"], padding=3, fontsize=8)
+    ax.set_yticks(y, ["lead", "opportunity", "won"], fontsize=9)
     ax.set_ylim(2.5, -0.5)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.margins(x=0.12)
+    # compact counts on the axis: 1.0k, 500
+    ax.xaxis.set_major_formatter(
+        FuncFormatter(lambda v, _: f"{v / 1e3:.1f}k" if v >= 1e3 else f"{v:,.0f}")
+    )
+    ax.margins(x=0.15)
     ax.set_xlabel("deals")
-    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(
+        "Deals needed at each stage for the target",
+        loc="left",
+        fontsize="medium",
+        fontweight="bold",
+    )
+    below = offset_copy(ax.transAxes, fig=fig_ref, y=-32, units="points")
+    ax.legend(
+        loc="upper left",
+        bbox_to_anchor=(0.0, 0.0),
+        bbox_transform=below,
+        frameon=False,
+        fontsize="small",
+        ncols=1,
+        borderaxespad=0.0,
+    )

@@ -92,15 +92,21 @@ def test_stage_conversion_thousands_and_groups():
 def test_stage_conversion_figure(fig_test, fig_ref):
     res = fk.stage_conversion(HISTORY, ["A", "B", "C"], policy="strict")
     # strict: A a b c = 3; B a = 1; C a = 1; nothing skipped -> no legend
+    for fig in (fig_test, fig_ref):  # rows short enough: fonts at full size, no compacting
+        fig.set_size_inches(6.4, 2.4)
     fk.plot_stage_conversion(res, ax=fig_test.subplots(), annotate=False)
+    fig_ref.set_layout_engine("constrained")
     ax = fig_ref.subplots()
     ax.barh([0, 1, 2], [3, 1, 1], height=0.8, color="#0072B2")
     ax.barh([0, 1, 2], [0, 0, 0], left=[3, 1, 1], height=0.8, color="#0072B2", alpha=0.35)
-    ax.set_yticks([0, 1, 2], ["A", "B", "C"])
-    ax.invert_yaxis()
+    ax.set_yticks([0, 1, 2], ["A", "B", "C"], fontsize=9)
+    ax.set_ylim(2.5, -0.5)
     ax.set_xlabel("deals")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_xlim(0, 3 * 1.05)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.set_title("Stage-to-stage conversion", loc="left", fontsize="medium", fontweight="bold")
 
 
 def test_time_in_stage_bars_and_labels():

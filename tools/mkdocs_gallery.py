@@ -25,6 +25,16 @@ def gallery(fk: Any) -> dict[str, tuple[Callable[..., Any], Callable[[Any], Any]
             fk.plot_time_to_convert,
             lambda s: fk.time_to_convert(s.events, steps(s)),
         ),
+        "plot_conversion_over_time": (
+            fk.plot_conversion_over_time,
+            lambda s: fk.conversion_over_time(
+                s.events, steps(s)[:3], period="M", window="30D", by="channel"
+            ),
+        ),
+        "plot_next_events": (
+            fk.plot_next_events,
+            lambda s: fk.next_events(s.events, steps(s), after_step=2, depth=2),
+        ),
         "plot_pipeline": (
             fk.plot_pipeline,
             lambda s: fk.pipeline(s.deals, s.stages, history=s.history),

@@ -8,7 +8,26 @@ import numpy as np
 import pandas as pd
 
 from funnelkit.errors import InvalidParameterError
-from funnelkit.plotting._common import check_result, color, get_ax
+from funnelkit.plotting._common import (
+    MAX_COLORS,
+    by_title,
+    check_result,
+    color,
+    fit_rows,
+    fmt_pct,
+    fmt_plain,
+    get_ax,
+    group_keys,
+    heatmap,
+    label,
+    legend_label,
+    legend_outside,
+    no_data,
+    percent_axis,
+    plain_log_axis,
+    set_title,
+    shorten,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -17,10 +36,7 @@ __all__ = ["plot_conversion_over_time", "plot_next_events", "plot_time_histogram
 
 
 def _empty(ax: Axes, text: str = "no entities") -> Axes:
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return ax
+    return no_data(ax, text)
 
 
 def plot_conversion_over_time(
@@ -50,6 +66,8 @@ def plot_conversion_over_time(
         The Axes drawn on: one line per group (``by``) over the periods,
         filled markers for mature periods and hollow ones for the periods
         whose window had not elapsed (their conversion is still rising).
+        With more than 8 groups, a heatmap instead: one row per group, one
+        cell per period, immature periods hatched.
 
     Raises
     ------
@@ -82,41 +100,90 @@ def plot_conversion_over_time(
     func = "plot_conversion_over_time"
     cols = ["period", "step", "entities", "overall", "mature"]
     check_result(result, cols, func=func, source="conversion_over_time")
-    ax = get_ax(ax)
-    if len(result) == 0:
-        return _empty(ax)
     steps = list(dict.fromkeys(result["step"]))
     target = steps[-1] if step is None else step
-    if target not in steps:
+    if len(result) and target not in steps:
         msg = f"The 'step' parameter of {func} must be one of {steps!r}. Got {step!r} instead."
         raise InvalidParameterError(msg)
     by = list(result.columns[: list(result.columns).index("period")])
     rows = result[result["step"] == target]
-    if by:
-        keys = rows[by].astype(object).where(rows[by].notna(), "(missing)").astype(str)
-        labels = keys.agg(" / ".join, axis=1).to_numpy()
-    else:
-        labels = np.full(len(rows), "", dtype=object)
-    for g, label in enumerate(dict.fromkeys(labels)):
-        part = rows[labels == label]
+    labels = group_keys(rows, by)
+    names = list(dict.fromkeys(labels))
+    many = len(names) > MAX_COLORS
+    ax = get_ax(ax, rows=len(names) if many else 0)
+    if len(result) == 0:
+        return _empty(ax)
+    first = steps[0]
+    what = f"{shorten(first, 24)} → {shorten(target, 24)}" if target != first else shorten(first)
+    by_text = f" by {' / '.join(str(b) for b in by)}" if by else ""
+    if by and len(names) == 1:
+        by_text += f": {shorten(names[0], 28)}"
+    set_title(ax, f"Conversion over time, {what}{by_text}")
+    if many:
+        return _over_time_heatmap(ax, rows, labels, names)
+    for g, name in enumerate(names):
+        part = rows[labels == name]
         x = part["period"]
         y = part["overall"].to_numpy(dtype=float)
         c = color(g)
-        (line,) = ax.plot(x, y, color=c, label=label or None, **kwargs)
+        shown = legend_label(name) if name and len(names) > 1 else None
+        (line,) = ax.plot(x, y, color=c, label=shown, **kwargs)
         mature = part["mature"].to_numpy(dtype=bool)
         ax.scatter(x[mature], y[mature], color=c, zorder=3)
         ax.scatter(x[~mature], y[~mature], facecolors="white", edgecolors=c, zorder=3)
-        line.set_gid(label or "all")
+        line.set_gid(name or "all")
+    if pd.api.types.is_datetime64_any_dtype(rows["period"]):
+        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+        locator: Any = AutoDateLocator(minticks=3, maxticks=6)  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     ax.set_ylim(0, 1.05)
-    first = steps[0]
-    ax.set_ylabel(f"{first} → {target}" if target != first else f"{first}")
-    ax.set_xlabel("entry period")
+    ax.set_ylabel(label(what, 40))
+    ax.set_xlabel("entry period (hollow: window not over yet, still rising)")
     ax.yaxis.set_major_formatter(_percent())
-    if by:
-        ax.legend(title=" / ".join(str(b) for b in by))
+    if by and len(names) > 1:
+        legend_outside(ax, title=by_title(by))
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return ax
+
+
+def _over_time_heatmap(
+    ax: Axes, rows: pd.DataFrame, labels: np.ndarray[Any, Any], names: list[str]
+) -> Axes:
+    """Many groups: one row per group, one cell per period; immature periods hatched."""
+    periods = list(dict.fromkeys(rows["period"]))
+    share = np.full((len(names), len(periods)), np.nan)
+    young = np.zeros(share.shape, dtype=bool)
+    texts = np.full(share.shape, "", dtype=object)
+    r_of = {n: i for i, n in enumerate(names)}
+    c_of = {p: i for i, p in enumerate(periods)}
+    for k, p, v, m in zip(labels, rows["period"], rows["overall"], rows["mature"], strict=True):
+        r, c = r_of[k], c_of[p]
+        share[r, c] = v
+        young[r, c] = not bool(m)
+        texts[r, c] = fmt_pct(v, 0)
+    heatmap(
+        ax,
+        share,
+        rows=[label(n) for n in names],
+        columns=[_period_text(p) for p in periods],
+        texts=texts,
+        vmin=0.0,
+        colorbar="conversion of the period's entrants",
+        percent=True,
+        hatch=young,
+    )
+    ax.set_xlabel("entry period (hatched: window not over yet)")
+    ax.xaxis.set_label_position("top")
+    return ax
+
+
+def _period_text(p: Any) -> str:
+    if isinstance(p, pd.Timestamp):
+        return p.strftime("%Y-%m-%d") if (p.hour, p.minute) == (0, 0) else str(p)
+    return str(p)
 
 
 def _percent() -> Any:
@@ -140,41 +207,84 @@ def plot_time_histogram(result: pd.DataFrame, *, ax: Axes | None = None, **kwarg
     """
     cols = ["from_step", "to_step", "bin_low", "bin_high", "entities", "share"]
     check_result(result, cols, func="plot_time_to_convert", source="time_to_convert")
-    ax = get_ax(ax)
+    by = list(result.columns[: list(result.columns).index("from_step")])
+    keys = group_keys(result, by)
+    names = list(dict.fromkeys(keys))
+    ax = get_ax(ax, rows=len(names) if len(names) > MAX_COLORS else 0)
     if len(result) == 0:
         return _empty(ax, "no converters")
-    by = list(result.columns[: list(result.columns).index("from_step")])
     hi_ns = result["bin_high"].to_numpy(dtype="timedelta64[ns]").view(np.int64)
     top = float(hi_ns.max())
     scale, unit = next(((s, u) for s, u in _UNITS if top >= s), (1e9, "seconds"))
-    if by:
-        keys = result[by].astype(object).where(result[by].notna(), "(missing)").astype(str)
-        labels = keys.agg(" / ".join, axis=1).to_numpy()
-    else:
-        labels = np.full(len(result), "", dtype=object)
+    first = result.iloc[0]
+    what = f"{shorten(first['from_step'], 24)} → {shorten(first['to_step'], 24)}"
+    by_text = f" by {' / '.join(str(b) for b in by)}" if by else ""
+    set_title(
+        ax,
+        f"Time to convert, {what}{by_text}"
+        + (f": {shorten(names[0], 28)}" if by and len(names) == 1 else ""),
+    )
+    if len(names) > MAX_COLORS:
+        return _histogram_heatmap(ax, result, keys, names, scale=scale, unit=unit)
     edges_all = np.array([], dtype=float)
-    for g, label in enumerate(dict.fromkeys(labels)):
-        part = result[labels == label]
+    for g, name in enumerate(names):
+        part = result[keys == name]
         lo = part["bin_low"].to_numpy(dtype="timedelta64[ns]").view(np.int64) / scale
         hi = part["bin_high"].to_numpy(dtype="timedelta64[ns]").view(np.int64) / scale
         edges = np.r_[lo, hi[-1:]]
         edges_all = edges
         share = part["share"].to_numpy(dtype=float)
-        patch = ax.stairs(share, edges, color=color(g), label=label or None, **kwargs)
-        patch.set_gid(label or "all")
+        shown = legend_label(name) if name and len(names) > 1 else None
+        patch = ax.stairs(share, edges, color=color(g), label=shown, **kwargs)
+        patch.set_gid(name or "all")
     positive = edges_all[edges_all > 0]
     if positive.size >= 2 and positive.max() / positive.min() >= 100:
         if edges_all[0] == 0:
             ax.set_xscale("symlog", linthresh=float(positive.min()))
         else:
             ax.set_xscale("log")
-    first = result.iloc[0]
-    ax.set_xlabel(f"{first['from_step']} → {first['to_step']} ({unit})")
+        plain_log_axis(ax.xaxis, float(positive.min()), float(positive.max()))
+    ax.set_xlabel(label(f"{what} ({unit})", 60))
     ax.set_ylabel("share of converters")
-    if by:
-        ax.legend(title=" / ".join(str(b) for b in by))
+    percent_axis(ax.yaxis)
+    if by and len(names) > 1:
+        legend_outside(ax, title=by_title(by))
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    return ax
+
+
+def _histogram_heatmap(
+    ax: Axes,
+    result: pd.DataFrame,
+    keys: np.ndarray[Any, Any],
+    names: list[str],
+    *,
+    scale: float,
+    unit: str,
+) -> Axes:
+    """Many groups: one row per group, one cell per bin, coloured by the share of converters."""
+    lo_ns = result["bin_low"].to_numpy(dtype="timedelta64[ns]").view(np.int64)
+    hi_ns = result["bin_high"].to_numpy(dtype="timedelta64[ns]").view(np.int64)
+    bins = list(dict.fromkeys(zip(lo_ns.tolist(), hi_ns.tolist(), strict=True)))
+    share = np.full((len(names), len(bins)), np.nan)
+    row = {n: i for i, n in enumerate(names)}
+    col = {b: i for i, b in enumerate(bins)}
+    for k, lo, hi, s in zip(keys, lo_ns, hi_ns, result["share"], strict=True):
+        share[row[k], col[(int(lo), int(hi))]] = s
+    columns = [f"{fmt_plain(lo / scale)}–{fmt_plain(hi / scale)}" for lo, hi in bins]
+    heatmap(
+        ax,
+        share,
+        rows=[label(n) for n in names],
+        columns=columns,
+        texts=None,
+        vmin=0.0,
+        colorbar="share of the group's converters",
+        percent=True,
+    )
+    ax.set_xlabel(f"time to convert ({unit})")
+    ax.xaxis.set_label_position("top")
     return ax
 
 
@@ -239,22 +349,26 @@ def plot_next_events(
         func=func,
         source="next_events",
     )
-    ax = get_ax(ax)
+    ax = get_ax(ax, rows=len(result))
     if len(result) == 0:
         return _empty(ax)
     y = np.arange(len(result), dtype=float)
     share = result["share"].to_numpy(dtype=float)
     kwargs.setdefault("color", color(0))
     bars = ax.barh(y, share, **kwargs)
+    notes: list[Any] = []
     if annotate:
         texts = [f"{s:.0%} ({n:,})" for s, n in zip(share, result["entities"], strict=True)]
-        ax.bar_label(bars, texts, padding=3, fontsize="small")
-    ax.set_yticks(y, result["path"].tolist())
+        notes = ax.bar_label(bars, texts, padding=3, fontsize="small")
+    ax.set_yticks(y, [label(p, 48) for p in result["path"]])
     ax.set_ylim(len(result) - 0.5, -0.5)
     total = int(result["entities_studied"].iloc[0])
-    ax.set_xlabel(f"share of the {total:,} entities, after {result['step'].iloc[0]}")
+    after = shorten(result["step"].iloc[0], 30)
+    ax.set_xlabel(label(f"share of the {total:,} entities studied", 60))
     ax.xaxis.set_major_formatter(_percent())
     ax.margins(x=0.15 if annotate else 0.02)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    set_title(ax, f"What entities did next, after {after}")
+    fit_rows(ax, notes, compact=True)
     return ax

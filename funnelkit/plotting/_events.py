@@ -8,7 +8,28 @@ import numpy as np
 import pandas as pd
 
 from funnelkit.errors import InvalidParameterError
-from funnelkit.plotting._common import PALETTE, check_result, color, fmt_count, fmt_pct, get_ax
+from funnelkit.plotting._common import (
+    PALETTE,
+    by_title,
+    check_result,
+    color,
+    count_axis,
+    fit_rows,
+    fmt_count,
+    fmt_pct,
+    footnote,
+    get_ax,
+    group_keys,
+    heatmap,
+    label,
+    legend_below,
+    legend_label,
+    legend_outside,
+    no_data,
+    percent_axis,
+    set_title,
+    shorten,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -18,6 +39,10 @@ __all__ = ["plot_dropoff", "plot_funnel", "plot_time_to_convert"]
 #: Colour of the biggest leak in :func:`plot_dropoff` (Okabe–Ito vermillion).
 LEAK_COLOR = PALETTE[5]
 
+#: Most groups drawn as bars (side by side, overlaid or grouped); more groups
+#: are drawn as a heatmap, one row per group.
+MAX_BAR_GROUPS = 4
+
 
 def _by_columns(result: pd.DataFrame, key: str) -> list[Any]:
     """The by columns of a result: every column before ``key``."""
@@ -26,13 +51,12 @@ def _by_columns(result: pd.DataFrame, key: str) -> list[Any]:
 
 
 def _groups(result: pd.DataFrame, by: list[Any]) -> list[tuple[str, pd.DataFrame]]:
-    """(label, rows) per group, in the result's order."""
+    """(label, rows) per group, in the result's order; a missing key is ``(missing)``."""
     if not by:
         return [("", result)]
-    keys = result[by].astype(object).where(result[by].notna(), "(missing)").astype(str)
-    label = keys.agg(" / ".join, axis=1)
-    order = list(dict.fromkeys(label))
-    return [(lab, result[label.to_numpy() == lab]) for lab in order]
+    keys = group_keys(result, by)
+    order = list(dict.fromkeys(keys))
+    return [(lab, result[keys == lab]) for lab in order]
 
 
 def _check_option(value: Any, options: tuple[str, ...], *, name: str, func: str) -> None:
@@ -47,10 +71,11 @@ def _check_option(value: Any, options: tuple[str, ...], *, name: str, func: str)
 
 def _empty(ax: Axes) -> Axes:
     """An empty result: say so instead of drawing nothing."""
-    ax.text(0.5, 0.5, "no entities", transform=ax.transAxes, ha="center", va="center")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return ax
+    return no_data(ax)
+
+
+def _by_suffix(by: list[Any]) -> str:
+    return f" by {' / '.join(str(b) for b in by)}" if by else ""
 
 
 def funnel_labels(rows: pd.DataFrame, *, short: bool = False) -> list[str]:
@@ -95,7 +120,9 @@ def plot_funnel(
         With ``by`` groups: one funnel per group side by side, each titled
         with its group (``"side"``), or all funnels centred on one axis, bars
         of the groups stacked thinly within each step and a legend naming the
-        groups (``"overlay"``).
+        groups (``"overlay"``).  With more than 4 groups (``MAX_BAR_GROUPS``)
+        either layout becomes a heatmap: one row per group, one cell per
+        step, coloured by the share of the group's first step.
     annotate : bool, default=True
         Label each bar with its count, its conversion from the previous step and
         its share of the first step.
@@ -140,18 +167,24 @@ def plot_funnel(
         cols += ["conversion_low", "conversion_high"]
     check_result(result, cols, func=func, source="conversion")
     _check_option(layout, ("side", "overlay"), name="layout", func=func)
-    ax = get_ax(ax)
-    if len(result) == 0:
-        return _empty(ax)
+    steps = list(dict.fromkeys(result["step"]))
     by = _by_columns(result, "step")
     groups = _groups(result, by)
-    steps = list(dict.fromkeys(result["step"]))
+    n = len(groups)
+    ax = get_ax(ax, rows=n * len(steps) if n > MAX_BAR_GROUPS else len(steps))
+    if len(result) == 0:
+        return _empty(ax)
+    title = "Conversion through the funnel" + _by_suffix(by)
+    if by and n == 1:
+        title += f": {shorten(groups[0][0], 28)}"
+    if n > MAX_BAR_GROUPS:
+        return _funnel_heatmap(ax, groups, steps, title=title)
     y = np.arange(len(steps), dtype=float)
     widest = float(result["entities"].max()) if len(result) else 1.0
-    n = len(groups)
     height = 0.8 if layout == "side" or n == 1 else 0.8 / n
     gap = widest * (1.9 if annotate else 1.15)
-    for g, (label, rows) in enumerate(groups):
+    notes: list[Any] = []
+    for g, (name, rows) in enumerate(groups):
         pos = y[[steps.index(s) for s in rows["step"]]]
         centre = g * gap if layout == "side" else 0.0
         if layout == "overlay" and n > 1:
@@ -163,7 +196,7 @@ def plot_funnel(
             height=height,
             left=centre - width / 2,
             color=color(g),
-            label=label or None,
+            label=legend_label(name) if name else None,
             **kwargs,
         )
         if whiskers:
@@ -176,11 +209,16 @@ def plot_funnel(
                 right, pos, xerr=np.nan_to_num(xerr), fmt="none", ecolor="0.2", capsize=3, lw=1
             )
         if annotate:
-            short = layout == "side" and n > 1
-            ax.bar_label(bars, labels=funnel_labels(rows, short=short), padding=4, fontsize="small")
+            short = n > 1
+            notes += ax.bar_label(
+                bars, labels=funnel_labels(rows, short=short), padding=4, fontsize="small"
+            )
         if layout == "side" and n > 1:
-            ax.text(centre, -0.6, label, ha="center", va="bottom", fontweight="bold")
-    ax.set_yticks(y, steps)
+            ax.text(
+                centre, -0.6, label(name, max(8, 40 // n)), ha="center", va="bottom",
+                fontweight="bold", fontsize="small",
+            )  # fmt: skip
+    ax.set_yticks(y, [label(s) for s in steps])
     ax.set_ylim(len(steps) - 0.5, -0.6 if layout == "side" and n > 1 else -0.5)
     ax.set_xticks([])
     last = (n - 1) * gap if layout == "side" else 0.0
@@ -188,8 +226,36 @@ def plot_funnel(
     ax.set_xlim(-widest * 0.55, last + widest * 0.5 + room)
     for side in ("top", "right", "bottom"):
         ax.spines[side].set_visible(False)
+    set_title(ax, title)
     if by and layout == "overlay":
-        ax.legend(title=" / ".join(str(b) for b in by), frameon=False, loc="lower right")
+        legend_outside(ax, title=by_title(by))
+    fit_rows(ax, notes, per_row=n if layout == "overlay" else 1)
+    return ax
+
+
+def _funnel_heatmap(
+    ax: Axes, groups: list[tuple[str, pd.DataFrame]], steps: list[Any], *, title: str
+) -> Axes:
+    """Many groups: one row per group, one cell per step, coloured by the share of step 1."""
+    set_title(ax, title)
+    share = np.full((len(groups), len(steps)), np.nan)
+    texts = np.full(share.shape, "", dtype=object)
+    for r, (_name, rows) in enumerate(groups):
+        for step, n, overall in zip(rows["step"], rows["entities"], rows["overall"], strict=True):
+            c = steps.index(step)
+            share[r, c] = overall
+            texts[r, c] = f"{fmt_pct(overall, 0)} · {fmt_count(n)}"
+    heatmap(
+        ax,
+        share,
+        rows=[label(name) for name, _ in groups],
+        columns=[label(s, 18) for s in steps],
+        texts=texts,
+        vmin=0.0,
+        vmax=1.0,
+        colorbar="share of the group's first step",
+        percent=True,
+    )
     return ax
 
 
@@ -214,7 +280,8 @@ def plot_dropoff(
     annotate : bool, default=True
         Label each bar with entities lost and share lost; with ``by`` groups, a
         ``*`` marks a segment whose drop differs from the rest (Holm-adjusted
-        p < 0.05).
+        p < 0.05), explained in a footnote.  With more than 4 groups the
+        picture is a heatmap of the share lost, one row per group.
     **kwargs
         Passed to :meth:`matplotlib.axes.Axes.barh`.
 
@@ -256,17 +323,25 @@ def plot_dropoff(
         func=func,
         source="dropoff",
     )
-    ax = get_ax(ax)
-    if len(result) == 0:
-        return _empty(ax)
     by = _by_columns(result, "from_step")
     groups = _groups(result, by)
-    transitions = list(dict.fromkeys(zip(result["from_step"], result["to_step"], strict=True)))
-    names = [f"{a} → {b}" if len(f"{a}{b}") <= 24 else f"{a} →\n{b}" for a, b in transitions]
-    y = np.arange(len(transitions), dtype=float)
     n = len(groups)
+    transitions = list(dict.fromkeys(zip(result["from_step"], result["to_step"], strict=True)))
+    ax = get_ax(ax, rows=n if n > MAX_BAR_GROUPS else len(transitions) * 2)
+    if len(result) == 0:
+        return _empty(ax)
+    title = "Where entities drop off" + _by_suffix(by)
+    if by and n == 1:
+        title += f": {shorten(groups[0][0], 28)}"
+    star_note = "* the drop differs from the other groups' (Holm-adjusted p < 0.05)"
+    if n > MAX_BAR_GROUPS:
+        return _dropoff_heatmap(ax, groups, transitions, title=title, star_note=star_note)
+    names = [_transition(a, b) for a, b in transitions]
+    y = np.arange(len(transitions), dtype=float)
     height = 0.8 / n
-    for g, (label, rows) in enumerate(groups):
+    notes: list[Any] = []
+    starred = False
+    for g, (name, rows) in enumerate(groups):
         keys = list(zip(rows["from_step"], rows["to_step"], strict=True))
         pos = y[[transitions.index(k) for k in keys]] - 0.4 + height * (g + 0.5)
         values = rows["lost_share" if share else "lost"].to_numpy(dtype=float)
@@ -274,36 +349,96 @@ def plot_dropoff(
         base = color(g) if n > 1 else color(0)
         colors = [LEAK_COLOR if (n == 1 and k) else base for k in leak]
         bars = ax.barh(
-            pos, np.nan_to_num(values), height=height, color=colors, label=label or None, **kwargs
+            pos,
+            np.nan_to_num(values),
+            height=height,
+            color=colors,
+            label=legend_label(name) if name else None,
+            **kwargs,
         )
         if annotate:
-            star = (
-                rows["p_adjusted"].to_numpy(dtype=float) < 0.05
-                if "p_adjusted" in rows
-                else np.zeros(len(rows), dtype=bool)
-            )
+            star = _stars(rows)
+            starred = starred or bool(star.any())
             texts = [
                 f"{fmt_count(lost)} ({fmt_pct(s)})" + (" *" if st else "")
                 for lost, s, st in zip(rows["lost"], rows["lost_share"], star, strict=True)
             ]
-            ax.bar_label(bars, labels=texts, padding=3, fontsize="small")
+            notes += ax.bar_label(bars, labels=texts, padding=3, fontsize="small")
     ax.set_yticks(y, names)
     ax.set_ylim(len(transitions) - 0.5, -0.5)
     if share:
-        from matplotlib.ticker import PercentFormatter
-
-        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+        percent_axis(ax.xaxis)
         ax.set_xlabel("share of entities lost")
     else:
-        from matplotlib.ticker import FuncFormatter
-
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt_count(v)))
+        count_axis(ax.xaxis)
         ax.set_xlabel("entities lost")
     ax.margins(x=0.25 if annotate else 0.05)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    if by:
-        ax.legend(title=" / ".join(str(b) for b in by), frameon=False)
+    set_title(ax, title)
+    if n == 1 and bool(result["biggest_leak"].any()):
+        from matplotlib.patches import Patch
+
+        ax.legend(
+            handles=[Patch(color=LEAK_COLOR, label="biggest leak")],
+            loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small",
+        )  # fmt: skip
+    if by and n > 1:
+        legend_outside(ax, title=by_title(by))
+    if starred:
+        footnote(ax, star_note)
+    lines = max((nm.count("\n") + 1 for nm in names), default=1)
+    fit_rows(ax, notes, lines=lines, per_row=n)
+    return ax
+
+
+def _transition(a: Any, b: Any) -> str:
+    """``'a → b'``, on two lines when long; each step shortened."""
+    a, b = shorten(a, 24), shorten(b, 24)
+    text = f"{a} → {b}" if len(a) + len(b) <= 24 else f"{a} →\n{b}"
+    return text.replace("$", r"\$")
+
+
+def _stars(rows: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    if "p_adjusted" not in rows:
+        return np.zeros(len(rows), dtype=bool)
+    return np.asarray(rows["p_adjusted"].to_numpy(dtype=float) < 0.05, dtype=bool)
+
+
+def _dropoff_heatmap(
+    ax: Axes,
+    groups: list[tuple[str, pd.DataFrame]],
+    transitions: list[tuple[Any, Any]],
+    *,
+    title: str,
+    star_note: str,
+) -> Axes:
+    """Many groups: one row per group, one cell per transition, coloured by the share lost."""
+    set_title(ax, title)
+    lost = np.full((len(groups), len(transitions)), np.nan)
+    texts = np.full(lost.shape, "", dtype=object)
+    starred = False
+    for r, (_name, rows) in enumerate(groups):
+        keys = zip(rows["from_step"], rows["to_step"], strict=True)
+        for key, s, st in zip(keys, rows["lost_share"], _stars(rows), strict=True):
+            c = transitions.index(key)
+            lost[r, c] = s
+            texts[r, c] = fmt_pct(s, 0) + (" *" if st else "")
+            starred = starred or bool(st)
+    if starred:
+        footnote(ax, star_note)
+    heatmap(
+        ax,
+        lost,
+        rows=[label(name) for name, _ in groups],
+        columns=[label(f"→ {b}", 18) for _a, b in transitions],
+        texts=texts,
+        cmap="Oranges",
+        vmin=0.0,
+        vmax=1.0,
+        colorbar="share lost at the step",
+        percent=True,
+    )
     return ax
 
 
@@ -377,7 +512,7 @@ def plot_time_to_convert(
         return plot_time_histogram(result, ax=ax, **kwargs)
     cols = ["from_step", "to_step", "entities", "p10", "p25", "median", "p75", "p90"]
     check_result(result, cols, func=func, source="time_to_convert")
-    ax = get_ax(ax)
+    ax = get_ax(ax, rows=len(result))
     if len(result) == 0:
         return _empty(ax)
     by = _by_columns(result, "from_step")
@@ -387,28 +522,43 @@ def plot_time_to_convert(
     scale, unit = _unit(float(finite.max()) if finite.size else 0.0)
     v = {c: np.where(result["entities"].to_numpy() > 0, a / scale, np.nan) for c, a in ns.items()}
     y = np.arange(len(result), dtype=float)
-    box_colors = [color(g) for g, (_lab, rows) in enumerate(groups) for _ in range(len(rows))]
-    ax.hlines(y, v["p10"], v["p90"], colors="0.3", lw=1.5)
-    ax.barh(y, v["p75"] - v["p25"], left=v["p25"], height=0.5, color=box_colors, **kwargs)
-    ax.vlines(v["median"], y - 0.25, y + 0.25, colors="black", lw=2)
+    ax.hlines(y, v["p10"], v["p90"], colors="0.3", lw=1.5, label="p10–p90")
+    kw: dict[str, Any] = {"color": color(0), "label": "p25–p75"} | kwargs
+    ax.barh(y, v["p75"] - v["p25"], left=v["p25"], height=0.5, **kw)
+    ax.vlines(v["median"], y - 0.25, y + 0.25, colors="black", lw=2, label="median")
+    notes: list[Any] = []
     if annotate:
         for yi, m, hi, c in zip(y, v["median"], v["p90"], result["entities"], strict=True):
             text = f"median {m:,.1f} {unit[0]} (n={fmt_count(c)})" if c else "no converters"
-            ax.annotate(
-                text,
-                (0.0 if np.isnan(hi) else hi, yi),
-                xytext=(4, 0),
-                textcoords="offset points",
-                va="center",
-                fontsize="small",
+            notes.append(
+                ax.annotate(
+                    text,
+                    (0.0 if np.isnan(hi) else hi, yi),
+                    xytext=(4, 0),
+                    textcoords="offset points",
+                    va="center",
+                    fontsize="small",
+                )
             )
-    labels = [lab or "all" for lab, rows in groups for _ in range(len(rows))]
+    transitions = list(dict.fromkeys(zip(result["from_step"], result["to_step"], strict=True)))
+    several = len(transitions) > 1
+    labels = []
+    for name, rows in groups:
+        for a, b in zip(rows["from_step"], rows["to_step"], strict=True):
+            parts = [shorten(name, 24)] if name else []
+            if several or not name:
+                parts.append(f"{shorten(a, 14)} → {shorten(b, 14)}" if several else "all")
+            labels.append(label(" · ".join(parts), 40))
     ax.set_yticks(y, labels)
     ax.set_ylim(len(result) - 0.5, -0.5)
-    first = result.iloc[0] if len(result) else None
-    what = f"{first['from_step']} → {first['to_step']}" if first is not None else "time"
-    ax.set_xlabel(f"{what} ({unit})")
+    first = result.iloc[0]
+    what = f"{shorten(first['from_step'], 24)} → {shorten(first['to_step'], 24)}"
+    ax.set_xlabel(label(f"{'time between steps' if several else what} ({unit})", 60))
+    ax.set_xlim(left=0)
     ax.margins(x=0.3 if annotate else 0.05)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    set_title(ax, ("Time to convert" if several else f"Time to convert, {what}") + _by_suffix(by))
+    legend_below(ax, ncols=3)
+    fit_rows(ax, notes, compact=True)
     return ax

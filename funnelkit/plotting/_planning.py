@@ -8,7 +8,19 @@ import numpy as np
 import pandas as pd
 
 from funnelkit._validate import check_option
-from funnelkit.plotting._common import check_result, color, fmt_count, fmt_pct, get_ax
+from funnelkit.plotting._common import (
+    check_result,
+    color,
+    fit_rows,
+    fmt_count,
+    fmt_pct,
+    get_ax,
+    label,
+    legend_below,
+    money_axis,
+    plain_log_axis,
+    set_title,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -76,10 +88,8 @@ def plot_plan(
         result, ["stage", "needed", "p_hit_target"], func=func, source="deals_needed"
     )
     check_option(scale, ("linear", "log"), name="scale", func=func)
-    from matplotlib.ticker import FuncFormatter
-
-    ax = get_ax(ax)
     n = len(result)
+    ax = get_ax(ax, rows=n)
     y = np.arange(n, dtype=np.float64)
     needed = result["needed"].to_numpy(dtype=np.float64)
     both = "needed_for_confidence" in result.columns
@@ -89,7 +99,7 @@ def plot_plan(
     bars = [
         ax.barh(
             y - offset,
-            needed,
+            np.nan_to_num(needed),
             height=height,
             color=color(0),
             label=f"expected-value plan (reaches the target {fmt_pct(p, 0)} of the time)",
@@ -100,21 +110,32 @@ def plot_plan(
         bars.append(
             ax.barh(
                 y + offset,
-                result["needed_for_confidence"].to_numpy(dtype=np.float64),
+                np.nan_to_num(result["needed_for_confidence"].to_numpy(dtype=np.float64)),
                 height=height,
                 color=color(1),
                 label="needed for the chosen confidence",
                 **kwargs,
             )
         )
+    notes: list[Any] = []
     if annotate:
         for container in bars:
-            ax.bar_label(container, labels=[fmt_count(b.get_width()) for b in container], padding=3)
-    ax.set_yticks(y, [str(s) for s in result["stage"]])
+            notes += ax.bar_label(
+                container, labels=[fmt_count(b.get_width()) for b in container], padding=3,
+                fontsize="small",
+            )  # fmt: skip
+    ax.set_yticks(y, [label(s) for s in result["stage"]])
     ax.set_ylim(n - 0.5, -0.5)  # top of the funnel at the top
     ax.set_xscale(scale)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_count(v)))
-    ax.margins(x=0.12)
+    if scale == "log":
+        plain_log_axis(ax.xaxis)
+    else:
+        money_axis(ax.xaxis)  # compact: 1.2k, 3.4M
+    ax.margins(x=0.15)
     ax.set_xlabel("deals")
-    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    set_title(ax, "Deals needed at each stage for the target")
+    legend_below(ax, ncols=1)
+    fit_rows(ax, notes, per_row=2 if both else 1, compact=True)
     return ax

@@ -7,7 +7,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from funnelkit.plotting._common import check_result, color, fmt_count, fmt_pct, get_ax
+from funnelkit.plotting._common import (
+    check_result,
+    color,
+    fit_rows,
+    fmt_count,
+    fmt_pct,
+    get_ax,
+    group_keys,
+    heatmap,
+    label,
+    legend_label,
+    legend_outside,
+    set_title,
+    shorten,
+)
+from funnelkit.plotting._events import MAX_BAR_GROUPS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -17,13 +32,51 @@ __all__ = ["plot_stage_conversion", "plot_time_in_stage"]
 
 def _split_groups(result: pd.DataFrame) -> tuple[list[str], list[pd.DataFrame]]:
     """Group labels and blocks of a result whose ``by`` columns come before ``stage``."""
-    by = list(result.columns[: list(result.columns).index("stage")])
+    by = _by(result)
     if not by:
         return [""], [result]
-    keys = result[by].astype(object).where(result[by].notna(), "(missing)").astype(str)
-    label = keys.agg(", ".join, axis=1)
-    names = list(pd.unique(label))
-    return names, [result[(label == n).to_numpy()] for n in names]
+    keys = group_keys(result, by)
+    names = list(dict.fromkeys(keys))
+    return names, [result[keys == n] for n in names]
+
+
+def _by(result: pd.DataFrame) -> list[Any]:
+    return list(result.columns[: list(result.columns).index("stage")])
+
+
+def _suffix(result: pd.DataFrame, names: list[str]) -> str:
+    by = _by(result)
+    if not by:
+        return ""
+    text = f" by {' / '.join(str(b) for b in by)}"
+    return text + f": {shorten(names[0], 28)}" if len(names) == 1 else text
+
+
+def _stage_heatmap(
+    ax: Axes,
+    names: list[str],
+    blocks: list[pd.DataFrame],
+    stages: list[Any],
+    value: str,
+    text: Any,
+    **kw: Any,
+) -> Axes:
+    """Many groups: one row per group, one cell per stage."""
+    values = np.full((len(names), len(stages)), np.nan)
+    texts = np.full(values.shape, "", dtype=object)
+    for r, block in enumerate(blocks):
+        cols = pd.Index(stages).get_indexer(block["stage"].to_numpy(dtype=object))
+        for c, (_, row) in zip(cols, block.iterrows(), strict=True):
+            values[r, c] = row[value]
+            texts[r, c] = text(row)
+    return heatmap(
+        ax,
+        values,
+        rows=[label(n) for n in names],
+        columns=[label(s, 18) for s in stages],
+        texts=texts,
+        **kw,
+    )
 
 
 def plot_stage_conversion(
@@ -46,7 +99,8 @@ def plot_stage_conversion(
     ----------
     result : pandas.DataFrame
         The table returned by :func:`funnelkit.stage_conversion`; with ``by``
-        groups, one bar per group within each stage.
+        groups, one bar per group within each stage (more than 4 groups: a
+        heatmap, one row per group, of the share reaching each stage).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on. Default: ``plt.gca()``.
     color : str, optional
@@ -94,12 +148,22 @@ def plot_stage_conversion(
     func = "plot_stage_conversion"
     cols = ["stage", "deals", "conversion", "overall", "skipped"]
     result = check_result(result, cols, func=func, source="stage_conversion")
-    ax = get_ax(ax)
     names, blocks = _split_groups(result)
     n_groups = len(blocks)
     stages = list(pd.unique(result["stage"].to_numpy(dtype=object)))
+    many = n_groups > MAX_BAR_GROUPS
+    ax = get_ax(ax, rows=n_groups if many else len(stages) * n_groups)
+    set_title(ax, "Stage-to-stage conversion" + _suffix(result, names))
+    if many:
+        return _stage_heatmap(
+            ax, names, blocks, stages, "overall",
+            lambda row: f"{fmt_pct(row['overall'], 0)} · {fmt_count(row['deals'])}",
+            vmin=0.0, vmax=1.0, colorbar="share reaching the stage",
+            percent=True,
+        )  # fmt: skip
     y = np.arange(len(stages), dtype=np.float64)
     height = 0.8 / n_groups
+    notes: list[Any] = []
     for i, block in enumerate(blocks):
         c = color if (color is not None and n_groups == 1) else _palette(i)
         pos = pd.Index(stages).get_indexer(block["stage"].to_numpy(dtype=object))
@@ -107,8 +171,8 @@ def plot_stage_conversion(
         deals = block["deals"].to_numpy(dtype=np.float64)
         skipped = block["skipped"].to_numpy(dtype=np.float64)
         recorded = deals - skipped
-        label = names[i] if n_groups > 1 else "recorded entry"
-        ax.barh(yy, recorded, height=height, color=c, label=label, **kwargs)
+        name = legend_label(names[i]) if n_groups > 1 else "recorded entry"
+        ax.barh(yy, recorded, height=height, color=c, label=name, **kwargs)
         bars = ax.barh(
             yy,
             skipped,
@@ -128,15 +192,18 @@ def plot_stage_conversion(
                     zip(deals, skipped, block["conversion"], block["overall"], strict=True)
                 )
             ]
-            ax.bar_label(bars, labels=texts, padding=4, fontsize="small")
-    ax.set_yticks(y, [str(s) for s in stages])
-    ax.invert_yaxis()
+            notes += ax.bar_label(bars, labels=texts, padding=4, fontsize="small")
+    ax.set_yticks(y, [label(s) for s in stages])
+    ax.set_ylim(len(stages) - 0.5, -0.5)
     ax.set_xlabel("deals")
     ax.xaxis.set_major_formatter(_count_formatter())
     top = float(result["deals"].max()) if len(result) else 1.0
-    ax.set_xlim(0, max(top, 1.0) * (1.6 if annotate else 1.05))
+    ax.set_xlim(0, max(top, 1.0) * (1.9 if annotate else 1.05))
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
     if n_groups > 1 or float(result["skipped"].sum()) > 0:
-        ax.legend(loc="lower right", fontsize="small")
+        legend_outside(ax)
+    fit_rows(ax, notes, per_row=n_groups, compact=True)
     return ax
 
 
@@ -159,7 +226,8 @@ def plot_time_in_stage(
     ----------
     result : pandas.DataFrame
         The table returned by :func:`funnelkit.time_in_stage`; with ``by``
-        groups, one bar per group within each stage.
+        groups, one bar per group within each stage (more than 4 groups: a
+        heatmap, one row per group, of the median days).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on. Default: ``plt.gca()``.
     color : str, optional
@@ -208,35 +276,49 @@ def plot_time_in_stage(
     func = "plot_time_in_stage"
     cols = ["stage", "median", "open", "closed"]
     result = check_result(result, cols, func=func, source="time_in_stage")
-    ax = get_ax(ax)
     names, blocks = _split_groups(result)
     n_groups = len(blocks)
     stages = list(pd.unique(result["stage"].to_numpy(dtype=object)))
+    many = n_groups > MAX_BAR_GROUPS
+    ax = get_ax(ax, rows=n_groups if many else len(stages) * n_groups)
+    set_title(ax, "Median time in stage" + _suffix(result, names))
+    day = pd.Timedelta(days=1)
+    if many:
+        frame = result.assign(_days=pd.to_timedelta(result["median"]) / day)
+        _names, blocks = _split_groups(frame)
+        return _stage_heatmap(
+            ax, names, blocks, stages, "_days",
+            lambda row: "–" if pd.isna(row["_days"]) else f"{row['_days']:,.1f} d",
+            cmap="Purples", vmin=0.0, colorbar="median days (grey: not reached)",
+        )  # fmt: skip
     y = np.arange(len(stages), dtype=np.float64)
     height = 0.8 / n_groups
-    day = pd.Timedelta(days=1)
+    notes: list[Any] = []
     for i, block in enumerate(blocks):
         c = color if (color is not None and n_groups == 1) else _palette(i)
         pos = pd.Index(stages).get_indexer(block["stage"].to_numpy(dtype=object))
         yy = y[pos] - 0.4 + height * (i + 0.5)
         median = (pd.to_timedelta(block["median"]) / day).to_numpy(dtype=np.float64)
         width = np.nan_to_num(median, nan=0.0)
-        label = names[i] if n_groups > 1 else None
-        bars = ax.barh(yy, width, height=height, color=c, label=label, **kwargs)
+        name = legend_label(names[i]) if n_groups > 1 else None
+        bars = ax.barh(yy, width, height=height, color=c, label=name, **kwargs)
         if annotate:
             texts = [
                 ("median not reached" if np.isnan(m) else f"{m:,.1f} d") + f" ({fmt_count(o)} open)"
                 for m, o in zip(median, block["open"], strict=True)
             ]
-            ax.bar_label(bars, labels=texts, padding=4, fontsize="small")
-    ax.set_yticks(y, [str(s) for s in stages])
-    ax.invert_yaxis()
+            notes += ax.bar_label(bars, labels=texts, padding=4, fontsize="small")
+    ax.set_yticks(y, [label(s) for s in stages])
+    ax.set_ylim(len(stages) - 0.5, -0.5)
     ax.set_xlabel("median days in stage (open stays censored)")
     med = (pd.to_timedelta(result["median"]) / day).max()
     top = float(med) if pd.notna(med) and med > 0 else 1.0
-    ax.set_xlim(0, top * (1.45 if annotate else 1.05))
+    ax.set_xlim(0, top * (1.6 if annotate else 1.05))
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
     if n_groups > 1:
-        ax.legend(loc="lower right", fontsize="small")
+        legend_outside(ax)
+    fit_rows(ax, notes, per_row=n_groups, compact=True)
     return ax
 
 

@@ -7,7 +7,25 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from funnelkit.plotting._common import check_result, color, fmt_pct, get_ax
+from funnelkit.plotting._common import (
+    MISSING,
+    check_result,
+    color,
+    fit_rows,
+    fmt_pct,
+    get_ax,
+    heatmap,
+    label,
+    legend_below,
+    legend_label,
+    legend_outside,
+    percent_axis,
+    plain_log_axis,
+    root_figure,
+    set_title,
+    shorten,
+)
+from funnelkit.plotting._events import MAX_BAR_GROUPS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -29,9 +47,7 @@ def _group_labels(result: pd.DataFrame, keys: list[Any]) -> pd.Series:
     """One text label per row from the grouping columns (``by`` and channel)."""
     if not keys:
         return pd.Series([""] * len(result), index=result.index)
-    parts = [
-        result[k].astype(object).where(result[k].notna(), "(missing)").astype(str) for k in keys
-    ]
+    parts = [result[k].astype(object).where(result[k].notna(), MISSING).astype(str) for k in keys]
     label: pd.Series = parts[0]
     for p in parts[1:]:
         label = label + " / " + p
@@ -52,7 +68,8 @@ def plot_touches(
     cumulative share of prospects with a positive response by that touch.
     Both are shares, read on the same percentage axis.  A result with
     ``by`` or ``channel`` columns gets one colour per group, bars side by
-    side.
+    side; with more than 4 groups it is a heatmap of the response rate, one
+    row per group, one cell per touch.
 
     Parameters
     ----------
@@ -102,14 +119,22 @@ def plot_touches(
         func="plot_touches",
         source="touches_to_response",
     )
-    ax = get_ax(ax)
-    from matplotlib.ticker import MaxNLocator, PercentFormatter
+    from matplotlib.ticker import MaxNLocator
 
     keys = [c for c in res.columns if c not in _TOUCH_COLUMNS]
     labels = _group_labels(res, keys)
     groups = list(dict.fromkeys(labels.tolist()))
     n_groups = max(len(groups), 1)
+    many = n_groups > MAX_BAR_GROUPS
+    ax = get_ax(ax, rows=n_groups if many else 0)
+    what = " by " + " / ".join(str(k) for k in keys) if keys else ""
+    if keys and n_groups == 1:
+        what += f": {shorten(groups[0], 28)}"
+    set_title(ax, "Response by touch number" + what)
+    if many:
+        return _touch_heatmap(ax, res, labels, groups)
     width = 0.8 / n_groups
+    notes: list[Any] = []
     for i, name in enumerate(groups):
         part = res[(labels == name).to_numpy()]
         touch = part["touch"].to_numpy(dtype=float)
@@ -117,11 +142,12 @@ def plot_touches(
         rate = part["response_rate"].to_numpy(dtype=float)
         low = part["response_rate_low"].to_numpy(dtype=float)
         high = part["response_rate_high"].to_numpy(dtype=float)
-        tag = f"{name}: " if name else ""
+        tag = f"{shorten(name, 28)}: " if name and n_groups > 1 else ""
         bar_kws = {"color": color(i), "alpha": 0.85, **kwargs}
-        bars = ax.bar(
-            x, np.nan_to_num(rate), width, label=f"{tag}response rate at touch", **bar_kws
-        )
+        ax.bar(
+            x, np.nan_to_num(rate), width, label=legend_label(f"{tag}response rate at touch", 60),
+            **bar_kws,
+        )  # fmt: skip
         ok = ~np.isnan(rate)
         ax.errorbar(
             x[ok],
@@ -138,11 +164,18 @@ def plot_touches(
             marker="o",
             color=color(i),
             linestyle="-",
-            label=f"{tag}cumulative share responded",
+            label=legend_label(f"{tag}cumulative share responded", 60),
         )
         if annotate and n_groups == 1:
-            ax.bar_label(bars, labels=[fmt_pct(v) for v in rate], padding=2, fontsize="small")
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+            # above the whisker, so the interval never strikes through the label
+            for xi, r, h in zip(x[ok], rate[ok], np.nan_to_num(high[ok]), strict=True):
+                notes.append(
+                    ax.annotate(
+                        fmt_pct(r), (xi, h), xytext=(0, 3), textcoords="offset points",
+                        ha="center", va="bottom", fontsize="small",
+                    )
+                )  # fmt: skip
+    percent_axis(ax.yaxis)
     touches = np.unique(res["touch"].to_numpy())
     if touches.size <= 15:
         ax.set_xticks(touches)  # every touch number
@@ -150,10 +183,65 @@ def plot_touches(
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     values = res[["response_rate_high", "cumulative"]].to_numpy(dtype=float)
     top = float(np.nanmax(values, initial=0.0)) if values.size else 0.0
-    ax.set_ylim(0, min(1.0, max(top, 0.05)) * 1.12)
+    ax.set_ylim(0, min(1.0, max(top, 0.05)) * 1.18)
     ax.set_xlabel("touch number")
     ax.set_ylabel("share of prospects")
-    ax.legend(loc="best", fontsize="small", frameon=False)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if n_groups > 1:
+        legend_outside(ax)
+    else:
+        legend_below(ax, ncols=2)
+    _fit_bar_notes(ax, notes, touches.size)
+    return ax
+
+
+def _fit_bar_notes(ax: Axes, notes: list[Any], n: int) -> None:
+    """Labels above narrow bars: upright when they do not fit across, thinned when crowded."""
+    if not notes:
+        return
+    fig = root_figure(ax)
+    fig.draw_without_rendering()
+    lo, hi = ax.get_xlim()
+    pitch = ax.get_window_extent().width * 72.0 / fig.dpi / max(hi - lo, 1e-9)
+    if pitch >= 34:
+        return
+    size = min(8.0, max(6.0, pitch / 1.3))
+    step = max(1, int(np.ceil(6.0 * 1.3 / max(pitch, 1e-9))))
+    for i, t in enumerate(notes):
+        t.set_rotation(90)
+        t.set_fontsize(size)
+        t.set_visible(i % step == 0)
+    top = ax.get_ylim()[1]
+    ax.set_ylim(0, top * 1.15)
+
+
+def _touch_heatmap(ax: Axes, res: pd.DataFrame, labels: pd.Series, groups: list[str]) -> Axes:
+    """Many groups: one row per group, one cell per touch number, coloured by the rate."""
+    touches = np.unique(res["touch"].to_numpy())
+    rate = np.full((len(groups), touches.size), np.nan)
+    texts = np.full(rate.shape, "", dtype=object)
+    last = []
+    for r, name in enumerate(groups):
+        part = res[(labels == name).to_numpy()]
+        cols = np.searchsorted(touches, part["touch"].to_numpy())
+        rate[r, cols] = part["response_rate"].to_numpy(dtype=float)
+        texts[r, cols] = [fmt_pct(v, 0) for v in part["response_rate"]]
+        cum = part["cumulative"].to_numpy(dtype=float)
+        last.append(f"{shorten(name, 24)} ({fmt_pct(cum[-1] if cum.size else np.nan, 0)})")
+    heatmap(
+        ax,
+        rate,
+        rows=[label(t, 40) for t in last],
+        columns=[str(int(t)) for t in touches],
+        texts=texts,
+        cmap="Greens",
+        vmin=0.0,
+        colorbar="response rate at the touch",
+        percent=True,
+    )
+    ax.set_xlabel("touch number (row: group, share responded by its last touch)")
+    ax.xaxis.set_label_position("top")
     return ax
 
 
@@ -220,14 +308,14 @@ def plot_triggers(
     cols = ["behaviour", "odds_ratio", "odds_ratio_low", "odds_ratio_high", "small_sample"]
     res = check_result(result, cols, func="plot_triggers", source="triggers")
     res = res[np.isfinite(res["odds_ratio"].to_numpy(dtype=float))]
-    ax = get_ax(ax)
     n = len(res)
+    ax = get_ax(ax, rows=n)
     y = np.arange(n, dtype=float)
     ratio = res["odds_ratio"].to_numpy(dtype=float)
     low = res["odds_ratio_low"].to_numpy(dtype=float)
     high = res["odds_ratio_high"].to_numpy(dtype=float)
     small = res["small_sample"].to_numpy(dtype=bool)
-    err = np.vstack([ratio - low, high - ratio])
+    err = np.nan_to_num(np.vstack([ratio - low, high - ratio]))
     main_kws = {"fmt": "o", "color": color(0), "capsize": 3, "markersize": 6, **kwargs}
     if (~small).any():
         ax.errorbar(ratio[~small], y[~small], xerr=err[:, ~small], label="odds ratio", **main_kws)
@@ -245,13 +333,17 @@ def plot_triggers(
         )
     ax.axvline(1.0, color="#333333", linewidth=1, linestyle="--")
     ax.set_xscale("log")
+    finite = np.r_[low, high, ratio, 1.0]
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    plain_log_axis(ax.xaxis, float(finite.min()), float(finite.max()))
     names = [
-        f"{b} (small sample)" if s else str(b)
+        label(f"{shorten(b, 26)} (small sample)" if s else b, 40)
         for b, s in zip(res["behaviour"].tolist(), small.tolist(), strict=True)
     ]
     ax.set_yticks(y, names)
     ax.set_ylim(n - 0.5, -0.5)  # first row on top
     ax.set_xlabel("odds ratio of moving on (log scale; 1 = no association)")
+    notes: list[Any] = []
     if annotate:
         has_conv = {"conversion_with", "conversion_without"} <= set(res.columns)
         for i in range(n):
@@ -261,13 +353,25 @@ def plot_triggers(
                     f"  ({fmt_pct(res['conversion_with'].iloc[i])} with vs "
                     f"{fmt_pct(res['conversion_without'].iloc[i])} without)"
                 )
-            ax.annotate(
-                text,
-                (1.0, y[i]),
-                xycoords=("axes fraction", "data"),
-                xytext=(6, 0),
-                textcoords="offset points",
-                va="center",
-                fontsize="small",
+            notes.append(
+                ax.annotate(
+                    text,
+                    (1.0, y[i]),
+                    xycoords=("axes fraction", "data"),
+                    xytext=(6, 0),
+                    textcoords="offset points",
+                    va="center",
+                    fontsize="small",
+                )
             )
+    title = "Behaviours linked to moving on"
+    if n and {"from_step", "to_step"} <= set(res.columns):
+        title += (
+            f": {shorten(res['from_step'].iloc[0], 20)} → {shorten(res['to_step'].iloc[0], 20)}"
+        )
+    set_title(ax, title)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    legend_below(ax, ncols=2)
+    fit_rows(ax, notes, compact=True)
     return ax
