@@ -1228,11 +1228,16 @@ def short_labels(table: pd.DataFrame, limit: int = PICTURE_LABEL_CHARS) -> pd.Da
     return out
 
 
-def render_png(draw: Draw) -> bytes:
-    """Draw on a fresh, stand-alone Figure (no pyplot, no global state); PNG bytes."""
+def render_png(draw: Draw, rows: int = 0) -> bytes:
+    """Draw on a fresh, stand-alone Figure (no pyplot, no global state); PNG bytes.
+
+    ``rows`` (the table's rows) makes the figure taller past about 13 rows, so that a
+    picture with one row per rep, channel or group labels every row (up to 14 in.).
+    """
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=FIGSIZE, layout="constrained")
+    height = min(max(FIGSIZE[1], 1.8 + 0.22 * rows), 14.0)
+    fig = Figure(figsize=(FIGSIZE[0], height), layout="constrained")
     ax = fig.subplots()
     draw(ax)
     buf = io.BytesIO()
@@ -1379,7 +1384,7 @@ def write_report(
             body.append(f"<h3>{_esc(item_title)}</h3>")
             if len(item) == 3:
                 try:
-                    png = render_png(item[2])
+                    png = render_png(item[2], rows=len(table))
                 except Exception as exc:  # a picture must not cost the whole report
                     msg = f"picture not drawn: {type(exc).__name__}: {exc}"
                     body.append(f'<p class="skipped">{_esc(msg)}</p>')
