@@ -727,7 +727,9 @@ def test_positive_list_and_callable():
 
 def test_touches_from_counts_checks_the_outcome_labels():
     clients = pd.DataFrame({"client": ["a", "b"], "calls": [2, 1], "y": ["Yes", "no"]})
-    with pytest.raises(InvalidDataError, match=r"df\['y'\] \(outcome=\) .*Pass positive='Yes'\."):
+    with pytest.raises(
+        InvalidDataError, match=r"prospects\['y'\] \(outcome=\) .*Pass positive='Yes'\."
+    ):
         fk.touches_from_counts(clients, entity="client", count="calls", outcome="y", positive="yes")
     with pytest.raises(InvalidDataError, match=r"Pass positive=True\."):
         fk.touches_from_counts(
