@@ -11,7 +11,7 @@ Outcome codes used by every deal metric: ``OPEN = 0``, ``WON = 1``,
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ from funnelkit._validate import (
     check_frame,
     check_not_null,
     check_option,
+    check_positive,
     check_value_labels,
     datetime_to_ns,
     duration_ns,
@@ -321,10 +322,16 @@ def _warn_expected_close(n: int, closed: Hashable, *, func: str) -> None:
     )
 
 
+def latest_observed(*stamps: IntArray) -> int:
+    """The latest of the given ns stamps (NAT ignored); 0 when there is none."""
+    known = [a[a != NAT] for a in stamps]
+    return max((int(a.max()) for a in known if a.size), default=0)
+
+
 def close_dates(
     df: pd.DataFrame, *, closed: str, status: str, won: Any, lost: Any, func: str
-) -> tuple[IntArray, Any]:
-    """Close dates (ns) of the deals that are closed, NAT for the others, and their zone.
+) -> tuple[IntArray, pd.Series]:
+    """Close dates (ns) of the deals that are closed, NAT for the others; the parsed column.
 
     With the ``status`` column in ``df`` (the deal reader's rule): a deal is
     closed only when its status is ``won`` or ``lost``; an open deal's date is
@@ -348,7 +355,29 @@ def close_dates(
         if expected.any():
             _warn_expected_close(int(expected.sum()), closed, func=func)
             ns = np.where(expected, NAT, ns)
-    return ns, time_zone(s)
+    return ns, s
+
+
+def group_labels(keys: pd.DataFrame) -> list[Any]:
+    """The label of each by-group: its value, or a tuple of values for several columns."""
+    return [tuple(r) if keys.shape[1] > 1 else r[0] for r in keys.itertuples(index=False)]
+
+
+def group_targets(target: Any, keys: pd.DataFrame, *, func: str) -> list[float]:
+    """One positive target per by-group: the same number, or a mapping by group label."""
+    if not isinstance(target, Mapping):
+        return [check_positive(target, name="target", func=func)] * len(keys)
+    labels = group_labels(keys)
+    missing = [lab for lab in labels if lab not in target]
+    if missing:
+        raise param_error(
+            func,
+            "target",
+            f"a positive number, or a mapping with a target for every group (missing: "
+            f"{missing[:5]!r}{' ...' if len(missing) > 5 else ''})",
+            dict(target),
+        )
+    return [check_positive(target[lab], name="target", func=func) for lab in labels]
 
 
 def group_codes(df: pd.DataFrame, by_cols: list[Hashable]) -> tuple[IntArray, pd.DataFrame]:

@@ -24,6 +24,7 @@ from funnelkit._deals_validate import (
     currency_column,
     drop_unusable,
     group_codes,
+    group_targets,
     read_deals,
     to_timedelta,
     with_keys,
@@ -1606,9 +1607,10 @@ def coverage(
     the win rate of 33.3% requires; about 100 more open value is needed.
     """
     func = "coverage"
-    goal = None if isinstance(target, Mapping) else check_positive(target, name="target", func=func)
-    if goal is None and by is None:
+    if isinstance(target, Mapping) and by is None:
         raise param_error(func, "target", "a positive number (a mapping needs by=)", target)
+    if not isinstance(target, Mapping):
+        check_positive(target, name="target", func=func)  # before the table is read
     cl = check_ci(ci, func=func)
     d = read_deals(
         deals,
@@ -1641,7 +1643,7 @@ def coverage(
             "they are open and have no amount (not in open_value; see open_no_amount)",
             func=func,
         )
-    goals = _group_targets(target, goal, d.keys, func=func)
+    goals = group_targets(target, d.keys, func=func)
     for_cycle = drop_unusable(
         d, d.created == NAT, "they have no created date, so no cycle can be measured", func=func
     )
@@ -1681,25 +1683,6 @@ _COVERAGE_COLUMNS = (
     "coverage", "win_rate", "win_rate_low", "win_rate_high", "required_coverage",
     "time_left", "cycle", "verdict",
 )  # fmt: skip
-
-
-def _group_targets(
-    target: Any, goal: float | None, keys: pd.DataFrame, *, func: str
-) -> list[float]:
-    """One target per by-group: the same number for each, or a mapping by group value."""
-    if goal is not None:
-        return [goal] * len(keys)
-    labels = [tuple(row) if keys.shape[1] > 1 else row[0] for row in keys.itertuples(index=False)]
-    missing = [lab for lab in labels if lab not in target]
-    if missing:
-        raise param_error(
-            func,
-            "target",
-            f"a positive number, or a mapping with a target for every group (missing: "
-            f"{missing[:5]!r}{' ...' if len(missing) > 5 else ''})",
-            dict(target),
-        )
-    return [check_positive(target[lab], name="target", func=func) for lab in labels]
 
 
 def _coverage_row(

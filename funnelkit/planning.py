@@ -31,6 +31,8 @@ from funnelkit._deals_validate import (
     currency_column,
     drop_unusable,
     group_codes,
+    group_labels,
+    group_targets,
     read_deals,
 )
 from funnelkit._deals_validate import OPEN as OPEN_CODE
@@ -932,24 +934,14 @@ def _plan_by_group(
             stamp = pd.Timestamp(whole.as_of, unit="ns", tz="UTC" if whole.tz else None)
             as_of = stamp.tz_convert(whole.tz) if whole.tz is not None else stamp
     codes, keys = group_codes(df, by_cols)
-    labels = [tuple(r) if len(by_cols) > 1 else r[0] for r in keys.itertuples(index=False)]
-    if isinstance(target, Mapping):
-        missing = [lab for lab in labels if lab not in target]
-        if missing:
-            raise param_error(
-                func,
-                "target",
-                f"a positive number, or a mapping with a target for every group "
-                f"(missing: {missing[:5]!r})",
-                dict(target),
-            )
+    goals = group_targets(target, keys, func=func)
     blocks = []
-    for g, label in enumerate(labels):  # one plan per group: a handful, never one per deal
+    for g, label in enumerate(group_labels(keys)):  # one plan per group: never one per deal
         part = df.iloc[np.flatnonzero(codes == g)]
         part_history = (
             None if history is None else history[history[deal].isin(part[deal].to_numpy())]
         )
-        goal = target[label] if isinstance(target, Mapping) else target
+        goal = goals[g]
         try:
             block = plan(
                 part,

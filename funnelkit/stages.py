@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from funnelkit import _stage_kernels as kern
-from funnelkit._deals_validate import close_dates, group_codes
+from funnelkit._deals_validate import close_dates, group_codes, latest_observed
 from funnelkit._history import deal_paths, join_ids, read_history
 from funnelkit._stats import wilson_interval
 from funnelkit._validate import (
@@ -220,11 +220,18 @@ def _closed_ns(
     func: str,
 ) -> IntArray:
     """Closing time (ns) of each history deal; ``NS_MAX`` while open (the deal reader's rule)."""
-    ns, close_tz = close_dates(deals, closed=closed, status=status, won=won, lost=lost, func=func)
-    _same_zone(tz, close_tz, what="history times and deals closing dates")
+    ns, close_s = close_dates(deals, closed=closed, status=status, won=won, lost=lost, func=func)
+    _same_zone(tz, time_zone(close_s), what="history times and deals closing dates")
     ns = np.where(ns == NAT, kern.NS_MAX, ns)
     out: IntArray = ns[pos] if n_deals else np.empty(0, dtype=np.int64)
     return out
+
+
+def _created_ns(deals: pd.DataFrame | None, created: str) -> IntArray:
+    """Creation dates (ns) when the deal table has the column (observations), else none."""
+    if deals is None or created not in deals.columns:
+        return np.empty(0, dtype=np.int64)
+    return datetime_to_ns(as_datetime(deals, created, table="deals", keyword="created"))
 
 
 def _as_of_ns(as_of: Any, tz: Any, default: int, *, func: str) -> int:
@@ -529,15 +536,7 @@ def _read_stays(
         )
     else:
         close = np.full(n_deals, kern.NS_MAX, dtype=np.int64)
-    latest = [int(h.t.max())] if h.t.size else []
-    finite = close[close < kern.NS_MAX]
-    if finite.size:
-        latest.append(int(finite.max()))
-    if deal_df is not None and created in deal_df.columns:
-        made = datetime_to_ns(as_datetime(deal_df, created, table="deals", keyword="created"))
-        if (made != NAT).any():
-            latest.append(int(made[made != NAT].max()))
-    default = max(latest) if latest else 0
+    default = latest_observed(h.t, close[close < kern.NS_MAX], _created_ns(deal_df, created))
     cutoff = _as_of_ns(as_of, h.tz, default, func=func)
     after = h.t > cutoff
     if after.any():
@@ -1490,21 +1489,16 @@ def revival_candidates(
         np.maximum.at(depth, h_pos[ok], h_depth[ok].astype(np.int64))
     depth = depth[rows]
 
-    close_s = as_datetime(df, closed, table="deals", keyword="closed")
-    # the observation date: close dates of closed deals only (an open deal's date in
-    # closed= is the CRM's expected close date) and the history entries
-    close, tz = close_dates(df, closed=closed, status=status, won=won, lost=lost, func=func)
-    if created in df.columns:
-        made = datetime_to_ns(as_datetime(df, created, table="deals", keyword="created"))
-        close_or_made = np.concatenate((close, made))
-    else:
-        close_or_made = close
-    finite = close_or_made[close_or_made != NAT]
-    default = int(finite.max()) if finite.size else 0
-    if hist is not None:
-        h_t = datetime_to_ns(as_datetime(hist, entered, table="history", keyword="entered"))
-        if h_t.size:
-            default = max(default, int(h_t.max()))
+    # the observation date: creation dates, close dates of closed deals only (an open
+    # deal's date in closed= is the CRM's expected close date) and the history entries
+    close, close_s = close_dates(df, closed=closed, status=status, won=won, lost=lost, func=func)
+    tz = time_zone(close_s)
+    h_t = (
+        np.empty(0, dtype=np.int64)
+        if hist is None
+        else datetime_to_ns(as_datetime(hist, entered, table="history", keyword="entered"))
+    )
+    default = latest_observed(close, _created_ns(df, created), h_t)
     cutoff = _as_of_ns(as_of, tz, default, func=func)
     close = close[rows]
     # a deal lost after as_of was not lost yet at as_of
