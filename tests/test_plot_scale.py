@@ -399,7 +399,13 @@ def test_every_plot_has_cases():
 CASE_IDS = [(p, dim) for p in PLOTS for dim in BUILDERS.get(p, {"none": None})]
 
 
-@pytest.mark.parametrize(("n", "style"), CASES, ids=[f"{n}-{s}" for n, s in CASES])
+@pytest.mark.parametrize(
+    ("n", "style"),
+    # 30 and 50 groups are the slow half: the README's full run checks them, the fast
+    # loop (-m "not slow") checks 1 and 8
+    [pytest.param(n, s, marks=[pytest.mark.slow] if n >= 30 else []) for n, s in CASES],
+    ids=[f"{n}-{s}" for n, s in CASES],
+)
 @pytest.mark.parametrize(("plot", "dim"), CASE_IDS, ids=[f"{p}-{d}" for p, d in CASE_IDS])
 @pytest.mark.parametrize("figure", ["report", "auto"])
 def test_picture_reads(plot, dim, n, style, figure, monkeypatch):
