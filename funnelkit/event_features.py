@@ -33,6 +33,7 @@ from funnelkit.columns import Columns, takes_columns
 from funnelkit.errors import InvalidParameterError
 from funnelkit.events import (
     I64,
+    Attribution,
     Count,
     Exclude,
     Order,
@@ -130,6 +131,7 @@ def conversion_over_time(
     order: Order = "ordered",
     ties: Ties = "allow",
     by: str | Sequence[str] | None = None,
+    attribution: Attribution = "first",
     dropna: bool = False,
     exclude: Exclude = None,
     step_windows: Sequence[pd.Timedelta | str | None] | None = None,
@@ -173,8 +175,13 @@ def conversion_over_time(
         after it (as ClickHouse does); ``"strict"``: each step must be strictly
         later than the previous one.  Ignored when ``order="any"``.
     by : str or list of str, optional
-        Column(s) to group by (read, like the period, at the step-1 event of
-        the winning chain); the groups come before the period.
+        Column(s) to group by (read as ``attribution`` says; the period is
+        always that of the winning chain's step-1 event); the groups come
+        before the period.
+    attribution : {"first", "last"}, default="first"
+        Where a ``by`` value that varies within an entity is read: at the
+        step-1 event of the entity's winning chain (``"first"``) or at its
+        deepest step reached (``"last"``).
     dropna : bool, default=False
         Leave out rows whose entity is missing (with a warning) instead of
         raising :class:`~funnelkit.InvalidDataError`.
@@ -312,7 +319,8 @@ def conversion_over_time(
     else:
         framed = _period_starts(meta, time, period_, column)
     kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=window, order=order)
-    kw.update(ties=ties, by=[*by_cols, column], attribution="first", dropna=dropna)
+    kw.update(ties=ties, by=[*by_cols, column], attribution=attribution, dropna=dropna)
+    kw.update(first_by=(column,))
     kw.update(exclude=exclude, step_windows=step_windows, count=count, hold=hold, as_of=as_of)
     kw.update(mature_only=mature_only)
     opts, g = _compute(func, framed, steps, kw)
@@ -380,11 +388,15 @@ def next_events(
     window: pd.Timedelta | str | int | None = None,
     order: Order = "ordered",
     ties: Ties = "allow",
+    by: str | Sequence[str] | None = None,
+    attribution: Attribution = "first",
     dropna: bool = False,
     exclude: Exclude = None,
     step_windows: Sequence[pd.Timedelta | str | None] | None = None,
+    count: Count = "entities",
     hold: str | Sequence[str] | None = None,
     as_of: pd.Timestamp | str | None = None,
+    mature_only: bool = False,
     columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """What entities did next: the most common sequences of events after a funnel step.
@@ -430,6 +442,14 @@ def next_events(
         ``"allow"``: an event at the same time as the previous step counts as
         after it (as ClickHouse does); ``"strict"``: each step must be strictly
         later than the previous one.  Ignored when ``order="any"``.
+    by : str or list of str, optional
+        Column(s) to group by; one block of sequences per group, groups
+        sorted, missing values a group of their own.  ``top``, ``share`` and
+        ``entities_studied`` are per group.
+    attribution : {"first", "last"}, default="first"
+        Where a ``by`` value that varies within an entity is read: at the
+        step-1 event of the entity's winning chain (``"first"``) or at its
+        deepest step reached (``"last"``).
     dropna : bool, default=False
         Leave out rows whose entity is missing (with a warning) instead of
         raising :class:`~funnelkit.InvalidDataError`.
@@ -443,6 +463,13 @@ def next_events(
         One limit per transition: step k + 1 must come within
         ``step_windows[k - 1]`` of step k (inclusive; None: no limit).
         Combines with ``window``.
+    count : {"entities", "attempts"}, default="entities"
+        ``"attempts"``: an entity re-enters the funnel at its first step-1
+        event after its previous attempt ended (by completing the last step,
+        or when ``window`` from the attempt's first step-1 event ran out), and
+        every attempt is studied on its own: its next events follow its own
+        step-k event (``entities`` and ``entities_studied`` then count
+        attempts).
     hold : str or list of str, optional
         Column(s) held constant: every step of a chain carries the same
         value(s); an entity's level is the best over the values it has
@@ -451,6 +478,12 @@ def next_events(
         Observation date: events after it are ignored, and maturity is
         judged at it (default: the latest event).  Read in the data's time
         zone.
+    mature_only : bool, default=False
+        Study only entities whose funnel is closed by ``as_of``: converted,
+        or the window from their last step-1 event had elapsed (with
+        ``count="attempts"``: attempts whose window had run out).  Needs a
+        window.  With ``who="dropped"`` this keeps the entities that have
+        really stopped, not those still inside their window.
     columns : mapping or Columns, optional
         Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
         shared by every function of an analysis: each function uses the roles it
@@ -460,30 +493,33 @@ def next_events(
     Returns
     -------
     pandas.DataFrame
-        One row per sequence, most common first (ties: in order of the
-        sequences' text):
+        One row per (group, sequence), groups sorted, within a group the
+        most common first (ties: in order of the sequences' text):
 
+        - the ``by`` columns;
         - ``step`` (str): the label of step k;
         - ``path`` (str): the events joined by ``" → "``, or ``"(no further
           events)"``;
         - ``event_1`` ... ``event_<depth>`` (object): the events, None past
           the end of a shorter sequence;
         - ``entities`` (int64): entities whose next events are this sequence;
-        - ``share`` (float64): of the entities studied (all of them, not only
-          the ``top``);
+        - ``share`` (float64): of the group's entities studied (all of them,
+          not only the ``top``);
         - ``cumulative_share`` (float64): of this and the more common ones;
-        - ``entities_studied`` (int64): the entities studied.
+        - ``entities_studied`` (int64): the group's entities studied.
 
     Raises
     ------
     ColumnNotFoundError
-        A column named by ``entity``, ``time`` or ``event`` is missing.
+        A column named by ``entity``, ``time``, ``event``, ``by`` or ``hold``
+        is missing.
     InvalidDataError
         ``entity`` has missing values (unless ``dropna=True``) or ``time`` does
         not hold datetimes.
     InvalidParameterError
         ``after_step``, ``depth``, ``who``, ``between`` or ``top`` is invalid,
-        or another parameter is (as in :func:`funnelkit.funnel_entities`).
+        a ``by`` column has the name of a result column, or another
+        parameter is invalid (as in :func:`funnelkit.funnel_entities`).
 
     See Also
     --------
@@ -496,7 +532,9 @@ def next_events(
     winning chain (events at the same instant are left out, since their order
     is not known); events at one instant keep their input order.  Every event
     of the entity counts, funnel steps included.  Each studied entity has one
-    sequence, so ``entities`` add up to ``entities_studied`` over all sequences.
+    sequence, so ``entities`` add up to ``entities_studied`` over a group's
+    sequences (before ``top``).  With ``count="attempts"`` an attempt's
+    next events may include those of the entity's next attempt.
 
     Examples
     --------
@@ -513,6 +551,15 @@ def next_events(
     >>> res[["path", "entities", "share"]]
                   path  entities  share
     0  pricing → exit         2    1.0
+
+    Per plan: each group has its own sequences and shares.
+
+    >>> ev["plan"] = ["free"] * 3 + ["pro"] * 3 + ["free"] * 2
+    >>> res = fk.next_events(ev, ["cart", "buy"], depth=2, by="plan")
+    >>> res[["plan", "path", "entities", "share", "entities_studied"]]
+       plan            path  entities  share  entities_studied
+    0  free  pricing → exit         1    1.0                 1
+    1   pro  pricing → exit         1    1.0                 1
     """
     func = "next_events"
     names_count = _n_steps(steps, func=func)
@@ -543,23 +590,50 @@ def next_events(
             f"who='converted' with between=True (got who={who!r})."
         )
         raise InvalidParameterError(msg)
+    by_cols = as_list(by)
+    taken = {"step", "path", "entities", "share", "cumulative_share", "entities_studied"}
+    taken |= {f"event_{i + 1}" for i in range(int(depth))}
+    clash = [c for c in by_cols if c in taken]
+    if clash:
+        msg = (
+            f"The 'by' parameter of {func} names a column {clash[0]!r}, the name of one of the "
+            "result's columns. Rename that column first."
+        )
+        raise InvalidParameterError(msg)
     kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=window, order=order)
     kw.update(ties=ties, dropna=dropna, exclude=exclude, step_windows=step_windows, as_of=as_of)
-    kw.update(hold=hold)
-    reduce = functools.partial(_path_counts, k, int(depth), who, bool(between), entity, time, event)
+    kw.update(hold=hold, by=by_cols or None, attribution=attribution, count=count)
+    kw.update(mature_only=mature_only)
+    offset = 3 if count == "attempts" else 2  # entity, (attempt), reached, then the steps
+    reduce = functools.partial(
+        _path_counts,
+        k,
+        int(depth),
+        who,
+        bool(between),
+        entity,
+        time,
+        event,
+        by_cols,
+        offset,
+        names_count,
+    )
     if is_dask(events):
         labels, parts = _dask_entity_map(events, list(steps), reduce, **kw)
-        counts = pd.concat(parts, ignore_index=True) if parts else reduce(*_no_rows(events))
+        if not parts:
+            meta = cast(pd.DataFrame, cast(Any, events)._meta)
+            parts = [reduce(meta, _no_rows(meta, by_cols, offset, names_count))]
+        counts = pd.concat(parts, ignore_index=True)
     else:
         df = check_frame(events, table="events", func=func)
-        opts = _options(df, steps, func=func, by=None, attribution="first", **kw)
+        opts = _options(df, steps, func=func, **kw)
         prep, _ = _prepare(df, opts, func=func, all_rows=True)
         per = _sort_entities(_entity_table(prep, opts), entity)
-        labels = [str(c) for c in per.columns[2 : 2 + names_count]]
+        labels = list(opts.labels)
         cut = None if as_of is None else _cut(df, df, entity, time, as_of, False, func=func)
         rows = df if cut is None else _before(df, time, cut)
         counts = reduce(rows, per)
-    return _path_table(counts, labels[k - 1], int(depth), top)
+    return _path_table(counts, labels[k - 1], int(depth), top, by_cols)
 
 
 def _n_steps(steps: Any, *, func: str) -> int:
@@ -568,9 +642,15 @@ def _n_steps(steps: Any, *, func: str) -> int:
     return len(_parse_steps(steps, func=func)[0])
 
 
-def _no_rows(events: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
-    meta = events._meta
-    return meta, pd.DataFrame({"reached": pd.Series([], dtype=np.int64)})
+def _no_rows(meta: pd.DataFrame, by: list[Any], offset: int, n_steps: int) -> pd.DataFrame:
+    """An empty per-entity table of the shape :func:`_path_counts` reads."""
+    cols: dict[Any, Any] = {f"_c{i}": pd.Series([], dtype=np.int64) for i in range(offset)}
+    for j in range(n_steps):
+        cols[f"_s{j}"] = pd.Series([], dtype="datetime64[ns]")
+    per = pd.DataFrame(cols)
+    for c in by:
+        per[c] = meta[c].iloc[:0].to_numpy()
+    return cast(pd.DataFrame, per)
 
 
 def _before(df: pd.DataFrame, time: str, cut: int) -> pd.DataFrame:
@@ -587,51 +667,83 @@ def _path_counts(
     entity: str,
     time: str,
     event: str,
+    by: list[Any],
+    offset: int,
+    n_steps: int,
     rows: pd.DataFrame,
     per: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Entities per sequence of next events, for the entities of ``per`` (additive).
+    """Rows studied per (group, sequence of next events), for the rows of ``per`` (additive).
 
-    ``per`` is the engine's per-entity table of the entities of ``rows``.
+    ``per`` is the engine's per-entity (or per-attempt) table of the entities
+    of ``rows``: its deepest step reached at column ``offset - 1``, its step
+    times from column ``offset``, then the ``by`` columns.  Each studied row
+    of ``per`` takes the first ``depth`` events of its entity strictly after
+    its step-``k`` time (and, with ``between``, strictly before its step
+    ``k + 1``): one sorted search per studied row on the entity's events
+    sorted by (entity, time, input order), no loop over entities.
     """
     cols = [f"event_{i + 1}" for i in range(depth)]
-    reached = per["reached"].to_numpy(dtype=np.int64)
+    reached = per.iloc[:, offset - 1].to_numpy(dtype=np.int64)
     if who == "dropped":
         study = reached == k
     elif who == "converted":
         study = reached > k
     else:
         study = reached >= k
-    if len(per) == 0 or not study.any():
-        empty: dict[str, Any] = {c: pd.Series([], dtype=object) for c in cols}
-        empty["entities"] = pd.Series([], dtype=np.int64)
-        return cast(pd.DataFrame, pd.DataFrame(empty))
-    step_cols = list(per.columns[2:])
-    t_k = _column_ns(per[step_cols[k - 1]])
-    t_next = _column_ns(per[step_cols[k]]) if between else None
-    ent_idx = pd.Index(per[entity]).get_indexer(rows[entity])
-    t_ns, _ = _time_ns(rows, time)
-    e = np.maximum(ent_idx, 0)
-    keep = (ent_idx >= 0) & (t_ns != NAT) & study[e] & (t_ns > t_k[e])
-    if t_next is not None:
-        keep &= t_ns < t_next[e]
-    pos = np.flatnonzero(keep)
-    order_ = np.lexsort((pos, t_ns[pos], ent_idx[pos]))
-    pos = pos[order_]
-    ent = ent_idx[pos]
-    starts = np.flatnonzero(np.r_[True, ent[1:] != ent[:-1]]) if ent.size else ent
-    rank = np.arange(ent.size) - np.repeat(starts, np.diff(np.r_[starts, ent.size]))
-    first = rank < depth
-    pos, ent, rank = pos[first], ent[first], rank[first]
-    names, uniques = pd.factorize(rows[event].take(pos).astype(object), use_na_sentinel=True)
     studied = np.flatnonzero(study)
-    row_of = np.full(len(per), -1, dtype=np.int64)
-    row_of[studied] = np.arange(studied.size)
-    grid = np.full((studied.size, depth), -1, dtype=np.int64)
-    grid[row_of[ent], rank] = names
-    paths, counts = np.unique(grid, axis=0, return_counts=True)
+    if studied.size == 0:
+        empty: dict[str, Any] = {c: per[c].iloc[:0] for c in by}
+        empty.update({c: pd.Series([], dtype=object) for c in cols})
+        empty["entities"] = pd.Series([], dtype=np.int64)
+        return cast(
+            pd.DataFrame, pd.DataFrame({c: v.reset_index(drop=True) for c, v in empty.items()})
+        )
+    step_cols = list(range(offset, offset + n_steps))
+    t_k = _column_ns(per.iloc[studied, step_cols[k - 1]])
+    t_next = _column_ns(per.iloc[studied, step_cols[k]]) if between else None
+    ids = pd.Index(per[entity]).unique()
+    row_ent = ids.get_indexer(rows[entity])
+    stud_ent = ids.get_indexer(per[entity].iloc[studied]).astype(np.int64)
+    wanted = np.zeros(len(ids), dtype=bool)
+    wanted[stud_ent] = True
+    t_ns, _ = _time_ns(rows, time)
+    keep = (row_ent >= 0) & (t_ns != NAT)
+    keep &= wanted[np.maximum(row_ent, 0)]
+    pos = np.flatnonzero(keep)
+    pos = pos[np.lexsort((pos, t_ns[pos], row_ent[pos]))]  # ties: input order
+    s_ent = row_ent[pos].astype(np.int64)
+    s_t = t_ns[pos]
+    # (entity, time) as one sortable key: the time's rank among all times involved
+    _, rank = np.unique(np.concatenate([s_t, t_k]), return_inverse=True)
+    rank = rank.reshape(-1).astype(np.int64)
+    span = np.int64(rank.max() + 2)
+    key_rows = s_ent * span + rank[: s_t.size]
+    first = np.searchsorted(key_rows, stud_ent * span + rank[s_t.size :], side="right")
+    idx = first[:, None] + np.arange(depth, dtype=np.int64)[None, :]
+    valid = idx < s_t.size
+    idx = np.minimum(idx, max(s_t.size - 1, 0))
+    if s_t.size:
+        valid &= s_ent[idx] == stud_ent[:, None]
+        if t_next is not None:
+            valid &= s_t[idx] < t_next[:, None]
+    names, uniques = pd.factorize(rows[event].take(pos).astype(object), use_na_sentinel=True)
+    grid = np.where(valid, names[idx] if s_t.size else -1, -1).astype(np.int64)
+    if by:
+        values = per[by].iloc[studied].reset_index(drop=True)
+        gcode = values.groupby(by, dropna=False, sort=False, observed=True).ngroup().to_numpy()
+        group_first = np.full(int(gcode.max()) + 1, len(values), dtype=np.int64)
+        np.minimum.at(group_first, gcode, np.arange(len(values), dtype=np.int64))
+        keyed = np.column_stack([gcode.astype(np.int64), grid])
+    else:
+        keyed = grid
+    paths, counts = np.unique(keyed, axis=0, return_counts=True)
     labels = np.asarray([*list(uniques), None], dtype=object)  # -1: past the end
-    out = pd.DataFrame({c: labels[paths[:, i]] for i, c in enumerate(cols)})
+    body = paths[:, 1:] if by else paths
+    out = pd.DataFrame({c: labels[body[:, i]] for i, c in enumerate(cols)})
+    if by:
+        groups = values.iloc[group_first[paths[:, 0]]].reset_index(drop=True)
+        out = pd.concat([groups, out], axis=1)
     out["entities"] = counts.astype(np.int64)
     return cast(pd.DataFrame, out)
 
@@ -642,34 +754,52 @@ def _column_ns(col: pd.Series) -> I64:
     return datetime_to_ns(col)
 
 
-def _path_table(counts: pd.DataFrame, step: str, depth: int, top: int | None) -> pd.DataFrame:
-    """The ranked table of :func:`next_events` from (possibly several partitions') counts."""
+def _path_table(
+    counts: pd.DataFrame, step: str, depth: int, top: int | None, by: list[Any]
+) -> pd.DataFrame:
+    """The ranked table of :func:`next_events` from (possibly several partitions') counts.
+
+    Groups sorted (missing last), within a group the most common sequences
+    first; ``top``, shares and ``entities_studied`` are per group.
+    """
     cols = [f"event_{i + 1}" for i in range(depth)]
     if len(counts):
-        summed = counts.groupby(cols, dropna=False, sort=False, as_index=False)["entities"].sum()
-        counts = cast(pd.DataFrame, summed)
+        summed = counts.groupby(
+            [*by, *cols], dropna=False, sort=False, as_index=False, observed=True
+        )["entities"].sum()
+        counts = cast(pd.DataFrame, summed).reset_index(drop=True)
     paths = [
         " → ".join(str(v) for v in row if v is not None and not pd.isna(v)) or NONE_PATH
         for row in counts[cols].itertuples(index=False)
     ]  # one string per distinct sequence (the result's rows), not per entity
-    total = int(counts["entities"].sum()) if len(counts) else 0
-    out = pd.DataFrame(
-        {
-            "step": pd.Series([step] * len(counts), dtype=str),
-            "path": pd.Series(paths, dtype=object),  # object also on 0 rows
-        }
-    )
+    entities = counts["entities"].to_numpy(dtype=np.int64)
+    if by and len(counts):
+        group = counts.groupby(by, dropna=False, sort=True, observed=True).ngroup().to_numpy()
+        group = group.astype(np.int64)
+    else:
+        group = np.zeros(len(counts), dtype=np.int64)
+    totals = np.bincount(group, weights=entities).astype(np.int64) if len(counts) else group
+    out = pd.DataFrame({c: counts[c].reset_index(drop=True) for c in by})
+    out["step"] = pd.Series([step] * len(counts), dtype=str)
+    out["path"] = pd.Series(paths, dtype=object)  # object also on 0 rows
     for c in cols:  # object with None past the end (pandas 3 would infer str and NaN)
         events_c = counts[c].astype(object).where(counts[c].notna(), None).to_numpy()
         out[c] = pd.Series(events_c, index=out.index, dtype=object)
-    out["entities"] = counts["entities"].to_numpy(dtype=np.int64)
-    out = out.iloc[np.lexsort((out["path"].to_numpy(dtype=str), -out["entities"].to_numpy()))]
+    out["entities"] = entities
+    order = np.lexsort((out["path"].to_numpy(dtype=str), -entities, group))
+    out, group = out.iloc[order].reset_index(drop=True), group[order]
+    first = np.r_[0, np.flatnonzero(np.diff(group)) + 1] if group.size else group
+    rank = np.arange(group.size) - np.repeat(first, np.diff(np.r_[first, group.size]))
     if top is not None:
-        out = out.iloc[:top]
-    out = out.reset_index(drop=True)
+        kept = rank < top
+        out, group = out.loc[kept].reset_index(drop=True), group[kept]
+    total = totals[group] if group.size else np.zeros(0, dtype=np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = out["entities"].to_numpy(dtype=np.float64) / total if total else np.zeros(len(out))
+        share = np.where(
+            total > 0, out["entities"].to_numpy(np.float64) / np.maximum(total, 1), 0.0
+        )
     out["share"] = share
-    out["cumulative_share"] = np.cumsum(share)
-    out["entities_studied"] = np.full(len(out), total, dtype=np.int64)
+    cum = pd.Series(share).groupby(group).cumsum().to_numpy() if group.size else share
+    out["cumulative_share"] = cum
+    out["entities_studied"] = total.astype(np.int64)
     return cast(pd.DataFrame, out)

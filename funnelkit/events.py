@@ -235,6 +235,16 @@ class _Options:
     as_of: Any = None  # the parameter as given (read in the data's time zone)
     as_of_ns: int | None = None  # resolved for Dask partitions (the whole log's latest event)
     mature_only: bool = False
+    first_by: tuple[Hashable, ...] = ()  # by columns read at the step-1 event whatever attribution
+
+    @property
+    def rows(self) -> Rows:
+        """Which rows of the winning chain the kernel reports: those the ``by`` values come from."""
+        if not self.by:
+            return "none"
+        if self.first_by and self.attribution == "last":
+            return "both"
+        return self.attribution
 
     @property
     def features(self) -> bool:
@@ -289,6 +299,7 @@ def _options(
     hold: Any = None,
     as_of: Any = None,
     mature_only: Any = False,
+    first_by: tuple[Hashable, ...] = (),
 ) -> _Options:
     """Check the parameters and that ``events`` (or its Dask meta) has the columns."""
     names_per_step, labels = _parse_steps(steps, func=func)
@@ -389,6 +400,7 @@ def _options(
         hold=tuple(hold_cols),
         as_of=as_of,
         mature_only=mature,
+        first_by=tuple(first_by),
     )
     if mature and opts.horizon is None and count_ == "entities":
         msg = (
@@ -764,16 +776,24 @@ class _Summary:
         return int(self.hist.shape[0])
 
 
-def _summarize(prep: _Prepared, table: FunnelTable, attribution: Attribution) -> _Summary:
-    """Group the kernel's per-entity table (groups from values, codes local to this table)."""
+def _summarize(prep: _Prepared, table: FunnelTable, opts: _Options) -> _Summary:
+    """Group the kernel's per-entity table (groups from values, codes local to this table).
+
+    Each ``by`` value is read at the row ``opts.attribution`` names, except the
+    columns of ``opts.first_by``, always read at the step-1 event.
+    """
     n, k = table.entities.size, table.n_steps
     if not prep.by:
         n_groups = 1 if n else 0
         groups = pd.DataFrame(index=range(n_groups))
         gcode = np.zeros(n, dtype=np.int64)
     else:
-        rows = table.first_row if attribution == "first" else table.last_row
+        rows = table.first_row if opts.attribution == "first" else table.last_row
         values = prep.events[prep.by].take(prep.positions[rows]).reset_index(drop=True)
+        if opts.first_by and opts.attribution != "first":
+            at_start = prep.events[list(opts.first_by)].take(prep.positions[table.first_row])
+            for col in opts.first_by:
+                values[col] = at_start[col].reset_index(drop=True)
         gcode, groups = _group_codes(values, prep.by)
         n_groups = len(groups)
     hist = np.bincount(gcode * (k + 1) + table.reached, minlength=n_groups * (k + 1))
@@ -1139,7 +1159,7 @@ def _entity_table(prep: _Prepared, opts: _Options) -> pd.DataFrame:
     dense_codes, n = _dense_codes(prep.codes)
     prep = dataclasses.replace(prep, codes=dense_codes)
     k = len(prep.members)
-    run = _run(prep, opts, rows=opts.attribution if opts.by else "none")
+    run = _run(prep, opts, rows=opts.rows)
     table = run.table
     # representative row per entity: its earliest event (first in input order on ties)
     first_time = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
@@ -1222,8 +1242,8 @@ def _compute(func: str, events: Any, steps: Any, kw: dict[str, Any]) -> tuple[_O
     df = check_frame(events, table="events", func=func)
     opts = _options(df, steps, func=func, **kw)
     prep, _ = _prepare(df, opts, func=func, all_rows=all_rows)
-    run = _run(prep, opts, rows=opts.attribution if opts.by else "none")
-    return opts, _summarize(prep, run.counted(opts), opts.attribution)
+    run = _run(prep, opts, rows=opts.rows)
+    return opts, _summarize(prep, run.counted(opts), opts)
 
 
 # ----------------------------------------------------------------------------
@@ -1257,8 +1277,8 @@ def _partition_reduce(
         return _entity_table(prep, opts)
     if callable(want):
         return want(part, _entity_table(prep, opts))
-    run = _run(prep, opts, rows=opts.attribution if opts.by else "none")
-    return _summarize(prep, run.counted(opts), opts.attribution)
+    run = _run(prep, opts, rows=opts.rows)
+    return _summarize(prep, run.counted(opts), opts)
 
 
 def _dask_reduce(

@@ -309,6 +309,7 @@ def test_conversion_over_time_equals_pandas(local):
         {"period": "D", "window": "2D"},
         {"period": "W", "by": "seg", "count": "attempts", "window": "1D"},
         {"period": "D", "exclude": {"click": (1, 3)}, "as_of": "2025-03-04"},
+        {"period": "W", "by": "seg", "attribution": "last", "window": "2D"},
     ):
         check_same(same, ddf, fk.conversion_over_time, **kw)
     # histograms: the bins come from all partitions' durations together
@@ -324,6 +325,10 @@ def test_next_events_equal_pandas(local):
         {"window": "2D"},
         {"who": "converted", "between": True, "after_step": 2, "top": None},
         {"who": "all", "depth": 2, "exclude": {"click": (1, 2)}, "as_of": "2025-03-05"},
+        {"by": "seg", "attribution": "last", "top": 3, "window": "2D"},
+        {"count": "attempts", "window": "1D", "who": "all", "by": "seg"},
+        {"count": "attempts", "window": "1D", "who": "converted", "between": True},
+        {"window": "1D", "mature_only": True, "as_of": "2025-03-05", "by": "seg"},
     ):
         check_same(same, ddf, fk.next_events, **kw)
 

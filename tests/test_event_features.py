@@ -900,6 +900,216 @@ def test_next_events_match_a_plain_loop():
         assert list(zip(res["path"], res["entities"], strict=True)) == exp
 
 
+def paths_ref(df, per, steps, k, who, between, depth, by=()):
+    """Plain loop over the rows of ``per`` (entities or attempts): {(group, path): count}."""
+    paths = {}
+    for _, row in per.iterrows():
+        level = row["reached"]
+        if not {"dropped": level == k, "converted": level > k, "all": level >= k}[who]:
+            continue
+        mine = df[(df["user_id"] == row["user_id"]) & (df["timestamp"] > row[steps[k - 1]])]
+        if between:
+            mine = mine[mine["timestamp"] < row[steps[k]]]
+        mine = mine.reset_index().sort_values(["timestamp", "index"])
+        path = " → ".join(mine["event"].iloc[:depth]) or "(no further events)"
+        key = (*(row[c] for c in by), path)
+        paths[key] = paths.get(key, 0) + 1
+    return paths
+
+
+def random_paths_log(seed, n=500):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 60, n),
+            "timestamp": BASE + pd.to_timedelta(rng.integers(0, 40, n), unit="s"),
+            "event": rng.choice(["a", "b", "c", "x", "y"], n),
+            "seg": rng.choice(["s", "t", "u"], n),  # varies within an entity
+        }
+    )
+
+
+@pytest.mark.parametrize("attribution", ["first", "last"])
+def test_next_events_by_match_a_plain_loop_per_group(attribution):
+    df = random_paths_log(12)
+    steps = ["a", "b", "c"]
+    per = fk.funnel_entities(df, steps, window="10s", by="seg", attribution=attribution)
+    for who, k, between in (("dropped", 1, False), ("converted", 2, True), ("all", 2, False)):
+        exp = paths_ref(df, per, steps, k, who, between, 2, by=("seg",))
+        res = fk.next_events(
+            df,
+            steps,
+            after_step=k,
+            who=who,
+            between=between,
+            window="10s",
+            top=None,
+            depth=2,
+            by="seg",
+            attribution=attribution,
+        )
+        got = dict(zip(zip(res["seg"], res["path"], strict=True), res["entities"], strict=True))
+        assert got == exp
+        # groups sorted; within a group most common first, ties by text; shares per group
+        assert res["seg"].tolist() == sorted(res["seg"])
+        for seg, part in res.groupby("seg"):
+            studied = sum(v for (g, _), v in exp.items() if g == seg)
+            assert (part["entities_studied"] == studied).all()
+            np.testing.assert_allclose(part["share"], part["entities"] / studied)
+            np.testing.assert_allclose(part["cumulative_share"], np.cumsum(part["share"]))
+            keys = list(zip(-part["entities"], part["path"], strict=True))
+            assert keys == sorted(keys)
+    # top applies within each group
+    res = fk.next_events(df, steps, window="10s", by="seg", top=1, attribution=attribution)
+    assert res["seg"].tolist() == sorted(set(res["seg"]))
+
+
+def test_next_events_by_a_constant_segment_equals_the_segment_alone():
+    df = random_paths_log(13)
+    df["seg"] = np.where(df["user_id"] % 3 == 0, "even", "odd")  # one value per entity
+    steps = ["a", "b", "c"]
+    res = fk.next_events(df, steps, window="10s", by="seg", top=3, depth=2)
+    for seg in ("even", "odd"):
+        alone = fk.next_events(df[df["seg"] == seg], steps, window="10s", top=3, depth=2)
+        mine = res[res["seg"] == seg].drop(columns="seg").reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, alone)
+
+
+def test_next_events_attempts_match_a_plain_loop():
+    df = random_paths_log(14)
+    steps = ["a", "b"]
+    per = fk.funnel_entities(df, steps, window="5s", count="attempts")
+    for who, k, between in (("dropped", 1, False), ("converted", 1, True), ("all", 1, False)):
+        exp = paths_ref(df, per, steps, k, who, between, 3)
+        res = fk.next_events(
+            df,
+            steps,
+            after_step=k,
+            who=who,
+            between=between,
+            window="5s",
+            top=None,
+            count="attempts",
+        )
+        assert {(p,): n for p, n in zip(res["path"], res["entities"], strict=True)} == exp
+        assert res["entities_studied"].iloc[0] == sum(exp.values())
+
+
+def test_next_events_attempts_by_hand():
+    # u: A@0 B@1 (attempt 1 converts), A@2 x@3 (attempt 2 stops at A); v: A@0 y@1
+    ev = log(
+        [("u", 0, "A"), ("u", 1, "B"), ("u", 2, "A"), ("u", 3, "x"), ("v", 0, "A"), ("v", 1, "y")]
+    )
+    res = fk.next_events(ev, ["A", "B"], count="attempts", who="all", depth=2)
+    assert res["path"].tolist() == ["B → A", "x", "y"]
+    assert res["entities_studied"].tolist() == [3, 3, 3]
+    res = fk.next_events(ev, ["A", "B"], count="attempts", who="dropped", depth=2)
+    assert res["path"].tolist() == ["x", "y"]  # attempt 2 of u, and v
+    # counting entities, u's winning chain A@0 -> B@1 converted: only v stopped at A
+    res = fk.next_events(ev, ["A", "B"], who="dropped", depth=2)
+    assert res["path"].tolist() == ["y"]
+    with pytest.raises(fk.InvalidParameterError, match="'count'"):
+        fk.next_events(ev, ["A", "B"], count="sessions")
+    ev["path"] = "p"
+    with pytest.raises(fk.InvalidParameterError, match=r"'by'.*'path'"):
+        fk.next_events(ev, ["A", "B"], by="path")
+    with pytest.raises(fk.ColumnNotFoundError, match="channel"):
+        fk.next_events(ev, ["A", "B"], by="channel")
+
+
+def test_next_events_mature_only_studies_those_that_really_stopped():
+    df = paths_case()
+    steps = ["cart", "pay", "done"]
+    # as_of day 2, window 2 days: users 1 and 2 (cart on day 0) are past their window;
+    # user 3 (cart on day 1) could still pay by day 3, so it has not dropped yet
+    res = fk.next_events(df, steps, window="2D", as_of=day(2))
+    assert res["entities"].tolist() == [2, 1]
+    res = fk.next_events(df, steps, window="2D", as_of=day(2), mature_only=True)
+    assert res["path"].tolist() == ["pricing → faq"]
+    assert res["entities_studied"].tolist() == [2]
+    with pytest.raises(fk.InvalidParameterError, match=r"'mature_only'.*window"):
+        fk.next_events(df, steps, mature_only=True)
+
+
+def test_next_events_by_on_no_rows_is_typed():
+    ev = log([("u", 0, "A")]).assign(seg="s").iloc[:0]
+    res = fk.next_events(ev, ["A", "B"], by="seg", depth=2)
+    assert len(res) == 0
+    assert list(res.columns) == [
+        "seg",
+        "step",
+        "path",
+        "event_1",
+        "event_2",
+        "entities",
+        "share",
+        "cumulative_share",
+        "entities_studied",
+    ]
+    assert res["entities"].dtype == np.int64
+
+
+def test_conversion_over_time_attribution_reads_by_at_the_deepest_step():
+    # user 1 enters in week 1 by ads and buys in week 2 by mail; user 2 ads both times
+    ev = pd.DataFrame(
+        {
+            "user_id": [1, 1, 2, 2, 3],
+            "timestamp": pd.to_datetime(
+                ["2025-01-06", "2025-01-14", "2025-01-07", "2025-01-08", "2025-01-13"]
+            ),
+            "event": ["visit", "buy", "visit", "buy", "visit"],
+            "channel": ["ads", "mail", "ads", "ads", "mail"],
+        }
+    )
+    steps = ["visit", "buy"]
+    first = fk.conversion_over_time(ev, steps, by="channel")
+    assert list(zip(first["channel"], first["period"].dt.day, first["entities"], strict=True)) == [
+        ("ads", 6, 2),
+        ("ads", 6, 2),
+        ("mail", 13, 1),
+        ("mail", 13, 0),
+    ]
+    last = fk.conversion_over_time(ev, steps, by="channel", attribution="last")
+    # user 1 moves to mail but stays in the week of its visit (the 6th)
+    assert list(zip(last["channel"], last["period"].dt.day, last["entities"], strict=True)) == [
+        ("ads", 6, 1),
+        ("ads", 6, 1),
+        ("mail", 6, 1),
+        ("mail", 6, 1),
+        ("mail", 13, 1),
+        ("mail", 13, 0),
+    ]
+
+
+def test_conversion_over_time_attribution_equals_plain_pandas_on_the_entity_table():
+    """Each (group, period) = funnel_entities(attribution="last") grouped by its by value
+    and the period of its step-1 time."""
+    rng = np.random.default_rng(5)
+    n = 600
+    df = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 120, n),
+            "timestamp": EPOCH + pd.to_timedelta(rng.integers(0, 60 * 24, n), unit="h"),
+            "event": rng.choice(["a", "b", "c", "x"], n),
+            "seg": rng.choice(["s", "t"], n),
+        }
+    )
+    steps = ["a", "b", "c"]
+    per = fk.funnel_entities(df, steps, window="4D", by="seg", attribution="last")
+    per = per[per["reached"] > 0]
+    per = per.assign(period=per["a"].dt.to_period("W").dt.start_time)
+    exp = (
+        per.groupby(["seg", "period"])["reached"]
+        .apply(lambda r: [int((r >= k).sum()) for k in (1, 2, 3)])
+        .explode()
+        .astype("int64")
+    )
+    res = fk.conversion_over_time(df, steps, window="4D", by="seg", attribution="last")
+    assert res["entities"].tolist() == exp.tolist()
+    keys = res[["seg", "period"]].drop_duplicates()
+    assert list(map(tuple, keys.to_numpy())) == list(dict.fromkeys(k[:2] for k in exp.index))
+
+
 def test_plot_next_events():
     import matplotlib.pyplot as plt
 
@@ -914,6 +1124,28 @@ def test_plot_next_events():
         "(no further events)",
     ]
     assert [t.get_text() for t in ax.texts] == ["67% (2)", "33% (1)"]
+
+
+def test_plot_next_events_by_group():
+    import matplotlib.colors as mcolors
+    import matplotlib.pyplot as plt
+
+    df = paths_case()
+    df["seg"] = np.where(df["user_id"].isin([1, 3, 4]), "a", "b")
+    res = fk.next_events(df, ["cart", "pay", "done"], depth=2, by="seg")
+    # a: users 1 (pricing → faq) and 3 (nothing); b: user 2 (pricing → faq)
+    fig, ax = plt.subplots()
+    fk.plot_next_events(res, ax=ax)
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "a · (no further events)",
+        "a · pricing → faq",
+        "b · pricing → faq",
+    ]
+    np.testing.assert_allclose([p.get_width() for p in ax.patches], [0.5, 0.5, 1.0])
+    faces = [mcolors.to_hex(p.get_facecolor()) for p in ax.patches]
+    assert faces[0] == faces[1] != faces[2]
+    assert "each seg" in ax.get_xlabel()
+    plt.close(fig)
 
 
 def test_conversion_over_time_mature_only_and_next_events_hold():

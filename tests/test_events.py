@@ -591,11 +591,16 @@ def test_properties(df, steps, window, order, ties, seed):
 # ----------------------------------------------------------------------------
 # ClickHouse windowFunnel
 # ----------------------------------------------------------------------------
-def clickhouse_levels(frame, steps, window_seconds):
+def clickhouse_levels(frame, steps, window_seconds, modes=()):
+    """windowFunnel's level per user; a step listing several events is ``event IN (...)``."""
     chdb = pytest.importorskip("chdb", reason="chdb (ClickHouse) is not installed")
-    conds = ", ".join(f"event = '{s}'" for s in steps)
+    conds = ", ".join(
+        "event IN (" + ", ".join(f"'{e}'" for e in ([s] if isinstance(s, str) else s)) + ")"
+        for s in steps
+    )
+    params = ", ".join([str(window_seconds), *(f"'{m}'" for m in modes)])
     sql = (
-        f"SELECT user_id, windowFunnel({window_seconds})(toDateTime(timestamp), {conds}) "
+        f"SELECT user_id, windowFunnel({params})(toDateTime(timestamp), {conds}) "
         "FROM Python(frame) GROUP BY user_id ORDER BY user_id"
     )
     out = chdb.query(sql, "CSV").data().strip()
@@ -618,6 +623,51 @@ def test_equals_clickhouse_window_funnel(df, k, window):
     ch = clickhouse_levels(frame, steps, window)
     ours = levels(categorical(frame), steps, window=pd.Timedelta(seconds=window))
     assert ours == ch
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    df=event_logs(segment=False, max_rows=12),
+    steps=funnels(overlap=True),
+    window=st.sampled_from([0, 1, 2, 4, 2**31]),
+    ties=st.sampled_from(["allow", "strict"]),
+)
+def test_shared_events_equal_clickhouse_strict_once(df, steps, window, ties):
+    """One event fills at most one step: ClickHouse's 'strict_once' mode.
+
+    Steps that repeat an event (``["a", "a", "b"]``) or list events another
+    step lists too (``[["a", "b"], "b"]``); ``ties="strict"`` adds
+    'strict_increase' (each step strictly later than the previous one).
+    """
+    pytest.importorskip("chdb", reason="chdb (ClickHouse) is not installed")
+    frame = df.assign(timestamp=df["timestamp"].dt.floor("s"), event=df["event"].astype(object))
+    names = {e for s in steps for e in ([s] if isinstance(s, str) else s)}
+    if frame.empty or not names <= set(frame["event"]):
+        return  # funnelkit refuses steps naming absent events
+    modes = ("strict_once",) if ties == "allow" else ("strict_once", "strict_increase")
+    ours = levels(frame, steps, window=pd.Timedelta(seconds=window), ties=ties)
+    assert ours == clickhouse_levels(frame, steps, window, modes)
+
+
+def test_clickhouse_default_mode_lets_one_event_fill_two_steps():
+    """The documented difference: without 'strict_once' one view fills both view steps."""
+    frame = pd.DataFrame(
+        {
+            "user_id": [1, 1, 2, 2, 2],
+            "timestamp": pd.to_datetime(
+                [
+                    *("2025-01-01 00:00:00", "2025-01-01 00:00:01"),
+                    *("2025-01-01 00:00:00", "2025-01-01 00:00:01", "2025-01-01 00:00:02"),
+                ]
+            ),
+            "event": ["view", "buy", "view", "view", "buy"],
+        }
+    )
+    steps = ["view", "view", "buy"]
+    # user 1 viewed once: funnelkit and strict_once stop at 1 view, the default mode says 3
+    assert clickhouse_levels(frame, steps, 100) == {1: 3, 2: 3}
+    assert clickhouse_levels(frame, steps, 100, ("strict_once",)) == {1: 1, 2: 3}
+    assert levels(frame, steps, window="100s") == {1: 1, 2: 3}
 
 
 def test_equals_clickhouse_on_small_case():

@@ -232,6 +232,14 @@ BUILDERS: dict[str, dict[str, Builder]] = {
             quiet(lambda: fk.next_events(next_event_log(lab), ["cart", "buy"], depth=1, top=None)),
             {},
         ),
+        "groups": lambda lab: (
+            quiet(
+                lambda: fk.next_events(
+                    relabel(sample().events, "user_id", lab), steps_of(sample()), by="grp", top=2
+                )
+            ),
+            {},
+        ),
     },
     "plot_pipeline": {
         "stages": lambda lab: (

@@ -312,7 +312,10 @@ def plot_next_events(
     -------
     matplotlib.axes.Axes
         The Axes drawn on: one bar per sequence, as long as its share of the
-        entities studied, the sequence as the tick label.
+        entities studied, the sequence as the tick label.  A result with
+        ``by`` columns draws its groups one after the other, each tick label
+        led by the group (``"pro · pricing → exit"``), a colour per group up
+        to 8 groups.
 
     Raises
     ------
@@ -354,17 +357,27 @@ def plot_next_events(
         return _empty(ax)
     y = np.arange(len(result), dtype=float)
     share = result["share"].to_numpy(dtype=float)
+    by = list(result.columns[: list(result.columns).index("step")])
+    keys = group_keys(result, by)
+    groups = list(dict.fromkeys(keys))
+    if by and len(groups) <= MAX_COLORS:  # a colour per group; past that the labels say it
+        kwargs.setdefault("color", [color(groups.index(g)) for g in keys])
     kwargs.setdefault("color", color(0))
     bars = ax.barh(y, share, **kwargs)
     notes: list[Any] = []
     if annotate:
         texts = [f"{s:.0%} ({n:,})" for s, n in zip(share, result["entities"], strict=True)]
         notes = ax.bar_label(bars, texts, padding=3, fontsize="small")
-    ax.set_yticks(y, [label(p, 48) for p in result["path"]])
+    paths = [str(p) for p in result["path"]]
+    ticks = [f"{g} · {p}" for g, p in zip(keys, paths, strict=True)] if by else paths
+    ax.set_yticks(y, [label(t, 48) for t in ticks])
     ax.set_ylim(len(result) - 0.5, -0.5)
-    total = int(result["entities_studied"].iloc[0])
     after = shorten(result["step"].iloc[0], 30)
-    ax.set_xlabel(label(f"share of the {total:,} entities studied", 60))
+    if by:
+        xlabel = f"share of the entities studied in each {by_title(by)}"
+    else:
+        xlabel = f"share of the {int(result['entities_studied'].iloc[0]):,} entities studied"
+    ax.set_xlabel(label(xlabel, 60))
     ax.xaxis.set_major_formatter(_percent())
     ax.margins(x=0.15 if annotate else 0.02)
     for side in ("top", "right"):
