@@ -162,9 +162,8 @@ def test_deal_size_by_hand(deals):
     assert list(res.columns) == [
         "outcome", "deals", "mean", "p10", "p25", "median", "p75", "p90", "value"
     ]  # fmt: skip
-    assert res.loc[0, ["deals", "mean", "p10", "p25", "median", "p75", "p90", "value"]].tolist() == [
-        2, 200.0, 120.0, 150.0, 200.0, 250.0, 280.0, 400.0
-    ]  # fmt: skip
+    figures = ["deals", "mean", "p10", "p25", "median", "p75", "p90", "value"]
+    assert res.loc[0, figures].tolist() == [2, 200.0, 120.0, 150.0, 200.0, 250.0, 280.0, 400.0]
     closed = fk.deal_size(deals, outcome="closed", by="channel")
     # ads: closed 100, 50 -> mean 75; seo: 300, 10 -> mean 155
     assert closed["channel"].tolist() == ["ads", "seo"]
