@@ -341,7 +341,7 @@ def key_columns(df: pd.DataFrame, *, limit: int = 3) -> int:
     Examples
     --------
     >>> import pandas as pd
-    >>> key_columns(pd.DataFrame({"channel": ["a"], "outcome": ["won"], "n": [3]}))
+    >>> key_columns(pd.DataFrame({"channel": ["a"], "outcome": ["won"], "deals": [3]}))
     2
     """
     n = 0

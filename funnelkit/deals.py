@@ -141,8 +141,8 @@ def _cycle_table(
             adjusted[gi] = conditional_quantile(t, f, 0.5)
             low[gi], high[gi] = conditional_quantile_interval(t, f, f_lo, f_hi, 0.5)
     measures = {
-        "n": grouped_count(d.codes[hit], g),
-        "n_other": grouped_count(d.codes[other], g),
+        "deals": grouped_count(d.codes[hit], g),
+        "other_outcome": grouped_count(d.codes[other], g),
         "open": grouped_count(d.codes[events == 0], g),
         "median": to_timedelta(adjusted),
         "median_low": to_timedelta(low),
@@ -635,10 +635,10 @@ def deal_size(
     Returns
     -------
     pandas.DataFrame
-        One row per group: the ``by`` columns, ``outcome`` (str), ``n``
+        One row per group: the ``by`` columns, ``outcome`` (str), ``deals``
         (int64, deals measured), ``mean``, ``p10``, ``p25``, ``median``,
         ``p75``, ``p90`` (float64, linear-interpolation quantiles; NaN when
-        n = 0) and ``value`` (float64, the summed amount).
+        ``deals`` is 0) and ``value`` (float64, the summed amount).
 
     Raises
     ------
@@ -673,8 +673,8 @@ def deal_size(
     ...     "amount": [100.0, 50.0, 300.0, 80.0],
     ... })
     >>> fk.deal_size(deals)
-      outcome  n   mean    p10    p25  median    p75    p90  value
-    0     won  2  200.0  120.0  150.0   200.0  250.0  280.0  400.0
+      outcome  deals   mean    p10    p25  median    p75    p90  value
+    0     won      2  200.0  120.0  150.0   200.0  250.0  280.0  400.0
     """
     func = "deal_size"
     check_option(outcome, ["won", "lost", "open", "closed"], name="outcome", func=func)
@@ -703,7 +703,7 @@ def deal_size(
         d.keys,
         {
             "outcome": outcome,
-            "n": grouped_count(d.codes[sel], g),
+            "deals": grouped_count(d.codes[sel], g),
             "mean": grouped_mean(d.codes[sel], v, g),
             **{name: q[:, i] for i, name in enumerate(QUANTILES)},
             "value": grouped_sum(d.codes[sel], v, g),
@@ -778,8 +778,9 @@ def sales_cycle(
         One row per group: the ``by`` columns, then
 
         - ``outcome`` (str);
-        - ``n`` (int64): deals that reached the outcome by ``as_of``;
-        - ``n_other`` (int64): deals that reached the competing outcome;
+        - ``deals`` (int64): deals that reached the outcome by ``as_of``;
+        - ``other_outcome`` (int64): deals that reached the competing outcome
+          (0 with ``outcome="closed"``);
         - ``open`` (int64): deals open at ``as_of`` (right-censored, never
           dropped);
         - ``median`` (timedelta64[ns]): the censoring-aware median time to
@@ -787,8 +788,8 @@ def sales_cycle(
         - ``median_low``, ``median_high`` (timedelta64[ns]): its ``ci``
           interval (NaT where the interval's curve never reaches the level);
         - ``naive_mean``, ``naive_p10``, ``naive_p25``, ``naive_median``,
-          ``naive_p75``, ``naive_p90`` (timedelta64[ns]): the naive figures over the ``n``
-          deals with the outcome only — what CRM dashboards show, kept for
+          ``naive_p75``, ``naive_p90`` (timedelta64[ns]): the naive figures over the
+          ``deals`` with the outcome only — what CRM dashboards show, kept for
           reconciliation.
 
     Raises
@@ -839,9 +840,9 @@ def sales_cycle(
     ...     "status": ["won", "won", "lost", "open", "open", "won"],
     ... })
     >>> res = fk.sales_cycle(deals, as_of="2025-03-01")
-    >>> res[["n", "n_other", "open", "median", "naive_median"]]
-       n  n_other  open  median naive_median
-    0  3        1     2 50 days      15 days
+    >>> res[["deals", "other_outcome", "open", "median", "naive_median"]]
+       deals  other_outcome  open  median naive_median
+    0      3              1     2 50 days      15 days
 
     The naive median (15 days) ignores the two deals open for 30 and 35
     days; weighting them in, half of the eventual wins take 50 days.

@@ -204,7 +204,7 @@ def test_maven_crm_with_one_mapping_equals_plain_pandas(shared_data):
     size = fk.deal_size(deals, columns=cols)
     won_values = raw.loc[raw["deal_stage"] == "Won", "close_value"]
     assert size["mean"].iloc[0] == pytest.approx(won_values.mean())
-    assert size["n"].iloc[0] == len(won_values)
+    assert size["deals"].iloc[0] == len(won_values)
     with pytest.warns(fk.FunnelkitWarning, match="have no amount"):
         board = fk.leaderboard(deals, columns=cols)
     won_by_rep = won_values.groupby(raw["sales_agent"]).sum()

@@ -306,6 +306,8 @@ RETIRED_COLUMNS = {
     "total": "value",
     # unit counts are named after the unit; steps are from_step / to_step
     "count": "entities",
+    "n": "the unit's name (deals, entities, ...)",
+    "n_other": "other_outcome",
     "next_step": "to_step",
     # four meanings of "probability", four names
     "probability": "win_probability, cumulative_win or p_hit_target",

@@ -135,8 +135,8 @@ def test_properties_order_groups_inputs(df, rnd):
     shuffled = df.sample(frac=1, random_state=rnd.randint(0, 10**6))
     sums = {
         fk.win_rate: ["won", "lost", "open", "closed"],
-        fk.deal_size: ["n", "value"],
-        fk.sales_cycle: ["n", "n_other", "open"],
+        fk.deal_size: ["deals", "value"],
+        fk.sales_cycle: ["deals", "other_outcome", "open"],
     }
     for func, columns in sums.items():
         whole = func(df)
@@ -160,16 +160,15 @@ def test_deal_size_by_hand(deals):
     # won amounts 100, 300: mean 200, p10 120, p25 150, median 200, p75 250, p90 280,
     # value 400 (linear interpolation between the two)
     assert list(res.columns) == [
-        "outcome", "n", "mean", "p10", "p25", "median", "p75", "p90", "value"
+        "outcome", "deals", "mean", "p10", "p25", "median", "p75", "p90", "value"
     ]  # fmt: skip
-    assert res.loc[0, ["n", "mean", "p10", "p25", "median", "p75", "p90", "value"]].tolist() == [
-        2, 200.0, 120.0, 150.0, 200.0, 250.0, 280.0, 400.0
-    ]  # fmt: skip
+    figures = ["deals", "mean", "p10", "p25", "median", "p75", "p90", "value"]
+    assert res.loc[0, figures].tolist() == [2, 200.0, 120.0, 150.0, 200.0, 250.0, 280.0, 400.0]
     closed = fk.deal_size(deals, outcome="closed", by="channel")
     # ads: closed 100, 50 -> mean 75; seo: 300, 10 -> mean 155
     assert closed["channel"].tolist() == ["ads", "seo"]
     assert closed["mean"].tolist() == [75.0, 155.0]
-    assert closed["n"].tolist() == [2, 2]
+    assert closed["deals"].tolist() == [2, 2]
 
 
 def test_deal_size_quantiles_match_numpy(rng):
@@ -193,7 +192,7 @@ def test_deal_size_missing_amount_warns_and_is_left_out(deals):
     df = deals.assign(amount=[np.nan, 50.0, 300.0, 80.0, 20.0, 10.0])
     with pytest.warns(FunnelkitWarning, match=r"deal_size: left out 1 of 6 rows .*won deals have"):
         res = fk.deal_size(df)
-    assert res.loc[0, "n"] == 1
+    assert res.loc[0, "deals"] == 1
     assert res.loc[0, "mean"] == 300.0
 
 
@@ -201,7 +200,7 @@ def test_empty_group_gives_nan_not_error(deals):
     res = fk.deal_size(deals, outcome="won", by="stage")
     # contact: no won deal
     row = res[res["stage"] == "contact"].iloc[0]
-    assert row["n"] == 0
+    assert row["deals"] == 0
     assert np.isnan(row["mean"])
     assert row["value"] == 0.0
 
@@ -213,7 +212,7 @@ def test_sales_cycle_naive_by_hand(deals):
     res = fk.sales_cycle(deals, as_of="2025-03-01")
     # won cycles: 10 and 30 days -> mean 20, median 20, p25 15, p75 25, p90 28
     row = res.iloc[0]
-    assert (row["n"], row["n_other"], row["open"]) == (2, 2, 2)
+    assert (row["deals"], row["other_outcome"], row["open"]) == (2, 2, 2)
     assert row["naive_mean"] == 20 * D
     assert row["naive_median"] == 20 * D
     assert row["naive_p25"] == 15 * D
@@ -223,7 +222,7 @@ def test_sales_cycle_naive_by_hand(deals):
     lost = fk.sales_cycle(deals, outcome="lost", as_of="2025-03-01").iloc[0]
     # lost cycles: 20 and 10 days
     assert lost["naive_median"] == 15 * D
-    assert lost["n"] == 2
+    assert lost["deals"] == 2
 
 
 def test_censoring_aware_median_by_hand(deals):
@@ -247,7 +246,7 @@ def test_as_of_censors_later_closes_and_leaves_out_later_creations(deals):
     # as_of day 25: deals 3 (closed day 35), 4, 5 are open; 6 (created day 30) is left out
     with pytest.warns(FunnelkitWarning, match=r"left out 1 of 6 rows because they were created"):
         res = fk.sales_cycle(deals, as_of="2025-01-26")
-    assert (res.loc[0, "n"], res.loc[0, "n_other"], res.loc[0, "open"]) == (1, 1, 3)
+    assert (res.loc[0, "deals"], res.loc[0, "other_outcome"], res.loc[0, "open"]) == (1, 1, 3)
 
 
 def _lifelines_or_skip():
@@ -797,7 +796,7 @@ def test_maven_crm_against_plain_pandas(shared_data):
 
     size = fk.deal_size(raw, amount="close_value", **keys)
     won_values = raw.loc[raw["deal_stage"] == "Won", "close_value"]
-    assert size.loc[0, "n"] == len(won_values)
+    assert size.loc[0, "deals"] == len(won_values)
     assert np.isclose(size.loc[0, "mean"], won_values.mean())
     assert np.isclose(size.loc[0, "median"], won_values.median())
     assert np.isclose(size.loc[0, "value"], won_values.sum())
@@ -807,7 +806,7 @@ def test_maven_crm_against_plain_pandas(shared_data):
         cyc = fk.sales_cycle(raw, **keys)
     won = raw[raw["deal_stage"] == "Won"]
     days = pd.to_datetime(won["close_date"]) - pd.to_datetime(won["engage_date"])
-    assert cyc.loc[0, "n"] == 4238
+    assert cyc.loc[0, "deals"] == 4238
     assert cyc.loc[0, "open"] == 1589
     assert cyc.loc[0, "naive_median"] == days.median()
     assert abs(cyc.loc[0, "naive_mean"] - days.mean()) < pd.Timedelta("1us")

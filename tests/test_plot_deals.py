@@ -76,7 +76,7 @@ def test_plot_sales_cycle_draws_quartiles_and_medians(deals):
     assert ticks == ["ads (n=1, 2 open)", "seo (n=2, 1 open)"]
     assert ticks == [
         f"{c} (n={n}, {o} open)"
-        for c, n, o in zip(res["channel"], res["n"], res["open"], strict=True)
+        for c, n, o in zip(res["channel"], res["deals"], res["open"], strict=True)
     ]
 
 

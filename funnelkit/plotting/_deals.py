@@ -162,17 +162,18 @@ def plot_sales_cycle(
         The Axes drawn on.  One row per group (first on top), in days: a
         line from the naive p25 to p75, a circle at the naive median and a
         diamond at the censoring-aware ``median``; tick labels give the group
-        and ``n`` / ``open``.
+        and ``deals`` / ``open`` (shown as "n=…, … open").
 
     Examples
     --------
     >>> import pandas as pd
     >>> import funnelkit as fk
     >>> d = pd.to_timedelta
-    >>> res = pd.DataFrame({"outcome": ["won"], "n": [40], "n_other": [30], "open": [12],
-    ...                     "median": d([31], unit="D"), "naive_mean": d([30], unit="D"),
-    ...                     "naive_median": d([25], unit="D"), "naive_p25": d([12], unit="D"),
-    ...                     "naive_p75": d([41], unit="D"), "naive_p90": d([60], unit="D")})
+    >>> res = pd.DataFrame({"outcome": ["won"], "deals": [40], "other_outcome": [30],
+    ...                     "open": [12], "median": d([31], unit="D"),
+    ...                     "naive_mean": d([30], unit="D"), "naive_median": d([25], unit="D"),
+    ...                     "naive_p25": d([12], unit="D"), "naive_p75": d([41], unit="D"),
+    ...                     "naive_p90": d([60], unit="D")})
     >>> import matplotlib.pyplot as plt
     >>> fig, ax = plt.subplots()
     >>> ax = fk.plot_sales_cycle(res, ax=ax)
@@ -183,7 +184,7 @@ def plot_sales_cycle(
     func = "plot_sales_cycle"
     res = check_result(
         result,
-        ["outcome", "n", "open", "median", "naive_median", "naive_p25", "naive_p75"],
+        ["outcome", "deals", "open", "median", "naive_median", "naive_p25", "naive_p75"],
         func=func,
         source="sales_cycle",
     )
@@ -218,7 +219,7 @@ def plot_sales_cycle(
         )  # fmt: skip
     ticks = [
         label(f"{shorten(lab, 28)} (n={n:,}, {o:,} open)", 60)
-        for lab, n, o in zip(labels, res["n"], res["open"], strict=True)
+        for lab, n, o in zip(labels, res["deals"], res["open"], strict=True)
     ]
     ax.set_yticks(y, ticks)
     ax.set_ylim(len(res) - 0.5, -0.5)
