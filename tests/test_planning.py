@@ -7,6 +7,7 @@ wins a target needs, and hand-computed Aalen–Johansen figures.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 from fractions import Fraction
@@ -658,6 +659,87 @@ def test_invalid_data_error_carries_rows():
     assert info.value.n_rows == 2
     assert info.value.column == "probability"
     assert info.value.examples.index.tolist() == [1, 2]
+
+
+# ----------------------------------------------------------------------------
+# the keywords renamed in the API review (issue #12): old spellings for one release
+# ----------------------------------------------------------------------------
+def binom_at_least(k, n, p):
+    """P(Binomial(n, p) >= k) by summing the probability mass by hand."""
+    return sum(math.comb(n, j) * p**j * (1 - p) ** (n - j) for j in range(k, n + 1))
+
+
+RENAMED = [
+    (
+        fk.deals_needed,
+        "deal_size",
+        "avg_deal",
+        50_000,
+        # 1,000,000 / 50,000 = 20 wins; / 0.25 = 80; / 0.5 = 160; / 0.3 = 533.3 -> 534
+        {"target": 1_000_000, "win_rate": 0.25, "stage_rates": {"lead": 0.3, "q": 0.5}},
+        lambda res: res["needed"].tolist() == [534, 160, 80, 20],
+    ),
+    (
+        fk.deals_needed,
+        "deal_sizes",
+        "deal_size_sample",
+        [50_000.0] * 7,
+        # constant amounts: 20 wins exactly, 80 opportunities in the expected-value plan
+        {"target": 1_000_000, "win_rate": 0.25, "confidence": 0.9},
+        lambda res: res["needed"].tolist() == [80, 20],
+    ),
+    (
+        fk.target_probability,
+        "deal_size",
+        "avg_deal",
+        25_000,
+        # 100,000 / 25,000 = 4 wins out of 10 at 0.3
+        {"target": 100_000, "n": 10, "win_rate": 0.3},
+        lambda res: res.loc[0, "p_hit_target"] == pytest.approx(binom_at_least(4, 10, 0.3)),
+    ),
+    (
+        fk.target_probability,
+        "deal_sizes",
+        "deal_size_sample",
+        [25_000.0, 25_000.0, 25_000.0],
+        {"target": 100_000, "n": 10, "win_rate": 0.3},
+        lambda res: res.loc[0, "p_hit_target"] == pytest.approx(binom_at_least(4, 10, 0.3)),
+    ),
+]
+
+
+@pytest.mark.parametrize(("func", "old", "new", "value", "kwargs", "check"), RENAMED)
+def test_old_keyword_warns_and_gives_the_same_result(func, old, new, value, kwargs, check):
+    kwargs = dict(kwargs)
+    target = kwargs.pop("target")
+    name = func.__name__
+    pattern = rf"{name}\({old}=\.\.\.\) is now spelled {new}=\.\.\.; {old}= will stop"
+    with pytest.warns(FutureWarning, match=pattern) as record:
+        old_res = func(target, **{old: value}, **kwargs)
+    assert [w.filename for w in record] == [__file__]  # points at the caller
+    new_res = func(target, **{new: value}, **kwargs)
+    pd.testing.assert_frame_equal(old_res, new_res)
+    assert check(new_res)
+
+
+@pytest.mark.parametrize(("func", "old", "new", "value", "kwargs", "check"), RENAMED)
+def test_old_and_new_keyword_together_is_an_error(func, old, new, value, kwargs, check):
+    kwargs = dict(kwargs)
+    target = kwargs.pop("target")
+    pattern = rf"{func.__name__}: pass {new}= only \({old}= is its old spelling\)"
+    with pytest.raises(InvalidParameterError, match=pattern):
+        func(target, **{old: value, new: value}, **kwargs)
+
+
+def test_signatures_and_messages_use_the_new_names():
+    for func in (fk.deals_needed, fk.target_probability):
+        params = inspect.signature(func).parameters
+        assert "avg_deal" in params
+        assert "deal_size_sample" in params
+        assert "deal_size" not in params
+        assert "deal_sizes" not in params
+    with pytest.raises(InvalidParameterError, match=r"'avg_deal' \(a fixed amount\) and "):
+        fk.target_probability(100, n=5, win_rate=0.5)
 
 
 # ----------------------------------------------------------------------------
