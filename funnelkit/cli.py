@@ -11,7 +11,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from funnelkit._version import __version__
 from funnelkit.errors import FunnelkitError, FunnelkitWarning
@@ -90,6 +90,42 @@ def _names(text: str) -> list[str]:
     return names
 
 
+#: Renamed flags of ``funnelkit plan``, old spelling to new: the old one works for one release.
+_OLD_FLAGS = {"--deal-size": "--avg-deal"}
+
+
+class _Spelling(argparse.Action):
+    """Store a flag's value, remembering which spelling gave it; two spellings clash."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        used: dict[str, str | None] = vars(namespace).setdefault("_spellings", {})
+        first = used.setdefault(self.dest, option_string)
+        if first != option_string:
+            old, new = (
+                (option_string, first) if option_string in _OLD_FLAGS else (first, option_string)
+            )
+            parser.error(f"give {new} only ({old} is its old spelling)")
+        setattr(namespace, self.dest, values)
+
+
+def _old_flag_notes(args: argparse.Namespace) -> None:
+    """One line on stderr for each old spelling used, as the library's FutureWarning says it."""
+    for flag in getattr(args, "_spellings", {}).values():
+        if flag in _OLD_FLAGS:
+            new = _OLD_FLAGS[flag]
+            print(
+                f"funnelkit: warning: {flag} is now spelled {new}; {flag} will stop working "
+                f"in the next release.",
+                file=sys.stderr,
+            )
+
+
 def _add_plan_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from funnelkit._report import add_columns_argument
 
@@ -100,12 +136,26 @@ def _add_plan_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
             "Print the reverse funnel for a revenue target: the deals needed at each stage "
             "(the expected-value plan), the smallest counts that reach the target with the "
             "given confidence, and the chance the expected-value plan reaches it. Give "
-            "--deal-size and --win-rate, or --deals FILE (a CSV or Parquet deal export) to "
+            "--avg-deal and --win-rate, or --deals FILE (a CSV or Parquet deal export) to "
             "measure them."
         ),
     )
     plan.add_argument("--target", type=float, required=True, help="revenue to reach")
-    plan.add_argument("--deal-size", type=float, help="average won-deal amount")
+    plan.add_argument(
+        "--avg-deal",
+        action=_Spelling,
+        type=float,
+        metavar="AMOUNT",
+        help="average won-deal amount",
+    )
+    plan.add_argument(
+        "--deal-size",
+        action=_Spelling,
+        type=float,
+        dest="avg_deal",
+        metavar="AMOUNT",
+        help="deprecated, use --avg-deal",
+    )
     plan.add_argument("--win-rate", type=float, help="share of opportunities won, in (0, 1]")
     plan.add_argument(
         "--stage-rates",
@@ -224,6 +274,7 @@ def _run_plan(args: argparse.Namespace) -> int:
     from funnelkit.planning import deals_needed, plan
 
     parser: argparse.ArgumentParser = args.subparser
+    _old_flag_notes(args)
     _check_crm_flags(args, parser)
     if args.deals is None:
         if args.columns:
@@ -231,18 +282,18 @@ def _run_plan(args: argparse.Namespace) -> int:
         for flag in ("history", "stages", "period_end", "as_of"):
             if getattr(args, flag) is not None:
                 parser.error(f"--{flag.replace('_', '-')} needs --deals")
-        if args.deal_size is None or args.win_rate is None:
-            parser.error("give --deal-size and --win-rate, or --deals FILE to measure them")
+        if args.avg_deal is None or args.win_rate is None:
+            parser.error("give --avg-deal and --win-rate, or --deals FILE to measure them")
         result = deals_needed(
             args.target,
-            deal_size=args.deal_size,
+            avg_deal=args.avg_deal,
             win_rate=args.win_rate,
             stage_rates=args.stage_rates,
             confidence=args.confidence,
             seed=args.seed,
         )
     else:
-        for flag in ("deal_size", "win_rate", "stage_rates"):
+        for flag in ("avg_deal", "win_rate", "stage_rates"):
             if getattr(args, flag) is not None:
                 parser.error(f"--{flag.replace('_', '-')} cannot be combined with --deals")
         if args.stages is not None and args.history is None:

@@ -11,7 +11,7 @@ Model (see ``docs/planning.md``): each deal entering a stage moves on to the
 next with that stage's rate, independently of the others (a Bernoulli
 thinning), so the wins from ``n`` deals at a stage are Binomial(n, product of
 the rates down to won).  Rate uncertainty (``rate_counts``) and skewed deal
-sizes (``deal_sizes``) are integrated by seeded simulation, with the binomial
+sizes (``deal_size_sample``) are integrated by seeded simulation, with the binomial
 part always computed exactly (Rao–Blackwellised Monte Carlo).
 """
 
@@ -288,7 +288,7 @@ def _check_seed(value: Any, *, func: str) -> int | None:
     return int(value)
 
 
-def _as_sizes(value: Any, *, func: str, name: str = "deal_sizes") -> FloatArray:
+def _as_sizes(value: Any, *, func: str, name: str = "deal_size_sample") -> FloatArray:
     """A 1-D float array of observed won-deal amounts (non-negative, positive mean)."""
     expected = "a non-empty 1-D array of non-negative, finite amounts with a positive mean"
     if isinstance(value, str | bytes | Mapping) or value is None:
@@ -401,7 +401,7 @@ def _check_rate_counts(value: Any, stages: list[str], *, func: str) -> list[floa
 def _solve(
     target: float,
     *,
-    deal_size: float,
+    avg_deal: float,
     rates: list[float],
     counts: list[float | None],
     confidence: float | None,
@@ -432,14 +432,14 @@ def _solve(
     expected_open = 0.0
     if has_open:
         expected_open = float(np.dot(open_amounts, open_probs))
-    won_needed = _ceil(max(target - expected_open, 0.0) / deal_size)
+    won_needed = _ceil(max(target - expected_open, 0.0) / avg_deal)
     needed = _reverse_plan(won_needed, rates)
 
     # the random model: win probability per row (point or draws), wins needed
     p_rows: Any = point
     if stochastic_rates:
         p_rows = _chain(_rate_draws(rates, counts, draws, rng))  # (rows, draws)
-    wins: Any = _ceil(target / deal_size)
+    wins: Any = _ceil(target / avg_deal)
     if has_open or sizes is not None:
         remaining = np.full(draws, float(target))
         if has_open:
@@ -447,7 +447,7 @@ def _solve(
         if sizes is not None:
             wins = _wins_needed(remaining, sizes, rng)
         else:
-            wins = np.maximum(_ceil_array(remaining / deal_size), 0)
+            wins = np.maximum(_ceil_array(remaining / avg_deal), 0)
 
     n_rows = len(rates) + 1
     probability = [_prob_reach(needed[r], wins, p_rows[r])[0] for r in range(n_rows)]
@@ -482,14 +482,19 @@ def _table(
 # ----------------------------------------------------------------------------
 # public functions
 # ----------------------------------------------------------------------------
+#: Keywords renamed in the API review: the old spelling keeps working for one release.
+_RENAMED = {"deal_size": "avg_deal", "deal_sizes": "deal_size_sample"}
+
+
+@takes_columns(renamed=_RENAMED)
 def deals_needed(
     target: float,
     *,
-    deal_size: float | None = None,
+    avg_deal: float | None = None,
     win_rate: float,
     stage_rates: Mapping[str, float] | pd.DataFrame | None = None,
     confidence: float | None = None,
-    deal_sizes: Any = None,
+    deal_size_sample: Any = None,
     rate_counts: Mapping[str, float] | None = None,
     seed: int | None = 0,
 ) -> pd.DataFrame:
@@ -505,9 +510,10 @@ def deals_needed(
     ----------
     target : float
         Revenue to reach (> 0), in the currency of the deal sizes.
-    deal_size : float, optional
+    avg_deal : float, optional
         Average amount of a won deal (> 0).  Default: the mean of
-        ``deal_sizes``; one of the two is required.
+        ``deal_size_sample``; one of the two is required (formerly
+        ``deal_size=``, which still works for one release with a FutureWarning).
     win_rate : float
         Share of opportunities that are won, in (0, 1].
     stage_rates : mapping or DataFrame, optional
@@ -521,17 +527,18 @@ def deals_needed(
     confidence : float, optional
         Probability in (0, 1) with which the target must be reached; adds
         the ``needed_for_confidence`` column.
-    deal_sizes : array-like of float, optional
+    deal_size_sample : array-like of float, optional
         Observed amounts of won deals (non-negative, positive mean).  When
         given, revenue is simulated as a sum of amounts drawn from them
-        (revenue is a sum of skewed amounts, not a count).
+        (revenue is a sum of skewed amounts, not a count).  Formerly
+        ``deal_sizes=``, which still works for one release with a FutureWarning.
     rate_counts : mapping, optional
         Number of observations behind each rate: ``{stage: n}`` for the stages
         of ``stage_rates`` and ``"opportunity"`` for the win rate (for a
         result table, the ``entities`` of the same row).  Rates with a count
         are uncertain (beta-distributed); the others are taken as exact.
     seed : int or None, default=0
-        Seed of the simulations (used only with ``deal_sizes`` or
+        Seed of the simulations (used only with ``deal_size_sample`` or
         ``rate_counts``); None draws fresh randomness.
 
     Returns
@@ -544,7 +551,7 @@ def deals_needed(
         - ``conversion`` (float64) : conversion from this stage to the next (the
           win rate for ``opportunity``; NaN for ``won``).
         - ``needed`` (int64) : the expected-value plan: ``won`` =
-          ceil(target / deal_size), each earlier stage = ceil(next / conversion).
+          ceil(target / avg_deal), each earlier stage = ceil(next / conversion).
         - ``needed_for_confidence`` (int64, only with ``confidence``) :
           the smallest number of deals at this stage that reaches the target
           with probability >= ``confidence``.
@@ -555,7 +562,7 @@ def deals_needed(
     ------
     InvalidParameterError
         A rate outside (0, 1], a non-positive target or deal size, a
-        confidence outside (0, 1), bad ``deal_sizes`` or ``rate_counts``.
+        confidence outside (0, 1), bad ``deal_size_sample`` or ``rate_counts``.
 
     See Also
     --------
@@ -569,7 +576,7 @@ def deals_needed(
     the others.  A chain of such Bernoulli thinnings is one Bernoulli trial
     with the product of the rates, so the wins from ``n`` deals at stage s
     are Binomial(n, p_s), p_s = rate_s × … × win_rate.  With a fixed deal
-    size the target needs W = ceil(target / deal_size) wins, and
+    size the target needs W = ceil(target / avg_deal) wins, and
     P(reach | n) = P(Binomial(n, p_s) >= W) is computed exactly.
     ``needed_for_confidence`` is the smallest n with that probability >=
     ``confidence``, found by exponential and bisection search (the
@@ -578,7 +585,7 @@ def deals_needed(
     With ``rate_counts`` a rate r measured on m observations is drawn from
     Beta(r·m, (1 − r)·m) (mean r; fewer observations, wider), so the wins are
     beta-binomial for one uncertain rate and a mixture of binomials for
-    several; a rate of 1 is taken as exact.  With ``deal_sizes`` the number
+    several; a rate of 1 is taken as exact.  With ``deal_size_sample`` the number
     of wins W the target needs is itself random (amounts are drawn with
     replacement until they add up to the target; beyond 2,000 wins, from the
     normal approximation of that sum).  Both are integrated over 20,000
@@ -592,7 +599,7 @@ def deals_needed(
     Examples
     --------
     >>> import funnelkit as fk
-    >>> fk.deals_needed(1_000_000, deal_size=50_000, win_rate=0.25,
+    >>> fk.deals_needed(1_000_000, avg_deal=50_000, win_rate=0.25,
     ...                 stage_rates={"lead": 0.3, "qualified": 0.5}, confidence=0.9)
              stage  conversion  needed  needed_for_confidence  p_hit_target
     0         lead        0.30     534                    688      0.533705
@@ -605,15 +612,15 @@ def deals_needed(
     win = _check_rate(win_rate, name="win_rate", func=func)
     names, rates = _check_stage_rates(stage_rates, func=func)
     conf = _check_confidence(confidence, func=func)
-    sizes = None if deal_sizes is None else _as_sizes(deal_sizes, func=func)
-    if deal_size is None:
+    sizes = None if deal_size_sample is None else _as_sizes(deal_size_sample, func=func)
+    if avg_deal is None:
         if sizes is None:
             raise param_error(
-                func, "deal_size", "a positive number (or give deal_sizes)", deal_size
+                func, "avg_deal", "a positive number (or give deal_size_sample)", avg_deal
             )
         size = float(sizes.mean())
     else:
-        size = check_positive(deal_size, name="deal_size", func=func)
+        size = check_positive(avg_deal, name="avg_deal", func=func)
     stages = [*names, OPPORTUNITY]
     counts = _check_rate_counts(rate_counts, stages, func=func)
     rng_seed = _check_seed(seed, func=func)
@@ -621,7 +628,7 @@ def deals_needed(
     all_rates = [*rates, win]
     needed, for_conf, prob = _solve(
         target_v,
-        deal_size=size,
+        avg_deal=size,
         rates=all_rates,
         counts=counts,
         confidence=conf,
@@ -631,15 +638,15 @@ def deals_needed(
     return _table([*stages, WON], all_rates, needed, for_conf, prob)
 
 
-@takes_columns()
+@takes_columns(renamed=_RENAMED)
 def target_probability(
     target: float,
     *,
     open_deals: pd.DataFrame | None = None,
     n: int | None = None,
     win_rate: float | None = None,
-    deal_size: float | None = None,
-    deal_sizes: Any = None,
+    avg_deal: float | None = None,
+    deal_size_sample: Any = None,
     amount: str = "amount",
     probability: str = "probability",
     seed: int | None = 0,
@@ -659,14 +666,16 @@ def target_probability(
         won.  Give this or ``n``.
     n : int, optional
         Number of new opportunities (>= 0).  Needs ``win_rate`` and
-        ``deal_size`` or ``deal_sizes``.
+        ``avg_deal`` or ``deal_size_sample``.
     win_rate : float, optional
         Share of the new opportunities that are won, in (0, 1] (with ``n``).
-    deal_size : float, optional
-        Amount of each won deal (> 0; with ``n``).
-    deal_sizes : array-like of float, optional
+    avg_deal : float, optional
+        Amount of each won deal (> 0; with ``n``; formerly ``deal_size=``,
+        which still works for one release with a FutureWarning).
+    deal_size_sample : array-like of float, optional
         Observed amounts of won deals to draw from instead of a fixed
-        ``deal_size`` (with ``n``).
+        ``avg_deal`` (with ``n``; formerly ``deal_sizes=``, which still works
+        for one release with a FutureWarning).
     amount : str, default="amount"
         Column holding the deal value (non-negative numbers).
     probability : str, default="probability"
@@ -717,7 +726,7 @@ def target_probability(
     revenue ``sum(amount_i × won_i)`` is simulated 20,000 times.
 
     For ``n`` new opportunities with a fixed deal size the wins are
-    Binomial(n, win_rate), exactly; with ``deal_sizes`` the number of wins
+    Binomial(n, win_rate), exactly; with ``deal_size_sample`` the number of wins
     the target needs is simulated (amounts drawn with replacement) and the
     binomial part stays exact.
 
@@ -725,7 +734,7 @@ def target_probability(
     --------
     >>> import pandas as pd
     >>> import funnelkit as fk
-    >>> res = fk.target_probability(100_000, n=10, win_rate=0.3, deal_size=25_000)
+    >>> res = fk.target_probability(100_000, n=10, win_rate=0.3, avg_deal=25_000)
     >>> res[["deals", "expected_revenue", "p_hit_target", "method"]]
        deals  expected_revenue  p_hit_target method
     0     10           75000.0     0.350389  exact
@@ -749,8 +758,8 @@ def target_probability(
     if open_deals is not None:
         for name, value in (
             ("win_rate", win_rate),
-            ("deal_size", deal_size),
-            ("deal_sizes", deal_sizes),
+            ("avg_deal", avg_deal),
+            ("deal_size_sample", deal_size_sample),
         ):
             if value is not None:
                 raise param_error(
@@ -781,19 +790,19 @@ def target_probability(
     if win_rate is None:
         raise param_error(func, "win_rate", "a number in (0, 1] (required with n)", win_rate)
     win = _check_rate(win_rate, name="win_rate", func=func)
-    if (deal_size is None) == (deal_sizes is None):
+    if (avg_deal is None) == (deal_size_sample is None):
         msg = (
-            f"{func} with n needs exactly one of 'deal_size' (a fixed amount) and "
-            f"'deal_sizes' (observed amounts to draw from). Got "
-            f"{'both' if deal_size is not None else 'neither'}."
+            f"{func} with n needs exactly one of 'avg_deal' (a fixed amount) and "
+            f"'deal_size_sample' (observed amounts to draw from). Got "
+            f"{'both' if avg_deal is not None else 'neither'}."
         )
         raise InvalidParameterError(msg)
     n_int = int(n)
-    if deal_size is not None:
-        size = check_positive(deal_size, name="deal_size", func=func)
+    if avg_deal is not None:
+        size = check_positive(avg_deal, name="avg_deal", func=func)
         prob, se = _prob_reach(n_int, _ceil(target_v / size), win)
         return _prob_row(target_v, n_int, n_int * win, n_int * win * size, prob, se, "exact")
-    sizes = np.sort(_as_sizes(deal_sizes, func=func))
+    sizes = np.sort(_as_sizes(deal_size_sample, func=func))
     wins = _wins_needed(np.full(N_DRAWS, target_v), sizes, rng)
     prob, se = _prob_reach(n_int, wins, win)
     exp_rev = n_int * win * float(sizes.mean())
@@ -1123,7 +1132,7 @@ def plan(
 
     - win rate: won / (won + lost) among closed deals (closed basis).
     - deal sizes: the amounts of won deals; revenue is simulated by drawing
-      from them (``deals_needed(deal_sizes=...)``).
+      from them (``deals_needed(deal_size_sample=...)``).
     - stage rates (with ``history``): among closed deals, a deal counts at
       the first stage and every stage up to the furthest it entered (skips
       and moves back do not matter); a won deal counts at every stage.  The
@@ -1316,7 +1325,7 @@ def plan(
     open_amounts = np.where(np.isnan(amounts[is_open]), mean_size, amounts[is_open])
     needed, for_conf, prob = _solve(
         target_v,
-        deal_size=mean_size,
+        avg_deal=mean_size,
         rates=rates,
         counts=[float(c) for c in counted],
         confidence=conf,

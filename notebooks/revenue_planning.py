@@ -39,9 +39,9 @@ target = 1_000_000
 closed = deals[deals["status"].isin(["won", "lost"])]
 win_rate = (closed["status"] == "won").mean()
 won_amounts = deals.loc[deals["status"] == "won", "amount"].to_numpy()
-deal_size = won_amounts.mean()
+avg_deal = won_amounts.mean()
 print(f"win rate {win_rate:.1%} of {len(closed):,} closed deals")
-print(f"won deal size: mean {deal_size:,.0f}, median {np.median(won_amounts):,.0f}")
+print(f"won deal size: mean {avg_deal:,.0f}, median {np.median(won_amounts):,.0f}")
 
 # %% [markdown]
 # The sample's team wins 5.1% of its closed deals (193 of 3,770); the deals
@@ -56,7 +56,7 @@ print(f"won deal size: mean {deal_size:,.0f}, median {np.median(won_amounts):,.0
 # ceil(won / win rate).
 
 # %%
-won_needed = int(np.ceil(target / deal_size))
+won_needed = int(np.ceil(target / avg_deal))
 opps_needed = int(np.ceil(won_needed / win_rate))
 print(f"{won_needed} won deals from {opps_needed} new deals")
 
@@ -130,11 +130,11 @@ print(f"about {n} new deals (vs {opps_needed} in the naive plan)")
 # `fk.deals_needed` gives the expected-value plan, the counts needed for a
 # chosen confidence and the chance that the expected-value plan works —
 # exactly (binomial) for counts, by Monte Carlo over the observed deal sizes
-# when `deal_sizes` is given.
+# when `deal_size_sample` is given.
 
 # %%
 fk.deals_needed(
-    target, deal_size=deal_size, win_rate=win_rate, confidence=0.9, deal_sizes=won_amounts
+    target, avg_deal=avg_deal, win_rate=win_rate, confidence=0.9, deal_size_sample=won_amounts
 )
 
 # %% [markdown]
@@ -147,7 +147,7 @@ fk.deals_needed(
 # deals, how likely is the target?
 
 # %%
-fk.target_probability(target, n=opps_needed, win_rate=win_rate, deal_sizes=won_amounts)
+fk.target_probability(target, n=opps_needed, win_rate=win_rate, deal_size_sample=won_amounts)
 
 # %% [markdown]
 # With the naive plan's 801 new deals: about 41 expected wins, expected

@@ -18,7 +18,7 @@ from funnelkit.cli import main
 
 from .conftest import ROOT
 
-PLAN = ["plan", "--target", "1000000", "--deal-size", "50000", "--win-rate", "0.25"]
+PLAN = ["plan", "--target", "1000000", "--avg-deal", "50000", "--win-rate", "0.25"]
 
 
 def run(capsys, argv):
@@ -33,7 +33,7 @@ def test_plan_prints_the_table_and_one_sentence(capsys):
     assert err == ""
     expected = fk.deals_needed(
         1_000_000,
-        deal_size=50_000,
+        avg_deal=50_000,
         win_rate=0.25,
         stage_rates={"lead": 0.3, "qualified": 0.5},
         confidence=0.9,
@@ -62,7 +62,7 @@ def test_plan_prints_the_table_and_one_sentence(capsys):
 def test_plan_confidence_and_no_stage_rates(capsys):
     code, out, _ = run(capsys, [*PLAN, "--confidence", "0.5"])
     assert code == 0
-    expected = fk.deals_needed(1_000_000, deal_size=50_000, win_rate=0.25, confidence=0.5)
+    expected = fk.deals_needed(1_000_000, avg_deal=50_000, win_rate=0.25, confidence=0.5)
     assert out.startswith(format_frame(expected))
     assert "at least 50%" in out
 
@@ -75,7 +75,7 @@ def test_plan_confidence_and_no_stage_rates(capsys):
             "The 'win_rate' parameter of deals_needed must be a number in (0, 1]",
         ),
         ([*PLAN, "--confidence", "1"], "The 'confidence' parameter of deals_needed"),
-        (["plan", "--target", "-1", "--deal-size", "5", "--win-rate", "0.2"], "'target' parameter"),
+        (["plan", "--target", "-1", "--avg-deal", "5", "--win-rate", "0.2"], "'target' parameter"),
         ([*PLAN, "--stage-rates", "lead=0"], "Got 0.0 for stage 'lead'"),
     ],
 )
@@ -91,9 +91,9 @@ def test_plan_errors_are_one_line_exit_1(capsys, argv, message):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["plan", "--deal-size", "5", "--win-rate", "0.2"], "--target"),
-        (["plan", "--target", "100", "--deal-size", "5"], "give --deal-size and --win-rate"),
-        (["plan", "--target", "1e6x", "--deal-size", "5", "--win-rate", "0.2"], "--target"),
+        (["plan", "--avg-deal", "5", "--win-rate", "0.2"], "--target"),
+        (["plan", "--target", "100", "--avg-deal", "5"], "give --avg-deal and --win-rate"),
+        (["plan", "--target", "1e6x", "--avg-deal", "5", "--win-rate", "0.2"], "--target"),
         ([*PLAN, "--stage-rates", "lead:0.3"], "expected stage=rate pairs"),
         ([*PLAN, "--stage-rates", "lead=0.3,lead=0.2"], "each stage once"),
         ([*PLAN, "--history", "h.csv"], "--history needs --deals"),
@@ -232,6 +232,56 @@ def test_plan_warnings_print_as_one_line(capsys, tmp_path):
         "funnelkit: warning: plan: left out 1 of 3 rows because they have no created date.\n"
     )
     assert "opportunity" in out
+
+
+def test_plan_old_deal_size_flag_works_for_one_release(capsys):
+    old = [*PLAN[:3], "--deal-size", *PLAN[4:], "--stage-rates", "lead=0.3,qualified=0.5"]
+    assert old[3:5] == ["--deal-size", "50000"]
+    code, out, err = run(capsys, old)
+    assert code == 0
+    assert err == (
+        "funnelkit: warning: --deal-size is now spelled --avg-deal; --deal-size will stop "
+        "working in the next release.\n"
+    )
+    # the same plan as the new spelling, and as the library with 50,000 per won deal
+    new_code, new_out, new_err = run(capsys, [*PLAN, "--stage-rates", "lead=0.3,qualified=0.5"])
+    assert (new_code, new_err) == (0, "")
+    assert out == new_out
+    # lead: 1,000,000 / 50,000 = 20 wins -> 80 opportunities -> 160 qualified -> 534 leads
+    assert out.splitlines()[1].split()[:3] == ["lead", "30.0%", "534"]
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--avg-deal", "5", "--deal-size", "5"],
+        ["--deal-size", "5", "--avg-deal", "5"],
+    ],
+)
+def test_plan_both_spellings_of_avg_deal_is_a_usage_error(capsys, flags):
+    with pytest.raises(SystemExit) as info:
+        main(["plan", "--target", "100", *flags, "--win-rate", "0.2"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: funnelkit plan" in err
+    assert "give --avg-deal only (--deal-size is its old spelling)" in err
+
+
+def test_plan_help_marks_deal_size_deprecated(capsys):
+    with pytest.raises(SystemExit):
+        main(["plan", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--avg-deal AMOUNT average won-deal amount" in help_text
+    assert "--deal-size AMOUNT deprecated, use --avg-deal" in help_text
+
+
+def test_plan_old_flag_with_deals_is_still_refused(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["plan", "--target", "1", "--deals", "d.csv", "--deal-size", "5"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("funnelkit: warning: --deal-size is now spelled --avg-deal;")
+    assert "--avg-deal cannot be combined with --deals" in err
 
 
 def test_python_dash_m_funnelkit_plan():

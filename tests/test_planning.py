@@ -7,6 +7,7 @@ wins a target needs, and hand-computed Aalen–Johansen figures.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 from fractions import Fraction
@@ -74,7 +75,7 @@ def pipeline_probability(amounts, probs, target):
 # ----------------------------------------------------------------------------
 def test_hand_checked_plan():
     res = fk.deals_needed(
-        1_000_000, deal_size=50_000, win_rate=0.25, stage_rates={"lead": 0.3, "qualified": 0.5}
+        1_000_000, avg_deal=50_000, win_rate=0.25, stage_rates={"lead": 0.3, "qualified": 0.5}
     )
     # won = 1e6 / 5e4 = 20; opportunity = 20 / 0.25 = 80; qualified = 80 / 0.5 = 160;
     # lead = 160 / 0.3 = 533.3 -> 534
@@ -89,25 +90,25 @@ def test_hand_checked_plan():
 
 
 def test_rounding_happens_at_each_stage():
-    res = fk.deals_needed(1_000, deal_size=100, win_rate=0.3, stage_rates={"lead": 0.7})
+    res = fk.deals_needed(1_000, avg_deal=100, win_rate=0.3, stage_rates={"lead": 0.7})
     # won 10; opportunity 10 / 0.3 = 33.3 -> 34; lead 34 / 0.7 = 48.6 -> 49
     # (one rounding at the end would give 1000 / 100 / 0.3 / 0.7 = 47.6 -> 48)
     assert res["needed"].tolist() == [49, 34, 10]
-    res = fk.deals_needed(1_000_001, deal_size=50_000, win_rate=0.25, stage_rates={"q": 0.5})
+    res = fk.deals_needed(1_000_001, avg_deal=50_000, win_rate=0.25, stage_rates={"q": 0.5})
     # 20.00002 -> 21 won; 84; 168
     assert res["needed"].tolist() == [168, 84, 21]
 
 
 def test_float_noise_does_not_add_a_deal():
     # 3 / 0.3 = 10.000000000000002 in floating point: 10 deals, not 11
-    res = fk.deals_needed(3, deal_size=1, win_rate=0.3)
+    res = fk.deals_needed(3, avg_deal=1, win_rate=0.3)
     assert res["needed"].tolist() == [10, 3]
-    res = fk.deals_needed(0.3, deal_size=0.1, win_rate=1.0)  # 0.3 / 0.1 = 2.9999999999999996
+    res = fk.deals_needed(0.3, avg_deal=0.1, win_rate=1.0)  # 0.3 / 0.1 = 2.9999999999999996
     assert res["needed"].tolist() == [3, 3]
 
 
 def test_without_stage_rates_rows_are_opportunity_and_won():
-    res = fk.deals_needed(100, deal_size=10, win_rate=0.5)
+    res = fk.deals_needed(100, avg_deal=10, win_rate=0.5)
     assert res["stage"].tolist() == ["opportunity", "won"]
     assert res["needed"].tolist() == [20, 10]
 
@@ -120,15 +121,15 @@ def test_stage_rates_from_a_conversion_table():
             "conversion": [1.0, 0.3, 0.5],
         }
     )
-    from_table = fk.deals_needed(1_000_000, deal_size=50_000, win_rate=0.25, stage_rates=table)
+    from_table = fk.deals_needed(1_000_000, avg_deal=50_000, win_rate=0.25, stage_rates=table)
     from_map = fk.deals_needed(
-        1_000_000, deal_size=50_000, win_rate=0.25, stage_rates={"lead": 0.3, "qualified": 0.5}
+        1_000_000, avg_deal=50_000, win_rate=0.25, stage_rates={"lead": 0.3, "qualified": 0.5}
     )
     pd.testing.assert_frame_equal(from_table, from_map)
     # stage_conversion's result names its key column "stage"
     staged = table.rename(columns={"step": "stage", "entities": "deals"})
     pd.testing.assert_frame_equal(
-        fk.deals_needed(1_000_000, deal_size=50_000, win_rate=0.25, stage_rates=staged), from_map
+        fk.deals_needed(1_000_000, avg_deal=50_000, win_rate=0.25, stage_rates=staged), from_map
     )
 
 
@@ -142,7 +143,7 @@ def test_stage_rates_from_a_real_stage_conversion_result():
     )
     conv = fk.stage_conversion(history, ["lead", "demo", "offer"])
     # lead -> demo 2 / 4, demo -> offer 1 / 2; offer is the opportunity stage
-    res = fk.deals_needed(1000, deal_size=100, win_rate=0.5, stage_rates=conv)
+    res = fk.deals_needed(1000, avg_deal=100, win_rate=0.5, stage_rates=conv)
     assert res["stage"].tolist() == ["lead", "demo", "opportunity", "won"]
     np.testing.assert_array_equal(res["conversion"].to_numpy(), [0.5, 0.5, 0.5, np.nan])
     assert res["needed"].tolist() == [80, 40, 20, 10]
@@ -162,7 +163,7 @@ def test_stage_rates_from_a_real_stage_conversion_result():
 )
 def test_binomial_thresholds_match_scipy(target, size, win, rates, conf):
     res = fk.deals_needed(
-        target, deal_size=size, win_rate=win, stage_rates=rates or None, confidence=conf
+        target, avg_deal=size, win_rate=win, stage_rates=rates or None, confidence=conf
     )
     wins = math.ceil(target / size)
     chain = [*rates.values(), win]
@@ -176,7 +177,7 @@ def test_binomial_thresholds_match_scipy(target, size, win, rates, conf):
 def test_expected_value_plan_hits_only_about_half_the_time():
     res = fk.deals_needed(
         2_000_000,
-        deal_size=25_000,
+        avg_deal=25_000,
         win_rate=0.2,
         stage_rates={"lead": 0.25, "qualified": 0.5},
         confidence=0.9,
@@ -195,7 +196,7 @@ def test_single_uncertain_rate_matches_scipy_betabinom(win, count, wins):
     a, b = win * count, (1 - win) * count
     res = fk.deals_needed(
         wins * 1000,
-        deal_size=1000,
+        avg_deal=1000,
         win_rate=win,
         confidence=0.9,
         rate_counts={"opportunity": count},
@@ -221,7 +222,7 @@ def test_two_uncertain_rates_against_quadrature():
 
     res = fk.deals_needed(
         wins * 100,
-        deal_size=100,
+        avg_deal=100,
         win_rate=r2,
         stage_rates={"lead": r1},
         confidence=0.9,
@@ -235,7 +236,7 @@ def test_two_uncertain_rates_against_quadrature():
 
 def test_few_observations_need_more_deals():
     kwargs = {
-        "deal_size": 50_000,
+        "avg_deal": 50_000,
         "win_rate": 0.25,
         "stage_rates": {"lead": 0.3, "qualified": 0.5},
         "confidence": 0.9,
@@ -258,10 +259,14 @@ def test_few_observations_need_more_deals():
 # ----------------------------------------------------------------------------
 def test_constant_deal_sizes_reproduce_the_exact_answer():
     exact = fk.deals_needed(
-        1_000_000, deal_size=50_000, win_rate=0.25, stage_rates={"q": 0.5}, confidence=0.9
+        1_000_000, avg_deal=50_000, win_rate=0.25, stage_rates={"q": 0.5}, confidence=0.9
     )
     mc = fk.deals_needed(
-        1_000_000, win_rate=0.25, stage_rates={"q": 0.5}, confidence=0.9, deal_sizes=[50_000] * 7
+        1_000_000,
+        win_rate=0.25,
+        stage_rates={"q": 0.5},
+        confidence=0.9,
+        deal_size_sample=[50_000] * 7,
     )
     pd.testing.assert_frame_equal(mc, exact)
 
@@ -273,7 +278,7 @@ def test_deal_sizes_against_exact_wins_needed_distribution():
     def prob(n):
         return sum(p * stats.binom.sf(m - 1, n, win) for m, p in pmf.items())
 
-    res = fk.deals_needed(target, win_rate=win, deal_sizes=sizes, confidence=0.8)
+    res = fk.deals_needed(target, win_rate=win, deal_size_sample=sizes, confidence=0.8)
     opp, won = res.iloc[0], res.iloc[1]
     # stated tolerance: 20,000 draws, standard error <= 0.0035 -> allow 0.012
     assert opp["p_hit_target"] == pytest.approx(prob(opp["needed"]), abs=0.012)
@@ -289,8 +294,8 @@ def test_deal_sizes_against_exact_wins_needed_distribution():
 def test_skewed_deal_sizes_need_more_than_the_mean_suggests():
     rng = np.random.default_rng(5)
     sizes = rng.lognormal(mean=np.log(20_000), sigma=1.2, size=300)
-    fixed = fk.deals_needed(1_000_000, deal_size=float(sizes.mean()), win_rate=0.3, confidence=0.9)
-    mc = fk.deals_needed(1_000_000, win_rate=0.3, deal_sizes=sizes, confidence=0.9)
+    fixed = fk.deals_needed(1_000_000, avg_deal=float(sizes.mean()), win_rate=0.3, confidence=0.9)
+    mc = fk.deals_needed(1_000_000, win_rate=0.3, deal_size_sample=sizes, confidence=0.9)
     assert mc["needed"].tolist() == fixed["needed"].tolist()
     assert mc["needed_for_confidence"].iloc[0] > fixed["needed_for_confidence"].iloc[0]
 
@@ -300,9 +305,9 @@ def test_normal_approximation_for_many_wins_agrees_with_simulation(monkeypatch):
 
     sizes = np.random.default_rng(0).lognormal(5, 1, 1000)
     target = 1000 * sizes.mean()  # about 1,000 wins: simulated below the switch at 2,000
-    simulated = fk.deals_needed(target, win_rate=0.1, deal_sizes=sizes, confidence=0.9)
+    simulated = fk.deals_needed(target, win_rate=0.1, deal_size_sample=sizes, confidence=0.9)
     monkeypatch.setattr(planning, "_CLT_WINS", 50)
-    approx = fk.deals_needed(target, win_rate=0.1, deal_sizes=sizes, confidence=0.9)
+    approx = fk.deals_needed(target, win_rate=0.1, deal_size_sample=sizes, confidence=0.9)
     np.testing.assert_allclose(
         approx["needed_for_confidence"], simulated["needed_for_confidence"], rtol=0.005
     )
@@ -315,7 +320,7 @@ def test_seeded_reproducibility():
         "win_rate": 0.3,
         "stage_rates": {"lead": 0.4},
         "confidence": 0.9,
-        "deal_sizes": sizes,
+        "deal_size_sample": sizes,
         "rate_counts": {"lead": 50, "opportunity": 80},
     }
     a = fk.deals_needed(2_000_000, seed=7, **kwargs)
@@ -344,12 +349,8 @@ rates_st = st.lists(st.floats(0.05, 1.0), min_size=0, max_size=3)
 def test_higher_confidence_never_needs_fewer(target, size, win, rates, c1, c2):
     lo, hi = sorted([c1, c2])
     stage_rates = {f"s{i}": r for i, r in enumerate(rates)}
-    a = fk.deals_needed(
-        target, deal_size=size, win_rate=win, stage_rates=stage_rates, confidence=lo
-    )
-    b = fk.deals_needed(
-        target, deal_size=size, win_rate=win, stage_rates=stage_rates, confidence=hi
-    )
+    a = fk.deals_needed(target, avg_deal=size, win_rate=win, stage_rates=stage_rates, confidence=lo)
+    b = fk.deals_needed(target, avg_deal=size, win_rate=win, stage_rates=stage_rates, confidence=hi)
     assert (a["needed_for_confidence"] <= b["needed_for_confidence"]).all()
     assert (a["needed"] == b["needed"]).all()
     # counts never grow down the funnel
@@ -373,7 +374,7 @@ def test_higher_rates_never_need_more(win, rates, which, bump, conf):
     def run(r):
         stage_rates = {f"s{k}": v for k, v in enumerate(r[:-1])}
         return fk.deals_needed(
-            600_000, deal_size=40_000, win_rate=r[-1], stage_rates=stage_rates, confidence=conf
+            600_000, avg_deal=40_000, win_rate=r[-1], stage_rates=stage_rates, confidence=conf
         )
 
     a, b = run(all_rates), run(higher)
@@ -393,7 +394,7 @@ def test_target_probability_grows_with_n_and_win_rate(n1, n2, w1, w2, target):
     (n_lo, n_hi), (w_lo, w_hi) = sorted([n1, n2]), sorted([w1, w2])
 
     def p(n, w):
-        return fk.target_probability(target, n=n, win_rate=w, deal_size=1.0)["p_hit_target"][0]
+        return fk.target_probability(target, n=n, win_rate=w, avg_deal=1.0)["p_hit_target"][0]
 
     assert p(n_lo, w_lo) <= p(n_hi, w_lo) + 1e-12
     assert p(n_lo, w_lo) <= p(n_lo, w_hi) + 1e-12
@@ -403,7 +404,11 @@ def test_monte_carlo_is_monotone_in_confidence_too():
     sizes = np.random.default_rng(2).lognormal(10, 1, 80)
     out = [
         fk.deals_needed(
-            1_000_000, win_rate=0.2, deal_sizes=sizes, confidence=c, rate_counts={"opportunity": 60}
+            1_000_000,
+            win_rate=0.2,
+            deal_size_sample=sizes,
+            confidence=c,
+            rate_counts={"opportunity": 60},
         )["needed_for_confidence"].iloc[0]
         for c in (0.5, 0.8, 0.9, 0.95)
     ]
@@ -413,7 +418,7 @@ def test_monte_carlo_is_monotone_in_confidence_too():
 # ----------------------------------------------------------------------------
 # invalid input
 # ----------------------------------------------------------------------------
-OK = {"deal_size": 100.0, "win_rate": 0.5}
+OK = {"avg_deal": 100.0, "win_rate": 0.5}
 
 
 @pytest.mark.parametrize(
@@ -427,9 +432,9 @@ OK = {"deal_size": 100.0, "win_rate": 0.5}
         ({"target": -5.0}, r"'target' parameter .* Got -5\.0 instead"),
         ({"target": float("nan")}, r"'target' parameter .* positive number"),
         ({"target": "1e6"}, r"'target' parameter .* Got '1e6' instead"),
-        ({"deal_size": 0}, r"The 'deal_size' parameter of deals_needed must be a positive"),
-        ({"deal_size": -100.0}, r"'deal_size' parameter"),
-        ({"deal_size": None}, r"'deal_size' parameter .* \(or give deal_sizes\)"),
+        ({"avg_deal": 0}, r"The 'avg_deal' parameter of deals_needed must be a positive"),
+        ({"avg_deal": -100.0}, r"'avg_deal' parameter"),
+        ({"avg_deal": None}, r"'avg_deal' parameter .* \(or give deal_size_sample\)"),
         (
             {"win_rate": 0},
             r"The 'win_rate' parameter of deals_needed must be a number in "
@@ -453,11 +458,14 @@ OK = {"deal_size": 100.0, "win_rate": 0.5}
         ),
         ({"confidence": 1.0}, r"'confidence' parameter .* Got 1\.0 instead"),
         ({"confidence": 90}, r"'confidence' parameter"),
-        ({"deal_sizes": []}, r"'deal_sizes' parameter .* non-empty"),
-        ({"deal_sizes": [100.0, -5.0]}, r"Got 1 of 2 values that are negative, NaN or infinite"),
-        ({"deal_sizes": [100.0, float("nan")]}, r"'deal_sizes' parameter"),
-        ({"deal_sizes": [0.0, 0.0]}, r"positive mean"),
-        ({"deal_sizes": [[1.0, 2.0]]}, r"1-D array"),
+        ({"deal_size_sample": []}, r"'deal_size_sample' parameter .* non-empty"),
+        (
+            {"deal_size_sample": [100.0, -5.0]},
+            r"Got 1 of 2 values that are negative, NaN or infinite",
+        ),
+        ({"deal_size_sample": [100.0, float("nan")]}, r"'deal_size_sample' parameter"),
+        ({"deal_size_sample": [0.0, 0.0]}, r"positive mean"),
+        ({"deal_size_sample": [[1.0, 2.0]]}, r"1-D array"),
         (
             {"rate_counts": {"opportunity": 0}},
             r"'rate_counts' parameter .* positive number of "
@@ -481,13 +489,13 @@ def test_invalid_parameters(kwargs, pattern):
 def test_invalid_stage_rate_tables():
     dup = pd.DataFrame({"step": ["a", "b", "a", "b"], "conversion": [1.0, 0.5, 1.0, 0.4]})
     with pytest.raises(InvalidParameterError, match=r"repeats steps .* by= groups"):
-        fk.deals_needed(100, deal_size=10, win_rate=0.5, stage_rates=dup)
+        fk.deals_needed(100, avg_deal=10, win_rate=0.5, stage_rates=dup)
     missing = pd.DataFrame({"step": ["a", "b"], "rate": [1.0, 0.5]})
     with pytest.raises(ColumnNotFoundError, match=r"Column 'conversion' \(stage_rates=\)"):
-        fk.deals_needed(100, deal_size=10, win_rate=0.5, stage_rates=missing)
+        fk.deals_needed(100, avg_deal=10, win_rate=0.5, stage_rates=missing)
     zero = pd.DataFrame({"step": ["a", "b", "c"], "conversion": [1.0, np.nan, 0.5]})
     with pytest.raises(InvalidParameterError, match=r"Got nan for stage 'a'"):
-        fk.deals_needed(100, deal_size=10, win_rate=0.5, stage_rates=zero)
+        fk.deals_needed(100, avg_deal=10, win_rate=0.5, stage_rates=zero)
 
 
 def test_inputs_are_not_modified():
@@ -497,9 +505,14 @@ def test_inputs_are_not_modified():
     table = pd.DataFrame({"step": ["a", "b"], "conversion": [1.0, 0.5]})
     before = (dict(rates), dict(counts), sizes.copy(), table.copy())
     fk.deals_needed(
-        1000, win_rate=0.5, stage_rates=rates, deal_sizes=sizes, rate_counts=counts, confidence=0.9
+        1000,
+        win_rate=0.5,
+        stage_rates=rates,
+        deal_size_sample=sizes,
+        rate_counts=counts,
+        confidence=0.9,
     )
-    fk.deals_needed(1000, deal_size=10, win_rate=0.5, stage_rates=table)
+    fk.deals_needed(1000, avg_deal=10, win_rate=0.5, stage_rates=table)
     assert rates == before[0]
     assert counts == before[1]
     np.testing.assert_array_equal(sizes, before[2])
@@ -510,7 +523,7 @@ def test_inputs_are_not_modified():
 # target_probability
 # ----------------------------------------------------------------------------
 def test_new_opportunities_exact_binomial():
-    res = fk.target_probability(1_000_000, n=100, win_rate=0.2, deal_size=50_000)
+    res = fk.target_probability(1_000_000, n=100, win_rate=0.2, avg_deal=50_000)
     assert res.loc[0, "p_hit_target"] == pytest.approx(stats.binom.sf(19, 100, 0.2))
     assert res.loc[0, "method"] == "exact"
     assert res.loc[0, "std_error"] == 0.0
@@ -526,14 +539,14 @@ def test_new_opportunities_exact_binomial():
         "std_error",
         "method",
     ]
-    assert fk.target_probability(10, n=0, win_rate=0.5, deal_size=1).loc[0, "p_hit_target"] == 0
+    assert fk.target_probability(10, n=0, win_rate=0.5, avg_deal=1).loc[0, "p_hit_target"] == 0
 
 
 def test_new_opportunities_with_deal_sizes():
     sizes, target, win = [1.0, 3.0, 10.0], 30.0, 0.3
     pmf = wins_needed_pmf(sizes, target)
     exact = sum(p * stats.binom.sf(m - 1, 40, win) for m, p in pmf.items())
-    res = fk.target_probability(target, n=40, win_rate=win, deal_sizes=sizes)
+    res = fk.target_probability(target, n=40, win_rate=win, deal_size_sample=sizes)
     assert res.loc[0, "method"] == "monte carlo"
     se = res.loc[0, "std_error"]
     assert 0 < se < 0.005
@@ -588,17 +601,17 @@ def test_empty_pipeline_cannot_reach_the_target():
             InvalidParameterError,
             r"Got both",
         ),
-        ({"n": -1, "win_rate": 0.5, "deal_size": 1}, InvalidParameterError, r"'n' parameter"),
-        ({"n": 2.5, "win_rate": 0.5, "deal_size": 1}, InvalidParameterError, r"'n' parameter"),
-        ({"n": 5, "deal_size": 1}, InvalidParameterError, r"'win_rate' .*required with n"),
-        ({"n": 5, "win_rate": 1.1, "deal_size": 1}, InvalidParameterError, r"\(0, 1\]"),
-        ({"n": 5, "win_rate": 0.5}, InvalidParameterError, r"'deal_size' .* Got neither"),
+        ({"n": -1, "win_rate": 0.5, "avg_deal": 1}, InvalidParameterError, r"'n' parameter"),
+        ({"n": 2.5, "win_rate": 0.5, "avg_deal": 1}, InvalidParameterError, r"'n' parameter"),
+        ({"n": 5, "avg_deal": 1}, InvalidParameterError, r"'win_rate' .*required with n"),
+        ({"n": 5, "win_rate": 1.1, "avg_deal": 1}, InvalidParameterError, r"\(0, 1\]"),
+        ({"n": 5, "win_rate": 0.5}, InvalidParameterError, r"'avg_deal' .* Got neither"),
         (
-            {"n": 5, "win_rate": 0.5, "deal_size": 1, "deal_sizes": [1.0]},
+            {"n": 5, "win_rate": 0.5, "avg_deal": 1, "deal_size_sample": [1.0]},
             InvalidParameterError,
             r"Got both",
         ),
-        ({"n": 5, "win_rate": 0.5, "deal_size": 0}, InvalidParameterError, r"'deal_size'"),
+        ({"n": 5, "win_rate": 0.5, "avg_deal": 0}, InvalidParameterError, r"'avg_deal'"),
         (
             {
                 "open_deals": pd.DataFrame({"amount": [1.0], "probability": [0.5]}),
@@ -636,7 +649,7 @@ def test_target_probability_invalid(kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
         fk.target_probability(100.0, **kwargs)
     with pytest.raises(InvalidParameterError, match=r"'target' parameter"):
-        fk.target_probability(-1.0, n=1, win_rate=0.5, deal_size=1)
+        fk.target_probability(-1.0, n=1, win_rate=0.5, avg_deal=1)
 
 
 def test_invalid_data_error_carries_rows():
@@ -646,6 +659,87 @@ def test_invalid_data_error_carries_rows():
     assert info.value.n_rows == 2
     assert info.value.column == "probability"
     assert info.value.examples.index.tolist() == [1, 2]
+
+
+# ----------------------------------------------------------------------------
+# the keywords renamed in the API review (issue #12): old spellings for one release
+# ----------------------------------------------------------------------------
+def binom_at_least(k, n, p):
+    """P(Binomial(n, p) >= k) by summing the probability mass by hand."""
+    return sum(math.comb(n, j) * p**j * (1 - p) ** (n - j) for j in range(k, n + 1))
+
+
+RENAMED = [
+    (
+        fk.deals_needed,
+        "deal_size",
+        "avg_deal",
+        50_000,
+        # 1,000,000 / 50,000 = 20 wins; / 0.25 = 80; / 0.5 = 160; / 0.3 = 533.3 -> 534
+        {"target": 1_000_000, "win_rate": 0.25, "stage_rates": {"lead": 0.3, "q": 0.5}},
+        lambda res: res["needed"].tolist() == [534, 160, 80, 20],
+    ),
+    (
+        fk.deals_needed,
+        "deal_sizes",
+        "deal_size_sample",
+        [50_000.0] * 7,
+        # constant amounts: 20 wins exactly, 80 opportunities in the expected-value plan
+        {"target": 1_000_000, "win_rate": 0.25, "confidence": 0.9},
+        lambda res: res["needed"].tolist() == [80, 20],
+    ),
+    (
+        fk.target_probability,
+        "deal_size",
+        "avg_deal",
+        25_000,
+        # 100,000 / 25,000 = 4 wins out of 10 at 0.3
+        {"target": 100_000, "n": 10, "win_rate": 0.3},
+        lambda res: res.loc[0, "p_hit_target"] == pytest.approx(binom_at_least(4, 10, 0.3)),
+    ),
+    (
+        fk.target_probability,
+        "deal_sizes",
+        "deal_size_sample",
+        [25_000.0, 25_000.0, 25_000.0],
+        {"target": 100_000, "n": 10, "win_rate": 0.3},
+        lambda res: res.loc[0, "p_hit_target"] == pytest.approx(binom_at_least(4, 10, 0.3)),
+    ),
+]
+
+
+@pytest.mark.parametrize(("func", "old", "new", "value", "kwargs", "check"), RENAMED)
+def test_old_keyword_warns_and_gives_the_same_result(func, old, new, value, kwargs, check):
+    kwargs = dict(kwargs)
+    target = kwargs.pop("target")
+    name = func.__name__
+    pattern = rf"{name}\({old}=\.\.\.\) is now spelled {new}=\.\.\.; {old}= will stop"
+    with pytest.warns(FutureWarning, match=pattern) as record:
+        old_res = func(target, **{old: value}, **kwargs)
+    assert [w.filename for w in record] == [__file__]  # points at the caller
+    new_res = func(target, **{new: value}, **kwargs)
+    pd.testing.assert_frame_equal(old_res, new_res)
+    assert check(new_res)
+
+
+@pytest.mark.parametrize(("func", "old", "new", "value", "kwargs", "check"), RENAMED)
+def test_old_and_new_keyword_together_is_an_error(func, old, new, value, kwargs, check):
+    kwargs = dict(kwargs)
+    target = kwargs.pop("target")
+    pattern = rf"{func.__name__}: pass {new}= only \({old}= is its old spelling\)"
+    with pytest.raises(InvalidParameterError, match=pattern):
+        func(target, **{old: value, new: value}, **kwargs)
+
+
+def test_signatures_and_messages_use_the_new_names():
+    for func in (fk.deals_needed, fk.target_probability):
+        params = inspect.signature(func).parameters
+        assert "avg_deal" in params
+        assert "deal_size_sample" in params
+        assert "deal_size" not in params
+        assert "deal_sizes" not in params
+    with pytest.raises(InvalidParameterError, match=r"'avg_deal' \(a fixed amount\) and "):
+        fk.target_probability(100, n=5, win_rate=0.5)
 
 
 # ----------------------------------------------------------------------------
@@ -698,7 +792,7 @@ def test_plan_matches_deals_needed_with_measured_inputs(closed_deals):
     ref = fk.deals_needed(
         100_000,
         win_rate=0.5,
-        deal_sizes=[10_000.0, 14_000.0],
+        deal_size_sample=[10_000.0, 14_000.0],
         rate_counts={"opportunity": 4},
         confidence=0.9,
         seed=3,
@@ -922,8 +1016,8 @@ def test_plan_row_order_does_not_matter(history_case):
 
 def test_deal_size_order_does_not_matter():
     sizes = np.random.default_rng(4).lognormal(10, 1, 50)
-    a = fk.deals_needed(1e6, win_rate=0.3, deal_sizes=sizes, confidence=0.9)
-    b = fk.deals_needed(1e6, win_rate=0.3, deal_sizes=sizes[::-1], confidence=0.9)
+    a = fk.deals_needed(1e6, win_rate=0.3, deal_size_sample=sizes, confidence=0.9)
+    b = fk.deals_needed(1e6, win_rate=0.3, deal_size_sample=sizes[::-1], confidence=0.9)
     pd.testing.assert_frame_equal(a, b)
 
 

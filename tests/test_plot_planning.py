@@ -18,7 +18,7 @@ from funnelkit.plotting._common import PALETTE
 def result():
     return fk.deals_needed(
         1_000_000,
-        deal_size=50_000,
+        avg_deal=50_000,
         win_rate=0.25,
         stage_rates={"lead": 0.3, "qualified": 0.5},
         confidence=0.9,
@@ -60,7 +60,7 @@ def test_bars_are_the_counts(result):
 
 def test_thousands_separators_and_log_scale():
     res = fk.deals_needed(
-        50_000_000, deal_size=10_000, win_rate=0.2, stage_rates={"lead": 0.1}, confidence=0.8
+        50_000_000, avg_deal=10_000, win_rate=0.2, stage_rates={"lead": 0.1}, confidence=0.8
     )
     ax = fk.plot_plan(res, scale="log")
     assert ax.get_xscale() == "log"
@@ -70,7 +70,7 @@ def test_thousands_separators_and_log_scale():
 
 
 def test_without_confidence_one_bar_per_stage():
-    res = fk.deals_needed(100_000, deal_size=10_000, win_rate=0.5)
+    res = fk.deals_needed(100_000, avg_deal=10_000, win_rate=0.5)
     ax = fk.plot_plan(res, annotate=False)
     (bars,) = ax.containers
     assert [b.get_width() for b in bars] == [20, 10]

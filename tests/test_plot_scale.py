@@ -169,7 +169,7 @@ def channel_costs(labels: list[str]) -> pd.DataFrame:
 
 def plan_rates(labels: list[str]) -> pd.DataFrame:
     rates = {lab: 0.5 + 0.45 * (i % 3) / 3 for i, lab in enumerate(labels)}
-    return fk.deals_needed(1_000_000, deal_size=25_000, win_rate=0.3, stage_rates=rates)
+    return fk.deals_needed(1_000_000, avg_deal=25_000, win_rate=0.3, stage_rates=rates)
 
 
 Builder = Callable[[list[str]], tuple[pd.DataFrame, dict[str, Any]]]

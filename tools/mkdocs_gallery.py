@@ -66,7 +66,7 @@ def gallery(fk: Any) -> dict[str, tuple[Callable[..., Any], Callable[[Any], Any]
             fk.plot_plan,
             lambda s: fk.deals_needed(
                 1_000_000,
-                deal_size=25_000,
+                avg_deal=25_000,
                 win_rate=0.25,
                 stage_rates={"lead": 0.3, "qualified": 0.5},
                 confidence=0.9,

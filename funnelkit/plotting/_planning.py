@@ -77,7 +77,7 @@ def plot_plan(
     Examples
     --------
     >>> import funnelkit as fk
-    >>> res = fk.deals_needed(1_000_000, deal_size=50_000, win_rate=0.25,
+    >>> res = fk.deals_needed(1_000_000, avg_deal=50_000, win_rate=0.25,
     ...                       stage_rates={"lead": 0.3, "qualified": 0.5}, confidence=0.9)
     >>> ax = fk.plot_plan(res)
     >>> [t.get_text() for t in ax.get_yticklabels()]
