@@ -11,7 +11,7 @@ partition after the shuffle by entity, and the counts are summed.
 * :func:`triggers`: among entities that reached a step, does doing a
   behaviour before the next step go with moving on more often?  2x2 tables
   per behaviour, odds ratios, Fisher exact tests, Holm adjustment.
-* :func:`compare`: does conversion at each step differ across segments?
+* :func:`compare_segments`: does conversion at each step differ across segments?
   Chi-square test of homogeneity per transition, pairwise two-proportion
   tests (Holm), differences and Cohen's h.
 
@@ -51,7 +51,7 @@ from funnelkit.columns import Columns, takes_columns
 from funnelkit.errors import FunnelkitWarning, InvalidParameterError
 from funnelkit.events import _block, _dask_entity_map, _group_codes, funnel_entities
 
-__all__ = ["compare", "triggers"]
+__all__ = ["compare_segments", "triggers"]
 
 Step = str | Sequence[str]
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
@@ -656,7 +656,7 @@ def _two_by_two(
 
 
 @takes_columns()
-def compare(
+def compare_segments(
     events: pd.DataFrame,
     steps: Sequence[Step],
     *,
@@ -764,12 +764,12 @@ def compare(
     ...                                 + ["2024-01-01", "2024-01-02", "2024-01-01"]),
     ...     "channel": ["ads", "ads", "ads", "ads", "ads", "mail", "mail", "mail"],
     ... })
-    >>> res = fk.compare(ev, ["visit", "buy"], by="channel")
+    >>> res = fk.compare_segments(ev, ["visit", "buy"], by="channel")
     >>> res[["step", "channel_a", "channel_b", "conversion_a", "conversion_b", "differs"]]
       step channel_a channel_b  conversion_a  conversion_b  differs
     0  buy       ads      mail      0.666667           0.5    False
     """
-    func = "compare"
+    func = "compare_segments"
     df = check_frame(events, table="events", func=func)
     names = _step_names(steps, func=func)
     by_cols = as_list(by)
@@ -836,6 +836,69 @@ def compare(
     for col in ("entities_a", "entities_b", "converted_a", "converted_b", "dof"):
         out[col] = out[col].astype(np.int64)
     return out
+
+
+@takes_columns()
+def compare(
+    events: pd.DataFrame,
+    steps: Sequence[Step],
+    *,
+    by: str | Sequence[str],
+    entity: str = "user_id",
+    time: str = "timestamp",
+    event: str = "event",
+    window: pd.Timedelta | str | int | None = None,
+    alpha: float = 0.05,
+    columns: Mapping[str, Any] | Columns | None = None,
+) -> pd.DataFrame:
+    """Deprecated: the former name of :func:`compare_segments`, for one release.
+
+    Emits a :class:`FutureWarning` and returns ``compare_segments`` of the same
+    arguments; the parameters, result and errors are those of
+    :func:`compare_segments`.
+
+    Parameters
+    ----------
+    events, steps, by, entity, time, event, window, alpha, columns
+        As in :func:`compare_segments`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table of :func:`compare_segments`.
+
+    Examples
+    --------
+    Call the new name:
+
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> ev = pd.DataFrame({
+    ...     "user_id": ["a", "a", "b"],
+    ...     "event": ["visit", "buy", "visit"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01"]),
+    ...     "channel": ["ads", "ads", "mail"],
+    ... })
+    >>> fk.compare_segments(ev, ["visit", "buy"], by="channel")["differs"].tolist()
+    [False]
+    """
+    warnings.warn(
+        "funnelkit.compare is renamed funnelkit.compare_segments; compare will be removed "
+        "in the next release. Call fk.compare_segments(events, steps, by=...) instead.",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return compare_segments(
+        events,
+        steps,
+        by=by,
+        entity=entity,
+        time=time,
+        event=event,
+        window=window,
+        alpha=alpha,
+        columns=columns,
+    )
 
 
 def _segments(keys: pd.Series, idx: IntArray) -> Any:

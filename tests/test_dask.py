@@ -273,7 +273,7 @@ def test_mean_exact_whatever_the_row_order():
 def test_functions_without_dask_support_say_so(local):
     ddf = dd.from_pandas(random_log(2), npartitions=2)
     with pytest.raises(fk.InvalidParameterError, match=r"does not take a Dask DataFrame yet"):
-        fk.compare(ddf, ["visit", "signup"], by="seg")
+        fk.compare_segments(ddf, ["visit", "signup"], by="seg")
 
 
 # ----------------------------------------------------------------------------

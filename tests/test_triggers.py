@@ -1,4 +1,4 @@
-"""triggers and compare: hand-computed 2x2 tables, planted effects, the sample's truth."""
+"""triggers and compare_segments: hand-computed 2x2 tables, planted effects, the sample's truth."""
 
 from __future__ import annotations
 
@@ -438,7 +438,7 @@ def test_by_reads_the_value_at_the_winning_chain_start(seg_events):
 
 
 # ----------------------------------------------------------------------------
-# compare
+# compare_segments
 # ----------------------------------------------------------------------------
 @pytest.fixture
 def segmented():
@@ -452,9 +452,9 @@ def segmented():
     return ev
 
 
-def test_compare_by_hand(segmented):
+def test_compare_segments_by_hand(segmented):
     before = segmented.copy()
-    res = fk.compare(segmented, ["visit", "signup", "buy"], by="channel")
+    res = fk.compare_segments(segmented, ["visit", "signup", "buy"], by="channel")
     assert_frame_equal(segmented, before)
     assert res["step"].tolist() == ["signup", "buy"]
     assert res["channel_a"].tolist() == ["ads", "ads"]
@@ -481,7 +481,7 @@ def test_compare_by_hand(segmented):
     assert res["dof"].dtype == np.int64
 
 
-def test_compare_three_segments_holm_and_planted_difference(rng):
+def test_compare_segments_three_segments_holm_and_planted_difference(rng):
     n = 900
     seg = np.repeat(["a", "b", "c"], n // 3)
     p = np.select([seg == "a", seg == "b"], [0.3, 0.3], 0.5)
@@ -495,7 +495,7 @@ def test_compare_three_segments_holm_and_planted_difference(rng):
         ],
         ignore_index=True,
     )  # fmt: skip
-    res = fk.compare(ev, ["visit", "buy"], by="seg")
+    res = fk.compare_segments(ev, ["visit", "buy"], by="seg")
     assert list(zip(res["seg_a"], res["seg_b"], strict=True)) == [
         ("a", "b"),
         ("a", "c"),
@@ -520,10 +520,10 @@ def test_compare_three_segments_holm_and_planted_difference(rng):
     assert res["significant"].tolist() == [False, True, True]
 
 
-def test_compare_missing_segment_is_its_own_group(segmented):
+def test_compare_segments_missing_segment_is_its_own_group(segmented):
     ev = segmented.copy()
     ev.loc[ev["user_id"] == "m2", "channel"] = None
-    res = fk.compare(ev, ["visit", "signup"], by="channel")
+    res = fk.compare_segments(ev, ["visit", "signup"], by="channel")
     assert res["channel_a"].tolist()[:2] == ["ads", "ads"]
     assert res["channel_b"].tolist()[0] == "mail"
     assert pd.isna(res["channel_b"].iloc[1])
@@ -556,16 +556,16 @@ def test_trigger_errors(events):
         fk.triggers(events, steps, event="events")
 
 
-def test_compare_errors(segmented):
+def test_compare_segments_errors(segmented):
     steps = ["visit", "signup"]
     with pytest.raises(fk.ColumnNotFoundError, match=r"by=.*Hint: pass by='channel'"):
-        fk.compare(segmented, steps, by="chanel")
-    with pytest.raises(fk.InvalidParameterError, match=r"'by' parameter of compare"):
-        fk.compare(segmented, steps, by=[])
-    with pytest.raises(fk.InvalidParameterError, match=r"'alpha' parameter of compare"):
-        fk.compare(segmented, steps, by="channel", alpha=0)
-    with pytest.raises(fk.InvalidParameterError, match=r"'events' argument of compare"):
-        fk.compare(segmented.to_numpy(), steps, by="channel")
+        fk.compare_segments(segmented, steps, by="chanel")
+    with pytest.raises(fk.InvalidParameterError, match=r"'by' parameter of compare_segments"):
+        fk.compare_segments(segmented, steps, by=[])
+    with pytest.raises(fk.InvalidParameterError, match=r"'alpha' parameter of compare_segments"):
+        fk.compare_segments(segmented, steps, by="channel", alpha=0)
+    with pytest.raises(fk.InvalidParameterError, match=r"'events' argument of compare_segments"):
+        fk.compare_segments(segmented.to_numpy(), steps, by="channel")
 
 
 def test_row_order_is_irrelevant(planted):
@@ -573,8 +573,8 @@ def test_row_order_is_irrelevant(planted):
     again = fk.triggers(planted.sort_values(["timestamp", "user_id"]), ["lead", "qualified"])
     assert_frame_equal(res, again)
     seg = planted.assign(seg=np.where(planted["user_id"].str[-1].isin(list("01234")), "x", "y"))
-    a = fk.compare(seg, ["lead", "qualified"], by="seg")
-    b = fk.compare(seg.iloc[::-1], ["lead", "qualified"], by="seg")
+    a = fk.compare_segments(seg, ["lead", "qualified"], by="seg")
+    b = fk.compare_segments(seg.iloc[::-1], ["lead", "qualified"], by="seg")
     assert_frame_equal(a, b)
 
 
@@ -586,11 +586,11 @@ def test_time_zones_and_strings_give_the_same_table(events):
     assert_frame_equal(fk.triggers(text, ["visit", "signup"], min_entities=1), ref)
 
 
-def test_compare_with_two_by_columns(segmented):
+def test_compare_segments_with_two_by_columns(segmented):
     ev = segmented.assign(
         size=segmented["user_id"].map(lambda u: "big" if u in ("a1", "m1") else "small")
     )
-    res = fk.compare(ev, ["visit", "signup"], by=["channel", "size"])
+    res = fk.compare_segments(ev, ["visit", "signup"], by=["channel", "size"])
     assert list(res.columns[:5]) == ["step", "channel_a", "size_a", "channel_b", "size_b"]
     # segments sorted: (ads, big) a1; (ads, small) a2..a4; (mail, big) m1; (mail, small) m2
     assert len(res) == 6
@@ -605,3 +605,22 @@ def test_compare_with_two_by_columns(segmented):
     assert (first["converted_a"], first["entities_a"]) == (1, 1)
     assert (first["converted_b"], first["entities_b"]) == (2, 3)
     assert first["dof"] == 3
+
+
+def test_compare_is_the_old_name_of_compare_segments(segmented):
+    steps = ["visit", "signup", "buy"]
+    new = fk.compare_segments(segmented, steps, by="channel")
+    with pytest.warns(FutureWarning, match=r"compare is renamed funnelkit\.compare_segments"):
+        old = fk.compare(segmented, steps, by="channel")
+    assert_frame_equal(old, new)
+    # every argument reaches the new function, column roles too
+    renamed = segmented.rename(columns={"user_id": "lead", "timestamp": "at"})
+    cols = {"entity": "lead", "time": "at"}
+    new = fk.compare_segments(renamed, steps, by="channel", window="1D", alpha=0.2, columns=cols)
+    with pytest.warns(FutureWarning, match=r"compare_segments\(events, steps, by=\.\.\.\)"):
+        old = fk.compare(renamed, steps, by="channel", window="1D", alpha=0.2, columns=cols)
+    assert_frame_equal(old, new)
+    assert "compare" not in fk.__all__
+    assert "compare_segments" in fk.__all__
+    with pytest.warns(FutureWarning), pytest.raises(fk.ColumnNotFoundError, match=r"by="):
+        fk.compare(segmented, steps, by="chanel")
