@@ -61,7 +61,8 @@ from funnelkit.stages import (
     time_in_stage,
 )
 from funnelkit.touches import touches_from_counts, touches_summary, touches_to_response
-from funnelkit.triggers import compare, triggers
+from funnelkit.triggers import compare as compare  # deprecated alias, left out of __all__
+from funnelkit.triggers import compare_segments, triggers
 
 __all__ = [
     "ColumnNotFoundError",
@@ -73,7 +74,7 @@ __all__ = [
     "SalesData",
     "__version__",
     "channel_yield",
-    "compare",
+    "compare_segments",
     "conversion",
     "conversion_over_time",
     "coverage",

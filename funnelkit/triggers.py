@@ -11,7 +11,7 @@ partition after the shuffle by entity, and the counts are summed.
 * :func:`triggers`: among entities that reached a step, does doing a
   behaviour before the next step go with moving on more often?  2x2 tables
   per behaviour, odds ratios, Fisher exact tests, Holm adjustment.
-* :func:`compare`: does conversion at each step differ across segments?
+* :func:`compare_segments`: does conversion at each step differ across segments?
   Chi-square test of homogeneity per transition, pairwise two-proportion
   tests (Holm), differences and Cohen's h.
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from itertools import combinations
 from typing import Any, cast
 
@@ -35,6 +35,7 @@ from funnelkit._stats import holm, two_proportion_test, wilson_interval
 from funnelkit._validate import (
     as_datetime,
     as_list,
+    check_by,
     check_ci,
     check_date,
     check_duration,
@@ -48,9 +49,9 @@ from funnelkit._validate import (
 )
 from funnelkit.columns import Columns, takes_columns
 from funnelkit.errors import FunnelkitWarning, InvalidParameterError
-from funnelkit.events import _dask_entity_map, funnel_entities
+from funnelkit.events import _block, _dask_entity_map, _group_codes, funnel_entities
 
-__all__ = ["compare", "triggers"]
+__all__ = ["compare_segments", "triggers"]
 
 Step = str | Sequence[str]
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
@@ -123,6 +124,7 @@ def triggers(
     time: str = "timestamp",
     event: str = "event",
     window: pd.Timedelta | str | int | None = None,
+    by: str | Sequence[str] | None = None,
     candidates: Sequence[str] | None = None,
     min_entities: int = 25,
     ci: float = 0.95,
@@ -138,7 +140,8 @@ def triggers(
     before the next one, and those who did not.  For each behaviour the table
     gives both groups' conversion to the next step, the lift, the odds ratio
     with its interval and Fisher's exact p-value, Holm-adjusted across the
-    behaviours.  This is association, not causation.
+    behaviours.  With ``by``, one such table per segment.  This is
+    association, not causation.
 
     Parameters
     ----------
@@ -161,9 +164,16 @@ def triggers(
     window : Timedelta, str or 0, optional
         Longest time from a chain's step-1 event to its last step (inclusive),
         e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
+    by : str or list of str, optional
+        Column(s) to group by; one result block per group, groups sorted,
+        each group tested (and Holm-adjusted) on its own entities.  A
+        value that varies within an entity is read at the step-1 event of
+        its winning chain (as :func:`funnelkit.funnel_entities` reads
+        ``by``).  Missing values form their own group.
     candidates : list of str, optional
         The behaviours (event names) to test.  Default: every event name in
-        the log that is not a funnel step.
+        the log that is not a funnel step.  With ``by``, every group gets
+        the same candidates.
     min_entities : int, default=25
         Behaviours done by fewer entities than this, or left undone by fewer,
         are flagged ``small_sample`` and ranked after the others.
@@ -193,8 +203,10 @@ def triggers(
     Returns
     -------
     pandas.DataFrame
-        One row per candidate behaviour, ranked (see Notes), with columns:
+        One row per candidate behaviour, ranked (see Notes); with ``by``, one
+        such block per group (groups sorted, missing values last), with columns:
 
+        - the ``by`` columns (with ``by``), first;
         - ``from_step``, ``to_step`` (str): the labels of step ``at_step`` and of
           the next step, as in the columns of :func:`funnelkit.funnel_entities`;
         - ``behaviour`` (str): the candidate event name;
@@ -212,23 +224,25 @@ def triggers(
           the odds without, and its interval ``odds_ratio_low``,
           ``odds_ratio_high`` (Woolf's, at the same level ``ci``);
         - ``p_value`` (float64): two-sided Fisher exact test of the 2x2 table;
-        - ``p_adjusted`` (float64): Holm-adjusted across the candidates;
+        - ``p_adjusted`` (float64): Holm-adjusted across the candidates (of
+          the group, with ``by``);
         - ``small_sample`` (bool): fewer than ``min_entities`` with or without.
 
     Raises
     ------
     ColumnNotFoundError
-        When ``entity``, ``time`` or ``event`` is not a column of ``events``.
+        When ``entity``, ``time``, ``event`` or a ``by`` column is not a
+        column of ``events``.
     InvalidDataError
         When the funnel engine refuses the log (null ids, unreadable times).
     InvalidParameterError
-        When ``steps``, ``at_step``, ``window``, ``candidates``,
-        ``min_entities`` or ``ci`` is invalid.
+        When ``steps``, ``at_step``, ``window``, ``by`` (e.g. a column named
+        twice), ``candidates``, ``min_entities`` or ``ci`` is invalid.
 
     See Also
     --------
     funnel_entities : the per-entity table this is computed from.
-    compare : does conversion differ across segments?
+    compare_segments : does conversion differ across segments?
     plot_triggers : forest plot of this table.
 
     Notes
@@ -265,6 +279,20 @@ def triggers(
     ``small_sample`` ones in the same order; ties by p-value.  A large odds
     ratio on 3 entities says little, hence the flag.
 
+    **Groups.** With ``by``, the groups are those of the entities that
+    reached step 1, and each group's block is the table of those entities
+    alone: the Holm adjustment runs over the candidates within the group
+    (each segment is a question of its own, and adding a segment does not
+    change the others' adjusted p-values), and so does the ranking.  The
+    candidates, ``as_of`` (by default the latest event of the whole log:
+    the observation date is the data's, not a group's) and the ``"auto"``
+    ``min_age`` (the longest time to move on over the whole log) are the
+    same for every group.  So each block equals :func:`triggers` without
+    ``by`` on the events of the group's entities with that ``as_of`` and
+    ``min_age`` given, less the candidates none of the group's entities did
+    at all (here rows with ``entities_with`` 0 and NaN statistics).  A group
+    where nobody reached ``at_step`` gives such rows for every candidate.
+
     **Association, not causation.** Leads who ask for a demo may be the ones
     who were going to buy anyway.  A high odds ratio says the behaviour and
     moving on go together; only an experiment (offering the behaviour to a
@@ -286,6 +314,17 @@ def triggers(
       behaviour  entities_with  conversion_with  conversion_without
     0     video              1              1.0                 0.5
     1      demo              2              0.5                 1.0
+
+    One block per segment with ``by``:
+
+    >>> ev["plan"] = ev["user_id"].map({"a": "pro", "b": "free", "c": "free"})
+    >>> res = fk.triggers(ev, ["visit", "buy"], by="plan", min_entities=1)
+    >>> res[["plan", "behaviour", "entities_with", "conversion_with", "conversion_without"]]
+       plan behaviour  entities_with  conversion_with  conversion_without
+    0  free     video              1              1.0                 0.0
+    1  free      demo              1              0.0                 1.0
+    2   pro      demo              1              1.0                 NaN
+    3   pro     video              0              NaN                 1.0
     """
     func = "triggers"
     dask_input = is_dask(events)
@@ -297,6 +336,7 @@ def triggers(
         df = check_frame(events, table="events", func=func)
     names = _step_names(steps, func=func)
     require_columns(df, {"entity": entity, "time": time, "event": event}, table="events")
+    by_cols = cast("list[str]", check_by(df, by, table="events", func=func))
     if (
         isinstance(at_step, bool)
         or not isinstance(at_step, int | np.integer)
@@ -342,16 +382,27 @@ def triggers(
                 warnings.simplefilter("ignore", FunnelkitWarning)
                 _, tops = _dask_entity_map(events, list(steps), longest, **kw, **fkw)
             age_ns = max((t for t in tops if t is not None), default=None)
-        count = functools.partial(_trigger_counts, cands, k, win, kw, cut_ns, age_ns)
+        count = functools.partial(_trigger_counts, cands, k, win, kw, cut_ns, age_ns, by_cols)
+        fkw["by"] = by_cols or None
         labels, parts = _dask_entity_map(events, list(steps), count, **kw, **fkw)
-        counts = np.sum(parts, axis=0) if parts else np.zeros((2, len(cands) + 1))
     else:
-        per = _funnel_entities(df, steps, entity=entity, time=time, event=event, window=win, **fkw)
+        per = _funnel_entities(
+            df, steps, entity=entity, time=time, event=event, window=win, by=by_cols, **fkw
+        )
         labels = [str(c) for c in per.columns[2 : 2 + len(names)]]
         if auto_age:
             age_ns = longest(df, per)
-        counts = _trigger_counts(cands, k, win, kw, cut_ns, age_ns, df, per)
-    return _trigger_table(counts, cands, labels[k], labels[k + 1], ci, min_n)
+        parts = [_trigger_counts(cands, k, win, kw, cut_ns, age_ns, by_cols, df, per)]
+    groups, counts = _sum_counts(parts, by_cols, len(cands), df[by_cols].iloc[:0])
+    tables = [_trigger_table(c, cands, labels[k], labels[k + 1], ci, min_n) for c in counts]
+    if not tables:  # with by, no entity entered the funnel: no group
+        tables = [_trigger_table(np.zeros((2, 1)), [], labels[k], labels[k + 1], ci, min_n)]
+    table = pd.concat(tables, ignore_index=True)
+    if not by_cols:
+        return table
+    keys = _block(groups, cast("list[Hashable]", by_cols), len(cands))
+    out: pd.DataFrame = pd.concat([keys, table], axis=1)
+    return out
 
 
 def _observation_date(
@@ -400,16 +451,20 @@ def _trigger_counts(
     kw: dict[str, Any],
     cut: int | None,
     age: int | None,
+    by: list[str],
     df: pd.DataFrame,
     per: pd.DataFrame,
-) -> FloatArray:
-    """Additive counts of one set of entities: (2, n_candidates + 1).
+) -> tuple[pd.DataFrame, FloatArray]:
+    """Additive counts of one set of entities, per group: (n_groups, 2, n_candidates + 1).
 
     ``per`` is the funnel engine's per-entity table of the entities of
-    ``df``.  Row 0: entities that did each candidate in their interval, then
-    (last column) the entities that reached step ``k + 1``; row 1: those of
-    them who moved on to the next step.  Counts of disjoint sets of entities
-    (Dask partitions) add up.
+    ``df`` (with the ``by`` columns).  For each group: row 0, entities that
+    did each candidate in their interval, then (last column) the entities
+    that reached step ``k + 1``; row 1, those of them who moved on to the
+    next step.  The groups are those of the entities that reached step 1,
+    one row each in the returned frame (sorted; none without ``by``: one
+    group of every entity).  Counts of disjoint sets of entities (Dask
+    partitions) add up group by group (:func:`_sum_counts`).
     """
     entity, time, event = kw["entity"], kw["time"], kw["event"]
     reached = per["reached"].to_numpy(dtype=np.int64)
@@ -435,14 +490,53 @@ def _trigger_counts(
     e, c, tt = e_code[rows], c_code[rows], t[rows]
     inside = at[e] & (tt >= start[e]) & np.where(moved[e], tt < nxt[e], tt <= limit[e])
     n_c = len(cands)
-    pairs = np.unique(e[inside].astype(np.int64) * max(n_c, 1) + c[inside])
-    did_c = pairs % max(n_c, 1)
-    did_e = pairs // max(n_c, 1)
-    out = np.zeros((2, n_c + 1), dtype=np.float64)
-    out[0, :n_c] = np.bincount(did_c, minlength=n_c)[:n_c]
-    out[1, :n_c] = np.bincount(did_c, weights=moved[did_e], minlength=n_c)[:n_c]
-    out[:, n_c] = at.sum(), moved.sum()
-    return out
+    m = max(n_c, 1)
+    pairs = np.unique(e[inside].astype(np.int64) * m + c[inside])
+    did_c = pairs % m
+    did_e = pairs // m
+    # the group of each entity: those that never entered the funnel have none (-1)
+    if by:
+        entered = reached >= 1
+        codes, groups = _group_codes(per.loc[entered, by].reset_index(drop=True), list(by))
+        g = np.full(len(per), -1, dtype=np.int64)
+        g[entered] = codes
+    else:
+        groups = pd.DataFrame(index=range(1))
+        g = np.zeros(len(per), dtype=np.int64)
+    n_g = len(groups)
+    out = np.zeros((n_g, 2, n_c + 1), dtype=np.float64)
+    cell = g[did_e] * m + did_c  # did_e are entities at the step: they entered
+    size = n_g * m
+    out[:, 0, :n_c] = np.bincount(cell, minlength=size).reshape(n_g, m)[:, :n_c]
+    weights = moved[did_e].astype(np.float64)
+    out[:, 1, :n_c] = np.bincount(cell, weights=weights, minlength=size).reshape(n_g, m)[:, :n_c]
+    out[:, 0, n_c] = np.bincount(g[at], minlength=n_g)
+    out[:, 1, n_c] = np.bincount(g[moved], minlength=n_g)
+    return groups, out
+
+
+def _sum_counts(
+    parts: Sequence[tuple[pd.DataFrame, FloatArray]], by: list[str], n_c: int, empty: pd.DataFrame
+) -> tuple[pd.DataFrame, FloatArray]:
+    """Add up the counts of disjoint sets of entities; groups are matched on their values.
+
+    Returns one row per group (sorted) and the counts (n_groups, 2, n_c + 1);
+    without ``by`` one group, with ``by`` and no group ``empty`` (the ``by``
+    columns, 0 rows) and no counts.
+    """
+    if not by:
+        total = np.zeros((1, 2, n_c + 1), dtype=np.float64)
+        for _, c in parts:
+            total += c
+        return pd.DataFrame(index=range(1)), total
+    used = [(groups, c) for groups, c in parts if len(groups)]
+    if not used:
+        return empty.reset_index(drop=True), np.zeros((0, 2, n_c + 1), dtype=np.float64)
+    local = pd.concat([groups for groups, _ in used], ignore_index=True)
+    to_global, groups = _group_codes(local, list(by))
+    out = np.zeros((len(groups), 2, n_c + 1), dtype=np.float64)
+    np.add.at(out, to_global, np.concatenate([c for _, c in used]))
+    return groups, out
 
 
 def _trigger_table(
@@ -562,7 +656,7 @@ def _two_by_two(
 
 
 @takes_columns()
-def compare(
+def compare_segments(
     events: pd.DataFrame,
     steps: Sequence[Step],
     *,
@@ -670,12 +764,12 @@ def compare(
     ...                                 + ["2024-01-01", "2024-01-02", "2024-01-01"]),
     ...     "channel": ["ads", "ads", "ads", "ads", "ads", "mail", "mail", "mail"],
     ... })
-    >>> res = fk.compare(ev, ["visit", "buy"], by="channel")
+    >>> res = fk.compare_segments(ev, ["visit", "buy"], by="channel")
     >>> res[["step", "channel_a", "channel_b", "conversion_a", "conversion_b", "differs"]]
       step channel_a channel_b  conversion_a  conversion_b  differs
     0  buy       ads      mail      0.666667           0.5    False
     """
-    func = "compare"
+    func = "compare_segments"
     df = check_frame(events, table="events", func=func)
     names = _step_names(steps, func=func)
     by_cols = as_list(by)
@@ -742,6 +836,69 @@ def compare(
     for col in ("entities_a", "entities_b", "converted_a", "converted_b", "dof"):
         out[col] = out[col].astype(np.int64)
     return out
+
+
+@takes_columns()
+def compare(
+    events: pd.DataFrame,
+    steps: Sequence[Step],
+    *,
+    by: str | Sequence[str],
+    entity: str = "user_id",
+    time: str = "timestamp",
+    event: str = "event",
+    window: pd.Timedelta | str | int | None = None,
+    alpha: float = 0.05,
+    columns: Mapping[str, Any] | Columns | None = None,
+) -> pd.DataFrame:
+    """Deprecated: the former name of :func:`compare_segments`, for one release.
+
+    Emits a :class:`FutureWarning` and returns ``compare_segments`` of the same
+    arguments; the parameters, result and errors are those of
+    :func:`compare_segments`.
+
+    Parameters
+    ----------
+    events, steps, by, entity, time, event, window, alpha, columns
+        As in :func:`compare_segments`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table of :func:`compare_segments`.
+
+    Examples
+    --------
+    Call the new name:
+
+    >>> import pandas as pd
+    >>> import funnelkit as fk
+    >>> ev = pd.DataFrame({
+    ...     "user_id": ["a", "a", "b"],
+    ...     "event": ["visit", "buy", "visit"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01"]),
+    ...     "channel": ["ads", "ads", "mail"],
+    ... })
+    >>> fk.compare_segments(ev, ["visit", "buy"], by="channel")["differs"].tolist()
+    [False]
+    """
+    warnings.warn(
+        "funnelkit.compare is renamed funnelkit.compare_segments; compare will be removed "
+        "in the next release. Call fk.compare_segments(events, steps, by=...) instead.",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return compare_segments(
+        events,
+        steps,
+        by=by,
+        entity=entity,
+        time=time,
+        event=event,
+        window=window,
+        alpha=alpha,
+        columns=columns,
+    )
 
 
 def _segments(keys: pd.Series, idx: IntArray) -> Any:

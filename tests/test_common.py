@@ -185,9 +185,9 @@ CASES = [
         ("events", "event", "event"),
     ),
     Case(
-        "compare",
+        "compare_segments",
         lambda s: {"events": s.events},
-        lambda events: fk.compare(events, list(fk.datasets.STAGES[:4]), by="channel"),
+        lambda events: fk.compare_segments(events, list(fk.datasets.STAGES[:4]), by="channel"),
         ("events", "entity", "user_id"),
     ),
 ]

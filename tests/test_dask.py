@@ -273,7 +273,7 @@ def test_mean_exact_whatever_the_row_order():
 def test_functions_without_dask_support_say_so(local):
     ddf = dd.from_pandas(random_log(2), npartitions=2)
     with pytest.raises(fk.InvalidParameterError, match=r"does not take a Dask DataFrame yet"):
-        fk.compare(ddf, ["visit", "signup"], by="seg")
+        fk.compare_segments(ddf, ["visit", "signup"], by="seg")
 
 
 # ----------------------------------------------------------------------------
@@ -339,6 +339,10 @@ def test_triggers_maturity_equal_pandas(local):
     same = ddf.compute().reset_index(drop=True)
     for kw in ({"min_age": "2D"}, {"window": "2D", "mature_only": True}, {"as_of": "2025-03-04"}):
         check_triggers(same, ddf, min_entities=1, **kw)
+    # by: the groups of all partitions matched on their values; "auto" min_age over the log
+    got = check_triggers(same, ddf, by="seg", window="2D", mature_only=True)
+    assert got["seg"].nunique() > 1
+    check_triggers(same, ddf, by="seg")
 
 
 # ----------------------------------------------------------------------------
@@ -349,6 +353,8 @@ TRIGGER_OPTIONS = [
     {"at_step": 2, "window": "3D"},
     {"candidates": ["click"], "min_entities": 3},
     {"at_step": 1, "window": "1D", "min_entities": 5},
+    {"by": "seg", "min_entities": 2},
+    {"by": ["seg"], "at_step": 2, "window": "3D", "candidates": ["email"]},
 ]
 
 

@@ -1,4 +1,4 @@
-"""triggers and compare: hand-computed 2x2 tables, planted effects, the sample's truth."""
+"""triggers and compare_segments: hand-computed 2x2 tables, planted effects, the sample's truth."""
 
 from __future__ import annotations
 
@@ -278,7 +278,167 @@ def test_sample_planted_behaviours_rank_above_noise():
 
 
 # ----------------------------------------------------------------------------
-# compare
+# triggers(by=)
+# ----------------------------------------------------------------------------
+@pytest.fixture
+def seg_events():
+    """Segment x, y, none (constant per entity); z never visits."""
+    ev = log_from(
+        [
+            ("u1", "visit", 0), ("u1", "demo", 1), ("u1", "signup", 2),
+            ("u2", "visit", 0), ("u2", "demo", 5),
+            ("u5", "visit", 0), ("u5", "signup", 1),
+            ("u7", "visit", 0), ("u7", "chat", 1), ("u7", "signup", 1),  # chat at signup time
+            ("u11", "visit", 2), ("u11", "demo", 3),  # young: 3 days old on day 5
+            ("u3", "visit", 0), ("u3", "signup", 2), ("u3", "demo", 3),  # demo after signup
+            ("u4", "demo", 0), ("u4", "visit", 1),  # demo before the visit; 4 days old
+            ("u6", "visit", 0), ("u6", "demo", 0), ("u6", "signup", 5),  # 5 days to move on
+            ("u8", "visit", 0),
+            ("u9", "chat", 0),  # never visits
+            ("u10", "visit", 0), ("u10", "demo", 1), ("u10", "signup", 2),
+        ]
+    )  # fmt: skip
+    seg = {"u1": "x", "u2": "x", "u5": "x", "u7": "x", "u11": "x", "u3": "y", "u4": "y"}
+    seg |= {"u6": "y", "u8": "y", "u9": "z", "u10": None}
+    ev["seg"] = ev["user_id"].map(seg)
+    return ev
+
+
+def group_events(ev, column, value):
+    """The events of the entities whose (constant) ``column`` is ``value``: plain pandas."""
+    hit = ev[column].isna() if pd.isna(value) else ev[column] == value
+    return ev[ev["user_id"].isin(ev.loc[hit, "user_id"])].reset_index(drop=True)
+
+
+def check_blocks(res, ev, by, steps, **kw):
+    """Each group's block equals triggers without by on the group's entities alone."""
+    seen = res[by].drop_duplicates().reset_index(drop=True)
+    assert len(seen) > 1
+    for _, key in seen.iterrows():
+        part = ev
+        hit = np.ones(len(res), dtype=bool)
+        for col in by:
+            part = group_events(part, col, key[col])
+            hit &= (res[col].isna() if pd.isna(key[col]) else res[col] == key[col]).to_numpy()
+        block = res[hit].drop(columns=by).reset_index(drop=True)
+        alone = fk.triggers(part, steps, **kw)
+        done = block["behaviour"].isin(alone["behaviour"]).to_numpy()
+        assert_frame_equal(block[done].reset_index(drop=True), alone)
+        # candidates the group never did at all: no one with, no statistic
+        rest = block[~done]
+        assert not rest["behaviour"].isin(part["event"]).any()
+        assert (rest["entities_with"] == 0).all()
+        assert rest["odds_ratio"].isna().all()
+
+
+def test_by_hand_computed_blocks(seg_events):
+    ev = seg_events
+    before = ev.copy()
+    res = fk.triggers(ev, ["visit", "signup"], by="seg", min_entities=1)
+    assert_frame_equal(ev, before)
+    assert list(res.columns[:4]) == ["seg", "from_step", "to_step", "behaviour"]
+    # z never reached the first step: no block; the missing segment comes last
+    assert res["seg"].tolist()[:4] == ["x", "x", "y", "y"]
+    assert res["seg"].iloc[4:].isna().all()
+    assert len(res) == 6
+    # the same candidates (those of the whole log) in every group
+    assert all(
+        sorted(b) == ["chat", "demo"] for _, b in res.groupby("seg", dropna=False)["behaviour"]
+    )
+    # min_age "auto" is the longest visit -> signup of the whole log (u6, 5 days) and as_of
+    # its latest event (day 5): entities that visited on day 0; u11 (x) and u4 (y) are out
+    rows = res.set_index([res["seg"].fillna("none"), "behaviour"])
+    cells = ["converted_with", "entities_with", "converted_without", "entities_without"]
+    # x: u1 (demo, signed up), u2 (demo, no), u5 and u7 (no demo, signed up)
+    assert rows.loc[("x", "demo"), cells].tolist() == [1, 2, 2, 2]
+    # u7's chat is at its signup time: not before the next step
+    assert rows.loc[("x", "chat"), cells].tolist() == [0, 0, 3, 4]
+    # y: u6 (demo at visit time, signed up); u3 (demo after signup) and u8 without
+    assert rows.loc[("y", "demo"), cells].tolist() == [1, 1, 1, 2]
+    assert rows.loc[("y", "chat"), cells].tolist() == [0, 0, 2, 3]  # u3 and u6 signed up
+    assert rows.loc[("none", "demo"), cells].tolist() == [1, 1, 0, 0]
+    # x's demo: a=1 b=1 c=2 d=0 -> a zero cell: (1.5 * 0.5) / (1.5 * 2.5) = 0.2
+    assert rows.loc[("x", "demo"), "odds_ratio"] == pytest.approx(0.2)
+    # y's demo: a=1 b=0 c=1 d=1 -> (1.5 * 1.5) / (0.5 * 1.5) = 3
+    assert rows.loc[("y", "demo"), "odds_ratio"] == pytest.approx(3.0)
+    # one entity and nobody without it: nothing to compare, as without by
+    assert np.isnan(rows.loc[("none", "demo"), "odds_ratio"])
+    assert np.isnan(rows.loc[("none", "demo"), "p_value"])
+    # Holm within a group: x has one defined p-value (chat has none), so it is not adjusted
+    assert rows.loc[("x", "demo"), "p_adjusted"] == rows.loc[("x", "demo"), "p_value"]
+    assert res["seg"].dtype == ev["seg"].dtype
+    assert res["entities_with"].dtype == np.int64
+
+
+def test_by_blocks_equal_triggers_on_each_group(seg_events):
+    steps = ["visit", "signup"]
+    every = fk.triggers(seg_events, steps, by="seg", min_entities=1, min_age=None)
+    check_blocks(every, seg_events, ["seg"], steps, min_entities=1, min_age=None)
+    # as_of and the "auto" min_age are those of the whole log (day 5, 5 days): each block is
+    # triggers on the group alone with them given
+    res = fk.triggers(seg_events, steps, by="seg", min_entities=1)
+    check_blocks(res, seg_events, ["seg"], steps, min_entities=1, as_of=day(5), min_age="5D")
+    # on x alone "auto" would be 2 days (u1), which keeps u11
+    x = group_events(seg_events, "seg", "x")
+    alone = fk.triggers(x, steps, min_entities=1)
+    assert (alone["entities_with"] + alone["entities_without"]).tolist() == [5, 5]
+    block = res[res["seg"] == "x"]
+    assert (block["entities_with"] + block["entities_without"]).tolist() == [4, 4]
+
+
+def test_by_blocks_equal_triggers_on_each_group_of_the_sample():
+    sample = fk.datasets.load_sample()
+    ev, stages = sample.events, list(sample.stages)
+    kw = dict(at_step=3, as_of=ev["timestamp"].max(), min_age="60D")
+    res = fk.triggers(ev, stages, by="channel", **kw)
+    check_blocks(res, ev, ["channel"], stages, **kw)
+    assert res["channel"].tolist() == sorted(res["channel"])
+    assert res["channel"].nunique() == ev["channel"].nunique()
+    # two columns, a window, another step
+    kw = dict(at_step=4, window="120D", as_of=ev["timestamp"].max(), min_age="30D")
+    two = fk.triggers(ev, stages, by=["region", "company_size"], **kw)
+    assert list(two.columns[:3]) == ["region", "company_size", "from_step"]
+    check_blocks(two, ev, ["region", "company_size"], stages, **kw)
+    # the groups together hold every entity of the table without by
+    whole = fk.triggers(ev, stages, **kw).set_index("behaviour")
+    total = two.groupby("behaviour")[["entities_with", "converted_with", "entities_without"]].sum()
+    assert_frame_equal(total, whole.loc[total.index, total.columns], check_names=False)
+
+
+def test_by_errors_and_zero_rows(seg_events):
+    steps = ["visit", "signup"]
+    with pytest.raises(fk.ColumnNotFoundError, match=r"by=.*Hint: pass by='seg'"):
+        fk.triggers(seg_events, steps, by="sge")
+    with pytest.raises(fk.ColumnNotFoundError, match=r"by="):
+        fk.triggers(seg_events, steps, by=["seg", "plan"])
+    with pytest.raises(
+        fk.InvalidParameterError, match=r"'by' parameter of triggers names \['seg'\] more than once"
+    ):
+        fk.triggers(seg_events, steps, by=["seg", "seg"])
+    full = fk.triggers(seg_events, steps, by="seg", min_entities=1)
+    empty = fk.triggers(seg_events.iloc[:0], steps, by="seg", min_entities=1)
+    assert len(empty) == 0
+    assert isinstance(empty.index, pd.RangeIndex)
+    assert list(empty.columns) == list(full.columns)
+    assert empty.dtypes.to_dict() == full.dtypes.to_dict()
+    cat = seg_events.astype({"seg": "category"})
+    assert fk.triggers(cat.iloc[:0], steps, by="seg")["seg"].dtype == cat["seg"].dtype
+
+
+def test_by_reads_the_value_at_the_winning_chain_start(seg_events):
+    # u1 changes segment after its visit: its block is that of the visit's value
+    ev = seg_events.copy()
+    ev.loc[(ev["user_id"] == "u1") & (ev["event"] != "visit"), "seg"] = "y"
+    res = fk.triggers(ev, ["visit", "signup"], by="seg", min_entities=1, min_age=None)
+    x = res[(res["seg"] == "x") & (res["behaviour"] == "demo")].iloc[0]
+    assert (x["entities_with"], x["converted_with"]) == (3, 1)  # u1, u2, u11
+    # the without-by table of the same log is the sum over the groups
+    whole = fk.triggers(ev, ["visit", "signup"], min_entities=1, min_age=None)
+    assert res["entities_with"].sum() == whole["entities_with"].sum()
+
+
+# ----------------------------------------------------------------------------
+# compare_segments
 # ----------------------------------------------------------------------------
 @pytest.fixture
 def segmented():
@@ -292,9 +452,9 @@ def segmented():
     return ev
 
 
-def test_compare_by_hand(segmented):
+def test_compare_segments_by_hand(segmented):
     before = segmented.copy()
-    res = fk.compare(segmented, ["visit", "signup", "buy"], by="channel")
+    res = fk.compare_segments(segmented, ["visit", "signup", "buy"], by="channel")
     assert_frame_equal(segmented, before)
     assert res["step"].tolist() == ["signup", "buy"]
     assert res["channel_a"].tolist() == ["ads", "ads"]
@@ -321,7 +481,7 @@ def test_compare_by_hand(segmented):
     assert res["dof"].dtype == np.int64
 
 
-def test_compare_three_segments_holm_and_planted_difference(rng):
+def test_compare_segments_three_segments_holm_and_planted_difference(rng):
     n = 900
     seg = np.repeat(["a", "b", "c"], n // 3)
     p = np.select([seg == "a", seg == "b"], [0.3, 0.3], 0.5)
@@ -335,7 +495,7 @@ def test_compare_three_segments_holm_and_planted_difference(rng):
         ],
         ignore_index=True,
     )  # fmt: skip
-    res = fk.compare(ev, ["visit", "buy"], by="seg")
+    res = fk.compare_segments(ev, ["visit", "buy"], by="seg")
     assert list(zip(res["seg_a"], res["seg_b"], strict=True)) == [
         ("a", "b"),
         ("a", "c"),
@@ -360,10 +520,10 @@ def test_compare_three_segments_holm_and_planted_difference(rng):
     assert res["significant"].tolist() == [False, True, True]
 
 
-def test_compare_missing_segment_is_its_own_group(segmented):
+def test_compare_segments_missing_segment_is_its_own_group(segmented):
     ev = segmented.copy()
     ev.loc[ev["user_id"] == "m2", "channel"] = None
-    res = fk.compare(ev, ["visit", "signup"], by="channel")
+    res = fk.compare_segments(ev, ["visit", "signup"], by="channel")
     assert res["channel_a"].tolist()[:2] == ["ads", "ads"]
     assert res["channel_b"].tolist()[0] == "mail"
     assert pd.isna(res["channel_b"].iloc[1])
@@ -396,16 +556,16 @@ def test_trigger_errors(events):
         fk.triggers(events, steps, event="events")
 
 
-def test_compare_errors(segmented):
+def test_compare_segments_errors(segmented):
     steps = ["visit", "signup"]
     with pytest.raises(fk.ColumnNotFoundError, match=r"by=.*Hint: pass by='channel'"):
-        fk.compare(segmented, steps, by="chanel")
-    with pytest.raises(fk.InvalidParameterError, match=r"'by' parameter of compare"):
-        fk.compare(segmented, steps, by=[])
-    with pytest.raises(fk.InvalidParameterError, match=r"'alpha' parameter of compare"):
-        fk.compare(segmented, steps, by="channel", alpha=0)
-    with pytest.raises(fk.InvalidParameterError, match=r"'events' argument of compare"):
-        fk.compare(segmented.to_numpy(), steps, by="channel")
+        fk.compare_segments(segmented, steps, by="chanel")
+    with pytest.raises(fk.InvalidParameterError, match=r"'by' parameter of compare_segments"):
+        fk.compare_segments(segmented, steps, by=[])
+    with pytest.raises(fk.InvalidParameterError, match=r"'alpha' parameter of compare_segments"):
+        fk.compare_segments(segmented, steps, by="channel", alpha=0)
+    with pytest.raises(fk.InvalidParameterError, match=r"'events' argument of compare_segments"):
+        fk.compare_segments(segmented.to_numpy(), steps, by="channel")
 
 
 def test_row_order_is_irrelevant(planted):
@@ -413,8 +573,8 @@ def test_row_order_is_irrelevant(planted):
     again = fk.triggers(planted.sort_values(["timestamp", "user_id"]), ["lead", "qualified"])
     assert_frame_equal(res, again)
     seg = planted.assign(seg=np.where(planted["user_id"].str[-1].isin(list("01234")), "x", "y"))
-    a = fk.compare(seg, ["lead", "qualified"], by="seg")
-    b = fk.compare(seg.iloc[::-1], ["lead", "qualified"], by="seg")
+    a = fk.compare_segments(seg, ["lead", "qualified"], by="seg")
+    b = fk.compare_segments(seg.iloc[::-1], ["lead", "qualified"], by="seg")
     assert_frame_equal(a, b)
 
 
@@ -426,11 +586,11 @@ def test_time_zones_and_strings_give_the_same_table(events):
     assert_frame_equal(fk.triggers(text, ["visit", "signup"], min_entities=1), ref)
 
 
-def test_compare_with_two_by_columns(segmented):
+def test_compare_segments_with_two_by_columns(segmented):
     ev = segmented.assign(
         size=segmented["user_id"].map(lambda u: "big" if u in ("a1", "m1") else "small")
     )
-    res = fk.compare(ev, ["visit", "signup"], by=["channel", "size"])
+    res = fk.compare_segments(ev, ["visit", "signup"], by=["channel", "size"])
     assert list(res.columns[:5]) == ["step", "channel_a", "size_a", "channel_b", "size_b"]
     # segments sorted: (ads, big) a1; (ads, small) a2..a4; (mail, big) m1; (mail, small) m2
     assert len(res) == 6
@@ -445,3 +605,22 @@ def test_compare_with_two_by_columns(segmented):
     assert (first["converted_a"], first["entities_a"]) == (1, 1)
     assert (first["converted_b"], first["entities_b"]) == (2, 3)
     assert first["dof"] == 3
+
+
+def test_compare_is_the_old_name_of_compare_segments(segmented):
+    steps = ["visit", "signup", "buy"]
+    new = fk.compare_segments(segmented, steps, by="channel")
+    with pytest.warns(FutureWarning, match=r"compare is renamed funnelkit\.compare_segments"):
+        old = fk.compare(segmented, steps, by="channel")
+    assert_frame_equal(old, new)
+    # every argument reaches the new function, column roles too
+    renamed = segmented.rename(columns={"user_id": "lead", "timestamp": "at"})
+    cols = {"entity": "lead", "time": "at"}
+    new = fk.compare_segments(renamed, steps, by="channel", window="1D", alpha=0.2, columns=cols)
+    with pytest.warns(FutureWarning, match=r"compare_segments\(events, steps, by=\.\.\.\)"):
+        old = fk.compare(renamed, steps, by="channel", window="1D", alpha=0.2, columns=cols)
+    assert_frame_equal(old, new)
+    assert "compare" not in fk.__all__
+    assert "compare_segments" in fk.__all__
+    with pytest.warns(FutureWarning), pytest.raises(fk.ColumnNotFoundError, match=r"by="):
+        fk.compare(segmented, steps, by="chanel")

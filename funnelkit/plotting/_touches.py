@@ -264,7 +264,8 @@ def plot_triggers(
     Parameters
     ----------
     result : pandas.DataFrame
-        The table returned by :func:`funnelkit.triggers`.
+        The table returned by :func:`funnelkit.triggers` (with ``by``, one
+        group's block: each row is drawn as one behaviour).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on. Default: the current Axes (``plt.gca()``).
     annotate : bool, default=True
