@@ -56,6 +56,11 @@ def variants(df):
         ),
         "order='strict'": lambda: fk.conversion(df, STEPS, window=WINDOW, order="strict"),
         "order='any'": lambda: fk.conversion(df, STEPS, window=WINDOW, order="any"),
+        # analyses on the same engine (not options): what they cost beside the funnel
+        "next_events(after_step=2)": lambda: fk.next_events(df, STEPS, window=WINDOW, after_step=2),
+        "next_events(after_step=2, by='product')": lambda: fk.next_events(
+            df, STEPS, window=WINDOW, after_step=2, by="product"
+        ),
     }
 
 
@@ -88,9 +93,9 @@ def main():
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; pandas {pd.__version__}, "
         f"numpy {np.__version__}; kernel threads {_kernels.resolve_jobs(None, 10**12)}"
     )
-    print(f"{'variant':<36} {'seconds':>8} {'x plain':>8}")
+    print(f"{'variant':<42} {'seconds':>8} {'x plain':>8}")
     for name, sec in medians.items():
-        print(f"{name:<36} {sec:8.3f} {sec / base:8.2f}")
+        print(f"{name:<42} {sec:8.3f} {sec / base:8.2f}")
 
 
 if __name__ == "__main__":
