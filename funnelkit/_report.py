@@ -241,9 +241,33 @@ def _item(title: str, table: pd.DataFrame, plot: Callable[..., Axes] | None = No
         return (title, table)
 
     def draw(ax: Axes) -> Axes:  # long labels shortened: laying them out takes seconds
-        return plot(short_labels(table), ax=ax)
+        return _sales_words(plot(short_labels(table), ax=ax))
 
     return (title, table, draw)
+
+
+#: The pictures' own phrases in the report's sales wording (user labels stay as they are).
+SALES_PHRASES = {
+    "Where entities drop off": "Where leads drop off",
+    "What entities did next": "What leads did next",
+    "share of entities lost": "share of leads lost",
+    "entities lost": "leads lost",
+}
+
+
+def _sales_words(ax: Axes) -> Axes:
+    """ "leads", not "entities", in a picture's title and axis labels (their fixed words only)."""
+    for loc in ("left", "center", "right"):
+        text = ax.get_title(loc=loc)
+        for old, new in SALES_PHRASES.items():
+            if text.startswith(old):
+                ax.set_title(new + text[len(old) :], loc=loc, fontsize="medium", fontweight="bold")
+                break
+    for get, put in ((ax.get_xlabel, ax.set_xlabel), (ax.get_ylabel, ax.set_ylabel)):
+        text = get()
+        if text in SALES_PHRASES:
+            put(SALES_PHRASES[text])
+    return ax
 
 
 def _need(inp: Inputs, table: str, *roles: str) -> None:
@@ -1056,7 +1080,7 @@ footer { color: var(--muted); font-size: .8rem; max-width: 1080px; margin: 2rem 
   h2 { break-before: auto; break-after: avoid; }
   h3, .verdict { break-after: avoid; }
   figure { break-inside: avoid; }
-  figure img { max-height: 110mm; width: auto; }
+  figure img { max-height: 230mm; max-width: 100%; width: auto; }
   table { font-size: 8.5pt; }
   thead { display: table-header-group; }
   tr { break-inside: avoid; }

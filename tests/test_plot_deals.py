@@ -60,6 +60,29 @@ def test_plot_pipeline_without_probabilities_draws_only_values(deals):
     assert [t.get_text() for t in ax.texts] == ["80 · 1 deals", "2.5k · 2 deals"]
 
 
+def test_plot_pipeline_without_any_amount_draws_the_open_deals(deals):
+    # a CRM export whose open deals all lack an amount (Maven's): bars of length 0 and
+    # "-" labels said nothing; the open deals are drawn and the labels say why
+    with pytest.warns(fk.FunnelkitWarning, match="3 of 8 rows.*no amount"):
+        res = fk.pipeline(deals.assign(amount=np.nan), ["contact", "proposal"])
+    assert res["value"].isna().all()
+    ax = fk.plot_pipeline(res)
+    assert [p.get_width() for p in ax.patches] == [1.0, 2.0]  # open: contact deal 3; proposal 4 and 7
+    assert [t.get_text() for t in ax.texts] == [
+        "value unknown · 1 deals",
+        "value unknown · 2 deals",
+    ]
+    assert ax.get_xlabel() == "open deals (no open deal has an amount)"
+    # one stage known, one unknown: money bars, the unknown one says so
+    some = deals.assign(amount=np.where(deals["deal_id"] == 3, np.nan, deals["amount"]))
+    ax2 = plt.figure().add_subplot()
+    with pytest.warns(fk.FunnelkitWarning, match="1 of 8 rows"):
+        partial = fk.pipeline(some, ["contact", "proposal"])
+    fk.plot_pipeline(partial, ax=ax2)
+    assert [t.get_text() for t in ax2.texts][0] == "value unknown · 1 deals"
+    assert ax2.get_xlabel() == "open pipeline value"
+
+
 def test_plot_sales_cycle_draws_quartiles_and_medians(deals):
     res = fk.sales_cycle(deals, by="channel", as_of="2025-03-01")
     _fig, ax = plt.subplots()

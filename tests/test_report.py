@@ -1287,7 +1287,9 @@ def test_picture_labels_are_shortened_and_stay_distinct():
     long = ["x" * 100_000, "x" * 99_999 + "y", "demo"]
     table = pd.DataFrame({"stage": long, "deals": [1, 2, 3]})
     _title, shown, draw = _report._item("T", table, plot)
-    draw(None)
+    from matplotlib.figure import Figure
+
+    draw(Figure().subplots())
     labels = seen["labels"]
     assert labels[2] == "demo"
     assert all(len(label) <= _report.PICTURE_LABEL_CHARS + 5 for label in labels)
@@ -1304,3 +1306,29 @@ def test_the_report_object_shows_inline_in_jupyter(tmp_path, fast_pictures):
     assert "srcdoc=" in shown
     assert "Inline &amp;lt;b&amp;gt;" in shown  # the page, escaped once more for srcdoc
     assert "<script" not in shown.lower()
+
+
+def test_report_pictures_speak_of_leads_not_entities():
+    """The report's sales wording reaches its pictures' fixed words, not the user's labels."""
+    from matplotlib.figure import Figure
+
+    events = pd.DataFrame(
+        {
+            "user_id": [1, 1, 2, 3],
+            "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-01", "2025-01-01"]),
+            "event": ["entities visit", "buy", "entities visit", "entities visit"],
+        }
+    )
+    res = fk.dropoff(events, ["entities visit", "buy"])
+    plain = Figure().subplots()
+    fk.plot_dropoff(res, ax=plain)
+    assert plain.get_title(loc="left").startswith("Where entities drop off")
+    _title, _table, draw = _report._item("Where leads drop off", res, fk.plot_dropoff)
+    ax = draw(Figure().subplots())
+    assert ax.get_title(loc="left") == plain.get_title(loc="left").replace("entities", "leads", 1)
+    assert ax.get_xlabel() == plain.get_xlabel().replace("entities", "leads")
+    assert "leads" in ax.get_xlabel()
+    # the step names (user strings) are left alone
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert ticks == [t.get_text() for t in plain.get_yticklabels()]
+    assert any("entities visit" in t for t in ticks)

@@ -15,6 +15,7 @@ from funnelkit.plotting._common import (
     by_title,
     check_result,
     color,
+    count_axis,
     fit_columns,
     fit_rows,
     fmt_count,
@@ -86,7 +87,9 @@ def plot_pipeline(
     matplotlib.axes.Axes
         The Axes drawn on.  One horizontal bar per stage (first stage on
         top): a light bar for the value and, when probabilities are known, a
-        dark bar for the weighted value inside it.
+        dark bar for the weighted value inside it.  When no open deal has an
+        amount (every ``value`` missing), the bars are the open deals
+        instead, and the labels say "value unknown".
 
     Examples
     --------
@@ -111,8 +114,13 @@ def plot_pipeline(
     table = res.groupby("stage", sort=False)[["open", "value", "weighted_value"]].sum(min_count=1)
     ax = get_ax(ax, rows=len(table))
     y = np.arange(len(table))
-    kw: dict[str, Any] = {"color": color(4), "label": "value"} | kwargs
-    bars = ax.barh(y, np.nan_to_num(table["value"].to_numpy(dtype=float)), **kw)
+    values = table["value"].to_numpy(dtype=float)
+    counts = table["open"].to_numpy(dtype=float)
+    unknown = bool(np.isnan(values).all()) and len(table) > 0
+    # no stage has a known amount: draw the open deals instead of bars of length 0
+    drawn = counts if unknown else np.nan_to_num(values)
+    kw: dict[str, Any] = {"color": color(4), "label": "open deals" if unknown else "value"}
+    bars = ax.barh(y, drawn, **(kw | kwargs))
     weighted = table["weighted_value"].to_numpy(dtype=float)
     has_weighted = not np.isnan(weighted).all()
     if has_weighted:
@@ -120,16 +128,20 @@ def plot_pipeline(
     notes: list[Any] = []
     if annotate:
         texts = []
-        for n, v, w in zip(table["open"], table["value"], weighted, strict=True):
-            text = f"{fmt_money(v)}"
+        for n, v, w in zip(table["open"], values, weighted, strict=True):
+            text = "value unknown" if np.isnan(v) else f"{fmt_money(v)}"
             if not np.isnan(w):
                 text += f" (weighted {fmt_money(w)})"
             texts.append(f"{text} · {int(n):,} deals")
         notes = ax.bar_label(bars, labels=texts, padding=3, fontsize="small")
     ax.set_yticks(y, [label(s) for s in table.index])
     ax.set_ylim(len(table) - 0.5, -0.5)
-    _money_axis(ax)
-    ax.set_xlabel("open pipeline value")
+    if unknown:
+        count_axis(ax.xaxis)
+        ax.set_xlabel("open deals (no open deal has an amount)")
+    else:
+        _money_axis(ax)
+        ax.set_xlabel("open pipeline value")
     set_title(ax, "Open pipeline by stage")
     ax.margins(x=0.45 if annotate else 0.05)
     for side in ("top", "right"):
