@@ -1063,6 +1063,9 @@ table { border-collapse: collapse; font-size: .85rem; margin: .3rem 0 .6rem; max
 th, td { padding: .28rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top;
          white-space: normal; overflow-wrap: anywhere; word-break: break-word; }
 th { text-align: left; background: var(--band); font-weight: 600; }
+/* headers break only at their underscores (<wbr>), key cells between words: a column is
+   never narrower than its longest word ("conversio-n", "opportuni-ty" on a printout) */
+th, td.key { overflow-wrap: break-word; word-break: normal; }
 td.num, th.num { text-align: right; }
 td.num { white-space: nowrap; }
 td.key { font-weight: 500; }
