@@ -457,5 +457,7 @@ def test_plan_fits_100_columns_and_prints_every_number(capsys, tmp_path, sample)
                 elif isinstance(got, pd.Timestamp):
                     assert abs(got - value) <= tol, (name, cell, value)
                 else:
-                    want = value / pd.Timedelta(days=1) if isinstance(value, pd.Timedelta) else value
+                    want = (
+                        value / pd.Timedelta(days=1) if isinstance(value, pd.Timedelta) else value
+                    )
                     assert abs(got - float(want)) <= tol, (name, cell, value)
