@@ -270,7 +270,7 @@ def _read_table(path: Path, what: str, args: argparse.Namespace | None = None) -
 
 def _run_plan(args: argparse.Namespace) -> int:
     from funnelkit._format import format_frame
-    from funnelkit._report import cli_hint
+    from funnelkit._report import TERMINAL_WIDTH, cli_hint, wrap
     from funnelkit.planning import deals_needed, plan
 
     parser: argparse.ArgumentParser = args.subparser
@@ -327,15 +327,18 @@ def _run_plan(args: argparse.Namespace) -> int:
                 raise FunnelkitError(msg) from None
         for w in caught:
             print(f"funnelkit: warning: {w.message}", file=sys.stderr)
-    print(format_frame(result))
+    # blocks of columns that repeat the stage, so no line is wider than the terminal
+    print(format_frame(result, width=TERMINAL_WIDTH))
     print()
-    print(_summary(result, args.target, args.confidence))
+    print(wrap(_summary(result, args.target, args.confidence)))
     if "open_expected" in result.columns:
         expected = float(result["open_expected"].sum())
         print(
-            f"The {int(result['open'].sum()):,} open deals are expected to bring "
-            f"{expected:,.0f} ({expected / args.target:.0%} of the target) by the end of the "
-            f"period; the needed columns count new deals for the rest."
+            wrap(
+                f"The {int(result['open'].sum()):,} open deals are expected to bring "
+                f"{expected:,.0f} ({expected / args.target:.0%} of the target) by the end of "
+                f"the period; the needed columns count new deals for the rest."
+            )
         )
     return 0
 

@@ -6,6 +6,7 @@ error (argparse).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -18,7 +19,15 @@ from funnelkit.cli import main
 
 from .conftest import ROOT
 
+#: The terminal width every line of the command fits.
+WIDTH = 100
+
 PLAN = ["plan", "--target", "1000000", "--avg-deal", "50000", "--win-rate", "0.25"]
+
+
+def unwrap(text):
+    """A sentence wrapped for the terminal, back on one line."""
+    return " ".join(line.strip() for line in text.splitlines())
 
 
 def run(capsys, argv):
@@ -39,7 +48,7 @@ def test_plan_prints_the_table_and_one_sentence(capsys):
         confidence=0.9,
     )
     table, sentence = out.rstrip("\n").split("\n\n")
-    assert table == format_frame(expected)
+    assert table == format_frame(expected, width=WIDTH)  # narrow enough for one block
     lines = table.splitlines()
     assert lines[0].split() == [
         "stage",
@@ -50,9 +59,10 @@ def test_plan_prints_the_table_and_one_sentence(capsys):
     ]
     # lead: 160 / 0.3 -> 534 in the expected-value plan
     assert lines[1].split()[:3] == ["lead", "30.0%", "534"]
-    assert "\n" not in sentence
+    # one sentence, wrapped to the terminal width
+    assert all(len(line) <= WIDTH for line in sentence.splitlines())
     p = expected["p_hit_target"].iloc[0]
-    assert sentence == (
+    assert unwrap(sentence) == (
         f"The expected-value plan (534 deals at lead) reaches 1,000,000 with probability "
         f"{p:.0%}; needed_for_confidence ({expected['needed_for_confidence'].iloc[0]:,} at "
         f"lead) reaches it with probability at least 90%."
@@ -63,7 +73,7 @@ def test_plan_confidence_and_no_stage_rates(capsys):
     code, out, _ = run(capsys, [*PLAN, "--confidence", "0.5"])
     assert code == 0
     expected = fk.deals_needed(1_000_000, avg_deal=50_000, win_rate=0.25, confidence=0.5)
-    assert out.startswith(format_frame(expected))
+    assert out.startswith(format_frame(expected, width=WIDTH))
     assert "at least 50%" in out
 
 
@@ -150,11 +160,11 @@ def test_plan_from_a_csv_export(capsys, tmp_path, sample):
         period_end="2025-10-01",
         as_of="2025-06-30",
     )
-    assert out.startswith(format_frame(expected))
+    assert out.startswith(format_frame(expected, width=WIDTH))
     assert "reaches 2,000,000 with probability" in out
-    last = out.rstrip("\n").splitlines()[-1]
+    sentences = unwrap(out.rstrip("\n").split("\n\n")[-1])
     total = expected["open_expected"].sum()
-    assert last == (
+    assert sentences.endswith(
         f"The 230 open deals are expected to bring {total:,.0f} ({total / 2e6:.0%} of the "
         f"target) by the end of the period; the needed columns count new deals for the rest."
     )
@@ -178,7 +188,7 @@ def test_plan_from_parquet_with_other_column_names(capsys, tmp_path, sample):
         won="Won",
         lost="Lost",
     )
-    assert out.startswith(format_frame(expected))
+    assert out.startswith(format_frame(expected, width=WIDTH))
     # a column left out: one line naming the file, the hint spelled for the command line
     code, out, err = run(capsys, [*argv, "--columns", "deal=id,won=Won,lost=Lost"])
     assert code == 1
@@ -312,7 +322,8 @@ def test_plan_prints_durations_in_days(capsys, tmp_path, sample):
     code = main(["plan", "--target", "300000", "--deals", str(path), "--period-end", "2025-10-01"])
     out = capsys.readouterr().out
     assert code == 0
-    header, *rows = out.split("\n\n")[0].splitlines()
+    (block,) = [b for b in out.split("\n\n") if "time_to_close" in b.splitlines()[0]]
+    header, *rows = block.splitlines()
     at = header.index("time_to_close")
     cells = [row[at : at + len("time_to_close")].strip() for row in rows]
     assert cells
@@ -356,8 +367,97 @@ def test_plan_columns_use_the_roles_of_every_subcommand(capsys, tmp_path, sample
         deal="opportunity",
         entered="entered",
     )
-    assert out.startswith(format_frame(expected))
+    assert out.startswith(format_frame(expected, width=WIDTH))
     code, out, err = run(capsys, [*argv, "--columns", "deal=opportunity"])
     assert code == 1
     assert "'entered_at' (entered=) not found in history" in err
     assert "Hint: pass --columns entered=entered." in err
+
+
+def parse_cell(cell):
+    """A printed cell as (value, half of its last printed digit): %, days, dates, numbers."""
+    if cell == "–":
+        return None, 0.0
+    if re.fullmatch(r"\d{4}-\d\d-\d\d( \d\d:\d\d)?", cell):
+        return pd.Timestamp(cell), pd.Timedelta(minutes=1)
+    scale = 1.0
+    if cell.endswith("%"):
+        cell, scale = cell[:-1], 0.01
+    elif cell.endswith(" d"):
+        cell = cell[:-2]
+    digits = len(cell.partition(".")[2])
+    return float(cell.replace(",", "")) * scale, 0.5 * 10.0**-digits * scale + 1e-12
+
+
+def printed_table(out):
+    """The column blocks of the printed plan as {column: [cells]}, and the stage of each row."""
+    blocks = out.rstrip("\n").split("\n\n")[:-1]  # the last paragraph is the sentences
+    columns: dict[str, list[str]] = {}
+    stages = None
+    for block in blocks:
+        header, *rows = [re.split(r" {2,}", line.strip()) for line in block.splitlines()]
+        assert all(len(r) == len(header) for r in rows), block
+        assert header[0] == "stage"  # every block repeats the key column
+        keys = [r[0] for r in rows]
+        assert stages is None or keys == stages
+        stages = keys
+        for j, name in enumerate(header[1:], start=1):
+            assert name not in columns, f"{name} printed twice"
+            columns[name] = [r[j] for r in rows]
+    return stages, columns
+
+
+def plan_invocations(tmp_path, sample):
+    deals, hist = tmp_path / "deals.csv", tmp_path / "history.csv"
+    sample.deals.to_csv(deals, index=False)
+    sample.history.to_csv(hist, index=False)
+    stages = list(sample.stages[:-1])
+    rates = {"lead": 0.3, "qualified": 0.5}
+    return [
+        (PLAN, lambda: fk.deals_needed(1e6, avg_deal=50_000, win_rate=0.25, confidence=0.9)),
+        (
+            [*PLAN, "--stage-rates", "lead=0.3,qualified=0.5"],
+            lambda: fk.deals_needed(
+                1e6, avg_deal=50_000, win_rate=0.25, stage_rates=rates, confidence=0.9
+            ),
+        ),
+        (
+            ["plan", "--deals", str(deals), "--target", "1000000"],
+            lambda: fk.plan(pd.read_csv(deals), 1_000_000),
+        ),
+        (
+            [
+                "plan", "--deals", str(deals), "--history", str(hist), "--stages",
+                ",".join(stages), "--target", "2000000", "--period-end", "2025-10-01",
+            ],
+            lambda: fk.plan(
+                pd.read_csv(deals), 2_000_000, history=pd.read_csv(hist), stages=stages,
+                period_end="2025-10-01",
+            ),
+        ),
+    ]  # fmt: skip
+
+
+def test_plan_fits_100_columns_and_prints_every_number(capsys, tmp_path, sample):
+    for argv, compute in plan_invocations(tmp_path, sample):
+        code, out, err = run(capsys, argv)
+        assert code == 0, err
+        wide = [line for line in out.splitlines() if len(line) > WIDTH]
+        assert not wide, f"{argv}: lines wider than {WIDTH}: {wide}"
+        expected = compute()
+        stages, columns = printed_table(out)
+        assert stages == [str(s) for s in expected["stage"]]
+        # every column of the result is printed, none left out and none added
+        assert list(columns) == [c for c in expected.columns if c != "stage"]
+        for name, cells in columns.items():
+            for cell, value in zip(cells, expected[name], strict=True):
+                got, tol = parse_cell(cell)
+                if got is None:
+                    assert pd.isna(value), (name, cell, value)
+                elif isinstance(got, pd.Timestamp):
+                    assert abs(got - value) <= tol, (name, cell, value)
+                else:
+                    want = (
+                        value / pd.Timedelta(days=1) if isinstance(value, pd.Timedelta) else value
+                    )
+                    assert abs(got - float(want)) <= tol, (name, cell, value)

@@ -308,6 +308,16 @@ BUILDERS: dict[str, dict[str, Builder]] = {
         ),
     },
     "plot_triggers": {
+        "groups": lambda lab: (
+            quiet(
+                lambda: fk.triggers(
+                    relabel(behaviour_events(["demo", "video", "webinar request"]), "user_id", lab),
+                    ["start", "finish"],
+                    by="grp",
+                )
+            ),
+            {},
+        ),
         "behaviours": lambda lab: (
             quiet(lambda: fk.triggers(behaviour_events(lab), ["start", "finish"], min_entities=25)),
             {},

@@ -185,3 +185,127 @@ def test_forest_plot(trig):
 def test_plot_triggers_errors(trig):
     with pytest.raises(fk.ColumnNotFoundError, match=r"'small_sample'"):
         fk.plot_triggers(trig.drop(columns="small_sample"))
+
+
+def by_table(segments, behaviours, ratio, small=None):
+    """A triggers table with ``by="plan"``: one block per segment, ``ratio[s][b]`` its odds."""
+    rows = []
+    for s, seg in enumerate(segments):
+        for b, beh in enumerate(behaviours):
+            r = ratio[s][b]
+            rows.append(
+                {
+                    "plan": seg,
+                    "from_step": "visit",
+                    "to_step": "buy",
+                    "behaviour": beh,
+                    "conversion_with": 0.5,
+                    "conversion_without": 0.25,
+                    "odds_ratio": r,
+                    "odds_ratio_low": r / 2,
+                    "odds_ratio_high": r * 2,
+                    "small_sample": bool(small[s][b]) if small is not None else False,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_by_table_one_row_per_segment_and_behaviour():
+    nan = float("nan")
+    res = by_table(
+        ["free", "pro"],
+        ["demo", "video", "webinar"],
+        [[3.0, 0.5, nan], [4.0, 1.5, 0.8]],
+        small=[[False, True, False], [False, False, True]],
+    )
+    _fig, ax = plt.subplots()
+    fk.plot_triggers(res, ax=ax)
+    # the segment leads each label; free's webinar has no odds ratio and is left out
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == [
+        "free · demo",
+        "free · video (small sample)",
+        "pro · demo",
+        "pro · video",
+        "pro · webinar (small sample)",
+    ]
+    assert ax.get_title(loc="left") == "Behaviours linked to moving on: visit → buy, by plan"
+    # one colour per segment: free's points (filled demo, hollow video) then pro's
+    pts = [ln for ln in ax.get_lines() if ln.get_marker() == "o" and len(ln.get_xdata())]
+    got = [(list(ln.get_xdata()), list(ln.get_ydata()), ln.get_color()) for ln in pts]
+    assert got == [
+        ([3.0], [0.0], "#0072B2"),
+        ([0.5], [1.0], "#0072B2"),
+        ([4.0, 1.5], [2.0, 3.0], "#E69F00"),
+        ([0.8], [4.0], "#E69F00"),
+    ]
+    assert [ln.get_markerfacecolor() == "white" for ln in pts] == [False, True, False, True]
+    # the intervals: low = OR / 2, high = OR * 2, row by row
+    segs = [s for c in ax.collections for s in c.get_segments()]
+    ends = sorted((float(s[0][1]), float(s[0][0]), float(s[1][0])) for s in segs)
+    expected = [(0, 1.5, 6.0), (1, 0.25, 1.0), (2, 2.0, 8.0), (3, 0.75, 3.0), (4, 0.4, 1.6)]
+    np.testing.assert_allclose(ends, expected)
+    # a thin line between the two segments, and the notes beside each row
+    assert any(np.allclose(ln.get_ydata(), [1.5, 1.5]) for ln in ax.get_lines())
+    assert [t.get_text().split("  ")[0] for t in ax.texts] == [
+        "OR 3.00", "OR 0.50", "OR 4.00", "OR 1.50", "OR 0.80",
+    ]  # fmt: skip
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["odds ratio", "small sample"]
+
+
+def test_by_table_from_triggers_labels_every_block():
+    ev = pd.DataFrame(
+        {
+            "user_id": ["a", "a", "a", "b", "b", "c", "c", "c", "d", "d"],
+            # pro: a demos and buys, b watches the video; free: c the video and buys, d demos
+            "event": ["visit", "demo", "buy", "visit", "video", "visit", "video", "buy", "visit",
+                      "demo"],
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03",
+                                         "2024-01-01", "2024-01-05", "2024-01-01",
+                                         "2024-01-02", "2024-01-04", "2024-01-01",
+                                         "2024-01-03"]),
+        }
+    )  # fmt: skip
+    ev["plan"] = ev["user_id"].map({"a": "pro", "b": "pro", "c": "free", "d": "free"})
+    res = fk.triggers(ev, ["visit", "buy"], by="plan", min_entities=1, min_age=None)
+    ax = fk.plot_triggers(res, ax=plt.figure().subplots())
+    kept = res[np.isfinite(res["odds_ratio"])]
+    assert len(kept) == 4
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        f"{p} · {b}" for p, b in zip(kept["plan"], kept["behaviour"], strict=True)
+    ]
+
+
+def test_many_segments_heatmap_of_odds_ratios():
+    segments = [f"seg {i}" for i in range(10)]
+    nan = float("nan")
+    # video: 0.5 everywhere; demo: 2 ** (i - 3); webinar: 4 (one segment without a value);
+    # newsletter: no odds ratio anywhere (left out, as the rows leave such behaviours out)
+    ratio = [[0.5, 2.0 ** (i - 3), nan if i == 2 else 4.0, nan] for i in range(10)]
+    small = [[i == 1, False, i == 5, True] for i in range(10)]
+    res = by_table(segments, ["video", "demo", "webinar", "newsletter"], ratio, small)
+    ax = fk.plot_triggers(res, ax=plt.figure(figsize=(8, 6)).subplots())
+    # the segments are rows, the behaviours columns, highest median odds ratio first:
+    # webinar (4), then demo (median of 2**-3 .. 2**6 is 2**1.5), then video (0.5)
+    assert [t.get_text() for t in ax.get_yticklabels()] == segments
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["webinar", "demo", "video"]
+    cells = np.ma.filled(ax.images[0].get_array(), np.nan)
+    expected = np.log10(
+        np.array([[nan if i == 2 else 4.0, 2.0 ** (i - 3), 0.5] for i in range(10)])
+    )
+    np.testing.assert_allclose(cells, expected)
+    # the odds ratio written in its cell, "–" where there is none
+    texts = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text()
+             for t in ax.texts}  # fmt: skip
+    assert texts[(0, 2)] == "0.50"
+    assert texts[(3, 1)] == "1.00"
+    assert texts[(9, 1)] == "64"
+    assert texts[(2, 0)] == "–"
+    # small samples hatched: seg 1's video and seg 5's webinar
+    hatched = sorted((p.get_y() + 0.5, p.get_x() + 0.5) for p in ax.patches if p.get_hatch())
+    np.testing.assert_allclose(hatched, [(1, 2), (5, 0)])
+    # the colour bar reads odds ratios, centred on 1
+    image = ax.images[0]
+    assert image.norm.vmin == -image.norm.vmax
+    assert image.colorbar.ax.yaxis.get_major_formatter()(0.0, 0) == "1"

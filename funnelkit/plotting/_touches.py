@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from funnelkit.plotting._common import (
+    MAX_COLORS,
     MISSING,
+    by_title,
     check_result,
     color,
     fit_rows,
     fmt_pct,
+    fmt_plain,
     get_ax,
+    group_keys,
     heatmap,
     label,
     legend_below,
@@ -245,6 +250,28 @@ def _touch_heatmap(ax: Axes, res: pd.DataFrame, labels: pd.Series, groups: list[
     return ax
 
 
+def _trigger_by(res: pd.DataFrame) -> list[Any]:
+    """The ``by`` columns of a triggers table: those before ``from_step``."""
+    columns = list(res.columns)
+    return columns[: columns.index("from_step")] if "from_step" in columns else []
+
+
+def _odds_text(v: float) -> str:
+    """An odds ratio as written on the picture: ``3.00``, ``25``, ``1.2e-03``."""
+    if not np.isfinite(v):
+        return "–"
+    if v >= 10:
+        return f"{v:,.0f}"
+    return f"{v:.2f}" if v >= 0.01 else f"{v:.1e}"
+
+
+def _steps_text(res: pd.DataFrame) -> str:
+    """``": from → to"`` of a triggers table (empty without the step columns or rows)."""
+    if not len(res) or not {"from_step", "to_step"} <= set(res.columns):
+        return ""
+    return f": {shorten(res['from_step'].iloc[0], 20)} → {shorten(res['to_step'].iloc[0], 20)}"
+
+
 def plot_triggers(
     result: pd.DataFrame,
     *,
@@ -261,19 +288,28 @@ def plot_triggers(
     line at 1 is "no association".  The odds ratio and the conversions with
     and without are written right of the Axes.
 
+    A result with ``by`` (one block per segment) draws its segments one after
+    the other, each tick label led by the segment (``"pro · demo"``), one
+    colour per segment (small-sample rows hollow in it), a thin line between
+    segments; with more than 8 segments it is a heatmap instead: one row per
+    segment, one column per behaviour (the highest median odds ratio first;
+    a behaviour with no odds ratio in any segment is left out), the cell
+    coloured by the odds ratio on a log scale (blue above 1, red below) and
+    hatched for a small sample.
+
     Parameters
     ----------
     result : pandas.DataFrame
-        The table returned by :func:`funnelkit.triggers` (with ``by``, one
-        group's block: each row is drawn as one behaviour).
+        The table returned by :func:`funnelkit.triggers`, with or without
+        ``by``.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on. Default: the current Axes (``plt.gca()``).
     annotate : bool, default=True
         Write the odds ratio and the conversion with / without the behaviour
-        beside each row.
+        beside each row (in the cells of the heatmap, the odds ratio).
     **kwargs
         Passed to :meth:`matplotlib.axes.Axes.errorbar` (the behaviours with
-        enough entities).
+        enough entities; not used by the heatmap).
 
     Returns
     -------
@@ -305,10 +341,27 @@ def plot_triggers(
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['demo', 'video']
     >>> plt.close(fig)
+
+    A table with ``by``: the segment leads each label.
+
+    >>> seg = pd.concat([res.assign(plan="free"), res.assign(plan="pro")], ignore_index=True)
+    >>> seg = seg.assign(from_step="visit", to_step="buy")[["plan", "from_step", "to_step",
+    ...                                                     *res.columns]]
+    >>> fig, ax = plt.subplots()
+    >>> ax = fk.plot_triggers(seg, ax=ax)
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['free · demo', 'free · video', 'pro · demo', 'pro · video']
+    >>> plt.close(fig)
     """
     cols = ["behaviour", "odds_ratio", "odds_ratio_low", "odds_ratio_high", "small_sample"]
     res = check_result(result, cols, func="plot_triggers", source="triggers")
-    res = res[np.isfinite(res["odds_ratio"].to_numpy(dtype=float))]
+    by = _trigger_by(res)
+    keys = group_keys(res, by)
+    groups = list(dict.fromkeys(keys.tolist()))
+    if by and len(groups) > MAX_COLORS:
+        return _triggers_heatmap(ax, res, by, keys, groups, annotate=annotate)
+    finite = np.isfinite(res["odds_ratio"].to_numpy(dtype=float))
+    res, keys = res[finite], keys[finite]
     n = len(res)
     ax = get_ax(ax, rows=n)
     y = np.arange(n, dtype=float)
@@ -317,32 +370,45 @@ def plot_triggers(
     high = res["odds_ratio_high"].to_numpy(dtype=float)
     small = res["small_sample"].to_numpy(dtype=bool)
     err = np.nan_to_num(np.vstack([ratio - low, high - ratio]))
-    main_kws = {"fmt": "o", "color": color(0), "capsize": 3, "markersize": 6, **kwargs}
-    if (~small).any():
-        ax.errorbar(ratio[~small], y[~small], xerr=err[:, ~small], label="odds ratio", **main_kws)
-    if small.any():
-        ax.errorbar(
-            ratio[small],
-            y[small],
-            xerr=err[:, small],
-            fmt="o",
-            color="#999999",
-            markerfacecolor="white",
-            capsize=3,
-            markersize=6,
-            label="small sample",
-        )
+    if by:
+        _segment_rows(ax, ratio, y, err, small, keys, groups, kwargs)
+    else:
+        main_kws = {"fmt": "o", "color": color(0), "capsize": 3, "markersize": 6, **kwargs}
+        if (~small).any():
+            ax.errorbar(
+                ratio[~small], y[~small], xerr=err[:, ~small], label="odds ratio", **main_kws
+            )
+        if small.any():
+            ax.errorbar(
+                ratio[small],
+                y[small],
+                xerr=err[:, small],
+                fmt="o",
+                color="#999999",
+                markerfacecolor="white",
+                capsize=3,
+                markersize=6,
+                label="small sample",
+            )
     ax.axvline(1.0, color="#333333", linewidth=1, linestyle="--")
     ax.set_xscale("log")
-    finite = np.r_[low, high, ratio, 1.0]
-    finite = finite[np.isfinite(finite) & (finite > 0)]
-    plain_log_axis(ax.xaxis, float(finite.min()), float(finite.max()))
-    names = [
-        label(f"{shorten(b, 26)} (small sample)" if s else b, 40)
-        for b, s in zip(res["behaviour"].tolist(), small.tolist(), strict=True)
-    ]
+    finite_values = np.r_[low, high, ratio, 1.0]
+    finite_values = finite_values[np.isfinite(finite_values) & (finite_values > 0)]
+    plain_log_axis(ax.xaxis, float(finite_values.min()), float(finite_values.max()))
+    behaviours = res["behaviour"].tolist()
+    if by and len(groups) > 1:
+        # the segment leads the label, as in plot_next_events
+        names = [
+            label(f"{shorten(g, 30)} · {shorten(b, 26)}" + (" (small sample)" if s else ""), 64)
+            for g, b, s in zip(keys.tolist(), behaviours, small.tolist(), strict=True)
+        ]
+    else:
+        names = [
+            label(f"{shorten(b, 26)} (small sample)" if s else b, 40)
+            for b, s in zip(behaviours, small.tolist(), strict=True)
+        ]
     ax.set_yticks(y, names)
-    ax.set_ylim(n - 0.5, -0.5)  # first row on top
+    ax.set_ylim(max(n, 1) - 0.5, -0.5)  # first row on top
     ax.set_xlabel("odds ratio of moving on (log scale; 1 = no association)")
     notes: list[Any] = []
     if annotate:
@@ -365,14 +431,117 @@ def plot_triggers(
                     fontsize="small",
                 )
             )
-    title = "Behaviours linked to moving on"
-    if n and {"from_step", "to_step"} <= set(res.columns):
-        title += (
-            f": {shorten(res['from_step'].iloc[0], 20)} → {shorten(res['to_step'].iloc[0], 20)}"
-        )
+    title = "Behaviours linked to moving on" + (_steps_text(res) if n else "")
+    if by:
+        title += f", by {by_title(by)}"
+        if len(groups) == 1:
+            title += f": {shorten(groups[0], 28)}"
     set_title(ax, title)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     legend_below(ax, ncols=2)
     fit_rows(ax, notes, compact=True)
+    return ax
+
+
+def _segment_rows(
+    ax: Axes,
+    ratio: np.ndarray[Any, Any],
+    y: np.ndarray[Any, Any],
+    err: np.ndarray[Any, Any],
+    small: np.ndarray[Any, Any],
+    keys: np.ndarray[Any, Any],
+    groups: list[str],
+    kwargs: dict[str, Any],
+) -> None:
+    """The rows of a by table: a colour per segment, small samples hollow, a line between."""
+    for i, name in enumerate(groups):
+        mine = keys == name
+        if not mine.any():
+            continue  # every behaviour of the segment without an odds ratio
+        kws = {"fmt": "o", "color": color(i), "capsize": 3, "markersize": 6, **kwargs}
+        full, few = mine & ~small, mine & small
+        if full.any():
+            ax.errorbar(ratio[full], y[full], xerr=err[:, full], **kws)
+        if few.any():
+            ax.errorbar(ratio[few], y[few], xerr=err[:, few], **{**kws, "markerfacecolor": "white"})
+    # a thin line between two segments' blocks
+    for edge in np.flatnonzero(keys[1:] != keys[:-1]):
+        ax.axhline(float(edge) + 0.5, color="0.85", linewidth=0.8, zorder=0)
+    # the legend explains the two marks (the segment is in each label), in no segment's colour
+    ax.plot([], [], "o", color="0.35", label="odds ratio")
+    ax.plot([], [], "o", color="0.35", markerfacecolor="white", label="small sample")
+
+
+def _triggers_heatmap(
+    ax: Axes | None,
+    res: pd.DataFrame,
+    by: list[Any],
+    keys: np.ndarray[Any, Any],
+    groups: list[str],
+    *,
+    annotate: bool,
+) -> Axes:
+    """Many segments: one row per segment, one column per behaviour, the odds ratio's colour."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
+    behaviours = list(dict.fromkeys(str(b) for b in res["behaviour"]))
+    ratio = np.full((len(groups), len(behaviours)), np.nan)
+    small = np.zeros(ratio.shape, dtype=bool)
+    rows = np.array([groups.index(k) for k in keys.tolist()], dtype=np.intp)
+    cols = np.array([behaviours.index(str(b)) for b in res["behaviour"]], dtype=np.intp)
+    values = res["odds_ratio"].to_numpy(dtype=float)
+    ok = np.isfinite(values) & (values > 0)
+    ratio[rows[ok], cols[ok]] = values[ok]
+    small[rows, cols] = res["small_sample"].to_numpy(dtype=bool)
+    logs = np.log10(ratio)
+    # strongest behaviour (highest median odds ratio over the segments) on the left;
+    # a behaviour without an odds ratio in any segment is left out, as in the rows
+    with warnings.catch_warnings():  # such a behaviour's median is NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(logs, axis=0)
+    order = np.argsort(-median, kind="stable")
+    order = order[np.isfinite(median[order])]
+    if not order.size:  # no odds ratio at all: the columns as they come, grey
+        order = np.arange(len(behaviours))
+    logs, small, ratio = logs[:, order], small[:, order], ratio[:, order]
+    behaviours = [behaviours[j] for j in order]
+    span = float(np.nanmax(np.abs(logs), initial=0.0)) if np.isfinite(logs).any() else 0.0
+    span = max(span, np.log10(2.0))
+    ax = get_ax(ax, rows=len(groups))
+    before = len(ax.texts)
+    heatmap(
+        ax,
+        logs,
+        rows=[label(g, 40) for g in groups],
+        columns=[label(b, 24) for b in behaviours],
+        texts=np.vectorize(_odds_text, otypes=[object])(ratio) if annotate else None,
+        cmap="RdBu",
+        vmin=-span,
+        vmax=span,
+        colorbar="odds ratio of moving on (log scale)",
+        hatch=small & np.isfinite(ratio),
+    )
+    image = ax.images[-1]
+    # both ends of a diverging scale are dark: the cell's lightness picks the text colour
+    for t in ax.texts[before:]:
+        c, r = (round(float(v)) for v in t.get_position())
+        if np.isfinite(logs[r, c]):
+            red, green, blue, _ = image.cmap(image.norm(logs[r, c]))
+            t.set_color(
+                "white" if 0.2126 * red + 0.7152 * green + 0.0722 * blue < 0.45 else "black"
+            )
+    cbar = image.colorbar
+    if cbar is not None:  # ticks in odds ratios, not in their logarithms
+        nice = np.array([0.001, 0.01, 0.1, 0.2, 0.5, 1, 2, 5, 10, 100, 1000], dtype=float)
+        nice = nice[np.abs(np.log10(nice)) <= span + 1e-9]
+        if nice.size > 7:
+            nice = nice[np.isin(nice, [0.001, 0.01, 0.1, 1, 10, 100, 1000])]
+        cbar.ax.yaxis.set_major_locator(FixedLocator(np.log10(nice)))
+        cbar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt_plain(10.0**v)))
+        cbar.ax.yaxis.set_minor_locator(FixedLocator([]))
+    ax.set_xlabel("behaviour (cell: odds ratio; hatched: small sample; grey: none)")
+    ax.xaxis.set_label_position("top")
+    ax.set_ylabel(by_title(by))
+    set_title(ax, f"Behaviours linked to moving on{_steps_text(res)}, by {by_title(by)}")
     return ax
