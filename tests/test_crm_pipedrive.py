@@ -120,6 +120,10 @@ def test_duplicate_ids_and_unknown_current_stages_are_errors():
     twice = pd.concat([deals, deals.iloc[[2]]], ignore_index=True)
     with pytest.raises(fk.InvalidDataError, match=r"1 deal ids appear more than once \(first: 3\)"):
         fk.crm.read_pipedrive(twice, stages=DATA / "pipedrive_stages.json")
+    with pytest.raises(fk.InvalidDataError, match=r"1 deal ids appear more than once \(first: 3\)"):
+        fk.crm.read_pipedrive(
+            twice, flow=DATA / "pipedrive_flow.json", stages=DATA / "pipedrive_stages.json"
+        )
     odd = deals.assign(**{"Deal - Stage": ["Proposal Made", "Qualified", "Negotiation"]})
     with pytest.raises(fk.InvalidDataError, match=r"1 open deals sit at .*'Negotiation'"):
         fk.crm.read_pipedrive(odd, stages=DATA / "pipedrive_stages.json")

@@ -125,7 +125,7 @@ def _moves(
         stage_rows[["deal_id", "entered_at"]].drop_duplicates(), how="left", indicator=True
     )["_merge"].eq("both")
     alone = pipe_rows[~same.to_numpy()].reset_index(drop=True)
-    current = deals.set_index("deal_id")["stage_id"]
+    current = deals.drop_duplicates("deal_id").set_index("deal_id")["stage_id"]
     landing = []
     before = []
     for deal, t in zip(alone["deal_id"], alone["entered_at"], strict=True):  # one per move
@@ -209,7 +209,7 @@ def _pipeline_labels(rows: pd.DataFrame, st: Stages) -> pd.DataFrame:
             return str(pid)
         return name  # the flow's own name of the pipeline
 
-    return pd.DataFrame(
+    result: pd.DataFrame = pd.DataFrame(
         {
             "new": [label(p, n) for p, n in zip(rows["stage"], rows["stage_fmt"], strict=True)],
             "old": [label(p, n) for p, n in zip(rows["old"], rows["old_fmt"], strict=True)],
@@ -217,12 +217,13 @@ def _pipeline_labels(rows: pd.DataFrame, st: Stages) -> pd.DataFrame:
         index=rows.index,
         dtype="object",
     )
+    return result
 
 
 def _pipeline_at(at: pd.DataFrame, timeline: pd.DataFrame, deals: pd.DataFrame) -> pd.Series:
     """The pipeline each deal was in at each time (``pipeline_id`` changes, else its current)."""
-    result = deals.set_index("deal_id")["pipeline_key"].reindex(at["deal_id"]).to_numpy()
-    out = pd.Series(result, index=at.index, dtype="object")
+    now = deals.drop_duplicates("deal_id").set_index("deal_id")["pipeline_key"]
+    out: pd.Series = pd.Series(now.reindex(at["deal_id"]).to_numpy(), index=at.index, dtype=object)
     for deal, rows in timeline.groupby("deal_id", sort=False):  # deals that changed pipeline
         mine = (at["deal_id"] == deal).to_numpy()
         if not mine.any():
