@@ -274,3 +274,20 @@ def test_a_pipeline_move_into_no_stage_of_the_new_pipeline_is_left_out_with_a_wa
         [(6, "Qualified", "2024-01-05 09:00"), (6, "Contact Made", "2024-01-07 09:00")], "Sales"
     )
     pd.testing.assert_frame_equal(data.history, expected)
+
+
+def test_pipeline_moves_without_stage_metadata_use_the_flow_names(tmp_path):
+    p = _moved_deals(tmp_path)
+    with pytest.warns(fk.FunnelkitWarning, match=r"inferred from the history"):
+        data = fk.crm.read_pipedrive(p["deals"], flow=p["flow"], pipeline="Partners")
+    # pipeline 2 is named "Partners" on deal 1's move, so deal 2's and 3's moves (which name
+    # no pipeline) are in Partners too; the Sales entries are left out
+    h = data.history
+    assert h["deal_id"].tolist() == [1, 1, 2, 2, 3]
+    assert h["pipeline"].tolist() == ["Partners"] * 5
+    assert h["entered_at"].tolist() == [
+        T("2024-01-10 09:00"), T("2024-01-15 09:00"),
+        T("2024-01-04 09:00"), T("2024-01-08 09:00"), T("2024-01-09 09:00"),
+    ]  # fmt: skip
+    # stage ids the flow names get their names; the others stay ids (pass stages= for labels)
+    assert h["stage"].tolist() == ["Demo", "13", "11", "Demo", "Contract"]

@@ -197,14 +197,24 @@ def _label_pipeline(st: Stages, stage: Any) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
+def _names(rows: pd.DataFrame) -> dict[Any, Any]:
+    """Id -> name from the flow's formatted values, wherever a row names one."""
+    named: dict[Any, Any] = {}
+    for ids, fmts in ((rows["old"], rows["old_fmt"]), (rows["stage"], rows["stage_fmt"])):
+        named.update((k, v) for k, v in zip(ids, fmts, strict=True) if k is not None and v)
+    return named
+
+
 def _pipeline_labels(rows: pd.DataFrame, st: Stages) -> pd.DataFrame:
     """Pipeline ids of ``pipeline_id`` changes as the pipeline labels the stages use."""
+    flow_names = _names(rows)
 
     def label(pid: Any, name: Any) -> Any:
         if pid is None:
             return None
         if str(pid) in st.pipelines:
             return st.pipelines[str(pid)]
+        name = name or flow_names.get(pid)
         if str(pid) in st.order or name is None:
             return str(pid)
         return name  # the flow's own name of the pipeline
@@ -441,10 +451,7 @@ def read_pipedrive(
             moves["stage"] = map_labels(st, moves["stage"]).to_numpy()
             creation["stage"] = map_labels(st, creation["stage"]).to_numpy()
         else:
-            steps = ch[(ch["key"] == "stage_id").to_numpy()]
-            named = dict(zip(steps["old"], steps["old_fmt"], strict=True))
-            named.update(zip(steps["stage"], steps["stage_fmt"], strict=True))
-            named = {k: v for k, v in named.items() if k is not None and v is not None}
+            named = _names(ch[(ch["key"] == "stage_id").to_numpy()])
             moves["stage"] = moves["stage"].map(lambda s: named.get(s, s)).to_numpy()
             creation["stage"] = creation["stage"].map(lambda s: named.get(s, s)).to_numpy()
         creation["deal_id"] = out["deal_id"].to_numpy()
