@@ -673,8 +673,9 @@ def export_sample(
     back the sample's deals, history and stages (and the same metrics):
 
     * ``hubspot``: ``hubspot-crm-exports-all-deals-<date>.csv`` (UI export
-      with the ``Date entered`` columns), ``hubspot-crm-exports-deal-stage-
-      history-<date>.csv`` (property history), ``pipelines.json``;
+      with the ``Date entered`` columns), ``deal_property_history.csv``
+      (the stage history as Fivetran's table of that name),
+      ``pipelines.json``;
     * ``salesforce``: ``Opportunity.csv``, ``OpportunityHistory.csv`` (with
       amount-only edits that repeat the stage), ``OpportunityStage.csv``
       (times as UTC instants);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -186,3 +187,191 @@ def test_legacy_v1_deals_with_versions_and_ms_timestamps():
     assert data.history["entered_at"].tolist() == [
         T("2024-01-27 09:00", tz="UTC"), T("2024-01-28 09:00", tz="UTC"),
     ]  # fmt: skip
+
+
+# ---- the long stage history in the shapes that exist ------------------------------------
+# Deal 104 of the UI export: Appointment Scheduled on 1 Feb 08:00 UTC, Qualified To Buy on
+# 3 Feb, back to Appointment Scheduled on 5 Feb; an amount edit on 2 Feb is not a stage.
+MS = {"2024-02-01 08:00": 1706774400000, "2024-02-02 08:00": 1706860800000,
+      "2024-02-03 08:00": 1706947200000, "2024-02-05 08:00": 1707120000000}  # fmt: skip
+STEPS = [("appointmentscheduled", "2024-02-01 08:00"), ("qualifiedtobuy", "2024-02-03 08:00"),
+         ("appointmentscheduled", "2024-02-05 08:00")]  # fmt: skip
+
+
+def _iso(t):
+    return pd.Timestamp(t).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _v3(tmp_path):
+    # GET /crm/v3/objects/deals?propertiesWithHistory=dealstage: newest version first
+    versions = [
+        {"value": v, "timestamp": _iso(t), "sourceType": "CRM_UI", "sourceId": "userId:7",
+         "updatedByUserId": 7}
+        for v, t in reversed(STEPS)
+    ]  # fmt: skip
+    body = {
+        "results": [
+            {"id": "104", "properties": {"dealstage": "appointmentscheduled",
+                                         "hs_object_id": "104"},
+             "propertiesWithHistory": {"dealstage": versions},
+             "createdAt": _iso("2024-02-01 08:00"), "updatedAt": _iso("2024-02-05 08:00"),
+             "archived": False}
+        ],
+        "paging": {"next": {"after": "105"}},
+    }  # fmt: skip
+    path = tmp_path / "deals_with_history.json"
+    path.write_text(json.dumps(body), encoding="utf-8")
+    return path
+
+
+def _v1(tmp_path):
+    # legacy GET /deals/v1/deal/paged?propertiesWithHistory=dealstage: epoch milliseconds
+    versions = [
+        {"name": "dealstage", "value": v, "timestamp": MS[t], "source": "CRM_UI",
+         "sourceVid": []}
+        for v, t in reversed(STEPS)
+    ]  # fmt: skip
+    stage = {"value": "appointmentscheduled", "timestamp": MS["2024-02-05 08:00"],
+             "source": "CRM_UI", "sourceId": "ana@example.com", "versions": versions}  # fmt: skip
+    body = {"deals": [{"portalId": 62515, "dealId": 104, "isDeleted": False,
+                       "properties": {"dealstage": stage}}],
+            "hasMore": False, "offset": 104}  # fmt: skip
+    path = tmp_path / "deals_v1.json"
+    path.write_text(json.dumps(body), encoding="utf-8")
+    return path
+
+
+def _rows_with_amount():
+    rows = [(v, t) for v, t in STEPS]
+    return [*rows[:1], ("3000", "2024-02-02 08:00"), *rows[1:]]
+
+
+def _airbyte(tmp_path):
+    # Airbyte's deals_property_history stream (HubSpot v3 versions, ISO times)
+    rows = _rows_with_amount()
+    table = pd.DataFrame(
+        {
+            "dealId": 104,
+            "property": ["dealstage", "amount", "dealstage", "dealstage"],
+            "archived": False,
+            "value": [v for v, _ in rows],
+            "timestamp": [_iso(t) for _, t in rows],
+            "sourceType": "CRM_UI",
+            "sourceId": "userId:7",
+            "updatedByUserId": 7,
+        }
+    )
+    path = tmp_path / "deals_property_history.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def _airbyte_legacy(tmp_path):
+    # Airbyte's older deals_property_history schema: epoch milliseconds, property and name
+    rows = _rows_with_amount()
+    props = ["dealstage", "amount", "dealstage", "dealstage"]
+    table = pd.DataFrame(
+        {
+            "updatedByUserId": 7, "requestId": "r-1", "source": "CRM_UI", "portalId": 62515,
+            "isDeleted": False, "timestamp": [MS[t] for _, t in rows], "property": props,
+            "persistenceTimestamp": [MS[t] for _, t in rows], "name": props, "sourceVid": "[]",
+            "useTimestampAsPersistenceTimestamp": True, "sourceMetadata": None, "dealId": 104,
+            "sourceId": "userId:7", "value": [v for v, _ in rows],
+        }
+    )  # fmt: skip
+    path = tmp_path / "deals_property_history.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in table.to_dict("records")), encoding="utf-8")
+    return path
+
+
+def _fivetran(tmp_path):
+    # Fivetran's deal_property_history table as a warehouse writes it (UTC, no zone)
+    rows = _rows_with_amount()
+    table = pd.DataFrame(
+        {
+            "_fivetran_synced": "2024-02-06 00:00:00.000",
+            "deal_id": 104,
+            "name": ["dealstage", "amount", "dealstage", "dealstage"],
+            "source": "CRM_UI",
+            "source_id": "userId:7",
+            "timestamp": [f"{t}:00.000" for _, t in rows],
+            "value": [v for v, _ in rows],
+        }
+    )
+    path = tmp_path / "deal_property_history.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def _fivetran_deal_stage(tmp_path):
+    # Fivetran's deal_stage table: one row per stage entry
+    table = pd.DataFrame(
+        {
+            "deal_id": 104,
+            "value": [v for v, _ in STEPS],
+            "date_entered": [f"{t}:00.000" for _, t in STEPS],
+            "source": "CRM_UI",
+            "source_id": "userId:7",
+            "_fivetran_start": [f"{t}:00.000" for _, t in STEPS],
+            "_fivetran_end": ["2024-02-03 07:59:59.999", "2024-02-05 07:59:59.999",
+                              "9999-12-31 23:59:59.999"],
+            "_fivetran_active": [False, False, True],
+            "_fivetran_synced": "2024-02-06 00:00:00.000",
+        }
+    )  # fmt: skip
+    path = tmp_path / "deal_stage.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("shape", "utc"),
+    [
+        (_v3, True),
+        (_v1, True),
+        (_airbyte, True),
+        (_airbyte_legacy, True),
+        (_fivetran, False),
+        (_fivetran_deal_stage, False),
+    ],
+)
+def test_stage_history_shapes(tmp_path, shape, utc):
+    deals = pd.read_csv(DATA / "hubspot_deals.csv").iloc[[3]]
+    # UTC instants next to the UI export's local times: in Berlin, 08:00 UTC is 09:00
+    tz = {"timezone": "Europe/Berlin"} if utc else {}
+    data = fk.crm.read_hubspot(
+        deals, history=shape(tmp_path), pipelines=DATA / "hubspot_pipelines.json", **tz
+    )
+    hour = "09:00" if utc else "08:00"
+    expected = pd.DataFrame(
+        {
+            "deal_id": [104, 104, 104],
+            "stage": ["Appointment Scheduled", "Qualified To Buy", "Appointment Scheduled"],
+            "entered_at": pd.to_datetime(
+                [f"2024-02-01 {hour}", f"2024-02-03 {hour}", f"2024-02-05 {hour}"]
+            ),
+            "pipeline": "Sales Pipeline",
+        }
+    )
+    expected = expected.astype(
+        {"stage": "object", "pipeline": "object", "entered_at": "datetime64[ns]"}
+    )
+    pd.testing.assert_frame_equal(data.history, expected)
+
+
+def test_unknown_history_headers_list_the_shapes():
+    guessed = pd.DataFrame(
+        {
+            "Record ID": [104],
+            "Property": ["Deal Stage"],
+            "New value": ["Qualified To Buy"],
+            "Date changed": ["2024-02-03 08:00"],
+        }
+    )
+    deals = pd.read_csv(DATA / "hubspot_deals.csv").iloc[[3]]
+    with pytest.raises(
+        fk.ColumnNotFoundError,
+        match=r"no deal id column \(looked for \['dealId', 'deal_id'\]\).*"
+        r"Airbyte deals_property_history.*Fivetran deal_property_history",
+    ):
+        fk.crm.read_hubspot(deals, history=guessed)

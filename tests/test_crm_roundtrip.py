@@ -37,7 +37,7 @@ def test_files_are_named_as_the_crm_names_them(read_back):
     expected = {
         "hubspot": {
             "hubspot-crm-exports-all-deals-2025-06-30.csv",
-            "hubspot-crm-exports-deal-stage-history-2025-06-30.csv",
+            "deal_property_history.csv",
             "pipelines.json",
         },
         "salesforce": {"Opportunity.csv", "OpportunityHistory.csv", "OpportunityStage.csv"},

@@ -165,6 +165,8 @@ class Stages:
     lost: set[str] = field(default_factory=set)
     #: pipeline id -> label
     pipelines: dict[str, str] = field(default_factory=dict)
+    #: stage id -> the label of its pipeline, where stage ids are unique across pipelines
+    stage_pipeline: dict[str, str] = field(default_factory=dict)
 
     def label(self, stage: Any, pipeline: Any = None) -> Any:
         """The label of a stage id (itself when unknown)."""
@@ -208,10 +210,18 @@ def derive_status(won: Any, lost: Any) -> pd.Series:
 
 
 def dedupe_history(history: pd.DataFrame) -> pd.DataFrame:
-    """Sort by deal and time; drop rows repeating the previous stage of the same deal."""
+    """Sort by deal and time; drop rows repeating the previous stage of the same deal.
+
+    With a ``pipeline`` column, a stage of the same name in another pipeline is
+    another stage: a move between pipelines is kept.
+    """
     h = history.sort_values(["deal_id", "entered_at"], kind="stable").reset_index(drop=True)
     same_deal = h["deal_id"].eq(h["deal_id"].shift())
     same_stage = h["stage"].eq(h["stage"].shift())
+    if "pipeline" in h.columns:
+        pipe = h["pipeline"].astype("object")
+        prev = pipe.shift()
+        same_stage &= pipe.eq(prev) | (pipe.isna() & prev.isna())
     result: pd.DataFrame = h[~(same_deal & same_stage)].reset_index(drop=True)
     return result
 
@@ -385,10 +395,23 @@ def finish(
             raise InvalidParameterError(msg)
         keep = (d["pipeline"] == pipeline).to_numpy()
         d = d[keep].reset_index(drop=True)
-        h = h[h["deal_id"].isin(d["deal_id"]).to_numpy()].reset_index(drop=True)
+        # a deal moved in from another pipeline: its stage entries there are not this pipeline's
+        in_pipe = (h["pipeline"].isna() | (h["pipeline"] == pipeline)).to_numpy()
+        h = h[h["deal_id"].isin(d["deal_id"]).to_numpy() & in_pipe].reset_index(drop=True)
         used = [pipeline]
+    # pipelines the deals passed through before moving to their current one
+    moved = [p for p in pd.unique(h["pipeline"].dropna()) if p is not None and p not in used]
     if stages.known:
         orders = {tuple(stages.order[p]) for p in used if p in stages.order}
+        other = {tuple(stages.order[p]) for p in moved if p in stages.order}
+        if pipeline is None and orders and other - orders:
+            listing = ", ".join(repr(p) for p in moved if tuple(stages.order.get(p, ())) in other)
+            msg = (
+                f"{crm}: the history ({history_where}) moves deals through pipelines with other "
+                f"stages than the deals' current ones: {listing}. Pass pipeline= to analyse one "
+                f"pipeline (its deals, and their stage entries in it)."
+            )
+            raise InvalidParameterError(msg)
         if not used or not orders:
             orders = {tuple(o) for o in stages.order.values()}
             # pipelines named differently in the deals: the one whose stages they use
@@ -415,13 +438,15 @@ def finish(
                 FunnelkitWarning,
                 stacklevel=3,
             )
-        elif len(used) > 1 and pipeline is None:
+        elif len(set(used) | set(moved)) > 1 and pipeline is None:
             counts = d["pipeline"].value_counts()
             listing = ", ".join(f"{p!r} ({n:,} deals)" for p, n in counts.items())
             msg = (
                 f"{crm}: the deals belong to {len(counts)} pipelines ({listing}) and no stage "
                 f"metadata gives their stage order. Pass pipeline= to analyse one of them."
             )
+            if moved:
+                msg += f" The history also moves deals through {sorted(map(str, moved))}."
             raise InvalidParameterError(msg)
         order = order_from_history(h, crm=crm) if history is not None and not h.empty else []
     # ---- shape --------------------------------------------------------------------

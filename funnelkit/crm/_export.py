@@ -117,18 +117,20 @@ def export_hubspot(data: SalesData, folder: Path) -> dict[str, Path]:
         )
     value = h["stage"].map(ids)
     value = value.where(h["closing"] != "won", ids_won).where(h["closing"] != "lost", ids_lost)
-    hist = pd.DataFrame(
+    hist = pd.DataFrame(  # Fivetran's deal_property_history table
         {
-            "Record ID": h["num"],
-            "Property": "dealstage",
-            "Value": value,
-            "Timestamp": _fmt(h["entered_at"], fmt),
+            "deal_id": h["num"],
+            "name": "dealstage",
+            "value": value,
+            "timestamp": _fmt(h["entered_at"], fmt),
+            "source": "CRM_UI",
+            "source_id": "userId:1",
         }
     )
     day = as_of.strftime("%Y-%m-%d")
     paths = {
         "deals": folder / f"hubspot-crm-exports-all-deals-{day}.csv",
-        "history": folder / f"hubspot-crm-exports-deal-stage-history-{day}.csv",
+        "history": folder / "deal_property_history.csv",
         "stages": folder / "pipelines.json",
     }
     out.to_csv(paths["deals"], index=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ from funnelkit.crm._common import (
     text,
     truthy,
 )
-from funnelkit.errors import InvalidDataError
+from funnelkit.errors import ColumnNotFoundError, InvalidDataError
 
 CRM = "HubSpot"
 _WIDE = re.compile(r'^Date entered "(?P<stage>.+) \((?P<pipeline>.+)\)"$')
@@ -127,34 +128,45 @@ def _api_deals(src: Loaded) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     return df, h
 
 
+#: The long stage-history shapes ``history=`` reads, for the error messages.
+HISTORY_SHAPES = (
+    "API v3 deal objects with propertiesWithHistory (.json)",
+    "legacy v1 deals with properties.dealstage.versions (.json)",
+    "Airbyte deals_property_history (dealId, property, value, timestamp)",
+    "Fivetran deal_property_history (deal_id, name, value, timestamp)",
+    "Fivetran deal_stage (deal_id, value, date_entered)",
+)
+
+
+def _is_v1(record: dict[str, Any]) -> bool:
+    props = record.get("properties")
+    return isinstance(props, dict) and isinstance(props.get("dealstage"), dict)
+
+
 def _history_frame(source: Source, func: str) -> tuple[pd.DataFrame, str]:
     src = load(source, what="history", func=func)
-    if src.records is not None and src.records and "propertiesWithHistory" in src.records[0]:
+    recs = src.records
+    if recs and any("propertiesWithHistory" in r or _is_v1(r) for r in recs):
         _, h = _api_deals(src)
-        return (h if h is not None else pd.DataFrame(columns=["deal_id", "stage", "entered_at"])), (
-            src.where
-        )
+        if h is None:
+            return pd.DataFrame(columns=["deal_id", "stage", "entered_at"]), src.where
+        unit = "ms" if pd.api.types.is_numeric_dtype(h["entered_at"]) else None
+        h["entered_at"] = dates(h["entered_at"], where=src.where, column="timestamp", unit=unit)
+        return h, src.where
     df = src.table()
     w = src.where
-    deal = need(
-        df,
-        ["dealId", "deal_id", "Record ID", "objectId", "Deal ID"],
-        what="deal id",
-        where=w,
-        crm=CRM,
-    )
-    prop = pick(df, ["property", "Property", "name", "Property name"])
-    value = need(df, ["value", "Value", "New value", "dealstage"], what="stage", where=w, crm=CRM)
-    when = need(
-        df,
-        ["timestamp", "Timestamp", "date_entered", "Date", "Changed at", "Date changed"],
-        what="time",
-        where=w,
-        crm=CRM,
-    )
+    try:
+        deal = need(df, ["dealId", "deal_id"], what="deal id", where=w, crm=CRM)
+        value = need(df, ["value"], what="stage value", where=w, crm=CRM)
+        when = need(df, ["timestamp", "date_entered"], what="time", where=w, crm=CRM)
+    except ColumnNotFoundError as exc:
+        msg = f"{exc} The stage history is read from: {'; '.join(HISTORY_SHAPES)}."
+        raise ColumnNotFoundError(msg) from None
+    prop = pick(df, ["property", "name"])
     if prop is not None:
-        keep = df[prop].astype("string").str.replace(" ", "").str.casefold() == "dealstage"
+        keep = df[prop].astype("string").str.strip().str.casefold() == "dealstage"
         df = df[keep.fillna(False).to_numpy(bool)]
+    # Airbyte's older stream and the legacy API write epoch milliseconds
     unit = "ms" if pd.api.types.is_numeric_dtype(df[when]) else None
     return (
         pd.DataFrame(
@@ -187,11 +199,17 @@ def read_hubspot(
         objects (``id``, ``properties``, optionally
         ``propertiesWithHistory``) as a ``.json`` file or a list of dicts.
     history : path, DataFrame, list of dict or None, default=None
-        The long stage history: property-history rows (``dealId`` /
-        ``Record ID``, ``property``, ``value``, ``timestamp``, e.g. Airbyte's
-        ``deals_property_history``, Fivetran's ``deal_stage``), or API
-        objects with ``propertiesWithHistory``. Without it the wide ``Date
-        entered`` columns (or ``hs_v2_date_entered_*`` properties) are melted.
+        The long stage history, in one of the shapes that exist: API v3
+        deal objects with ``propertiesWithHistory`` (``dealstage``:
+        ``value``, ``timestamp``, ``sourceType``, ...), legacy v1 deals
+        with ``properties.dealstage.versions``, Airbyte's
+        ``deals_property_history`` (``dealId``, ``property``, ``value``,
+        ``timestamp`` as an ISO time or epoch milliseconds), Fivetran's
+        ``deal_property_history`` (``deal_id``, ``name``, ``value``,
+        ``timestamp``) or ``deal_stage`` (``deal_id``, ``value``,
+        ``date_entered``). Rows of other properties are left out. Without
+        it the wide ``Date entered`` columns (or ``hs_v2_date_entered_*``
+        properties) are melted.
     pipelines : path, DataFrame, list of dict or None, default=None
         The pipelines API response (``/crm/v3/pipelines/deals``: each
         pipeline with its ``stages``, ``displayOrder`` and

@@ -18,7 +18,6 @@ from funnelkit.crm._common import (
     column,
     dates,
     finish,
-    first_stage_rows,
     load,
     map_labels,
     need,
@@ -52,10 +51,13 @@ def _stages(source: Source | None, func: str) -> Stages:
         st.labels[(None, s)] = label
         st.labels[(None, label)] = label
         st.order.setdefault(str(p), []).append(label)
+        if p:  # stage ids are unique across pipelines; stage names are not
+            st.stage_pipeline[s] = str(p)
     return st
 
 
 def _flow(source: Source, func: str) -> tuple[pd.DataFrame, str]:
+    """The flow's ``stage_id`` and ``pipeline_id`` changes, ids as text."""
     src = load(source, what="flow", func=func)
     recs = src.records
     if recs is not None and recs and isinstance(recs[0].get("data"), dict):
@@ -65,32 +67,183 @@ def _flow(source: Source, func: str) -> tuple[pd.DataFrame, str]:
         df = src.table()
     w = src.where
     key = need(df, ["field_key"], what="field_key", where=w, crm=CRM)
-    df = df[(df[key] == "stage_id").to_numpy()]
+    df = df[df[key].isin(["stage_id", "pipeline_id"]).to_numpy()]
     deal = need(df, ["item_id", "deal_id", "Deal ID"], what="deal id", where=w, crm=CRM)
     new = need(df, ["new_value"], what="new_value", where=w, crm=CRM)
     old = pick(df, ["old_value"])
     when = need(df, ["log_time", "time", "timestamp"], what="log_time", where=w, crm=CRM)
     new_fmt = pick(df, ["additional_data.new_value_formatted"])
     old_fmt = pick(df, ["additional_data.old_value_formatted"])
+
+    def ids(name: str | None) -> Any:
+        if name is None:
+            return np.full(len(df), None, dtype=object)
+        return text(df[name].astype("string").str.replace(r"\.0$", "", regex=True)).to_numpy()
+
+    def fmt(name: str | None) -> Any:
+        if name is None:
+            return np.full(len(df), None, dtype=object)
+        return text(df[name]).to_numpy()
+
     return (
         pd.DataFrame(
             {
                 "deal_id": as_ids(df[deal]).to_numpy(),
-                "stage": df[new].astype("string").to_numpy(),
-                "old": (df[old].astype("string") if old else pd.Series(pd.NA, index=df.index))
-                .astype("object")
-                .to_numpy(),
-                "stage_fmt": (df[new_fmt] if new_fmt else pd.Series(None, index=df.index))
-                .astype("object")
-                .to_numpy(),
-                "old_fmt": (df[old_fmt] if old_fmt else pd.Series(None, index=df.index))
-                .astype("object")
-                .to_numpy(),
+                "key": df[key].to_numpy(),
+                "stage": ids(new),
+                "old": ids(old),
+                "stage_fmt": fmt(new_fmt),
+                "old_fmt": fmt(old_fmt),
                 "entered_at": dates(df[when], where=w, column=when).to_numpy(),
             }
         ),
         w,
     )
+
+
+def _moves(
+    ch: pd.DataFrame, deals: pd.DataFrame, st: Stages, where: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stage entries and creation rows from the flow's stage and pipeline changes.
+
+    ``ch`` holds the flow rows (``key`` ``stage_id`` / ``pipeline_id``, ids as
+    text); ``deals`` the deals (``deal_id`` as text, ``stage_id``: the current
+    stage id or name, ``pipeline_key``: the current pipeline). Returns the
+    stage-change rows (``deal_id, stage, old, pipeline, entered_at``; stage ids
+    or names, not yet labels) and the creation rows (``deal_id, stage,
+    pipeline``).
+    """
+    ch = ch.sort_values(["deal_id", "entered_at"], kind="stable").reset_index(drop=True)
+    stage_rows = ch[(ch["key"] == "stage_id").to_numpy()]
+    pipe_rows = ch[(ch["key"] == "pipeline_id").to_numpy()].copy()
+    pipe_label = _pipeline_labels(pipe_rows, st)
+    pipe_rows["pipeline"] = pipe_label["new"].to_numpy()
+    pipe_rows["old_pipeline"] = pipe_label["old"].to_numpy()
+    # a pipeline change and the stage change of the same update: the stage row says where it
+    # landed; a pipeline change on its own lands in the stage the deal has from then on
+    same = pipe_rows.merge(
+        stage_rows[["deal_id", "entered_at"]].drop_duplicates(), how="left", indicator=True
+    )["_merge"].eq("both")
+    alone = pipe_rows[~same.to_numpy()].reset_index(drop=True)
+    current = deals.drop_duplicates("deal_id").set_index("deal_id")["stage_id"]
+    landing = []
+    before = []
+    for deal, t in zip(alone["deal_id"], alone["entered_at"], strict=True):  # one per move
+        mine = stage_rows[(stage_rows["deal_id"] == deal).to_numpy()]
+        later = mine[(mine["entered_at"] > t).to_numpy()]
+        earlier = mine[(mine["entered_at"] < t).to_numpy()]
+        landing.append(later["old"].iloc[0] if len(later) else current.get(deal))
+        before.append(earlier["stage"].iloc[-1] if len(earlier) else None)
+    alone["stage"] = pd.Series(landing, dtype="object").to_numpy()
+    alone["old"] = pd.Series(before, dtype="object").to_numpy()
+    bad = alone["stage"].isna().to_numpy()
+    if st.stage_pipeline:
+        # the stage it lands in must be a stage of the new pipeline
+        of = alone["stage"].map(lambda s: st.stage_pipeline.get(str(s), _label_pipeline(st, s)))
+        bad |= (of.notna() & (of != alone["pipeline"])).to_numpy()
+    bad &= alone["deal_id"].isin(deals["deal_id"]).to_numpy()  # unknown deals: an error later
+    if bad.any():
+        warnings.warn(
+            f"{CRM}: {int(bad.sum()):,} pipeline changes in {where} (first: deal "
+            f"{plain(alone['deal_id'][bad].iloc[0])!r}) come without a stage change, and the "
+            f"deal's stage after the move is unknown or not a stage of the new pipeline; they "
+            f"are left out of the history.",
+            FunnelkitWarning,
+            stacklevel=4,
+        )
+        alone = alone[~bad].reset_index(drop=True)
+    moves = pd.concat(
+        [
+            stage_rows.assign(_alone=False),
+            alone[["deal_id", "key", "stage", "old", "entered_at"]].assign(_alone=True),
+        ],
+        ignore_index=True,
+    ).sort_values(["deal_id", "entered_at"], kind="stable")
+    moves = moves.reset_index(drop=True)
+    # the pipeline of each entry: the stage's own (stage ids are unique across pipelines),
+    # else the one the deal was in at that time
+    timeline = pipe_rows[["deal_id", "entered_at", "pipeline", "old_pipeline"]]
+    at = _pipeline_at(moves[["deal_id", "entered_at"]], timeline, deals)
+    own = moves["stage"].map(lambda s: st.stage_pipeline.get(str(s)) if s is not None else None)
+    moves["pipeline"] = own.where(own.notna(), at).astype("object").to_numpy()
+    # the creation row: the stage before the first change, in the pipeline before it
+    first = moves.groupby("deal_id", sort=False).first()
+    first_alone = moves.groupby("deal_id", sort=False)["_alone"].first()
+    start = deals["deal_id"].map(first["old"])
+    has_moves = deals["deal_id"].isin(first.index).to_numpy()
+    start = start.where(has_moves, deals["stage_id"])
+    # a flow that starts with a pipeline change naming no stage: the first stage is unknown
+    unknown = deals["deal_id"].map(first_alone).eq(True).to_numpy() & start.isna().to_numpy()
+    start = start.where(~unknown, None)
+    first_pipe = timeline.groupby("deal_id", sort=False)["old_pipeline"].first()
+    start_pipe = deals["deal_id"].map(first_pipe)
+    start_pipe = start_pipe.where(start_pipe.notna(), deals["pipeline_key"])
+    own_start = start.map(lambda s: st.stage_pipeline.get(str(s)) if s is not None else None)
+    creation = pd.DataFrame(
+        {
+            "deal_id": deals["deal_id"].to_numpy(),
+            "stage": start.astype("object").to_numpy(),
+            "pipeline": own_start.where(own_start.notna(), start_pipe).astype("object").to_numpy(),
+        }
+    )
+    return moves[["deal_id", "stage", "old", "pipeline", "entered_at"]], creation
+
+
+def _label_pipeline(st: Stages, stage: Any) -> str | None:
+    """The pipeline of a stage given by name, when only one pipeline has that name."""
+    if stage is None:
+        return None
+    hits = [p for p, names in st.order.items() if str(stage) in names]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _names(rows: pd.DataFrame) -> dict[Any, Any]:
+    """Id -> name from the flow's formatted values, wherever a row names one."""
+    named: dict[Any, Any] = {}
+    for ids, fmts in ((rows["old"], rows["old_fmt"]), (rows["stage"], rows["stage_fmt"])):
+        named.update((k, v) for k, v in zip(ids, fmts, strict=True) if k is not None and v)
+    return named
+
+
+def _pipeline_labels(rows: pd.DataFrame, st: Stages) -> pd.DataFrame:
+    """Pipeline ids of ``pipeline_id`` changes as the pipeline labels the stages use."""
+    flow_names = _names(rows)
+
+    def label(pid: Any, name: Any) -> Any:
+        if pid is None:
+            return None
+        if str(pid) in st.pipelines:
+            return st.pipelines[str(pid)]
+        name = name or flow_names.get(pid)
+        if str(pid) in st.order or name is None:
+            return str(pid)
+        return name  # the flow's own name of the pipeline
+
+    result: pd.DataFrame = pd.DataFrame(
+        {
+            "new": [label(p, n) for p, n in zip(rows["stage"], rows["stage_fmt"], strict=True)],
+            "old": [label(p, n) for p, n in zip(rows["old"], rows["old_fmt"], strict=True)],
+        },
+        index=rows.index,
+        dtype="object",
+    )
+    return result
+
+
+def _pipeline_at(at: pd.DataFrame, timeline: pd.DataFrame, deals: pd.DataFrame) -> pd.Series:
+    """The pipeline each deal was in at each time (``pipeline_id`` changes, else its current)."""
+    now = deals.drop_duplicates("deal_id").set_index("deal_id")["pipeline_key"]
+    out: pd.Series = pd.Series(now.reindex(at["deal_id"]).to_numpy(), index=at.index, dtype=object)
+    for deal, rows in timeline.groupby("deal_id", sort=False):  # deals that changed pipeline
+        mine = (at["deal_id"] == deal).to_numpy()
+        if not mine.any():
+            continue
+        times = rows["entered_at"].to_numpy()
+        pos = np.searchsorted(times, at["entered_at"][mine].to_numpy(), side="right")
+        new = rows["pipeline"].to_numpy()
+        vals = np.where(pos > 0, new[np.maximum(pos - 1, 0)], rows["old_pipeline"].iloc[0])
+        out[mine] = vals
+    return out
 
 
 def read_pipedrive(
@@ -115,15 +268,19 @@ def read_pipedrive(
     flow : path, DataFrame, list of dict or None, default=None
         The deal flow (``/deals/{id}/flow``: ``dealChange`` objects) or
         changelog rows: ``item_id``, ``field_key``, ``old_value``,
-        ``new_value``, ``log_time``. Only ``field_key == "stage_id"`` rows
-        are stage entries; each deal's creation row (its first stage at
-        ``add_time``) is added, as the flow does not list it.
+        ``new_value``, ``log_time``. ``field_key == "stage_id"`` rows are
+        stage entries; each deal's creation row (its first stage at
+        ``add_time``) is added, as the flow does not list it. A
+        ``pipeline_id`` change enters the deal into the stage it lands in
+        (the ``stage_id`` change of the same update, else the deal's stage
+        from then on); each history row keeps the pipeline of its stage.
     stages : path, DataFrame, list of dict or None, default=None
         The stages (``/stages``: ``id``, ``name``, ``order_nr``,
         ``pipeline_id``, ``pipeline_name``): stage labels and order.
     pipeline : str or None, default=None
-        Keep only the deals of this pipeline. Required when the deals span
-        pipelines with different stages.
+        Keep only the deals of this pipeline, and their stage entries in
+        it. Required when the deals (or their history) span pipelines with
+        different stages.
     timezone : str or None, default=None
         The account's time zone. The API (deals and the flow's ``log_time``)
         writes UTC without a zone marker, the UI export local time; with a
@@ -274,26 +431,35 @@ def read_pipedrive(
     where = "flow"
     if flow is not None:
         ch, where = _flow(flow, func)
-        # labels: from the stage metadata, else from the flow's formatted names
-        if st.labels:
-            ch["stage"] = map_labels(st, ch["stage"]).to_numpy()
-            ch["old"] = map_labels(st, ch["old"]).to_numpy()
-        elif ch["stage_fmt"].notna().any():
-            ch["stage"] = ch["stage_fmt"].to_numpy()
-            ch["old"] = ch["old_fmt"].to_numpy()
-        ids = out["deal_id"].astype(str)
-        ch_ids = ch["deal_id"].astype(str)
-        first = first_stage_rows(
-            out.assign(deal_id=ids), ch.assign(deal_id=ch_ids), initial=out["stage"]
-        )
-        first = first.assign(deal_id=out["deal_id"].to_numpy())
+        ch["deal_id"] = ch["deal_id"].astype(str)
         if not isinstance(ch["entered_at"].dtype, pd.DatetimeTZDtype):
             if utc:  # API deals: the flow's log_time is UTC too
                 ch["entered_at"] = _utc(ch["entered_at"])
             elif timezone is not None:  # a UI export in local time: the flow's UTC in local time
                 local = _utc(ch["entered_at"]).dt.tz_convert(timezone).dt.tz_localize(None)
                 ch["entered_at"] = local
-        h = pd.concat([first, ch[["deal_id", "stage", "entered_at"]]], ignore_index=True)
+        now = pd.DataFrame(
+            {
+                "deal_id": out["deal_id"].astype(str).to_numpy(),
+                "stage_id": text(column(df, names["stage"])).to_numpy(),
+                "pipeline_key": out["pipeline"].to_numpy(),
+            }
+        )
+        moves, creation = _moves(ch, now, st, where)
+        # labels: from the stage metadata, else from the flow's formatted names
+        if st.labels:
+            moves["stage"] = map_labels(st, moves["stage"]).to_numpy()
+            creation["stage"] = map_labels(st, creation["stage"]).to_numpy()
+        else:
+            named = _names(ch[(ch["key"] == "stage_id").to_numpy()])
+            moves["stage"] = moves["stage"].map(lambda s: named.get(s, s)).to_numpy()
+            creation["stage"] = creation["stage"].map(lambda s: named.get(s, s)).to_numpy()
+        creation["deal_id"] = out["deal_id"].to_numpy()
+        creation["entered_at"] = out["created_at"].array
+        cols = ["deal_id", "stage", "entered_at", "pipeline"]
+        h = pd.concat([creation[cols], moves[cols]], ignore_index=True)
+        if h["pipeline"].isna().all():
+            h = h.drop(columns="pipeline")
     return finish(
         out, h, st, crm=CRM, func=func, pipeline=pipeline, history_where=where, timezone=timezone
     )
