@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from funnelkit._stage_kernels import lexsort_presorted
 from funnelkit._validate import (
     N_EXAMPLES,
     as_datetime,
@@ -212,8 +213,12 @@ def deal_paths(
         spos = index.get_indexer(st).astype(np.int64)
         tie = np.where(spos >= 0, spos, n_st)
         # stages outside ``stages``: by their sorted value, never by row order
-        by_value = pd.factorize(pd.Series(st, dtype=object).astype(str), sort=True)[0]
-        order = np.lexsort((by_value, tie, t, d))
+        by_value = np.zeros(st.size, dtype=np.int64)
+        outside = spos < 0
+        if outside.any():
+            labels = pd.Series(st[outside], dtype=object).astype(str)
+            by_value[outside] = pd.factorize(labels, sort=True)[0]
+        order = lexsort_presorted((by_value, tie, t, d))
         d, st, t, spos = d[order], st[order], t[order], spos[order]
         has[d] = True
         last = np.ones(d.size, dtype=bool)

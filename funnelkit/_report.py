@@ -256,7 +256,7 @@ SALES_PHRASES = {
 
 
 def _sales_words(ax: Axes) -> Axes:
-    """ "leads", not "entities", in a picture's title and axis labels (their fixed words only)."""
+    """Say "leads", not "entities", in a picture's title and axis labels (their fixed words)."""
     for loc in ("left", "center", "right"):
         text = ax.get_title(loc=loc)
         for old, new in SALES_PHRASES.items():

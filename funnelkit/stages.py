@@ -731,7 +731,10 @@ def time_in_stage(
     # in days, as a float: a sum of many stays can pass the ~292 years a
     # nanosecond timedelta64 holds
     total_days = np.bincount(stay_key, weights=dur / NS_PER_DAY, minlength=size)
-    pair = np.unique(st.deal * n_stages + st.stage)
+    # the distinct (deal, stage) pairs, by marking a table of them (no sort, no hash)
+    seen = np.zeros(max(len(h.ids), 1) * n_stages, dtype=bool)
+    seen[st.deal * n_stages + st.stage] = True
+    pair = np.flatnonzero(seen).astype(np.int64)
     n_entered = np.bincount(
         gcode[pair // n_stages] * n_stages + pair % n_stages, minlength=size
     ).astype(np.int64)

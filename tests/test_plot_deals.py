@@ -67,7 +67,8 @@ def test_plot_pipeline_without_any_amount_draws_the_open_deals(deals):
         res = fk.pipeline(deals.assign(amount=np.nan), ["contact", "proposal"])
     assert res["value"].isna().all()
     ax = fk.plot_pipeline(res)
-    assert [p.get_width() for p in ax.patches] == [1.0, 2.0]  # open: contact deal 3; proposal 4 and 7
+    # open: contact deal 3; proposal deals 4 and 7
+    assert [p.get_width() for p in ax.patches] == [1.0, 2.0]
     assert [t.get_text() for t in ax.texts] == [
         "value unknown · 1 deals",
         "value unknown · 2 deals",
@@ -79,7 +80,7 @@ def test_plot_pipeline_without_any_amount_draws_the_open_deals(deals):
     with pytest.warns(fk.FunnelkitWarning, match="1 of 8 rows"):
         partial = fk.pipeline(some, ["contact", "proposal"])
     fk.plot_pipeline(partial, ax=ax2)
-    assert [t.get_text() for t in ax2.texts][0] == "value unknown · 1 deals"
+    assert ax2.texts[0].get_text() == "value unknown · 1 deals"
     assert ax2.get_xlabel() == "open pipeline value"
 
 

@@ -887,3 +887,20 @@ def test_old_threshold_keywords_work_for_one_release():
     with pytest.warns(FutureWarning, match=r"touches_summary\(threshold=...\) is now spelled"):
         old = fk.touches_summary(log, threshold=0.2)
     pd.testing.assert_frame_equal(old, fk.touches_summary(log, min_rate=0.2))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)), max_size=14),
+    presort=st.booleans(),
+)
+def test_entry_order_equals_a_stable_sort_sorted_or_not(rows, presort):
+    """(deal, time, stage) order: the shortcut for sorted input equals the full sort."""
+    from funnelkit._stage_kernels import sort_entries
+
+    if presort:
+        rows = sorted(rows)
+    deal, t, stage = (np.asarray([r[i] for r in rows], dtype=np.int64) for i in range(3))
+    got = sort_entries(deal, stage, t)
+    expected = sorted(range(len(rows)), key=lambda i: (rows[i], i))  # stable, by hand
+    assert got.tolist() == expected
