@@ -24,7 +24,7 @@ import functools
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from itertools import combinations
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -85,6 +85,10 @@ def _funnel_entities(
     by: list[str] | None = None,
     as_of: pd.Timestamp | None = None,
     mature_only: bool = False,
+    order: Any = "ordered",
+    ties: Any = "allow",
+    attribution: Any = "first",
+    dropna: bool = False,
 ) -> pd.DataFrame:
     """The event-funnel engine's per-entity table (the one funnel implementation)."""
     return funnel_entities(
@@ -94,10 +98,26 @@ def _funnel_entities(
         time=time,
         event=event,
         window=window,
+        order=order,
+        ties=ties,
         by=by or None,
+        attribution=attribution,
+        dropna=dropna,
         as_of=as_of,
         mature_only=mature_only,
     )
+
+
+def _check_order(order: Any, *, func: str) -> str:
+    """``"ordered"`` or ``"strict"``: a behaviour lies between two steps done in order."""
+    if order == "any":
+        msg = (
+            f"{func} looks at what entities did between step k and step k + 1, which needs "
+            "the steps in order: order='any' is not supported. Use order='ordered' (other "
+            "events may come between steps) or order='strict'."
+        )
+        raise InvalidParameterError(msg)
+    return str(order)
 
 
 def _check_window(window: Any, *, func: str) -> pd.Timedelta | None:
@@ -124,7 +144,11 @@ def triggers(
     time: str = "timestamp",
     event: str = "event",
     window: pd.Timedelta | str | int | None = None,
+    order: Literal["ordered", "strict"] = "ordered",
+    ties: Literal["allow", "strict"] = "allow",
     by: str | Sequence[str] | None = None,
+    attribution: Literal["first", "last"] = "first",
+    dropna: bool = False,
     candidates: Sequence[str] | None = None,
     min_entities: int = 25,
     ci: float = 0.95,
@@ -164,12 +188,26 @@ def triggers(
     window : Timedelta, str or 0, optional
         Longest time from a chain's step-1 event to its last step (inclusive),
         e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
+    order : {"ordered", "strict", "any"}, default="ordered"
+        ``"ordered"``: steps in order, other events may come between;
+        ``"strict"``: between two consecutive steps only repeats of the first of
+        them may occur; ``"any"``: steps in any order within one window.
+    ties : {"allow", "strict"}, default="allow"
+        ``"allow"``: an event at the same time as the previous step counts as
+        after it (as ClickHouse does); ``"strict"``: each step must be strictly
+        later than the previous one.  Ignored when ``order="any"``.
     by : str or list of str, optional
         Column(s) to group by; one result block per group, groups sorted,
         each group tested (and Holm-adjusted) on its own entities.  A
-        value that varies within an entity is read at the step-1 event of
-        its winning chain (as :func:`funnelkit.funnel_entities` reads
-        ``by``).  Missing values form their own group.
+        value that varies within an entity is read as ``attribution`` says.
+        Missing values form their own group.
+    attribution : {"first", "last"}, default="first"
+        Where a ``by`` value that varies within an entity is read: at the
+        step-1 event of the entity's winning chain (``"first"``) or at its
+        deepest step reached (``"last"``).
+    dropna : bool, default=False
+        Leave out rows whose entity is missing (with a warning) instead of
+        raising :class:`~funnelkit.InvalidDataError`.
     candidates : list of str, optional
         The behaviours (event names) to test.  Default: every event name in
         the log that is not a funnel step.  With ``by``, every group gets
@@ -237,7 +275,8 @@ def triggers(
         When the funnel engine refuses the log (null ids, unreadable times).
     InvalidParameterError
         When ``steps``, ``at_step``, ``window``, ``by`` (e.g. a column named
-        twice), ``candidates``, ``min_entities`` or ``ci`` is invalid.
+        twice), ``candidates``, ``min_entities`` or ``ci`` is invalid, or
+        ``order="any"`` (a behaviour lies between two steps done in order).
 
     See Also
     --------
@@ -372,6 +411,7 @@ def triggers(
         cands = _check_candidates(candidates, present, step_events, func=func)
     k = int(at_step) - 1
     kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=win)
+    kw.update(order=_check_order(order, func=func), ties=ties, dropna=dropna)
     cut_ns = None if cut is None else int(cut.tz_convert("UTC").value if cut.tz else cut.value)
     age_ns = None if age is None else int(age.value)
     fkw: dict[str, Any] = dict(as_of=cut, mature_only=bool(mature_only))
@@ -383,12 +423,10 @@ def triggers(
                 _, tops = _dask_entity_map(events, list(steps), longest, **kw, **fkw)
             age_ns = max((t for t in tops if t is not None), default=None)
         count = functools.partial(_trigger_counts, cands, k, win, kw, cut_ns, age_ns, by_cols)
-        fkw["by"] = by_cols or None
+        fkw.update(by=by_cols or None, attribution=attribution)
         labels, parts = _dask_entity_map(events, list(steps), count, **kw, **fkw)
     else:
-        per = _funnel_entities(
-            df, steps, entity=entity, time=time, event=event, window=win, by=by_cols, **fkw
-        )
+        per = _funnel_entities(df, steps, by=by_cols, attribution=attribution, **kw, **fkw)
         labels = [str(c) for c in per.columns[2 : 2 + len(names)]]
         if auto_age:
             age_ns = longest(df, per)
@@ -665,6 +703,10 @@ def compare_segments(
     time: str = "timestamp",
     event: str = "event",
     window: pd.Timedelta | str | int | None = None,
+    order: Literal["ordered", "strict", "any"] = "ordered",
+    ties: Literal["allow", "strict"] = "allow",
+    attribution: Literal["first", "last"] = "first",
+    dropna: bool = False,
     alpha: float = 0.05,
     columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
@@ -695,6 +737,21 @@ def compare_segments(
     window : Timedelta, str or 0, optional
         Longest time from a chain's step-1 event to its last step (inclusive),
         e.g. ``"7D"``; None means no limit, ``0`` means all steps at one instant.
+    order : {"ordered", "strict", "any"}, default="ordered"
+        ``"ordered"``: steps in order, other events may come between;
+        ``"strict"``: between two consecutive steps only repeats of the first of
+        them may occur; ``"any"``: steps in any order within one window.
+    ties : {"allow", "strict"}, default="allow"
+        ``"allow"``: an event at the same time as the previous step counts as
+        after it (as ClickHouse does); ``"strict"``: each step must be strictly
+        later than the previous one.  Ignored when ``order="any"``.
+    attribution : {"first", "last"}, default="first"
+        Where a ``by`` value that varies within an entity is read: at the
+        step-1 event of the entity's winning chain (``"first"``) or at its
+        deepest step reached (``"last"``).
+    dropna : bool, default=False
+        Leave out rows whose entity is missing (with a warning) instead of
+        raising :class:`~funnelkit.InvalidDataError`.
     alpha : float, default=0.05
         Significance level for the ``differs`` and ``significant`` columns.
     columns : mapping or Columns, optional
@@ -782,7 +839,17 @@ def compare_segments(
     alpha = check_fraction(alpha, name="alpha", func=func)
 
     per = _funnel_entities(
-        df, steps, entity=entity, time=time, event=event, window=win, by=cast("list[str]", by_cols)
+        df,
+        steps,
+        entity=entity,
+        time=time,
+        event=event,
+        window=win,
+        by=cast("list[str]", by_cols),
+        order=order,
+        ties=ties,
+        attribution=attribution,
+        dropna=dropna,
     )
     labels = [str(c) for c in per.columns[2 : 2 + len(names)]]
     grouped = per[by_cols].groupby(by_cols, dropna=False, sort=True, observed=True)

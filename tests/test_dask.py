@@ -343,6 +343,12 @@ def test_triggers_maturity_equal_pandas(local):
     got = check_triggers(same, ddf, by="seg", window="2D", mature_only=True)
     assert got["seg"].nunique() > 1
     check_triggers(same, ddf, by="seg")
+    # the funnel options reach every partition's engine
+    for kw in (
+        {"order": "strict", "min_entities": 1},
+        {"ties": "strict", "by": "seg", "attribution": "last", "min_entities": 1},
+    ):
+        check_triggers(same, ddf, **kw)
 
 
 # ----------------------------------------------------------------------------

@@ -624,3 +624,73 @@ def test_compare_is_the_old_name_of_compare_segments(segmented):
     assert "compare_segments" in fk.__all__
     with pytest.warns(FutureWarning), pytest.raises(fk.ColumnNotFoundError, match=r"by="):
         fk.compare(segmented, steps, by="chanel")
+
+
+def _options_case():
+    t = pd.Timestamp("2025-01-01")
+    rows = [
+        ("u1", 0, "visit", "ads"), ("u1", 1, "x", "ads"), ("u1", 2, "demo", "ads"),
+        ("u1", 3, "buy", "mail"),
+        ("u2", 0, "visit", "ads"), ("u2", 1, "buy", "ads"),
+        ("u3", 0, "visit", "mail"),
+    ]  # fmt: skip
+    return pd.DataFrame(
+        {
+            "user_id": [r[0] for r in rows],
+            "timestamp": [t + pd.Timedelta(hours=r[1]) for r in rows],
+            "event": [r[2] for r in rows],
+            "channel": [r[3] for r in rows],
+        }
+    )
+
+
+def test_triggers_take_the_funnel_options():
+    ev = _options_case()
+    kw = dict(candidates=["demo"], min_entities=1, min_age=None)
+    # ordered: u1 did the demo and bought; u2 bought without; u3 did neither
+    res = fk.triggers(ev, ["visit", "buy"], **kw)
+    assert res[["entities_with", "converted_with", "entities_without", "converted_without"]].iloc[
+        0
+    ].tolist() == [1, 1, 2, 1]
+    # strict: x and demo come between u1's visit and buy, so u1 stops at visit
+    res = fk.triggers(ev, ["visit", "buy"], order="strict", **kw)
+    assert res[["entities_with", "converted_with", "entities_without", "converted_without"]].iloc[
+        0
+    ].tolist() == [1, 0, 2, 1]
+    # attribution: u1's channel at its deepest step (buy) is mail
+    first = fk.triggers(ev, ["visit", "buy"], by="channel", **kw)
+    last = fk.triggers(ev, ["visit", "buy"], by="channel", attribution="last", **kw)
+    assert first.set_index("channel")["entities_with"].to_dict() == {"ads": 1, "mail": 0}
+    assert last.set_index("channel")["entities_with"].to_dict() == {"ads": 0, "mail": 1}
+    # ties="strict": buy at the visit's instant does not follow it
+    tied = ev.assign(timestamp=ev["timestamp"].where(ev["user_id"] != "u2", ev["timestamp"].min()))
+    allow = fk.triggers(tied, ["visit", "buy"], **kw)
+    strict = fk.triggers(tied, ["visit", "buy"], ties="strict", **kw)
+    assert allow["converted_without"].tolist() == [1]
+    assert strict["converted_without"].tolist() == [0]
+    with pytest.raises(fk.InvalidParameterError, match=r"order='any' is not supported"):
+        fk.triggers(ev, ["visit", "buy"], order="any", **kw)
+
+
+def test_triggers_and_compare_segments_dropna():
+    ev = _options_case()
+    bad = pd.concat([ev, ev.iloc[[0]].assign(user_id=None)], ignore_index=True)
+    kw = dict(candidates=["demo"], min_entities=1, min_age=None)
+    with pytest.raises(fk.InvalidDataError, match="user_id"):
+        fk.triggers(bad, ["visit", "buy"], **kw)
+    with pytest.warns(fk.FunnelkitWarning, match="1 of 8 rows"):
+        res = fk.triggers(bad, ["visit", "buy"], dropna=True, **kw)
+    pd.testing.assert_frame_equal(res, fk.triggers(ev, ["visit", "buy"], **kw))
+    with pytest.warns(fk.FunnelkitWarning, match="1 of 8 rows"):
+        seg = fk.compare_segments(bad, ["visit", "buy"], by="channel", dropna=True)
+    pd.testing.assert_frame_equal(seg, fk.compare_segments(ev, ["visit", "buy"], by="channel"))
+    # compare_segments: ads has u1 and u2 (both buy), mail u3
+    cols = ["entities_a", "entities_b", "converted_a", "converted_b"]
+    first = fk.compare_segments(ev, ["visit", "buy"], by="channel")
+    assert first[cols].iloc[0].tolist() == [2, 1, 2, 0]
+    # attribution="last": u1 bought through mail, so ads has u2, mail u1 and u3
+    last = fk.compare_segments(ev, ["visit", "buy"], by="channel", attribution="last")
+    assert last[cols].iloc[0].tolist() == [1, 2, 1, 1]
+    # order="strict": x and demo interrupt u1 between visit and buy
+    strict = fk.compare_segments(ev, ["visit", "buy"], by="channel", order="strict")
+    assert strict[cols].iloc[0].tolist() == [2, 1, 1, 0]
