@@ -1090,11 +1090,11 @@ def _stage_order(values: pd.Series, stages: list[Hashable] | None, counts: pd.Se
     return pos
 
 
-@takes_columns(renamed={"time": "entered"})
+@takes_columns(renamed={"time": "entered"}, moved_positional=("history",))
 def lost_deals(
     deals: pd.DataFrame,
-    history: pd.DataFrame | None = None,
     *,
+    history: pd.DataFrame | None = None,
     stages: Sequence[Hashable] | None = None,
     deal: str = "deal_id",
     stage: str = "stage",
@@ -1303,11 +1303,11 @@ def lost_deals(
     return result
 
 
-@takes_columns(renamed={"time": "entered"})
+@takes_columns(renamed={"time": "entered"}, moved_positional=("history",))
 def revival_candidates(
     deals: pd.DataFrame,
-    history: pd.DataFrame | None = None,
     *,
+    history: pd.DataFrame | None = None,
     stages: Sequence[Hashable],
     as_of: Any = None,
     reasons: Sequence[Any] | None = None,

@@ -665,7 +665,7 @@ def test_lost_deals_from_deal_table():
 
 
 def test_lost_deals_from_history():
-    res = fk.lost_deals(LOST, LOST_HISTORY)
+    res = fk.lost_deals(LOST, history=LOST_HISTORY)
     # from history: 1 -> B (day 4; C at day 12 is after closing day 9), 2 -> B,
     # 3 -> A (deal table), 5 -> A (history day 1 <= closing day 7)
     # no stages: the stage with the most lost deals first: B (2) then A (2):
@@ -683,16 +683,16 @@ def test_lost_deals_errors():
     with pytest.raises(ColumnNotFoundError, match=r"'lost_reason' \(lost_reason=\)"):
         fk.lost_deals(LOST.drop(columns="lost_reason"))
     with pytest.raises(ColumnNotFoundError, match=r"'closed_at' \(closed=\)"):
-        fk.lost_deals(LOST.drop(columns="closed_at"), LOST_HISTORY)
+        fk.lost_deals(LOST.drop(columns="closed_at"), history=LOST_HISTORY)
     with pytest.raises(ColumnNotFoundError, match=r"'entered_at' \(entered=\)"):
-        fk.lost_deals(LOST, LOST_HISTORY.rename(columns={"entered_at": "t"}))
+        fk.lost_deals(LOST, history=LOST_HISTORY.rename(columns={"entered_at": "t"}))
     with pytest.raises(InvalidParameterError, match=r"'stages' parameter of lost_deals"):
         fk.lost_deals(LOST, stages="ABC")
 
 
 def test_lost_deals_stage_specific_reasons_in_sample():
     sample = fk.datasets.load_sample()
-    res = fk.lost_deals(sample.deals, sample.history, stages=sample.stages)
+    res = fk.lost_deals(sample.deals, history=sample.history, stages=sample.stages)
     found = res.groupby("stage")["lost_reason"].agg(set).to_dict()
     # the sample's planted reasons per stage (funnelkit.datasets docs)
     assert found == {
@@ -715,7 +715,9 @@ def test_lost_deals_stage_specific_reasons_in_sample():
 # ----------------------------------------------------------------------------
 def test_revival_ranking_filters_and_why():
     deals = LOST.assign(lost_reason=["Timing ", "budget", "budget", None, "price", None])
-    res = fk.revival_candidates(deals, LOST_HISTORY, stages=["A", "B", "C"], as_of="2025-01-31")
+    res = fk.revival_candidates(
+        deals, history=LOST_HISTORY, stages=["A", "B", "C"], as_of="2025-01-31"
+    )
     # recoverable: 1 (timing, furthest C from the deal table), 2 (budget, B), 3 (budget, A)
     assert res["deal_id"].tolist() == [1, 2, 3]
     assert res["rank"].tolist() == [1, 2, 3]
@@ -727,7 +729,7 @@ def test_revival_ranking_filters_and_why():
         "reached C (3 of 3); lost for 'Timing ' (recoverable); lost 21 days ago; value 100"
     )
     aged = fk.revival_candidates(
-        deals, LOST_HISTORY, stages=["A", "B", "C"], as_of="2025-01-31", min_age="24D"
+        deals, history=LOST_HISTORY, stages=["A", "B", "C"], as_of="2025-01-31", min_age="24D"
     )
     assert aged["deal_id"].tolist() == [2, 3]
     top = fk.revival_candidates(deals, stages=["A", "B", "C"], top=1, reasons=["price"])
@@ -762,7 +764,9 @@ def test_revival_errors():
 
 def test_revival_in_sample():
     sample = fk.datasets.load_sample()
-    res = fk.revival_candidates(sample.deals, sample.history, stages=sample.stages, min_age="90D")
+    res = fk.revival_candidates(
+        sample.deals, history=sample.history, stages=sample.stages, min_age="90D"
+    )
     assert len(res) > 20
     assert set(res["lost_reason"]) <= {"timing", "no budget", "no decision"}
     assert (res["age"] >= pd.Timedelta(days=90)).all()
@@ -782,8 +786,8 @@ def test_no_function_modifies_its_inputs():
     fk.stage_conversion(history, stages, by="status", deals=deals, policy="strict")
     fk.time_in_stage(history, stages, deals=deals, by="status", basis="cumulative")
     fk.stalled(history, stages, deals=deals, max_stay="p50")
-    fk.lost_deals(deals, history, stages=stages)
-    fk.revival_candidates(deals, history, stages=stages, min_age="1D")
+    fk.lost_deals(deals, history=history, stages=stages)
+    fk.revival_candidates(deals, history=history, stages=stages, min_age="1D")
     pd.testing.assert_frame_equal(history, h0)
     pd.testing.assert_frame_equal(deals, d0)
 
@@ -856,7 +860,7 @@ def test_stalled_zero_threshold_lists_every_open_deal():
 
 def test_lost_deal_without_closing_date_uses_its_last_entry():
     deals = LOST.assign(closed_at=LOST["closed_at"].where(LOST["deal_id"] != 1))
-    res = fk.lost_deals(deals, LOST_HISTORY, stages=["A", "B", "C"])
+    res = fk.lost_deals(deals, history=LOST_HISTORY, stages=["A", "B", "C"])
     # deal 1 has no closing date: its last entry (C, day 12) is the stage lost at
     assert res["stage"].tolist() == ["A", "A", "B", "C"]
     assert res.loc[res["stage"] == "C", "lost_reason"].tolist() == ["price"]
