@@ -5,7 +5,9 @@ open, finds contradictory rows and returns clean numpy arrays.  No metric is
 computed here.
 
 Outcome codes used by every deal metric: ``OPEN = 0``, ``WON = 1``,
-``LOST = 2`` (the codes the Aalen–Johansen kernel takes: 0 = censored).
+``LOST = 2`` (the codes the Aalen–Johansen kernel takes: 0 = censored);
+``CLOSED = 3`` (closed, outcome unknown) only for a table read without a
+status column, which the stage-history functions allow.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from funnelkit._validate import (
 )
 from funnelkit.errors import FunnelkitWarning, InvalidDataError
 
-OPEN, WON, LOST = 0, 1, 2
+OPEN, WON, LOST, CLOSED = 0, 1, 2, 3
 NAT = np.iinfo(np.int64).min
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
@@ -61,7 +63,7 @@ class DealArrays:
     frame: pd.DataFrame  #: the kept rows of the input (never modified)
     created: IntArray  #: ns since epoch (UTC when tz-aware); NAT where unknown
     closed: IntArray  #: ns since epoch; NAT while open (or closed after as_of)
-    outcome: np.ndarray[Any, np.dtype[np.int64]]  #: OPEN / WON / LOST as of ``as_of``
+    outcome: np.ndarray[Any, np.dtype[np.int64]]  #: OPEN / WON / LOST (/ CLOSED) at ``as_of``
     amount: FloatArray | None  #: float amounts (NaN where missing) or None
     as_of: int  #: observation date, ns
     tz: Any  #: time zone of the dates (None when naive)
@@ -109,6 +111,7 @@ def read_deals(
     observed: int = NAT,
     currency: Hashable | None = None,
     need: Sequence[str] = ("won", "lost"),
+    optional: Sequence[str] = (),
 ) -> DealArrays:
     """Validate a deal table and return it as arrays.
 
@@ -123,6 +126,12 @@ def read_deals(
     ``need`` lists the statuses the function's numbers depend on: a table
     with none of them gets a warning naming the values found.
 
+    ``optional`` names the roles among ``"created"``, ``"closed"`` and
+    ``"status"`` whose column the table may lack (the stage-history functions
+    need only the deal id): a missing date column is all NaT (its checks have
+    nothing to check); without a status column a deal is closed when it has a
+    close date (outcome ``CLOSED``).
+
     ``currency`` names the currency column of a function that adds amounts:
     when that column is in the table and a by-group holds amounts in more
     than one currency, the amounts cannot be added (an error naming them).
@@ -136,11 +145,11 @@ def read_deals(
     df = check_frame(deals, table="deals", func=func)
     check_option(errors, ["raise", "warn"], name="errors", func=func)
     by_cols = as_list(by)
+    dated = {"created": created, "closed": closed, "status": status}
+    absent = {role for role in optional if dated[role] not in df.columns}
     needed: dict[str, Hashable | None] = {
         "deal": deal,
-        "created": created,
-        "closed": closed,
-        "status": status,
+        **{role: col for role, col in dated.items() if role not in absent},
         amount_keyword: amount,
     }
     needed.update(columns or {})
@@ -165,8 +174,15 @@ def read_deals(
             f"as history= where the function takes one.",
         )
 
-    created_s = as_datetime(df, created, table="deals", keyword="created")
-    closed_s = as_datetime(df, closed, table="deals", keyword="closed")
+    no_dates = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
+    created_s = (
+        no_dates
+        if "created" in absent
+        else as_datetime(df, created, table="deals", keyword="created")
+    )
+    closed_s = (
+        no_dates if "closed" in absent else as_datetime(df, closed, table="deals", keyword="closed")
+    )
     tz_c, tz_d = time_zone(created_s), time_zone(closed_s)
     if (tz_c is None) != (tz_d is None) and created_s.notna().any() and closed_s.notna().any():
         msg = (
@@ -184,21 +200,24 @@ def read_deals(
         else as_amount(df, amount, table="deals", keyword=amount_keyword).to_numpy()
     )
 
-    st = df[status]
-    # near misses ('Won', 'won ', 'Closed Won'), booleans and 0/1 are errors with the
-    # exact fix; no won or no lost value at all is a warning naming the values found
-    check_value_labels(
-        st,
-        {"won": won, "lost": lost},
-        table="deals",
-        column=status,
-        keyword="status",
-        func=func,
-        warn_absent=need,
-    )
-    is_won = st.isin(_values(won)).to_numpy(dtype=bool)
-    is_lost = st.isin(_values(lost)).to_numpy(dtype=bool)
-    outcome = np.where(is_won, WON, np.where(is_lost, LOST, OPEN)).astype(np.int64)
+    if "status" in absent:  # closed when it has a close date (the table says nothing else)
+        outcome = np.where(d_ns != NAT, CLOSED, OPEN).astype(np.int64)
+    else:
+        st = df[status]
+        # near misses ('Won', 'won ', 'Closed Won'), booleans and 0/1 are errors with the
+        # exact fix; no won or no lost value at all is a warning naming the values found
+        check_value_labels(
+            st,
+            {"won": won, "lost": lost},
+            table="deals",
+            column=status,
+            keyword="status",
+            func=func,
+            warn_absent=need,
+        )
+        is_won = st.isin(_values(won)).to_numpy(dtype=bool)
+        is_lost = st.isin(_values(lost)).to_numpy(dtype=bool)
+        outcome = np.where(is_won, WON, np.where(is_lost, LOST, OPEN)).astype(np.int64)
 
     has_c, has_d = c_ns != NAT, d_ns != NAT
     # an open deal's close date is an expected date, not an observation
@@ -209,7 +228,8 @@ def read_deals(
         has_d = d_ns != NAT
 
     bad_order = has_c & has_d & (d_ns < c_ns)
-    no_close = (outcome != OPEN) & ~has_d
+    # without a close-date column, a won or lost deal's date is not recorded (no contradiction)
+    no_close = (outcome != OPEN) & ~has_d & ("closed" not in absent)
     keep = np.ones(len(df), dtype=bool)
     for mask, column, reason, what, fix in (
         (

@@ -434,7 +434,7 @@ def _pipeline(inp: Inputs) -> list[Item]:
     # measured stage probabilities need the funnel order: given, or inferred from the history
     given = inp.history is not None or inp.stages is not None
     stages, history = funnel_of(inp) if given else (None, inp.history)
-    res = pipeline(inp.deals, stages, history=history, as_of=inp.as_of, columns=inp.columns)
+    res = pipeline(inp.deals, stages=stages, history=history, as_of=inp.as_of, columns=inp.columns)
     return [_item("Open pipeline by stage", res, plot_pipeline)]
 
 
@@ -637,7 +637,7 @@ def _lost_deals(inp: Inputs) -> list[Item]:
     _need(inp, "deals", "lost_reason", "amount")
     given = inp.stages is not None or inp.history is not None
     stages, history = funnel_of(inp) if given else (None, inp.history)
-    res = lost_deals(inp.deals, history, stages=stages, columns=inp.columns)
+    res = lost_deals(inp.deals, history=history, stages=stages, columns=inp.columns)
     return [_item("Lost deals by stage and reason", res)]
 
 
@@ -645,7 +645,7 @@ def _revival(inp: Inputs) -> list[Item]:
     _need(inp, "deals", "lost_reason", "amount")
     stages, history = funnel_of(inp, "the revival list")
     res = revival_candidates(
-        inp.deals, history, stages=stages, as_of=inp.as_of, columns=inp.columns
+        inp.deals, history=history, stages=stages, as_of=inp.as_of, columns=inp.columns
     )
     return [_item("Lost deals worth reviving", res)]
 

@@ -31,7 +31,7 @@ import difflib
 import functools
 import inspect
 import warnings
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ParamSpec, TypeVar
 
@@ -159,7 +159,7 @@ ROLES: tuple[str, ...] = tuple(f.name for f in fields(Columns))
 
 
 def takes_columns(
-    *, renamed: Mapping[str, str] | None = None
+    *, renamed: Mapping[str, str] | None = None, moved_positional: Sequence[str] = ()
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate a public function so that ``columns=`` fills its role keywords.
 
@@ -167,16 +167,52 @@ def takes_columns(
     ``columns`` mapping is used unless the caller gave the keyword explicitly.
     ``renamed`` maps an old keyword to its new name: the old spelling keeps
     working with a :class:`FutureWarning` for one release.
+    ``moved_positional`` names keyword-only parameters that used to be
+    positional, in their former order after the positional ones: a call that
+    still passes them positionally keeps working with a :class:`FutureWarning`
+    for one release (passing one both ways is an
+    :class:`~funnelkit.InvalidParameterError`).
     """
     old_names = dict(renamed or {})
+    moved = tuple(moved_positional)
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
         sig = inspect.signature(func)
         roles = [name for name in sig.parameters if name in ROLES]
         name = func.__name__
+        positional = [
+            p.name
+            for p in sig.parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        for param in moved:
+            if sig.parameters[param].kind is not inspect.Parameter.KEYWORD_ONLY:
+                msg = f"{name}: moved_positional {param!r} must be keyword-only"
+                raise TypeError(msg)
 
         @functools.wraps(func)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            extra = args[len(positional) :]
+            if extra and len(extra) <= len(moved):
+                given = moved[: len(extra)]
+                for param, value in zip(given, extra, strict=True):
+                    if param in kwargs:
+                        msg = (
+                            f"{name}() got {param} both positionally and as {param}=; "
+                            f"pass {param}=... only."
+                        )
+                        raise InvalidParameterError(msg)
+                    kwargs[param] = value
+                old = ", ".join([*positional, *given])
+                new = ", ".join([*positional, *(f"{param}=..." for param in given)])
+                warnings.warn(
+                    f"{name}({old}) is now {name}({new}): passing "
+                    f"{' and '.join(given)} positionally will stop working in the next "
+                    f"release.",
+                    FutureWarning,
+                    stacklevel=2,
+                )
+                args = args[: len(positional)]  # type: ignore[assignment]
             for old, new in old_names.items():
                 if old in kwargs:
                     if new in kwargs:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from funnelkit._sales_data import SalesData
 from funnelkit._validate import check_positive, param_error
+from funnelkit.columns import takes_columns
 
 __all__ = [
     "EVENT_NOISE",
@@ -130,7 +131,8 @@ def _logit(p: Any) -> Any:
     return np.log(p / (1.0 - p))
 
 
-def load_sample(seed: int = 0, *, n_leads: int = 4000) -> SalesData:
+@takes_columns(moved_positional=("seed",))
+def load_sample(*, seed: int = 0, n_leads: int = 4000) -> SalesData:
     """Load the bundled synthetic B2B sales dataset.
 
     A seeded generator (no downloads, well under a second) builds one sales
@@ -502,7 +504,8 @@ EVENT_NOISE: tuple[str, ...] = (
 )
 
 
-def make_events(n_events: int, seed: int = 0) -> pd.DataFrame:
+@takes_columns(moved_positional=("seed",))
+def make_events(n_events: int, *, seed: int = 0) -> pd.DataFrame:
     """Make a large synthetic event log for benchmarks and scale tests.
 
     About 10 million rows take a few seconds. One user per ten events on
@@ -728,4 +731,4 @@ def export_sample(
         raise err
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    return EXPORTERS[name](load_sample(seed, n_leads=n_leads), out)
+    return EXPORTERS[name](load_sample(seed=seed, n_leads=n_leads), out)

@@ -180,11 +180,11 @@ def _stage_order(
 # ----------------------------------------------------------------------------
 # the per-deal table
 # ----------------------------------------------------------------------------
-@takes_columns(renamed={"time": "entered"})
+@takes_columns(renamed={"time": "entered"}, moved_positional=("history",))
 def deal_entities(
     deals: pd.DataFrame,
-    history: pd.DataFrame | None = None,
     *,
+    history: pd.DataFrame | None = None,
     stages: Sequence[Hashable] | None = None,
     as_of: DateLike = None,
     deal: str = "deal_id",
@@ -299,7 +299,7 @@ def deal_entities(
     ...     "entered_at": pd.to_datetime(["2025-01-01", "2025-01-10", "2025-01-05",
     ...                                   "2025-01-02"]),
     ... })
-    >>> per = fk.deal_entities(deals, history, stages=["lead", "demo"], as_of="2025-02-10")
+    >>> per = fk.deal_entities(deals, history=history, stages=["lead", "demo"], as_of="2025-02-10")
     >>> per[["deal_id", "status", "furthest_stage", "current_stage", "lost_at", "cycle"]]
        deal_id status furthest_stage current_stage lost_at   cycle
     0        1   lost           demo          demo    demo 31 days
@@ -1026,11 +1026,11 @@ def win_curve(
 # ----------------------------------------------------------------------------
 # pipeline
 # ----------------------------------------------------------------------------
-@takes_columns(renamed={"time": "entered"})
+@takes_columns(renamed={"time": "entered"}, moved_positional=("stages",))
 def pipeline(
     deals: pd.DataFrame,
-    stages: Sequence[str] | None = None,
     *,
+    stages: Sequence[str] | None = None,
     history: pd.DataFrame | None = None,
     as_of: DateLike = None,
     probabilities: Mapping[str, float] | None = None,
@@ -1164,7 +1164,7 @@ def pipeline(
     ...     "amount": [100.0, 50.0, 30.0, 20.0, 10.0],
     ...     "stage": ["proposal", "proposal", "proposal", "contact", "contact"],
     ... })
-    >>> fk.pipeline(deals, ["contact", "proposal"], probabilities={"contact": 0.1,
+    >>> fk.pipeline(deals, stages=["contact", "proposal"], probabilities={"contact": 0.1,
     ...             "proposal": 0.5})[["stage", "open", "value", "weighted_value", "mean_age"]]
           stage  open  value  weighted_value mean_age
     0   contact      1   20.0             2.0  20 days

@@ -16,7 +16,14 @@ import numpy as np
 import pandas as pd
 
 from funnelkit import _stage_kernels as kern
-from funnelkit._deals_validate import close_dates, group_codes, latest_observed
+from funnelkit._deals_validate import (
+    LOST,
+    DealArrays,
+    group_codes,
+    latest_observed,
+    read_deals,
+)
+from funnelkit._deals_validate import NAT as DEAL_NAT
 from funnelkit._history import deal_paths, join_ids, read_history
 from funnelkit._stats import wilson_interval
 from funnelkit._validate import (
@@ -31,7 +38,6 @@ from funnelkit._validate import (
     check_not_null,
     check_option,
     check_positive,
-    check_value_labels,
     closest,
     datetime_to_ns,
     param_error,
@@ -167,28 +173,43 @@ def _unknown_stage_error(
     )
 
 
-def _read_deals(deals: Any, columns: dict[str, Any], *, func: str) -> pd.DataFrame:
-    """Check the deal table: columns present, ids not null and unique."""
-    df = check_frame(deals, table="deals", func=func)
-    require_columns(df, columns, table="deals")
-    deal = columns["deal"]
-    check_not_null(df, deal, table="deals", keyword="deal", func=func)
-    dup = df[deal].duplicated(keep=False).to_numpy()
-    if dup.any():
-        first = df[deal].to_numpy()[dup][0]
-        msg = (
-            f"deals[{deal!r}] has {int(dup.sum()):,} of {len(df):,} rows with a repeated "
-            f"deal id (first: {first!r}). The deal table needs one row per deal; "
-            f"drop duplicates first, e.g. deals.drop_duplicates(subset=[{deal!r}], keep='last')."
-        )
-        raise InvalidDataError(
-            msg,
-            column=str(deal),
-            reason="duplicate",
-            n_rows=int(dup.sum()),
-            examples=df.iloc[np.flatnonzero(dup)[:N_EXAMPLES]],
-        )
-    return df
+def _read_deal_table(
+    deals: Any,
+    *,
+    func: str,
+    deal: str,
+    closed: str,
+    created: str,
+    status: str,
+    won: Any,
+    lost: Any,
+    optional: tuple[str, ...],
+    amount: str | None = None,
+    columns: dict[str, Hashable | None] | None = None,
+    errors: str = "raise",
+) -> DealArrays:
+    """The deal table of a stage function, read by the one deal reader.
+
+    The same checks and messages as every deal function (ids, dates, amounts,
+    status values, contradictory rows); ``optional`` names the roles among
+    created, closed and status whose column the table may lack. No ``as_of``
+    here: a stage function applies its own to the history.
+    """
+    return read_deals(
+        deals,
+        func=func,
+        deal=deal,
+        created=created,
+        closed=closed,
+        status=status,
+        won=won,
+        lost=lost,
+        errors=errors,
+        amount=amount,
+        columns=columns,
+        need=(),
+        optional=optional,
+    )
 
 
 def _align(ids: pd.Index, deals: pd.DataFrame, deal: str) -> IntArray:
@@ -205,33 +226,6 @@ def _same_zone(tz_a: Any, tz_b: Any, *, what: str) -> None:
             f"Convert both to the same zone, e.g. with pd.to_datetime(..., utc=True)."
         )
         raise InvalidDataError(msg, column=None, reason="mixed_tz", n_rows=0)
-
-
-def _closed_ns(
-    deals: pd.DataFrame,
-    closed: str,
-    pos: IntArray,
-    tz: Any,
-    *,
-    n_deals: int,
-    status: str,
-    won: Any,
-    lost: Any,
-    func: str,
-) -> IntArray:
-    """Closing time (ns) of each history deal; ``NS_MAX`` while open (the deal reader's rule)."""
-    ns, close_s = close_dates(deals, closed=closed, status=status, won=won, lost=lost, func=func)
-    _same_zone(tz, time_zone(close_s), what="history times and deals closing dates")
-    ns = np.where(ns == NAT, kern.NS_MAX, ns)
-    out: IntArray = ns[pos] if n_deals else np.empty(0, dtype=np.int64)
-    return out
-
-
-def _created_ns(deals: pd.DataFrame | None, created: str) -> IntArray:
-    """Creation dates (ns) when the deal table has the column (observations), else none."""
-    if deals is None or created not in deals.columns:
-        return np.empty(0, dtype=np.int64)
-    return datetime_to_ns(as_datetime(deals, created, table="deals", keyword="created"))
 
 
 def _as_of_ns(as_of: Any, tz: Any, default: int, *, func: str) -> int:
@@ -301,6 +295,11 @@ def stage_conversion(
     policy: Policy = "furthest",
     by: Hashable | Sequence[Hashable] | None = None,
     deals: pd.DataFrame | None = None,
+    closed: str = "closed_at",
+    created: str = "created_at",
+    status: str = "status",
+    won: Any = "won",
+    lost: Any = "lost",
     ci: float = 0.95,
     unknown: Unknown = "raise",
     as_of: Any = None,
@@ -335,7 +334,19 @@ def stage_conversion(
         own group.
     deals : pandas.DataFrame, optional
         Deal table (one row per deal) holding the ``by`` columns, joined on
-        ``deal``. Every deal of the history needs a row.
+        ``deal``. Every deal of the history needs a row. It is read by the deal
+        reader of every deal function (the same checks and messages); its
+        ``closed``, ``created`` and ``status`` columns are checked when present.
+    closed : str, default="closed_at"
+        Column holding the date the deal was closed (NaT while open).
+    created : str, default="created_at"
+        Column holding the date the deal was created.
+    status : str, default="status"
+        Column holding the deal status.
+    won : str, default="won"
+        Value of ``status`` meaning the deal was won.
+    lost : str, default="lost"
+        Value of ``status`` meaning the deal was lost. Any other value means open.
     ci : float, default=0.95
         Confidence level of the intervals in the result (Returns says which).
     unknown : {"raise", "ignore"}, default="raise"
@@ -438,7 +449,17 @@ def stage_conversion(
         h = _History(h.ids, h.deal[seen], h.stage[seen], h.t[seen], h.tz, h.stages)
     by_cols = as_list(by)
     if deals is not None:
-        deals = _read_deals(deals, {"deal": deal}, func=func)
+        deals = _read_deal_table(
+            deals,
+            func=func,
+            deal=deal,
+            closed=closed,
+            created=created,
+            status=status,
+            won=won,
+            lost=lost,
+            optional=("created", "closed", "status"),
+        ).frame
     gcode, keys = _groups(h.ids, deals, by_cols, deal, func=func)
     n_deals, n_stages, n_groups = len(h.ids), len(h.stages), len(keys)
 
@@ -506,7 +527,7 @@ def _read_stays(
     stage: str,
     entered: str,
     closed: str,
-    extra: dict[str, Any],
+    amount: str | None,
     unknown: Any,
     func: str,
     status: str = "status",
@@ -520,23 +541,29 @@ def _read_stays(
     n_deals = len(h.ids)
     deal_df: pd.DataFrame | None = None
     pos: IntArray | None = None
+    created_ns = np.empty(0, dtype=np.int64)
     if deals is not None:
-        deal_df = _read_deals(deals, {"deal": deal, "closed": closed, **extra}, func=func)
-        pos = _align(h.ids, deal_df, deal)
-        close = _closed_ns(
-            deal_df,
-            closed,
-            pos,
-            h.tz,
-            n_deals=n_deals,
+        d = _read_deal_table(
+            deals,
+            func=func,
+            deal=deal,
+            closed=closed,
+            created=created,
             status=status,
             won=won,
             lost=lost,
-            func=func,
+            optional=("created", "status"),
+            amount=amount,
         )
+        deal_df, created_ns = d.frame, d.created
+        pos = _align(h.ids, deal_df, deal)
+        _same_zone(h.tz, d.tz, what="history times and deals closing dates")
+        # closing time of each history deal; NS_MAX while open (the deal reader's rule)
+        ns = np.where(d.closed == DEAL_NAT, kern.NS_MAX, d.closed)
+        close = ns[pos] if n_deals else np.empty(0, dtype=np.int64)
     else:
         close = np.full(n_deals, kern.NS_MAX, dtype=np.int64)
-    default = latest_observed(h.t, close[close < kern.NS_MAX], _created_ns(deal_df, created))
+    default = latest_observed(h.t, close[close < kern.NS_MAX], created_ns)
     cutoff = _as_of_ns(as_of, h.tz, default, func=func)
     after = h.t > cutoff
     if after.any():
@@ -716,7 +743,7 @@ def time_in_stage(
         won=won,
         lost=lost,
         created=created,
-        extra={},
+        amount=None,
         unknown=unknown,
         func=func,
     )
@@ -957,7 +984,7 @@ def stalled(
         won=won,
         lost=lost,
         created=created,
-        extra={"amount": amount},
+        amount=amount,
         unknown=unknown,
         func=func,
     )
@@ -1025,6 +1052,7 @@ class _Lost:
     rows: IntArray  # row positions in deals
     lost_at: pd.Series  # object, NaN when unknown
     deals: pd.DataFrame
+    arrays: DealArrays  # the deal table as the deal reader read it
 
 
 def _lost_stage(
@@ -1035,31 +1063,46 @@ def _lost_stage(
     stage: str,
     entered: str,
     status: str,
+    won: Any,
     lost: Any,
     closed: str,
-    extra: dict[str, Any],
+    created: str,
+    amount: str,
+    lost_reason: str,
+    need_closed: bool,
     func: str,
     stages: list[Hashable] | None = None,
     errors: str = "raise",
 ) -> _Lost:
     """Find the lost deals and the stage each was lost at."""
-    columns: dict[str, Any] = {"deal": deal, "status": status, **extra}
+    columns: dict[str, Hashable | None] = {"lost_reason": lost_reason}
     if history is None:
         columns["stage"] = stage
-    else:
-        columns["closed"] = closed
-    df = _read_deals(deals, columns, func=func)
-    check_value_labels(
-        df[status], {"lost": lost}, table="deals", column=status, keyword="status", func=func
+    # the close date is needed to place a loss in the history or before as_of
+    closed_needed = need_closed or history is not None
+    d = _read_deal_table(
+        deals,
+        func=func,
+        deal=deal,
+        closed=closed,
+        created=created,
+        status=status,
+        won=won,
+        lost=lost,
+        optional=("created",) if closed_needed else ("created", "closed"),
+        amount=amount,
+        columns=columns,
+        errors=errors,
     )
-    rows = np.flatnonzero(df[status].isin([lost]).to_numpy(dtype=bool)).astype(np.int64)
+    df = d.frame
+    rows = np.flatnonzero(d.outcome == LOST).astype(np.int64)
     fallback = (
         df[stage].to_numpy(dtype=object)[rows]
         if stage in df.columns
         else np.full(rows.size, np.nan, dtype=object)
     )
     if history is None:
-        return _Lost(rows, pd.Series(fallback, dtype=object), df)
+        return _Lost(rows, pd.Series(fallback, dtype=object), df, d)
     entries = read_history(
         history,
         df[deal].to_numpy(),
@@ -1081,7 +1124,7 @@ def _lost_stage(
         table_stage=df[stage].to_numpy(dtype=object) if stage in df.columns else None,
     )
     lost_at = paths.last_before_close[rows]
-    return _Lost(rows, pd.Series(lost_at, dtype=object), df)
+    return _Lost(rows, pd.Series(lost_at, dtype=object), df, d)
 
 
 def _stage_order(values: pd.Series, stages: list[Hashable] | None, counts: pd.Series) -> Any:
@@ -1093,19 +1136,21 @@ def _stage_order(values: pd.Series, stages: list[Hashable] | None, counts: pd.Se
     return pos
 
 
-@takes_columns(renamed={"time": "entered"})
+@takes_columns(renamed={"time": "entered"}, moved_positional=("history",))
 def lost_deals(
     deals: pd.DataFrame,
-    history: pd.DataFrame | None = None,
     *,
+    history: pd.DataFrame | None = None,
     stages: Sequence[Hashable] | None = None,
     deal: str = "deal_id",
     stage: str = "stage",
     entered: str = "entered_at",
     status: str = "status",
+    won: str = "won",
     lost: str = "lost",
     amount: str = "amount",
     closed: str = "closed_at",
+    created: str = "created_at",
     lost_reason: str = "lost_reason",
     as_of: Any = None,
     by: Hashable | Sequence[Hashable] | None = None,
@@ -1135,12 +1180,16 @@ def lost_deals(
         which still works for one release with a FutureWarning).
     status : str, default="status"
         Column holding the deal status.
+    won : str, default="won"
+        Value of ``status`` meaning the deal was won.
     lost : str, default="lost"
         Value of ``status`` meaning the deal was lost. Any other value means open.
     amount : str, default="amount"
         Column holding the deal value (non-negative numbers).
     closed : str, default="closed_at"
         Column holding the date the deal was closed (NaT while open).
+    created : str, default="created_at"
+        Column holding the date the deal was created.
     lost_reason : str, default="lost_reason"
         Column of ``deals`` holding why the deal was lost.
     as_of : datetime-like, optional
@@ -1153,8 +1202,9 @@ def lost_deals(
         Column(s) of ``deals`` to group by; one result block per group, groups sorted. Missing
         values form their own group.  Shares are within each group.
     errors : {"raise", "warn"}, default="raise"
-        What to do with history entries of deals that are not in ``deals``: raise
-        InvalidDataError, or leave them out with a FunnelkitWarning.
+        What to do with contradictory deals (closed before created; won or lost with
+        no close date) and with history entries of deals that are not in ``deals``:
+        raise InvalidDataError, or leave them out with a FunnelkitWarning.
     columns : mapping or Columns, optional
         Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
         shared by every function of an analysis: each function uses the roles it
@@ -1225,10 +1275,13 @@ def lost_deals(
         stage=stage,
         entered=entered,
         status=status,
+        won=won,
         lost=lost,
         closed=closed,
-        extra={"amount": amount, "lost_reason": lost_reason}
-        | ({} if as_of is None else {"closed": closed}),
+        created=created,
+        amount=amount,
+        lost_reason=lost_reason,
+        need_closed=as_of is not None,
         errors=errors,
         func=func,
         stages=order_stages,
@@ -1238,7 +1291,12 @@ def lost_deals(
         cutoff = _as_of_ns(as_of, time_zone(close_s), 0, func=func)
         close = datetime_to_ns(close_s)[info.rows]
         by_then = (close == NAT) | (close <= cutoff)
-        info = _Lost(info.rows[by_then], info.lost_at[by_then].reset_index(drop=True), info.deals)
+        info = _Lost(
+            info.rows[by_then],
+            info.lost_at[by_then].reset_index(drop=True),
+            info.deals,
+            info.arrays,
+        )
     df = info.deals
     by_cols = as_list(by)
     for c in by_cols:
@@ -1306,11 +1364,11 @@ def lost_deals(
     return result
 
 
-@takes_columns(renamed={"time": "entered"})
+@takes_columns(renamed={"time": "entered"}, moved_positional=("history",))
 def revival_candidates(
     deals: pd.DataFrame,
-    history: pd.DataFrame | None = None,
     *,
+    history: pd.DataFrame | None = None,
     stages: Sequence[Hashable],
     as_of: Any = None,
     reasons: Sequence[Any] | None = None,
@@ -1385,8 +1443,9 @@ def revival_candidates(
     lost_reason : str, default="lost_reason"
         Column of ``deals`` holding why the deal was lost.
     errors : {"raise", "warn"}, default="raise"
-        What to do with history entries of deals that are not in ``deals``: raise
-        InvalidDataError, or leave them out with a FunnelkitWarning.
+        What to do with contradictory deals (closed before created; won or lost with
+        no close date) and with history entries of deals that are not in ``deals``:
+        raise InvalidDataError, or leave them out with a FunnelkitWarning.
     columns : mapping or Columns, optional
         Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
         shared by every function of an analysis: each function uses the roles it
@@ -1469,9 +1528,13 @@ def revival_candidates(
         stage=stage,
         entered=entered,
         status=status,
+        won=won,
         lost=lost,
         closed=closed,
-        extra={"amount": amount, "lost_reason": lost_reason, "closed": closed},
+        created=created,
+        amount=amount,
+        lost_reason=lost_reason,
+        need_closed=True,
         errors=errors,
         func=func,
         stages=names,
@@ -1494,14 +1557,14 @@ def revival_candidates(
 
     # the observation date: creation dates, close dates of closed deals only (an open
     # deal's date in closed= is the CRM's expected close date) and the history entries
-    close, close_s = close_dates(df, closed=closed, status=status, won=won, lost=lost, func=func)
-    tz = time_zone(close_s)
+    close, tz = info.arrays.closed, info.arrays.tz
+    close_s = as_datetime(df, closed, table="deals", keyword="closed")
     h_t = (
         np.empty(0, dtype=np.int64)
         if hist is None
         else datetime_to_ns(as_datetime(hist, entered, table="history", keyword="entered"))
     )
-    default = latest_observed(close, _created_ns(df, created), h_t)
+    default = latest_observed(close, info.arrays.created, h_t)
     cutoff = _as_of_ns(as_of, tz, default, func=func)
     close = close[rows]
     # a deal lost after as_of was not lost yet at as_of

@@ -199,7 +199,7 @@ plt.show()
 # from the closed deals that passed through it.
 
 # %%
-pipe = fk.pipeline(sample.deals, sample.stages, history=sample.history)
+pipe = fk.pipeline(sample.deals, stages=sample.stages, history=sample.history)
 display(pipe)
 fk.plot_pipeline(pipe, ax=figure())
 plt.show()
@@ -356,7 +356,7 @@ fk.stalled(sample.history, sample.stages, deals=sample.deals).head(10)
 # value):
 
 # %%
-fk.revival_candidates(sample.deals, sample.history, stages=sample.stages).head(10)
+fk.revival_candidates(sample.deals, history=sample.history, stages=sample.stages).head(10)
 
 # %% [markdown]
 # The candidates all reached negotiation and were lost for a reason that can

@@ -10,6 +10,7 @@ import inspect
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import funnelkit as fk
@@ -196,3 +197,124 @@ def test_import_does_not_import_pyplot():
     code = "import sys, funnelkit; print('matplotlib.pyplot' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+#: The data table (or what stands for it) each public function takes first.
+FIRST = {
+    *("events", "deals", "history", "touches", "prospects", "result"),
+    *("opportunities", "leads"),  # the deal table of a Salesforce or amoCRM export
+    "path",  # read_table
+    "target",  # deals_needed, target_probability: no table to read
+}
+#: The only second positional parameters: required, and defining the question.
+SECOND = {"events": {"steps"}, "history": {"stages"}, "deals": {"target"}}
+#: Submodule functions whose positional parameters predate the rule (kept as they are).
+POSITIONAL_EXCEPTIONS = {
+    "crm.read_crm": ("crm", "deals"),  # the export format, then its deal table
+    "datasets.export_sample": ("crm", "folder"),  # the format, then where to write
+    "datasets.make_events": ("n_events",),  # a generator: the number of rows
+}
+
+
+def positional_parameters(func) -> list[inspect.Parameter]:
+    return [
+        p
+        for p in inspect.signature(func).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+
+
+@pytest.mark.parametrize("name", FUNCTIONS + SUBMODULE_FUNCTIONS)
+def test_positional_parameter_rule(name):
+    """Data first; a second positional only when required and defining the question."""
+    positional = positional_parameters(resolve(name))
+    names = tuple(p.name for p in positional)
+    if name in POSITIONAL_EXCEPTIONS:
+        assert names == POSITIONAL_EXCEPTIONS[name]
+        return
+    if name.startswith("plot_"):
+        assert names == ("result",), f"{name}: a plot takes the result first, all else by keyword"
+        return
+    if not positional:
+        return  # no table to read (load_sample, load_bank_marketing)
+    first = positional[0]
+    assert first.name in FIRST, f"{name}: first positional {first.name!r} is not a data table"
+    assert first.default is inspect.Parameter.empty, f"{name}: the data has no default"
+    assert len(positional) <= 2, f"{name}: at most data + one defining argument is positional"
+    if len(positional) == 2:
+        second = positional[1]
+        assert second.name in SECOND.get(first.name, set()), (
+            f"{name}: {second.name!r} may not be positional after {first.name!r}"
+        )
+        assert second.default is inspect.Parameter.empty, (
+            f"{name}: an optional {second.name!r} must be keyword-only"
+        )
+
+
+def _moved_calls():
+    sample = fk.datasets.load_sample(n_leads=300)
+    deals, history, stages = sample.deals, sample.history, list(sample.stages)
+    as_of = sample.as_of
+    return [
+        ("pipeline", fk.pipeline, (deals, stages), {"stages": stages}, {"history": history}),
+        (
+            "deal_entities",
+            fk.deal_entities,
+            (deals, history),
+            {"history": history},
+            {"stages": stages, "as_of": as_of},
+        ),
+        ("lost_deals", fk.lost_deals, (deals, history), {"history": history}, {"stages": stages}),
+        (
+            "revival_candidates",
+            fk.revival_candidates,
+            (deals, history),
+            {"history": history},
+            {"stages": stages, "as_of": as_of},
+        ),
+    ]
+
+
+MOVED = ["pipeline", "deal_entities", "lost_deals", "revival_candidates"]
+
+
+@pytest.mark.parametrize("which", MOVED)
+def test_former_second_positional_warns_and_gives_the_keyword_result(which):
+    name, func, args, moved, rest = next(c for c in _moved_calls() if c[0] == which)
+    (param,) = moved
+    assert inspect.signature(func).parameters[param].kind is inspect.Parameter.KEYWORD_ONLY
+    expected = func(args[0], **moved, **rest)
+    with pytest.warns(FutureWarning) as record:
+        got = func(*args, **rest)
+    messages = [str(w.message) for w in record if issubclass(w.category, FutureWarning)]
+    assert messages == [
+        f"{name}(deals, {param}) is now {name}(deals, {param}=...): passing {param} "
+        "positionally will stop working in the next release."
+    ]
+    assert record[0].filename == __file__  # points at the caller
+    pd.testing.assert_frame_equal(got, expected)
+
+
+@pytest.mark.parametrize("which", MOVED)
+def test_former_second_positional_given_twice_is_an_error(which):
+    _, func, args, moved, rest = next(c for c in _moved_calls() if c[0] == which)
+    with pytest.raises(fk.InvalidParameterError, match="both positionally and as"):
+        func(*args, **moved, **rest)
+
+
+def test_one_positional_too_many_is_a_type_error():
+    deals = fk.datasets.load_sample(n_leads=200).deals
+    with pytest.raises(TypeError, match="positional"):
+        fk.pipeline(deals, None, None)
+
+
+def test_dataset_seed_is_keyword_only_with_a_warning():
+    with pytest.warns(
+        FutureWarning, match=r"load_sample\(seed\) is now load_sample\(seed=\.\.\.\)"
+    ):
+        old = fk.datasets.load_sample(3, n_leads=200)
+    new = fk.datasets.load_sample(seed=3, n_leads=200)
+    pd.testing.assert_frame_equal(old.deals, new.deals)
+    with pytest.warns(FutureWarning, match=r"make_events\(n_events, seed\) is now"):
+        old_events = fk.datasets.make_events(500, 4)
+    pd.testing.assert_frame_equal(old_events, fk.datasets.make_events(500, seed=4))

@@ -64,7 +64,7 @@ def _calls(deals, history, stages, as_of):
         "sales_cycle": lambda **kw: fk.sales_cycle(deals, as_of=as_of, **kw),
         "win_curve": lambda **kw: fk.win_curve(deals, as_of=as_of, **kw),
         "pipeline": lambda **kw: fk.pipeline(
-            deals, stage_list[:-1], history=history, as_of=as_of, **kw
+            deals, stages=stage_list[:-1], history=history, as_of=as_of, **kw
         ),
         "sales_velocity": lambda **kw: fk.sales_velocity(deals, as_of=as_of, **kw),
         "coverage": lambda **kw: fk.coverage(deals, 1_000_000, as_of=as_of, **kw),
@@ -75,9 +75,9 @@ def _calls(deals, history, stages, as_of):
             history, stage_list, deals=deals, as_of=as_of, **kw
         ),
         "stalled": lambda **kw: fk.stalled(history, stage_list, deals=deals, as_of=as_of, **kw),
-        "lost_deals": lambda **kw: fk.lost_deals(deals, history, stages=stage_list, **kw),
+        "lost_deals": lambda **kw: fk.lost_deals(deals, history=history, stages=stage_list, **kw),
         "revival_candidates": lambda **kw: fk.revival_candidates(
-            deals, history, stages=stage_list, as_of=as_of, **kw
+            deals, history=history, stages=stage_list, as_of=as_of, **kw
         ),
         "plan": lambda **kw: fk.plan(
             deals,

@@ -72,7 +72,7 @@ CASES = [
     Case(
         "pipeline",
         _deals,
-        lambda deals: fk.pipeline(deals, list(fk.datasets.STAGES)),
+        lambda deals: fk.pipeline(deals, stages=list(fk.datasets.STAGES)),
         ("deals", "stage", "stage"),
     ),
     Case(
@@ -112,14 +112,14 @@ CASES = [
     Case(
         "lost_deals",
         _history_deals,
-        lambda history, deals: fk.lost_deals(deals, history),
+        lambda history, deals: fk.lost_deals(deals, history=history),
         ("deals", "lost_reason", "lost_reason"),
     ),
     Case(
         "revival_candidates",
         _history_deals,
         lambda history, deals: fk.revival_candidates(
-            deals, history, stages=list(fk.datasets.STAGES)
+            deals, history=history, stages=list(fk.datasets.STAGES)
         ),
         ("deals", "status", "status"),
     ),
@@ -127,7 +127,7 @@ CASES = [
         "deal_entities",
         _history_deals,
         lambda history, deals: fk.deal_entities(
-            deals, history, stages=list(fk.datasets.STAGES), as_of="2025-06-30"
+            deals, history=history, stages=list(fk.datasets.STAGES), as_of="2025-06-30"
         ),
         ("history", "entered", "entered_at"),
         shuffle_ok=False,  # one row per deal, in the deal table's order

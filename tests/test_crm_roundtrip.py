@@ -79,8 +79,8 @@ def test_same_metrics_as_the_sample(read_back, sample):
         (fk.sales_cycle(d), fk.sales_cycle(sample.deals)),
         (fk.deal_size(d), fk.deal_size(sample.deals)),
         (
-            fk.pipeline(d, stages, as_of=sample.as_of),
-            fk.pipeline(sample.deals, list(sample.stages), as_of=sample.as_of),
+            fk.pipeline(d, stages=stages, as_of=sample.as_of),
+            fk.pipeline(sample.deals, stages=list(sample.stages), as_of=sample.as_of),
         ),
         (fk.stage_conversion(h, stages), fk.stage_conversion(sample.history, list(sample.stages))),
         (

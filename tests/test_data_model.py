@@ -50,7 +50,7 @@ def three():
 
 def test_pipeline_and_plan_agree_on_the_stage_win_probability(three):
     deals, history = three
-    pipe = fk.pipeline(deals, STAGES, history=history, as_of=_day(30))
+    pipe = fk.pipeline(deals, stages=STAGES, history=history, as_of=_day(30))
     # closed deals that reached demo or later: A (won, so every stage) and B -> 1/2
     assert pipe.set_index("stage").loc["demo", "win_probability"] == pytest.approx(0.5)
     plan = fk.plan(
@@ -66,10 +66,10 @@ def test_history_ids_of_another_kind_are_an_error(three, func):
     deals, history = three
     as_text = history.assign(deal_id=history["deal_id"].astype(str))
     calls = {
-        "pipeline": lambda: fk.pipeline(deals, STAGES, history=as_text),
+        "pipeline": lambda: fk.pipeline(deals, stages=STAGES, history=as_text),
         "plan": lambda: fk.plan(deals, 1_000, history=as_text, stages=STAGES),
-        "lost_deals": lambda: fk.lost_deals(deals, as_text, stages=STAGES),
-        "revival_candidates": lambda: fk.revival_candidates(deals, as_text, stages=STAGES),
+        "lost_deals": lambda: fk.lost_deals(deals, history=as_text, stages=STAGES),
+        "revival_candidates": lambda: fk.revival_candidates(deals, history=as_text, stages=STAGES),
     }
     pattern = r"history\['deal_id'\] holds string deal ids but deals\['deal_id'\] holds number"
     with pytest.raises(InvalidDataError, match=pattern):
@@ -83,10 +83,10 @@ def test_history_deals_missing_from_the_deal_table(three):
         ignore_index=True,
     )
     with pytest.raises(InvalidDataError, match=r"1 of 7 rows whose deal .* not in deals"):
-        fk.pipeline(deals, STAGES, history=stray)
+        fk.pipeline(deals, stages=STAGES, history=stray)
     with pytest.warns(FunnelkitWarning, match="left out 1 of 7 rows because their deal"):
-        res = fk.pipeline(deals, STAGES, history=stray, errors="warn")
-    pd.testing.assert_frame_equal(res, fk.pipeline(deals, STAGES, history=history))
+        res = fk.pipeline(deals, stages=STAGES, history=stray, errors="warn")
+    pd.testing.assert_frame_equal(res, fk.pipeline(deals, stages=STAGES, history=history))
 
 
 def test_an_open_deals_expected_close_date_is_not_an_observation(three):
@@ -94,7 +94,7 @@ def test_an_open_deals_expected_close_date_is_not_an_observation(three):
     # the CRM's expected close date of the open deal, far in the future
     expected = deals.assign(closed_at=deals["closed_at"].fillna(pd.Timestamp("2030-12-31")))
     with pytest.warns(FunnelkitWarning, match="1 open deals have a date in deals"):
-        res = fk.pipeline(expected, STAGES, history=history)
+        res = fk.pipeline(expected, stages=STAGES, history=history)
     # as_of = latest observation: B's close on day 25; C created day 5 -> age 20 days
     demo = res.set_index("stage").loc["demo"]
     assert demo["open"] == 1
@@ -109,7 +109,7 @@ def test_lost_stage_with_same_instant_entries_follows_stage_order(three):
         ignore_index=True,
     )
     for frame in (tied, tied.iloc[::-1]):
-        res = fk.lost_deals(deals, frame, stages=STAGES)
+        res = fk.lost_deals(deals, history=frame, stages=STAGES)
         assert res["stage"].tolist() == ["offer"]
 
 
@@ -117,9 +117,9 @@ def test_revival_leaves_out_deals_lost_after_as_of(three):
     deals, history = three
     deals = deals.assign(lost_reason=[None, "timing", None])
     # B is lost on day 25: on day 20 it was still open
-    before = fk.revival_candidates(deals, history, stages=STAGES, as_of=_day(20))
+    before = fk.revival_candidates(deals, history=history, stages=STAGES, as_of=_day(20))
     assert before.empty
-    after = fk.revival_candidates(deals, history, stages=STAGES, as_of=_day(30))
+    after = fk.revival_candidates(deals, history=history, stages=STAGES, as_of=_day(30))
     assert after["deal_id"].tolist() == [2]
     assert after["age"].tolist() == [pd.Timedelta(days=5)]
 
@@ -157,8 +157,8 @@ def test_pipeline_is_independent_of_row_order_with_tied_entries(n_deals, data):
     history = history.drop(columns="day")
     perm = data.draw(st.permutations(range(len(history))))
     shuffled = history.iloc[list(perm)].reset_index(drop=True)
-    a = fk.pipeline(deals, STAGES, history=history, as_of=_day(3))
-    b = fk.pipeline(deals.iloc[::-1], STAGES, history=shuffled, as_of=_day(3))
+    a = fk.pipeline(deals, stages=STAGES, history=history, as_of=_day(3))
+    b = fk.pipeline(deals.iloc[::-1], stages=STAGES, history=shuffled, as_of=_day(3))
     pd.testing.assert_frame_equal(a, b)
     # the current stage of an open deal: its last entry, same-day ties by stage order
     expected = {}
@@ -241,10 +241,10 @@ def test_lost_deals_warns_and_drops_unknown_history_deals(three):
         ignore_index=True,
     )
     with pytest.raises(InvalidDataError, match=r"or pass errors='warn'"):
-        fk.lost_deals(deals, stray, stages=STAGES)
+        fk.lost_deals(deals, history=stray, stages=STAGES)
     with pytest.warns(FunnelkitWarning, match="left out 1 of 7 rows because their deal"):
-        res = fk.lost_deals(deals, stray, stages=STAGES, errors="warn")
-    pd.testing.assert_frame_equal(res, fk.lost_deals(deals, history, stages=STAGES))
+        res = fk.lost_deals(deals, history=stray, stages=STAGES, errors="warn")
+    pd.testing.assert_frame_equal(res, fk.lost_deals(deals, history=history, stages=STAGES))
 
 
 def test_amounts_of_different_currencies_are_never_added(three):
@@ -254,7 +254,7 @@ def test_amounts_of_different_currencies_are_never_added(three):
     with pytest.raises(InvalidDataError, match=pattern):
         fk.deal_size(mixed)
     with pytest.raises(InvalidDataError, match="holds 2 currencies"):
-        fk.pipeline(mixed, STAGES, history=history)
+        fk.pipeline(mixed, stages=STAGES, history=history)
     with pytest.raises(InvalidDataError, match="holds 2 currencies"):
         fk.win_rate(mixed, weighted=True)
     # counting deals needs no currency; grouping by it gives one answer per currency
@@ -297,7 +297,7 @@ def test_near_miss_statuses_are_an_error_with_the_fix(three, values, fix, func):
     odd = deals.assign(status=values)
     calls = {
         "win_rate": lambda: fk.win_rate(odd),
-        "pipeline": lambda: fk.pipeline(odd, STAGES),
+        "pipeline": lambda: fk.pipeline(odd, stages=STAGES),
         "coverage": lambda: fk.coverage(odd, 100.0),
         "plan": lambda: fk.plan(odd, 100.0),
         "deal_entities": lambda: fk.deal_entities(odd),
@@ -316,11 +316,12 @@ def test_boolean_statuses_are_an_error(three, flags):
 def test_lost_deals_refuses_a_near_miss_of_lost(three):
     deals, history = three
     capital = deals.assign(status=["Won", "Lost", "Open"])
-    with pytest.raises(InvalidDataError, match=r"Pass lost='Lost'"):
-        fk.lost_deals(capital, history, stages=STAGES)
-    with pytest.raises(InvalidDataError, match=r"Pass lost='Lost'"):
-        fk.revival_candidates(capital, history, stages=STAGES)
-    res = fk.lost_deals(capital, history, stages=STAGES, lost="Lost")
+    # the deal reader's exact fix, as win_rate gives it (won and lost both near misses)
+    with pytest.raises(InvalidDataError, match=r"Pass won='Won', lost='Lost'"):
+        fk.lost_deals(capital, history=history, stages=STAGES)
+    with pytest.raises(InvalidDataError, match=r"Pass won='Won', lost='Lost'"):
+        fk.revival_candidates(capital, history=history, stages=STAGES)
+    res = fk.lost_deals(capital, history=history, stages=STAGES, won="Won", lost="Lost")
     assert res["deals"].tolist() == [1]
 
 
@@ -366,8 +367,8 @@ def test_stage_conversion_as_of_ignores_later_entries(three):
 def test_lost_deals_as_of_leaves_out_deals_lost_later(three):
     deals, history = three
     # B is lost on day 25: on day 20 nothing had been lost yet
-    assert fk.lost_deals(deals, history, stages=STAGES, as_of=_day(20)).empty
-    res = fk.lost_deals(deals, history, stages=STAGES, as_of=_day(25))
+    assert fk.lost_deals(deals, history=history, stages=STAGES, as_of=_day(20)).empty
+    res = fk.lost_deals(deals, history=history, stages=STAGES, as_of=_day(25))
     assert res[["stage", "lost_reason", "deals"]].values.tolist() == [["demo", "price", 1]]
     no_history = fk.lost_deals(deals, stages=STAGES, as_of=_day(20))
     assert no_history.empty
@@ -386,7 +387,7 @@ def test_expected_close_dates_change_no_stage_figure(func):
         "time_in_stage": lambda d: fk.time_in_stage(sample.history, sample.stages, deals=d),
         "stalled": lambda d: fk.stalled(sample.history, sample.stages, deals=d),
         "revival_candidates": lambda d: fk.revival_candidates(
-            d, sample.history, stages=sample.stages
+            d, history=sample.history, stages=sample.stages
         ),
     }
     plain = calls[func](sample.deals)
@@ -484,8 +485,8 @@ def test_revival_candidates_by_region_ranks_each_region_alone():
     sample = fk.datasets.load_sample()
     deals = sample.deals.copy()
     deals.loc[deals.index[::7], "region"] = None  # a missing region is a group of its own
-    res = fk.revival_candidates(deals, sample.history, stages=sample.stages, by="region")
-    whole = fk.revival_candidates(deals, sample.history, stages=sample.stages)
+    res = fk.revival_candidates(deals, history=sample.history, stages=sample.stages, by="region")
+    whole = fk.revival_candidates(deals, history=sample.history, stages=sample.stages)
     assert sorted(res["deal_id"]) == sorted(whole["deal_id"])
     # within a region, the same order as the whole list restricted to it, ranked 1, 2, ...
     region_of = deals.set_index("deal_id")["region"]
@@ -495,7 +496,9 @@ def test_revival_candidates_by_region_ranks_each_region_alone():
         assert block["deal_id"].tolist() == mine["deal_id"].tolist()
         assert block["rank"].tolist() == list(range(1, len(block) + 1))
     assert res["region"].iloc[-1] is None or pd.isna(res["region"].iloc[-1])  # missing last
-    top = fk.revival_candidates(deals, sample.history, stages=sample.stages, by="region", top=2)
+    top = fk.revival_candidates(
+        deals, history=sample.history, stages=sample.stages, by="region", top=2
+    )
     assert top.groupby("region", dropna=False).size().max() == 2
 
 

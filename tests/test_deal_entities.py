@@ -55,9 +55,9 @@ def test_deal_entities_equals_the_per_deal_reference(shift_days):
     as_of = s.as_of + pd.Timedelta(days=shift_days)
     if shift_days:
         with pytest.warns(fk.FunnelkitWarning, match="created after as_of"):
-            got = fk.deal_entities(s.deals, s.history, stages=stages, as_of=as_of)
+            got = fk.deal_entities(s.deals, history=s.history, stages=stages, as_of=as_of)
     else:
-        got = fk.deal_entities(s.deals, s.history, stages=stages, as_of=as_of)
+        got = fk.deal_entities(s.deals, history=s.history, stages=stages, as_of=as_of)
     ref = reference(s.deals, s.history, stages, as_of)
     assert len(got) == len(ref) > 0
     for col in ref.columns:
@@ -75,9 +75,9 @@ def test_deal_entities_equals_the_per_deal_reference(shift_days):
 def test_deal_entities_is_independent_of_row_order():
     s = fk.datasets.load_sample(n_leads=400)
     stages = list(s.stages)
-    a = fk.deal_entities(s.deals, s.history, stages=stages)
+    a = fk.deal_entities(s.deals, history=s.history, stages=stages)
     b = fk.deal_entities(
-        s.deals.iloc[::-1], s.history.sample(frac=1, random_state=1), stages=stages
+        s.deals.iloc[::-1], history=s.history.sample(frac=1, random_state=1), stages=stages
     )
     b = b.sort_values("deal_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(a.sort_values("deal_id").reset_index(drop=True), b)

@@ -453,7 +453,7 @@ def history():
 
 
 def test_pipeline_with_history_by_hand(deals, history):
-    res = fk.pipeline(deals, ["contact", "proposal"], history=history, as_of="2025-02-20")
+    res = fk.pipeline(deals, stages=["contact", "proposal"], history=history, as_of="2025-02-20")
     # as_of day 50; open: 4 (contact, 80, age 40), 5 (proposal, 20, age 30)
     # a closed deal counts at every stage up to the furthest it reached (a won deal at
     # every stage): contact (the first stage): 1 won, 2 lost, 3 won, 6 lost -> 2/4;
@@ -472,7 +472,7 @@ def test_pipeline_with_history_by_hand(deals, history):
 
 def test_pipeline_history_after_as_of_is_ignored(deals, history):
     # as_of day 36: deal 6 closed day 40 -> open (stage proposal); deal 3 closed 35 counts
-    res = fk.pipeline(deals, ["contact", "proposal"], history=history, as_of="2025-02-06")
+    res = fk.pipeline(deals, stages=["contact", "proposal"], history=history, as_of="2025-02-06")
     # open: 4 contact; 5 proposal; 6 proposal. closed by day 36: 1 won, 2 lost, 3 won;
     # contact: all three -> 2/3; proposal or later: 1, 3 (won) -> 2/2
     assert res["open"].tolist() == [1, 2]
@@ -485,13 +485,13 @@ def test_pipeline_stage_on_as_of_comes_from_history(deals, history):
     # 5 (proposal since day 25), 6 (moved back to contact on day 33; proposal in deals)
     # contact: 4, 6 -> 80 + 10; proposal: 3, 5 -> 300 + 20
     # closed by day 33: 1 (won; contact, proposal), 2 (lost; contact)
-    res = fk.pipeline(deals, ["contact", "proposal"], history=history, as_of="2025-02-03")
+    res = fk.pipeline(deals, stages=["contact", "proposal"], history=history, as_of="2025-02-03")
     assert res["open"].tolist() == [2, 2]
     assert res["value"].tolist() == [90.0, 320.0]
     assert res["closed"].tolist() == [2, 1]
     assert np.allclose(res["win_probability"], [0.5, 1.0])
     # without history, deal 6 sits at the stage of the deal table (proposal)
-    plain = fk.pipeline(deals, ["contact", "proposal"], as_of="2025-02-03")
+    plain = fk.pipeline(deals, stages=["contact", "proposal"], as_of="2025-02-03")
     assert plain["value"].tolist() == [80.0, 330.0]
 
 
@@ -500,7 +500,7 @@ def test_pipeline_mapping_and_no_probabilities(deals):
     assert res["stage"].tolist() == ["contact", "proposal"]  # sorted when stages is None
     assert np.allclose(res["weighted_value"], [16.0, 10.0])
     assert res["win_probability_low"].isna().all()
-    plain = fk.pipeline(deals, ["proposal", "contact", "won"])
+    plain = fk.pipeline(deals, stages=["proposal", "contact", "won"])
     assert plain["stage"].tolist() == ["proposal", "contact", "won"]
     assert plain["open"].tolist() == [1, 1, 0]
     assert plain["weighted_value"].isna().all()
@@ -512,7 +512,7 @@ def test_pipeline_errors(deals):
     with pytest.raises(InvalidParameterError, match=r"numbers in \[0, 1\]"):
         fk.pipeline(deals, probabilities={"contact": 1.2, "proposal": 0.5})
     with pytest.warns(FunnelkitWarning, match="open at a stage not in stages"):
-        res = fk.pipeline(deals, ["proposal"])
+        res = fk.pipeline(deals, stages=["proposal"])
     assert res["open"].tolist() == [1]
     with pytest.raises(ColumnNotFoundError, match=r"entered=.*history"):
         fk.pipeline(deals, history=pd.DataFrame({"deal_id": [1], "stage": ["x"], "at": [1]}))
@@ -869,7 +869,7 @@ def test_result_dtypes(deals):
     wc = fk.win_curve(deals, as_of="2025-03-01")
     assert wc["t"].dtype == "timedelta64[ns]"
     assert wc["at_risk"].dtype == np.int64
-    pl = fk.pipeline(deals, ["contact", "proposal"])
+    pl = fk.pipeline(deals, stages=["contact", "proposal"])
     assert pl["open"].dtype == np.int64
     assert pl["mean_age"].dtype == "timedelta64[ns]"
     lb = fk.leaderboard(deals)
@@ -888,7 +888,7 @@ def test_more_error_and_warning_paths(deals, history):
     with pytest.raises(InvalidParameterError, match=r"'probabilities' parameter .* mapping"):
         fk.pipeline(deals, probabilities=[0.1, 0.5])
     with pytest.raises(InvalidParameterError, match=r"'stages' parameter .* distinct"):
-        fk.pipeline(deals, ["contact", "contact"])
+        fk.pipeline(deals, stages=["contact", "contact"])
     with pytest.raises(InvalidParameterError, match="'period_start' parameter"):
         fk.coverage(deals, 10, as_of="2025-02-01", period_start="2025-03-01")
     with pytest.raises(InvalidParameterError, match="'costs' argument of channel_yield"):
@@ -897,7 +897,7 @@ def test_more_error_and_warning_paths(deals, history):
     no_time = history.assign(entered_at=history["entered_at"].where(history.index != 0))
     # the same rule as every history function: a null entry time is an error
     with pytest.raises(InvalidDataError, match=r"history\['entered_at'\] has 1 of 11 rows"):
-        fk.pipeline(deals, ["contact", "proposal"], history=no_time)
+        fk.pipeline(deals, stages=["contact", "proposal"], history=no_time)
     with pytest.raises(InvalidParameterError, match="needs the stages in funnel order"):
         fk.pipeline(deals, history=history)
     no_stage = deals.assign(stage=[None, "contact", "proposal", None, "proposal", "proposal"])
@@ -906,7 +906,7 @@ def test_more_error_and_warning_paths(deals, history):
     assert res["open"].sum() == 1
     no_amount = deals.assign(amount=[100.0, 50.0, 300.0, np.nan, 20.0, 10.0])
     with pytest.warns(FunnelkitWarning, match="open and have no amount"):
-        res = fk.pipeline(no_amount, ["contact", "proposal"])
+        res = fk.pipeline(no_amount, stages=["contact", "proposal"])
     assert res["open"].tolist() == [1, 1]
     # the contact deal's amount is unknown: its value is unknown, not 0
     assert np.isnan(res["value"].iloc[0])
@@ -921,7 +921,7 @@ def test_more_error_and_warning_paths(deals, history):
     assert cov.loc[0, "verdict"].startswith("unknown: 1 of the 2 open deals have no amount")
     no_created = deals.assign(created_at=deals["created_at"].where(deals.index != 3))
     with pytest.warns(FunnelkitWarning, match=r"no created date \(left out of mean_age\)"):
-        res = fk.pipeline(no_created, ["contact", "proposal"], as_of="2025-03-01")
+        res = fk.pipeline(no_created, stages=["contact", "proposal"], as_of="2025-03-01")
     assert res["open"].tolist() == [1, 1]
     assert pd.isna(res.loc[0, "mean_age"])
     costs = pd.DataFrame({"channel": ["ads", "seo"], "cost": [np.nan, 5.0]})

@@ -36,7 +36,7 @@ def deals():
 
 
 def test_plot_pipeline_bars_equal_values(deals):
-    res = fk.pipeline(deals, ["contact", "proposal"], probabilities={"contact": 0.1,
+    res = fk.pipeline(deals, stages=["contact", "proposal"], probabilities={"contact": 0.1,
                                                                      "proposal": 0.5})  # fmt: skip
     _fig, ax = plt.subplots()
     out = fk.plot_pipeline(res, ax=ax)
@@ -54,7 +54,7 @@ def test_plot_pipeline_bars_equal_values(deals):
 
 
 def test_plot_pipeline_without_probabilities_draws_only_values(deals):
-    res = fk.pipeline(deals, ["contact", "proposal"])
+    res = fk.pipeline(deals, stages=["contact", "proposal"])
     ax = fk.plot_pipeline(res)
     assert len(ax.patches) == 2
     assert [t.get_text() for t in ax.texts] == ["80 · 1 deals", "2.5k · 2 deals"]

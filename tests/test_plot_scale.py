@@ -245,7 +245,8 @@ BUILDERS: dict[str, dict[str, Builder]] = {
         "stages": lambda lab: (
             quiet(
                 lambda: fk.pipeline(
-                    relabel(sample().deals, "deal_id", lab, "stage").assign(status="open"), lab
+                    relabel(sample().deals, "deal_id", lab, "stage").assign(status="open"),
+                    stages=lab,
                 )
             ),
             {},

@@ -263,7 +263,7 @@ def expected_tables(s) -> dict[str, pd.DataFrame]:
     steps = [*stages, "won"]
     quarter = "closing 2025-06-30 to 2025-09-30 (to the end of Q3 2025)"
     return {
-        "Open pipeline by stage": fk.pipeline(s.deals, stages, history=history, as_of=as_of),
+        "Open pipeline by stage": fk.pipeline(s.deals, stages=stages, history=history, as_of=as_of),
         f"Coverage of the target, {quarter}": fk.coverage(
             s.deals, 1_000_000, as_of=as_of, period_end="2025-10-01"
         ),
@@ -285,9 +285,9 @@ def expected_tables(s) -> dict[str, pd.DataFrame]:
         "Response by touch number": fk.touches_to_response(s.touches),
         "Touches summary": fk.touches_summary(s.touches),
         "Stalled open deals": fk.stalled(history, stages, deals=s.deals, as_of=as_of),
-        "Lost deals by stage and reason": fk.lost_deals(s.deals, history, stages=stages),
+        "Lost deals by stage and reason": fk.lost_deals(s.deals, history=history, stages=stages),
         "Lost deals worth reviving": fk.revival_candidates(
-            s.deals, history, stages=stages, as_of=as_of
+            s.deals, history=history, stages=stages, as_of=as_of
         ),
         f"Plan for a target of 1,000,000, {quarter}": fk.plan(
             s.deals,

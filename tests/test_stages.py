@@ -665,7 +665,7 @@ def test_lost_deals_from_deal_table():
 
 
 def test_lost_deals_from_history():
-    res = fk.lost_deals(LOST, LOST_HISTORY)
+    res = fk.lost_deals(LOST, history=LOST_HISTORY)
     # from history: 1 -> B (day 4; C at day 12 is after closing day 9), 2 -> B,
     # 3 -> A (deal table), 5 -> A (history day 1 <= closing day 7)
     # no stages: the stage with the most lost deals first: B (2) then A (2):
@@ -683,16 +683,16 @@ def test_lost_deals_errors():
     with pytest.raises(ColumnNotFoundError, match=r"'lost_reason' \(lost_reason=\)"):
         fk.lost_deals(LOST.drop(columns="lost_reason"))
     with pytest.raises(ColumnNotFoundError, match=r"'closed_at' \(closed=\)"):
-        fk.lost_deals(LOST.drop(columns="closed_at"), LOST_HISTORY)
+        fk.lost_deals(LOST.drop(columns="closed_at"), history=LOST_HISTORY)
     with pytest.raises(ColumnNotFoundError, match=r"'entered_at' \(entered=\)"):
-        fk.lost_deals(LOST, LOST_HISTORY.rename(columns={"entered_at": "t"}))
+        fk.lost_deals(LOST, history=LOST_HISTORY.rename(columns={"entered_at": "t"}))
     with pytest.raises(InvalidParameterError, match=r"'stages' parameter of lost_deals"):
         fk.lost_deals(LOST, stages="ABC")
 
 
 def test_lost_deals_stage_specific_reasons_in_sample():
     sample = fk.datasets.load_sample()
-    res = fk.lost_deals(sample.deals, sample.history, stages=sample.stages)
+    res = fk.lost_deals(sample.deals, history=sample.history, stages=sample.stages)
     found = res.groupby("stage")["lost_reason"].agg(set).to_dict()
     # the sample's planted reasons per stage (funnelkit.datasets docs)
     assert found == {
@@ -715,7 +715,9 @@ def test_lost_deals_stage_specific_reasons_in_sample():
 # ----------------------------------------------------------------------------
 def test_revival_ranking_filters_and_why():
     deals = LOST.assign(lost_reason=["Timing ", "budget", "budget", None, "price", None])
-    res = fk.revival_candidates(deals, LOST_HISTORY, stages=["A", "B", "C"], as_of="2025-01-31")
+    res = fk.revival_candidates(
+        deals, history=LOST_HISTORY, stages=["A", "B", "C"], as_of="2025-01-31"
+    )
     # recoverable: 1 (timing, furthest C from the deal table), 2 (budget, B), 3 (budget, A)
     assert res["deal_id"].tolist() == [1, 2, 3]
     assert res["rank"].tolist() == [1, 2, 3]
@@ -727,7 +729,7 @@ def test_revival_ranking_filters_and_why():
         "reached C (3 of 3); lost for 'Timing ' (recoverable); lost 21 days ago; value 100"
     )
     aged = fk.revival_candidates(
-        deals, LOST_HISTORY, stages=["A", "B", "C"], as_of="2025-01-31", min_age="24D"
+        deals, history=LOST_HISTORY, stages=["A", "B", "C"], as_of="2025-01-31", min_age="24D"
     )
     assert aged["deal_id"].tolist() == [2, 3]
     top = fk.revival_candidates(deals, stages=["A", "B", "C"], top=1, reasons=["price"])
@@ -762,7 +764,9 @@ def test_revival_errors():
 
 def test_revival_in_sample():
     sample = fk.datasets.load_sample()
-    res = fk.revival_candidates(sample.deals, sample.history, stages=sample.stages, min_age="90D")
+    res = fk.revival_candidates(
+        sample.deals, history=sample.history, stages=sample.stages, min_age="90D"
+    )
     assert len(res) > 20
     assert set(res["lost_reason"]) <= {"timing", "no budget", "no decision"}
     assert (res["age"] >= pd.Timedelta(days=90)).all()
@@ -782,8 +786,8 @@ def test_no_function_modifies_its_inputs():
     fk.stage_conversion(history, stages, by="status", deals=deals, policy="strict")
     fk.time_in_stage(history, stages, deals=deals, by="status", basis="cumulative")
     fk.stalled(history, stages, deals=deals, max_stay="p50")
-    fk.lost_deals(deals, history, stages=stages)
-    fk.revival_candidates(deals, history, stages=stages, min_age="1D")
+    fk.lost_deals(deals, history=history, stages=stages)
+    fk.revival_candidates(deals, history=history, stages=stages, min_age="1D")
     pd.testing.assert_frame_equal(history, h0)
     pd.testing.assert_frame_equal(deals, d0)
 
@@ -854,12 +858,165 @@ def test_stalled_zero_threshold_lists_every_open_deal():
     assert res["over_ratio"].tolist() == [np.inf]
 
 
-def test_lost_deal_without_closing_date_uses_its_last_entry():
+def test_lost_deal_without_closing_date_is_contradictory():
+    # a lost deal with no close date is a contradictory row, as in every deal function
     deals = LOST.assign(closed_at=LOST["closed_at"].where(LOST["deal_id"] != 1))
-    res = fk.lost_deals(deals, LOST_HISTORY, stages=["A", "B", "C"])
-    # deal 1 has no closing date: its last entry (C, day 12) is the stage lost at
-    assert res["stage"].tolist() == ["A", "A", "B", "C"]
-    assert res.loc[res["stage"] == "C", "lost_reason"].tolist() == ["price"]
+    expected = (
+        "deals has 1 of 6 rows that are won or lost (status= is 'won' or 'lost') but have no "
+        "close date (first at index 0). Fill the close dates, or pass errors='warn' to leave "
+        "those deals out with a warning."
+    )
+    with pytest.raises(InvalidDataError) as err:
+        fk.lost_deals(deals, history=LOST_HISTORY, stages=["A", "B", "C"])
+    assert str(err.value) == expected
+    assert err.value.reason == "closed_without_date"
+    with pytest.warns(FunnelkitWarning) as record:
+        res = fk.lost_deals(deals, history=LOST_HISTORY, stages=["A", "B", "C"], errors="warn")
+    messages = [str(w.message) for w in record]
+    assert any("left out 1 of 6 rows" in m and "no close date" in m for m in messages)
+    assert any("left out 3 of 6 rows because their deal is not in" in m for m in messages)
+    # deal 1 left out (with its history rows); 3: table stage A; 5: entry A on day 1; 2: B
+    assert res["stage"].tolist() == ["A", "A", "B"]
+    assert res["lost_reason"].tolist()[0] == "budget"
+    assert pd.isna(res["lost_reason"][1])
+    assert res["deals"].sum() == 3
+
+
+# ----------------------------------------------------------------------------
+# the deal table of the stage functions: the deal reader's checks and messages
+# ----------------------------------------------------------------------------
+ONE_READER_HISTORY = make_history([(1, "A", 0), (1, "B", 4), (2, "A", 1), (3, "A", 2)])
+ONE_READER_DEALS = pd.DataFrame(
+    {
+        "deal_id": [1, 2, 3],
+        "created_at": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03"]),
+        "closed_at": pd.to_datetime(["2025-01-10", None, "2025-01-08"]),
+        "status": ["won", "open", "lost"],
+        "amount": [100.0, 20.0, 30.0],
+        "stage": ["B", "A", "A"],
+        "lost_reason": [None, None, "budget"],
+    }
+)
+STAGE_CALLS = {
+    "stage_conversion": lambda d, **kw: fk.stage_conversion(
+        ONE_READER_HISTORY, ["A", "B"], deals=d, **kw
+    ),
+    "time_in_stage": lambda d, **kw: fk.time_in_stage(
+        ONE_READER_HISTORY, ["A", "B"], deals=d, **kw
+    ),
+    "stalled": lambda d, **kw: fk.stalled(ONE_READER_HISTORY, ["A", "B"], deals=d, **kw),
+    "lost_deals": lambda d, **kw: fk.lost_deals(d, history=ONE_READER_HISTORY, **kw),
+    "revival_candidates": lambda d, **kw: fk.revival_candidates(
+        d, history=ONE_READER_HISTORY, stages=["A", "B"], **kw
+    ),
+}
+
+
+@pytest.mark.parametrize("func", list(STAGE_CALLS))
+def test_stage_functions_refuse_a_near_miss_status_like_win_rate(func):
+    deals = ONE_READER_DEALS.assign(status=["Closed Won", "open", "lost"])
+    tail = (
+        "deals['status'] (status=) has no won='won' but 'Closed Won' in 1 of 3 rows; values "
+        "are compared exactly. Pass won='Closed Won', lost='lost'."
+    )
+    with pytest.raises(InvalidDataError) as ref:
+        fk.win_rate(deals)
+    assert str(ref.value) == f"win_rate: {tail}"
+    with pytest.raises(InvalidDataError) as err:
+        STAGE_CALLS[func](deals)
+    assert str(err.value) == f"{func}: {tail}"
+    assert err.value.reason == ref.value.reason
+    # the fix the message gives works
+    STAGE_CALLS[func](deals, won="Closed Won")
+
+
+@pytest.mark.parametrize("func", list(STAGE_CALLS))
+def test_stage_functions_refuse_a_deal_closed_before_created_like_pipeline(func):
+    deals = ONE_READER_DEALS.assign(
+        created_at=pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-09"])
+    )
+    expected = (
+        "deals has 1 of 3 rows closed before they were created (closed= earlier than "
+        "created=) (first at index 2). Fix the dates, or pass errors='warn' to leave those "
+        "deals out with a warning."
+    )
+    with pytest.raises(InvalidDataError) as ref:
+        fk.pipeline(deals, stages=["A", "B"])
+    assert str(ref.value) == expected
+    with pytest.raises(InvalidDataError) as err:
+        STAGE_CALLS[func](deals)
+    assert str(err.value) == expected
+    assert err.value.reason == "closed_before_created"
+
+
+def test_lost_deals_leaves_a_contradictory_deal_out_with_errors_warn():
+    deals = ONE_READER_DEALS.assign(
+        created_at=pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-09"])
+    )
+    with pytest.warns(FunnelkitWarning) as record:
+        res = fk.lost_deals(deals, history=ONE_READER_HISTORY, errors="warn")
+    messages = [str(w.message) for w in record]
+    assert any("left out 1 of 3 rows" in m and "closed before" in m for m in messages)
+    assert any("left out 1 of 4 rows because their deal is not in" in m for m in messages)
+    assert len(res) == 0  # deal 3, the only lost deal, is the contradictory one
+
+
+@pytest.mark.parametrize("func", ["time_in_stage", "stalled"])
+def test_a_won_deal_without_close_date_is_contradictory_in_stays(func):
+    deals = ONE_READER_DEALS.assign(closed_at=pd.to_datetime([None, None, "2025-01-08"]))
+    with pytest.raises(InvalidDataError) as err:
+        STAGE_CALLS[func](deals)
+    assert err.value.reason == "closed_without_date"
+    assert str(err.value).startswith("deals has 1 of 3 rows that are won or lost")
+
+
+@pytest.mark.parametrize("func", list(STAGE_CALLS))
+def test_stage_functions_give_the_deal_readers_duplicate_message(func):
+    deals = ONE_READER_DEALS.assign(deal_id=[1, 2, 2])
+    with pytest.raises(InvalidDataError) as ref:
+        fk.win_rate(deals)
+    with pytest.raises(InvalidDataError) as err:
+        STAGE_CALLS[func](deals)
+    assert str(err.value) == str(ref.value)
+    assert "repeated deal id (deal=)" in str(err.value)
+
+
+@pytest.mark.parametrize("func", list(STAGE_CALLS))
+def test_stage_functions_refuse_mixed_time_zones_in_the_deal_table(func):
+    deals = ONE_READER_DEALS.assign(created_at=ONE_READER_DEALS["created_at"].dt.tz_localize("UTC"))
+    with pytest.raises(InvalidDataError, match="mix naive and time-zone-aware dates"):
+        STAGE_CALLS[func](deals)
+
+
+@pytest.mark.parametrize(
+    ("amounts", "why"), [([np.inf, 20.0, 30.0], "infinite"), ([True, False, True], "booleans")]
+)
+@pytest.mark.parametrize("func", ["stalled", "lost_deals", "revival_candidates"])
+def test_stage_functions_follow_the_amount_rules(func, amounts, why):
+    deals = ONE_READER_DEALS.assign(amount=amounts)
+    with pytest.raises(InvalidDataError, match=why) as ref:
+        fk.pipeline(deals, stages=["A", "B"])
+    with pytest.raises(InvalidDataError) as err:
+        STAGE_CALLS[func](deals)
+    assert str(err.value) == str(ref.value)
+
+
+def test_stage_conversion_needs_only_the_deal_id_and_by_columns():
+    # no created, closed or status column: nothing of them to check
+    deals = pd.DataFrame({"deal_id": [1, 2, 3], "team": ["x", "y", "x"]})
+    res = fk.stage_conversion(ONE_READER_HISTORY, ["A", "B"], deals=deals, by="team")
+    # team x: deals 1 (A, B) and 3 (A); team y: deal 2 (A)
+    assert res["team"].tolist() == ["x", "x", "y", "y"]
+    assert res["deals"].tolist() == [2, 1, 1, 0]
+
+
+def test_stays_without_status_count_every_close_date():
+    # without a status column a close date means closed (deal 1 leaves A on day 4,
+    # B on day 9; deal 3 is closed on day 7)
+    deals = ONE_READER_DEALS.drop(columns=["status", "created_at"])
+    res = fk.time_in_stage(ONE_READER_HISTORY, ["A", "B"], deals=deals, as_of="2025-01-21")
+    assert res["closed"].tolist() == [2, 1]  # A: deals 1 and 3; B: deal 1
+    assert res["open"].tolist() == [1, 0]  # deal 2 still in A
 
 
 def test_total_days_does_not_overflow_on_long_histories():

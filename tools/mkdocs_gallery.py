@@ -37,7 +37,7 @@ def gallery(fk: Any) -> dict[str, tuple[Callable[..., Any], Callable[[Any], Any]
         ),
         "plot_pipeline": (
             fk.plot_pipeline,
-            lambda s: fk.pipeline(s.deals, s.stages, history=s.history),
+            lambda s: fk.pipeline(s.deals, stages=s.stages, history=s.history),
         ),
         "plot_sales_cycle": (
             fk.plot_sales_cycle,
