@@ -13,6 +13,7 @@ input implies that dask is installed.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar, cast
 
@@ -43,7 +44,11 @@ def require_dask(what: str) -> None:
 
 
 def meta_frame(events: Any, *, func: str) -> pd.DataFrame:
-    """The empty pandas frame describing a Dask DataFrame's columns and dtypes."""
+    """The empty pandas frame describing a Dask DataFrame's columns and dtypes.
+
+    A named index that is not also a column reads as a column (as
+    :func:`with_index_column` gives it), so ``entity=`` may name the index.
+    """
     meta = getattr(events, "_meta", None)
     if not isinstance(meta, pd.DataFrame):
         msg = (
@@ -51,7 +56,65 @@ def meta_frame(events: Any, *, func: str) -> pd.DataFrame:
             f"Got {type(events).__module__}.{type(events).__name__} instead."
         )
         raise InvalidParameterError(msg)
+    if _index_as_column(meta):
+        return cast(pd.DataFrame, meta.reset_index())
     return meta
+
+
+def _index_as_column(meta: pd.DataFrame) -> bool:
+    name = meta.index.name
+    return name is not None and name not in meta.columns
+
+
+def with_index_column(events: Any) -> Any:
+    """The Dask frame with a named index that is not a column made a column.
+
+    Partition by partition (no data moves), so partition ``i`` keeps its rows.
+    """
+    return events.reset_index() if _index_as_column(events._meta) else events
+
+
+def partitioned_by(events: Any, entity: Hashable) -> bool:
+    """Whether every value of ``entity`` sits in one partition: no shuffle is needed.
+
+    True when ``entity`` is the index with known, strictly increasing
+    divisions (``set_index(entity)``, or ``read_parquet(..., index=entity,
+    calculate_divisions=True)`` on files that do not share an entity): each
+    partition holds the index values from its division up to the next one.
+    """
+    if events._meta.index.name != entity or not events.known_divisions:
+        return False
+    inner = list(events.divisions[:-1])
+    try:
+        return all(a < b for a, b in itertools.pairwise(inner))
+    except TypeError:  # values that do not compare: shuffle to be safe
+        return False
+
+
+def _bounds(entity: Hashable, part: pd.DataFrame) -> tuple[Any, Any] | None:
+    """The smallest and largest entity of a partition's kept rows (None: no rows).
+
+    Ids that do not order (mixed types) give ``(nan, nan)``, which no range
+    check passes.
+    """
+    values = part[entity].dropna()
+    if values.empty:
+        return None
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(values.dtype.categories.dtype)
+    try:
+        return values.min(), values.max()
+    except TypeError:
+        return float("nan"), float("nan")
+
+
+def _disjoint(bounds: list[tuple[Any, Any] | None]) -> bool:
+    """Whether the partitions' entity ranges overlap nowhere (each entity in one)."""
+    try:
+        spans = sorted(b for b in bounds if b is not None)
+        return all(hi < lo for (_, hi), (lo, _) in itertools.pairwise(spans))
+    except TypeError:  # values that do not compare: not known to be disjoint
+        return False
 
 
 def map_entities(
@@ -63,6 +126,9 @@ def map_entities(
     reduce: Callable[[pd.DataFrame], R],
 ) -> tuple[list[S], list[R]]:
     """Filter, shuffle by entity, reduce; return every partition's stats and result.
+
+    A log already partitioned by entity (:func:`partitioned_by`) is not
+    shuffled: each input partition is reduced where it is.
 
     ``prefilter`` runs on each input partition (restricted to ``columns``) and
     returns the positions of the rows to keep and some statistics; the kept
@@ -77,7 +143,8 @@ def map_entities(
     import dask.dataframe as dd
 
     dask = cast(Any, dask_untyped)  # dask's top level is not typed
-    ddf = events[columns]
+    in_place = partitioned_by(events, entity)
+    ddf = with_index_column(events)[columns]
     row = _ROW
     while row in ddf.columns:
         row += "_"
@@ -87,6 +154,14 @@ def map_entities(
         for i, part in enumerate(ddf.to_delayed())
     ]
     stats = [p[1] for p in pre]
+    if in_place:
+        # every entity's rows already in one partition: reduce them where they are, and
+        # check it on the way (the entity ranges of the partitions must not overlap)
+        bounds = [dask.delayed(_bounds)(entity, p[0]) for p in pre]
+        results = [dask.delayed(_restore_order)(reduce, row, p[0]) for p in pre]
+        stats_out, results_out, bounds_out = dask.compute(stats, results, bounds)
+        if _disjoint(list(bounds_out)):
+            return list(stats_out), list(results_out)
     kept = dd.from_delayed([p[0] for p in pre], meta=meta, verify_meta=False)
     shuffled = kept.shuffle(on=entity)
     results = [dask.delayed(_restore_order)(reduce, row, part) for part in shuffled.to_delayed()]
@@ -123,6 +198,7 @@ def null_error(
 
     ``dropna``: the function offers ``dropna=`` (then the message suggests it).
     """
+    events = with_index_column(events)
     examples = events.loc[events[column].isna()].head(N_EXAMPLES, npartitions=-1)
     first = ""
     if len(examples):
@@ -137,7 +213,7 @@ def null_error(
 
 def distinct(events: Any, column: str) -> list[Any]:
     """Distinct non-null values of a column (for error messages)."""
-    return list(events[column].dropna().unique().compute())
+    return list(with_index_column(events)[column].dropna().unique().compute())
 
 
 def check_one_time_zone(zones: list[Any], *, column: str) -> None:

@@ -313,8 +313,10 @@ def conversion_over_time(
     while column in meta.columns:
         column = f"_{column}"
     if dask_input:
+        # the input's own template: an entity index (and its divisions) is kept
+        template = _period_starts(cast(Any, events)._meta, time, period_, column)
         framed = cast(Any, events).map_partitions(
-            _period_starts, time, period_, column, meta=_period_starts(meta, time, period_, column)
+            _period_starts, time, period_, column, meta=template
         )
     else:
         framed = _period_starts(meta, time, period_, column)

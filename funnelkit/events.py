@@ -1302,7 +1302,7 @@ def _dask_reduce(
     opts = _options(meta, steps, func=func, **kw)
     _prepare(meta, opts, func=func, all_rows=all_rows)  # dtypes, on no rows
     if opts.mature_only and opts.as_of is None:  # the latest event of the whole log
-        latest = events[[opts.entity, opts.time]].map_partitions(
+        latest = _dask.with_index_column(events)[[opts.entity, opts.time]].map_partitions(
             functools.partial(_latest_event, opts.entity, opts.time),
             meta=pd.Series([], dtype=np.int64),
         )
@@ -1343,7 +1343,7 @@ def _dask_latest(events: Any, entity: str, time: str) -> tuple[int | None, Any]:
 
     meta = _dask.meta_frame(events, func="triggers")
     _, tz = _time_ns(meta, time)
-    latest = events[[entity, time]].map_partitions(
+    latest = _dask.with_index_column(events)[[entity, time]].map_partitions(
         functools.partial(_latest_event, entity, time), meta=pd.Series([], dtype=np.int64)
     )
     values = np.asarray(latest.compute(), dtype=np.int64)

@@ -428,7 +428,7 @@ def _dask_counts(touches: Any, *, func: str, **kw: Any) -> _TouchCounts:
     combined = _combine_counts(parts)
     if n_rows and not combined.events.sum() and not callable(kw["positive"]):
         # no positive response anywhere: the value check on the distinct responses
-        distinct = touches[kw["response"]].drop_duplicates().compute()
+        distinct = _dask.with_index_column(touches)[kw["response"]].drop_duplicates().compute()
         check_value_labels(
             distinct,
             {"positive": kw["positive"]},

@@ -562,3 +562,77 @@ def test_olist_real_data_equals_pandas(local, shared_data):
     same = ddf.compute()
     for func in (fk.conversion, fk.time_to_convert):
         check_same(same, ddf, func, ["mql", "won"], entity="mql_id", window="90D", by="origin")
+
+
+# ----------------------------------------------------------------------------
+# a log already partitioned by entity: no shuffle
+# ----------------------------------------------------------------------------
+@pytest.fixture
+def no_shuffle(monkeypatch):
+    """Make any shuffle of a Dask DataFrame fail the test."""
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("the log was shuffled")
+
+    monkeypatch.setattr(
+        type(dd.from_pandas(pd.DataFrame({"a": [1]}), npartitions=1)), "shuffle", refuse
+    )
+
+
+def test_entity_index_with_divisions_is_not_shuffled(local, no_shuffle):
+    pdf = random_log(81, n_entities=50, n_events=700)
+    ddf = dd.from_pandas(pdf, npartitions=3, sort=False).set_index("user_id", npartitions=4)
+    assert ddf.known_divisions
+    same = ddf.compute().reset_index()  # the rows in the order the partitions hold them
+    for func in FUNCS:
+        check_same(same, ddf, func, window="2D")
+    check_same(same, ddf, fk.conversion, by="seg", count="attempts", window="1D")
+    check_same(same, ddf, fk.next_events, window="2D", by="seg")
+    check_same(same, ddf, fk.conversion_over_time, period="D", window="2D")
+    check_triggers(same, ddf, by="seg", min_entities=1)
+    # without divisions the entity index is still read, by a shuffle
+    with pytest.raises(AssertionError, match="shuffled"):
+        fk.conversion(ddf.clear_divisions(), STEPS)
+
+
+def test_entity_index_without_divisions_and_touches(local):
+    pdf = random_log(82, n_entities=30, n_events=300)
+    ddf = dd.from_pandas(pdf.set_index("user_id"), npartitions=3, sort=False)
+    assert not ddf.known_divisions
+    check_same(ddf.compute().reset_index(), ddf, fk.conversion, window="2D")
+    touches = pdf.rename(columns={"event": "response"}).assign(
+        response=lambda d: d["response"].eq("won").map({True: "positive", False: "none"})
+    )
+    t_dd = dd.from_pandas(touches, npartitions=2).set_index("user_id")
+    t_pd = t_dd.compute().reset_index()
+    pd.testing.assert_frame_equal(fk.touches_to_response(t_dd), fk.touches_to_response(t_pd))
+
+
+def test_overlapping_partitions_are_shuffled_after_all(local, monkeypatch):
+    """If the partitions turn out to share an entity, the shuffle runs: never a wrong count."""
+    from funnelkit import _dask
+
+    pdf = random_log(83, n_entities=40, n_events=500)
+    ddf = dd.from_pandas(pdf, npartitions=4, sort=False)  # entities span partitions
+    monkeypatch.setattr(_dask, "partitioned_by", lambda events, entity: True)
+    check_same(ddf.compute().reset_index(drop=True), ddf, fk.conversion, window="2D", by="seg")
+    assert _dask._disjoint([(1, 3), None, (4, 9)])
+    assert not _dask._disjoint([(1, 4), (4, 9)])
+    assert not _dask._disjoint([(1, 3), ("a", "b")])  # values that do not compare
+    cats = pd.DataFrame({"user_id": pd.Categorical(["u2", "u1"])})  # unordered categories
+    assert _dask._bounds("user_id", cats) == ("u1", "u2")
+    mixed = _dask._bounds("user_id", pd.DataFrame({"user_id": ["u1", 7]}))
+    assert not _dask._disjoint([mixed, (8, 9)])
+
+
+def test_parquet_written_by_entity_reads_without_a_shuffle(local, no_shuffle, tmp_path):
+    """Files that do not share an entity, read with the entity as index and divisions."""
+    logs = [random_log(90 + i, n_entities=20, n_events=200) for i in range(3)]
+    for i, log in enumerate(logs):
+        log = log.assign(user_id=log["user_id"] + 1000 * i).sort_values("user_id", kind="stable")
+        log.to_parquet(tmp_path / f"part-{i}.parquet", index=False)
+    ddf = dd.read_parquet(tmp_path, index="user_id", calculate_divisions=True)
+    assert ddf.known_divisions
+    same = ddf.compute().reset_index()
+    for func in FUNCS:
+        check_same(same, ddf, func, window="2D", by="seg")

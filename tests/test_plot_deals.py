@@ -64,7 +64,7 @@ def test_plot_pipeline_without_any_amount_draws_the_open_deals(deals):
     # a CRM export whose open deals all lack an amount (Maven's): bars of length 0 and
     # "-" labels said nothing; the open deals are drawn and the labels say why
     with pytest.warns(fk.FunnelkitWarning, match="3 of 8 rows.*no amount"):
-        res = fk.pipeline(deals.assign(amount=np.nan), ["contact", "proposal"])
+        res = fk.pipeline(deals.assign(amount=np.nan), stages=["contact", "proposal"])
     assert res["value"].isna().all()
     ax = fk.plot_pipeline(res)
     # open: contact deal 3; proposal deals 4 and 7
@@ -78,7 +78,7 @@ def test_plot_pipeline_without_any_amount_draws_the_open_deals(deals):
     some = deals.assign(amount=np.where(deals["deal_id"] == 3, np.nan, deals["amount"]))
     ax2 = plt.figure().add_subplot()
     with pytest.warns(fk.FunnelkitWarning, match="1 of 8 rows"):
-        partial = fk.pipeline(some, ["contact", "proposal"])
+        partial = fk.pipeline(some, stages=["contact", "proposal"])
     fk.plot_pipeline(partial, ax=ax2)
     assert ax2.texts[0].get_text() == "value unknown · 1 deals"
     assert ax2.get_xlabel() == "open pipeline value"
