@@ -212,6 +212,27 @@ def _read_deal_table(
     )
 
 
+def _joined(
+    h: _History, deals: pd.DataFrame, deal: str, *, errors: str, func: str
+) -> tuple[_History, IntArray]:
+    """The history of the deals in ``deals``, and each kept deal's row there.
+
+    History deals absent from the deal table are an error naming both tables,
+    or with ``errors="warn"`` left out with a count (the shared join rule).
+    """
+    pos = join_ids(
+        h.ids.to_numpy(), deals[deal].to_numpy(), deal=deal, errors=errors, func=func,
+        unit="deals",
+    )  # fmt: skip
+    keep = pos >= 0
+    if keep.all():
+        return h, pos
+    code = np.cumsum(keep, dtype=np.int64) - 1  # the kept deals renumbered 0..k-1
+    rows = keep[h.deal]
+    kept = _History(h.ids[keep], code[h.deal[rows]], h.stage[rows], h.t[rows], h.tz, h.stages)
+    return kept, pos[keep]
+
+
 def _align(ids: pd.Index, deals: pd.DataFrame, deal: str) -> IntArray:
     """Row position in ``deals`` of every history deal; the shared join rule (kinds, missing)."""
     return join_ids(
@@ -302,6 +323,7 @@ def stage_conversion(
     lost: Any = "lost",
     ci: float = 0.95,
     unknown: Unknown = "raise",
+    errors: Literal["raise", "warn"] = "raise",
     as_of: Any = None,
     columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
@@ -352,6 +374,10 @@ def stage_conversion(
     unknown : {"raise", "ignore"}, default="raise"
         What to do with history rows whose stage is not in ``stages``: raise an
         error listing them, or leave those rows out.
+    errors : {"raise", "warn"}, default="raise"
+        What to do with contradictory deals (closed before created; won or lost with
+        no close date) and with history entries of deals that are not in ``deals``:
+        raise InvalidDataError, or leave them out with a FunnelkitWarning.
     as_of : datetime-like, optional
         Observation date: the numbers as they were then (deals created later are left
         out, deals closed later are open, later history entries are ignored). Default:
@@ -459,7 +485,9 @@ def stage_conversion(
             won=won,
             lost=lost,
             optional=("created", "closed", "status"),
+            errors=errors,
         ).frame
+        h, _ = _joined(h, deals, deal, errors=errors, func=func)
     gcode, keys = _groups(h.ids, deals, by_cols, deal, func=func)
     n_deals, n_stages, n_groups = len(h.ids), len(h.stages), len(keys)
 
@@ -534,11 +562,11 @@ def _read_stays(
     won: Any = "won",
     lost: Any = "lost",
     created: str = "created_at",
+    errors: str = "raise",
 ) -> _Stays:
     h = _read_history(
         history, stages, deal=deal, stage=stage, entered=entered, unknown=unknown, func=func
     )
-    n_deals = len(h.ids)
     deal_df: pd.DataFrame | None = None
     pos: IntArray | None = None
     created_ns = np.empty(0, dtype=np.int64)
@@ -554,15 +582,16 @@ def _read_stays(
             lost=lost,
             optional=("created", "status"),
             amount=amount,
+            errors=errors,
         )
         deal_df, created_ns = d.frame, d.created
-        pos = _align(h.ids, deal_df, deal)
+        h, pos = _joined(h, deal_df, deal, errors=errors, func=func)
         _same_zone(h.tz, d.tz, what="history times and deals closing dates")
         # closing time of each history deal; NS_MAX while open (the deal reader's rule)
         ns = np.where(d.closed == DEAL_NAT, kern.NS_MAX, d.closed)
-        close = ns[pos] if n_deals else np.empty(0, dtype=np.int64)
+        close = ns[pos] if len(h.ids) else np.empty(0, dtype=np.int64)
     else:
-        close = np.full(n_deals, kern.NS_MAX, dtype=np.int64)
+        close = np.full(len(h.ids), kern.NS_MAX, dtype=np.int64)
     default = latest_observed(h.t, close[close < kern.NS_MAX], created_ns)
     cutoff = _as_of_ns(as_of, h.tz, default, func=func)
     after = h.t > cutoff
@@ -594,6 +623,7 @@ def time_in_stage(
     won: Any = "won",
     lost: Any = "lost",
     unknown: Unknown = "raise",
+    errors: Literal["raise", "warn"] = "raise",
     ci: float = 0.95,
     columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
@@ -646,6 +676,10 @@ def time_in_stage(
     unknown : {"raise", "ignore"}, default="raise"
         What to do with history rows whose stage is not in ``stages``: raise an
         error listing them, or leave those rows out.
+    errors : {"raise", "warn"}, default="raise"
+        What to do with contradictory deals (closed before created; won or lost with
+        no close date) and with history entries of deals that are not in ``deals``:
+        raise InvalidDataError, or leave them out with a FunnelkitWarning.
     ci : float, default=0.95
         Confidence level of the intervals in the result (Returns says which).
     columns : mapping or Columns, optional
@@ -746,6 +780,7 @@ def time_in_stage(
         amount=None,
         unknown=unknown,
         func=func,
+        errors=errors,
     )
     h, st = s.h, s.stays
     gcode, keys = _groups(h.ids, s.deals, by_cols, deal, func=func)
@@ -847,6 +882,7 @@ def stalled(
     lost: Any = "lost",
     amount: str = "amount",
     unknown: Unknown = "raise",
+    errors: Literal["raise", "warn"] = "raise",
     columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
     """Open deals stuck in their current stage longer than a threshold.
@@ -900,6 +936,10 @@ def stalled(
     unknown : {"raise", "ignore"}, default="raise"
         What to do with history rows whose stage is not in ``stages``: raise an
         error listing them, or leave those rows out.
+    errors : {"raise", "warn"}, default="raise"
+        What to do with contradictory deals (closed before created; won or lost with
+        no close date) and with history entries of deals that are not in ``deals``:
+        raise InvalidDataError, or leave them out with a FunnelkitWarning.
     columns : mapping or Columns, optional
         Column names by role (``{"deal": "Opportunity ID", "won": "Closed Won", ...}``),
         shared by every function of an analysis: each function uses the roles it
@@ -987,6 +1027,7 @@ def stalled(
         amount=amount,
         unknown=unknown,
         func=func,
+        errors=errors,
     )
     h, st = s.h, s.stays
     by_cols = as_list(by, func=func)

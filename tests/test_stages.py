@@ -1061,3 +1061,45 @@ def test_entry_order_equals_a_stable_sort_sorted_or_not(rows, presort):
     got = sort_entries(deal, stage, t)
     expected = sorted(range(len(rows)), key=lambda i: (rows[i], i))  # stable, by hand
     assert got.tolist() == expected
+
+
+def _deals_for_hand(rows=("d1", "d2", "d3", "d4", "d5", "d6")):
+    base = pd.Timestamp("2024-12-01")
+    return pd.DataFrame(
+        {
+            "deal_id": list(rows),
+            "created_at": [base] * len(rows),
+            "closed_at": [pd.NaT] * len(rows),
+            "status": ["open"] * len(rows),
+            "amount": [100.0] * len(rows),
+            "team": ["x", "y"] * (len(rows) // 2) + ["x"] * (len(rows) % 2),
+        }
+    )
+
+
+@pytest.mark.parametrize("func", ["stage_conversion", "time_in_stage", "stalled"])
+def test_stage_functions_take_errors_like_the_deal_functions(func):
+    """errors="warn" leaves out contradictory deals and history deals not in the table."""
+    f = getattr(fk, func)
+    kw = dict(max_stay="1D") if func == "stalled" else {}
+    kw["as_of"] = "2025-02-01"
+    deals = _deals_for_hand()
+    # d6 closed before it was created; d5 is not in the deal table at all
+    bad = deals.copy()
+    bad.loc[bad["deal_id"] == "d6", ["status", "closed_at"]] = ["lost", pd.Timestamp("2024-11-01")]
+    bad = bad[bad["deal_id"] != "d5"]
+    with pytest.raises(InvalidDataError, match="closed before"):
+        f(HAND, STAGES, deals=bad, **kw)
+    with pytest.raises(InvalidDataError, match="not in deals"):
+        f(HAND, STAGES, deals=bad[bad["deal_id"] != "d6"], **kw)
+    with pytest.warns(FunnelkitWarning) as caught:
+        got = f(HAND, STAGES, deals=bad, errors="warn", by="team", **kw)
+    texts = " ".join(str(w.message) for w in caught)
+    assert "closed before" in texts
+    assert "not in deals" in texts
+    # the same as the clean inputs: the deals and history of d1 to d4 only
+    clean = HAND[HAND["deal_id"].isin(["d1", "d2", "d3", "d4"])]
+    expected = f(
+        clean, STAGES, deals=deals[deals["deal_id"].isin(clean["deal_id"])], by="team", **kw
+    )
+    pd.testing.assert_frame_equal(got, expected)
