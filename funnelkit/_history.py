@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from funnelkit._stage_kernels import lexsort_presorted
+from funnelkit._stage_kernels import presorted
 from funnelkit._validate import (
     N_EXAMPLES,
     as_datetime,
@@ -209,7 +209,10 @@ def deal_paths(
         furthest = index.get_indexer(table_stage).astype(np.int64)
     if entries is not None and entries.t.size:
         use = entries.t <= as_of
-        d, st, t = entries.deal[use], entries.stage[use], entries.t[use]
+        if use.all():
+            d, st, t = entries.deal, entries.stage, entries.t
+        else:
+            d, st, t = entries.deal[use], entries.stage[use], entries.t[use]
         spos = index.get_indexer(st).astype(np.int64)
         tie = np.where(spos >= 0, spos, n_st)
         # stages outside ``stages``: by their sorted value, never by row order
@@ -218,8 +221,10 @@ def deal_paths(
         if outside.any():
             labels = pd.Series(st[outside], dtype=object).astype(str)
             by_value[outside] = pd.factorize(labels, sort=True)[0]
-        order = lexsort_presorted((by_value, tie, t, d))
-        d, st, t, spos = d[order], st[order], t[order], spos[order]
+        keys = (by_value, tie, t, d)
+        if not presorted(keys):  # exports are often in order already: no gathers then
+            order = np.lexsort(keys)
+            d, st, t, spos = d[order], st[order], t[order], spos[order]
         has[d] = True
         last = np.ones(d.size, dtype=bool)
         last[:-1] = d[1:] != d[:-1]
@@ -231,11 +236,20 @@ def deal_paths(
         last_ok = np.ones(dk.size, dtype=bool)
         last_ok[:-1] = dk[1:] != dk[:-1]
         before_close[dk[last_ok]] = sk[last_ok]
-        known = spos >= 0
-        np.maximum.at(furthest, d[known], spos[known])
-        first = np.full((n_deals, n_st), NS_MAX, dtype=np.int64)
-        np.minimum.at(first, (d[known], spos[known]), t[known])
-        entry = np.where(first == NS_MAX, NAT, first)
+        # first entry into each stage: rows are in (deal, time) order, so a deal's first
+        # row of a stage is where the deal changes among that stage's rows
+        for k in range(n_st):
+            sel = np.flatnonzero(spos == k)
+            if sel.size == 0:
+                continue
+            dk = d[sel]
+            head = np.ones(sel.size, dtype=bool)
+            head[1:] = dk[1:] != dk[:-1]
+            entry[dk[head], k] = t[sel[head]]
+        if n_st:
+            entered = entry != NAT
+            last_k = n_st - 1 - np.argmax(entered[:, ::-1], axis=1)
+            furthest = np.maximum(furthest, np.where(entered.any(axis=1), last_k, -1))
     return DealPaths(
         furthest=furthest,
         entry=entry,

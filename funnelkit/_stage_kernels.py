@@ -27,22 +27,28 @@ FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 NS_MAX = np.iinfo(np.int64).max
 
 
-def lexsort_presorted(keys: Sequence[IntArray]) -> IntArray:
-    """``np.lexsort(keys)`` (the last key primary, stable), in one pass when already sorted.
+def presorted(keys: Sequence[IntArray]) -> bool:
+    """Whether the rows are already in ``np.lexsort(keys)`` order (the last key primary).
 
     Histories and logs are often exported in order; checking costs a pass over
     the keys, where the sort costs several.
     """
     n = keys[0].size if keys else 0
-    if n > 1:
-        ordered = np.zeros(n - 1, dtype=bool)  # row i + 1 sorts strictly after row i
-        tied = np.ones(n - 1, dtype=bool)  # rows i and i + 1 equal on the keys so far
-        for key in reversed(keys):  # primary key first
-            step = np.diff(key)
-            ordered |= tied & (step > 0)
-            tied &= step == 0
-        if bool((ordered | tied).all()):
-            return np.arange(n, dtype=np.int64)
+    if n < 2:
+        return True
+    ordered = np.zeros(n - 1, dtype=bool)  # row i + 1 sorts strictly after row i
+    tied = np.ones(n - 1, dtype=bool)  # rows i and i + 1 equal on the keys so far
+    for key in reversed(keys):  # primary key first
+        step = np.diff(key)
+        ordered |= tied & (step > 0)
+        tied &= step == 0
+    return bool((ordered | tied).all())
+
+
+def lexsort_presorted(keys: Sequence[IntArray]) -> IntArray:
+    """``np.lexsort(keys)`` (stable), in one pass when the rows are already in order."""
+    if presorted(keys):
+        return np.arange(keys[0].size if keys else 0, dtype=np.int64)
     return np.lexsort(tuple(keys)).astype(np.int64)
 
 
