@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from funnelkit._survival import kaplan_meier, km_interval, survival_quantile
+from funnelkit._survival import kaplan_meier_ranked, km_interval, survival_quantile
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
@@ -177,9 +177,10 @@ def km_quantile_ns(
     """
     if durations.size == 0:
         return None, None, None
-    uniq, ranks = np.unique(durations, return_inverse=True)
-    times, surv, at_risk, events = kaplan_meier(ranks.astype(np.float64), observed)
+    uniq, ranks = np.unique(durations, return_inverse=True)  # the one sort
+    rank, surv, at_risk, events = kaplan_meier_ranked(ranks.reshape(-1), uniq.size, observed)
     low, high = km_interval(surv, at_risk, events, ci)
+    times = rank.astype(np.float64)
     out: list[int | None] = []
     for curve in (surv, low, high):
         r = survival_quantile(times, curve, q)

@@ -45,14 +45,27 @@ def kaplan_meier(
         empty = np.empty(0)
         return empty, empty, empty, empty
     times, inverse = np.unique(d, return_inverse=True)
-    events = np.bincount(inverse, weights=e, minlength=times.size)
-    total = np.bincount(inverse, minlength=times.size).astype(np.float64)
-    at_risk = d.size - np.concatenate(([0.0], np.cumsum(total)[:-1]))
-    keep = events > 0
-    times, events, at_risk = times[keep], events[keep], at_risk[keep]
+    rank, survival, at_risk, events = kaplan_meier_ranked(inverse.reshape(-1), times.size, e)
+    return times[rank].astype(np.float64), survival, at_risk, events
+
+
+def kaplan_meier_ranked(
+    rank: Any, n_times: int, observed: Any
+) -> tuple[np.ndarray[Any, np.dtype[np.int64]], FloatArray, FloatArray, FloatArray]:
+    """:func:`kaplan_meier` of durations given as ranks ``0..n_times-1`` of their distinct values.
+
+    For a caller that has ranked its durations already (one sort, not two).
+    Returns the ranks with an event, then survival, at risk and events there.
+    """
+    e = np.asarray(observed, dtype=bool)
+    events = np.bincount(rank, weights=e, minlength=n_times)
+    total = np.bincount(rank, minlength=n_times).astype(np.float64)
+    at_risk = rank.size - np.concatenate(([0.0], np.cumsum(total)[:-1]))
+    keep = np.flatnonzero(events > 0).astype(np.int64)
+    events, at_risk = events[keep], at_risk[keep]
     survival = np.cumprod(1.0 - events / at_risk)
     f = np.float64
-    return times.astype(f), survival.astype(f), at_risk.astype(f), events.astype(f)
+    return keep, survival.astype(f), at_risk.astype(f), events.astype(f)
 
 
 def survival_quantile(times: FloatArray, survival: FloatArray, q: float) -> float:

@@ -809,7 +809,9 @@ def time_in_stage(
     median = np.full(size, NAT, dtype=np.int64)
     median_low = np.full(size, NAT, dtype=np.int64)
     median_high = np.full(size, NAT, dtype=np.int64)
-    order = np.argsort(u_key, kind="stable")
+    # few (group, stage) cells: a 16-bit key sorts by radix, in one pass per byte
+    small = size <= np.iinfo(np.uint16).max
+    order = np.argsort(u_key.astype(np.uint16) if small else u_key, kind="stable")
     bounds = np.searchsorted(u_key[order], np.arange(size + 1))
     for j in np.flatnonzero(np.diff(bounds) > 0):  # one Kaplan–Meier per (group, stage)
         idx = order[bounds[j] : bounds[j + 1]]
@@ -1094,6 +1096,13 @@ class _Lost:
     lost_at: pd.Series  # object, NaN when unknown
     deals: pd.DataFrame
     arrays: DealArrays  # the deal table as the deal reader read it
+
+
+def _stage_words(names: list[Hashable], depth: int) -> str:
+    """The stage reached and its place, "negotiation (5 of 6)" (depth -1: unknown)."""
+    if depth < 0:
+        return f"an unknown stage (? of {len(names)})"
+    return f"{names[depth]} ({depth + 1} of {len(names)})"
 
 
 def _lost_stage(
@@ -1613,9 +1622,12 @@ def revival_candidates(
     age = np.where(close == NAT, NAT, cutoff - close)
 
     reason_values = df[lost_reason].to_numpy(dtype=object)[rows]
-    norm = pd.Series(reason_values, dtype=object).astype("string").str.strip().str.lower()
+    # a handful of distinct reasons: normalise those, not every deal's
+    reason_code, reason_uniq = pd.factorize(pd.Series(reason_values, dtype=object))
+    norm = pd.Series(reason_uniq, dtype=object).astype("string").str.strip().str.lower()
     wanted_norm = {str(r).strip().lower() for r in wanted}
-    keep = norm.isin(wanted_norm).fillna(False).to_numpy(dtype=bool) & ~not_yet
+    is_wanted = np.r_[norm.isin(wanted_norm).fillna(False).to_numpy(dtype=bool), False]
+    keep = is_wanted[reason_code] & ~not_yet  # code -1 (missing reason): the False
     if min_td is not None:
         # no in-place &=: under copy-on-write (pandas 3) to_numpy() may be read-only
         keep = keep & (age != NAT) & (age >= min_td.value)
@@ -1656,24 +1668,32 @@ def revival_candidates(
     closed_vals = close_s.iloc[rows[sel]].reset_index(drop=True)
     age_s = _td(d_age)
     days = (age_s / pd.Timedelta(days=1)).round().astype("Int64").astype("string")
-    reached = (
-        pd.Series(furthest, dtype="string").fillna("an unknown stage")
-        + " ("
-        + pd.Series(np.where(d_depth >= 0, d_depth + 1, 0), dtype="string").replace("0", "?")
-        + f" of {n_stages})"
+    # the words before the age depend on (stage reached, reason) only: a few distinct
+    # pairs, written once each
+    n_codes = len(reason_uniq) + 1
+    pair = (d_depth + 1) * n_codes + (reason_code[sel] + 1)
+    pairs, pair_code = np.unique(pair, return_inverse=True)
+    reason_names: np.ndarray[Any, Any] = np.array([np.nan, *reason_uniq], dtype=object)
+    prefix = np.array(
+        [
+            f"reached {_stage_words(names, int(p // n_codes) - 1)}; lost for "
+            f"'{reason_names[int(p % n_codes)]}' (recoverable); lost "
+            for p in pairs
+        ],
+        dtype=object,
     )
-    why = (
-        "reached "
-        + reached
-        + "; lost for '"
-        + pd.Series(reason_values[sel], dtype="string")
-        + "' (recoverable); lost "
-        + days.fillna("?")
-        + " days ago; value "
-        + pd.Series(d_amount, dtype=np.float64)
+    value_words = (
+        pd.Series(d_amount, dtype=np.float64)
         .map("{:,.0f}".format)
-        .astype("string")
         .where(~np.isnan(d_amount), "unknown")
+        .to_numpy(dtype=object)
+    )
+    # object arrays add element by element in C (no per-row Python)
+    why = (
+        prefix[pair_code.reshape(-1)]
+        + days.fillna("?").to_numpy(dtype=object)
+        + " days ago; value "
+        + value_words
     )
     result: pd.DataFrame = pd.DataFrame(
         {
@@ -1687,7 +1707,7 @@ def revival_candidates(
             amount: d_amount.astype(np.float64),
             closed: closed_vals,
             "age": age_s,
-            "why": why.astype(str).to_numpy(dtype=object),
+            "why": pd.Series(why, dtype=object),
         }
     )
     return result
