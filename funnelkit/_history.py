@@ -216,12 +216,13 @@ def deal_paths(
         spos = index.get_indexer(st).astype(np.int64)
         tie = np.where(spos >= 0, spos, n_st)
         # stages outside ``stages``: by their sorted value, never by row order
-        by_value = np.zeros(st.size, dtype=np.int64)
         outside = spos < 0
+        keys: tuple[IntArray, ...] = (tie, t, d)
         if outside.any():
+            by_value = np.zeros(st.size, dtype=np.int64)
             labels = pd.Series(st[outside], dtype=object).astype(str)
             by_value[outside] = pd.factorize(labels, sort=True)[0]
-        keys = (by_value, tie, t, d)
+            keys = (by_value, *keys)
         if not presorted(keys):  # exports are often in order already: no gathers then
             order = np.lexsort(keys)
             d, st, t, spos = d[order], st[order], t[order], spos[order]
@@ -231,11 +232,11 @@ def deal_paths(
         current[d[last]] = st[last]
         # the last entry at or before the deal's close (the stage it closed at)
         close = np.where(closed[d] == NAT, NS_MAX, closed[d])
-        ok = t <= close
-        dk, sk = d[ok], st[ok]
+        at = np.flatnonzero(t <= close)
+        dk = d[at]
         last_ok = np.ones(dk.size, dtype=bool)
         last_ok[:-1] = dk[1:] != dk[:-1]
-        before_close[dk[last_ok]] = sk[last_ok]
+        before_close[dk[last_ok]] = st[at[last_ok]]
         # first entry into each stage: rows are in (deal, time) order, so a deal's first
         # row of a stage is where the deal changes among that stage's rows
         for k in range(n_st):

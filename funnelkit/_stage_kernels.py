@@ -30,19 +30,26 @@ NS_MAX = np.iinfo(np.int64).max
 def presorted(keys: Sequence[IntArray]) -> bool:
     """Whether the rows are already in ``np.lexsort(keys)`` order (the last key primary).
 
-    Histories and logs are often exported in order; checking costs a pass over
-    the keys, where the sort costs several.
+    Histories and logs are often exported in order; checking costs a pass or two over
+    the keys (it stops at the first key that leaves no tie), where the sort costs several.
     """
     n = keys[0].size if keys else 0
     if n < 2:
         return True
-    ordered = np.zeros(n - 1, dtype=bool)  # row i + 1 sorts strictly after row i
-    tied = np.ones(n - 1, dtype=bool)  # rows i and i + 1 equal on the keys so far
+    tied: np.ndarray[Any, np.dtype[np.bool_]] | None = None  # rows i, i + 1 equal so far
     for key in reversed(keys):  # primary key first
         step = np.diff(key)
-        ordered |= tied & (step > 0)
-        tied &= step == 0
-    return bool((ordered | tied).all())
+        if tied is None:
+            if bool((step < 0).any()):
+                return False
+            tied = step == 0
+        else:
+            if bool((step[tied] < 0).any()):
+                return False
+            tied &= step == 0
+        if not tied.any():
+            return True
+    return True
 
 
 def lexsort_presorted(keys: Sequence[IntArray]) -> IntArray:

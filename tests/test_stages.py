@@ -1103,3 +1103,22 @@ def test_stage_functions_take_errors_like_the_deal_functions(func):
         clean, STAGES, deals=deals[deals["deal_id"].isin(clean["deal_id"])], by="team", **kw
     )
     pd.testing.assert_frame_equal(got, expected)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    data=st.lists(
+        st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 2), st.integers(0, 2)),
+        max_size=10,
+    ),
+    presort=st.booleans(),
+)
+def test_presorted_says_whether_a_stable_sort_would_move_a_row(data, presort):
+    from funnelkit._stage_kernels import presorted
+
+    if presort:
+        data = sorted(data)
+    cols = [np.asarray([r[i] for r in data], dtype=np.int64) for i in range(4)]
+    keys = tuple(reversed(cols))  # lexsort: the last key is the primary one
+    identity = data == sorted(data)  # sorted by (col 0, col 1, ...), by hand
+    assert presorted(keys) == identity
