@@ -87,7 +87,6 @@ def _period_starts(part: pd.DataFrame, time: str, period: str, column: str) -> p
     """
     t_ns, tz = _time_ns(part, time)
     wall = pd.Series(t_ns.view("datetime64[ns]"), index=part.index)
-    wall = wall.where(t_ns != NAT)
     if tz is not None:
         wall = wall.dt.tz_localize("UTC").dt.tz_convert(tz).dt.tz_localize(None)
     if _whole_days(period):
@@ -95,8 +94,9 @@ def _period_starts(part: pd.DataFrame, time: str, period: str, column: str) -> p
         # start once per distinct day, not once per row
         wall_ns = wall.to_numpy(dtype="datetime64[ns]").view(np.int64)
         ok = wall_ns != NAT
+        every = bool(ok.all())  # the usual case: no gathers
         day = np.int64(86_400_000_000_000)
-        days = wall_ns[ok] // day
+        days = wall_ns // day if every else wall_ns[ok] // day
         first = int(days.min()) if days.size else 0
         rel = days - np.int64(first)
         present = np.zeros(int(rel.max()) + 1 if rel.size else 0, dtype=bool)
@@ -106,10 +106,14 @@ def _period_starts(part: pd.DataFrame, time: str, period: str, column: str) -> p
         per_day = day_start.dt.to_period(period).dt.start_time.astype("datetime64[ns]")
         lookup = np.zeros(present.size, dtype=np.int64)
         lookup[distinct] = per_day.to_numpy().view(np.int64)
-        start_ns = np.full(wall_ns.size, NAT, dtype=np.int64)
-        start_ns[ok] = lookup[rel]
+        if every:
+            start_ns = lookup[rel]
+        else:
+            start_ns = np.full(wall_ns.size, NAT, dtype=np.int64)
+            start_ns[ok] = lookup[rel]
         starts = pd.Series(start_ns.view("datetime64[ns]"), index=part.index)
     else:
+        wall = wall.where(t_ns != NAT)
         starts = wall.dt.to_period(period).dt.start_time.astype("datetime64[ns]")
     if tz is not None:
         starts = starts.dt.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
