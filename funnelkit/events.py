@@ -551,7 +551,8 @@ def _prepare(
         is_step = (lookup >= 0)[ev_codes]
         positions = np.flatnonzero(is_step & valid if filtered else is_step)
     positions = positions.astype(np.int64, copy=False)
-    sub = lookup[ev_codes[positions]]  # index into `names`, -1 for other events
+    every_row = positions.size == len(df)  # all rows kept, in order: no gathers
+    sub = lookup[ev_codes if every_row else ev_codes[positions]]  # index into `names`, -1: other
     # a partition reports what it saw (combined with "or"); a whole log with valid rows raises
     found = [report] * len(names)
     if (report and len(df) - n_bad > 0) or (not report and len(original) > 0):
