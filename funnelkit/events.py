@@ -647,8 +647,14 @@ def _entity_codes(s: pd.Series, positions: I64) -> I64:
 
 def _dense_codes(codes: I64) -> tuple[I64, int]:
     """Codes renumbered 0..n-1 in sorted order, and n."""
+    dense, uniq = _dense_codes_uniq(codes)
+    return dense, int(uniq.size)
+
+
+def _dense_codes_uniq(codes: I64) -> tuple[I64, I64]:
+    """Codes renumbered 0..n-1 in sorted order, and the distinct codes (sorted)."""
     if codes.size == 0:
-        return codes, 0
+        return codes, codes
     lo, hi = int(codes.min()), int(codes.max())
     if hi - lo <= 4 * codes.size + 1024:
         # a lookup table over the code range: no sort, no hashing
@@ -656,9 +662,10 @@ def _dense_codes(codes: I64) -> tuple[I64, int]:
         present = np.zeros(hi - lo + 1, dtype=bool)
         present[rel] = True
         renumber = np.cumsum(present, dtype=np.int64) - 1
-        return cast(I64, renumber[rel]), int(renumber[-1]) + 1
+        uniq = np.flatnonzero(present).astype(np.int64) + np.int64(lo)
+        return cast(I64, renumber[rel]), cast(I64, uniq)
     uniq, inverse = np.unique(codes, return_inverse=True)
-    return inverse.astype(np.int64).reshape(-1), int(uniq.size)
+    return inverse.astype(np.int64).reshape(-1), uniq.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -1157,17 +1164,32 @@ def _entity_table(prep: _Prepared, opts: _Options) -> pd.DataFrame:
     ``mature_only`` the immature rows left out.
     """
     # dense entity codes 0..n-1, so per-entity arrays can be indexed by code
-    dense_codes, n = _dense_codes(prep.codes)
+    dense_codes, uniq = _dense_codes_uniq(prep.codes)
+    n = int(uniq.size)
     prep = dataclasses.replace(prep, codes=dense_codes)
     k = len(prep.members)
     run = _run(prep, opts, rows=opts.rows)
     table = run.table
-    # representative row per entity: its earliest event (first in input order on ties)
-    first_time = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first_time, dense_codes, prep.time)
-    at_first = np.flatnonzero(prep.time == first_time[dense_codes])
-    earliest = np.full(n, dense_codes.size, dtype=np.int64)
-    np.minimum.at(earliest, dense_codes[at_first], at_first)
+    ev = prep.events
+    entity = opts.entity
+    id_dtype = ev[entity].dtype
+    # integer and categorical ids are their own codes: no representative row needed
+    ids_from_codes = not opts.by and (
+        isinstance(id_dtype, pd.CategoricalDtype)
+        or (
+            isinstance(id_dtype, np.dtype)
+            and (id_dtype.kind == "i" or (id_dtype.kind == "u" and id_dtype.itemsize < 8))
+        )
+    )
+    if ids_from_codes:
+        earliest = np.zeros(n, dtype=np.int64)  # unused: no by values to read
+    else:
+        # representative row per entity: its earliest event (first in input order on ties)
+        first_time = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first_time, dense_codes, prep.time)
+        at_first = np.flatnonzero(prep.time == first_time[dense_codes])
+        earliest = np.full(n, dense_codes.size, dtype=np.int64)
+        np.minimum.at(earliest, dense_codes[at_first], at_first)
     attr_rows = table.first_row if opts.attribution == "first" else table.last_row
     if run.attempt is not None:
         # attempt rows, plus one row (attempt 0) per entity that never entered
@@ -1199,11 +1221,17 @@ def _entity_table(prep: _Prepared, opts: _Options) -> pd.DataFrame:
         if run.mature is not None:
             mature = np.zeros(n, dtype=bool)
             mature[idx] = run.mature
-    ev = prep.events
-    entity = opts.entity
-    out = pd.DataFrame(
-        {entity: ev[entity].take(prep.positions[earliest[ent]]).reset_index(drop=True)}
-    )
+    if ids_from_codes:
+        original = uniq[ent]
+        if isinstance(id_dtype, pd.CategoricalDtype):
+            id_col = pd.Series(pd.Categorical.from_codes(original, dtype=id_dtype))
+        else:
+            id_col = pd.Series(original.astype(id_dtype, copy=False))
+        out = pd.DataFrame({entity: id_col})
+    else:
+        out = pd.DataFrame(
+            {entity: ev[entity].take(prep.positions[earliest[ent]]).reset_index(drop=True)}
+        )
     if number is not None:
         out["attempt"] = number
     out["reached"] = reached
