@@ -815,3 +815,39 @@ def test_partitions_by_entity_concatenate_to_the_whole():
     pieces = pd.concat([fk.funnel_entities(p, BENCH_STEPS, window="7D") for p in parts])
     pieces = pieces.sort_values("user_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(pieces, whole)
+
+
+@pytest.mark.parametrize(
+    "kind", ["int64", "int32", "uint16", "uint64", "category", "string", "object"]
+)
+def test_funnel_entities_keeps_every_id_and_its_dtype(kind):
+    """One row per entity, ids equal to the log's distinct ids, in the log's dtype."""
+    rng = np.random.default_rng(5)
+    raw = rng.choice([3, 9, 40, 41, 7000], size=60)
+    ev = pd.DataFrame(
+        {
+            "user_id": raw,
+            "timestamp": BASE_TIME + pd.to_timedelta(rng.integers(0, 50, 60), unit="s"),
+            "event": rng.choice(["a", "b", "x"], size=60),
+        }
+    )
+    if kind == "category":
+        ev["user_id"] = pd.Categorical(
+            ev["user_id"].astype(str), categories=["7000", "9", "3", "40", "41"]
+        )
+    elif kind in ("string", "object"):
+        ev["user_id"] = ev["user_id"].astype(str).astype(kind)
+    else:
+        ev["user_id"] = ev["user_id"].astype(kind)
+    res = fk.funnel_entities(ev, ["a", "b"])
+    assert res["user_id"].dtype == ev["user_id"].dtype
+    assert sorted(map(str, res["user_id"])) == sorted(map(str, pd.unique(ev["user_id"])))
+    # each entity's level, by a plain loop
+    for uid, level in zip(res["user_id"], res["reached"], strict=True):
+        mine = ev[ev["user_id"] == uid].sort_values("timestamp", kind="stable")
+        t_a = mine.loc[mine["event"] == "a", "timestamp"]
+        if t_a.empty:
+            assert level == 0
+            continue
+        after = mine[(mine["event"] == "b") & (mine["timestamp"] >= t_a.min())]
+        assert level == (2 if len(after) else 1)
