@@ -207,6 +207,8 @@ class _Prepared:
     exclusions: tuple[Exclusion, ...] = ()
     hold: I64 | None = None  # sorted code of the held values per kernel row
     as_of_ns: int | None = None  # observation date (ns, UTC); later rows are left out
+    # sorted distinct entity codes of every valid row (funnel_entities with step rows only)
+    all_ids: I64 | None = None
 
 
 @dataclass(frozen=True)
@@ -506,7 +508,13 @@ def _parse_step_windows(value: Any, k: int, *, func: str) -> tuple[int | None, .
 
 
 def _prepare(
-    events: pd.DataFrame, opts: _Options, *, func: str, all_rows: bool, report: bool = True
+    events: pd.DataFrame,
+    opts: _Options,
+    *,
+    func: str,
+    all_rows: bool,
+    report: bool = True,
+    every_entity: bool = False,
 ) -> tuple[_Prepared, _Counts]:
     """Turn a checked frame into the kernel's arrays.
 
@@ -607,9 +615,47 @@ def _prepare(
         exclusions=tuple(exclusions),
         hold=hold,
         as_of_ns=as_of_ns,
+        all_ids=_distinct_ids(df[entity], valid, filtered) if every_entity else None,
     )
     counts_ = _Counts(len(original), n_null, n_bad, tuple(found), tz)
     return prepared, counts_
+
+
+def _distinct_ids(s: pd.Series, valid: Any, filtered: bool) -> I64:
+    """Sorted distinct codes (:func:`_entity_codes`) of the valid rows (integer, categorical)."""
+    raw = s.cat.codes.to_numpy() if isinstance(s.dtype, pd.CategoricalDtype) else s.to_numpy()
+    if filtered:
+        raw = raw[valid]
+    if raw.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    lo, hi = int(raw.min()), int(raw.max())
+    if hi - lo <= 4 * raw.size + 1024:  # a table over the id range: no sort
+        present = np.zeros(hi - lo + 1, dtype=bool)
+        present[raw - lo] = True
+        return cast(I64, np.flatnonzero(present).astype(np.int64) + np.int64(lo))
+    return cast(I64, np.unique(raw).astype(np.int64))
+
+
+def _positions_in(uniq: I64, codes: I64) -> I64:
+    """The position of each code in the sorted distinct codes ``uniq`` (all present)."""
+    if uniq.size == 0:
+        return np.zeros(codes.size, dtype=np.int64)
+    lo, hi = int(uniq[0]), int(uniq[-1])
+    if hi - lo <= 4 * codes.size + 1024:  # a lookup table: no binary search per code
+        table = np.zeros(hi - lo + 1, dtype=np.int64)
+        table[uniq - lo] = np.arange(uniq.size, dtype=np.int64)
+        return cast(I64, table[codes - lo])
+    return cast(I64, np.searchsorted(uniq, codes).astype(np.int64))
+
+
+def _ids_from_codes(s: pd.Series) -> bool:
+    """Whether an id column's codes (:func:`_entity_codes`) are its values or category codes."""
+    dtype = s.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return True
+    return isinstance(dtype, np.dtype) and (
+        dtype.kind == "i" or (dtype.kind == "u" and dtype.itemsize < 8)
+    )
 
 
 def _resolve_as_of(opts: _Options, t_ns: I64, valid: Any, tz: Any, *, func: str) -> int | None:
@@ -1152,7 +1198,10 @@ def funnel_entities(
         return _sort_entities(pd.concat(frames, ignore_index=True), entity)
     df = check_frame(events, table="events", func=func)
     opts = _options(df, steps, func=func, **kw)
-    prep, _ = _prepare(df, opts, func=func, all_rows=True)
+    # integer or categorical ids without by: the kernel reads the step rows only, and the
+    # entities without one come from one pass over the id column
+    fast = not opts.by and opts.order != "strict" and _ids_from_codes(df[entity])
+    prep, _ = _prepare(df, opts, func=func, all_rows=not fast, every_entity=fast)
     return _sort_entities(_entity_table(prep, opts), entity)
 
 
@@ -1164,7 +1213,11 @@ def _entity_table(prep: _Prepared, opts: _Options) -> pd.DataFrame:
     ``mature_only`` the immature rows left out.
     """
     # dense entity codes 0..n-1, so per-entity arrays can be indexed by code
-    dense_codes, uniq = _dense_codes_uniq(prep.codes)
+    if prep.all_ids is not None:  # every entity, also those without a step row
+        uniq = prep.all_ids
+        dense_codes = _positions_in(uniq, prep.codes)
+    else:
+        dense_codes, uniq = _dense_codes_uniq(prep.codes)
     n = int(uniq.size)
     prep = dataclasses.replace(prep, codes=dense_codes)
     k = len(prep.members)
@@ -1174,13 +1227,7 @@ def _entity_table(prep: _Prepared, opts: _Options) -> pd.DataFrame:
     entity = opts.entity
     id_dtype = ev[entity].dtype
     # integer and categorical ids are their own codes: no representative row needed
-    ids_from_codes = not opts.by and (
-        isinstance(id_dtype, pd.CategoricalDtype)
-        or (
-            isinstance(id_dtype, np.dtype)
-            and (id_dtype.kind == "i" or (id_dtype.kind == "u" and id_dtype.itemsize < 8))
-        )
-    )
+    ids_from_codes = not opts.by and _ids_from_codes(ev[entity])
     if ids_from_codes:
         earliest = np.zeros(n, dtype=np.int64)  # unused: no by values to read
     else:

@@ -851,3 +851,26 @@ def test_funnel_entities_keeps_every_id_and_its_dtype(kind):
             continue
         after = mine[(mine["event"] == "b") & (mine["timestamp"] >= t_a.min())]
         assert level == (2 if len(after) else 1)
+
+
+def test_funnel_entities_fast_and_general_paths_list_the_same_entities():
+    """Integer ids (step rows only, ids from codes) against the same log with string ids."""
+    t0 = pd.Timestamp("2025-01-01")
+    ev = pd.DataFrame(
+        {
+            "user_id": [1, 1, 2, 5, 6, 7, 7, 8],
+            "timestamp": [t0, t0 + pd.Timedelta("1h"), t0, pd.NaT, t0 + pd.Timedelta("30D"),
+                          t0, t0 + pd.Timedelta("2h"), t0 + pd.Timedelta("3h")],
+            "event": ["a", "b", "a", "a", "a", "x", "y", "b"],
+        }
+    )  # fmt: skip
+    kw = dict(as_of=t0 + pd.Timedelta("10D"))
+    with pytest.warns(fk.FunnelkitWarning, match="missing"):
+        fast = fk.funnel_entities(ev, ["a", "b"], **kw)
+    with pytest.warns(fk.FunnelkitWarning, match="missing"):
+        general = fk.funnel_entities(ev.assign(user_id=ev["user_id"].astype(str)), ["a", "b"], **kw)
+    # 5: only a missing time; 6: only after as_of -> not listed; 7, 8: no step 1 -> level 0
+    assert fast["user_id"].tolist() == [1, 2, 7, 8]
+    assert fast["reached"].tolist() == [2, 1, 0, 0]
+    pd.testing.assert_frame_equal(fast.drop(columns="user_id"), general.drop(columns="user_id"))
+    assert general["user_id"].tolist() == ["1", "2", "7", "8"]
