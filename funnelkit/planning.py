@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import numpy as np
@@ -38,6 +39,7 @@ from funnelkit._deals_validate import (
 from funnelkit._deals_validate import OPEN as OPEN_CODE
 from funnelkit._deals_validate import WON as WON_CODE
 from funnelkit._history import deal_paths, read_history
+from funnelkit._kernels import resolve_jobs
 from funnelkit._survival import aalen_johansen, conditional_quantile
 from funnelkit._validate import (
     as_list,
@@ -217,12 +219,25 @@ def _wins_needed(remaining: FloatArray, sizes: FloatArray, rng: np.random.Genera
     return out
 
 
+#: Draws per independent random stream of :func:`_pipeline_revenue`: the streams are
+#: spawned from the caller's generator, so the draws depend on the seed only, never on
+#: how many threads share them out.
+_DRAWS_PER_STREAM = 1_000
+#: Uniforms per block of draws: about half a megabyte of single-precision numbers, which
+#: stays in the core's cache between drawing and adding (8 MB blocks run at memory speed)
+_REVENUE_CELLS = 2**19
+
+
 def _pipeline_revenue(
     amounts: FloatArray, win_prob: Any, n_draws: int, rng: np.random.Generator
 ) -> FloatArray:
     """Simulated revenue of open deals: ``sum(amount_i * [U_ij < p_ij])`` per draw j.
 
     ``win_prob`` is one probability per deal (1-D) or a deals × draws matrix.
+    The uniforms are single precision: P(U < p) differs from p by at most
+    2⁻²⁴ (6·10⁻⁸), far below the Monte Carlo error; the amounts are added in
+    double precision.  Blocks of draws run on the cores in parallel, each from
+    its own stream.
     """
     out = np.zeros(n_draws)
     if amounts.size == 0:
@@ -235,12 +250,26 @@ def _pipeline_revenue(
         keep = (p > 0.0) & (p < 1.0)
         if sure or not keep.all():
             return sure + _pipeline_revenue(amounts[keep], p[keep], n_draws, rng)
-    block = max(1, _CELLS // amounts.size)
-    for start in range(0, n_draws, block):
-        stop = min(n_draws, start + block)
-        u = rng.random((stop - start, amounts.size))
-        pj = p[None, :] if p.ndim == 1 else p[:, start:stop].T
-        out[start:stop] = ((u < pj) * amounts[None, :]).sum(axis=1)
+    starts = list(range(0, n_draws, _DRAWS_PER_STREAM))
+    streams = rng.spawn(len(starts))
+    block = max(4, _REVENUE_CELLS // amounts.size)
+    p32 = p.astype(np.float32)
+
+    def fill(start: int, gen: np.random.Generator) -> None:
+        stop_all = min(n_draws, start + _DRAWS_PER_STREAM)
+        for lo in range(start, stop_all, block):
+            hi = min(stop_all, lo + block)
+            u = gen.random((hi - lo, amounts.size), dtype=np.float32)
+            pj = p32[None, :] if p32.ndim == 1 else p32[:, lo:hi].T
+            out[lo:hi] = (u < pj) @ amounts
+
+    jobs = resolve_jobs(None, amounts.size * n_draws // 8)
+    if jobs > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(fill, starts, streams))
+    else:
+        for start, gen in zip(starts, streams, strict=True):
+            fill(start, gen)
     return out
 
 

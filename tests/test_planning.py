@@ -1104,3 +1104,46 @@ def test_deals_that_cannot_or_surely_close_are_exact_not_simulated():
     base = fk.target_probability(400_000, open_deals=pipe)
     more = fk.target_probability(440_000, open_deals=pd.concat([pipe, dead, sure]))
     assert more.loc[0, "p_hit_target"] == base.loc[0, "p_hit_target"]
+
+
+def _revenue_law(amounts, probs):
+    """Exact distribution of the won amount: {revenue: probability}, by enumeration."""
+    law = {}
+    for outcome in itertools.product([0, 1], repeat=len(amounts)):
+        p = math.prod(q if won else 1 - q for won, q in zip(outcome, probs, strict=True))
+        r = sum(a for won, a in zip(outcome, amounts, strict=True) if won)
+        law[r] = law.get(r, 0.0) + p
+    return law
+
+
+def test_simulated_pipeline_revenue_has_the_exact_law():
+    """Each support point's simulated frequency within 5 standard errors of its probability."""
+    from funnelkit.planning import _pipeline_revenue
+
+    amounts = np.array([10.0, 25.0, 40.0, 5.0, 60.0, 15.0, 30.0, 8.0])
+    probs = np.array([0.5, 0.3, 0.2, 0.9, 0.1, 0.6, 0.4, 0.7])
+    n = 40_000
+    sim = _pipeline_revenue(amounts, probs, n, np.random.default_rng(11))
+    for r, p in _revenue_law(amounts.tolist(), probs.tolist()).items():
+        freq = np.mean(np.isclose(sim, r))
+        assert abs(freq - p) <= 5 * math.sqrt(p * (1 - p) / n) + 1e-7, (r, freq, p)
+    # a deals x draws matrix of probabilities: draw j uses column j
+    matrix = np.repeat(probs[:, None], n, axis=1)
+    matrix[:, n // 2 :] = 0.0  # the second half of the draws can win nothing
+    sim2 = _pipeline_revenue(amounts, matrix, n, np.random.default_rng(11))
+    assert (sim2[n // 2 :] == 0).all()
+    assert sim2[: n // 2].mean() == pytest.approx(np.dot(amounts, probs), rel=0.02)
+
+
+def test_simulated_pipeline_revenue_depends_on_the_seed_only(monkeypatch):
+    """The same seed gives the same draws on one thread or on every core."""
+    from funnelkit import planning
+
+    rng = np.random.default_rng(4)
+    amounts, probs = rng.lognormal(9, 1, 3_000), rng.uniform(0.05, 0.6, 3_000)
+    many = planning._pipeline_revenue(amounts, probs, 5_000, np.random.default_rng(9))
+    monkeypatch.setattr(planning, "resolve_jobs", lambda n_jobs, work: 1)
+    one = planning._pipeline_revenue(amounts, probs, 5_000, np.random.default_rng(9))
+    np.testing.assert_array_equal(many, one)
+    again = planning._pipeline_revenue(amounts, probs, 5_000, np.random.default_rng(10))
+    assert not np.array_equal(many, again)
