@@ -12,6 +12,7 @@ implementation of chains) and aggregate its per-entity table.
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, cast
@@ -633,7 +634,8 @@ def next_events(
     else:
         df = check_frame(events, table="events", func=func)
         opts = _options(df, steps, func=func, **kw)
-        prep, _ = _prepare(df, opts, func=func, all_rows=True)
+        # the studied entities reached step k >= 1: the step rows hold all of them
+        prep, _ = _prepare(df, opts, func=func, all_rows=opts.order == "strict")
         per = _sort_entities(_entity_table(prep, opts), entity)
         labels = list(opts.labels)
         cut = None if as_of is None else _cut(df, df, entity, time, as_of, False, func=func)
@@ -708,24 +710,33 @@ def _path_counts(
     step_cols = list(range(offset, offset + n_steps))
     t_k = _column_ns(per.iloc[studied, step_cols[k - 1]])
     t_next = _column_ns(per.iloc[studied, step_cols[k]]) if between else None
-    ids = pd.Index(per[entity]).unique()
-    row_ent = ids.get_indexer(rows[entity])
-    stud_ent = ids.get_indexer(per[entity].iloc[studied]).astype(np.int64)
-    wanted = np.zeros(len(ids), dtype=bool)
-    wanted[stud_ent] = True
+    row_ent, stud_ent, n_ids = _entity_index(per[entity], rows[entity], studied)
     t_ns, _ = _time_ns(rows, time)
+    # only rows strictly after some studied step-k time of their entity can follow it
+    after = np.full(n_ids, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(after, stud_ent, t_k)
     keep = (row_ent >= 0) & (t_ns != NAT)
-    keep &= wanted[np.maximum(row_ent, 0)]
+    keep &= t_ns > after[np.maximum(row_ent, 0)]
     pos = np.flatnonzero(keep)
-    pos = pos[np.lexsort((pos, t_ns[pos], row_ent[pos]))]  # ties: input order
+    # one sort of the rows and the studied rows' step-k times together, by (entity,
+    # time, rows before a query at its own time, input order): the rows that follow a
+    # query are the next rows of its entity
+    n_r, n_q = pos.size, studied.size
+    order = np.lexsort(
+        (
+            np.concatenate([pos, np.zeros(n_q, dtype=np.int64)]),
+            np.concatenate([np.zeros(n_r, dtype=np.int8), np.ones(n_q, dtype=np.int8)]),
+            np.concatenate([t_ns[pos], t_k]),
+            np.concatenate([row_ent[pos], stud_ent]),
+        )
+    )
+    is_query = order >= n_r
+    at = np.flatnonzero(is_query)
+    first = np.empty(n_q, dtype=np.int64)
+    first[order[at] - n_r] = at - np.arange(at.size, dtype=np.int64)  # rows before it
+    pos = pos[order[~is_query]]
     s_ent = row_ent[pos].astype(np.int64)
     s_t = t_ns[pos]
-    # (entity, time) as one sortable key: the time's rank among all times involved
-    _, rank = np.unique(np.concatenate([s_t, t_k]), return_inverse=True)
-    rank = rank.reshape(-1).astype(np.int64)
-    span = np.int64(rank.max() + 2)
-    key_rows = s_ent * span + rank[: s_t.size]
-    first = np.searchsorted(key_rows, stud_ent * span + rank[s_t.size :], side="right")
     idx = first[:, None] + np.arange(depth, dtype=np.int64)[None, :]
     valid = idx < s_t.size
     idx = np.minimum(idx, max(s_t.size - 1, 0))
@@ -733,7 +744,7 @@ def _path_counts(
         valid &= s_ent[idx] == stud_ent[:, None]
         if t_next is not None:
             valid &= s_t[idx] < t_next[:, None]
-    names, uniques = pd.factorize(rows[event].take(pos).astype(object), use_na_sentinel=True)
+    names, uniques = _event_names(rows[event], pos)
     grid = np.where(valid, names[idx] if s_t.size else -1, -1).astype(np.int64)
     if by:
         values = per[by].iloc[studied].reset_index(drop=True)
@@ -743,7 +754,7 @@ def _path_counts(
         keyed = np.column_stack([gcode.astype(np.int64), grid])
     else:
         keyed = grid
-    paths, counts = np.unique(keyed, axis=0, return_counts=True)
+    paths, counts = _distinct_rows(keyed, len(uniques))
     labels = np.asarray([*list(uniques), None], dtype=object)  # -1: past the end
     body = paths[:, 1:] if by else paths
     out = pd.DataFrame({c: labels[body[:, i]] for i, c in enumerate(cols)})
@@ -752,6 +763,64 @@ def _path_counts(
         out = pd.concat([groups, out], axis=1)
     out["entities"] = counts.astype(np.int64)
     return cast(pd.DataFrame, out)
+
+
+def _entity_index(ids: pd.Series, row_ids: pd.Series, studied: I64) -> tuple[I64, I64, int]:
+    """Entity number (-1: not in ``ids``) of each row, of each studied row, and how many.
+
+    Integer and categorical ids go through a lookup table over their codes;
+    other ids through a hash lookup.
+    """
+    a = ids.cat.codes.to_numpy() if isinstance(ids.dtype, pd.CategoricalDtype) else ids.to_numpy()
+    b = (
+        row_ids.cat.codes.to_numpy()
+        if isinstance(row_ids.dtype, pd.CategoricalDtype) and row_ids.dtype == ids.dtype
+        else row_ids.to_numpy()
+    )
+    ints = a.dtype.kind in "iu" and b.dtype.kind in "iu" and a.size and b.size
+    if ints:
+        lo, hi = int(min(a.min(), b.min())), int(max(a.max(), b.max()))
+        if hi - lo <= 4 * (a.size + b.size) + 1024:
+            present = np.zeros(hi - lo + 1, dtype=bool)  # no sort, no hash
+            present[a.astype(np.int64) - lo] = True
+            table = np.cumsum(present, dtype=np.int64) - 1
+            table[~present] = -1
+            uniq = np.flatnonzero(present)
+            row_ent = table[b.astype(np.int64) - lo]
+            stud_ent = table[a[studied].astype(np.int64) - lo]
+            return row_ent, stud_ent, int(uniq.size)
+    index = pd.Index(ids).unique()
+    row_ent = index.get_indexer(row_ids).astype(np.int64)
+    stud_ent = index.get_indexer(ids.iloc[studied]).astype(np.int64)
+    return row_ent, stud_ent, len(index)
+
+
+def _event_names(events: pd.Series, pos: I64) -> tuple[I64, Any]:
+    """Codes of the events at ``pos`` (-1: missing) and the names they stand for."""
+    if isinstance(events.dtype, pd.CategoricalDtype):
+        return events.cat.codes.to_numpy().astype(np.int64)[pos], list(events.cat.categories)
+    codes, uniques = pd.factorize(events.take(pos).astype(object), use_na_sentinel=True)
+    return codes.astype(np.int64), list(uniques)
+
+
+def _distinct_rows(keyed: I64, n_names: int) -> tuple[I64, I64]:
+    """The distinct rows of an integer matrix and their counts (``np.unique(axis=0)``).
+
+    Each row (a group code, then event codes from -1) is one number in base
+    ``n_names + 1`` when that fits in 62 bits: one 1-D count, not a sort of rows.
+    """
+    if keyed.size == 0:
+        return keyed.reshape(0, keyed.shape[1]), np.zeros(0, dtype=np.int64)
+    shifted = keyed + 1  # -1 (past the end) becomes 0
+    base = max(n_names + 1, int(shifted.max()) + 1, 2)
+    if keyed.shape[1] * math.log2(base) < 62:
+        weights = base ** np.arange(keyed.shape[1] - 1, -1, -1, dtype=np.int64)
+        number = shifted @ weights
+        uniq, counts = np.unique(number, return_counts=True)
+        digits = (uniq[:, None] // weights[None, :]) % base
+        return (digits - 1).astype(np.int64), counts.astype(np.int64)
+    paths, counts = np.unique(keyed, axis=0, return_counts=True)
+    return paths, counts.astype(np.int64)
 
 
 def _column_ns(col: pd.Series) -> I64:
