@@ -1199,3 +1199,21 @@ def test_period_starts_equal_plain_pandas_to_period(tz):
             want = want.dt.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
         got = _period_starts(df, "timestamp", period, "p")["p"]
         pd.testing.assert_series_equal(got, want, check_names=False, obj=period)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.lists(st.integers(-1, 6), min_size=3, max_size=3), max_size=30),
+    wide=st.booleans(),
+)
+def test_distinct_paths_equal_numpy_unique_rows(rows, wide):
+    """Paths counted as base-n numbers (or, too wide for 62 bits, as rows) = np.unique."""
+    from funnelkit.event_features import _distinct_rows
+
+    keyed = np.asarray(rows, dtype=np.int64).reshape(len(rows), 3)
+    n_names = 7 if not wide else 2**40  # 2**40 per digit: three digits need 120 bits
+    paths, counts = _distinct_rows(keyed, n_names)
+    exp_paths, exp_counts = np.unique(keyed, axis=0, return_counts=True)
+    order = np.lexsort(paths.T[::-1]) if len(paths) else np.arange(0)
+    np.testing.assert_array_equal(paths[order], exp_paths.reshape(-1, 3))
+    np.testing.assert_array_equal(counts[order], exp_counts)
