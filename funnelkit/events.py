@@ -866,6 +866,8 @@ def _group_codes(values: pd.DataFrame, by: list[Hashable]) -> tuple[I64, pd.Data
     n = len(values)
     if n == 0:
         return np.zeros(0, dtype=np.int64), values.iloc[:0].reset_index(drop=True)
+    if len(by) == 1 and isinstance(values[by[0]].dtype, pd.CategoricalDtype):
+        return _categorical_group_codes(values[by[0]], by[0])
     gb = values.groupby(by, dropna=False, sort=True, observed=True)
     gcode = gb.ngroup().to_numpy().astype(np.int64)
     n_groups = int(gcode.max()) + 1
@@ -873,6 +875,27 @@ def _group_codes(values: pd.DataFrame, by: list[Hashable]) -> tuple[I64, pd.Data
     np.minimum.at(first, gcode, np.arange(n, dtype=np.int64))
     groups = values.iloc[first].reset_index(drop=True)
     return gcode, groups
+
+
+def _categorical_group_codes(col: pd.Series, name: Hashable) -> tuple[I64, pd.DataFrame]:
+    """:func:`_group_codes` of one categorical column, from its codes (no hashing).
+
+    The groups pandas gives (``groupby(sort=True, dropna=False, observed=True)``):
+    the categories that occur, in category order, then missing values.
+    """
+    codes = col.cat.codes.to_numpy().astype(np.int64)  # -1: missing
+    n_cat = len(col.cat.categories)
+    present = np.bincount(codes + 1, minlength=n_cat + 1) > 0
+    seen = np.flatnonzero(present[1:]).astype(np.int64)  # category codes, in order
+    renumber = np.full(n_cat + 1, -1, dtype=np.int64)
+    renumber[seen + 1] = np.arange(seen.size, dtype=np.int64)
+    group_codes = seen
+    if present[0]:
+        renumber[0] = seen.size
+        group_codes = np.r_[seen, -1]
+    dtype = cast(pd.CategoricalDtype, col.dtype)
+    groups = pd.DataFrame({name: pd.Categorical.from_codes(group_codes, dtype=dtype)})
+    return cast(I64, renumber[codes + 1]), groups
 
 
 def _combine(parts: Sequence[_Summary], by: list[Hashable], k: int) -> _Summary:
@@ -909,6 +932,37 @@ def _level_counts(s: _Summary) -> I64:
     return cast(I64, np.cumsum(s.hist[:, ::-1], axis=1)[:, ::-1][:, 1:].astype(np.int64))
 
 
+#: Up to this many groups, order statistics are found group by group with a partial sort
+#: (values bucketed by a radix sort of the small group codes); past it, one full sort.
+_FEW_GROUPS = 256
+
+
+def _grouped_order_stats(
+    gcode: I64, n_groups: int, values: I64, counts: I64, ranks: list[I64]
+) -> list[I64]:
+    """``values`` of each group at the 0-based ranks ``ranks[i][g]`` (-1: none), per list."""
+    out = [np.full(n_groups, NAT, dtype=np.int64) for _ in ranks]
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+    if n_groups <= _FEW_GROUPS:
+        small = gcode.astype(np.uint8 if n_groups <= 256 else np.uint16)
+        v = values[np.argsort(small, kind="stable")]  # a radix sort: one pass per byte
+        for g in np.flatnonzero(counts > 0):
+            sub = v[starts[g] : starts[g] + counts[g]]
+            wanted = sorted({int(r[g]) for r in ranks if r[g] >= 0})
+            if not wanted:
+                continue
+            part = np.partition(sub, wanted)
+            for o, r in zip(out, ranks, strict=True):
+                if r[g] >= 0:
+                    o[g] = part[r[g]]
+        return out
+    v = values[np.lexsort((values, gcode))]
+    for o, r in zip(out, ranks, strict=True):
+        ok = r >= 0
+        o[ok] = v[starts[ok] + r[ok]]
+    return out
+
+
 def _group_median_interval(gcode: I64, n_groups: int, values: I64, ci: float) -> tuple[I64, I64]:
     """Distribution-free interval of each group's median: two order statistics.
 
@@ -929,10 +983,12 @@ def _group_median_interval(gcode: I64, n_groups: int, values: I64, ci: float) ->
     hi_pos = starts[ok] + counts[ok] - k[ok]
     if n_groups == 1:
         v = np.partition(values, np.unique(np.r_[lo_pos, hi_pos]))
-    else:
-        v = values[np.lexsort((values, gcode))]
-    low[ok] = v[lo_pos]
-    high[ok] = v[hi_pos]
+        low[ok] = v[lo_pos]
+        high[ok] = v[hi_pos]
+        return cast(I64, low), cast(I64, high)
+    lo_rank = np.where(ok, k - 1, -1).astype(np.int64)
+    hi_rank = np.where(ok, counts - k, -1).astype(np.int64)
+    low, high = _grouped_order_stats(gcode, n_groups, values, counts, [lo_rank, hi_rank])
     return cast(I64, low), cast(I64, high)
 
 
@@ -942,6 +998,19 @@ def _group_quantiles(gcode: I64, n_groups: int, values: I64, qs: Sequence[float]
     if values.size == 0:
         return out
     counts = np.bincount(gcode, minlength=n_groups)
+    has = counts > 0
+    if 1 < n_groups <= _FEW_GROUPS:  # partial sorts group by group, all quantiles at once
+        ranks: list[I64] = []
+        for q in qs:
+            pos = q * (counts - 1)
+            lo = np.where(has, np.floor(pos), -1).astype(np.int64)
+            ranks += [lo, np.where(has, np.minimum(lo + 1, counts - 1), -1).astype(np.int64)]
+        found = _grouped_order_stats(gcode, n_groups, values, counts, ranks)
+        for i, q in enumerate(qs):
+            a, b = found[2 * i], found[2 * i + 1]
+            frac = q * (counts[has] - 1) - ranks[2 * i][has]
+            out[has, i] = a[has] + np.round((b[has] - a[has]) * frac).astype(np.int64)
+        return out
     if n_groups == 1:
         # one group: partial sorts at the needed order statistics only
         n = values.size
@@ -950,7 +1019,6 @@ def _group_quantiles(gcode: I64, n_groups: int, values: I64, qs: Sequence[float]
     else:
         v = values[np.lexsort((values, gcode))]
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    has = counts > 0
     for i, q in enumerate(qs):
         pos = q * (counts[has] - 1)
         lo = np.floor(pos).astype(np.int64)

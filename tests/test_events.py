@@ -874,3 +874,60 @@ def test_funnel_entities_fast_and_general_paths_list_the_same_entities():
     assert fast["reached"].tolist() == [2, 1, 0, 0]
     pd.testing.assert_frame_equal(fast.drop(columns="user_id"), general.drop(columns="user_id"))
     assert general["user_id"].tolist() == ["1", "2", "7", "8"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.lists(st.tuples(st.integers(0, 6), st.integers(-(10**15), 10**15)), max_size=60),
+    ci=st.sampled_from([0.5, 0.9, 0.95]),
+)
+def test_grouped_quantiles_group_by_group_equal_one_full_sort(data, ci):
+    """The partial sorts per group give the full sort's quantiles and median intervals."""
+    from funnelkit import events as ev_mod
+
+    if not data:
+        return
+    g = np.asarray([d[0] for d in data], dtype=np.int64)
+    v = np.asarray([d[1] for d in data], dtype=np.int64)
+    n_groups = int(g.max()) + 1
+    qs = [0.1, 0.25, 0.5, 0.75, 0.9]
+    few = ev_mod._group_quantiles(g, n_groups, v, qs)
+    few_iv = ev_mod._group_median_interval(g, n_groups, v, ci)
+    saved = ev_mod._FEW_GROUPS
+    try:
+        ev_mod._FEW_GROUPS = 0  # the one-sort path
+        full = ev_mod._group_quantiles(g, n_groups, v, qs)
+        full_iv = ev_mod._group_median_interval(g, n_groups, v, ci)
+    finally:
+        ev_mod._FEW_GROUPS = saved
+    if n_groups > 1:
+        np.testing.assert_array_equal(few, full)
+        np.testing.assert_array_equal(few_iv[0], full_iv[0])
+        np.testing.assert_array_equal(few_iv[1], full_iv[1])
+    # and numpy's linear quantile, group by group, to the nanosecond (up to rounding)
+    for k in range(n_groups):
+        mine = v[g == k]
+        if mine.size:
+            exp = np.quantile(mine.astype(np.float64), qs)
+            assert np.all(np.abs(few[k] - exp) <= 1 + 1e-9 * np.abs(exp))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    values=st.lists(st.sampled_from(["b", "a", "c", None]), min_size=1, max_size=30),
+    ordered=st.booleans(),
+)
+def test_categorical_groups_equal_pandas_groupby(values, ordered):
+    """Group codes read off a categorical's codes = pandas' groupby on it."""
+    from funnelkit.events import _group_codes
+
+    col = pd.Categorical(values, categories=["c", "a", "b", "unused"], ordered=ordered)
+    frame = pd.DataFrame({"seg": col})
+    gcode, groups = _group_codes(frame, ["seg"])
+    gb = frame.groupby(["seg"], dropna=False, sort=True, observed=True)
+    ref = gb.ngroup().to_numpy()
+    np.testing.assert_array_equal(gcode, ref)
+    # one row per group: the group's value, in the column's dtype
+    first = [int(np.flatnonzero(ref == k)[0]) for k in range(int(ref.max()) + 1)]
+    expected = frame.iloc[first].reset_index(drop=True)
+    pd.testing.assert_frame_equal(groups, expected, check_categorical=True)
