@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from funnelkit._dask import is_dask
+from funnelkit._stage_kernels import presorted
 from funnelkit._stats import wilson_interval
 from funnelkit._validate import (
     _invalid,
@@ -183,9 +184,12 @@ def _per_prospect(codes: IntArray, key: np.ndarray[Any, Any], positive: BoolArra
     the per-row response flags.  No loop over prospects.
     """
     n = codes.size
-    # stable sorts: by time, then by prospect; equal times keep their input order
-    by_time = np.argsort(key, kind="stable")
-    order = by_time[np.argsort(codes[by_time], kind="stable")].astype(np.int64)
+    if presorted((np.asarray(key), codes)):  # exports often come in this order already
+        order = np.arange(n, dtype=np.int64)
+    else:
+        # stable sorts: by time, then by prospect; equal times keep their input order
+        by_time = np.argsort(key, kind="stable")
+        order = by_time[np.argsort(codes[by_time], kind="stable")].astype(np.int64)
     c = codes[order]
     p = positive[order]
     starts = np.flatnonzero(np.concatenate(([True], c[1:] != c[:-1]))) if n else np.empty(0, int)
