@@ -70,6 +70,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threads", type=int, default=None, help="funnelkit kernel threads")
+    parser.add_argument(
+        "--memory", action="store_true", help="also the peak memory of one call (tracemalloc)"
+    )
     args = parser.parse_args()
     if args.threads is not None:
         _kernels.MAX_THREADS = args.threads
@@ -96,6 +99,18 @@ def main():
     print(f"{'variant':<42} {'seconds':>8} {'x plain':>8}")
     for name, sec in medians.items():
         print(f"{name:<42} {sec:8.3f} {sec / base:8.2f}")
+    if args.memory:
+        import tracemalloc
+
+        size = df.memory_usage(deep=True).sum()
+        print(f"\npeak memory of one call (tracemalloc); input {size / 2**20:,.0f} MiB")
+        for name, fn in runs.items():
+            gc.collect()
+            tracemalloc.start()
+            fn()
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            print(f"{name:<42} {peak / 2**20:8,.0f} MiB {peak / size:7.2f}x")
 
 
 if __name__ == "__main__":
