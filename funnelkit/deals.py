@@ -259,7 +259,13 @@ def deal_entities(
         ``lost_at`` (lost deals: the stage of the last entry at or before the
         close), ``entered_<stage>`` (first entry into each stage, NaT when
         never), ``cycle`` (timedelta64[ns]: created to closed, or to ``as_of``
-        while open) and ``censored`` (bool: still open at ``as_of``).
+        while open), ``censored`` (bool: still open at ``as_of``) and
+        ``win_probability`` (float64: 1 for won deals, 0 for lost ones; an
+        open deal gets its current stage's win probability as
+        :func:`funnelkit.pipeline` gives it — the share won among the closed
+        deals that reached that stage or a later one — NaN without a history).
+        The open rows can go straight to
+        ``target_probability(open_deals=..., probability="win_probability")``.
 
     Raises
     ------
@@ -358,6 +364,20 @@ def deal_entities(
     cycle = np.where(d.created == NAT, np.nan, _durations(d).astype(np.float64))
     out["cycle"] = to_timedelta(cycle)
     out["censored"] = d.outcome == OPEN
+    # the chance that each deal is won, by the one definition pipeline and plan use:
+    # an open deal gets its current stage's share won among the closed deals that
+    # reached that stage or a later one (with a history; NaN without)
+    win_p = np.where(d.outcome == WON, 1.0, np.where(d.outcome == LOST, 0.0, np.nan))
+    if entries is not None and len(order):
+        n = len(d.outcome)
+        total, wins = stage_win_counts(
+            paths.furthest, d.outcome, np.zeros(n, dtype=np.int64), 1, len(order)
+        )
+        stage_p = _rate(wins, total)
+        cur = pd.Index(list(order)).get_indexer(paths.current)
+        opened = np.flatnonzero((d.outcome == OPEN) & (cur >= 0))
+        win_p[opened] = stage_p[cur[opened]]
+    out["win_probability"] = win_p
     result: pd.DataFrame = out
     return result
 

@@ -81,3 +81,30 @@ def test_deal_entities_is_independent_of_row_order():
     )
     b = b.sort_values("deal_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(a.sort_values("deal_id").reset_index(drop=True), b)
+
+
+def test_win_probability_is_the_pipeline_stage_chance_and_feeds_target_probability():
+    s = fk.datasets.load_sample(n_leads=800)
+    stages = list(s.stages)
+    ents = fk.deal_entities(s.deals, history=s.history, stages=stages, as_of=s.as_of)
+    # plain pandas: a stage's chance = won / closed among the closed deals that reached
+    # it or a later stage (a won deal went through every stage)
+    depth = ents["furthest_stage"].map({n: i for i, n in enumerate(stages)}).fillna(0)
+    closed = ents[ents["status"] != "open"]
+    depth_c = np.where(closed["status"] == "won", len(stages) - 1, depth[closed.index])
+    chance = {st: (closed["status"][depth_c >= i] == "won").mean() for i, st in enumerate(stages)}
+    opened = ents[ents["status"] == "open"]
+    expected = opened["current_stage"].map(chance).to_numpy(dtype=float)
+    np.testing.assert_allclose(opened["win_probability"].to_numpy(), expected)
+    assert (ents.loc[ents["status"] == "won", "win_probability"] == 1.0).all()
+    assert (ents.loc[ents["status"] == "lost", "win_probability"] == 0.0).all()
+    # the same weighted value per stage as pipeline, and a ready input for planning
+    pipe = fk.pipeline(s.deals, stages=stages, history=s.history, as_of=s.as_of)
+    weighted = (opened["amount"] * opened["win_probability"]).groupby(opened["current_stage"]).sum()
+    for _, row in pipe[pipe["open"] > 0].iterrows():
+        assert weighted[row["stage"]] == pytest.approx(row["weighted_value"])
+    res = fk.target_probability(500_000, open_deals=opened, probability="win_probability")
+    assert res.loc[0, "expected_revenue"] == pytest.approx(pipe["weighted_value"].sum())
+    # without a history there is no stage chance: open deals get NaN
+    no_hist = fk.deal_entities(s.deals, stages=stages, as_of=s.as_of)
+    assert no_hist.loc[no_hist["status"] == "open", "win_probability"].isna().all()
