@@ -141,6 +141,23 @@ def join_ids(
     return pos
 
 
+def check_history(
+    history: Any, *, deal: str, stage: str, entered: str, func: str
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The checks every reader of a stage history makes; the frame and its entry times.
+
+    A table (pandas, or converted once), the three columns present, no missing
+    deal, stage or entry time (an error naming the column, the count and the
+    fix), entry times read by the one date parser.
+    """
+    h = check_frame(history, table="history", func=func)
+    require_columns(h, {"deal": deal, "stage": stage, "entered": entered}, table="history")
+    check_not_null(h, deal, table="history", keyword="deal", func=func)
+    check_not_null(h, stage, table="history", keyword="stage", func=func)
+    check_not_null(h, entered, table="history", keyword="entered", func=func)
+    return h, as_datetime(h, entered, table="history", keyword="entered")
+
+
 def read_history(
     history: Any,
     deal_ids: Any,
@@ -152,11 +169,7 @@ def read_history(
     func: str,
 ) -> HistoryEntries:
     """Check a stage history and join it to the deal ids of the deal table."""
-    h = check_frame(history, table="history", func=func)
-    require_columns(h, {"deal": deal, "stage": stage, "entered": entered}, table="history")
-    check_not_null(h, deal, table="history", keyword="deal", func=func)
-    check_not_null(h, entered, table="history", keyword="entered", func=func)
-    times = as_datetime(h, entered, table="history", keyword="entered")
+    h, times = check_history(history, deal=deal, stage=stage, entered=entered, func=func)
     pos = join_ids(h[deal].to_numpy(), deal_ids, deal=deal, errors=errors, func=func)
     keep = pos >= 0
     return HistoryEntries(

@@ -24,7 +24,7 @@ from funnelkit._deals_validate import (
     read_deals,
 )
 from funnelkit._deals_validate import NAT as DEAL_NAT
-from funnelkit._history import deal_paths, join_ids, read_history
+from funnelkit._history import check_history, deal_paths, join_ids, read_history
 from funnelkit._stats import wilson_interval
 from funnelkit._validate import (
     N_EXAMPLES,
@@ -35,7 +35,6 @@ from funnelkit._validate import (
     check_date,
     check_duration,
     check_frame,
-    check_not_null,
     check_option,
     check_positive,
     closest,
@@ -117,14 +116,9 @@ def _read_history(
     unknown: Any,
     func: str,
 ) -> _History:
-    df = check_frame(history, table="history", func=func)
     names = _check_stages(stages, func=func)
     check_option(unknown, ("raise", "ignore"), name="unknown", func=func)
-    require_columns(df, {"deal": deal, "stage": stage, "entered": entered}, table="history")
-    check_not_null(df, deal, table="history", keyword="deal", func=func)
-    check_not_null(df, stage, table="history", keyword="stage", func=func)
-    check_not_null(df, entered, table="history", keyword="entered", func=func)
-    times = as_datetime(df, entered, table="history", keyword="entered")
+    df, times = check_history(history, deal=deal, stage=stage, entered=entered, func=func)
     values = df[stage]
     pos = pd.Index(names).get_indexer(values.to_numpy(dtype=object))
     bad = pos < 0

@@ -7,6 +7,7 @@ model under every function"); expected values are worked out by hand.
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -532,3 +533,28 @@ def test_plan_by_region_is_each_region_planned_alone_at_one_as_of():
         fk.plan(deals, {"Europe": 1.0}, by="region")
     with pytest.raises(fk.InvalidParameterError, match="needs by="):
         fk.plan(deals, targets)
+
+
+def test_a_history_entry_without_a_stage_is_refused_by_every_reader():
+    """One history reader's checks: a missing stage is an error everywhere (pipeline,
+    plan and deal_entities read it as an unknown stage before)."""
+    s = fk.datasets.load_sample(n_leads=200)
+    stages = list(s.stages)
+    history = s.history.copy()
+    history.loc[history.index[:3], "stage"] = None
+    calls = {
+        "pipeline": lambda: fk.pipeline(s.deals, stages=stages, history=history),
+        "deal_entities": lambda: fk.deal_entities(s.deals, history=history, stages=stages),
+        "lost_deals": lambda: fk.lost_deals(s.deals, history=history, stages=stages),
+        "plan": lambda: fk.plan(s.deals, 100_000, history=history, stages=stages),
+        "time_in_stage": lambda: fk.time_in_stage(history, stages, deals=s.deals),
+        "stage_conversion": lambda: fk.stage_conversion(history, stages),
+    }
+    for name, call in calls.items():
+        with (
+            warnings.catch_warnings(),
+            pytest.raises(fk.InvalidDataError, match=r"history\['stage'\].*3 of") as err,
+        ):
+            warnings.simplefilter("ignore", fk.FunnelkitWarning)
+            call()
+        assert err.value.column == "stage", name
