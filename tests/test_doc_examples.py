@@ -21,7 +21,18 @@ from .conftest import ROOT
 
 #: Pages with runnable examples. docs/pictures.md is exercised by the docs build instead:
 #: its images are drawn by tools/mkdocs_gallery.py from the same calls.
-PAGES = ["README.md", "docs/getting-started.md"]
+#: The CRM pages run on the bundled sample written in each CRM's format
+#: (fk.datasets.export_sample), as a reader would try them.
+PAGES = [
+    "README.md",
+    "docs/getting-started.md",
+    "docs/crm.md",
+    "docs/crm/hubspot.md",
+    "docs/crm/salesforce.md",
+    "docs/crm/pipedrive.md",
+    "docs/crm/amocrm.md",
+    "docs/crm/bitrix24.md",
+]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 

@@ -8,7 +8,9 @@ the metric functions work on it directly::
     fk.win_rate(data.deals)
     fk.stage_conversion(data.history, data.stages)
 
-See the CRM import page of the documentation for how to export each CRM.
+The documentation's "Importing from a CRM" section has the rules every
+reader shares and one page per CRM: how to export it, which file goes to
+which argument, what the reader derives and the pitfalls.
 """
 
 from __future__ import annotations
