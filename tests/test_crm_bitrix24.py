@@ -115,6 +115,17 @@ def test_errors():
         fk.InvalidDataError, match=r"2 of 3 deals have a 'Закрыта' flag.*crm\.status\.list"
     ):
         fk.crm.read_bitrix24(df)
+    # stage names, no stage list, no history and no 'Закрыта' column: every deal would
+    # read as open; an error says what to pass (before: all open, without a word)
+    with pytest.raises(fk.InvalidDataError, match=r"3 of 3 deals have a stage name.*stages="):
+        fk.crm.read_bitrix24(df.drop(columns="Закрыта"))
+    # stage codes need no list: WON / LOSE / APOLOGY after the C<n>: prefix
+    codes = df.drop(columns="Закрыта").assign(
+        **{"Стадия сделки": ["C2:WON", "C2:LOSE", "C2:PREPARATION"]}
+    )
+    with pytest.warns(fk.FunnelkitWarning, match="stage order is unknown"):
+        read = fk.crm.read_bitrix24(codes)
+    assert read.deals["status"].tolist() == ["won", "lost", "open"]
     with pytest.raises(
         fk.ColumnNotFoundError, match=r"no stage \(Стадия сделки\) column.*Bitrix24"
     ):

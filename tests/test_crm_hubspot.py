@@ -375,3 +375,58 @@ def test_unknown_history_headers_list_the_shapes():
         r"Airbyte deals_property_history.*Fivetran deal_property_history",
     ):
         fk.crm.read_hubspot(deals, history=guessed)
+
+
+def test_pipelines_table_must_say_which_closed_stages_are_won():
+    """Without is_closed or a closed stage's probability, won and lost cannot be told apart
+    (before: every closed stage read as lost, "Closed Won" included)."""
+    export = pd.DataFrame(
+        {
+            "Record ID": [11, 12],
+            "Deal Stage": ["Closed Won", "Appointment Scheduled"],
+            "Create Date": ["2024-01-02 09:00", "2024-01-03 10:00"],
+            "Close Date": ["2024-02-01 12:00", "2024-03-31 00:00"],
+        }
+    )
+    pipes = pd.DataFrame(
+        {
+            "pipeline": "Sales Pipeline",
+            "stage_id": ["appointmentscheduled", "closedwon", "closedlost"],
+            "label": ["Appointment Scheduled", "Closed Won", "Closed Lost"],
+            "display_order": [0, 1, 2],
+            "is_closed": [False, True, True],
+            "probability": [0.2, 1.0, 0.0],
+        }
+    )
+    ok = fk.crm.read_hubspot(export, pipelines=pipes)
+    assert ok.deals["status"].tolist() == ["won", "open"]
+    with pytest.raises(fk.InvalidDataError, match=r"2 closed stage\(s\).*no probability") as err:
+        fk.crm.read_hubspot(export, pipelines=pipes.drop(columns="probability"))
+    assert err.value.column == "probability"
+    blank = pipes.assign(probability=[0.2, None, 0.0])
+    with pytest.raises(fk.InvalidDataError, match=r"1 closed stage\(s\).*'Closed Won'"):
+        fk.crm.read_hubspot(export, pipelines=blank)
+    with pytest.raises(fk.InvalidDataError, match=r"no is_closed column.*every deal would"):
+        fk.crm.read_hubspot(export, pipelines=pipes.drop(columns="is_closed"))
+
+
+def test_custom_pipeline_stage_ids_need_the_pipelines_or_the_closed_flags():
+    """Numeric stage ids without pipelines= or Is Closed columns: an error, not all open."""
+    export = pd.DataFrame(
+        {
+            "Record ID": [11, 12, 13],
+            "Deal Stage": ["1043522", "1043525", "1043522"],
+            "Create Date": ["2024-01-02 09:00", "2024-01-03 10:00", "2024-01-04 10:00"],
+            "Close Date": ["2024-02-01 12:00", "2024-03-31 00:00", "2024-03-31 00:00"],
+        }
+    )
+    with pytest.raises(
+        fk.InvalidDataError, match=r"3 of 3 deals have a numeric stage id.*pipelines="
+    ):
+        fk.crm.read_hubspot(export)
+    flagged = export.assign(
+        **{"Is Closed Won": [False, True, False], "Is Closed": [False, True, False]}
+    )
+    with pytest.warns(fk.FunnelkitWarning):
+        data = fk.crm.read_hubspot(flagged)
+    assert data.deals["status"].tolist() == ["open", "won", "open"]

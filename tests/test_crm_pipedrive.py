@@ -291,3 +291,28 @@ def test_pipeline_moves_without_stage_metadata_use_the_flow_names(tmp_path):
     ]  # fmt: skip
     # stage ids the flow names get their names; the others stay ids (pass stages= for labels)
     assert h["stage"].tolist() == ["Demo", "13", "11", "Demo", "Contract"]
+
+
+def test_a_lost_reason_is_kept_for_lost_deals_only():
+    """A won or open deal keeps no lost reason, as in every other adapter."""
+    deals = pd.read_csv(DATA / "pipedrive_deals.csv").iloc[:3]
+    reasons = deals.assign(**{"Deal - Lost reason": ["left over", "Too expensive", "stale"]})
+    with pytest.warns(fk.FunnelkitWarning, match="stage order"):
+        data = fk.crm.read_pipedrive(reasons)
+    assert data.deals["status"].tolist() == ["won", "lost", "open"]
+    assert data.deals["lost_reason"].tolist() == [None, "Too expensive", None]
+
+
+def test_ambiguous_amounts_and_dates_say_how_to_read_the_file_first():
+    """The readers take no decimal= / dayfirst=: the fix names fk.read_table."""
+    deals = pd.read_csv(DATA / "pipedrive_deals.csv").iloc[:3]
+    value = next(c for c in deals.columns if c.endswith("Value"))
+    commas = deals.assign(**{value: ["1,500", "2,000", "3,250"]})
+    with pytest.raises(fk.InvalidDataError, match=r"fk\.read_table\(path, decimal=','\)") as err:
+        fk.crm.read_pipedrive(commas)
+    assert "Pass decimal=" not in str(err.value)
+    assert err.value.reason == "ambiguous_decimal"
+    created = next(c for c in deals.columns if "created" in c.lower())
+    slashed = deals.assign(**{created: ["01/02/2024", "03/04/2024", "05/06/2024"]})
+    with pytest.raises(fk.InvalidDataError, match=r"fk\.read_table\(path, dayfirst=True\)"):
+        fk.crm.read_pipedrive(slashed)

@@ -276,6 +276,22 @@ def read_bitrix24(
         won = stage.isin(st.won).to_numpy()
         lost = stage.isin(st.lost).to_numpy()
     else:
+        # without the stage list only the codes say won (WON) or lost (LOSE, APOLOGY):
+        # stage names (a UI export) would make every deal read as open
+        # (a "closed" flag column, when there is one, is checked against the stages below)
+        named = bare.notna() & ~bare.str.fullmatch(r"[A-Z][A-Z0-9_]*").fillna(False)
+        if bool(named.any()) and pick(df, names["is_closed"]) is None:
+            first = plain(raw_stage[named.to_numpy()].iloc[0])
+            msg = (
+                f"{w}: {int(named.sum()):,} of {len(df):,} deals have a stage name, not a "
+                f"stage code (first: {first!r}), and no stage list tells which stages are "
+                f"won or lost, so every deal would read as open. Pass stages= (the "
+                f"crm.status.list / crm.dealcategory.stage.list rows) or history= "
+                f"(crm.stagehistory.list, whose codes say it)."
+            )
+            raise InvalidDataError(
+                msg, column=stage_col, reason="unknown_semantics", n_rows=int(named.sum())
+            )
         won = bare.isin(_WON).fillna(False).to_numpy(bool)
         lost = bare.isin(_LOST).fillna(False).to_numpy(bool)
         st.won.update(stage[won].dropna().astype(str))

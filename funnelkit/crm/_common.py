@@ -129,14 +129,52 @@ def truthy(s: pd.Series) -> pd.Series:
     return t.isin(["true", "1", "1.0", "y", "yes", "да", "t"]).fillna(False).astype(bool)
 
 
+#: The readers take no ``decimal=`` / ``dayfirst=``: an ambiguous file is read with
+#: :func:`funnelkit.read_table` first, and its DataFrame passed on.
+_READ_FIRST = {
+    "ambiguous_decimal": (
+        "Pass decimal=',' or decimal='.'.",
+        "Read the file with fk.read_table(path, decimal=',') (or decimal='.') and pass the "
+        "DataFrame to the reader.",
+    ),
+    "ambiguous_date": (
+        "Pass dayfirst=True or dayfirst=False (CLI: --dayfirst).",
+        "Read the file with fk.read_table(path, dayfirst=True) (or dayfirst=False) and pass "
+        "the DataFrame to the reader (CLI: --dayfirst).",
+    ),
+}
+
+
+def _read_first(err: InvalidDataError) -> InvalidDataError:
+    """The parser's error with the fix a CRM reader's caller can apply."""
+    old, new = _READ_FIRST[err.reason]
+    return InvalidDataError(
+        str(err).replace(old, new),
+        column=err.column,
+        reason=err.reason,
+        n_rows=err.n_rows,
+        examples=err.examples,
+    )
+
+
 def amounts(s: pd.Series, *, where: str, column: str) -> pd.Series:
     """Money to float (NaN unknown)."""
-    return parse_amounts(s, where=where, column=column).reset_index(drop=True)
+    try:
+        return parse_amounts(s, where=where, column=column).reset_index(drop=True)
+    except InvalidDataError as err:
+        if err.reason in _READ_FIRST:
+            raise _read_first(err) from None
+        raise
 
 
 def dates(s: pd.Series, *, where: str, column: str, unit: str | None = None) -> pd.Series:
     """Dates to datetimes (see :func:`funnelkit._io.parse_dates`)."""
-    return parse_dates(s, where=where, column=column, unit=unit).reset_index(drop=True)
+    try:
+        return parse_dates(s, where=where, column=column, unit=unit).reset_index(drop=True)
+    except InvalidDataError as err:
+        if err.reason in _READ_FIRST:
+            raise _read_first(err) from None
+        raise
 
 
 def as_ids(values: pd.Series) -> pd.Series:

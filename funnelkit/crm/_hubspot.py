@@ -81,8 +81,32 @@ def _pipelines(source: Source | None, func: str) -> Stages:
             df["pipeline_id"] = df["pipeline"]
     if df.empty:
         return st
-    df["is_closed"] = truthy(df["is_closed"].astype("string")) if "is_closed" in df else False
-    prob = pd.to_numeric(df.get("probability"), errors="coerce")
+    if "is_closed" not in df:
+        msg = (
+            f"{src.where}: the pipelines table has no is_closed column (metadata.isClosed in "
+            f"HubSpot's pipelines API), so funnelkit cannot tell closed stages from open ones "
+            f"and every deal would read as open. Pass the pipelines API response, or add "
+            f"is_closed and probability columns."
+        )
+        raise InvalidDataError(msg, column="is_closed", reason="missing", n_rows=len(df))
+    df["is_closed"] = truthy(df["is_closed"].astype("string"))
+    prob = (
+        pd.to_numeric(df["probability"], errors="coerce")
+        if "probability" in df
+        else pd.Series(np.nan, index=df.index)
+    )
+    unknown = df["is_closed"] & prob.isna()
+    if bool(np.any(unknown)):
+        names = ", ".join(repr(str(v)) for v in df.loc[unknown, "label"].head(5))
+        msg = (
+            f"{src.where}: {int(np.sum(unknown))} closed stage(s) of the pipelines table have no "
+            f"probability ({names}), so funnelkit cannot tell won (probability 1.0) from "
+            f"lost (0.0). Add the probability column (metadata.probability in HubSpot's "
+            f"pipelines API)."
+        )
+        raise InvalidDataError(
+            msg, column="probability", reason="missing", n_rows=int(np.sum(unknown))
+        )
     df["won"] = df["is_closed"] & (prob >= 1.0)
     df["lost"] = df["is_closed"] & ~df["won"]
     df = df.sort_values(["pipeline", "display_order"], kind="stable")
@@ -349,6 +373,19 @@ def read_hubspot(
         lost_flag = df[lost_col or closed_col]
         lost = truthy(lost_flag).to_numpy() & ~won
     else:
+        numeric = raw_stage.str.fullmatch(r"\d+").fillna(False).to_numpy(bool)
+        if numeric.any():  # a custom pipeline's stage ids: its closing stages are numbers too
+            first = str(raw_stage[numeric].iloc[0])
+            msg = (
+                f"{w}: {int(numeric.sum()):,} of {len(df):,} deals have a numeric stage id "
+                f"(first: {first!r}), a custom pipeline's, and nothing tells which of its "
+                f"stages are won or lost, so every deal would read as open. Pass pipelines= "
+                f"(GET /crm/v3/pipelines/deals) or export the Is Closed Won and Is Closed "
+                f"columns (API: hs_is_closed_won, hs_is_closed)."
+            )
+            raise InvalidDataError(
+                msg, column=stage_col, reason="unknown_semantics", n_rows=int(numeric.sum())
+            )
         key = raw_stage.str.replace(" ", "").str.casefold()
         won = key.eq("closedwon").to_numpy(bool)
         lost = key.eq("closedlost").to_numpy(bool)

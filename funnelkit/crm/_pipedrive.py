@@ -427,6 +427,7 @@ def read_pipedrive(
             "name": text(column(df, names["name"])).reset_index(drop=True),
         }
     )
+    out.loc[out["status"] != "lost", "lost_reason"] = None  # as in every adapter
     h = None
     where = "flow"
     if flow is not None:
