@@ -402,7 +402,13 @@ def test_by_blocks_equal_triggers_on_each_group_of_the_sample():
     # the groups together hold every entity of the table without by
     whole = fk.triggers(ev, stages, **kw).set_index("behaviour")
     total = two.groupby("behaviour")[["entities_with", "converted_with", "entities_without"]].sum()
-    assert_frame_equal(total, whole.loc[total.index, total.columns], check_names=False)
+    # (the groupby's index is str on pandas 3, the result's behaviour column object)
+    assert_frame_equal(
+        total,
+        whole.loc[total.index, total.columns],
+        check_names=False,
+        check_index_type=False,
+    )
 
 
 def test_by_errors_and_zero_rows(seg_events):

@@ -75,15 +75,21 @@ def _flow(source: Source, func: str) -> tuple[pd.DataFrame, str]:
     new_fmt = pick(df, ["additional_data.new_value_formatted"])
     old_fmt = pick(df, ["additional_data.old_value_formatted"])
 
+    def none_for_missing(values: pd.Series) -> Any:
+        # object with None for a missing value, on pandas 2 and 3 (str dtypes give NaN)
+        return values.astype(object).where(values.notna().to_numpy(), None).to_numpy()
+
     def ids(name: str | None) -> Any:
         if name is None:
             return np.full(len(df), None, dtype=object)
-        return text(df[name].astype("string").str.replace(r"\.0$", "", regex=True)).to_numpy()
+        return none_for_missing(
+            text(df[name].astype("string").str.replace(r"\.0$", "", regex=True))
+        )
 
     def fmt(name: str | None) -> Any:
         if name is None:
             return np.full(len(df), None, dtype=object)
-        return text(df[name]).to_numpy()
+        return none_for_missing(text(df[name]))
 
     return (
         pd.DataFrame(
@@ -140,8 +146,8 @@ def _moves(
     if st.stage_pipeline:
         # the stage it lands in must be a stage of the new pipeline
         of = alone["stage"].map(lambda s: st.stage_pipeline.get(str(s), _label_pipeline(st, s)))
-        bad |= (of.notna() & (of != alone["pipeline"])).to_numpy()
-    bad &= alone["deal_id"].isin(deals["deal_id"]).to_numpy()  # unknown deals: an error later
+        bad = bad | (of.notna() & (of != alone["pipeline"])).to_numpy()
+    bad = bad & alone["deal_id"].isin(deals["deal_id"]).to_numpy()  # unknown deals: error later
     if bad.any():
         warnings.warn(
             f"{CRM}: {int(bad.sum()):,} pipeline changes in {where} (first: deal "
@@ -201,7 +207,11 @@ def _names(rows: pd.DataFrame) -> dict[Any, Any]:
     """Id -> name from the flow's formatted values, wherever a row names one."""
     named: dict[Any, Any] = {}
     for ids, fmts in ((rows["old"], rows["old_fmt"]), (rows["stage"], rows["stage_fmt"])):
-        named.update((k, v) for k, v in zip(ids, fmts, strict=True) if k is not None and v)
+        named.update(
+            (k, v)
+            for k, v in zip(ids, fmts, strict=True)
+            if not pd.isna(k) and not pd.isna(v) and v != ""
+        )
     return named
 
 
@@ -210,11 +220,12 @@ def _pipeline_labels(rows: pd.DataFrame, st: Stages) -> pd.DataFrame:
     flow_names = _names(rows)
 
     def label(pid: Any, name: Any) -> Any:
-        if pid is None:
+        if pid is None or pd.isna(pid):
             return None
         if str(pid) in st.pipelines:
             return st.pipelines[str(pid)]
-        name = name or flow_names.get(pid)
+        if name is None or pd.isna(name):
+            name = flow_names.get(pid)
         if str(pid) in st.order or name is None:
             return str(pid)
         return name  # the flow's own name of the pipeline
