@@ -46,8 +46,10 @@ from funnelkit.events import (
     _dask_latest,
     _entity_table,
     _options,
+    _positions_in,
     _prepare,
     _sort_entities,
+    _sorted_distinct,
     _time_ns,
 )
 
@@ -777,18 +779,10 @@ def _entity_index(ids: pd.Series, row_ids: pd.Series, studied: I64) -> tuple[I64
         if isinstance(row_ids.dtype, pd.CategoricalDtype) and row_ids.dtype == ids.dtype
         else row_ids.to_numpy()
     )
-    ints = a.dtype.kind in "iu" and b.dtype.kind in "iu" and a.size and b.size
-    if ints:
-        lo, hi = int(min(a.min(), b.min())), int(max(a.max(), b.max()))
-        if hi - lo <= 4 * (a.size + b.size) + 1024:
-            present = np.zeros(hi - lo + 1, dtype=bool)  # no sort, no hash
-            present[a.astype(np.int64) - lo] = True
-            table = np.cumsum(present, dtype=np.int64) - 1
-            table[~present] = -1
-            uniq = np.flatnonzero(present)
-            row_ent = table[b.astype(np.int64) - lo]
-            stud_ent = table[a[studied].astype(np.int64) - lo]
-            return row_ent, stud_ent, int(uniq.size)
+    if a.dtype.kind in "iu" and b.dtype.kind in "iu":  # tables where the ranges allow
+        a64, b64 = a.astype(np.int64, copy=False), b.astype(np.int64, copy=False)
+        uniq = _sorted_distinct(a64)
+        return _positions_in(uniq, b64), _positions_in(uniq, a64[studied]), int(uniq.size)
     index = pd.Index(ids).unique()
     row_ent = index.get_indexer(row_ids).astype(np.int64)
     stud_ent = index.get_indexer(ids.iloc[studied]).astype(np.int64)

@@ -626,26 +626,53 @@ def _distinct_ids(s: pd.Series, valid: Any, filtered: bool) -> I64:
     raw = s.cat.codes.to_numpy() if isinstance(s.dtype, pd.CategoricalDtype) else s.to_numpy()
     if filtered:
         raw = raw[valid]
-    if raw.size == 0:
+    return _sorted_distinct(raw.astype(np.int64, copy=False))
+
+
+def _small_range(codes: I64) -> bool:
+    """Whether an int64 table over the codes' range is cheaper than sorting or hashing them."""
+    return int(codes.max()) - int(codes.min()) <= 4 * codes.size + 1024
+
+
+def _sorted_distinct(codes: I64) -> I64:
+    """The distinct integer codes, sorted.
+
+    Marked in a table over their range when it is small (``np.unique`` hashes
+    or sorts, and numpy 2 hashes large integer arrays slowly).
+    """
+    if codes.size == 0:
         return np.zeros(0, dtype=np.int64)
-    lo, hi = int(raw.min()), int(raw.max())
-    if hi - lo <= 4 * raw.size + 1024:  # a table over the id range: no sort
-        present = np.zeros(hi - lo + 1, dtype=bool)
-        present[raw - lo] = True
-        return cast(I64, np.flatnonzero(present).astype(np.int64) + np.int64(lo))
-    return cast(I64, np.unique(raw).astype(np.int64))
+    lo, hi = np.int64(codes.min()), int(codes.max())
+    if hi - int(lo) > 32 * codes.size + 2**20:  # a bool per value of the range: 32 bytes a code
+        return cast(I64, np.unique(codes).astype(np.int64))
+    present = np.zeros(hi - int(lo) + 1, dtype=bool)
+    present[codes - lo] = True
+    return cast(I64, np.flatnonzero(present).astype(np.int64) + lo)
 
 
 def _positions_in(uniq: I64, codes: I64) -> I64:
-    """The position of each code in the sorted distinct codes ``uniq`` (all present)."""
-    if uniq.size == 0:
-        return np.zeros(codes.size, dtype=np.int64)
+    """The position of each code in the sorted distinct codes ``uniq``; -1 where absent.
+
+    A lookup table over ``uniq``'s range when it is small, else a binary search.
+    """
+    out = np.full(codes.size, -1, dtype=np.int64)
+    if uniq.size == 0 or codes.size == 0:
+        return out
     lo, hi = int(uniq[0]), int(uniq[-1])
-    if hi - lo <= 4 * codes.size + 1024:  # a lookup table: no binary search per code
-        table = np.zeros(hi - lo + 1, dtype=np.int64)
+    inside = (codes >= lo) & (codes <= hi)
+    every = bool(inside.all())
+    sub = codes if every else codes[inside]
+    if hi - lo <= 4 * codes.size + 1024:
+        table = np.full(hi - lo + 1, -1, dtype=np.int64)
         table[uniq - lo] = np.arange(uniq.size, dtype=np.int64)
-        return cast(I64, table[codes - lo])
-    return cast(I64, np.searchsorted(uniq, codes).astype(np.int64))
+        found = table[sub - lo]
+    else:
+        pos = np.searchsorted(uniq, sub)
+        found = np.where(uniq[np.minimum(pos, uniq.size - 1)] == sub, pos, -1).astype(np.int64)
+    if every:
+        return cast(I64, found)
+    out[inside] = found
+    return out
 
 
 def _ids_from_codes(s: pd.Series) -> bool:
@@ -701,15 +728,9 @@ def _dense_codes_uniq(codes: I64) -> tuple[I64, I64]:
     """Codes renumbered 0..n-1 in sorted order, and the distinct codes (sorted)."""
     if codes.size == 0:
         return codes, codes
-    lo, hi = int(codes.min()), int(codes.max())
-    if hi - lo <= 4 * codes.size + 1024:
-        # a lookup table over the code range: no sort, no hashing
-        rel = codes - np.int64(lo)
-        present = np.zeros(hi - lo + 1, dtype=bool)
-        present[rel] = True
-        renumber = np.cumsum(present, dtype=np.int64) - 1
-        uniq = np.flatnonzero(present).astype(np.int64) + np.int64(lo)
-        return cast(I64, renumber[rel]), cast(I64, uniq)
+    if _small_range(codes):  # a lookup table over the code range: no sort, no hashing
+        uniq = _sorted_distinct(codes)
+        return _positions_in(uniq, codes), uniq
     uniq, inverse = np.unique(codes, return_inverse=True)
     return inverse.astype(np.int64).reshape(-1), uniq.astype(np.int64)
 

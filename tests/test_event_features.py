@@ -639,9 +639,11 @@ def test_conversion_over_time_by_hand():
     assert res["entities"].tolist() == [6, 4]
 
 
-def test_conversion_over_time_equals_plain_pandas_on_the_entity_table():
-    """Each period's counts = funnel_entities grouped by the period of its step-1 time."""
-    rng = np.random.default_rng(3)
+@pytest.mark.parametrize(("attribution", "seed"), [("first", 3), ("last", 5)])
+def test_conversion_over_time_equals_plain_pandas_on_the_entity_table(attribution, seed):
+    """Each (group, period) = funnel_entities (by values read as ``attribution`` says)
+    grouped by its by value and the period of its step-1 time."""
+    rng = np.random.default_rng(seed)
     n = 600
     df = pd.DataFrame(
         {
@@ -652,7 +654,7 @@ def test_conversion_over_time_equals_plain_pandas_on_the_entity_table():
         }
     )
     steps = ["a", "b", "c"]
-    per = fk.funnel_entities(df, steps, window="4D", by="seg")
+    per = fk.funnel_entities(df, steps, window="4D", by="seg", attribution=attribution)
     per = per[per["reached"] > 0]
     per = per.assign(period=per["a"].dt.to_period("W").dt.start_time)
     exp = (
@@ -661,9 +663,11 @@ def test_conversion_over_time_equals_plain_pandas_on_the_entity_table():
         .explode()
         .astype("int64")
     )
-    res = fk.conversion_over_time(df, steps, window="4D", by="seg")
+    res = fk.conversion_over_time(df, steps, window="4D", by="seg", attribution=attribution)
     assert res["entities"].tolist() == exp.tolist()
     assert res[["seg", "period"]].drop_duplicates().shape[0] == len(exp) // 3
+    keys = res[["seg", "period"]].drop_duplicates()
+    assert list(map(tuple, keys.to_numpy())) == list(dict.fromkeys(k[:2] for k in exp.index))
 
 
 def test_conversion_over_time_time_zone_calendar():
@@ -1079,35 +1083,6 @@ def test_conversion_over_time_attribution_reads_by_at_the_deepest_step():
         ("mail", 13, 1),
         ("mail", 13, 0),
     ]
-
-
-def test_conversion_over_time_attribution_equals_plain_pandas_on_the_entity_table():
-    """Each (group, period) = funnel_entities(attribution="last") grouped by its by value
-    and the period of its step-1 time."""
-    rng = np.random.default_rng(5)
-    n = 600
-    df = pd.DataFrame(
-        {
-            "user_id": rng.integers(0, 120, n),
-            "timestamp": EPOCH + pd.to_timedelta(rng.integers(0, 60 * 24, n), unit="h"),
-            "event": rng.choice(["a", "b", "c", "x"], n),
-            "seg": rng.choice(["s", "t"], n),
-        }
-    )
-    steps = ["a", "b", "c"]
-    per = fk.funnel_entities(df, steps, window="4D", by="seg", attribution="last")
-    per = per[per["reached"] > 0]
-    per = per.assign(period=per["a"].dt.to_period("W").dt.start_time)
-    exp = (
-        per.groupby(["seg", "period"])["reached"]
-        .apply(lambda r: [int((r >= k).sum()) for k in (1, 2, 3)])
-        .explode()
-        .astype("int64")
-    )
-    res = fk.conversion_over_time(df, steps, window="4D", by="seg", attribution="last")
-    assert res["entities"].tolist() == exp.tolist()
-    keys = res[["seg", "period"]].drop_duplicates()
-    assert list(map(tuple, keys.to_numpy())) == list(dict.fromkeys(k[:2] for k in exp.index))
 
 
 def test_plot_next_events():

@@ -931,3 +931,25 @@ def test_categorical_groups_equal_pandas_groupby(values, ordered):
     first = [int(np.flatnonzero(ref == k)[0]) for k in range(int(ref.max()) + 1)]
     expected = frame.iloc[first].reset_index(drop=True)
     pd.testing.assert_frame_equal(groups, expected, check_categorical=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    known=st.lists(st.integers(-50, 50), max_size=20),
+    codes=st.lists(st.integers(-60, 60), max_size=30),
+    wide=st.booleans(),
+)
+def test_lookup_tables_equal_sorting(known, codes, wide):
+    """Distinct codes and their positions (-1 where absent), by table or binary search."""
+    from funnelkit.events import _dense_codes_uniq, _positions_in, _sorted_distinct
+
+    scale = 10**15 if wide else 1  # a wide range takes np.unique and searchsorted
+    k = np.asarray(known, dtype=np.int64) * scale
+    c = np.asarray(codes, dtype=np.int64) * scale
+    uniq = _sorted_distinct(k)
+    np.testing.assert_array_equal(uniq, np.unique(k))
+    index = {v: i for i, v in enumerate(uniq.tolist())}
+    assert _positions_in(uniq, c).tolist() == [index.get(v, -1) for v in c.tolist()]
+    dense, u = _dense_codes_uniq(c)
+    np.testing.assert_array_equal(u, np.unique(c))
+    np.testing.assert_array_equal(dense, np.searchsorted(np.unique(c), c))
