@@ -92,6 +92,23 @@ class DealArrays:
         )
 
 
+def check_unique_deals(df: pd.DataFrame, deal: Hashable) -> None:
+    """A deal table has one row per deal: repeated ids are an error with the fix."""
+    dup = df[deal].duplicated(keep=False).to_numpy(dtype=bool)
+    if dup.any():
+        raise _invalid(
+            df,
+            dup,
+            table="deals",
+            column=str(deal),
+            reason="duplicate",
+            what="with a repeated deal id (deal=)",
+            fix=f"A deal table has one row per deal: drop duplicates first (e.g. "
+            f"deals.drop_duplicates(subset=[{deal!r}], keep='last')), or pass the stage history "
+            f"as history= where the function takes one.",
+        )
+
+
 def read_deals(
     deals: Any,
     *,
@@ -160,19 +177,7 @@ def read_deals(
         raise param_error(func, "lost", f"different from won={won!r}", lost)
 
     df = check_not_null(df, deal, table="deals", keyword="deal", func=func)
-    dup = df[deal].duplicated(keep=False).to_numpy(dtype=bool)
-    if dup.any():
-        raise _invalid(
-            df,
-            dup,
-            table="deals",
-            column=deal,
-            reason="duplicate",
-            what="with a repeated deal id (deal=)",
-            fix=f"A deal table has one row per deal: drop duplicates first (e.g. "
-            f"deals.drop_duplicates(subset=[{deal!r}], keep='last')), or pass the stage history "
-            f"as history= where the function takes one.",
-        )
+    check_unique_deals(df, deal)
 
     no_dates = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
     created_s = (
@@ -204,6 +209,12 @@ def read_deals(
         outcome = np.where(d_ns != NAT, CLOSED, OPEN).astype(np.int64)
     else:
         st = df[status]
+        # the distinct statuses once: the label checks and the outcome work on them
+        value_codes, distinct = pd.factorize(st)
+        n_rows = np.bincount(value_codes[value_codes >= 0], minlength=len(distinct))
+        counts = pd.Series(n_rows, index=pd.Index(distinct)).sort_values(
+            ascending=False, kind="stable"
+        )
         # near misses ('Won', 'won ', 'Closed Won'), booleans and 0/1 are errors with the
         # exact fix; no won or no lost value at all is a warning naming the values found
         check_value_labels(
@@ -214,10 +225,14 @@ def read_deals(
             keyword="status",
             func=func,
             warn_absent=need,
+            counts=counts,
         )
-        is_won = st.isin(_values(won)).to_numpy(dtype=bool)
-        is_lost = st.isin(_values(lost)).to_numpy(dtype=bool)
-        outcome = np.where(is_won, WON, np.where(is_lost, LOST, OPEN)).astype(np.int64)
+        code_outcome = np.where(
+            pd.Index(distinct).isin(_values(won)),
+            WON,
+            np.where(pd.Index(distinct).isin(_values(lost)), LOST, OPEN),
+        ).astype(np.int64)
+        outcome = np.append(code_outcome, OPEN)[value_codes]  # a null status (-1) is open
 
     has_c, has_d = c_ns != NAT, d_ns != NAT
     # an open deal's close date is an expected date, not an observation

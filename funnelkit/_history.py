@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from funnelkit._deals_validate import check_unique_deals
 from funnelkit._stage_kernels import presorted
 from funnelkit._validate import (
     N_EXAMPLES,
@@ -99,6 +100,11 @@ def join_ids(
     h_col = deal if history_deal is None else history_deal
     h_ids = np.asarray(history_ids)
     d_ids = np.asarray(deal_ids)
+    index = pd.Index(d_ids)
+    if not index.is_unique:  # the history is read before the deal table's own checks
+        series = isinstance(deal_ids, pd.Series)
+        frame = deal_ids.to_frame() if series else pd.DataFrame({deal: d_ids})
+        check_unique_deals(frame, deal)
     if h_ids.size and d_ids.size:
         h_kind, d_kind = id_kind(h_ids), id_kind(d_ids)
         if h_kind != d_kind:
@@ -109,7 +115,7 @@ def join_ids(
                 f"history[{h_col!r}] = history[{h_col!r}].astype(deals[{deal!r}].dtype)."
             )
             raise InvalidDataError(msg, column=str(h_col), reason="id_mismatch", n_rows=h_ids.size)
-    pos: IntArray = pd.Index(d_ids).get_indexer(h_ids).astype(np.int64)
+    pos: IntArray = index.get_indexer(h_ids).astype(np.int64)
     missing = pos < 0
     if missing.any():
         n_bad = int(missing.sum())
@@ -188,6 +194,7 @@ class DealPaths:
     furthest: IntArray  #: furthest stage position reached (-1: none)
     entry: IntArray  #: (n_deals, n_stages) first entry into each stage, NAT when never
     current: np.ndarray[Any, np.dtype[np.object_]]  #: stage of the last entry (NaN: none)
+    current_pos: IntArray  #: position of ``current`` in the stages (-1: none, or not there)
     last_before_close: np.ndarray[Any, np.dtype[np.object_]]  #: last stage entered by close
     has_history: BoolArray  #: the deal has at least one entry by ``as_of``
 
@@ -220,6 +227,7 @@ def deal_paths(
         current = table_stage.astype(object).copy()
         before_close = current.copy()
         furthest = index.get_indexer(table_stage).astype(np.int64)
+    current_pos = furthest.copy()
     if entries is not None and entries.t.size:
         use = entries.t <= as_of
         if use.all():
@@ -243,6 +251,7 @@ def deal_paths(
         last = np.ones(d.size, dtype=bool)
         last[:-1] = d[1:] != d[:-1]
         current[d[last]] = st[last]
+        current_pos[d[last]] = spos[last]
         # the last entry at or before the deal's close (the stage it closed at)
         close = np.where(closed[d] == NAT, NS_MAX, closed[d])
         at = np.flatnonzero(t <= close)
@@ -268,6 +277,7 @@ def deal_paths(
         furthest=furthest,
         entry=entry,
         current=current,
+        current_pos=current_pos,
         last_before_close=before_close,
         has_history=has,
     )
@@ -284,13 +294,18 @@ def stage_win_counts(
     were won.  ``outcome`` uses
     the deal reader's codes (0 open, 1 won, 2 lost).
     """
+    if n_stages == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     closed = outcome != 0
     won = outcome == 1
     # every deal was at the first stage; a won deal went through all of them
     depth = np.where(won, n_stages - 1, np.maximum(furthest, 0))
-    counted = closed[:, None] & (np.arange(n_stages)[None, :] <= depth[:, None])
-    total = np.zeros((n_groups, n_stages), dtype=np.int64)
-    wins = np.zeros((n_groups, n_stages), dtype=np.int64)
-    np.add.at(total, codes, counted.astype(np.int64))
-    np.add.at(wins, codes, (counted & won[:, None]).astype(np.int64))
+    # a closed deal counts at stages 0..depth: count the deals at each (group, depth),
+    # then sum from the last stage down (no (deals x stages) matrix)
+    cell = codes[closed] * n_stages + depth[closed]
+    size = n_groups * n_stages
+    at = np.bincount(cell, minlength=size).reshape(n_groups, n_stages)
+    won_at = np.bincount(cell[won[closed]], minlength=size).reshape(n_groups, n_stages)
+    total = np.cumsum(at[:, ::-1], axis=1)[:, ::-1].astype(np.int64)
+    wins = np.cumsum(won_at[:, ::-1], axis=1)[:, ::-1].astype(np.int64)
     return total.ravel(), wins.ravel()

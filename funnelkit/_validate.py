@@ -720,6 +720,7 @@ def check_value_labels(
     keyword: str | None = None,
     func: str = "",
     warn_absent: Sequence[str] | None = None,
+    counts: pd.Series | None = None,
 ) -> None:
     """Check that a column holds the values its roles expect; refuse near misses.
 
@@ -750,7 +751,9 @@ def check_value_labels(
     the rows.  ``keyword`` names the column's own keyword (``status=``) in
     the messages.  ``warn_absent`` limits the absent-value warning to the roles
     a function's numbers depend on (default: every role); near misses and
-    booleans are refused for every role.
+    booleans are refused for every role.  ``counts``: the column's distinct
+    non-null values with their row counts, most frequent first, when the
+    caller has them already (else they are counted here).
 
     Examples
     --------
@@ -771,17 +774,18 @@ def check_value_labels(
             continue
         many = isinstance(value, list | tuple | set | frozenset)
         wanted[role] = list(value) if many else [value]
-    values = s.dropna()
     if not wanted or s.empty:
         return
+    if counts is None:
+        counts = s.dropna().value_counts(sort=True)
+    n_values = int(counts.sum())
     where = f"{table}[{column!r}]" + (f" ({keyword}=)" if keyword else "")
     prefix = f"{func}: " if func else ""
-    if values.empty:
+    if n_values == 0:
         roles = ", ".join(f"{role}={expected[role]!r}" for role in wanted)
         msg = f"{prefix}{where} holds only nulls in {len(s):,} rows, so nothing matches {roles}."
         warnings.warn(msg, FunnelkitWarning, stacklevel=3)
         return
-    counts = values.value_counts(sort=True)
     counts = counts[counts > 0]  # a categorical lists its unused categories too
     distinct = pd.Index(counts.index)
     present = {role: bool(distinct.isin(vals).any()) for role, vals in wanted.items()}
@@ -813,7 +817,7 @@ def check_value_labels(
             f"{prefix}{where} holds {what}, not the values "
             f"{fix_for({r: expected[r] for r in wanted})}. Pass {fix_for(flags)}."
         )
-        raise InvalidDataError(msg, column=str(column), reason="boolean", n_rows=len(values))
+        raise InvalidDataError(msg, column=str(column), reason="boolean", n_rows=n_values)
 
     # near misses: same text after strip/lower, or the value as a leading/trailing word
     # (.str gives NaN for values that are not strings)
@@ -840,7 +844,7 @@ def check_value_labels(
                 choice[role] = near[role][0] if len(near[role]) == 1 else near[role]
             else:
                 choice[role] = expected[role]
-        n_rows = int(values.isin([v for vs in near.values() for v in vs]).sum())
+        n_rows = int(counts[distinct.isin([v for vs in near.values() for v in vs])].sum())
         found = ", ".join(f"{v!r}" for vs in near.values() for v in vs)
         msg = (
             f"{prefix}{where} has no {fix_for({r: expected[r] for r in near})} but "

@@ -319,7 +319,7 @@ def deal_entities(
     if history is not None:
         entries = read_history(
             history,
-            raw[deal].to_numpy(),
+            raw[deal],
             deal=deal,
             stage=stage,
             entered=entered,
@@ -374,7 +374,7 @@ def deal_entities(
             paths.furthest, d.outcome, np.zeros(n, dtype=np.int64), 1, len(order)
         )
         stage_p = _rate(wins, total)
-        cur = pd.Index(list(order)).get_indexer(paths.current)
+        cur = paths.current_pos
         opened = np.flatnonzero((d.outcome == OPEN) & (cur >= 0))
         win_p[opened] = stage_p[cur[opened]]
     out["win_probability"] = win_p
@@ -1198,7 +1198,7 @@ def pipeline(
         require_columns(raw, {"deal": deal}, table="deals")
         entries = read_history(
             history,
-            raw[deal].to_numpy(),
+            raw[deal],
             deal=deal,
             stage=stage,
             entered=entered,
@@ -1237,12 +1237,15 @@ def pipeline(
         table_stage=table_stage,
     )
     # the stage an open deal was in on as_of: its last entry by then (ties by stage order)
-    current = paths.current
+    current, current_pos = paths.current, paths.current_pos
     is_open = d.outcome == OPEN
-    no_stage = is_open & pd.isna(current)
+    no_stage = np.zeros(len(current), dtype=bool)
+    unplaced = np.flatnonzero(is_open & (current_pos < 0))  # a stage in stages is never NaN
+    no_stage[unplaced] = pd.isna(current[unplaced])
     d = drop_unusable(d, no_stage, "they are open and have no stage", func=func)
     keep_rows = ~no_stage
     current, furthest = current[keep_rows], paths.furthest[keep_rows]
+    current_pos = current_pos[keep_rows]
     is_open = d.outcome == OPEN
     if stages is None:
         names = sorted(pd.unique(current[is_open]).tolist(), key=str)
@@ -1254,12 +1257,14 @@ def pipeline(
             )
             raise InvalidParameterError(msg)
     else:
-        outside = is_open & (pd.Index(names).get_indexer(current) < 0)
+        outside = is_open & (current_pos < 0)
         d = drop_unusable(d, outside, "they are open at a stage not in stages", func=func)
         current, furthest = current[~outside], furthest[~outside]
+        current_pos = current_pos[~outside]
         is_open = d.outcome == OPEN
     n_st, g = len(names), d.n_groups
-    stage_idx = pd.Index(names).get_indexer(current)
+    # positions in names (stages given: the paths' positions; else the open stages sorted)
+    stage_idx = current_pos if stages is not None else pd.Index(names).get_indexer(current)
     cell = d.codes * n_st + stage_idx
     open_cell = cell[is_open]
     n_deals = grouped_count(open_cell, g * n_st)

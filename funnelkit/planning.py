@@ -954,7 +954,7 @@ def _plan_by_group(
             require_columns(df, {"deal": deal}, table="deals")
             entries = read_history(
                 history,
-                df[deal].to_numpy(),
+                df[deal],
                 deal=deal,
                 stage=keywords["stage"],
                 entered=keywords["entered"],
@@ -1241,7 +1241,7 @@ def plan(
         require_columns(df, {"deal": deal}, table="deals")
         entries = read_history(
             history,
-            df[deal].to_numpy(),
+            df[deal],
             deal=deal,
             stage=stage,
             entered=entered,

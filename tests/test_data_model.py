@@ -556,3 +556,26 @@ def test_a_history_entry_without_a_stage_is_refused_by_every_reader():
             with pytest.raises(fk.InvalidDataError, match=r"history\['stage'\].*3 of") as err:
                 call()
             assert err.value.column == "stage", name
+
+
+@pytest.mark.parametrize(
+    "func",
+    ["deal_entities", "pipeline", "plan", "lost_deals", "revival_candidates", "stalled"],
+)
+def test_repeated_deal_ids_beside_a_history_are_the_deal_readers_error(three, func):
+    """The history is read first in some functions: a repeated deal id used to reach
+    pandas' reindexing error instead of the deal table's own message."""
+    deals, history = three
+    twice = pd.concat([deals, deals.iloc[[2]]], ignore_index=True)
+    call = {
+        "deal_entities": lambda: fk.deal_entities(twice, history=history, stages=STAGES),
+        "pipeline": lambda: fk.pipeline(twice, stages=STAGES, history=history),
+        "plan": lambda: fk.plan(twice, 1000.0, history=history, stages=STAGES),
+        "lost_deals": lambda: fk.lost_deals(twice, history=history, stages=STAGES),
+        "revival_candidates": lambda: fk.revival_candidates(twice, history=history, stages=STAGES),
+        "stalled": lambda: fk.stalled(history, STAGES, deals=twice, max_stay="1D"),
+    }[func]
+    with pytest.raises(InvalidDataError, match=r"2 of 4 rows with a repeated deal id") as err:
+        call()
+    assert err.value.reason == "duplicate"
+    assert "drop_duplicates(subset=['deal_id']" in str(err.value)
