@@ -391,7 +391,7 @@ def _bad_amounts(s: pd.Series, bad: Any, where: str, column: str) -> pd.Series:
         where=where,
         column=column,
         what="amounts",
-        reason="not_amount",
+        reason="not_numeric",
         fix=(
             "Amounts may carry thousands separators, spaces, a decimal comma and a currency "
             "sign ('1 234 567,50 ₽', '$1,234.50'); fix or empty those cells."
@@ -533,7 +533,7 @@ def parse_dates(
                     f"({sub[has_tz].iloc[0]!r}) and without ({sub[~has_tz].iloc[0]!r}). "
                     f"Export all of them in one form."
                 )
-                raise InvalidDataError(msg, column=column, reason="mixed_timezones")
+                raise InvalidDataError(msg, column=column, reason="mixed_tz")
             else:
                 got = pd.to_datetime(sub, format="ISO8601", errors="coerce")
                 out[iso] = got.astype("datetime64[ns]")
@@ -544,7 +544,7 @@ def parse_dates(
                 f"{where}: column {column!r} mixes UTC instants and local dates without a time "
                 f"zone. Export all of them in one form."
             )
-            raise InvalidDataError(msg, column=column, reason="mixed_timezones")
+            raise InvalidDataError(msg, column=column, reason="mixed_tz")
         result = aware.astype("datetime64[ns, UTC]")
     else:
         result = out

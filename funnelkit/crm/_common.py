@@ -374,7 +374,7 @@ def finish(
                 f"the deals and the history together, or filter the history to those deals."
             )
             raise InvalidDataError(
-                msg, column="deal_id", reason="unknown_deal", n_rows=int(unknown.sum())
+                msg, column="deal_id", reason="missing_deal", n_rows=int(unknown.sum())
             )
         tz = getattr(d["created_at"].dtype, "tz", None)
         h = align_zones(tz, h, timezone=timezone, crm=crm, where=history_where)
