@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from funnelkit._deals_validate import check_unique_deals
-from funnelkit._stage_kernels import presorted
+from funnelkit._stage_kernels import presorted, sort_order
 from funnelkit._validate import (
     N_EXAMPLES,
     as_datetime,
@@ -245,12 +245,30 @@ def deal_paths(
             by_value[outside] = pd.factorize(labels, sort=True)[0]
             keys = (by_value, *keys)
         if not presorted(keys):  # exports are often in order already: no gathers then
-            order = np.lexsort(keys)
-            d, st, t, spos = d[order], st[order], t[order], spos[order]
+            # entries equal in every key carry the same stage value: their order is free
+            order = sort_order(keys, stable=False)
+            d, t, spos = d[order], t[order], spos[order]
+            src = order  # the stage values stay in place: gathered only where read
+        else:
+            src = None
         has[d] = True
         last = np.ones(d.size, dtype=bool)
         last[:-1] = d[1:] != d[:-1]
-        current[d[last]] = st[last]
+        # stage values from the small table of names (a random gather of the entries'
+        # objects is slow); only stages outside ``stages`` are read from the entries
+        names = np.empty(n_st + 1, dtype=object)
+        for k, name in enumerate(stages):
+            names[k] = name
+
+        def values(rows: IntArray) -> np.ndarray[Any, np.dtype[np.object_]]:
+            out: np.ndarray[Any, np.dtype[np.object_]] = names[spos[rows]]
+            odd = np.flatnonzero(spos[rows] < 0)
+            if odd.size:
+                out[odd] = st[(rows if src is None else src[rows])[odd]]
+            return out
+
+        at_last = np.flatnonzero(last)
+        current[d[at_last]] = values(at_last)
         current_pos[d[last]] = spos[last]
         # the last entry at or before the deal's close (the stage it closed at)
         close = np.where(closed[d] == NAT, NS_MAX, closed[d])
@@ -258,7 +276,8 @@ def deal_paths(
         dk = d[at]
         last_ok = np.ones(dk.size, dtype=bool)
         last_ok[:-1] = dk[1:] != dk[:-1]
-        before_close[dk[last_ok]] = st[at[last_ok]]
+        closing = at[last_ok]
+        before_close[dk[last_ok]] = values(closing)
         # first entry into each stage: rows are in (deal, time) order, so a deal's first
         # row of a stage is where the deal changes among that stage's rows
         for k in range(n_st):

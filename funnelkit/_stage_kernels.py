@@ -52,16 +52,130 @@ def presorted(keys: Sequence[IntArray]) -> bool:
     return True
 
 
-def lexsort_presorted(keys: Sequence[IntArray]) -> IntArray:
-    """``np.lexsort(keys)`` (stable), in one pass when the rows are already in order."""
+#: Units a time key is divided by when every value is a multiple (days, s, ms, us).
+_RESOLUTIONS = (86_400 * 10**9, 10**9, 10**6, 10**3)
+
+
+def pack_keys(keys: Sequence[IntArray]) -> IntArray | None:
+    """Integer keys (primary first) packed into one int64 that sorts like them, or None.
+
+    Each key is offset by its minimum and, when every value is a multiple of a
+    day, second, millisecond or microsecond, divided by it; None when the
+    keys need more than 63 bits together.
+    """
+    packed = _pack(keys, coarse=False)
+    return None if packed is None else packed[0]
+
+
+def _pack(keys: Sequence[IntArray], *, coarse: bool) -> tuple[IntArray, int] | None:
+    """Pack like :func:`pack_keys`; with ``coarse``, too wide keys lose low bits.
+
+    The widest key loses them.  Returns the packed key and, when coarsened, how
+    many low bits follow the coarsened key (its rows may then tie where the keys
+    differ); -1 when exact.
+    """
+    parts: list[tuple[IntArray, int]] = []
+    for key in keys:
+        if key.dtype.kind not in "iu":
+            return None
+        lo, hi = (int(key.min()), int(key.max())) if key.size else (0, 0)
+        span = hi - lo
+        if span >= 2**63:
+            return None
+        rel = (key - np.int64(lo)).astype(np.int64, copy=False)
+        if span >= 2**20:
+            for res in _RESOLUTIONS:
+                r = np.int64(res)
+                if res <= span and not (rel[:4096] % r).any() and not (rel % r).any():
+                    rel, span = rel // r, span // res
+                    break
+        parts.append((rel, max(span.bit_length(), 1)))
+    excess = sum(bits for _, bits in parts) - 63
+    low = -1
+    if excess > 0:
+        wide = max(range(len(parts)), key=lambda i: parts[i][1])
+        rel, bits = parts[wide]
+        if not coarse or bits - excess < 1:
+            return None
+        parts[wide] = (rel >> np.int64(excess), bits - excess)
+        low = sum(bits for _, bits in parts[wide + 1 :])
+    out = np.zeros(keys[0].size if keys else 0, dtype=np.int64)
+    for rel, bits in parts:
+        out = (out << np.int64(bits)) | rel
+    return out, low
+
+
+def _refine(order: IntArray, prefix: IntArray, keys: Sequence[IntArray]) -> IntArray:
+    """Sort again, by the full keys, the runs of rows whose coarse prefix ties."""
+    ps = prefix[order]
+    eq = ps[1:] == ps[:-1]
+    if not eq.any():
+        return order
+    in_tie = np.zeros(order.size, dtype=bool)
+    in_tie[1:] |= eq
+    in_tie[:-1] |= eq
+    run = np.cumsum(np.concatenate(([True], ~eq)))  # run number of each position
+    pos = np.flatnonzero(in_tie)
+    rows = order[pos]
+    sub = np.lexsort((*(k[rows] for k in keys), run[pos]))  # stable: ties keep their order
+    out = order.copy()
+    out[pos] = rows[sub]
+    return out
+
+
+def stable_code_order(codes: IntArray) -> IntArray:
+    """Stable ``argsort`` of non-negative integer codes: radix passes on 16-bit digits."""
+    hi = int(codes.max()) if codes.size else 0
+    if hi < 2**16:
+        return np.argsort(codes.astype(np.uint16), kind="stable").astype(np.int64)
+    if hi < 2**32:
+        low = np.argsort((codes & 0xFFFF).astype(np.uint16), kind="stable")
+        high = np.argsort((codes[low] >> 16).astype(np.uint16), kind="stable")
+        return low[high].astype(np.int64)
+    return np.argsort(codes, kind="stable").astype(np.int64)
+
+
+def sort_order(keys: Sequence[IntArray], *, stable: bool) -> IntArray:
+    """The order of ``np.lexsort(keys)`` (the last key primary), without its cost.
+
+    In one pass when the rows are already in order; else one ``argsort`` of the
+    keys packed into an int64 (when they do not fit, the widest loses low bits
+    and the rows that then tie are sorted again by the full keys), or of the
+    secondary keys packed, then a stable radix pass on the primary key.
+    ``stable=False``: rows equal in every key may come in any order (callers
+    whose rows carry nothing else); ``stable=True`` keeps their input order.
+    ``np.lexsort`` only when neither packing fits.
+    """
+    n = keys[0].size if keys else 0
     if presorted(keys):
-        return np.arange(keys[0].size if keys else 0, dtype=np.int64)
+        return np.arange(n, dtype=np.int64)
+    kind: Any = "stable" if stable else None
+    packed = _pack(list(keys)[::-1], coarse=True)
+    if packed is not None:
+        key, low = packed
+        order = np.argsort(key, kind=kind).astype(np.int64)
+        # coarsened (times in ns beside many codes): rows that tie on the coarse
+        # prefix, usually few, are put in full order
+        return order if low < 0 else _refine(order, key >> np.int64(low), keys)
+    primary = keys[-1]
+    rest = pack_keys(list(keys[:-1])[::-1]) if len(keys) > 1 else None
+    if rest is not None and primary.dtype.kind in "iu" and int(primary.min()) >= 0:
+        order = np.argsort(rest, kind=kind)
+        return order[stable_code_order(primary[order])].astype(np.int64)
     return np.lexsort(tuple(keys)).astype(np.int64)
 
 
+def lexsort_presorted(keys: Sequence[IntArray]) -> IntArray:
+    """``np.lexsort(keys)`` (stable), in one pass when the rows are already in order."""
+    return sort_order(keys, stable=True)
+
+
 def sort_entries(deal: IntArray, stage: IntArray, t: IntArray) -> IntArray:
-    """Order of the rows by (deal, time, stage position): ties go by stage order."""
-    return lexsort_presorted((stage, t, deal))
+    """Order of the rows by (deal, time, stage position): ties go by stage order.
+
+    Entries equal in all three are interchangeable, so their order is free.
+    """
+    return sort_order((stage, t, deal), stable=False)
 
 
 def entered_matrix(deal: IntArray, stage: IntArray, n_deals: int, n_stages: int) -> BoolArray:

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from funnelkit._dask import is_dask
-from funnelkit._stage_kernels import presorted
+from funnelkit._stage_kernels import presorted, sort_order
 from funnelkit._stats import wilson_interval
 from funnelkit._validate import (
     _invalid,
@@ -184,7 +184,10 @@ def _per_prospect(codes: IntArray, key: np.ndarray[Any, Any], positive: BoolArra
     the per-row response flags.  No loop over prospects.
     """
     n = codes.size
-    if presorted((np.asarray(key), codes)):  # exports often come in this order already
+    key = np.asarray(key)
+    if key.dtype.kind in "iu":  # one packed sort (or a radix pass); ties keep input order
+        order = sort_order((key, codes), stable=True)
+    elif presorted((key, codes)):  # exports often come in this order already
         order = np.arange(n, dtype=np.int64)
     else:
         # stable sorts: by time, then by prospect; equal times keep their input order
