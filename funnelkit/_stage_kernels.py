@@ -118,7 +118,7 @@ def _refine(order: IntArray, prefix: IntArray, keys: Sequence[IntArray]) -> IntA
     pos = np.flatnonzero(in_tie)
     rows = order[pos]
     sub = np.lexsort((*(k[rows] for k in keys), run[pos]))  # stable: ties keep their order
-    out = order.copy()
+    out: IntArray = order.copy()
     out[pos] = rows[sub]
     return out
 
