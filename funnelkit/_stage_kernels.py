@@ -298,8 +298,22 @@ def km_quantile_ns(
     """
     if durations.size == 0:
         return None, None, None
-    uniq, ranks = np.unique(durations, return_inverse=True)  # the one sort
-    rank, surv, at_risk, events = kaplan_meier_ranked(ranks.reshape(-1), uniq.size, observed)
+    lo = int(durations.min())
+    if int(durations.max()) - lo < 2**62:
+        # the one sort: each duration with its event flag in the lowest bit (no argsort)
+        flagged = ((durations - np.int64(lo)) << np.int64(1)) | observed.astype(np.int64)
+        packed = np.sort(flagged)
+        t = packed >> np.int64(1)
+        starts = np.flatnonzero(np.concatenate(([True], t[1:] != t[:-1])))
+        uniq = t[starts] + np.int64(lo)
+        n_events = np.add.reduceat(packed & np.int64(1), starts).astype(np.float64)
+        at_risk_all = (durations.size - starts).astype(np.float64)
+        rank = np.flatnonzero(n_events > 0).astype(np.int64)
+        events, at_risk = n_events[rank], at_risk_all[rank]
+        surv = np.cumprod(1.0 - events / at_risk)
+    else:
+        uniq, ranks = np.unique(durations, return_inverse=True)
+        rank, surv, at_risk, events = kaplan_meier_ranked(ranks.reshape(-1), uniq.size, observed)
     low, high = km_interval(surv, at_risk, events, ci)
     times = rank.astype(np.float64)
     out: list[int | None] = []
