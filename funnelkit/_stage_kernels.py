@@ -310,7 +310,7 @@ def km_quantile_ns(
         at_risk_all = (durations.size - starts).astype(np.float64)
         rank = np.flatnonzero(n_events > 0).astype(np.int64)
         events, at_risk = n_events[rank], at_risk_all[rank]
-        surv = np.cumprod(1.0 - events / at_risk)
+        surv: FloatArray = np.cumprod(1.0 - events / at_risk).astype(np.float64)
     else:
         uniq, ranks = np.unique(durations, return_inverse=True)
         rank, surv, at_risk, events = kaplan_meier_ranked(ranks.reshape(-1), uniq.size, observed)
