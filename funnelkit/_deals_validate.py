@@ -210,11 +210,10 @@ def read_deals(
     else:
         st = df[status]
         # the distinct statuses once: the label checks and the outcome work on them
-        value_codes, distinct = pd.factorize(st)
+        value_codes, uniques = pd.factorize(st)
+        distinct = pd.Index(uniques)
         n_rows = np.bincount(value_codes[value_codes >= 0], minlength=len(distinct))
-        counts = pd.Series(n_rows, index=pd.Index(distinct)).sort_values(
-            ascending=False, kind="stable"
-        )
+        counts = pd.Series(n_rows, index=distinct).sort_values(ascending=False, kind="stable")
         # near misses ('Won', 'won ', 'Closed Won'), booleans and 0/1 are errors with the
         # exact fix; no won or no lost value at all is a warning naming the values found
         check_value_labels(
@@ -228,9 +227,7 @@ def read_deals(
             counts=counts,
         )
         code_outcome = np.where(
-            pd.Index(distinct).isin(_values(won)),
-            WON,
-            np.where(pd.Index(distinct).isin(_values(lost)), LOST, OPEN),
+            distinct.isin(_values(won)), WON, np.where(distinct.isin(_values(lost)), LOST, OPEN)
         ).astype(np.int64)
         outcome = np.append(code_outcome, OPEN)[value_codes]  # a null status (-1) is open
 

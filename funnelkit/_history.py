@@ -269,7 +269,7 @@ def deal_paths(
 
         at_last = np.flatnonzero(last)
         current[d[at_last]] = values(at_last)
-        current_pos[d[last]] = spos[last]
+        current_pos[d[at_last]] = spos[at_last]
         # the last entry at or before the deal's close (the stage it closed at)
         close = np.where(closed[d] == NAT, NS_MAX, closed[d])
         at = np.flatnonzero(t <= close)

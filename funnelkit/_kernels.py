@@ -183,19 +183,25 @@ class _Keys:
         return (kt_end - kt_start) <= window // self.g
 
 
+def time_unit(rel: I64, span: int) -> int:
+    """The coarsest of day, s, ms, us dividing every value of ``rel`` (1 when none).
+
+    ``rel`` are non-negative offsets whose largest is ``span``; a unit longer
+    than the span is never taken.
+    """
+    for res in _RESOLUTIONS:
+        # a cheap look at a sample first, then the whole array
+        r = np.int64(res)
+        if res <= span and not (rel[:4096] % r).any() and not (rel % r).any():
+            return res
+    return 1
+
+
 def _make_keys(codes: I64, time: I64) -> _Keys:
     cmin, cmax = int(codes.min()), int(codes.max())
     tmin, tmax = int(time.min()), int(time.max())
     span = tmax - tmin
-    g = 1
-    if span > 0:
-        rel = time - np.int64(tmin)
-        for res in _RESOLUTIONS:
-            # a cheap look at a sample first, then the whole array
-            r = np.int64(res)
-            if res <= span and not (rel[:4096] % r).any() and not (rel % r).any():
-                g = res
-                break
+    g = time_unit(time - np.int64(tmin), span) if span > 0 else 1
     tbits = max((span // g).bit_length(), 1)
     cbits = max((cmax - cmin).bit_length(), 1)
     uniq_codes: I64 | None = None

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from funnelkit._kernels import time_unit
 from funnelkit._survival import kaplan_meier_ranked, km_interval, survival_quantile
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -52,26 +53,14 @@ def presorted(keys: Sequence[IntArray]) -> bool:
     return True
 
 
-#: Units a time key is divided by when every value is a multiple (days, s, ms, us).
-_RESOLUTIONS = (86_400 * 10**9, 10**9, 10**6, 10**3)
-
-
-def pack_keys(keys: Sequence[IntArray]) -> IntArray | None:
+def _pack(keys: Sequence[IntArray], *, coarse: bool) -> tuple[IntArray, int] | None:
     """Integer keys (primary first) packed into one int64 that sorts like them, or None.
 
     Each key is offset by its minimum and, when every value is a multiple of a
-    day, second, millisecond or microsecond, divided by it; None when the
-    keys need more than 63 bits together.
-    """
-    packed = _pack(keys, coarse=False)
-    return None if packed is None else packed[0]
-
-
-def _pack(keys: Sequence[IntArray], *, coarse: bool) -> tuple[IntArray, int] | None:
-    """Pack like :func:`pack_keys`; with ``coarse``, too wide keys lose low bits.
-
-    The widest key loses them.  Returns the packed key and, when coarsened, how
-    many low bits follow the coarsened key (its rows may then tie where the keys
+    day, second, millisecond or microsecond, divided by it; None when the keys
+    need more than 63 bits together, unless ``coarse``: then the widest key
+    loses low bits.  Returns the packed key and, when coarsened, how many low
+    bits follow the coarsened key (its rows may then tie where the keys
     differ); -1 when exact.
     """
     parts: list[tuple[IntArray, int]] = []
@@ -84,11 +73,9 @@ def _pack(keys: Sequence[IntArray], *, coarse: bool) -> tuple[IntArray, int] | N
             return None
         rel = (key - np.int64(lo)).astype(np.int64, copy=False)
         if span >= 2**20:
-            for res in _RESOLUTIONS:
-                r = np.int64(res)
-                if res <= span and not (rel[:4096] % r).any() and not (rel % r).any():
-                    rel, span = rel // r, span // res
-                    break
+            unit = time_unit(rel, span)
+            if unit > 1:
+                rel, span = rel // np.int64(unit), span // unit
         parts.append((rel, max(span.bit_length(), 1)))
     excess = sum(bits for _, bits in parts) - 63
     low = -1
@@ -158,16 +145,11 @@ def sort_order(keys: Sequence[IntArray], *, stable: bool) -> IntArray:
         # prefix, usually few, are put in full order
         return order if low < 0 else _refine(order, key >> np.int64(low), keys)
     primary = keys[-1]
-    rest = pack_keys(list(keys[:-1])[::-1]) if len(keys) > 1 else None
+    rest = _pack(list(keys[:-1])[::-1], coarse=False) if len(keys) > 1 else None
     if rest is not None and primary.dtype.kind in "iu" and int(primary.min()) >= 0:
-        order = np.argsort(rest, kind=kind)
+        order = np.argsort(rest[0], kind=kind)
         return order[stable_code_order(primary[order])].astype(np.int64)
     return np.lexsort(tuple(keys)).astype(np.int64)
-
-
-def lexsort_presorted(keys: Sequence[IntArray]) -> IntArray:
-    """``np.lexsort(keys)`` (stable), in one pass when the rows are already in order."""
-    return sort_order(keys, stable=True)
 
 
 def sort_entries(deal: IntArray, stage: IntArray, t: IntArray) -> IntArray:
@@ -304,16 +286,14 @@ def km_quantile_ns(
         flagged = ((durations - np.int64(lo)) << np.int64(1)) | observed.astype(np.int64)
         packed = np.sort(flagged)
         t = packed >> np.int64(1)
-        starts = np.flatnonzero(np.concatenate(([True], t[1:] != t[:-1])))
-        uniq = t[starts] + np.int64(lo)
-        n_events = np.add.reduceat(packed & np.int64(1), starts).astype(np.float64)
-        at_risk_all = (durations.size - starts).astype(np.float64)
-        rank = np.flatnonzero(n_events > 0).astype(np.int64)
-        events, at_risk = n_events[rank], at_risk_all[rank]
-        surv: FloatArray = np.cumprod(1.0 - events / at_risk).astype(np.float64)
+        new = np.concatenate(([True], t[1:] != t[:-1]))
+        uniq = t[new] + np.int64(lo)
+        ranks = np.cumsum(new) - 1  # rank of each sorted duration among the distinct ones
+        flags = (packed & np.int64(1)).astype(bool)
     else:
-        uniq, ranks = np.unique(durations, return_inverse=True)
-        rank, surv, at_risk, events = kaplan_meier_ranked(ranks.reshape(-1), uniq.size, observed)
+        uniq, inverse = np.unique(durations, return_inverse=True)
+        ranks, flags = inverse.reshape(-1), observed
+    rank, surv, at_risk, events = kaplan_meier_ranked(ranks, uniq.size, flags)
     low, high = km_interval(surv, at_risk, events, ci)
     times = rank.astype(np.float64)
     out: list[int | None] = []
