@@ -134,8 +134,9 @@ ROLE_DEFAULTS: dict[str, str] = {
     "expected_close": "expected_close",
     # stage history (deal, stage, entered)
     "entered": "entered_at",
-    # touches
+    # touches (and touch counts: entity, contacts, response)
     "response": "response",
+    "contacts": "contacts",
     # costs (channel, cost)
     "cost": "cost",
     # values
@@ -1576,8 +1577,8 @@ def report(
         ``response``). Roles: ``deal``, ``created``, ``closed``, ``status``,
         ``amount``, ``stage``, ``owner``, ``channel``, ``lost_reason``,
         ``currency``, ``expected_close``; ``entered`` (the history's entry
-        time); ``entity``, ``time``, ``event``, ``response``; ``cost``. One
-        mapping serves every table; a column may serve two roles (e.g.
+        time); ``entity``, ``time``, ``event``, ``response``, ``contacts``;
+        ``cost``. One mapping serves every table; a column may serve two roles (e.g.
         ``{"status": "deal_stage", "stage": "deal_stage"}``). Missing roles
         take the default column names (``deal_id``, ``created_at``, ...).
         The tables are never renamed or rewritten.

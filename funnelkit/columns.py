@@ -17,6 +17,8 @@ The roles, by table (default column in brackets):
   ``expected_close`` (``expected_close``);
 * stage history: ``deal``, ``stage`` and ``entered`` (``entered_at``);
 * touches: ``entity``, ``time``, ``channel``, ``response`` (``response``);
+* touch counts (one row per prospect, :func:`funnelkit.touches_from_counts`):
+  ``entity``, ``contacts`` (``contacts``), ``response``;
 * costs: ``channel``, ``cost`` (``cost``);
 * values: ``won`` (``"won"``), ``lost`` (``"lost"``), ``positive``
   (``"positive"``).
@@ -69,7 +71,11 @@ class Columns(Mapping[str, Any]):
     entered : str, optional
         The stage history's entry-time column.
     response : str, optional
-        The touches' response column.
+        The touches' response column (also the outcome column of the one row
+        per prospect that :func:`funnelkit.touches_from_counts` reads).
+    contacts : str, optional
+        The number of contacts made to each prospect
+        (:func:`funnelkit.touches_from_counts`).
     cost : str, optional
         The costs table's spend column.
     won, lost, positive : object, optional
@@ -103,6 +109,7 @@ class Columns(Mapping[str, Any]):
     expected_close: Hashable | None = None
     entered: Hashable | None = None
     response: Hashable | None = None
+    contacts: Hashable | None = None
     cost: Hashable | None = None
     won: Any = None
     lost: Any = None

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -48,13 +49,15 @@ from funnelkit._validate import (
     warn_dropped,
 )
 from funnelkit.columns import Columns, takes_columns
-from funnelkit.errors import InvalidDataError
+from funnelkit.errors import InvalidDataError, InvalidParameterError
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
 
 Positive = Hashable | Sequence[Hashable] | Callable[[pd.Series], Any]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 __all__ = ["touches_from_counts", "touches_summary", "touches_to_response"]
 
@@ -559,7 +562,7 @@ def touches_to_response(
     See Also
     --------
     touches_summary : one row per group: responders, median touches, when to stop.
-    touches_from_counts : build a touch log from one row per prospect with a count.
+    touches_from_counts : build a touch log from one row per prospect with a contact count.
 
     Notes
     -----
@@ -890,35 +893,126 @@ def _summary_table(
     return out
 
 
-@takes_columns(renamed={"df": "prospects"})
+#: The output columns of :func:`touches_from_counts` besides ``entity`` and ``response``.
+_LOG_TOUCH = "touch"
+
+
+def _old_outcome_default(func: Callable[P, R]) -> Callable[P, R]:
+    """Read the old default ``"outcome"`` column, with a FutureWarning, when response= is not given.
+
+    Until this release ``touches_from_counts`` read ``outcome="outcome"``; it
+    now reads ``response="response"``.  A caller who gives no ``response``
+    (neither as a keyword, its old spelling ``outcome=`` nor through
+    ``columns=``) and whose table has an ``"outcome"`` column but no
+    ``"response"`` one keeps getting the old column for one release, warned.
+    Applied inside :func:`~funnelkit.columns.takes_columns`, so the keyword
+    renames and the ``columns=`` mapping are already in ``kwargs``.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if "response" not in kwargs:
+            names = _column_names(args[0] if args else kwargs.get("prospects"))
+            if "response" not in names and "outcome" in names:
+                warnings.warn(
+                    "touches_from_counts: the prospects have no 'response' column, so the "
+                    "old default column 'outcome' was read. The default is now "
+                    "response='response' and the fallback to 'outcome' will stop working "
+                    "in the next release: pass response='outcome' (or rename the column "
+                    "to 'response').",
+                    FutureWarning,
+                    stacklevel=3,
+                )
+                kwargs["response"] = "outcome"
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _column_names(data: Any) -> list[Any]:
+    """The column names of a pandas / Polars frame or a pyarrow Table (else none)."""
+    try:
+        if isinstance(data, pd.DataFrame):
+            return list(data.columns)
+        names = getattr(data, "column_names", None)  # pyarrow
+        if names is None:
+            names = getattr(data, "columns", None)  # Polars
+        return [n for n in names if isinstance(n, Hashable)] if names is not None else []
+    except Exception:  # not a frame at all: check_frame gives the error
+        return []
+
+
+def _check_output_names(entity: Hashable, response: Hashable, *, func: str) -> None:
+    """The log's three columns (entity, touch, response) need three names."""
+
+    def rename(suffix: str) -> str:
+        new = f"{_LOG_TOUCH}_{suffix}"
+        return (
+            f"rename that column first, e.g. prospects.rename(columns={{{_LOG_TOUCH!r}: "
+            f"{new!r}}}), and pass {new!r}"
+        )
+
+    if response == entity:
+        msg = (
+            f"{func}: response={response!r} and entity={entity!r} name the same column; "
+            f"the touch log needs the prospect ids and the response apart. Pass the column "
+            f"holding each prospect's outcome as response=."
+        )
+    elif response == _LOG_TOUCH:
+        msg = (
+            f"{func}: response={response!r} is the name of the log's own {_LOG_TOUCH!r} "
+            f"column (the touch number); the response column is named after the input's, "
+            f"so the two would collide: {rename('response')} as response=."
+        )
+    elif entity == _LOG_TOUCH:
+        msg = (
+            f"{func}: entity={entity!r} is the name of the log's own {_LOG_TOUCH!r} "
+            f"column (the touch number); the entity column is named after the input's, "
+            f"so the two would collide: {rename('id')} as entity=."
+        )
+    else:
+        return
+    raise InvalidParameterError(msg)
+
+
+@takes_columns(renamed={"df": "prospects", "count": "contacts", "outcome": "response"})
+@_old_outcome_default
 def touches_from_counts(
     prospects: pd.DataFrame,
     *,
     entity: str = "user_id",
-    count: str = "contacts",
-    outcome: str = "outcome",
+    contacts: str = "contacts",
+    response: str = "response",
     positive: Positive = "positive",
     columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
-    """Expand one row per prospect (a contact count and an outcome) into a touch log.
+    """Expand one row per prospect (a contact count and a response) into a touch log.
 
     Many exports hold only the number of contacts made to each prospect and
-    the outcome.  This builds the touch log :func:`touches_to_response`
-    reads, assuming that a positive outcome came at the last contact.
+    the outcome (the prospect's response).  This builds the touch log
+    :func:`touches_to_response` reads, assuming that a positive response came
+    at the last contact.
 
     Parameters
     ----------
     prospects : pandas.DataFrame
-        One row per prospect.
+        One row per prospect.  (Spelled ``df=`` before this release; the old
+        spelling still works, with a FutureWarning.)
     entity : str, default="user_id"
         Column that identifies the entity (a user, a lead, a prospect).
-    count : str, default="contacts"
+    contacts : str, default="contacts"
         Column holding the number of contacts (touches) made to the prospect:
-        whole numbers >= 0.
-    outcome : str, default="outcome"
-        Column holding the outcome of the prospect.
+        whole numbers >= 0.  (Spelled ``count=`` before this release; the old
+        spelling still works, with a FutureWarning.)
+    response : str, default="response"
+        Column holding the prospect's outcome, the same role as the
+        ``response`` column of a touch log, so one ``columns=`` mapping
+        serves the whole analysis.  (Spelled ``outcome=``, default
+        ``"outcome"``, before this release: the old keyword still works with
+        a FutureWarning, and so does a table with an ``"outcome"`` column and
+        no ``"response"`` one when ``response`` is not given.)
     positive : value, list of values or callable, default="positive"
-        Which values of ``outcome`` are a positive outcome: one value, a list
+        Which values of ``response`` are a positive outcome: one value, a list
         of values, or a callable taking the column and returning one bool per
         row.  Every other value, and nulls, mean no positive outcome.
     columns : mapping or Columns, optional
@@ -932,26 +1026,34 @@ def touches_from_counts(
     pandas.DataFrame
         One row per touch, prospects in input order, with columns:
 
-        - the ``entity`` column;
-        - ``touch`` (int64): 1..count, the time order of the touches;
-        - ``response`` (bool): True only at the last touch of a prospect
-          whose outcome is positive.
+        - the ``entity`` column (same name and dtype as the input's);
+        - ``touch`` (int64): 1..contacts, the time order of the touches;
+        - the ``response`` column, named after the input's (bool): True only
+          at the last touch of a prospect whose outcome is positive.
 
-        Read it with ``touches_to_response(log, entity=..., time="touch",
-        response="response", positive=True)``.
+        Read it with ``touches_to_response(log, entity=<entity>,
+        time="touch", response=<response>, positive=True)``: the same
+        ``entity`` and ``response`` as here, and ``positive=True`` because
+        the log holds booleans, not the input's values.  With one
+        ``columns=`` mapping for the analysis, ``entity`` and ``response``
+        carry over; pass ``time="touch"`` and ``positive=True`` explicitly
+        (they take precedence over the mapping's ``time`` and ``positive``).
 
     Raises
     ------
     ColumnNotFoundError
-        When ``entity``, ``count`` or ``outcome`` is missing.
+        When ``entity``, ``contacts`` or ``response`` is missing.
     InvalidDataError
-        When ``count`` holds nulls, negative or fractional numbers, when a
+        When ``contacts`` holds nulls, negative or fractional numbers, when a
         prospect with a positive outcome has 0 contacts, when entity ids
         are null or repeated, or when no outcome equals ``positive`` while
         one differs from it only by case, spaces or a leading/trailing word,
         or the outcomes are booleans or 0/1.
     InvalidParameterError
-        When ``positive`` is invalid.
+        When ``positive`` is invalid; when ``response`` names the ``entity``
+        column or ``"touch"``, or ``entity`` is ``"touch"`` (the log's
+        columns would collide); when a keyword is given in both its old and
+        new spelling.
 
     Warns
     -----
@@ -959,6 +1061,10 @@ def touches_from_counts(
         When prospects with 0 contacts (and no positive outcome) are left
         out: they were never touched, so they are not at risk at any touch;
         and when no outcome is positive at all (naming the values found).
+    FutureWarning
+        When an old keyword (``df=``, ``count=``, ``outcome=``) is used, or
+        when ``response`` is not given and the table has only the old
+        default column ``"outcome"``.
 
     See Also
     --------
@@ -977,26 +1083,40 @@ def touches_from_counts(
     >>> import funnelkit as fk
     >>> clients = pd.DataFrame({"client": ["a", "b", "c"], "calls": [2, 1, 3],
     ...                         "y": ["yes", "no", "no"]})
-    >>> log = fk.touches_from_counts(clients, entity="client", count="calls", outcome="y",
+    >>> log = fk.touches_from_counts(clients, entity="client", contacts="calls", response="y",
     ...                              positive="yes")
     >>> log
-      client  touch  response
-    0      a      1     False
-    1      a      2      True
-    2      b      1     False
-    3      c      1     False
-    4      c      2     False
-    5      c      3     False
-    >>> fk.touches_to_response(log, entity="client", time="touch", positive=True)[
-    ...     ["touch", "at_risk", "responded", "response_rate"]]
+      client  touch      y
+    0      a      1  False
+    1      a      2   True
+    2      b      1  False
+    3      c      1  False
+    4      c      2  False
+    5      c      3  False
+    >>> fk.touches_to_response(log, entity="client", time="touch", response="y",
+    ...                        positive=True)[["touch", "at_risk", "responded", "response_rate"]]
        touch  at_risk  responded  response_rate
     0      1        3          0            0.0
     1      2        2          1            0.5
     2      3        1          0            0.0
+
+    One mapping for the whole analysis:
+
+    >>> cols = fk.Columns(entity="client", contacts="calls", response="y", positive="yes")
+    >>> log = fk.touches_from_counts(clients, columns=cols)
+    >>> fk.touches_to_response(log, time="touch", positive=True, columns=cols)[
+    ...     ["touch", "at_risk", "responded"]]
+       touch  at_risk  responded
+    0      1        3          0
+    1      2        2          1
+    2      3        1          0
     """
     func = "touches_from_counts"
     data = check_frame(prospects, table="prospects", func=func)
-    require_columns(data, {"entity": entity, "count": count, "outcome": outcome}, table="prospects")
+    _check_output_names(entity, response, func=func)
+    require_columns(
+        data, {"entity": entity, "contacts": contacts, "response": response}, table="prospects"
+    )
     check_not_null(data, entity, table="prospects", keyword="entity", func=func)
     dup = data[entity].duplicated(keep=False).to_numpy()
     if dup.any():
@@ -1013,15 +1133,15 @@ def touches_from_counts(
             ),
         )
     ids = data[entity].reset_index(drop=True)
-    counts = _as_counts(data, count)
-    good = _positive_mask(data[outcome], positive, name="positive", func=func)
+    counts = _as_counts(data, contacts)
+    good = _positive_mask(data[response], positive, name="positive", func=func)
     if not good.any():
         check_value_labels(
-            data[outcome],
+            data[response],
             {"positive": positive},
             table="prospects",
-            column=outcome,
-            keyword="outcome",
+            column=response,
+            keyword="response",
             func=func,
         )
     never = (counts == 0) & good
@@ -1030,29 +1150,30 @@ def touches_from_counts(
             data,
             never,
             table="prospects",
-            column=count,
+            column=contacts,
             reason="contradiction",
-            what="with a positive outcome but 0 contacts (count=)",
+            what="with a positive outcome but 0 contacts (contacts=)",
             fix="A response needs a contact; fix those counts or outcomes.",
         )
     zero = counts == 0
     if zero.any():
-        warn_dropped(int(zero.sum()), len(data), f"df[{count!r}] is 0 (never contacted)", func=func)
+        why = f"prospects[{contacts!r}] is 0 (never contacted)"
+        warn_dropped(int(zero.sum()), len(data), why, func=func)
     total = int(counts.sum())
     starts = np.cumsum(counts) - counts
     touch = np.arange(total, dtype=np.int64) - np.repeat(starts, counts) + 1
     last = touch == np.repeat(counts, counts)
     out = pd.DataFrame({entity: ids.take(np.repeat(np.arange(len(data)), counts))})
     out = out.reset_index(drop=True)
-    out["touch"] = touch
-    out["response"] = last & np.repeat(good, counts)
+    out[_LOG_TOUCH] = touch
+    out[response] = last & np.repeat(good, counts)
     result: pd.DataFrame = out
     return result
 
 
-def _as_counts(data: pd.DataFrame, count: str) -> IntArray:
+def _as_counts(data: pd.DataFrame, contacts: str) -> IntArray:
     """The contact counts as int64 (whole numbers >= 0), or a clear error."""
-    s = data[count]
+    s = data[contacts]
     if pd.api.types.is_bool_dtype(s.dtype) or not pd.api.types.is_numeric_dtype(s.dtype):
         values = pd.to_numeric(s, errors="coerce")
     else:
@@ -1066,9 +1187,9 @@ def _as_counts(data: pd.DataFrame, count: str) -> IntArray:
             data,
             bad,
             table="prospects",
-            column=count,
+            column=contacts,
             reason="not_count",
-            what="that are not whole numbers >= 0 (count=)",
+            what="that are not whole numbers >= 0 (contacts=)",
             fix="Contact counts must be whole numbers >= 0; fix or drop those rows.",
         )
     return v.astype(np.int64)

@@ -171,11 +171,11 @@ CASES = [
         lambda s: {
             "prospects": s.touches.groupby("user_id", as_index=False).agg(
                 contacts=("response", "size"),
-                outcome=("response", lambda r: "positive" if (r == "positive").any() else "no"),
+                response=("response", lambda r: "positive" if (r == "positive").any() else "no"),
             )
         },
         lambda prospects: fk.touches_from_counts(prospects),
-        ("prospects", "count", "contacts"),
+        ("prospects", "contacts", "contacts"),
         shuffle_ok=False,  # the log lists prospects in input order
     ),
     Case(

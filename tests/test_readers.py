@@ -725,15 +725,17 @@ def test_positive_list_and_callable():
     assert res["responders"].tolist() == [0]
 
 
-def test_touches_from_counts_checks_the_outcome_labels():
+def test_touches_from_counts_checks_the_response_labels():
     clients = pd.DataFrame({"client": ["a", "b"], "calls": [2, 1], "y": ["Yes", "no"]})
     with pytest.raises(
-        InvalidDataError, match=r"prospects\['y'\] \(outcome=\) .*Pass positive='Yes'\."
+        InvalidDataError, match=r"prospects\['y'\] \(response=\) .*Pass positive='Yes'\."
     ):
-        fk.touches_from_counts(clients, entity="client", count="calls", outcome="y", positive="yes")
+        fk.touches_from_counts(
+            clients, entity="client", contacts="calls", response="y", positive="yes"
+        )
     with pytest.raises(InvalidDataError, match=r"Pass positive=True\."):
         fk.touches_from_counts(
-            clients.assign(y=[True, False]), entity="client", count="calls", outcome="y"
+            clients.assign(y=[True, False]), entity="client", contacts="calls", response="y"
         )
 
 

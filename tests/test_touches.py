@@ -406,7 +406,7 @@ def test_cumulative_agrees_with_lifelines(rng):
     n = 400
     counts = rng.integers(1, 9, n)
     yes = rng.random(n) < 0.4
-    df = pd.DataFrame({"user_id": np.arange(n), "contacts": counts, "outcome": yes})
+    df = pd.DataFrame({"user_id": np.arange(n), "contacts": counts, "response": yes})
     log = fk.touches_from_counts(df, positive=True)
     res = fk.touches_to_response(log, time="touch", positive=True)
     kmf = lifelines.KaplanMeierFitter().fit(counts, event_observed=yes)
@@ -419,20 +419,21 @@ def test_cumulative_agrees_with_lifelines(rng):
 # ----------------------------------------------------------------------------
 def test_from_counts_by_hand():
     df = pd.DataFrame({"id": [7, 3], "n": [3, 2], "y": ["no", "yes"]})
-    log = fk.touches_from_counts(df, entity="id", count="n", outcome="y", positive="yes")
+    log = fk.touches_from_counts(df, entity="id", contacts="n", response="y", positive="yes")
+    # the response column is named after the input's
     expected = pd.DataFrame(
         {
             "id": [7, 7, 7, 3, 3],
             "touch": [1, 2, 3, 1, 2],
-            "response": [False, False, False, False, True],
+            "y": [False, False, False, False, True],
         }
     )
     assert_frame_equal(log, expected)
     # the id dtype survives (categorical ids stay categorical)
     cat = df.astype({"id": "category"})
-    log_cat = fk.touches_from_counts(cat, entity="id", count="n", outcome="y", positive="yes")
+    log_cat = fk.touches_from_counts(cat, entity="id", contacts="n", response="y", positive="yes")
     assert log_cat["id"].dtype == cat["id"].dtype
-    res = fk.touches_to_response(log, entity="id", time="touch", positive=True)
+    res = fk.touches_to_response(log, entity="id", time="touch", response="y", positive=True)
     # touch 1: 2 at risk, 0; touch 2: 2 at risk, 1 (id 3); touch 3: 1 at risk (7), censored
     assert res["at_risk"].tolist() == [2, 2, 1]
     assert res["responded"].tolist() == [0, 1, 0]
@@ -440,12 +441,14 @@ def test_from_counts_by_hand():
 
 
 def test_from_counts_zero_contacts_warn_and_contradictions_fail():
-    df = pd.DataFrame({"user_id": ["a", "b"], "contacts": [0, 2], "outcome": ["no", "yes"]})
-    with pytest.warns(fk.FunnelkitWarning, match=r"left out 1 of 2 rows.*never contacted"):
+    df = pd.DataFrame({"user_id": ["a", "b"], "contacts": [0, 2], "response": ["no", "yes"]})
+    with pytest.warns(
+        fk.FunnelkitWarning, match=r"left out 1 of 2 rows.*prospects\['contacts'\] is 0"
+    ):
         log = fk.touches_from_counts(df, positive="yes")
     assert log["user_id"].tolist() == ["b", "b"]
-    bad = df.assign(outcome=["yes", "no"])
-    with pytest.raises(fk.InvalidDataError, match=r"positive outcome but 0 contacts"):
+    bad = df.assign(response=["yes", "no"])
+    with pytest.raises(fk.InvalidDataError, match=r"positive outcome but 0 contacts \(contacts=\)"):
         fk.touches_from_counts(bad, positive="yes")
 
 
@@ -453,17 +456,21 @@ def test_from_counts_zero_contacts_warn_and_contradictions_fail():
     "counts", [[1.5, 2], [-1, 2], [np.nan, 2], ["x", 2], [True, False]], ids=str
 )
 def test_from_counts_bad_counts(counts):
-    df = pd.DataFrame({"user_id": ["a", "b"], "contacts": counts, "outcome": ["no", "no"]})
-    with pytest.raises(fk.InvalidDataError, match=r"prospects\['contacts'\].*whole numbers >= 0"):
+    df = pd.DataFrame({"user_id": ["a", "b"], "contacts": counts, "response": ["no", "no"]})
+    with pytest.raises(
+        fk.InvalidDataError, match=r"prospects\['contacts'\].*whole numbers >= 0 \(contacts=\)"
+    ):
         fk.touches_from_counts(df)
 
 
 def test_from_counts_duplicate_ids_and_missing_columns():
-    df = pd.DataFrame({"user_id": ["a", "a"], "contacts": [1, 2], "outcome": ["no", "no"]})
+    df = pd.DataFrame({"user_id": ["a", "a"], "contacts": [1, 2], "response": ["no", "no"]})
     with pytest.raises(fk.InvalidDataError, match=r"2 of 2 rows with repeated ids"):
         fk.touches_from_counts(df)
-    with pytest.raises(fk.ColumnNotFoundError, match=r"count=.*Hint: pass count='contacts'"):
-        fk.touches_from_counts(df, count="contact")
+    with pytest.raises(fk.ColumnNotFoundError, match=r"contacts=.*Hint: pass contacts='contacts'"):
+        fk.touches_from_counts(df, contacts="contact")
+    with pytest.raises(fk.ColumnNotFoundError, match=r"response=.*Hint: pass response='response'"):
+        fk.touches_from_counts(df, response="responses")
 
 
 def test_real_bank_marketing(shared_data):
@@ -475,11 +482,12 @@ def test_real_bank_marketing(shared_data):
     bank = bank.rename_axis("client").reset_index()
     before = bank.copy()
     log = fk.touches_from_counts(
-        bank, entity="client", count="campaign", outcome="y", positive="yes"
+        bank, entity="client", contacts="campaign", response="y", positive="yes"
     )
     assert_frame_equal(bank, before)
     assert len(log) == bank["campaign"].sum()
-    res = fk.touches_to_response(log, entity="client", time="touch", positive=True)
+    assert log.columns.tolist() == ["client", "touch", "y"]
+    res = fk.touches_to_response(log, entity="client", time="touch", response="y", positive=True)
 
     # plain pandas: responders need `campaign` touches; others are censored there
     yes = bank["y"] == "yes"
@@ -501,7 +509,7 @@ def test_real_bank_marketing(shared_data):
     # figures quoted in docs/touches.md
     assert res["at_risk"][0] == 41_188
     assert res["responded"][:3].tolist() == [2300, 1211, 574]
-    summ = fk.touches_summary(log, entity="client", time="touch", positive=True)
+    summ = fk.touches_summary(log, entity="client", time="touch", response="y", positive=True)
     assert summ["responders"][0] == 4640 == yes.sum()
     assert summ["median_touches"][0] == t[yes].median()
     assert summ["mean_touches"][0] == pytest.approx(t[yes].mean())
@@ -597,8 +605,111 @@ def test_dask_log_with_offsets_across_dst_equals_pandas():
 
 
 def test_touches_from_counts_old_df_keyword_works_for_one_release():
-    counts = pd.DataFrame({"user_id": [1, 2], "contacts": [2, 1], "outcome": ["positive", "no"]})
+    counts = pd.DataFrame({"user_id": [1, 2], "contacts": [2, 1], "response": ["positive", "no"]})
     with pytest.warns(FutureWarning, match=r"touches_from_counts\(df=...\) is now spelled"):
         old = fk.touches_from_counts(df=counts)
     pd.testing.assert_frame_equal(old, fk.touches_from_counts(prospects=counts))
     assert len(old) == 3  # 2 + 1 touches
+
+
+# the hand-built log of CLIENTS: a gets 2 calls and says yes at the 2nd, b 1, c 3
+CLIENTS = pd.DataFrame({"client": ["a", "b", "c"], "calls": [2, 1, 3], "y": ["yes", "no", "no"]})
+CLIENTS_LOG = pd.DataFrame(
+    {
+        "client": ["a", "a", "b", "c", "c", "c"],
+        "touch": [1, 2, 1, 1, 2, 3],
+        "y": [False, True, False, False, False, False],
+    }
+)
+
+
+def test_touches_from_counts_old_count_and_outcome_keywords_work_for_one_release():
+    before = CLIENTS.copy()
+    new = fk.touches_from_counts(
+        CLIENTS, entity="client", contacts="calls", response="y", positive="yes"
+    )
+    assert_frame_equal(new, CLIENTS_LOG)
+    with pytest.warns(FutureWarning, match=r"touches_from_counts\(count=...\) is now spelled"):
+        old = fk.touches_from_counts(
+            CLIENTS, entity="client", count="calls", response="y", positive="yes"
+        )
+    assert_frame_equal(old, CLIENTS_LOG)
+    with pytest.warns(FutureWarning, match=r"touches_from_counts\(outcome=...\) is now spelled"):
+        old = fk.touches_from_counts(
+            CLIENTS, entity="client", contacts="calls", outcome="y", positive="yes"
+        )
+    assert_frame_equal(old, CLIENTS_LOG)
+    with pytest.warns(FutureWarning) as record:
+        old = fk.touches_from_counts(
+            CLIENTS, entity="client", count="calls", outcome="y", positive="yes"
+        )
+    assert {str(w.message).split("(")[1].split("=")[0] for w in record} == {"count", "outcome"}
+    assert_frame_equal(old, CLIENTS_LOG)
+    assert_frame_equal(CLIENTS, before)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [({"count": "calls"}, {"contacts": "calls"}), ({"outcome": "y"}, {"response": "y"})],
+)
+def test_touches_from_counts_old_and_new_spelling_together_is_an_error(old, new):
+    (old_kw,), (new_kw,) = old, new
+    with pytest.raises(fk.InvalidParameterError, match=rf"pass {new_kw}= only \({old_kw}= is"):
+        fk.touches_from_counts(CLIENTS, entity="client", positive="yes", **old, **new)
+
+
+def test_touches_from_counts_reads_the_old_default_outcome_column_with_a_warning():
+    prospects = pd.DataFrame({"user_id": [1, 2], "contacts": [2, 1], "outcome": ["positive", "no"]})
+    expected = pd.DataFrame(
+        {"user_id": [1, 1, 2], "touch": [1, 2, 1], "outcome": [False, True, False]}
+    )
+    with pytest.warns(FutureWarning, match=r"no 'response' column.*old default column 'outcome'"):
+        log = fk.touches_from_counts(prospects)
+    assert_frame_equal(log, expected)
+    with pytest.warns(FutureWarning, match=r"old default column 'outcome'"):
+        log = fk.touches_from_counts(prospects=prospects)
+    assert_frame_equal(log, expected)
+    # no fallback (and no warning) once response is given, by keyword or by columns=
+    assert_frame_equal(fk.touches_from_counts(prospects, response="outcome"), expected)
+    assert_frame_equal(fk.touches_from_counts(prospects, columns={"response": "outcome"}), expected)
+    with pytest.raises(fk.ColumnNotFoundError, match=r"response="):
+        fk.touches_from_counts(prospects, response="response")
+    with pytest.raises(fk.ColumnNotFoundError, match=r"response="):
+        fk.touches_from_counts(prospects, columns=fk.Columns(response="response"))
+    # a table with both columns reads "response", without a warning
+    both = prospects.assign(response=["no", "positive"])
+    got = fk.touches_from_counts(both)
+    assert got.columns.tolist() == ["user_id", "touch", "response"]
+    assert got["response"].tolist() == [False, False, True]
+
+
+def test_touches_from_counts_one_mapping_serves_the_whole_touch_analysis():
+    cols = fk.Columns(entity="client", contacts="calls", response="y", positive="yes")
+    log = fk.touches_from_counts(CLIENTS, columns=cols)
+    assert_frame_equal(log, CLIENTS_LOG)
+    assert_frame_equal(fk.touches_from_counts(CLIENTS, columns=dict(cols)), CLIENTS_LOG)
+    res = fk.touches_to_response(log, time="touch", positive=True, columns=cols)
+    # touch 1: a, b, c at risk, none; touch 2: a, c, a responds; touch 3: c, censored
+    assert res["at_risk"].tolist() == [3, 2, 1]
+    assert res["responded"].tolist() == [0, 1, 0]
+    assert res["censored"].tolist() == [1, 0, 1]
+    summ = fk.touches_summary(log, time="touch", positive=True, columns=cols)
+    assert summ["responders"].tolist() == [1]
+    assert summ["prospects"].tolist() == [3]
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"entity": "client", "response": "client"}, r"response='client' and entity='client'"),
+        ({"entity": "client", "response": "touch"}, r"response='touch' .* log's own 'touch'"),
+        ({"entity": "touch", "response": "y"}, r"entity='touch' .* log's own 'touch'"),
+    ],
+)
+def test_touches_from_counts_refuses_colliding_output_columns(kw, message):
+    prospects = CLIENTS.assign(touch=["x", "y", "z"])
+    with pytest.raises(fk.InvalidParameterError, match=message):
+        fk.touches_from_counts(prospects, contacts="calls", positive="yes", **kw)
+    # the same through columns=
+    with pytest.raises(fk.InvalidParameterError, match=message):
+        fk.touches_from_counts(prospects, positive="yes", columns={"contacts": "calls", **kw})
