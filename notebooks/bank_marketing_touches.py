@@ -114,18 +114,16 @@ plt.show()
 # ## The same with funnelkit
 #
 # `fk.touches_from_counts` expands the one-row-per-client table into a touch
-# log (touch 1..campaign, a positive response only at the last touch of a
-# subscriber) and `fk.touches_to_response` computes the hazard table — with
+# log (touch 1..campaign, and a `y` column that is True only at the last touch
+# of a subscriber) and `fk.touches_to_response` computes the hazard table — with
 # Wilson intervals, and the censored clients counted. It agrees with the
 # hand-made table above, number for number.
 
 # %%
 log = fk.touches_from_counts(
-    bank, entity="client_id", count="campaign", outcome="y", positive="yes"
+    bank, entity="client_id", contacts="campaign", response="y", positive="yes"
 )
-curve = fk.touches_to_response(
-    log, entity="client_id", time="touch", response="response", positive=True
-)
+curve = fk.touches_to_response(log, entity="client_id", time="touch", response="y", positive=True)
 check = curve.head(n_max)
 assert (check["at_risk"].to_numpy() == hazard["at_risk"].to_numpy()).all()
 assert (check["responded"].to_numpy() == hazard["responded"].to_numpy()).all()
@@ -155,7 +153,7 @@ plt.show()
 # `fk.touches_summary` puts the whole campaign in one row:
 
 # %%
-fk.touches_summary(log, entity="client_id", time="touch", response="response", positive=True)
+fk.touches_summary(log, entity="client_id", time="touch", response="y", positive=True)
 
 # %% [markdown]
 # Subscribers needed 2 calls at the median (2.3 on average), and the
@@ -175,7 +173,7 @@ fk.touches_summary(log, entity="client_id", time="touch", response="response", p
 # %%
 past = log.merge(bank[["client_id", "poutcome"]], on="client_id", validate="many_to_one")
 fk.touches_summary(
-    past, entity="client_id", time="touch", response="response", positive=True, by="poutcome"
+    past, entity="client_id", time="touch", response="y", positive=True, by="poutcome"
 )
 
 # %% [markdown]
@@ -194,7 +192,7 @@ by_past = fk.touches_to_response(
     past,
     entity="client_id",
     time="touch",
-    response="response",
+    response="y",
     positive=True,
     by="poutcome",
     max_touches=4,
