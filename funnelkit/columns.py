@@ -109,11 +109,12 @@ class Columns(Mapping[str, Any]):
     expected_close: Hashable | None = None
     entered: Hashable | None = None
     response: Hashable | None = None
-    contacts: Hashable | None = None
     cost: Hashable | None = None
     won: Any = None
     lost: Any = None
     positive: Any = None
+    #: last, so that the fields before it keep their positions
+    contacts: Hashable | None = None
 
     def _set(self) -> dict[str, Any]:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
