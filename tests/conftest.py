@@ -10,6 +10,12 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# no per-example deadline anywhere: CI may run jobs side by side on a busy machine, and a
+# property's speed is the benchmarks' business, never a test's
+settings.register_profile("funnelkit", deadline=None)
+settings.load_profile("funnelkit")
 
 matplotlib.use("Agg")
 
