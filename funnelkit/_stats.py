@@ -168,11 +168,11 @@ def segment_vs_rest(converted: Any, entered: Any, blocks: Any = None) -> Segment
     """
     k = np.asarray(converted)
     n = np.asarray(entered)
-    if blocks is None:
+    labels = None if blocks is None else np.broadcast_to(np.asarray(blocks), k.shape).reshape(-1)
+    if labels is None:
         rest_k = k.sum() - k
         rest_n = n.sum() - n
     else:
-        labels = np.broadcast_to(np.asarray(blocks), k.shape).reshape(-1)
         _, block = np.unique(labels, return_inverse=True)
         block = block.reshape(-1)
         total_k = np.zeros(int(block.max(initial=-1)) + 1, dtype=k.dtype)
@@ -182,5 +182,5 @@ def segment_vs_rest(converted: Any, entered: Any, blocks: Any = None) -> Segment
         rest_k = (total_k[block] - k.reshape(-1)).reshape(k.shape)
         rest_n = (total_n[block] - n.reshape(-1)).reshape(n.shape)
     p = two_proportion_test(k, n, rest_k, rest_n)
-    adjusted = holm(p.reshape(-1), None if blocks is None else labels).reshape(p.shape)
+    adjusted = holm(p.reshape(-1), labels).reshape(p.shape)
     return SegmentTest(rest_k, rest_n, p, adjusted)

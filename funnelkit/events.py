@@ -1885,6 +1885,7 @@ def dropoff(
     See Also
     --------
     conversion : The same counts as entities and rates per step.
+    compare_segments : Conversion by segment, tested pairwise or against the rest.
 
     Notes
     -----
