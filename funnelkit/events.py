@@ -34,7 +34,7 @@ from funnelkit._kernels import (
     linked_components,
     take_table,
 )
-from funnelkit._stats import holm, two_proportion_test, wilson_interval
+from funnelkit._stats import segment_vs_rest, wilson_interval
 from funnelkit._validate import (
     as_datetime,
     as_list,
@@ -1868,8 +1868,8 @@ def dropoff(
         - ``p_value`` (float64): two-sided pooled two-proportion z-test of
           ``lost_share`` against ``rest_lost_share`` (NaN when either side has
           no entities or nobody, or everybody, was lost);
-        - ``p_adjusted`` (float64): Holm-adjusted across every test in the
-          table.
+        - ``p_adjusted`` (float64): Holm-adjusted per transition: the family
+          is the segments' tests of one ``from_step`` -> ``to_step``.
 
     Raises
     ------
@@ -1885,13 +1885,18 @@ def dropoff(
     See Also
     --------
     conversion : The same counts as entities and rates per step.
+    compare_segments : Conversion by segment, tested pairwise or against the rest.
 
     Notes
     -----
     ``lost_share`` is one minus the conversion of ``to_step`` in
     :func:`conversion`.  The test compares each segment with the rest of the
-    population, not with the whole (which includes the segment); Holm's
-    step-down adjustment controls the family-wise error over the whole table.
+    population, not with the whole (which includes the segment); it is the
+    test of ``compare_segments(..., against="rest")`` (the p-value of those
+    lost equals that of those who moved on).  Holm's step-down adjustment
+    controls the family-wise error within each transition, across its
+    segments: adding a step does not change the other transitions'
+    ``p_adjusted``.  With two segments both rows are the same test.
 
     Examples
     --------
@@ -1939,17 +1944,17 @@ def dropoff(
     out["rank"] = rank.ravel().astype(np.int64)
     out["biggest_leak"] = (rank == 1).ravel() & (lost.ravel() > 0)
     if opts.by:
-        total_from, total_lost = n_from.sum(axis=0), lost.sum(axis=0)
-        rest_from = total_from[None, :] - n_from
-        rest_lost = total_lost[None, :] - lost
+        # one family per transition: the segments' tests of one from_step -> to_step
+        transition = np.broadcast_to(np.arange(k - 1), n_from.shape)
+        test = segment_vs_rest(lost, n_from, blocks=transition)
+        rest_from, rest_lost = test.rest_entered, test.rest_converted
         with np.errstate(divide="ignore", invalid="ignore"):
             rest_share = np.where(rest_from > 0, rest_lost / np.maximum(rest_from, 1), np.nan)
-        p = two_proportion_test(lost, n_from, rest_lost, rest_from)
         out["rest_entities"] = rest_from.ravel().astype(np.int64)
         out["rest_lost"] = rest_lost.ravel().astype(np.int64)
         out["rest_lost_share"] = rest_share.ravel()
-        out["p_value"] = p.ravel()
-        out["p_adjusted"] = holm(p.ravel())
+        out["p_value"] = test.p_value.ravel()
+        out["p_adjusted"] = test.p_adjusted.ravel()
     return out
 
 

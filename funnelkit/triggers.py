@@ -31,7 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from funnelkit._dask import is_dask
-from funnelkit._stats import holm, two_proportion_test, wilson_interval
+from funnelkit._stats import holm, segment_vs_rest, two_proportion_test, wilson_interval
 from funnelkit._validate import (
     as_datetime,
     as_list,
@@ -41,6 +41,7 @@ from funnelkit._validate import (
     check_duration,
     check_fraction,
     check_frame,
+    check_option,
     check_positive,
     closest,
     datetime_to_ns,
@@ -707,6 +708,7 @@ def compare_segments(
     ties: Literal["allow", "strict"] = "allow",
     attribution: Literal["first", "last"] = "first",
     dropna: bool = False,
+    against: Literal["pairs", "rest"] = "pairs",
     alpha: float = 0.05,
     columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
@@ -714,8 +716,10 @@ def compare_segments(
 
     For every transition from one step to the next, a chi-square test of
     homogeneity says whether the segments of ``by`` convert alike, and
-    pairwise two-proportion tests (Holm-adjusted) say which pairs differ,
-    with the difference in conversion and Cohen's h.
+    two-proportion tests (Holm-adjusted) say which segments differ, with the
+    difference in conversion and Cohen's h: each pair of segments
+    (``against="pairs"``) or each segment against all the others pooled
+    (``against="rest"``, the test of :func:`funnelkit.dropoff`).
 
     Parameters
     ----------
@@ -752,6 +756,10 @@ def compare_segments(
     dropna : bool, default=False
         Leave out rows whose entity is missing (with a warning) instead of
         raising :class:`~funnelkit.InvalidDataError`.
+    against : {"pairs", "rest"}, default="pairs"
+        What a segment is tested against: ``"pairs"``, every other segment
+        in turn (one row per pair); ``"rest"``, all the other segments pooled
+        (one row per segment).
     alpha : float, default=0.05
         Significance level for the ``differs`` and ``significant`` columns.
     columns : mapping or Columns, optional
@@ -785,6 +793,16 @@ def compare_segments(
           (the same on every row of the transition);
         - ``differs`` (bool): ``chi2_p_value < alpha``: the yes/no answer.
 
+        With ``against="rest"``: one row per transition and segment (segments
+        sorted), with columns ``step``; the ``by`` columns; ``entities``,
+        ``converted`` (int64) and ``conversion`` (float64) of the segment;
+        ``rest_entities``, ``rest_converted`` (int64) and ``rest_conversion``
+        (float64) of all other segments together; ``difference``
+        (``conversion - rest_conversion``), ``cohens_h``, ``p_value`` (the
+        pooled z-test of the segment against the rest), ``p_adjusted`` (Holm
+        across the segments of the transition), ``significant``, and the
+        chi-square columns and ``differs`` as above.
+
     Raises
     ------
     ColumnNotFoundError
@@ -792,11 +810,12 @@ def compare_segments(
     InvalidDataError
         When the funnel engine refuses the log (null ids, unreadable times).
     InvalidParameterError
-        When ``steps``, ``by``, ``window`` or ``alpha`` is invalid.
+        When ``steps``, ``by``, ``window``, ``against`` or ``alpha`` is invalid.
 
     See Also
     --------
     funnel_entities : the per-entity table this is computed from.
+    dropoff : losses per transition, each segment tested against the rest.
     triggers : which behaviours go with moving on.
 
     Notes
@@ -809,6 +828,12 @@ def compare_segments(
     come from observational data: a difference is an association (leads from
     one channel may differ in size or industry), not proof that the channel
     causes it.
+
+    With ``against="rest"`` and two segments, the rest of one segment is the
+    other, so both rows carry the ``p_value`` of the pair (and Holm, counting
+    the one test twice, doubles it); with more segments the segment's rest
+    mixes the others, and a segment between two extremes may differ from
+    each of them but not from their pool.
 
     Examples
     --------
@@ -825,6 +850,11 @@ def compare_segments(
     >>> res[["step", "channel_a", "channel_b", "conversion_a", "conversion_b", "differs"]]
       step channel_a channel_b  conversion_a  conversion_b  differs
     0  buy       ads      mail      0.666667           0.5    False
+    >>> rest = fk.compare_segments(ev, ["visit", "buy"], by="channel", against="rest")
+    >>> rest[["step", "channel", "conversion", "rest_conversion", "p_value"]].round(4)
+      step channel  conversion  rest_conversion  p_value
+    0  buy     ads      0.6667           0.5000   0.7094
+    1  buy    mail      0.5000           0.6667   0.7094
     """
     func = "compare_segments"
     df = check_frame(events, table="events", func=func)
@@ -836,6 +866,7 @@ def compare_segments(
     for column in by_cols:
         require_columns(df, {"by": column}, table="events")
     win = _check_window(window, func=func)
+    against = check_option(against, ("pairs", "rest"), name="against", func=func)
     alpha = check_fraction(alpha, name="alpha", func=func)
 
     per = _funnel_entities(
@@ -863,6 +894,8 @@ def compare_segments(
     at_least = np.zeros((n_groups, n_steps + 2), dtype=np.int64)
     np.add.at(at_least, (g, np.clip(reached, 0, n_steps)), 1)
     at_least = np.cumsum(at_least[:, ::-1], axis=1)[:, ::-1]  # at_least[:, s] = reached >= s
+    if against == "rest":
+        return _against_rest(at_least, keys, by_cols, labels, alpha)
 
     pairs = list(combinations(range(n_groups), 2))
     ia = np.array([p[0] for p in pairs], dtype=np.int64)
@@ -915,6 +948,7 @@ def compare(
     time: str = "timestamp",
     event: str = "event",
     window: pd.Timedelta | str | int | None = None,
+    against: Literal["pairs", "rest"] = "pairs",
     alpha: float = 0.05,
     columns: Mapping[str, Any] | Columns | None = None,
 ) -> pd.DataFrame:
@@ -926,7 +960,7 @@ def compare(
 
     Parameters
     ----------
-    events, steps, by, entity, time, event, window, alpha, columns
+    events, steps, by, entity, time, event, window, against, alpha, columns
         As in :func:`compare_segments`.
 
     Returns
@@ -963,9 +997,55 @@ def compare(
         time=time,
         event=event,
         window=window,
+        against=against,
         alpha=alpha,
         columns=columns,
     )
+
+
+def _against_rest(
+    at_least: IntArray, keys: pd.DataFrame, by_cols: list[Any], labels: list[str], alpha: float
+) -> pd.DataFrame:
+    """``compare_segments(against="rest")``: each segment against the others pooled.
+
+    ``at_least[g, s]`` counts the entities of segment ``g`` that reached step
+    ``s`` (1-based); one row per (transition, segment), transitions first.
+    """
+    n_groups, n_steps = at_least.shape[0], len(labels)
+    n_tr = n_steps - 1
+    entered = at_least[:, 1:n_steps].T  # (transition, segment)
+    converted = at_least[:, 2 : n_steps + 1].T
+    transition = np.broadcast_to(np.arange(n_tr)[:, None], entered.shape)
+    test = segment_vs_rest(converted, entered, blocks=transition)
+    k, n = converted.ravel(), entered.ravel()
+    rest_k, rest_n = test.rest_converted.ravel(), test.rest_entered.ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_seg = k / n
+        p_rest = rest_k / rest_n
+        h = 2 * np.arcsin(np.sqrt(p_seg)) - 2 * np.arcsin(np.sqrt(p_rest))
+    homogeneity = [_homogeneity(converted[t], entered[t]) for t in range(n_tr)]  # per step
+    chi2, dof, chi_p = (np.repeat(np.array(v), n_groups) for v in zip(*homogeneity, strict=True))
+    step = np.repeat(np.asarray(labels[1:], dtype=object), n_groups)
+    out: pd.DataFrame = pd.DataFrame({"step": pd.Series(step, dtype=object)})
+    segment = np.tile(np.arange(n_groups, dtype=np.int64), n_tr)
+    for col in by_cols:
+        out[col] = _segments(keys[col], segment)
+    out["entities"] = n.astype(np.int64)
+    out["converted"] = k.astype(np.int64)
+    out["conversion"] = p_seg.astype(np.float64)
+    out["rest_entities"] = rest_n.astype(np.int64)
+    out["rest_converted"] = rest_k.astype(np.int64)
+    out["rest_conversion"] = p_rest.astype(np.float64)
+    out["difference"] = (p_seg - p_rest).astype(np.float64)
+    out["cohens_h"] = h.astype(np.float64)
+    out["p_value"] = test.p_value.ravel()
+    out["p_adjusted"] = test.p_adjusted.ravel()
+    out["significant"] = out["p_adjusted"].to_numpy() < alpha
+    out["chi2"] = chi2.astype(np.float64)
+    out["dof"] = dof.astype(np.int64)
+    out["chi2_p_value"] = chi_p.astype(np.float64)
+    out["differs"] = out["chi2_p_value"].to_numpy() < alpha
+    return out
 
 
 def _segments(keys: pd.Series, idx: IntArray) -> Any:

@@ -399,6 +399,58 @@ def test_dropoff_by_segment_tests():
     np.testing.assert_allclose(res["p_adjusted"], [min(2 * p, 1)] * 2)
 
 
+def _depth_log(plan, steps):
+    """plan: {segment: {depth: users}} -> a log where each user does the first `depth` steps."""
+    rows, user = [], 0
+    for seg, depths in plan.items():
+        for depth, users in depths.items():
+            for _ in range(users):
+                rows += [(user, j, steps[j], seg) for j in range(depth)]
+                user += 1
+    return log(rows)
+
+
+def _holm_by_hand(p):
+    order = np.argsort(p)
+    m = len(p)
+    adj = np.minimum(1, np.maximum.accumulate(np.asarray(p)[order] * (m - np.arange(m))))
+    out = np.empty(m)
+    out[order] = adj
+    return out
+
+
+def test_dropoff_by_tests_each_segment_against_the_rest_holm_per_transition():
+    steps = ["visit", "signup", "demo", "buy"]
+    plan = {
+        "x": {1: 10, 2: 20, 3: 25, 4: 5},
+        "y": {1: 25, 2: 20, 3: 10, 4: 5},
+        "z": {1: 10, 2: 15, 3: 5, 4: 10},
+    }
+    df = _depth_log(plan, steps)
+    res = fk.dropoff(df, steps, by="seg")
+    # the reference: plain pandas counts, scipy's 2x2 chi-square (= the pooled z-test),
+    # Holm by hand within each transition
+    depth = df.groupby("user_id").agg(seg=("seg", "first"), depth=("event", "size"))
+    for t in range(3):
+        reached = depth[depth["depth"] >= t + 1].groupby("seg").size()
+        moved = depth[depth["depth"] >= t + 2].groupby("seg").size().reindex(reached.index)
+        lost = reached - moved.fillna(0).astype(int)
+        raw = []
+        for seg in reached.index:
+            n, k = reached[seg], lost[seg]
+            rn, rk = reached.sum() - n, lost.sum() - k
+            raw.append(stats.chi2_contingency([[k, n - k], [rk, rn - rk]], correction=False)[1])
+        rows = res[res["from_step"] == steps[t]].set_index("seg").loc[reached.index]
+        assert rows["rest_entities"].tolist() == (reached.sum() - reached).tolist()
+        assert rows["rest_lost"].tolist() == (lost.sum() - lost).tolist()
+        np.testing.assert_allclose(rows["p_value"], raw, rtol=1e-9)
+        np.testing.assert_allclose(rows["p_adjusted"], _holm_by_hand(raw), rtol=1e-12)
+    # one family per transition: a shorter funnel leaves the shared transitions' p_adjusted
+    short = fk.dropoff(df, steps[:2], by="seg")
+    first = res[res["from_step"] == "visit"].reset_index(drop=True)
+    np.testing.assert_array_equal(short["p_adjusted"], first["p_adjusted"])
+
+
 def test_by_multiple_columns_sum_to_total():
     df, _ = small_case()
     df["a"] = df["user_id"] % 2

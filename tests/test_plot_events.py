@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import matplotlib.colors as mcolors
 import matplotlib.pyplot as plt
 import numpy as np
@@ -125,6 +127,30 @@ def test_plot_dropoff_by_marks_significant(events):
     assert texts[0].endswith(" *")
     assert not any(t.endswith("*") for t in texts[1:])
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["p", "q"]
+
+
+def test_plot_dropoff_stars_follow_the_adjusted_p_values():
+    # three segments with planted differences: users do the first `depth` steps
+    steps = ["visit", "signup", "demo", "buy"]
+    plan = {"x": [10, 20, 25, 5], "y": [25, 20, 10, 5], "z": [10, 15, 5, 10]}
+    rows = []
+    for seg, counts in plan.items():
+        for depth, users in enumerate(counts, start=1):
+            for _ in range(users):
+                user = f"u{len(rows)}"
+                rows += [(user, steps[j], pd.Timestamp("2025-01-01") + pd.Timedelta(days=j), seg)
+                         for j in range(depth)]  # fmt: skip
+    ev = pd.DataFrame(rows, columns=["user_id", "event", "timestamp", "seg"])
+    res = fk.dropoff(ev, steps, by="seg")
+    starred = (res["p_adjusted"] < 0.05).to_numpy()
+    assert starred.any()  # the case shows both
+    assert not starred.all()
+    ax = fk.plot_dropoff(res)
+    labels = [t.get_text() for t in ax.texts]
+    bars = [t for t in labels if re.fullmatch(r"\d+ \(\d+\.\d%\)( \*)?", t)]
+    assert len(bars) == len(res)
+    assert [t.endswith(" *") for t in bars] == starred.tolist()
+    plt.close("all")
 
 
 def test_plot_time_to_convert(events):

@@ -7,10 +7,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 from scipy import stats
 
 import funnelkit as fk
+from tests.strategies import STEP_EVENTS
 
 Z95 = 1.959963984540054
 
@@ -533,6 +536,152 @@ def test_compare_segments_missing_segment_is_its_own_group(segmented):
     assert res["channel_a"].tolist()[:2] == ["ads", "ads"]
     assert res["channel_b"].tolist()[0] == "mail"
     assert pd.isna(res["channel_b"].iloc[1])
+
+
+def test_compare_segments_against_rest_by_hand(segmented):
+    before = segmented.copy()
+    res = fk.compare_segments(segmented, ["visit", "signup", "buy"], by="channel", against="rest")
+    assert_frame_equal(segmented, before)
+    assert list(res.columns) == [
+        "step", "channel", "entities", "converted", "conversion",
+        "rest_entities", "rest_converted", "rest_conversion", "difference", "cohens_h",
+        "p_value", "p_adjusted", "significant", "chi2", "dof", "chi2_p_value", "differs",
+    ]  # fmt: skip
+    assert res["step"].tolist() == ["signup", "signup", "buy", "buy"]
+    assert res["channel"].tolist() == ["ads", "mail", "ads", "mail"]
+    # signup: ads 3/4 against mail 1/2 and the other way round
+    assert res["entities"].tolist() == [4, 2, 3, 1]
+    assert res["converted"].tolist() == [3, 1, 1, 1]
+    assert res["rest_entities"].tolist() == [2, 4, 1, 3]
+    assert res["rest_converted"].tolist() == [1, 3, 1, 1]
+    np.testing.assert_allclose(res["difference"], [0.25, -0.25, -2 / 3, 2 / 3])
+    h = 2 * math.asin(math.sqrt(0.75)) - 2 * math.asin(math.sqrt(0.5))
+    assert res["cohens_h"].iloc[0] == pytest.approx(h)
+    assert res["cohens_h"].iloc[1] == pytest.approx(-h)
+    # the 2x2 chi-squares by hand: 6 * 4 / 64 and 4 * 4 / 12; the z-test is the same test
+    p_signup, p_buy = stats.chi2.sf(0.375, 1), stats.chi2.sf(4 / 3, 1)
+    np.testing.assert_allclose(res["p_value"], [p_signup, p_signup, p_buy, p_buy])
+    # Holm across the two segments of a transition: the one test counted twice
+    np.testing.assert_allclose(res["p_adjusted"], np.minimum(1, 2 * res["p_value"]))
+    np.testing.assert_allclose(res["chi2"], [0.375, 0.375, 4 / 3, 4 / 3])
+    assert res["dof"].tolist() == [1, 1, 1, 1]
+    assert not res["significant"].any()
+    assert not res["differs"].any()
+    for col in ("entities", "converted", "rest_entities", "rest_converted", "dof"):
+        assert res[col].dtype == np.int64
+
+
+def test_compare_segments_against_rest_three_segments_matches_a_loop(rng):
+    n = 900
+    seg = np.repeat(["a", "b", "c"], n // 3)
+    visited = np.ones(n, dtype=bool)
+    signed = rng.random(n) < np.select([seg == "a", seg == "b"], [0.6, 0.5], 0.4)
+    bought = signed & (rng.random(n) < np.select([seg == "a", seg == "b"], [0.2, 0.5], 0.5))
+    users = np.array([f"u{i}" for i in range(n)])
+    ev = pd.concat(
+        [
+            pd.DataFrame({"user_id": users[m], "event": name, "timestamp": day(d), "seg": seg[m]})
+            for name, d, m in [("visit", 0, visited), ("signup", 1, signed), ("buy", 2, bought)]
+        ],
+        ignore_index=True,
+    )
+    res = fk.compare_segments(ev, ["visit", "signup", "buy"], by="seg", against="rest")
+    assert res["seg"].tolist() == ["a", "b", "c"] * 2
+    for t, (had, got) in enumerate([(visited, signed), (signed, bought)]):
+        block = res.iloc[3 * t : 3 * t + 3]
+        raw = []
+        for s in "abc":  # a plain loop per segment: the segment against all the others
+            mine, rest = seg == s, seg != s
+            k1, n1 = got[mine].sum(), had[mine].sum()
+            k2, n2 = got[rest].sum(), had[rest].sum()
+            pooled = (k1 + k2) / (n1 + n2)
+            z = (k1 / n1 - k2 / n2) / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+            raw.append(2 * stats.norm.sf(abs(z)))
+            row = block[block["seg"] == s].iloc[0]
+            assert (row["entities"], row["converted"]) == (n1, k1)
+            assert (row["rest_entities"], row["rest_converted"]) == (n2, k2)
+            assert row["rest_conversion"] == pytest.approx(k2 / n2)
+        np.testing.assert_allclose(block["p_value"], raw, rtol=1e-9)
+        order = np.argsort(raw)
+        adj = np.minimum(1, np.maximum.accumulate(np.array(raw)[order] * [3, 2, 1]))
+        np.testing.assert_allclose(block["p_adjusted"].to_numpy()[order], adj, rtol=1e-12)
+        np.testing.assert_array_equal(block["significant"], block["p_adjusted"] < 0.05)
+        # the chi-square columns are those of the pairs table
+        pairs = fk.compare_segments(ev, ["visit", "signup", "buy"], by="seg")
+        chi = pairs.iloc[3 * t]
+        assert block["chi2"].tolist() == [chi["chi2"]] * 3
+        assert block["differs"].tolist() == [chi["differs"]] * 3
+    # the planted difference at buy: segment a buys less than the rest
+    buy_a = res[(res["step"] == "buy") & (res["seg"] == "a")].iloc[0]
+    assert buy_a["significant"]
+    assert buy_a["difference"] < 0
+
+
+def test_compare_segments_against_pairs_is_the_default(segmented):
+    steps = ["visit", "signup", "buy"]
+    default = fk.compare_segments(segmented, steps, by="channel")
+    assert_frame_equal(
+        fk.compare_segments(segmented, steps, by="channel", against="pairs"), default
+    )
+    assert "channel_a" in default
+
+
+def test_compare_segments_against_must_be_pairs_or_rest(segmented):
+    match = r"'against' parameter of compare_segments must be one of 'pairs', 'rest'.*'others'"
+    with pytest.raises(fk.InvalidParameterError, match=match):
+        fk.compare_segments(segmented, ["visit", "signup"], by="channel", against="others")
+
+
+def test_compare_forwards_against(segmented):
+    steps = ["visit", "signup", "buy"]
+    new = fk.compare_segments(segmented, steps, by="channel", against="rest")
+    with pytest.warns(FutureWarning, match=r"compare is renamed"):
+        old = fk.compare(segmented, steps, by="channel", against="rest")
+    assert_frame_equal(old, new)
+
+
+@st.composite
+def two_segment_logs(draw):
+    """A log of two segments ("s", "t"; or "s" and missing): users do the first d steps."""
+    n_steps = draw(st.integers(2, 4))
+    steps = list(STEP_EVENTS[:n_steps])
+    other = draw(st.sampled_from(["t", None]))
+    rows, segs = [], []
+    for seg in ("s", other):
+        for depth in range(1, n_steps + 1):
+            # one entity of "s" goes all the way, so that every step occurs
+            least = 1 if seg == "s" and depth == n_steps else 0
+            for _ in range(draw(st.integers(least, 12))):
+                user = f"u{len(segs)}"
+                rows += [(user, steps[j], j) for j in range(depth)]
+                segs += [seg] * depth
+    ev = log_from(rows)
+    ev["seg"] = pd.Series(segs, dtype=object)
+    return ev, steps
+
+
+@settings(max_examples=100, deadline=None)
+@given(case=two_segment_logs())
+def test_against_rest_with_two_segments_is_the_pairs_test(case):
+    ev, steps = case
+    pairs = fk.compare_segments(ev, steps, by="seg")
+    rest = fk.compare_segments(ev, steps, by="seg", against="rest")
+    # every transition: each segment and its rest make up the same whole
+    for _, block in rest.groupby("step", sort=False):
+        totals = block["entities"] + block["rest_entities"]
+        assert (totals == block["entities"].sum()).all()
+    if rest["seg"].nunique(dropna=False) < 2:
+        return
+    # the rest of each segment is the other: both rows carry the pooled z-test of the pair
+    p_rest = rest["p_value"].to_numpy().reshape(-1, 2)
+    p_pair = pairs["p_value"].to_numpy()
+    np.testing.assert_array_equal(p_rest[:, 0], p_rest[:, 1])
+    np.testing.assert_array_equal(p_rest[:, 0], p_pair)
+    # and Holm, counting the one test twice, doubles it (capped at 1)
+    expected = np.minimum(1, 2 * rest["p_value"].to_numpy())
+    np.testing.assert_allclose(rest["p_adjusted"], expected, rtol=1e-15)
+    # the z-test of the pair is the 2x2 chi-square: the chi2_p_value of the transition
+    np.testing.assert_allclose(p_rest[:, 0], pairs["chi2_p_value"], rtol=1e-9)
 
 
 # ----------------------------------------------------------------------------

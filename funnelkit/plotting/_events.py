@@ -279,8 +279,8 @@ def plot_dropoff(
         Bar length = ``lost_share`` instead of ``lost`` (entities).
     annotate : bool, default=True
         Label each bar with entities lost and share lost; with ``by`` groups, a
-        ``*`` marks a segment whose drop differs from the rest (Holm-adjusted
-        p < 0.05), explained in a footnote.  With more than 4 groups the
+        ``*`` marks a segment whose drop differs from the rest (``p_adjusted``
+        < 0.05, Holm within the transition), explained in a footnote.  With more than 4 groups the
         picture is a heatmap of the share lost, one row per group.
     **kwargs
         Passed to :meth:`matplotlib.axes.Axes.barh`.
