@@ -145,7 +145,15 @@ def calls(t: dict[str, pd.DataFrame]) -> dict[str, Callable[[], object]]:
         ),
         "touches_to_response": lambda: fk.touches_to_response(tc),
         "touches_summary": lambda: fk.touches_summary(tc),
-        "plan": lambda: fk.plan(d, 5e6, history=h, stages=STAGES, as_of=as_of),
+        # two targets per deal: the open deals' expected revenue (about 190 per deal) covers
+        # 5 per deal 38 times over, so the revenue draws are skipped; 190 per deal is a
+        # target the pipeline may or may not reach, so they are simulated
+        "plan (target 5/deal)": lambda: fk.plan(
+            d, 5.0 * len(d), history=h, stages=STAGES, as_of=as_of
+        ),
+        "plan (target 190/deal)": lambda: fk.plan(
+            d, 190.0 * len(d), history=h, stages=STAGES, as_of=as_of
+        ),
     }
 
 
@@ -201,7 +209,7 @@ def main() -> None:
         else:
             row += f"{'':11s}"
         if big >= 1_000_000 and not name.startswith("  "):
-            limit = 2.0 if name == "plan" else 1.0
+            limit = 2.0 if name.startswith("plan") else 1.0
             row += f"  {'ok' if by_n[big] < limit else 'OVER'} (< {limit:.0f} s)"
         print(row)
     print(f"load average after: {os.getloadavg()[0]:.2f}")

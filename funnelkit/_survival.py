@@ -121,22 +121,9 @@ def aalen_johansen(
     >>> t.tolist(), f.round(3).tolist()
     ([1, 2, 4], [0.25, 0.25, 0.75])
     """
-    d = np.asarray(durations)
-    e = np.asarray(outcome, dtype=np.int64)
-    if d.size == 0:
-        empty = np.empty(0)
-        return d[:0], empty, empty, empty, empty, empty, empty
-    times, inverse = np.unique(d, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    total = np.bincount(inverse, minlength=times.size).astype(np.float64)
-    ev_all = np.bincount(inverse, weights=(e > 0).astype(np.float64), minlength=times.size)
-    ev_k = np.bincount(inverse, weights=(e == k).astype(np.float64), minlength=times.size)
-    at_risk = d.size - np.concatenate(([0.0], np.cumsum(total)[:-1]))
-    keep = ev_all > 0
-    times, ev_all, ev_k, at_risk = times[keep], ev_all[keep], ev_k[keep], at_risk[keep]
-    surv = np.cumprod(1.0 - ev_all / at_risk)
-    lag = np.concatenate(([1.0], surv[:-1]))
-    cif = np.cumsum(lag * ev_k / at_risk)
+    times, cif, lag, at_risk, ev_k, ev_all = _incidence(durations, outcome, k)
+    if times.size == 0:
+        return times, cif, cif, cif, cif, cif, cif
     # variance (Collett 2015, p. 411), with prefix sums:
     #   sum a_i (F - F_i)^2 + sum b_i - 2 sum c_i (F - F_i)
     left = at_risk - ev_all
@@ -168,6 +155,73 @@ def aalen_johansen(
         at_risk.astype(f),
         ev_k.astype(f),
         ev_all.astype(f),
+    )
+
+
+def cumulative_incidence(
+    durations: Any, outcome: Any, k: int
+) -> tuple[np.ndarray[Any, Any], FloatArray, FloatArray, FloatArray, FloatArray]:
+    """:func:`aalen_johansen` without the interval: times, F_k, at risk, events k, all events.
+
+    For callers that read the curve only (the plan's stage-to-close times), which
+    skips the variance and the log(-log) interval at every distinct time.
+    """
+    times, cif, _, at_risk, ev_k, ev_all = _incidence(durations, outcome, k)
+    return times, cif, at_risk, ev_k, ev_all
+
+
+#: Outcome codes packed below the durations in :func:`_incidence`'s sort key.
+_CODE_BITS = 2
+
+
+def _incidence(
+    durations: Any, outcome: Any, k: int
+) -> tuple[np.ndarray[Any, Any], FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Distinct outcome times with F_k, S(t-) (lag), at risk, outcomes k and all outcomes there.
+
+    Integer durations in ``[0, 2**61)`` take one sort of a packed key, the
+    duration above two bits of outcome class (0 censored, 1 outcome ``k``,
+    2 another outcome); other durations are ranked with ``np.unique``.
+    """
+    d = np.asarray(durations)
+    e = np.asarray(outcome, dtype=np.int64)
+    if d.size == 0:
+        empty = np.empty(0)
+        return d[:0], empty, empty, empty, empty, empty
+    cls = np.where(e == k, 1, np.where(e > 0, 2, 0)).astype(np.int64)
+    packed = d.dtype.kind in "iu" and int(d.min()) >= 0 and int(d.max()) < 1 << (63 - _CODE_BITS)
+    if packed:
+        key = np.sort((d.astype(np.int64) << _CODE_BITS) | cls)
+        t = key >> _CODE_BITS
+        code = key & ((1 << _CODE_BITS) - 1)
+        new = np.empty(t.size, dtype=bool)
+        new[0] = True
+        np.not_equal(t[1:], t[:-1], out=new[1:])
+        first = np.flatnonzero(new)
+        times = t[first].astype(d.dtype, copy=False)
+        inverse = np.cumsum(new) - 1
+        total = np.diff(np.append(first, t.size)).astype(np.float64)
+    else:
+        times, inverse = np.unique(d, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        code = cls
+        total = np.bincount(inverse, minlength=times.size).astype(np.float64)
+    ev_all = np.bincount(inverse, weights=(code > 0).astype(np.float64), minlength=times.size)
+    ev_k = np.bincount(inverse, weights=(code == 1).astype(np.float64), minlength=times.size)
+    at_risk = d.size - np.concatenate(([0.0], np.cumsum(total)[:-1]))
+    keep = ev_all > 0
+    times, ev_all, ev_k, at_risk = times[keep], ev_all[keep], ev_k[keep], at_risk[keep]
+    surv = np.cumprod(1.0 - ev_all / at_risk)
+    lag = np.concatenate(([1.0], surv[:-1]))
+    cif = np.cumsum(lag * ev_k / at_risk)
+    f = np.float64
+    return (
+        times,
+        cif.astype(f, copy=False),
+        lag.astype(f, copy=False),
+        at_risk.astype(f, copy=False),
+        ev_k.astype(f, copy=False),
+        ev_all.astype(f, copy=False),
     )
 
 

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from funnelkit._deals_validate import LOST as LOST_CODE
 from funnelkit._deals_validate import (
@@ -40,7 +40,7 @@ from funnelkit._deals_validate import OPEN as OPEN_CODE
 from funnelkit._deals_validate import WON as WON_CODE
 from funnelkit._history import deal_paths, read_history
 from funnelkit._kernels import resolve_jobs
-from funnelkit._survival import aalen_johansen, conditional_quantile
+from funnelkit._survival import conditional_quantile, cumulative_incidence
 from funnelkit._validate import (
     as_list,
     check_date,
@@ -170,7 +170,7 @@ def _rate_draws(
             out[i] = rate
             continue
         u = (rng.permutation(n_draws) + rng.random(n_draws)) / n_draws
-        out[i] = stats.beta.ppf(u, rate * count, (1.0 - rate) * count)
+        out[i] = special.betaincinv(rate * count, (1.0 - rate) * count, u)  # the beta ppf
     return out
 
 
@@ -271,6 +271,34 @@ def _pipeline_revenue(
         for start, gen in zip(starts, streams, strict=True):
             fill(start, gen)
     return out
+
+
+#: Below this chance that any of the draws falls short, :func:`_surely_covers` skips them.
+_NEGLIGIBLE = 1e-9
+
+
+def _surely_covers(target: float, amounts: FloatArray, probs: FloatArray, n_draws: int) -> bool:
+    """Whether the open deals' revenue reaches ``target`` in every draw, bar a negligible chance.
+
+    Bernstein's inequality bounds the lower tail of ``S = sum(amount_i * B_i)``,
+    B_i ~ Bernoulli(p_i) independent: with mean μ, variance V and
+    ``M = max(amount_i * p_i)`` (the most any one deal can fall below its mean),
+    ``P(S <= μ - t) <= exp(-t² / (2 (V + M t / 3)))``.  When that bound at
+    ``t = μ - target``, times the number of draws, is below ``_NEGLIGIBLE``,
+    every draw would cover the target: the simulation would return the same
+    answer (no wins needed) with probability above 1 - 10⁻⁹, so it is skipped.
+    """
+    contrib = amounts * probs
+    mean = float(contrib.sum())
+    t = mean - float(target)
+    if t <= 0:
+        return False
+    var = float(np.dot(amounts * contrib, 1.0 - probs))
+    # a sure deal (p = 1) never falls below its mean: only the others bound the fall
+    unsure = contrib[probs < 1.0]
+    worst = float(unsure.max()) if unsure.size else 0.0
+    exponent = -(t * t) / (2.0 * (var + worst * t / 3.0))
+    return bool(exponent + math.log(n_draws) < math.log(_NEGLIGIBLE))
 
 
 def _poisson_binomial_pmf(p: FloatArray) -> FloatArray:
@@ -471,7 +499,9 @@ def _solve(
     wins: Any = _ceil(target / avg_deal)
     if has_open or sizes is not None:
         remaining = np.full(draws, float(target))
-        if has_open:
+        if has_open and _surely_covers(target, open_amounts, open_probs, draws):
+            remaining[:] = 0.0
+        elif has_open:
             remaining -= _pipeline_revenue(open_amounts, open_probs, draws, rng)
         if sizes is not None:
             wins = _wins_needed(remaining, sizes, rng)
@@ -917,7 +947,7 @@ def _win_curves(
     Aalen–Johansen with two competing outcomes (1 = won, 2 = lost, 0 = open,
     censored), from the shared kernel.
     """
-    times, cif, _, _, at_risk, _, events = aalen_johansen(durations, outcome, 1)
+    times, cif, at_risk, _, events = cumulative_incidence(durations, outcome, 1)
     surv = np.cumprod(1.0 - events / at_risk) if times.size else np.empty(0)
     return np.asarray(times, dtype=np.float64), np.asarray(surv, dtype=np.float64), cif
 

@@ -423,6 +423,43 @@ def test_aalen_johansen_kernel_against_brute_force_with_ties(pairs):
     assert np.all((lo <= f + 1e-12) & (f <= hi + 1e-12))
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 15), st.sampled_from([0, 1, 2, 3])), min_size=1, max_size=30),
+    st.sampled_from([0, 2**61 - 16, 2**61, 2**62, -5, None]),
+    st.sampled_from([1, 3]),
+)
+def test_aalen_johansen_one_sort_and_unique_paths_agree(pairs, base, k):
+    """Integer durations below 2**61 take the packed sort, the others np.unique: same curve.
+
+    ``base`` shifts the durations across the packing's limit (and below 0); None makes
+    them floats. Codes 2 and 3 are both competing outcomes when k is 1.
+    """
+    from funnelkit._survival import aalen_johansen, cumulative_incidence
+
+    small = [p[0] for p in pairs]
+    code = np.array([p[1] for p in pairs])
+    dur = np.array(small, dtype=np.float64) if base is None else np.array(small) + base
+    t, f, _, _, n, dk, d = aalen_johansen(dur, code, k)
+    ref = brute_force_cif(small, code.tolist(), k)
+    offset = 0 if base is None else base
+    assert (t - offset).tolist() == list(ref)
+    assert t.dtype == dur.dtype
+    assert np.allclose(f, list(ref.values()))
+    t2, f2, n2, dk2, d2 = cumulative_incidence(dur, code, k)
+    np.testing.assert_array_equal(dk2, dk)
+    np.testing.assert_array_equal(t2, t)
+    np.testing.assert_array_equal(f2, f)
+    np.testing.assert_array_equal(n2, n)
+    np.testing.assert_array_equal(d2, d)
+    # events k and all outcomes at each time, counted by hand
+    for i, ti in enumerate((t - offset).tolist()):
+        at = [c for x, c in zip(small, code.tolist(), strict=True) if x == ti]
+        assert dk[i] == sum(c == k for c in at)
+        assert d[i] == sum(c > 0 for c in at)
+        assert n[i] == sum(x >= ti for x in small)
+
+
 # ----------------------------------------------------------------------------
 # pipeline
 # ----------------------------------------------------------------------------

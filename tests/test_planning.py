@@ -1135,6 +1135,75 @@ def test_simulated_pipeline_revenue_has_the_exact_law():
     assert sim2[: n // 2].mean() == pytest.approx(np.dot(amounts, probs), rel=0.02)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(1, 5_000),
+    p=st.floats(0.01, 0.99),
+    share=st.floats(0.0, 1.0),
+    draws=st.sampled_from([1, 1_000, 20_000]),
+)
+def test_surely_covers_only_when_no_draw_can_fall_short(n, p, share, draws):
+    """When the revenue draws are skipped, the exact chance that any one falls short is < 1e-9.
+
+    n deals of amount 1 and win probability p: the revenue is Binomial(n, p), whose lower
+    tail scipy gives exactly.
+    """
+    from funnelkit.planning import _surely_covers
+
+    target = share * n * p
+    skipped = _surely_covers(target, np.ones(n), np.full(n, p), draws)
+    short = stats.binom.cdf(math.ceil(target) - 1, n, p)  # P(revenue < target)
+    if skipped:
+        assert short * draws <= 1e-9
+    if short * draws > 1e-3:
+        assert not skipped
+
+
+def test_surely_covers_skips_a_target_far_below_the_pipeline():
+    """The bound is not vacuous: 5,000 even deals cover a tenth of their mean."""
+    from funnelkit.planning import _surely_covers
+
+    assert _surely_covers(250.0, np.ones(5_000), np.full(5_000, 0.5), 20_000)
+    assert not _surely_covers(2_400.0, np.ones(5_000), np.full(5_000, 0.5), 20_000)
+
+
+def test_plan_same_answer_with_and_without_the_revenue_short_cut(monkeypatch):
+    """A target the open pipeline covers many times over: skipping the draws changes nothing."""
+    from funnelkit import planning
+
+    rng = np.random.default_rng(5)
+    n = 20_000
+    created = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D")
+    status = rng.choice(["won", "lost", "open"], n, p=[0.3, 0.3, 0.4])
+    closed = created + pd.to_timedelta(rng.integers(5, 60, n), unit="D")
+    deals = pd.DataFrame(
+        {
+            "deal_id": np.arange(n),
+            "created_at": created,
+            "closed_at": closed.where(status != "open"),
+            "status": status,
+            "amount": rng.lognormal(8, 0.5, n).round(),
+        }
+    )
+    as_of = pd.Timestamp("2025-10-28")
+    called = []
+    real = planning._surely_covers
+
+    def spy(*args):
+        called.append(real(*args))
+        return called[-1]
+
+    monkeypatch.setattr(planning, "_surely_covers", spy)
+    quick = fk.plan(deals, 20_000, as_of=as_of, seed=1)
+    assert called == [True]  # the open deals' expected 2.1M cover the target 100 times
+    called.clear()
+    monkeypatch.setattr(planning, "_surely_covers", lambda *a: called.append(1) or False)
+    slow = fk.plan(deals, 20_000, as_of=as_of, seed=1)
+    assert called == [1]  # the second call simulated the revenue
+    pd.testing.assert_frame_equal(quick, slow)
+    assert (quick["p_hit_target"] == 1.0).all()
+
+
 def test_simulated_pipeline_revenue_depends_on_the_seed_only(monkeypatch):
     """The same seed gives the same draws on one thread or on every core."""
     from funnelkit import planning

@@ -162,7 +162,8 @@ def test_segment_vs_rest_matches_a_loop_per_segment(rows):
 
 def test_segment_vs_rest_matches_statsmodels():
     sm = pytest.importorskip(
-        "statsmodels.stats.proportion", reason="statsmodels (a reference in the test extra) is not installed"
+        "statsmodels.stats.proportion",
+        reason="statsmodels (a reference in the test extra) is not installed",
     )
     converted = np.array([20, 35, 30, 12])
     entered = np.array([100, 100, 100, 60])
