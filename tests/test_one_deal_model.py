@@ -129,7 +129,8 @@ def check_stage_conversion(deals, history, stages, as_of):
         res = fk.stage_conversion(history, stages, deals=deals, as_of=as_of)
     h = history_depth(ents, stages)
     if len(history) == 0:  # no rows: the empty, well-typed result
-        assert res.empty and "deals" in res.columns
+        assert res.empty
+        assert "deals" in res.columns
         return
     expected = [int((h >= k).sum()) for k in range(len(stages))]
     assert res["deals"].tolist() == expected
