@@ -569,6 +569,7 @@ def _read_stays(
     deal_df: pd.DataFrame | None = None
     pos: IntArray | None = None
     created_ns = np.empty(0, dtype=np.int64)
+    closed_ns = np.empty(0, dtype=np.int64)
     if deals is not None:
         d = _read_deal_table(
             deals,
@@ -583,7 +584,7 @@ def _read_stays(
             amount=amount,
             errors=errors,
         )
-        deal_df, created_ns = d.frame, d.created
+        deal_df, created_ns, closed_ns = d.frame, d.created, d.closed
         h, pos = _joined(h, deal_df, deal, errors=errors, func=func)
         _same_zone(h.tz, d.tz, what="history times and deals closing dates")
         # closing time of each history deal; NS_MAX while open (the deal reader's rule)
@@ -591,7 +592,8 @@ def _read_stays(
         close = ns[pos] if len(h.ids) else np.empty(0, dtype=np.int64)
     else:
         close = np.full(len(h.ids), kern.NS_MAX, dtype=np.int64)
-    default = latest_observed(h.t, close[close < kern.NS_MAX], created_ns)
+    # every closed deal's close is an observation, with a history or not (the one rule)
+    default = latest_observed(h.t, closed_ns, created_ns)
     cutoff = _as_of_ns(as_of, h.tz, default, func=func)
     after = h.t > cutoff
     if after.any():

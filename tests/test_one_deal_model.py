@@ -429,3 +429,64 @@ def test_maven_lost_deals_plan_and_revival_agree(maven):
         int((known["deal_stage"] == "won").sum()),
     ]
     assert plan["open"].iloc[0] == int((known["deal_stage"] == "open").sum())
+
+
+# ----------------------------------------------------------------------------
+# one default observation date: the latest date observed in the tables passed
+# ----------------------------------------------------------------------------
+def latest_observed(deals, history):
+    """Plain pandas: creation dates, close dates of won and lost deals, history entries
+    (never an open deal's expected close date)."""
+    closed = deals.loc[deals["status"].isin(["won", "lost"]), "closed_at"]
+    stamps = pd.concat([deals["created_at"], closed, history["entered_at"]])
+    return stamps.max()
+
+
+DEFAULT_AS_OF = {
+    "deal_entities": lambda d, h, s, a: fk.deal_entities(d, history=h, stages=s, as_of=a),
+    "pipeline": lambda d, h, s, a: fk.pipeline(d, stages=s, history=h, as_of=a),
+    "stage_conversion": lambda d, h, s, a: fk.stage_conversion(h, s, deals=d, as_of=a),
+    "time_in_stage": lambda d, h, s, a: fk.time_in_stage(h, s, deals=d, as_of=a),
+    "stalled": lambda d, h, s, a: fk.stalled(h, s, deals=d, as_of=a, max_stay="0s"),
+    "lost_deals": lambda d, h, s, a: fk.lost_deals(d, history=h, stages=s, as_of=a),
+    "revival": lambda d, h, s, a: fk.revival_candidates(d, history=h, stages=s, as_of=a),
+    "leaderboard": lambda d, h, s, a: fk.leaderboard(d, as_of=a),
+    "channel_yield": lambda d, h, s, a: fk.channel_yield(d, as_of=a),
+}
+
+
+@pytest.mark.parametrize("name", list(DEFAULT_AS_OF))
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables=deal_tables())
+def test_the_default_as_of_is_deal_entities(name, tables):
+    deals, history, stages, _ = tables
+    call = DEFAULT_AS_OF[name]
+    with quiet():
+        default = call(deals, history, stages, None)
+        explicit = call(deals, history, stages, latest_observed(deals, history))
+    pd.testing.assert_frame_equal(default, explicit)
+
+
+@pytest.mark.parametrize("func", [fk.time_in_stage, fk.stalled])
+def test_stay_functions_observe_the_close_of_a_deal_without_history(func):
+    # deal 2 has no history but closed on day 9: the latest observation; deal 1 has
+    # been in demo since day 2, so 7 days by then (not 3, the last entry's day 5 - 2)
+    deals = pd.DataFrame(
+        {
+            "deal_id": [1, 2],
+            "created_at": [_day(0), _day(1)],
+            "closed_at": [pd.NaT, _day(9)],
+            "status": ["open", "won"],
+            "amount": [5.0, 9.0],
+        }
+    )
+    history = pd.DataFrame(
+        {"deal_id": [1, 1], "stage": ["lead", "demo"], "entered_at": [_day(0), _day(2)]}
+    )
+    if func is fk.stalled:
+        res = func(history, STAGES, deals=deals, max_stay="1D")
+        assert res["time_in_stage"].tolist() == [pd.Timedelta(days=7)]
+    else:
+        res = func(history, STAGES, deals=deals).set_index("stage")
+        assert res.loc["demo", "total_days"] == 7.0
+        assert res.loc["lead", "total_days"] == 2.0
