@@ -1193,14 +1193,19 @@ def plan(
     - deal sizes: the amounts of won deals; revenue is simulated by drawing
       from them (``deals_needed(deal_size_sample=...)``).
     - stage rates (with ``history``): among closed deals, a deal counts at
-      the first stage and every stage up to the furthest it entered (skips
-      and moves back do not matter); a won deal counts at every stage.  The
+      the first stage and every stage up to the furthest it reached (skips
+      and moves back do not matter; the deal table's ``stage`` counts as
+      reached, as in :func:`pipeline` and :func:`deal_entities`); a won deal
+      counts at every stage.  The
       rate of stage k is counted(k + 1) / counted(k); the last stage's rate
       is won / counted(last).  Open deals are left out because they may
       still move on.  Each rate is uncertain with the weight of its
       ``closed_deals`` (``deals_needed(rate_counts=...)``).
     - entering a stage: the earliest entry into it or any later stage
-      (``created`` without a history).
+      (``created`` without a history).  A deal whose furthest stage comes
+      from the deal table alone has no entry time there: it is left out of
+      that stage's ``time_to_close``, and an open one is taken to have
+      entered it at ``as_of``.
     - open pipeline: each open deal is won with the measured probability
       from its furthest stage (missing amounts: the mean won amount), all
       assumed to close within the period.  Its expected revenue is taken off
@@ -1339,12 +1344,15 @@ def plan(
         entry = created_ns[:, None]
     else:
         assert entries is not None
+        # the deal table's stage counts in the furthest stage, as in pipeline and
+        # deal_entities (a history that records only some moves misses the rest)
         paths = deal_paths(
             entries.restrict(d.rows, len(df)),
             names,
             n_deals=len(created_ns),
             as_of=as_of_ns,
             closed=closed_ns,
+            table_stage=d.frame[stage].to_numpy(dtype=object) if stage in d.frame else None,
         )
         row, entry = _row_and_entry(paths.furthest, paths.entry, is_won, created_ns)
     n_stages = len(names)
@@ -1374,7 +1382,10 @@ def plan(
         ttc.append(pd.Timedelta(int(quantile), unit="ns") if np.isfinite(quantile) else pd.NaT)
         # open deals whose furthest stage is k: chance of a win before period_end
         here = open_rows == k
-        age = np.maximum(as_of_ns - entry[is_open, col][here], 0).astype(np.float64)
+        # no entry time (the deal table's stage alone): taken as entered at as_of
+        entered_at = entry[is_open, col][here]
+        entered_at = np.where(entered_at == _NS_MAX, as_of_ns, entered_at)
+        age = np.maximum(as_of_ns - entered_at, 0).astype(np.float64)
         still = _step(times, surv, age, 1.0)
         gain = _step(times, cif, age + horizon, 0.0) - _step(times, cif, age, 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -24,7 +24,13 @@ from funnelkit._deals_validate import (
     read_deals,
 )
 from funnelkit._deals_validate import NAT as DEAL_NAT
-from funnelkit._history import check_history, deal_paths, join_ids, read_history
+from funnelkit._history import (
+    HistoryEntries,
+    check_history,
+    deal_paths,
+    join_ids,
+    read_history,
+)
 from funnelkit._stats import wilson_interval
 from funnelkit._validate import (
     N_EXAMPLES,
@@ -34,7 +40,6 @@ from funnelkit._validate import (
     check_ci,
     check_date,
     check_duration,
-    check_frame,
     check_option,
     check_positive,
     closest,
@@ -564,6 +569,7 @@ def _read_stays(
     deal_df: pd.DataFrame | None = None
     pos: IntArray | None = None
     created_ns = np.empty(0, dtype=np.int64)
+    closed_ns = np.empty(0, dtype=np.int64)
     if deals is not None:
         d = _read_deal_table(
             deals,
@@ -578,7 +584,7 @@ def _read_stays(
             amount=amount,
             errors=errors,
         )
-        deal_df, created_ns = d.frame, d.created
+        deal_df, created_ns, closed_ns = d.frame, d.created, d.closed
         h, pos = _joined(h, deal_df, deal, errors=errors, func=func)
         _same_zone(h.tz, d.tz, what="history times and deals closing dates")
         # closing time of each history deal; NS_MAX while open (the deal reader's rule)
@@ -586,7 +592,8 @@ def _read_stays(
         close = ns[pos] if len(h.ids) else np.empty(0, dtype=np.int64)
     else:
         close = np.full(len(h.ids), kern.NS_MAX, dtype=np.int64)
-    default = latest_observed(h.t, close[close < kern.NS_MAX], created_ns)
+    # every closed deal's close is an observation, with a history or not (the one rule)
+    default = latest_observed(h.t, closed_ns, created_ns)
     cutoff = _as_of_ns(as_of, h.tz, default, func=func)
     after = h.t > cutoff
     if after.any():
@@ -1090,6 +1097,7 @@ class _Lost:
     lost_at: pd.Series  # object, NaN when unknown
     deals: pd.DataFrame
     arrays: DealArrays  # the deal table as the deal reader read it
+    entries: HistoryEntries | None = None  # the history as the history reader read it
 
 
 def _stage_words(names: list[Hashable], depth: int) -> str:
@@ -1168,7 +1176,7 @@ def _lost_stage(
         table_stage=df[stage].to_numpy(dtype=object) if stage in df.columns else None,
     )
     lost_at = paths.last_before_close[rows]
-    return _Lost(rows, pd.Series(lost_at, dtype=object), df, d)
+    return _Lost(rows, pd.Series(lost_at, dtype=object), df, d, entries)
 
 
 def _stage_order(values: pd.Series, stages: list[Hashable] | None, counts: pd.Series) -> Any:
@@ -1340,6 +1348,7 @@ def lost_deals(
             info.lost_at[by_then].reset_index(drop=True),
             info.deals,
             info.arrays,
+            info.entries,
         )
     df = info.deals
     by_cols = as_list(by)
@@ -1443,8 +1452,9 @@ def revival_candidates(
         Deal table, one row per deal.
     history : pandas.DataFrame, optional
         Stage history: one row per stage entry of a deal. When given, the
-        furthest stage reached is the furthest of the history's entries and
-        the deal table's ``stage``.
+        furthest stage reached is the furthest of the history's entries by
+        ``as_of`` and the deal table's ``stage`` (as in
+        :func:`deal_entities`).
     stages : list of str
         The pipeline stages in order (later = closer to a sale).
     as_of : datetime-like, optional
@@ -1586,30 +1596,25 @@ def revival_candidates(
     df = info.deals
     rows = info.rows
     n_stages = len(names)
-    stage_index = pd.Index(names)
-    # furthest stage: the deal table's stage and every history entry
-    depth = np.full(len(df), -1, dtype=np.int64)
-    if stage in df.columns:
-        depth = stage_index.get_indexer(df[stage].to_numpy(dtype=object)).astype(np.int64)
-    hist = None if history is None else check_frame(history, table="history", func=func)
-    if hist is not None:
-        h_pos = pd.Index(df[deal].to_numpy()).get_indexer(hist[deal].to_numpy())
-        h_depth = stage_index.get_indexer(hist[stage].to_numpy(dtype=object))
-        ok = (h_pos >= 0) & (h_depth >= 0)
-        np.maximum.at(depth, h_pos[ok], h_depth[ok].astype(np.int64))
-    depth = depth[rows]
 
     # the observation date: creation dates, close dates of closed deals only (an open
     # deal's date in closed= is the CRM's expected close date) and the history entries
     close, tz = info.arrays.closed, info.arrays.tz
     close_s = as_datetime(df, closed, table="deals", keyword="closed")
-    h_t = (
-        np.empty(0, dtype=np.int64)
-        if hist is None
-        else datetime_to_ns(as_datetime(hist, entered, table="history", keyword="entered"))
-    )
+    h_t = np.empty(0, dtype=np.int64) if info.entries is None else info.entries.t
     default = latest_observed(close, info.arrays.created, h_t)
     cutoff = _as_of_ns(as_of, tz, default, func=func)
+    # furthest stage at as_of: the deal table's stage and the history entries by then
+    # (the one per-deal path of deal_entities; later entries did not exist yet)
+    paths = deal_paths(
+        info.entries,
+        names,
+        n_deals=len(df),
+        as_of=cutoff,
+        closed=close,
+        table_stage=df[stage].to_numpy(dtype=object) if stage in df.columns else None,
+    )
+    depth = paths.furthest[rows]
     close = close[rows]
     # a deal lost after as_of was not lost yet at as_of
     not_yet = (close != NAT) & (close > cutoff)

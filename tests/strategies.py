@@ -66,3 +66,74 @@ def funnels(draw, *, overlap: bool = False) -> list:
 windows = st.sampled_from([None, "0s", "1s", "1500ms", "3s", pd.Timedelta(seconds=10)])
 orders = st.sampled_from(["ordered", "strict", "any"])
 ties_options = st.sampled_from(["allow", "strict"])
+
+
+DEAL_STAGES = ["lead", "demo", "offer", "contract"]
+DEAL_BASE = pd.Timestamp("2025-01-01")
+REASONS = ["budget", "timing", "price", None]
+
+
+@st.composite
+def deal_tables(
+    draw, *, max_deals: int = 8
+) -> tuple[pd.DataFrame, pd.DataFrame, list, pd.Timestamp]:
+    """A deal table, its stage history, the stages and an observation date.
+
+    Few distinct days (0..14), so history entries of a deal often share an
+    instant; entries skip stages, move back and repeat; deals are open, won or
+    lost (an open deal may carry an expected close date); amounts may be
+    missing; ``as_of`` may fall before some entries, closes and creations.
+    Returns ``(deals, history, stages, as_of)``; no entry comes before its
+    deal's creation; some come after its close.
+    """
+    n = draw(st.integers(1, max_deals))
+    created = draw(st.lists(st.integers(0, 8), min_size=n, max_size=n))
+    status = draw(st.lists(st.sampled_from(["won", "lost", "open"]), min_size=n, max_size=n))
+    length = draw(st.lists(st.integers(0, 6), min_size=n, max_size=n))
+    expected = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    amounts = draw(
+        st.lists(
+            st.one_of(st.none(), st.sampled_from([0.0, 10.0, 25.0, 40.0])), min_size=n, max_size=n
+        )
+    )
+    table_stage = draw(st.lists(st.sampled_from(DEAL_STAGES), min_size=n, max_size=n))
+    reasons = draw(st.lists(st.sampled_from(REASONS), min_size=n, max_size=n))
+    owners = draw(st.lists(st.sampled_from(["ann", "bob", "cy"]), min_size=n, max_size=n))
+    channels = draw(st.lists(st.sampled_from(["ads", "web"]), min_size=n, max_size=n))
+    closed = [
+        DEAL_BASE + pd.Timedelta(days=c + k) if s != "open" or e else pd.NaT
+        for c, k, s, e in zip(created, length, status, expected, strict=True)
+    ]
+    deals = pd.DataFrame(
+        {
+            "deal_id": np.arange(n, dtype=np.int64) + 1,
+            "created_at": DEAL_BASE + pd.to_timedelta(np.asarray(created), unit="D"),
+            "closed_at": pd.to_datetime(pd.Series(closed, dtype="datetime64[ns]")),
+            "status": status,
+            "amount": pd.Series(amounts, dtype=np.float64),
+            "stage": table_stage,
+            "lost_reason": pd.Series(
+                [r if s == "lost" else None for r, s in zip(reasons, status, strict=True)],
+                dtype=object,
+            ),
+            "owner": owners,
+            "channel": channels,
+        }
+    )
+    rows: list[tuple[int, str, pd.Timestamp]] = []
+    for i in range(n):
+        k = draw(st.integers(0, 4))
+        # up to 3 days after a close (a stage such as retention may follow it)
+        last = length[i] + 3 if status[i] != "open" else 8
+        days = draw(st.lists(st.integers(0, last), min_size=k, max_size=k))
+        names = draw(st.lists(st.sampled_from(DEAL_STAGES), min_size=k, max_size=k))
+        rows += [
+            (i + 1, s, DEAL_BASE + pd.Timedelta(days=created[i] + d))
+            for s, d in zip(names, days, strict=True)
+        ]
+    history = pd.DataFrame(rows, columns=["deal_id", "stage", "entered_at"])
+    history = history.astype({"deal_id": np.int64, "stage": object, "entered_at": "datetime64[ns]"})
+    perm = draw(st.permutations(range(len(history))))
+    history = history.iloc[list(perm)].reset_index(drop=True)
+    as_of = DEAL_BASE + pd.Timedelta(days=draw(st.integers(0, 16)))
+    return deals, history, list(DEAL_STAGES), as_of
