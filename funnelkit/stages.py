@@ -9,7 +9,7 @@ Definitions: ``docs/stages.md``.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -25,6 +25,7 @@ from funnelkit._deals_validate import (
 )
 from funnelkit._deals_validate import NAT as DEAL_NAT
 from funnelkit._history import (
+    DealPaths,
     HistoryEntries,
     check_history,
     deal_paths,
@@ -1098,6 +1099,7 @@ class _Lost:
     deals: pd.DataFrame
     arrays: DealArrays  # the deal table as the deal reader read it
     entries: HistoryEntries | None = None  # the history as the history reader read it
+    paths: DealPaths | None = None  # per deal, from every entry (no as_of cut)
 
 
 def _stage_words(names: list[Hashable], depth: int) -> str:
@@ -1176,7 +1178,7 @@ def _lost_stage(
         table_stage=df[stage].to_numpy(dtype=object) if stage in df.columns else None,
     )
     lost_at = paths.last_before_close[rows]
-    return _Lost(rows, pd.Series(lost_at, dtype=object), df, d, entries)
+    return _Lost(rows, pd.Series(lost_at, dtype=object), df, d, entries, paths)
 
 
 def _stage_order(values: pd.Series, stages: list[Hashable] | None, counts: pd.Series) -> Any:
@@ -1343,12 +1345,8 @@ def lost_deals(
         cutoff = _as_of_ns(as_of, time_zone(close_s), 0, func=func)
         close = datetime_to_ns(close_s)[info.rows]
         by_then = (close == NAT) | (close <= cutoff)
-        info = _Lost(
-            info.rows[by_then],
-            info.lost_at[by_then].reset_index(drop=True),
-            info.deals,
-            info.arrays,
-            info.entries,
+        info = replace(
+            info, rows=info.rows[by_then], lost_at=info.lost_at[by_then].reset_index(drop=True)
         )
     df = info.deals
     by_cols = as_list(by)
@@ -1605,15 +1603,18 @@ def revival_candidates(
     default = latest_observed(close, info.arrays.created, h_t)
     cutoff = _as_of_ns(as_of, tz, default, func=func)
     # furthest stage at as_of: the deal table's stage and the history entries by then
-    # (the one per-deal path of deal_entities; later entries did not exist yet)
-    paths = deal_paths(
-        info.entries,
-        names,
-        n_deals=len(df),
-        as_of=cutoff,
-        closed=close,
-        table_stage=df[stage].to_numpy(dtype=object) if stage in df.columns else None,
-    )
+    # (the one per-deal path of deal_entities; later entries did not exist yet). With no
+    # entry after as_of, the paths the lost stages came from are those paths already.
+    paths = info.paths
+    if paths is None or info.entries is None or bool((info.entries.t > cutoff).any()):
+        paths = deal_paths(
+            info.entries,
+            names,
+            n_deals=len(df),
+            as_of=cutoff,
+            closed=close,
+            table_stage=df[stage].to_numpy(dtype=object) if stage in df.columns else None,
+        )
     depth = paths.furthest[rows]
     close = close[rows]
     # a deal lost after as_of was not lost yet at as_of
