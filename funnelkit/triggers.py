@@ -909,7 +909,7 @@ def compare_segments(
         with np.errstate(divide="ignore", invalid="ignore"):
             p_a = k_a / n_a
             p_b = k_b / n_b
-            h = 2 * np.arcsin(np.sqrt(p_a)) - 2 * np.arcsin(np.sqrt(p_b))
+        h = _cohens_h(p_a, p_b)
         pv = two_proportion_test(k_a, n_a, k_b, n_b)
         block = pd.DataFrame({"step": pd.Series([labels[s - 1]] * len(pairs), dtype=object)})
         for col in by_cols:
@@ -1003,6 +1003,11 @@ def compare(
     )
 
 
+def _cohens_h(p_a: Any, p_b: Any) -> Any:
+    """Cohen's h of two proportions (NaN where either is NaN)."""
+    return 2 * np.arcsin(np.sqrt(p_a)) - 2 * np.arcsin(np.sqrt(p_b))
+
+
 def _against_rest(
     at_least: IntArray, keys: pd.DataFrame, by_cols: list[Any], labels: list[str], alpha: float
 ) -> pd.DataFrame:
@@ -1022,7 +1027,7 @@ def _against_rest(
     with np.errstate(divide="ignore", invalid="ignore"):
         p_seg = k / n
         p_rest = rest_k / rest_n
-        h = 2 * np.arcsin(np.sqrt(p_seg)) - 2 * np.arcsin(np.sqrt(p_rest))
+    h = _cohens_h(p_seg, p_rest)
     homogeneity = [_homogeneity(converted[t], entered[t]) for t in range(n_tr)]  # per step
     chi2, dof, chi_p = (np.repeat(np.array(v), n_groups) for v in zip(*homogeneity, strict=True))
     step = np.repeat(np.asarray(labels[1:], dtype=object), n_groups)
