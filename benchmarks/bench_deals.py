@@ -145,14 +145,14 @@ def calls(t: dict[str, pd.DataFrame]) -> dict[str, Callable[[], object]]:
         ),
         "touches_to_response": lambda: fk.touches_to_response(tc),
         "touches_summary": lambda: fk.touches_summary(tc),
-        # two targets per deal: the open deals' expected revenue (about 190 per deal) covers
-        # 5 per deal 38 times over, so the revenue draws are skipped; 190 per deal is a
-        # target the pipeline may or may not reach, so they are simulated
+        # two targets per deal: the open deals' expected revenue (about 260 per deal at this
+        # as_of) covers 5 per deal 50 times over, so the revenue draws are skipped; 260 per
+        # deal is a target the pipeline may or may not reach, so they are simulated
         "plan (target 5/deal)": lambda: fk.plan(
             d, 5.0 * len(d), history=h, stages=STAGES, as_of=as_of
         ),
-        "plan (target 190/deal)": lambda: fk.plan(
-            d, 190.0 * len(d), history=h, stages=STAGES, as_of=as_of
+        "plan (target 260/deal)": lambda: fk.plan(
+            d, 260.0 * len(d), history=h, stages=STAGES, as_of=as_of
         ),
     }
 
