@@ -1498,8 +1498,14 @@ def _check_stage_values(
     as documented.
     """
     values = frame[stage]
-    seen = pd.unique(values.dropna())
-    if len(seen) == 0:
+    if all(isinstance(s, str) for s in names):
+        # text against text always matches as text does: skip the scan of a long column
+        if values.dtype != object and pd.api.types.is_string_dtype(values.dtype):
+            return
+        if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string":
+            return
+    seen = [v for v in pd.unique(values) if not (pd.api.types.is_scalar(v) and pd.isna(v))]
+    if not seen:
         return
     index = pd.Index(names)
     outside = [v for v, k in zip(seen, index.get_indexer(seen), strict=True) if k < 0]

@@ -195,3 +195,17 @@ def test_stages_that_print_alike_are_refused(numbered):
     for stages in ([10, "10"], [10, [20]], [10, None]):
         with pytest.raises(InvalidParameterError, match=r"The 'stages' parameter of plan"):
             run(deals, history, stages)
+
+
+@pytest.mark.parametrize("dtype", ["string", "category", object])
+def test_stage_columns_of_every_dtype(numbered, dtype):
+    deals, history = numbered
+    texts = text_tables(deals, history)
+    ref = run(*texts, ["10", "20", "30"])
+    typed = [t.assign(stage=t["stage"].astype(dtype)) for t in texts]
+    pd.testing.assert_frame_equal(run(*typed, ["10", "20", "30"]), ref)
+    with pytest.raises(InvalidDataError, match=r"'stages' has 10 \(int\)"):
+        run(*typed, [10, 20, 30])
+    as_category = history.assign(stage=history["stage"].astype("category"))
+    with pytest.raises(InvalidDataError, match=r"^history\['stage'\] has 6 of 7 rows"):
+        run(deals, as_category, ["10", "20", "30"])
