@@ -42,6 +42,7 @@ from funnelkit._history import deal_paths, read_history
 from funnelkit._kernels import resolve_jobs
 from funnelkit._survival import conditional_quantile, cumulative_incidence
 from funnelkit._validate import (
+    N_EXAMPLES,
     as_list,
     check_date,
     check_fraction,
@@ -519,7 +520,7 @@ def _solve(
 
 
 def _table(
-    stages: list[str],
+    stages: Sequence[Hashable],
     rates: list[float],
     needed: list[int],
     for_confidence: list[int] | None,
@@ -965,7 +966,7 @@ def _plan_by_group(
     by: Any,
     *,
     history: pd.DataFrame | None,
-    stages: Sequence[str] | None,
+    stages: Sequence[Hashable] | None,
     period_end: Any,
     confidence: float,
     as_of: Any,
@@ -978,6 +979,13 @@ def _plan_by_group(
     for c in by_cols:
         require_columns(df, {"by": c}, table="deals")
     deal = keywords["deal"]
+    if history is not None and stages is not None:  # once, not in every group's words
+        names = _check_plan_stages(stages, func=func)
+        stage = keywords["stage"]
+        require_columns(history, {"stage": stage}, table="history")
+        _check_stage_values(history, names, table="history", stage=stage, func=func)
+        if stage in df.columns:
+            _check_stage_values(df, names, table="deals", stage=stage, func=func)
     if as_of is None:  # the one observation date of the tables passed, for every group
         entries = None
         if history is not None:
@@ -1046,7 +1054,7 @@ def plan(
     *,
     by: Hashable | Sequence[Hashable] | None = None,
     history: pd.DataFrame | None = None,
-    stages: Sequence[str] | None = None,
+    stages: Sequence[Hashable] | None = None,
     period_end: Any = None,
     confidence: float = 0.9,
     as_of: Any = None,
@@ -1087,9 +1095,11 @@ def plan(
     history : pandas.DataFrame, optional
         Stage history (one row per stage entry of a deal).  With ``stages``,
         the plan has one row per stage.
-    stages : list of str, optional
+    stages : list, optional
         The stages of ``history`` in funnel order, the last one being the
         stage deals close from; history rows at other stages are ignored.
+        Matched by value, so integer stage ids work as ``[1, 2, 3]``; the plan's
+        ``stage`` column holds these values.
     period_end : datetime-like, optional
         End of the planning period (exclusive).  Default: the start of the
         calendar quarter after ``as_of``.
@@ -1141,7 +1151,7 @@ def plan(
         One row per stage (the ``stages``, or ``opportunity`` without a
         history), then ``won``.  Columns:
 
-        - ``stage`` : the stage name.
+        - ``stage`` : the stage name, as given in ``stages``.
         - ``conversion`` (float64) : measured conversion to the next stage (the
           win rate for the last stage; NaN for ``won``).
         - ``closed`` (int64) : closed deals counted at the stage, the
@@ -1172,7 +1182,8 @@ def plan(
         A keyword names a column that is not in the table.
     InvalidDataError
         Null or repeated deal ids, unparseable dates, bad amounts; no closed deals or no
-        won deal with an amount to measure from.
+        won deal with an amount to measure from; stage values that equal a name of
+        ``stages`` only as text (``1`` against ``"1"``).
     InvalidParameterError
         A non-positive target, a confidence outside (0, 1), ``history``
         without ``stages`` (or the reverse), bad dates.
@@ -1283,6 +1294,10 @@ def plan(
             errors=errors,
             func=func,
         )
+        # the stages are matched by value: a value equal to a stage only as text is an error
+        _check_stage_values(history, names, table="history", stage=stage, func=func)
+        if stage in df.columns:
+            _check_stage_values(df, names, table="deals", stage=stage, func=func)
     d = read_deals(
         df,
         func=func,
@@ -1438,16 +1453,91 @@ def _empty_plan(tz: Any) -> pd.DataFrame:
     return empty
 
 
-def _check_plan_stages(stages: Any, *, func: str) -> list[str]:
-    """``stages``: a non-empty list of distinct stage names in funnel order, without 'won'."""
+def _check_plan_stages(stages: Any, *, func: str) -> list[Hashable]:
+    """``stages``: a non-empty list of distinct stage names in funnel order, without 'won'.
+
+    The names are kept as given (``[1, 2, 3]`` matches integer stage ids, as in
+    :func:`pipeline` and :func:`stage_conversion`); they must be distinct also
+    when printed, so that every row of the plan has its own label.
+    """
     if isinstance(stages, str) or not isinstance(stages, list | tuple) or not stages:
         raise param_error(func, "stages", "a non-empty list of stage names in funnel order", stages)
-    names = [str(s) for s in stages]
-    if len(set(names)) != len(names) or WON in names:
+    names = list(stages)
+    for s in names:
+        try:
+            hash(s)
+        except TypeError:
+            raise param_error(func, "stages", "a list of hashable stage names", stages) from None
+        if pd.api.types.is_scalar(s) and pd.isna(s):
+            raise param_error(
+                func, "stages", "a list of stage names without missing values", stages
+            )
+    text = [str(s) for s in names]
+    if len(set(names)) != len(names) or len(set(text)) != len(text) or WON in text:
         raise param_error(
             func, "stages", f"a list of distinct stage names (without {WON!r})", stages
         )
     return names
+
+
+def _as_text(value: Any) -> str:
+    """A stage value as it prints: an integral float as the integer (1.0 -> '1')."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _check_stage_values(
+    frame: pd.DataFrame, names: list[Hashable], *, table: str, stage: str, func: str
+) -> None:
+    """Refuse stage values that equal a name of ``stages`` only as text (``1`` vs ``'1'``).
+
+    Such values never match (the plan would count no deal at those stages), so
+    the error names the column, the values and the ``stages`` that match them.
+    Values that differ from every name also as text are other stages, ignored
+    as documented.
+    """
+    values = frame[stage]
+    if all(isinstance(s, str) for s in names):
+        # text against text always matches as text does: skip the scan of a long column
+        if values.dtype != object and pd.api.types.is_string_dtype(values.dtype):
+            return
+        if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string":
+            return
+    seen = [v for v in pd.unique(values) if not (pd.api.types.is_scalar(v) and pd.isna(v))]
+    if not seen:
+        return
+    index = pd.Index(names)
+    outside = [v for v, k in zip(seen, index.get_indexer(seen), strict=True) if k < 0]
+    if not outside:
+        return
+    by_text = {_as_text(s): s for s in names}
+    clash = {v: by_text[_as_text(v)] for v in outside if _as_text(v) in by_text}
+    if not clash:
+        return
+    mask = values.isin(list(clash)).to_numpy(dtype=bool)
+    column_values = {by_text[_as_text(v)]: _py(v) for v in clash}
+    fixed = [column_values.get(s, _py(s)) for s in names]
+    shown = ", ".join(
+        f"{_py(v)!r} ({type(_py(v)).__name__}) where 'stages' has {_py(s)!r} "
+        f"({type(_py(s)).__name__})"
+        for v, s in list(clash.items())[:5]
+    )
+    more = f" and {len(clash) - 5} more" if len(clash) > 5 else ""
+    n_bad = int(mask.sum())
+    msg = (
+        f"{table}[{stage!r}] has {n_bad:,} of {len(values):,} rows whose stage matches a "
+        f"name of 'stages' only as text: {shown}{more}, so {func} would count no deal "
+        f"there. Pass the stages as the column holds them (stages={fixed!r}), or convert "
+        f"the column to match them."
+    )
+    raise InvalidDataError(
+        msg,
+        column=str(stage),
+        reason="unknown_stage",
+        n_rows=n_bad,
+        examples=frame.iloc[np.flatnonzero(mask)[:N_EXAMPLES]],
+    )
 
 
 def _row_and_entry(
