@@ -19,7 +19,7 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 
 import funnelkit as fk
 from funnelkit.errors import FunnelkitWarning
@@ -101,16 +101,17 @@ def check_pipeline(deals, history, stages, as_of):
 def check_plan(deals, history, stages, as_of):
     ents = entities(deals, history, stages, as_of)
     won = ents[ents["status"] == "won"]
-    assume(won["amount"].fillna(0).sum() > 0)  # plan needs won deals with amounts
+    kw = dict(history=history, stages=stages, as_of=as_of, period_end=as_of + pd.Timedelta(days=90))
+    if len(ents) == 0:  # no deal created by as_of: the empty, well-typed plan
+        with quiet():
+            assert fk.plan(deals, 1_000, **kw).empty
+        return
+    if not won["amount"].fillna(0).sum() > 0:  # documented: plan needs won deals with amounts
+        with quiet(), pytest.raises(fk.InvalidDataError):
+            fk.plan(deals, 1_000, **kw)
+        return
     with quiet():
-        res = fk.plan(
-            deals,
-            1_000,
-            history=history,
-            stages=stages,
-            as_of=as_of,
-            period_end=as_of + pd.Timedelta(days=90),
-        )
+        res = fk.plan(deals, 1_000, **kw)
     assert res["stage"].tolist() == [*stages, "won"]
     n, _ = closed_counts(ents, stages)
     assert res["closed"].tolist() == [*n.tolist(), len(won)]
