@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -32,6 +33,7 @@ from funnelkit._kernels import (
     feature_kernel,
     funnel_kernel,
     linked_components,
+    resolve_jobs,
     take_table,
 )
 from funnelkit._stats import segment_vs_rest, wilson_interval
@@ -646,8 +648,34 @@ def _sorted_distinct(codes: I64) -> I64:
     if hi - int(lo) > 32 * codes.size + 2**20:  # a bool per value of the range: 32 bytes a code
         return cast(I64, np.unique(codes).astype(np.int64))
     present = np.zeros(hi - int(lo) + 1, dtype=bool)
-    present[codes - lo] = True
+    jobs = resolve_jobs(None, codes.size)
+    if jobs == 1:
+        present[codes - lo] = True
+    else:  # numpy lets go of the GIL while scattering; every thread writes only True
+        cuts = np.linspace(0, codes.size, jobs + 1).astype(np.int64)
+
+        def mark(i: int) -> None:
+            present[codes[cuts[i] : cuts[i + 1]] - lo] = True
+
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="funnelkit") as pool:
+            list(pool.map(mark, range(jobs)))
     return cast(I64, np.flatnonzero(present).astype(np.int64) + lo)
+
+
+def _subset_positions(uniq: I64, sub: I64) -> I64:
+    """Positions in the sorted distinct codes ``uniq`` of ``sub``, sorted codes of ``uniq``.
+
+    Marks in a table over the range when ``sub`` has no repeats and the range
+    is small (two passes in order), else a binary search.
+    """
+    if uniq.size == 0 or sub.size == 0:
+        return np.zeros(sub.size, dtype=np.int64)
+    lo, hi = int(uniq[0]), int(uniq[-1])
+    if hi - lo > 8 * uniq.size + 1024 or not bool(np.all(sub[1:] > sub[:-1])):
+        return cast(I64, np.searchsorted(uniq, sub).astype(np.int64))
+    hit = np.zeros(hi - lo + 1, dtype=bool)
+    hit[sub - lo] = True
+    return cast(I64, np.flatnonzero(hit[uniq - lo]).astype(np.int64))
 
 
 def _positions_in(uniq: I64, codes: I64) -> I64:
@@ -1301,17 +1329,21 @@ def _entity_table(prep: _Prepared, opts: _Options) -> pd.DataFrame:
     row with attempt 0).  With maturity: a ``mature`` column, and with
     ``mature_only`` the immature rows left out.
     """
-    # dense entity codes 0..n-1, so per-entity arrays can be indexed by code
-    if prep.all_ids is not None:  # every entity, also those without a step row
-        uniq = prep.all_ids
-        dense_codes = _positions_in(uniq, prep.codes)
-    else:
-        dense_codes, uniq = _dense_codes_uniq(prep.codes)
-    n = int(uniq.size)
-    prep = dataclasses.replace(prep, codes=dense_codes)
     k = len(prep.members)
-    run = _run(prep, opts, rows=opts.rows)
-    table = run.table
+    if prep.all_ids is not None:
+        # every entity, also those without a step row (integer or categorical ids, no by):
+        # the kernel runs on the ids, and only its (sorted) entities are renumbered
+        uniq = prep.all_ids
+        dense_codes = prep.codes
+        run = _run(prep, opts, rows=opts.rows)
+        table = dataclasses.replace(run.table, entities=_subset_positions(uniq, run.table.entities))
+    else:
+        # dense entity codes 0..n-1, so per-entity arrays can be indexed by code
+        dense_codes, uniq = _dense_codes_uniq(prep.codes)
+        prep = dataclasses.replace(prep, codes=dense_codes)
+        run = _run(prep, opts, rows=opts.rows)
+        table = run.table
+    n = int(uniq.size)
     ev = prep.events
     entity = opts.entity
     id_dtype = ev[entity].dtype
@@ -1348,7 +1380,7 @@ def _entity_table(prep: _Prepared, opts: _Options) -> pd.DataFrame:
         number = None
         reached = np.zeros(n, dtype=np.int64)
         reached[idx] = table.reached
-        times = np.full((n, k), NAT, dtype=np.int64)
+        times = np.full((k, n), NAT, dtype=np.int64).T  # columns contiguous: one block
         times[idx] = table.step_time
         attr = earliest.copy()
         if idx.size:
@@ -1371,11 +1403,18 @@ def _entity_table(prep: _Prepared, opts: _Options) -> pd.DataFrame:
     if number is not None:
         out["attempt"] = number
     out["reached"] = reached
-    for j, label in enumerate(opts.labels):
-        col = pd.Series(times[:, j].view("datetime64[ns]"))
-        if prep.tz is not None:
-            col = col.dt.tz_localize("UTC").dt.tz_convert(prep.tz)
-        out[label] = col
+    if prep.tz is None and len(set(opts.labels)) == k and not set(opts.labels) & set(out.columns):
+        # one datetime64 block over the step columns, no copy per column
+        block = pd.DataFrame(times.view("datetime64[ns]"), columns=list(opts.labels), copy=False)
+        for at, (name, col) in enumerate(out.items()):  # the id (attempt) and reached first
+            block.insert(at, name, col)
+        out = block
+    else:
+        for j, label in enumerate(opts.labels):
+            col = pd.Series(times[:, j].view("datetime64[ns]"))
+            if prep.tz is not None:
+                col = col.dt.tz_localize("UTC").dt.tz_convert(prep.tz)
+            out[label] = col
     if opts.by:
         vals = ev[opts.by].take(prep.positions[attr]).reset_index(drop=True)
         for col in opts.by:
@@ -1394,6 +1433,9 @@ def _sort_entities(out: pd.DataFrame, entity: str) -> pd.DataFrame:
             out = out.sort_values(entity, kind="stable", na_position="last")
     except TypeError:
         out = out.iloc[np.argsort(out[entity].astype(str).to_numpy(), kind="stable")]
+    index = out.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return out  # already numbered 0..n-1 (reset_index would copy every column)
     result: pd.DataFrame = out.reset_index(drop=True)
     return result
 
