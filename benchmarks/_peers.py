@@ -1,4 +1,4 @@
-"""Peer engines for the ordered, windowed funnel (copied from ../shared/bench/peers.py).
+"""Peer engines for the ordered, windowed funnel (the team's shared benchmark peers).
 
 Semantics = ClickHouse windowFunnel(window)(ts, event=s1, ..., event=sK), default mode.
 Every function returns a tuple: entities with level >= k, k = 1..K.  Timestamps in whole

@@ -11,6 +11,7 @@ The load average is printed with the figures: run it with nothing else on the
 machine.  ``--threads 1`` runs funnelkit's kernels in one thread.
 
 usage: python benchmarks/bench_funnel.py [--rows 10000000] [--repeats 5] [--skip-peers]
+       [--generator make_events|shared]
        [--threads N]
 """
 
@@ -30,6 +31,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _gen import generate
 from _peers import PEERS, STEPS, levels_to_reach
 
 import funnelkit as fk
@@ -128,7 +130,13 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=None, help="default: 42, shared: 7")
+    parser.add_argument(
+        "--generator",
+        choices=["make_events", "shared"],
+        default="make_events",
+        help="funnelkit.datasets.make_events, or the shared generator (benchmarks/_gen.py)",
+    )
     parser.add_argument("--skip-peers", action="store_true", help="only funnelkit and chdb")
     parser.add_argument("--threads", type=int, default=None, help="funnelkit kernel threads")
     args = parser.parse_args()
@@ -136,10 +144,13 @@ def main():
         _kernels.MAX_THREADS = args.threads
 
     t0 = time.perf_counter()
-    df = make_events(args.rows, seed=args.seed)
+    if args.generator == "shared":
+        df = generate(args.rows, seed=7 if args.seed is None else args.seed)
+    else:
+        df = make_events(args.rows, seed=42 if args.seed is None else args.seed)
     size = df.memory_usage(deep=True).sum()
     print(
-        f"{len(df):,} events, {df['user_id'].nunique():,} entities, "
+        f"{args.generator}: {len(df):,} events, {df['user_id'].nunique():,} entities, "
         f"{size / 2**20:,.0f} MiB in memory; made in {time.perf_counter() - t0:.1f} s; "
         f"{args.repeats} interleaved runs, medians; funnelkit kernel threads: "
         f"{_kernels.resolve_jobs(None, 10**12)} (load average "

@@ -9,6 +9,7 @@ funnel are printed.  Run it with nothing else on the machine.
 ``--threads 1`` runs funnelkit's kernels in one thread.
 
 usage: python benchmarks/bench_options.py [--rows 2000000] [--repeats 5] [--threads N]
+       [--generator make_events|shared]
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _gen import generate
 from _peers import STEPS
 
 import funnelkit as fk
@@ -68,7 +70,13 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=None, help="default: 42, shared: 7")
+    parser.add_argument(
+        "--generator",
+        choices=["make_events", "shared"],
+        default="make_events",
+        help="funnelkit.datasets.make_events, or the shared generator (benchmarks/_gen.py)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="funnelkit kernel threads")
     parser.add_argument(
         "--memory", action="store_true", help="also the peak memory of one call (tracemalloc)"
@@ -76,8 +84,11 @@ def main():
     args = parser.parse_args()
     if args.threads is not None:
         _kernels.MAX_THREADS = args.threads
-    df = make_events(args.rows, seed=args.seed)
-    rng = np.random.default_rng(args.seed)
+    if args.generator == "shared":
+        df = generate(args.rows, seed=7 if args.seed is None else args.seed)
+    else:
+        df = make_events(args.rows, seed=42 if args.seed is None else args.seed)
+    rng = np.random.default_rng(42 if args.seed is None else args.seed)
     df["product"] = pd.Categorical(rng.choice(["a", "b", "c"], size=len(df)))
     runs = variants(df)
     times = {name: [] for name in runs}
@@ -91,7 +102,8 @@ def main():
     base = medians["plain ordered (conversion)"]
     load = os.getloadavg()
     print(
-        f"{args.rows:,} events, {df['user_id'].nunique():,} entities, 7-day window, "
+        f"{args.generator}: {args.rows:,} events, {df['user_id'].nunique():,} entities, "
+        "7-day window, "
         f"median of {args.repeats} interleaved runs; load average at the end "
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; pandas {pd.__version__}, "
         f"numpy {np.__version__}; kernel threads {_kernels.resolve_jobs(None, 10**12)}"
