@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -300,6 +300,40 @@ def deal_paths(
         last_before_close=before_close,
         has_history=has,
     )
+
+
+def furthest_stage(
+    entries: HistoryEntries | None,
+    stages: Sequence[Hashable],
+    *,
+    rows: IntArray,
+    n_deals: int,
+    as_of: int,
+    table_stage: np.ndarray[Any, np.dtype[np.object_]] | None = None,
+) -> IntArray:
+    """``deal_paths(...).furthest[rows]``: the furthest stage by ``as_of`` of some deals.
+
+    Only what the furthest stage needs: the position of the deal table's stage
+    and the deepest stage among the deals' entries at or before ``as_of`` (no
+    sort; one pass over the entries of ``rows`` per stage).
+    """
+    index = pd.Index(list(stages))
+    if table_stage is not None:
+        out = index.get_indexer(table_stage[rows]).astype(np.int64)
+    else:
+        out = np.full(rows.size, -1, dtype=np.int64)
+    if entries is None or entries.t.size == 0 or not len(stages):
+        return cast(IntArray, out)
+    slot = np.full(n_deals, -1, dtype=np.int64)  # position of each deal in rows
+    slot[rows] = np.arange(rows.size, dtype=np.int64)
+    at = slot[entries.deal]
+    use = np.flatnonzero((at >= 0) & (entries.t <= as_of))
+    spos = index.get_indexer(entries.stage[use])
+    at = at[use]
+    for k in range(len(stages)):
+        sel = at[spos == k]
+        out[sel] = np.maximum(out[sel], k)
+    return cast(IntArray, out)
 
 
 def stage_win_counts(

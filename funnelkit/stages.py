@@ -29,6 +29,7 @@ from funnelkit._history import (
     HistoryEntries,
     check_history,
     deal_paths,
+    furthest_stage,
     join_ids,
     read_history,
 )
@@ -1607,15 +1608,16 @@ def revival_candidates(
     # entry after as_of, the paths the lost stages came from are those paths already.
     paths = info.paths
     if paths is None or info.entries is None or bool((info.entries.t > cutoff).any()):
-        paths = deal_paths(
+        depth = furthest_stage(
             info.entries,
             names,
+            rows=rows,
             n_deals=len(df),
             as_of=cutoff,
-            closed=close,
             table_stage=df[stage].to_numpy(dtype=object) if stage in df.columns else None,
         )
-    depth = paths.furthest[rows]
+    else:
+        depth = paths.furthest[rows]
     close = close[rows]
     # a deal lost after as_of was not lost yet at as_of
     not_yet = (close != NAT) & (close > cutoff)

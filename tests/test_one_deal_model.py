@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import funnelkit as fk
 from funnelkit.errors import FunnelkitWarning
@@ -510,3 +511,39 @@ def test_stay_functions_observe_the_close_of_a_deal_without_history(func):
         res = func(history, STAGES, deals=deals).set_index("stage")
         assert res.loc["demo", "total_days"] == 7.0
         assert res.loc["lead", "total_days"] == 2.0
+
+
+@EXAMPLES
+@given(tables=deal_tables(), data=st.data())
+def test_furthest_stage_is_deal_paths_furthest(tables, data):
+    # the short cut revival_candidates takes for entries after as_of: the same furthest
+    # stage as the whole per-deal path, for any subset of deals
+    from funnelkit._history import deal_paths, furthest_stage, read_history
+
+    deals, history, stages, as_of = tables
+    ids = deals["deal_id"].to_numpy()
+    with quiet():
+        entries = read_history(
+            history,
+            ids,
+            deal="deal_id",
+            stage="stage",
+            entered="entered_at",
+            errors="ignore",
+            func="test",
+        )
+    table_stage = deals["stage"].to_numpy(dtype=object)
+    cutoff = int(as_of.value)
+    closed = np.full(len(deals), np.iinfo(np.int64).min, dtype=np.int64)
+    whole = deal_paths(
+        entries, stages, n_deals=len(deals), as_of=cutoff, closed=closed, table_stage=table_stage
+    ).furthest
+    rows = np.flatnonzero(
+        np.array(
+            data.draw(st.lists(st.booleans(), min_size=len(deals), max_size=len(deals))), dtype=bool
+        )
+    )
+    got = furthest_stage(
+        entries, stages, rows=rows, n_deals=len(deals), as_of=cutoff, table_stage=table_stage
+    )
+    np.testing.assert_array_equal(got, whole[rows])
