@@ -1684,12 +1684,11 @@ def revival_candidates(
         ],
         dtype=object,
     )
-    value_words = (
-        pd.Series(d_amount, dtype=np.float64)
-        .map("{:,.0f}".format)
-        .where(~np.isnan(d_amount), "unknown")
-        .to_numpy(dtype=object)
-    )
+    # whole amounts repeat: each distinct one is written once (np.round and format both
+    # round half to even on the float's exact value, so the words are the same)
+    whole, which = np.unique(np.round(d_amount), return_inverse=True)
+    words = np.array(["{:,.0f}".format(x) for x in whole], dtype=object)  # noqa: UP032
+    value_words = np.where(np.isnan(d_amount), "unknown", words[which.reshape(-1)]).astype(object)
     # object arrays add element by element in C (no per-row Python)
     why = (
         prefix[pair_code.reshape(-1)]
