@@ -1497,6 +1497,7 @@ def _check_stage_values(
     Values that differ from every name also as text are other stages, ignored
     as documented.
     """
+    frame = check_frame(frame, table=table, func=func)  # pyarrow / Polars tables too
     values = frame[stage]
     if all(isinstance(s, str) for s in names):
         # text against text always matches as text does: skip the scan of a long column
