@@ -17,6 +17,7 @@ part always computed exactly (Rao–Blackwellised Monte Carlo).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -166,12 +167,31 @@ def _rate_draws(
     independently per rate).
     """
     out = np.empty((len(rates), n_draws))
+    drawn: list[tuple[int, float, float]] = []  # (row, a, b) of the rows to invert
     for i, (rate, count) in enumerate(zip(rates, counts, strict=True)):
         if count is None or rate >= 1.0:
             out[i] = rate
             continue
-        u = (rng.permutation(n_draws) + rng.random(n_draws)) / n_draws
-        out[i] = special.betaincinv(rate * count, (1.0 - rate) * count, u)  # the beta ppf
+        # the uniforms in the caller's stream order, so a seed gives the same draws
+        out[i] = (rng.permutation(n_draws) + rng.random(n_draws)) / n_draws
+        drawn.append((i, rate * count, (1.0 - rate) * count))
+    # the beta ppf costs about a microsecond a value (as much as ten rows of a kernel):
+    # slices of the rows on the cores; scipy's ufuncs release the GIL and compute each
+    # value alone, so the split does not change a bit
+    jobs = resolve_jobs(None, 10 * n_draws * len(drawn))
+    edges = np.linspace(0, n_draws, jobs + 1).astype(int).tolist()
+    cells = [(i, a, b, lo, hi) for i, a, b in drawn for lo, hi in itertools.pairwise(edges)]
+
+    def invert(cell: tuple[int, float, float, int, int]) -> None:
+        i, a, b, lo, hi = cell
+        out[i, lo:hi] = special.betaincinv(a, b, out[i, lo:hi])
+
+    if jobs > 1:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(invert, cells))
+    else:
+        for cell in cells:
+            invert(cell)
     return out
 
 

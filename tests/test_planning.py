@@ -1216,3 +1216,32 @@ def test_simulated_pipeline_revenue_depends_on_the_seed_only(monkeypatch):
     np.testing.assert_array_equal(many, one)
     again = planning._pipeline_revenue(amounts, probs, 5_000, np.random.default_rng(10))
     assert not np.array_equal(many, again)
+
+
+def test_rate_draws_are_the_beta_ppf_of_stratified_uniforms_on_any_threads(monkeypatch):
+    """Each rate's draws: Beta(r·m, (1 − r)·m) at one stratified uniform per draw, in
+    the caller's stream order; the same bits whether the cores share the work or not."""
+    from scipy import special
+
+    from funnelkit import planning
+
+    rates, counts = [0.3, 1.0, 0.05, 0.6], [300_000.0, 50.0, None, 12.0]
+    n = 20_000
+    got = planning._rate_draws(rates, counts, n, np.random.default_rng(3))
+    rng = np.random.default_rng(3)  # the reference: one rate after another
+    want = np.empty((4, n))
+    for i, (r, m) in enumerate(zip(rates, counts, strict=True)):
+        if m is None or r >= 1.0:
+            want[i] = r
+            continue
+        u = (rng.permutation(n) + rng.random(n)) / n
+        want[i] = special.betaincinv(r * m, (1 - r) * m, u)
+    np.testing.assert_array_equal(got, want)
+    monkeypatch.setattr(planning, "resolve_jobs", lambda n_jobs, work: 1)
+    np.testing.assert_array_equal(
+        planning._rate_draws(rates, counts, n, np.random.default_rng(3)), want
+    )
+    monkeypatch.setattr(planning, "resolve_jobs", lambda n_jobs, work: 3)
+    np.testing.assert_array_equal(
+        planning._rate_draws(rates, counts, n, np.random.default_rng(3)), want
+    )
