@@ -1638,10 +1638,16 @@ def revival_candidates(
     sel = np.flatnonzero(keep)
     d_depth, d_amount, d_age = depth[sel], amounts[sel], age[sel]
     ids = df[deal].to_numpy()[rows][sel]
-    try:  # last tie-break: deal id order (ids of mixed types: first appearance)
-        id_key = pd.factorize(pd.Series(ids, dtype=object), sort=True)[0]
-    except TypeError:
-        id_key = pd.factorize(pd.Series(ids, dtype=object))[0]
+    # last tie-break: deal id order (ids of mixed types: first appearance); numbers
+    # order themselves (no objects made of them)
+    id_key: Any
+    if ids.dtype.kind in "iuf":
+        id_key = ids
+    else:
+        try:
+            id_key = pd.factorize(pd.Series(ids, dtype=object), sort=True)[0]
+        except TypeError:
+            id_key = pd.factorize(pd.Series(ids, dtype=object))[0]
     by_cols = as_list(by, func=func)
     for c in by_cols:
         require_columns(df, {"by": c}, table="deals")

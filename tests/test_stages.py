@@ -751,6 +751,28 @@ def test_revival_same_stage_ranks_by_amount_then_age():
     assert res["deal_id"].tolist() == ["b", "c", "a"]
 
 
+@pytest.mark.parametrize(
+    "ids",
+    [[10, 2, -3, 7], [10.5, 2.0, -3.25, 7.0], ["k", "b", "a", "c"], [10, 2, -3, 7.5]],
+    ids=["int", "float", "str", "mixed numbers"],
+)
+def test_revival_ties_rank_by_deal_id(ids):
+    """Equal in stage, amount and age: the deal ids in their own order (numbers as numbers)."""
+    deals = pd.DataFrame(
+        {
+            "deal_id": pd.Series(ids, dtype=object if isinstance(ids[0], str) else None),
+            "status": ["lost"] * 4,
+            "stage": ["B"] * 4,
+            "amount": [10.0] * 4,
+            "lost_reason": ["timing"] * 4,
+            "closed_at": pd.to_datetime(["2025-01-05"] * 4),
+        }
+    )
+    res = fk.revival_candidates(deals, stages=["A", "B"])
+    assert res["deal_id"].tolist() == sorted(ids)
+    assert res["rank"].tolist() == [1, 2, 3, 4]
+
+
 def test_revival_errors():
     with pytest.raises(InvalidParameterError, match=r"'reasons' parameter"):
         fk.revival_candidates(LOST, stages=["A"], reasons="timing")
