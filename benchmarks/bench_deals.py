@@ -10,11 +10,11 @@ figures (win rate by channel, stage conversion, naive medians of time in stage).
     python benchmarks/bench_deals.py --shuffled      # tables in random row order
 
 Prints, per function and size, the median of the repeats (interleaved: every
-function once per round), the time per deal, and the growth factor per 10x
-(10 = linear). Targets (issue "Faster than ClickHouse"): every deal, stage and
-touch function under 1 s on 1M deals, plan under 2 s, none growing faster than
-linearly. Run it with nothing else on the machine; it prints the load average.
-"""
+function once per round, the order turning each round), the time per deal, and the
+growth factor per 10x (10 = linear). Targets (issue "Faster than ClickHouse"): every
+deal, stage and touch function under 1 s on 1M deals, plan under 2 s, none growing
+faster than linearly. Run it with nothing else on the machine; it prints the load
+average."""
 
 from __future__ import annotations
 
@@ -186,10 +186,12 @@ def main() -> None:
         times: dict[str, list[float]] = {name: [] for name in fns}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # rows left out: the timing is the point here
-            for _ in range(args.repeats):  # interleaved: every function once per round
-                for name, fn in fns.items():
+            names = list(fns)
+            for r in range(args.repeats):  # interleaved: every function once per round,
+                # in an order that turns each round (no function always follows the same one)
+                for name in names[r % len(names) :] + names[: r % len(names)]:
                     t0 = time.perf_counter()
-                    fn()
+                    fns[name]()
                     times[name].append(time.perf_counter() - t0)
         for name, ts in times.items():
             results.setdefault(name, {})[n] = statistics.median(ts)

@@ -1,14 +1,14 @@
 """Time funnelkit.conversion against ClickHouse, DuckDB and Polars on one event log.
 
 Ordered funnel visit -> signup -> demo -> proposal -> won with a 7-day window on
-funnelkit.datasets.make_events (10 million rows by default).  Every engine runs on
-the same pandas DataFrame, interleaved in one process; medians of the runs and
-ratios to ClickHouse are printed.  Then the same for a plain string ``event``
-column (funnelkit and ClickHouse), for ``by=`` a categorical segment (ClickHouse
-with the same GROUP BY), for ``funnel_entities`` (ClickHouse returning the
-per-user levels as a DataFrame), and the peak memory of one funnelkit call.
-The load average is printed with the figures: run it with nothing else on the
-machine.  ``--threads 1`` runs funnelkit's kernels in one thread.
+funnelkit.datasets.make_events (10 million rows by default). Every engine runs on
+the same pandas DataFrame, interleaved in one process (the order turns each round);
+medians of the runs and ratios to ClickHouse are printed. Then the same for a plain
+string ``event`` column (funnelkit and ClickHouse), for ``by=`` a categorical
+segment (ClickHouse with the same GROUP BY), for ``funnel_entities`` (ClickHouse
+returning the per-user levels as a DataFrame), and the peak memory of one funnelkit
+call. The load average is printed with the figures: run it with nothing else on the
+machine. ``--threads 1`` runs funnelkit's kernels in one thread.
 
 usage: python benchmarks/bench_funnel.py [--rows 10000000] [--repeats 5] [--skip-peers]
        [--generator make_events|shared]
@@ -100,9 +100,13 @@ def timed(fn, *args):
 def bench(df, engines, repeats):
     times = {name: [] for name in engines}
     results = {}
-    for _ in range(repeats):
-        for name, fn in engines.items():
-            seconds, out = timed(fn, df, WINDOW_S)
+    names = list(engines)
+    for r in range(repeats):
+        # the order turns each round: an engine that leaves the allocator or the page
+        # tables in a costly state (Polars, after a large query) is followed by each
+        # engine in turn, not always by the same one
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            seconds, out = timed(engines[name], df, WINDOW_S)
             times[name].append(seconds)
             results[name] = out
     return {name: statistics.median(v) for name, v in times.items()}, results
@@ -152,7 +156,7 @@ def main():
     print(
         f"{args.generator}: {len(df):,} events, {df['user_id'].nunique():,} entities, "
         f"{size / 2**20:,.0f} MiB in memory; made in {time.perf_counter() - t0:.1f} s; "
-        f"{args.repeats} interleaved runs, medians; funnelkit kernel threads: "
+        f"{args.repeats} interleaved runs (order turning), medians; funnelkit kernel threads: "
         f"{_kernels.resolve_jobs(None, 10**12)} (load average "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})"
     )

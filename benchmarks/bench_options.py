@@ -92,11 +92,15 @@ def main():
     df["product"] = pd.Categorical(rng.choice(["a", "b", "c"], size=len(df)))
     runs = variants(df)
     times = {name: [] for name in runs}
-    for _ in range(args.repeats):
-        for name, fn in runs.items():  # interleaved: drift hits every variant alike
+    names = list(runs)
+    for r in range(args.repeats):
+        # interleaved, so drift hits every variant alike, in an order that turns each
+        # round, so no variant always follows the same one (a large call leaves the
+        # allocator and the page tables in a state the next call pays for)
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             gc.collect()
             t0 = time.perf_counter()
-            fn()
+            runs[name]()
             times[name].append(time.perf_counter() - t0)
     medians = {name: statistics.median(v) for name, v in times.items()}
     base = medians["plain ordered (conversion)"]
