@@ -897,26 +897,38 @@ def _any(
     skt = keys.kt(starts)
     n_s = starts.size
     lvl = np.zeros(n_s, dtype=np.int64)
-    alive = np.ones(n_s, dtype=bool)
     nxt = np.zeros((n_steps, n_s), dtype=np.int64).T  # columns contiguous
-    last = skt.copy()
+    # the starts still alive (every step so far inside the window), and their latest
+    # step time: each step looks at those only (few starts reach the later steps)
+    alive = np.arange(n_s, dtype=np.int64)
+    last = skt
     for j in range(n_steps):
         sj = steps[j]
-        if sj.size == 0:
+        if sj.size == 0 or alive.size == 0:
             break
-        # each start's first step-j key at or after it, as a position in `starts`
-        # (step j's keys are among the starts: they are found there, and the next
-        # one is carried back to every start by a running minimum from the end)
-        nextpos = np.full(n_s, n_s, dtype=np.int64)
-        loc = np.searchsorted(starts, sj)
-        nextpos[loc] = loc
-        nextpos = np.minimum.accumulate(nextpos[::-1])[::-1]
-        pc = np.minimum(nextpos, n_s - 1)
-        exists = (nextpos < n_s) & (sent[pc] == sent)
-        nxt[:, j] = skt[pc]
-        last = np.maximum(last, nxt[:, j])
-        alive &= exists & keys.within(last, skt, window)
-        lvl += alive
+        # each live start's first step-j key at or after it: the keys sort by (entity,
+        # time), so it is the next key in step j's sorted keys if it is the same entity's
+        if alive.size > sj.size + n_s // 2:
+            # most starts alive: one search per step-j key in the starts, and the next
+            # one carried back to every start by a running minimum from the end (step
+            # j's keys are among the starts) costs less than one search per start
+            nextpos = np.full(n_s, n_s, dtype=np.int64)
+            loc = np.searchsorted(starts, sj)
+            nextpos[loc] = loc
+            nextpos = np.minimum.accumulate(nextpos[::-1])[::-1][alive]
+            there = nextpos < n_s
+            found = starts[np.minimum(nextpos, n_s - 1)]
+        else:
+            pos = np.searchsorted(sj, starts[alive])
+            there = pos < sj.size
+            found = sj[np.minimum(pos, sj.size - 1)]
+        exists = there & (keys.ent(found) == sent[alive])
+        kt_j = keys.kt(found)
+        nxt[alive, j] = kt_j
+        last = np.maximum(last, kt_j)
+        keep = exists & keys.within(last, skt[alive], window)
+        alive, last = alive[keep], last[keep]
+        lvl[alive] += 1
     # entity level = max over its starts; winning start = earliest start at that level
     st = _run_starts(sent)
     reached_all = np.maximum.reduceat(lvl, st) if st.size else _EMPTY
