@@ -614,13 +614,15 @@ def _ordered(
     alive: Bool | None = np.zeros(span, dtype=bool) if span <= 8 * codes.size + 1024 else None
     for j in range(1, n_steps):
         mj = members[j]
-        q = keys.pack(codes[mj], time[mj])
         if alive is not None and vk.size:
-            # sort only the rows of entities still in the funnel
+            # sort only the rows of entities still in the funnel (and pack only those)
             alive[:] = False
             alive[keys.ent(vk)] = True
-            qe = keys.ent(q)
-            q = q[alive[np.minimum(qe, span - 1)] & (qe < span)]
+            rel = keys.rel_codes(codes[mj])
+            live = np.flatnonzero(alive[np.minimum(rel, span - 1)] & (rel < span))
+            q = keys.pack_rel(rel[live], keys.key_time(time[mj[live]]))
+        else:
+            q = keys.pack(codes[mj], time[mj])
         q = np.sort(q)
         steps.append(q)
         if vk.size == 0 or q.size == 0:
