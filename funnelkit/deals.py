@@ -353,7 +353,11 @@ def deal_entities(
         table_stage=table_stage,
     )
     names = np.array([*order, np.nan], dtype=object)
-    out = d.frame.reset_index(drop=True).copy()
+    # the reader's frame is already the deals' own copy (a selection of rows): a
+    # shallow copy gets the new index and columns (assigning a column replaces it,
+    # never writes into the shared data), no third copy of every column
+    out = d.frame.copy(deep=False)
+    out.index = pd.RangeIndex(len(out))
     out[status] = np.array(["open", "won", "lost"], dtype=object)[d.outcome]
     out[closed] = ns_to_datetime(d.closed, d.tz).to_numpy()
     out["furthest_stage"] = names[np.where(paths.furthest >= 0, paths.furthest, len(order))]
