@@ -892,11 +892,11 @@ def _summarize(prep: _Prepared, table: FunnelTable, opts: _Options) -> _Summary:
         gcode = np.zeros(n, dtype=np.int64)
     else:
         rows = table.first_row if opts.attribution == "first" else table.last_row
-        values = prep.events[prep.by].take(prep.positions[rows]).reset_index(drop=True)
+        values = _take_rows(prep.events, prep.by, prep.positions[rows])
         if opts.first_by and opts.attribution != "first":
-            at_start = prep.events[list(opts.first_by)].take(prep.positions[table.first_row])
+            at_start = _take_rows(prep.events, opts.first_by, prep.positions[table.first_row])
             for col in opts.first_by:
-                values[col] = at_start[col].reset_index(drop=True)
+                values[col] = at_start[col]
         gcode, groups = _group_codes(values, prep.by)
         n_groups = len(groups)
     hist = np.bincount(gcode * (k + 1) + table.reached, minlength=n_groups * (k + 1))
@@ -908,6 +908,19 @@ def _summarize(prep: _Prepared, table: FunnelTable, opts: _Options) -> _Summary:
         reached=table.reached[deep],
         step_time=table.step_time[deep],
     )
+
+
+def _take_rows(frame: pd.DataFrame, columns: Sequence[Hashable], positions: I64) -> pd.DataFrame:
+    """The rows at ``positions`` of some columns, on a fresh RangeIndex.
+
+    Column by column: selecting the columns as a frame first would copy them whole
+    (every row of the log) before the few rows are taken.
+    """
+    out: pd.DataFrame = pd.DataFrame(
+        {c: frame[c].take(positions).reset_index(drop=True) for c in columns},
+        index=pd.RangeIndex(positions.size),
+    )
+    return out
 
 
 def _group_codes(values: pd.DataFrame, by: list[Hashable]) -> tuple[I64, pd.DataFrame]:
