@@ -81,12 +81,17 @@ def _whole_days(period: str) -> bool:
     return True  # calendar offsets: days, weeks, months, quarters, years, business days
 
 
-def _period_starts(part: pd.DataFrame, time: str, period: str, column: str) -> pd.DataFrame:
+def _period_starts(
+    part: pd.DataFrame, time: str, period: str, column: str, *, categorical: bool = False
+) -> pd.DataFrame:
     """``part`` with a column holding the start of each row's calendar period.
 
     Periods are calendar periods in the data's time zone (a tz-aware column is
     cut on its local wall clock); the start keeps the zone.  A shallow copy:
-    the input frame is not modified.
+    the input frame is not modified.  ``categorical``: periods of a day or longer
+    come as a categorical of the starts (sorted categories, small integer codes:
+    an eighth of the memory of a datetime column on a long log, and grouped from
+    its codes).
     """
     t_ns, tz = _time_ns(part, time)
     wall = pd.Series(t_ns.view("datetime64[ns]"), index=part.index)
@@ -109,6 +114,10 @@ def _period_starts(part: pd.DataFrame, time: str, period: str, column: str) -> p
         per_day = day_start.dt.to_period(period).dt.start_time.astype("datetime64[ns]")
         lookup = np.zeros(present.size, dtype=np.int64)
         lookup[distinct] = per_day.to_numpy().view(np.int64)
+        if categorical:
+            out = part.copy(deep=False)
+            out[column] = _period_categorical(lookup, distinct, rel, every, ok, tz)
+            return cast(pd.DataFrame, out)
         if every:
             start_ns = lookup[rel]
         else:
@@ -123,6 +132,34 @@ def _period_starts(part: pd.DataFrame, time: str, period: str, column: str) -> p
     out = part.copy(deep=False)
     out[column] = starts
     return cast(pd.DataFrame, out)
+
+
+def _period_categorical(
+    lookup: I64,
+    distinct: I64,
+    rel: I64,
+    every: bool,
+    ok: np.ndarray[Any, np.dtype[np.bool_]],
+    tz: Any,
+) -> pd.Categorical:
+    """The period start of each row as a categorical (see :func:`_period_starts`).
+
+    ``lookup[d]`` is the start (wall clock, ns) of the period of day ``d`` for the
+    ``distinct`` days present; ``rel`` the day of each row with a time (``ok``).
+    """
+    starts = np.unique(lookup[distinct])  # sorted: the categories
+    day_code = np.zeros(lookup.size, dtype=np.int64)
+    day_code[distinct] = np.searchsorted(starts, lookup[distinct])
+    small = np.int8 if starts.size < 2**7 else np.int16 if starts.size < 2**15 else np.int32
+    if every:
+        codes = day_code.astype(small)[rel]
+    else:
+        codes = np.full(ok.size, -1, dtype=small)
+        codes[ok] = day_code.astype(small)[rel]
+    categories = pd.DatetimeIndex(starts.view("datetime64[ns]"))
+    if tz is not None:
+        categories = categories.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+    return pd.Categorical.from_codes(codes, categories=categories, validate=False)
 
 
 @takes_columns()
@@ -326,7 +363,7 @@ def conversion_over_time(
             _period_starts, time, period_, column, meta=template
         )
     else:
-        framed = _period_starts(meta, time, period_, column)
+        framed = _period_starts(meta, time, period_, column, categorical=True)
     kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=window, order=order)
     kw.update(ties=ties, by=[*by_cols, column], attribution=attribution, dropna=dropna)
     kw.update(first_by=(column,))
@@ -335,6 +372,9 @@ def conversion_over_time(
     opts, g = _compute(func, framed, steps, kw)
     out = _conversion_table(opts, g, ci_)
     out = out.rename(columns={column: PERIOD_COLUMN})
+    period_col = out[PERIOD_COLUMN]
+    if isinstance(period_col.dtype, pd.CategoricalDtype):  # the starts as datetimes again
+        out[PERIOD_COLUMN] = period_col.astype(period_col.cat.categories.dtype)
     # maturity: the window from the end of each period had elapsed by as_of
     horizon = opts.horizon
     cut = _cut(events, meta, opts.entity, time, as_of, dask_input, func=func)

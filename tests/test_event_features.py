@@ -684,6 +684,7 @@ def test_conversion_over_time_time_zone_calendar():
     df["timestamp"] = df["timestamp"].dt.tz_convert("Europe/Berlin")
     res = fk.conversion_over_time(df, ["visit", "buy"])
     assert res["period"].tolist() == [pd.Timestamp("2024-01-08", tz="Europe/Berlin")] * 2
+    assert str(res["period"].dtype) == "datetime64[ns, Europe/Berlin]"  # the data's zone
 
 
 def test_conversion_over_time_attempts_and_errors():
@@ -1174,6 +1175,19 @@ def test_period_starts_equal_plain_pandas_to_period(tz):
             want = want.dt.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
         got = _period_starts(df, "timestamp", period, "p")["p"]
         pd.testing.assert_series_equal(got, want, check_names=False, obj=period)
+        # the categorical form (periods of a day or longer): the same starts, as
+        # sorted categories of the periods present
+        cat = _period_starts(df, "timestamp", period, "p", categorical=True)["p"]
+        if period in ("h", "24h"):
+            pd.testing.assert_series_equal(cat, want, check_names=False, obj=period)
+            continue
+        assert isinstance(cat.dtype, pd.CategoricalDtype), period
+        cats = cat.cat.categories
+        assert cats.is_monotonic_increasing, period
+        assert cats.is_unique, period
+        assert set(cats) == set(want.dropna()), period
+        back = cat.astype(cats.dtype)
+        pd.testing.assert_series_equal(back, want, check_names=False, obj=period)
 
 
 @settings(max_examples=200, deadline=None)
