@@ -231,6 +231,29 @@ def _run_starts(ent: I64) -> I64:
     return np.flatnonzero(np.r_[True, ent[1:] != ent[:-1]]).astype(np.int64)
 
 
+def _first_rows_of_entities(keys: _Keys, members: I64, keys_of_members: I64, targets: I64) -> I64:
+    """:func:`_first_rows` when each target is a different entity's key.
+
+    With a small code range, no sort: a table of each entity's target key marks
+    the member rows that carry it, and the smallest such row per entity is kept.
+    """
+    if targets.size == 0:
+        return np.empty(0, dtype=np.int64)
+    t_ent = keys.ent(targets)
+    span = int(t_ent.max()) + 1
+    if span > 8 * keys_of_members.size + 1024:
+        return _first_rows(members, keys_of_members, targets)
+    wanted = np.full(span, -1, dtype=np.int64)  # keys are >= 0: -1 matches no row
+    wanted[t_ent] = targets
+    m_ent = np.minimum(keys.ent(keys_of_members), span - 1)
+    hit = np.flatnonzero(wanted[m_ent] == keys_of_members)
+    slot = np.zeros(span, dtype=np.int64)
+    slot[t_ent] = np.arange(targets.size, dtype=np.int64)
+    first = np.full(targets.size, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, slot[m_ent[hit]], members[hit])
+    return first
+
+
 def _first_rows(members: I64, keys_of_members: I64, targets: I64) -> I64:
     """For each target key, the first (in input order) member row with that key."""
     order = np.argsort(keys_of_members)
@@ -520,8 +543,8 @@ def _finish(
     last_row = np.full(n, -1, dtype=np.int64)
     if rows in (True, "first", "both") and n:
         m0 = members[0]
-        first_row = _first_rows(
-            m0, keys.pack(codes[m0], time[m0]), keys.pack_rel(ent_rel, kt_steps[:, 0])
+        first_row = _first_rows_of_entities(
+            keys, m0, keys.pack(codes[m0], time[m0]), keys.pack_rel(ent_rel, kt_steps[:, 0])
         )
     if rows in (True, "last", "both") and n:
         for j in range(n_steps):
@@ -529,8 +552,11 @@ def _finish(
             if sel.size == 0:
                 continue
             mj = members[j]
-            last_row[sel] = _first_rows(
-                mj, keys.pack(codes[mj], time[mj]), keys.pack_rel(ent_rel[sel], kt_steps[sel, j])
+            last_row[sel] = _first_rows_of_entities(
+                keys,
+                mj,
+                keys.pack(codes[mj], time[mj]),
+                keys.pack_rel(ent_rel[sel], kt_steps[sel, j]),
             )
     return FunnelTable(keys.codes_of(ent_rel), reached, step_time, first_row, last_row)
 

@@ -266,3 +266,30 @@ def test_best_per_entity_matches_a_plain_loop(data, shuffle):
             want[e] = (score, int(table.first_row[i]))
     assert got.entities.tolist() == sorted(want)
     assert got.first_row.tolist() == [want[e][1] for e in sorted(want)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 12), st.integers(0, 5)), min_size=1, max_size=60),
+    pick=st.data(),
+    wide=st.booleans(),
+)
+def test_first_rows_of_entities_is_the_smallest_row_with_the_key(rows, pick, wide):
+    """Each target (one key per entity, present among the rows): the smallest member
+    row carrying it, by a scan of the rows; the table path and the sorting path agree."""
+    ent = np.array([e for e, _ in rows], dtype=np.int64) * (10**12 if wide else 1)
+    t = np.array([x for _, x in rows], dtype=np.int64)
+    keys = K._make_keys(ent, t)
+    member_keys = keys.pack(ent, t)
+    members = np.sort(
+        np.random.default_rng(len(rows)).choice(10 * len(rows), len(rows), replace=False)
+    ).astype(np.int64)
+    by_entity: dict[int, list[int]] = {}
+    for k in member_keys.tolist():
+        by_entity.setdefault(int(keys.ent(np.array([k]))[0]), []).append(k)
+    chosen = sorted(pick.draw(st.sampled_from(v)) for v in by_entity.values())
+    targets = np.array(chosen, dtype=np.int64)
+    want = [int(members[member_keys == k].min()) for k in chosen]
+    got = K._first_rows_of_entities(keys, members, member_keys, targets)
+    assert got.tolist() == want
+    assert K._first_rows(members, member_keys, targets).tolist() == want
