@@ -104,9 +104,9 @@ def _period_starts(
         ok = wall_ns != NAT
         every = bool(ok.all())  # the usual case: no gathers
         day = np.int64(86_400_000_000_000)
-        days = wall_ns // day if every else wall_ns[ok] // day
-        first = int(days.min()) if days.size else 0
-        rel = days - np.int64(first)
+        rel = wall_ns // day if every else wall_ns[ok] // day
+        first = int(rel.min()) if rel.size else 0
+        rel -= np.int64(first)  # in place: one array of every row, not two
         present = np.zeros(int(rel.max()) + 1 if rel.size else 0, dtype=bool)
         present[rel] = True
         distinct = np.flatnonzero(present).astype(np.int64)
