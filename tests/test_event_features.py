@@ -224,6 +224,23 @@ def test_hold_by_hand():
     assert conv["entities"].tolist() == [3, 2, 1]
 
 
+@pytest.mark.parametrize("offset", [0, -(2**40), 2**61, -(2**62)])
+def test_hold_with_integer_ids_of_any_size(offset):
+    """The same log with its user ids shifted (negative, or near the int64 edge): the
+    same held-property funnel, per user."""
+    rows = [(1, 0, "view", "p1"), (1, 1, "cart", "p2"), (1, 2, "buy", "p2")]
+    rows += [(2, 0, "view", "p1"), (2, 1, "view", "p2"), (2, 2, "cart", "p2"), (2, 3, "buy", "p1")]
+    rows += [(3, 0, "view", "p3"), (3, 1, "cart", "p3"), (3, 2, "buy", "p3"), (4, 0, "cart", "p1")]
+    df = log(rows)
+    df["user_id"] = df["user_id"].astype(np.int64) + np.int64(offset)
+    steps = ["view", "cart", "buy"]
+    res = fk.funnel_entities(df, steps, hold="product_id", by="product_id")
+    assert (res["user_id"] - np.int64(offset)).tolist() == [1, 2, 3, 4]
+    assert res["reached"].tolist() == [1, 2, 3, 0]
+    assert res["product_id"].tolist()[:3] == ["p1", "p2", "p3"]
+    assert fk.conversion(df, steps, hold="product_id")["entities"].tolist() == [3, 2, 1]
+
+
 def test_hold_ties_between_values_take_the_first_value():
     # two values with the same chain times: the value that sorts first (p1) supplies `by`
     df = log([(1, 0, "view", "p2"), (1, 0, "view", "p1"), (1, 1, "cart", "p1")])
