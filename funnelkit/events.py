@@ -809,26 +809,18 @@ def _run(prep: _Prepared, opts: _Options, rows: Rows) -> _Run:
             table, attempt, deadline = attempts_kernel(prep.codes, prep.time, prep.members, **fkw)
         elif prep.hold is not None:
             # each (entity, held value) is a funnel of its own; the entity keeps the best
-            # (sub-entity codes in (entity, held value) order: code x n_h + value keeps
-            # that order, also for negative codes; entity codes renumbered first only
-            # where the product could leave int64)
+            dense, n_ent = _dense_codes(prep.codes)  # sorted order, as np.unique's inverse
+            uniq = np.zeros(n_ent, dtype=np.int64)
+            uniq[dense] = prep.codes
             n_h = int(prep.hold.max()) + 1
-            codes = prep.codes
-            widest = max(abs(int(codes.min())), abs(int(codes.max()))) if codes.size else 0
-            uniq: I64 | None = None
-            if (widest + 1) * n_h >= 2**62:
-                codes, n_ent = _dense_codes(codes)  # sorted order, as np.unique's inverse
-                uniq = np.zeros(n_ent, dtype=np.int64)
-                uniq[codes] = prep.codes
-            sub, n_sub = _dense_codes(codes * np.int64(n_h) + prep.hold)
+            sub, n_sub = _dense_codes(dense * np.int64(n_h) + prep.hold)
             entity_of = np.zeros(n_sub, dtype=np.int64)
-            entity_of[sub] = codes
+            entity_of[sub] = dense
             rank = np.zeros(n_sub, dtype=np.int64)
             rank[sub] = prep.hold
             per_value = feature_kernel(sub, prep.time, prep.members, **fkw)
-            table = best_per_entity(per_value, entity_of, rank)
-            if uniq is not None:
-                table = dataclasses.replace(table, entities=uniq[table.entities].astype(np.int64))
+            best = best_per_entity(per_value, entity_of, rank)
+            table = dataclasses.replace(best, entities=uniq[best.entities].astype(np.int64))
         else:
             table = feature_kernel(prep.codes, prep.time, prep.members, **fkw)
     mature = _mature(prep, opts, table, deadline) if opts.maturity else None
