@@ -1418,17 +1418,23 @@ def _attempts_one(
     n_ent = ent_codes.size
     prev_end = np.full(n_ent, NAT, dtype=np.int64)  # NAT: no attempt yet (below any time)
     open_ = np.ones(n_ent, dtype=bool)
-    # entity index (into ent_codes) of every member / exclusion row, for the filters
-    all_rows = np.concatenate([*members, *(e.rows for e in exclusions)])
-    row_ent = np.full(codes.size, -1, dtype=np.int64)
-    row_ent[all_rows] = find(codes[all_rows])
     tables: list[FunnelTable] = []
     numbers: list[I64] = []
     deadlines: list[I64] = []
     number = 0
-    # the rows still of use, shrinking round by round (each round drops what it consumed)
-    pool = list(members)
-    pool_ex = [e.rows for e in exclusions]
+
+    def pooled(r: I64) -> tuple[I64, I64, I64]:
+        # rows with their entity index (into ent_codes) and time; the rows of entities
+        # with no step-1 row left out (no attempt can use them)
+        e = find(codes[r])
+        ok = np.flatnonzero(e >= 0)
+        r = r[ok]
+        return r, e[ok], time[r]
+
+    # the rows still of use, shrinking round by round (each round drops what it
+    # consumed), each carried with its entity and time (no gathers of them per round)
+    pool = [pooled(m) for m in members]
+    pool_ex = [pooled(e.rows) for e in exclusions]
     while True:
         cand = open_[inv] & (t0 > prev_end[inv])
         if not cand.any():
@@ -1442,16 +1448,13 @@ def _attempts_one(
             limit[has] = start[has] + window
         lo = np.where(has, start, NEVER)
 
-        def keep(r: I64, lo: I64 = lo, limit: I64 = limit) -> I64:
-            e = row_ent[r]
-            ok = e >= 0
-            ec = np.maximum(e, 0)
-            ok &= (time[r] >= lo[ec]) & (time[r] <= limit[ec])
-            return cast(I64, r[ok])
+        def keep(p: tuple[I64, I64, I64], lo: I64 = lo, limit: I64 = limit) -> I64:
+            r, e, t = p
+            return cast(I64, r[(t >= lo[e]) & (t <= limit[e])])
 
-        sub_members = [keep(m) for m in pool]
+        sub_members = [keep(p) for p in pool]
         sub_ex = [
-            Exclusion(e.first, e.last, keep(r)) for e, r in zip(exclusions, pool_ex, strict=True)
+            Exclusion(e.first, e.last, keep(p)) for e, p in zip(exclusions, pool_ex, strict=True)
         ]
         tab = _feature_one(
             codes,
@@ -1473,14 +1476,14 @@ def _attempts_one(
         numbers.append(np.full(tab.entities.size, number, dtype=np.int64))
         deadlines.append(limit[idx])
 
-        def future(r: I64) -> I64:
+        def future(p: tuple[I64, I64, I64]) -> tuple[I64, I64, I64]:
             # rows a later attempt can use: open entities, strictly after the attempt's end
-            e = row_ent[r]
-            ec = np.maximum(e, 0)
-            return cast(I64, r[(e >= 0) & open_[ec] & (time[r] > prev_end[ec])])
+            r, e, t = p
+            ok = np.flatnonzero(open_[e] & (t > prev_end[e]))
+            return r[ok], e[ok], t[ok]
 
-        pool = [future(m) for m in pool]
-        pool_ex = [future(r) for r in pool_ex]
+        pool = [future(p) for p in pool]
+        pool_ex = [future(p) for p in pool_ex]
         later = open_[inv] & (t0 > prev_end[inv])
         inv, t0 = inv[later], t0[later]
     table = FunnelTable(
