@@ -1166,8 +1166,7 @@ def _feature_one(
             last_in = np.minimum(e.last, reached[sel] - 1)
             dl_first = deadline(keys.pack_rel(ent_rel[sel], greedy[sel, e.first]), ex_keys[i])
             bad[sel] |= keys.real(greedy[sel, last_in]) > dl_first
-        good = np.flatnonzero(~bad)
-        kt_steps[good] = greedy[good]
+        np.copyto(kt_steps, greedy, where=~bad[:, None])  # the good rows' greedy chains
         redo = np.flatnonzero(bad)
         if redo.size:
             real = _earliest_chains(
@@ -1222,9 +1221,10 @@ def _earliest_chains(
         ``rows[bounds[L]:bounds[L + 1]]``.
         """
         e = find(codes[r])
-        lv = np.where(e >= 0, reached[np.maximum(e, 0)], 0).astype(lv_dtype)
-        keep = np.flatnonzero(lv > 1)
-        lv = lv[keep]
+        mine = np.flatnonzero(e >= 0)  # usually few: the entities sent back
+        lv = reached[e[mine]].astype(lv_dtype)
+        keep = mine[lv > 1]
+        lv = lv[lv > 1]
         o = np.argsort(lv, kind="stable")  # a radix sort on small integers
         order = keep[o]
         bounds = np.searchsorted(lv[o], np.arange(n_steps + 2))
