@@ -10,7 +10,7 @@ returning the per-user levels as a DataFrame), and the peak memory of one funnel
 call. The load average is printed with the figures: run it with nothing else on the
 machine. ``--threads 1`` runs funnelkit's kernels in one thread.
 
-usage: python benchmarks/bench_funnel.py [--rows 10000000] [--repeats 5] [--skip-peers]
+usage: python benchmarks/bench_funnel.py [--rows 10000000] [--repeats 7] [--skip-peers]
        [--generator make_events|shared]
        [--threads N]
 """
@@ -133,7 +133,7 @@ def peak_memory(df):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--seed", type=int, default=None, help="default: 42, shared: 7")
     parser.add_argument(
         "--generator",
