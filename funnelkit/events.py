@@ -1429,7 +1429,7 @@ def _entity_table(prep: _Prepared, opts: _Options) -> pd.DataFrame:
                 col = col.dt.tz_localize("UTC").dt.tz_convert(prep.tz)
             out[label] = col
     if opts.by:
-        vals = ev[opts.by].take(prep.positions[attr]).reset_index(drop=True)
+        vals = _take_rows(ev, opts.by, prep.positions[attr])
         for col in opts.by:
             out[col] = vals[col]
     if mature is not None:
