@@ -234,8 +234,8 @@ def _run_starts(ent: I64) -> I64:
 def _first_rows_of_entities(keys: _Keys, members: I64, keys_of_members: I64, targets: I64) -> I64:
     """:func:`_first_rows` when each target is a different entity's key.
 
-    With a small code range, no sort: a table of each entity's target key marks
-    the member rows that carry it, and the smallest such row per entity is kept.
+    With a small code range, no sort: a table of each entity's target marks the
+    member rows that carry its key, and the smallest such row per entity is kept.
     """
     if targets.size == 0:
         return np.empty(0, dtype=np.int64)
@@ -243,14 +243,12 @@ def _first_rows_of_entities(keys: _Keys, members: I64, keys_of_members: I64, tar
     span = int(t_ent.max()) + 1
     if span > 8 * keys_of_members.size + 1024:
         return _first_rows(members, keys_of_members, targets)
-    wanted = np.full(span, -1, dtype=np.int64)  # keys are >= 0: -1 matches no row
-    wanted[t_ent] = targets
-    m_ent = np.minimum(keys.ent(keys_of_members), span - 1)
-    hit = np.flatnonzero(wanted[m_ent] == keys_of_members)
-    slot = np.zeros(span, dtype=np.int64)
+    slot = np.full(span, -1, dtype=np.int64)  # the target of each entity (-1: none)
     slot[t_ent] = np.arange(targets.size, dtype=np.int64)
+    s = slot[np.minimum(keys.ent(keys_of_members), span - 1)]
+    hit = np.flatnonzero((s >= 0) & (targets[np.maximum(s, 0)] == keys_of_members))
     first = np.full(targets.size, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first, slot[m_ent[hit]], members[hit])
+    np.minimum.at(first, s[hit], members[hit])
     return first
 
 
