@@ -192,7 +192,9 @@ def time_unit(rel: I64, span: int) -> int:
     for res in _RESOLUTIONS:
         # a cheap look at a sample first, then the whole array
         r = np.int64(res)
-        if res <= span and not (rel[:4096] % r).any() and not (rel % r).any():
+        # (rel // r) * r == rel: numpy divides by a scalar with a multiplication (libdivide),
+        # twice as fast as its remainder
+        if res <= span and not (rel[:4096] % r).any() and ((rel // r) * r == rel).all():
             return res
     return 1
 
@@ -371,6 +373,15 @@ def _make_part(
             return cast(Bool, c < hi)
         return np.ones(c.shape, dtype=bool)
 
+    if 4 * (sum(m.size for m in members) + sum(e.rows.size for e in exclusions)) < codes.size:
+        # few rows (the entities an exclusion reaches, say): look up their codes only
+        def mine_of(r: I64) -> I64:
+            return cast(I64, r[inside(codes[r])])
+
+        return _Part(
+            [mine_of(m) for m in members],
+            [Exclusion(e.first, e.last, mine_of(e.rows)) for e in exclusions],
+        )
     # one pass over the codes (cheaper than looking up the codes of each step's rows)
     mine = inside(codes)
     mem = [m[mine[m]] for m in members]
@@ -1044,7 +1055,7 @@ def feature_kernel(
     jobs = resolve_jobs(n_jobs, work)
     if jobs > 1:
         tables = _by_entity(
-            lambda p: _feature_one(codes, time, p.members, exclusions=p.exclusions, **kw),
+            lambda p: _feature_part(codes, time, p.members, p.exclusions, **kw),
             codes,
             time,
             members,
@@ -1052,7 +1063,96 @@ def feature_kernel(
             jobs,
         )
         return concat_tables(tables, n_steps)
-    return _feature_one(codes, time, members, exclusions=exclusions, **kw)
+    return _feature_part(codes, time, members, exclusions, **kw)
+
+
+def _feature_part(
+    codes: I64,
+    time: I64,
+    members: Sequence[I64],
+    exclusions: Sequence[Exclusion],
+    *,
+    window: int | None,
+    step_windows: Sequence[int | None] | None,
+    ties: Literal["allow", "strict"],
+    rows: Rows,
+    earliest: bool,
+) -> FunnelTable:
+    """:func:`feature_kernel` in the calling thread, the exclusions run only where they matter.
+
+    An exclusion only takes chains away, and only chains of at least
+    ``first + 2`` steps (it lies between its step ``first`` and a later one)
+    of an entity that has one of its rows.  So the kernel runs without the
+    exclusions on every entity (the plain kernel when no step window is
+    set), then with them on the entities that have a row of an exclusion and
+    reached ``first + 2`` steps without it, whose rows of the table it
+    replaces: usually a small share of the entities.
+    """
+    n_steps = len(members)
+    kw: dict[str, Any] = dict(window=window, ties=ties, rows=rows)
+    fkw: dict[str, Any] = dict(step_windows=step_windows, earliest=earliest, **kw)
+    if not exclusions:
+        return _feature_one(codes, time, members, exclusions=(), **fkw)
+    if earliest and (step_windows is None or all(w is None for w in step_windows)):
+        base = _funnel_kernel_one(codes, time, members, order="ordered", disjoint=True, **kw)
+    else:
+        base = _feature_one(codes, time, members, exclusions=(), **fkw)
+    n = base.entities.size
+    if n == 0:
+        return base
+    lo, hi = int(base.entities[0]), int(base.entities[-1])
+    if hi - lo <= 4 * codes.size + 1024:  # tables over the entities' code range
+        # the level reached without the exclusions, by entity code (0: not in the table)
+        level = np.zeros(hi - lo + 1, dtype=np.int16 if n_steps < 2**15 else np.int64)
+        level[base.entities - lo] = base.reached
+        hit = np.zeros(hi - lo + 1, dtype=bool)
+        for e in exclusions:
+            c = codes[e.rows]
+            c = c[(c >= lo) & (c <= hi)] - lo
+            hit[c[level[c] >= e.first + 2]] = True
+        sel = np.flatnonzero(hit[base.entities - lo])
+        if sel.size == 0:
+            return base
+        flag = np.zeros(hi - lo + 3, dtype=bool)  # codes outside the range read a False end
+        flag[base.entities[sel] - (lo - 1)] = True
+
+        def keep(r: I64) -> I64:
+            c = codes[r] - np.int64(lo - 1)
+            return cast(I64, r[flag[np.clip(c, 0, hi - lo + 2, out=c)]])
+
+    else:
+        touched = np.zeros(n, dtype=bool)
+        for e in exclusions:
+            c = codes[e.rows]
+            pos = np.minimum(np.searchsorted(base.entities, c), n - 1)
+            touched[pos[(base.entities[pos] == c) & (base.reached[pos] >= e.first + 2)]] = True
+        sel = np.flatnonzero(touched)
+        if sel.size == 0:
+            return base
+        rerun = base.entities[sel]
+
+        def keep(r: I64) -> I64:
+            c = codes[r]
+            pos = np.minimum(np.searchsorted(rerun, c), rerun.size - 1)
+            return cast(I64, r[rerun[pos] == c])
+
+    sub = _feature_one(
+        codes,
+        time,
+        [keep(m) for m in members],
+        exclusions=[Exclusion(e.first, e.last, keep(e.rows)) for e in exclusions],
+        **fkw,
+    )
+    # an entity's step-1 rows are all kept, and one step is never excluded: the
+    # same entities come back, in the same (sorted) order
+    if not np.array_equal(sub.entities, base.entities[sel]):  # pragma: no cover
+        msg = "feature_kernel: the entities rerun with the exclusions changed"
+        raise RuntimeError(msg)
+    base.reached[sel] = sub.reached
+    base.step_time[sel] = sub.step_time
+    base.first_row[sel] = sub.first_row
+    base.last_row[sel] = sub.last_row
+    return base
 
 
 def _feature_one(
@@ -1208,7 +1308,6 @@ def _earliest_chains(
     """
     n, n_steps = ent_codes.size, len(members)
     out = np.zeros((n, n_steps), dtype=np.int64)
-    neg = -time
     find = _code_finder(ent_codes, codes.size)
     lv_dtype = np.int16 if n_steps < 2**15 else np.int64
 
@@ -1230,6 +1329,20 @@ def _earliest_chains(
 
     step_rows = [by_level(m) for m in members]
     ex_rows = [by_level(e.rows) for e in exclusions]
+    # the backward runs read only these rows: a compact copy of their codes and negated
+    # times, the rows renumbered (positions into it, in the order above)
+    picked = [r for r, _e, _b in (*step_rows, *ex_rows)]
+    offsets = np.cumsum([0, *(r.size for r in picked)]).tolist()
+    every = np.concatenate(picked)
+    sub_codes, neg = codes[every], -time[every]
+    step_rows = [
+        (np.arange(o, o + r.size, dtype=np.int64), e, b)
+        for o, (r, e, b) in zip(offsets[: len(members)], step_rows, strict=True)
+    ]
+    ex_rows = [
+        (np.arange(o, o + r.size, dtype=np.int64), e, b)
+        for o, (r, e, b) in zip(offsets[len(members) : -1], ex_rows, strict=True)
+    ]
     for level in np.unique(reached[reached > 1]).tolist():
         sel = np.flatnonzero(reached == level)
         group = ent_codes[sel]
@@ -1238,9 +1351,9 @@ def _earliest_chains(
             rj, ej, bj = step_rows[j]
             r, pos = rj[bj[level] : bj[level + 1]], ej[bj[level] : bj[level + 1]]
             if j == 0:
-                r = r[time[r] == start[pos]]
+                r = r[neg[r] == -start[pos]]
             elif j == level - 1:
-                r = r[time[r] == end[pos]]
+                r = r[neg[r] == -end[pos]]
             rev.append(r)
         rev_ex = []
         for e, (rx, _ex, bx) in zip(exclusions, ex_rows, strict=True):
@@ -1252,7 +1365,7 @@ def _earliest_chains(
             )
         sw_rev = [step_windows[level - 2 - k] for k in range(level - 1)]
         back = _feature_one(
-            codes,
+            sub_codes,
             neg,
             rev,
             window=window,
@@ -1298,27 +1411,34 @@ def _code_finder(sorted_codes: I64, n_rows: int) -> Callable[[I64], I64]:
 
 def take_table(table: FunnelTable, sel: I64) -> FunnelTable:
     """The rows ``sel`` of a :class:`FunnelTable`."""
+    st = table.step_time
+    if st.flags.f_contiguous and not st.flags.c_contiguous:
+        # the kernel's layout (columns contiguous): a row gather would stride over every
+        # column; gather each column into a table of the same layout instead
+        step_time = np.empty((st.shape[1], sel.size), dtype=st.dtype).T
+        for j in range(st.shape[1]):
+            np.take(st[:, j], sel, out=step_time[:, j])
+    else:
+        step_time = st[sel]
     return FunnelTable(
         table.entities[sel],
         table.reached[sel],
-        table.step_time[sel],
+        step_time,
         table.first_row[sel],
         table.last_row[sel],
     )
 
 
-def best_per_entity(table: FunnelTable, entity_of: I64, rank: I64) -> FunnelTable:
+def best_per_entity(table: FunnelTable, ent: I64, rk: I64) -> FunnelTable:
     """Reduce a table over sub-entities (entity x held value) to one row per entity.
 
-    ``entity_of[code]`` is the entity of sub-entity ``code`` and ``rank[code]``
-    the sort position of its held value.  The best sub-entity: deepest level,
-    then the earliest completion, then the latest start, then the smallest
-    ``rank``.  The result's ``entities`` are entity codes, sorted.
+    ``ent[i]`` is the entity of the table's row ``i`` (a sub-entity) and
+    ``rk[i]`` the sort position of its held value.  The best sub-entity:
+    deepest level, then the earliest completion, then the latest start, then
+    the smallest ``rk``.  The result's ``entities`` are entity codes, sorted.
     """
     if table.entities.size == 0:
         return table
-    ent = entity_of[table.entities]
-    rk = rank[table.entities]
     # rows in (entity, rank) order (as the callers' sub-entity codes give them)
     if (
         ent.size > 1

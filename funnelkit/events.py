@@ -809,18 +809,30 @@ def _run(prep: _Prepared, opts: _Options, rows: Rows) -> _Run:
             table, attempt, deadline = attempts_kernel(prep.codes, prep.time, prep.members, **fkw)
         elif prep.hold is not None:
             # each (entity, held value) is a funnel of its own; the entity keeps the best
-            dense, n_ent = _dense_codes(prep.codes)  # sorted order, as np.unique's inverse
-            uniq = np.zeros(n_ent, dtype=np.int64)
-            uniq[dense] = prep.codes
             n_h = int(prep.hold.max()) + 1
-            sub, n_sub = _dense_codes(dense * np.int64(n_h) + prep.hold)
-            entity_of = np.zeros(n_sub, dtype=np.int64)
-            entity_of[sub] = dense
-            rank = np.zeros(n_sub, dtype=np.int64)
-            rank[sub] = prep.hold
-            per_value = feature_kernel(sub, prep.time, prep.members, **fkw)
-            best = best_per_entity(per_value, entity_of, rank)
-            table = dataclasses.replace(best, entities=uniq[best.entities].astype(np.int64))
+            cmin = int(prep.codes.min())
+            if (int(prep.codes.max()) - cmin + 1) * n_h <= 16 * prep.codes.size + 1024:
+                # sub-entity (code - cmin) * n_h + held value, in (entity, value) order as
+                # it is: no renumbering (the kernel takes codes of any range; this one
+                # has at most 4 bits more than dense codes)
+                sub = (prep.codes - np.int64(cmin)) * np.int64(n_h) + prep.hold
+                per_value = feature_kernel(sub, prep.time, prep.members, **fkw)
+                ent, rank = np.divmod(per_value.entities, np.int64(n_h))
+                best = best_per_entity(per_value, ent, rank)
+                table = dataclasses.replace(best, entities=best.entities + np.int64(cmin))
+            else:
+                dense, n_ent = _dense_codes(prep.codes)  # sorted order, as np.unique's inverse
+                uniq = np.zeros(n_ent, dtype=np.int64)
+                uniq[dense] = prep.codes
+                sub, n_sub = _dense_codes(dense * np.int64(n_h) + prep.hold)
+                entity_of = np.zeros(n_sub, dtype=np.int64)
+                entity_of[sub] = dense
+                rank = np.zeros(n_sub, dtype=np.int64)
+                rank[sub] = prep.hold
+                per_value = feature_kernel(sub, prep.time, prep.members, **fkw)
+                codes_ = per_value.entities
+                best = best_per_entity(per_value, entity_of[codes_], rank[codes_])
+                table = dataclasses.replace(best, entities=uniq[best.entities].astype(np.int64))
         else:
             table = feature_kernel(prep.codes, prep.time, prep.members, **fkw)
     mature = _mature(prep, opts, table, deadline) if opts.maturity else None

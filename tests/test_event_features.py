@@ -96,6 +96,25 @@ def test_exclusion_winning_chain_times_and_lists():
     assert levels(df2, ["signup", "trial"], exclude={("cancel", "refund"): (1, 2)})[7] == 1
 
 
+def test_exclusion_moves_the_attribution_rows_by_hand():
+    """The exclusion takes away the chain that completes first; the next one starts and ends
+    on other rows, so the by= values of both attributions change (entity 1).  Entity 2 has
+    no exclusion row and keeps its chain."""
+    rows = [(1, 0, "a", "s"), (1, 1, "b", "s"), (1, 1.5, "x", "s"), (1, 2, "c", "s")]
+    rows += [(1, 3, "a", "t"), (1, 4, "b", "t"), (1, 5, "c", "u")]
+    rows += [(2, 0, "a", "s"), (2, 1, "b", "s"), (2, 2, "c", "u"), (2, 3, "a", "t")]
+    df = log(rows)
+    steps, kw = ["a", "b", "c"], {"exclude": {"x": (2, 3)}, "by": "product_id"}
+    first = fk.funnel_entities(df, steps, attribution="first", **kw).set_index("user_id")
+    last = fk.funnel_entities(df, steps, attribution="last", **kw).set_index("user_id")
+    assert first["product_id"].to_dict() == {1: "t", 2: "s"}
+    assert last["product_id"].to_dict() == {1: "u", 2: "u"}
+    assert first.loc[1, ["a", "b", "c"]].tolist() == [day(3), day(4), day(5)]
+    assert first.loc[2, ["a", "b", "c"]].tolist() == [day(0), day(1), day(2)]
+    plain = fk.funnel_entities(df, steps, by="product_id").set_index("user_id")
+    assert plain["product_id"].to_dict() == {1: "s", 2: "s"}
+
+
 def test_exclusion_conversion_counts():
     df = exclusion_case()
     res = fk.conversion(df, ["signup", "trial", "pay"], exclude={"cancel": (1, 3)})
@@ -512,6 +531,9 @@ def test_larger_random_logs_match_reference():
         {"count": "attempts", "window": "6s", "step_windows": [None, "3s"], "by": ["seg"]},
         {"count": "attempts", "exclude": {("x", "y"): (1, 2)}, "ties": "strict"},
         {"window": "5s", "as_of": BASE + pd.Timedelta(seconds=20), "mature_only": True},
+        # the entities an exclusion reaches are rerun: their attribution rows too
+        {"window": "10s", "exclude": {"x": (1, 3)}, "by": ["seg"], "attribution": "first"},
+        {"exclude": {"y": (2, 3)}, "by": ["seg"], "attribution": "last", "ties": "strict"},
     ):
         pd.testing.assert_frame_equal(
             fk.funnel_entities(df, steps, **kw), funnel_features_ref(df, steps, **kw)
