@@ -1091,12 +1091,13 @@ def _feature_part(
     n_steps = len(members)
     kw: dict[str, Any] = dict(window=window, ties=ties, rows=rows)
     fkw: dict[str, Any] = dict(step_windows=step_windows, earliest=earliest, **kw)
-    if not exclusions:
-        return _feature_one(codes, time, members, exclusions=(), **fkw)
     if earliest and (step_windows is None or all(w is None for w in step_windows)):
+        # no step window: without the exclusions this is the plain ordered funnel
         base = _funnel_kernel_one(codes, time, members, order="ordered", disjoint=True, **kw)
     else:
         base = _feature_one(codes, time, members, exclusions=(), **fkw)
+    if not exclusions:
+        return base
     n = base.entities.size
     if n == 0:
         return base
@@ -1391,14 +1392,16 @@ def _code_finder(sorted_codes: I64, n_rows: int) -> Callable[[I64], I64]:
     if size == 0:
         return lambda c: np.full(c.size, -1, dtype=np.int64)
     lo, hi = int(sorted_codes[0]), int(sorted_codes[-1])
-    if hi - lo <= 4 * n_rows + 1024:
-        table = np.full(hi - lo + 1, -1, dtype=np.int64)
-        table[sorted_codes - np.int64(lo)] = np.arange(size, dtype=np.int64)
+    int64 = np.iinfo(np.int64)
+    if hi - lo <= 4 * n_rows + 1024 and int64.min < lo and hi < int64.max:
+        # a -1 at both ends: a code clipped to [lo - 1, hi + 1] reads the table as it is
+        table = np.full(hi - lo + 3, -1, dtype=np.int64)
+        table[sorted_codes - np.int64(lo - 1)] = np.arange(size, dtype=np.int64)
 
         def find_table(c: I64) -> I64:
-            inside = (c >= lo) & (c <= hi)
-            rel = np.where(inside, c, lo) - np.int64(lo)
-            return cast(I64, np.where(inside, table[rel], -1))
+            rel = np.clip(c, lo - 1, hi + 1)
+            rel -= np.int64(lo - 1)
+            return cast(I64, table[rel])
 
         return find_table
 
@@ -1534,20 +1537,19 @@ def _attempts_one(
     inv = find(c0)
     t0 = time[m0]
     n_ent = ent_codes.size
-    prev_end = np.full(n_ent, NAT, dtype=np.int64)  # NAT: no attempt yet (below any time)
-    open_ = np.ones(n_ent, dtype=bool)
+    # one slot per entity and a last one for the rows of entities with no step-1 row
+    # (entity index -1): never open, so no attempt uses them and the first round drops them
+    prev_end = np.full(n_ent + 1, NAT, dtype=np.int64)  # NAT: no attempt yet (below any time)
+    open_ = np.ones(n_ent + 1, dtype=bool)
+    open_[n_ent] = False
     tables: list[FunnelTable] = []
     numbers: list[I64] = []
     deadlines: list[I64] = []
     number = 0
 
     def pooled(r: I64) -> tuple[I64, I64, I64]:
-        # rows with their entity index (into ent_codes) and time; the rows of entities
-        # with no step-1 row left out (no attempt can use them)
-        e = find(codes[r])
-        ok = np.flatnonzero(e >= 0)
-        r = r[ok]
-        return r, e[ok], time[r]
+        # rows with their entity index (into ent_codes, -1: no step-1 row) and time
+        return r, find(codes[r]), time[r]
 
     # the rows still of use, shrinking round by round (each round drops what it
     # consumed), each carried with its entity and time (no gathers of them per round)
@@ -1558,10 +1560,10 @@ def _attempts_one(
         if not cand.any():
             break
         number += 1
-        start = np.full(n_ent, NEVER, dtype=np.int64)
+        start = np.full(n_ent + 1, NEVER, dtype=np.int64)
         np.minimum.at(start, inv[cand], t0[cand])
         has = start != NEVER
-        limit = np.full(n_ent, NEVER, dtype=np.int64)
+        limit = np.full(n_ent + 1, NEVER, dtype=np.int64)
         if window is not None:
             limit[has] = start[has] + window
         lo = np.where(has, start, NEVER)
@@ -1574,18 +1576,18 @@ def _attempts_one(
         sub_ex = [
             Exclusion(e.first, e.last, keep(p)) for e, p in zip(exclusions, pool_ex, strict=True)
         ]
-        tab = _feature_one(
+        tab = _feature_part(
             codes,
             time,
             sub_members,
+            sub_ex,
             window=None,
             step_windows=step_windows,
-            exclusions=sub_ex,
             ties=ties,
             rows=rows,
             earliest=True,
         )
-        idx = np.searchsorted(ent_codes, tab.entities)
+        idx = find(tab.entities)
         done = tab.reached == n_steps
         end = np.where(done, tab.step_time[:, n_steps - 1], limit[idx])
         prev_end[idx] = end
@@ -1613,5 +1615,7 @@ def _attempts_one(
     )
     number_all = np.concatenate(numbers)
     deadline_all = np.concatenate(deadlines)
-    order = np.lexsort((number_all, table.entities))
+    # each round's rows are sorted by entity and the rounds follow each other: a stable
+    # sort by entity (merging the rounds' runs) gives the (entity, attempt) order
+    order = np.argsort(table.entities, kind="stable")
     return take_table(table, order), number_all[order], deadline_all[order]
