@@ -22,6 +22,7 @@ import pandas as pd
 
 from funnelkit._dask import is_dask
 from funnelkit._kernels import NAT
+from funnelkit._periods import period_starts
 from funnelkit._validate import (
     as_list,
     check_ci,
@@ -72,94 +73,21 @@ def _check_period(period: Any, *, func: str) -> str:
     return period
 
 
-def _whole_days(period: str) -> bool:
-    """Whether every period of the alias starts at a midnight (a day or longer)."""
-    offset = pd.PeriodDtype(period).freq  # the period alias (not the offset alias) read
-    if isinstance(offset, pd.offsets.Tick):  # fixed spans: Day (pandas 2), hours and finer
-        # a period starts at its time floored to the base unit ("24h" at the hour)
-        return offset.base.nanos % 86_400_000_000_000 == 0
-    return True  # calendar offsets: days, weeks, months, quarters, years, business days
-
-
 def _period_starts(
     part: pd.DataFrame, time: str, period: str, column: str, *, categorical: bool = False
 ) -> pd.DataFrame:
     """``part`` with a column holding the start of each row's calendar period.
 
-    Periods are calendar periods in the data's time zone (a tz-aware column is
-    cut on its local wall clock); the start keeps the zone.  A shallow copy:
-    the input frame is not modified.  ``categorical``: periods of a day or longer
-    come as a categorical of the starts (sorted categories, small integer codes:
-    an eighth of the memory of a datetime column on a long log, and grouped from
-    its codes).
+    See :func:`funnelkit._periods.period_starts`.  A shallow copy: the input
+    frame is not modified.
     """
     t_ns, tz = _time_ns(part, time)
-    wall = pd.Series(t_ns.view("datetime64[ns]"), index=part.index)
-    if tz is not None:
-        wall = wall.dt.tz_localize("UTC").dt.tz_convert(tz).dt.tz_localize(None)
-    if _whole_days(period):
-        # a period of a day or longer depends on the calendar day only: find the
-        # start once per distinct day, not once per row
-        wall_ns = wall.to_numpy(dtype="datetime64[ns]").view(np.int64)
-        ok = wall_ns != NAT
-        every = bool(ok.all())  # the usual case: no gathers
-        day = np.int64(86_400_000_000_000)
-        rel = wall_ns // day if every else wall_ns[ok] // day
-        first = int(rel.min()) if rel.size else 0
-        rel -= np.int64(first)  # in place: one array of every row, not two
-        present = np.zeros(int(rel.max()) + 1 if rel.size else 0, dtype=bool)
-        present[rel] = True
-        distinct = np.flatnonzero(present).astype(np.int64)
-        day_start = pd.Series(((distinct + first) * day).view("datetime64[ns]"))
-        per_day = day_start.dt.to_period(period).dt.start_time.astype("datetime64[ns]")
-        lookup = np.zeros(present.size, dtype=np.int64)
-        lookup[distinct] = per_day.to_numpy().view(np.int64)
-        if categorical:
-            out = part.copy(deep=False)
-            out[column] = _period_categorical(lookup, distinct, rel, every, ok, tz)
-            return cast(pd.DataFrame, out)
-        if every:
-            start_ns = lookup[rel]
-        else:
-            start_ns = np.full(wall_ns.size, NAT, dtype=np.int64)
-            start_ns[ok] = lookup[rel]
-        starts = pd.Series(start_ns.view("datetime64[ns]"), index=part.index)
-    else:
-        wall = wall.where(t_ns != NAT)
-        starts = wall.dt.to_period(period).dt.start_time.astype("datetime64[ns]")
-    if tz is not None:
-        starts = starts.dt.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+    starts = period_starts(t_ns, tz, period, categorical=categorical)
     out = part.copy(deep=False)
+    if isinstance(starts, pd.Series):
+        starts = starts.set_axis(part.index)
     out[column] = starts
     return cast(pd.DataFrame, out)
-
-
-def _period_categorical(
-    lookup: I64,
-    distinct: I64,
-    rel: I64,
-    every: bool,
-    ok: np.ndarray[Any, np.dtype[np.bool_]],
-    tz: Any,
-) -> pd.Categorical:
-    """The period start of each row as a categorical (see :func:`_period_starts`).
-
-    ``lookup[d]`` is the start (wall clock, ns) of the period of day ``d`` for the
-    ``distinct`` days present; ``rel`` the day of each row with a time (``ok``).
-    """
-    starts = np.unique(lookup[distinct])  # sorted: the categories
-    day_code = np.zeros(lookup.size, dtype=np.int64)
-    day_code[distinct] = np.searchsorted(starts, lookup[distinct])
-    small = np.int8 if starts.size < 2**7 else np.int16 if starts.size < 2**15 else np.int32
-    if every:
-        codes = day_code.astype(small)[rel]
-    else:
-        codes = np.full(ok.size, -1, dtype=small)
-        codes[ok] = day_code.astype(small)[rel]
-    categories = pd.DatetimeIndex(starts.view("datetime64[ns]"))
-    if tz is not None:
-        categories = categories.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
-    return pd.Categorical.from_codes(codes, categories=categories, validate=False)
 
 
 @takes_columns()
@@ -362,11 +290,15 @@ def conversion_over_time(
         framed = cast(Any, events).map_partitions(
             _period_starts, time, period_, column, meta=template
         )
-    else:
-        framed = _period_starts(meta, time, period_, column, categorical=True)
     kw: dict[str, Any] = dict(entity=entity, time=time, event=event, window=window, order=order)
     kw.update(ties=ties, by=[*by_cols, column], attribution=attribution, dropna=dropna)
-    kw.update(first_by=(column,))
+    if dask_input:
+        kw.update(first_by=(column,))  # each partition's rows carry their period
+    else:
+        # the period of each table row's step-1 time, computed on the table (no column
+        # over every row of the log)
+        framed = meta
+        kw.update(start_period=(column, period_))
     kw.update(exclude=exclude, step_windows=step_windows, count=count, hold=hold, as_of=as_of)
     kw.update(mature_only=mature_only)
     opts, g = _compute(func, framed, steps, kw)

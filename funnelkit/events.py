@@ -36,6 +36,7 @@ from funnelkit._kernels import (
     resolve_jobs,
     take_table,
 )
+from funnelkit._periods import period_starts
 from funnelkit._stats import segment_vs_rest, wilson_interval
 from funnelkit._validate import (
     as_datetime,
@@ -240,11 +241,21 @@ class _Options:
     as_of_ns: int | None = None  # resolved for Dask partitions (the whole log's latest event)
     mature_only: bool = False
     first_by: tuple[Hashable, ...] = ()  # by columns read at the step-1 event whatever attribution
+    # (column, period alias): a by column that is no column of the log but the calendar
+    # period of each table row's step-1 time (conversion_over_time's entry period)
+    start_period: tuple[Hashable, str] | None = None
+
+    @property
+    def read_by(self) -> list[Hashable]:
+        """The ``by`` columns read from the log's rows (all but the start period)."""
+        if self.start_period is None:
+            return self.by
+        return [c for c in self.by if c != self.start_period[0]]
 
     @property
     def rows(self) -> Rows:
         """Which rows of the winning chain the kernel reports: those the ``by`` values come from."""
-        if not self.by:
+        if not self.read_by:
             return "none"
         if self.first_by and self.attribution == "last":
             return "both"
@@ -304,13 +315,19 @@ def _options(
     as_of: Any = None,
     mature_only: Any = False,
     first_by: tuple[Hashable, ...] = (),
+    start_period: tuple[Hashable, str] | None = None,
 ) -> _Options:
-    """Check the parameters and that ``events`` (or its Dask meta) has the columns."""
+    """Check the parameters and that ``events`` (or its Dask meta) has the columns.
+
+    ``start_period``: ``(column, period)``, a ``by`` column computed from the
+    table (the calendar period of each row's step-1 time), not read from the log.
+    """
     names_per_step, labels = _parse_steps(steps, func=func)
     by_cols = as_list(by)
     require_columns(events, {"entity": entity, "time": time, "event": event}, table="events")
     for col in by_cols:
-        require_columns(events, {"by": col}, table="events")
+        if start_period is None or col != start_period[0]:
+            require_columns(events, {"by": col}, table="events")
     order_ = check_option(order, ORDERS, name="order", func=func)
     ties_ = check_option(ties, TIES, name="ties", func=func)
     attribution_ = check_option(attribution, ATTRIBUTIONS, name="attribution", func=func)
@@ -405,6 +422,7 @@ def _options(
         as_of=as_of,
         mature_only=mature,
         first_by=tuple(first_by),
+        start_period=start_period,
     )
     if mature and opts.horizon is None and count_ == "entities":
         msg = (
@@ -903,12 +921,22 @@ def _summarize(prep: _Prepared, table: FunnelTable, opts: _Options) -> _Summary:
         groups = pd.DataFrame(index=range(n_groups))
         gcode = np.zeros(n, dtype=np.int64)
     else:
-        rows = table.first_row if opts.attribution == "first" else table.last_row
-        values = _take_rows(prep.events, prep.by, prep.positions[rows])
+        read = opts.read_by
+        if read:
+            rows = table.first_row if opts.attribution == "first" else table.last_row
+            values = _take_rows(prep.events, read, prep.positions[rows])
+        else:
+            values = pd.DataFrame(index=pd.RangeIndex(n))
         if opts.first_by and opts.attribution != "first":
             at_start = _take_rows(prep.events, opts.first_by, prep.positions[table.first_row])
             for col in opts.first_by:
                 values[col] = at_start[col]
+        if opts.start_period is not None:
+            # the period of the step-1 event: of its time, one per table row
+            column, period = opts.start_period
+            start_ns = np.ascontiguousarray(table.step_time[:, 0])
+            values[column] = period_starts(start_ns, prep.tz, period, categorical=True)
+            values = values[prep.by]
         gcode, groups = _group_codes(values, prep.by)
         n_groups = len(groups)
     hist = np.bincount(gcode * (k + 1) + table.reached, minlength=n_groups * (k + 1))

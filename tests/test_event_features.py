@@ -678,8 +678,19 @@ def test_conversion_over_time_by_hand():
     assert res["entities"].tolist() == [6, 4]
 
 
-@pytest.mark.parametrize(("attribution", "seed"), [("first", 3), ("last", 5)])
-def test_conversion_over_time_equals_plain_pandas_on_the_entity_table(attribution, seed):
+@pytest.mark.parametrize(
+    ("attribution", "seed", "period", "extra"),
+    [
+        ("first", 3, "W", {}),
+        ("last", 5, "W", {}),
+        ("first", 7, "6h", {}),
+        ("last", 9, "D", {"exclude": {"x": (1, 3)}}),
+        ("first", 11, "W", {"hold": "seg"}),
+    ],
+)
+def test_conversion_over_time_equals_plain_pandas_on_the_entity_table(
+    attribution, seed, period, extra
+):
     """Each (group, period) = funnel_entities (by values read as ``attribution`` says)
     grouped by its by value and the period of its step-1 time."""
     rng = np.random.default_rng(seed)
@@ -693,16 +704,17 @@ def test_conversion_over_time_equals_plain_pandas_on_the_entity_table(attributio
         }
     )
     steps = ["a", "b", "c"]
-    per = fk.funnel_entities(df, steps, window="4D", by="seg", attribution=attribution)
+    kw = {"window": "4D", "by": "seg", "attribution": attribution, **extra}
+    per = fk.funnel_entities(df, steps, **kw)
     per = per[per["reached"] > 0]
-    per = per.assign(period=per["a"].dt.to_period("W").dt.start_time)
+    per = per.assign(period=per["a"].dt.to_period(period).dt.start_time)
     exp = (
         per.groupby(["seg", "period"])["reached"]
         .apply(lambda r: [int((r >= k).sum()) for k in (1, 2, 3)])
         .explode()
         .astype("int64")
     )
-    res = fk.conversion_over_time(df, steps, window="4D", by="seg", attribution=attribution)
+    res = fk.conversion_over_time(df, steps, period=period, **kw)
     assert res["entities"].tolist() == exp.tolist()
     assert res[["seg", "period"]].drop_duplicates().shape[0] == len(exp) // 3
     keys = res[["seg", "period"]].drop_duplicates()
