@@ -654,6 +654,10 @@ def _small_range(codes: I64) -> bool:
     return int(codes.max()) - int(codes.min()) <= 4 * codes.size + 1024
 
 
+#: Codes per block of :func:`_sorted_distinct`'s marking (a 512 KiB buffer).
+_MARK_BLOCK = 65_536
+
+
 def _sorted_distinct(codes: I64) -> I64:
     """The distinct integer codes, sorted.
 
@@ -667,14 +671,19 @@ def _sorted_distinct(codes: I64) -> I64:
         return cast(I64, np.unique(codes).astype(np.int64))
     present = np.zeros(hi - int(lo) + 1, dtype=bool)
     jobs = resolve_jobs(None, codes.size)
+    cuts = np.linspace(0, codes.size, jobs + 1).astype(np.int64).tolist()
+
+    def mark(i: int) -> None:
+        # in blocks through one buffer: the offsets of a long log are never all in memory
+        buf = np.empty(min(_MARK_BLOCK, cuts[i + 1] - cuts[i]), dtype=np.int64)
+        for a in range(cuts[i], cuts[i + 1], _MARK_BLOCK):
+            b = min(a + _MARK_BLOCK, cuts[i + 1])
+            part = np.subtract(codes[a:b], lo, out=buf[: b - a])
+            present[part] = True
+
     if jobs == 1:
-        present[codes - lo] = True
+        mark(0)
     else:  # numpy lets go of the GIL while scattering; every thread writes only True
-        cuts = np.linspace(0, codes.size, jobs + 1).astype(np.int64)
-
-        def mark(i: int) -> None:
-            present[codes[cuts[i] : cuts[i + 1]] - lo] = True
-
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="funnelkit") as pool:
             list(pool.map(mark, range(jobs)))
     return cast(I64, np.flatnonzero(present).astype(np.int64) + lo)

@@ -985,6 +985,21 @@ def test_categorical_groups_equal_pandas_groupby(values, ordered):
     pd.testing.assert_frame_equal(groups, expected, check_categorical=True)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_sorted_distinct_in_blocks_on_any_threads(monkeypatch, threads):
+    """Marked block by block (a block smaller than a thread's share, one not dividing it)
+    and on several threads: np.unique's answer."""
+    from funnelkit import _kernels, events
+
+    monkeypatch.setattr(events, "_MARK_BLOCK", 7)
+    monkeypatch.setattr(_kernels, "MAX_THREADS", threads)
+    monkeypatch.setattr(events, "resolve_jobs", lambda n_jobs, work: threads)
+    rng = np.random.default_rng(threads)
+    codes = rng.integers(-40, 400, 1_001) * 3 + 10**12
+    np.testing.assert_array_equal(events._sorted_distinct(codes), np.unique(codes))
+    np.testing.assert_array_equal(events._sorted_distinct(codes[:5]), np.unique(codes[:5]))
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     known=st.lists(st.integers(-50, 50), max_size=20),
