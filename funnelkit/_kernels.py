@@ -192,9 +192,7 @@ def time_unit(rel: I64, span: int) -> int:
     for res in _RESOLUTIONS:
         # a cheap look at a sample first, then the whole array
         r = np.int64(res)
-        # (rel // r) * r == rel: numpy divides by a scalar with a multiplication (libdivide),
-        # twice as fast as its remainder
-        if res <= span and not (rel[:4096] % r).any() and ((rel // r) * r == rel).all():
+        if res <= span and not (rel[:4096] % r).any() and not (rel % r).any():
             return res
     return 1
 
