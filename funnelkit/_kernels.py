@@ -1564,12 +1564,21 @@ def _attempts_one(
         limit = np.full(n_ent + 1, NEVER, dtype=np.int64)
         if window is not None:
             limit[has] = start[has] + window
-        lo = np.where(has, start, NEVER)
+        # start is NEVER where no attempt starts (closed entities, the last slot)
 
-        def keep(p: tuple[I64, I64, I64], lo: I64 = lo, limit: I64 = limit) -> I64:
+        def drop(p: tuple[I64, I64, I64], start: I64 = start) -> tuple[I64, I64, I64]:
+            # rows before this attempt's start serve no attempt from now on (each starts
+            # after the previous one ended)
             r, e, t = p
-            return cast(I64, r[(t >= lo[e]) & (t <= limit[e])])
+            ok = np.flatnonzero(t >= start[e])
+            return r[ok], e[ok], t[ok]
 
+        def keep(p: tuple[I64, I64, I64], limit: I64 = limit) -> I64:
+            r, e, t = p
+            return cast(I64, r[t <= limit[e]])
+
+        pool = [drop(p) for p in pool]
+        pool_ex = [drop(p) for p in pool_ex]
         sub_members = [keep(p) for p in pool]
         sub_ex = [
             Exclusion(e.first, e.last, keep(p)) for e, p in zip(exclusions, pool_ex, strict=True)
@@ -1593,15 +1602,6 @@ def _attempts_one(
         tables.append(tab)
         numbers.append(np.full(tab.entities.size, number, dtype=np.int64))
         deadlines.append(limit[idx])
-
-        def future(p: tuple[I64, I64, I64]) -> tuple[I64, I64, I64]:
-            # rows a later attempt can use: open entities, strictly after the attempt's end
-            r, e, t = p
-            ok = np.flatnonzero(open_[e] & (t > prev_end[e]))
-            return r[ok], e[ok], t[ok]
-
-        pool = [future(p) for p in pool]
-        pool_ex = [future(p) for p in pool_ex]
         later = open_[inv] & (t0 > prev_end[inv])
         inv, t0 = inv[later], t0[later]
     table = FunnelTable(
