@@ -1086,7 +1086,6 @@ def _feature_part(
     reached ``first + 2`` steps without it, whose rows of the table it
     replaces: usually a small share of the entities.
     """
-    n_steps = len(members)
     kw: dict[str, Any] = dict(window=window, ties=ties, rows=rows)
     fkw: dict[str, Any] = dict(step_windows=step_windows, earliest=earliest, **kw)
     if earliest and (step_windows is None or all(w is None for w in step_windows)):
@@ -1096,44 +1095,21 @@ def _feature_part(
         base = _feature_one(codes, time, members, exclusions=(), **fkw)
     if not exclusions:
         return base
-    n = base.entities.size
-    if n == 0:
+    if base.entities.size == 0:
         return base
-    lo, hi = int(base.entities[0]), int(base.entities[-1])
-    if hi - lo <= 4 * codes.size + 1024:  # tables over the entities' code range
-        # the level reached without the exclusions, by entity code (0: not in the table)
-        level = np.zeros(hi - lo + 1, dtype=np.int16 if n_steps < 2**15 else np.int64)
-        level[base.entities - lo] = base.reached
-        hit = np.zeros(hi - lo + 1, dtype=bool)
-        for e in exclusions:
-            c = codes[e.rows]
-            c = c[(c >= lo) & (c <= hi)] - lo
-            hit[c[level[c] >= e.first + 2]] = True
-        sel = np.flatnonzero(hit[base.entities - lo])
-        if sel.size == 0:
-            return base
-        flag = np.zeros(hi - lo + 3, dtype=bool)  # codes outside the range read a False end
-        flag[base.entities[sel] - (lo - 1)] = True
+    find = _code_finder(base.entities, codes.size)
+    touched = np.zeros(base.entities.size, dtype=bool)
+    for e in exclusions:
+        pos = find(codes[e.rows])
+        pos = pos[pos >= 0]
+        touched[pos[base.reached[pos] >= e.first + 2]] = True
+    sel = np.flatnonzero(touched)
+    if sel.size == 0:
+        return base
+    rerun = _code_finder(base.entities[sel], codes.size)
 
-        def keep(r: I64) -> I64:
-            c = codes[r] - np.int64(lo - 1)
-            return cast(I64, r[flag[np.clip(c, 0, hi - lo + 2, out=c)]])
-
-    else:
-        touched = np.zeros(n, dtype=bool)
-        for e in exclusions:
-            c = codes[e.rows]
-            pos = np.minimum(np.searchsorted(base.entities, c), n - 1)
-            touched[pos[(base.entities[pos] == c) & (base.reached[pos] >= e.first + 2)]] = True
-        sel = np.flatnonzero(touched)
-        if sel.size == 0:
-            return base
-        rerun = base.entities[sel]
-
-        def keep(r: I64) -> I64:
-            c = codes[r]
-            pos = np.minimum(np.searchsorted(rerun, c), rerun.size - 1)
-            return cast(I64, r[rerun[pos] == c])
+    def keep(r: I64) -> I64:
+        return cast(I64, r[rerun(codes[r]) >= 0])
 
     sub = _feature_one(
         codes,
