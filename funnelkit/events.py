@@ -603,14 +603,20 @@ def _prepare(
         for j, idx in enumerate(per_step_idx):
             step_of_name[idx] = j
         step = step_of_name[sub]
-        for j in range(len(per_step_idx)):
-            members.append(np.flatnonzero(step == j).astype(np.int64, copy=False))
+        if all_rows:  # most rows fill no step: split the step rows only
+            in_step = np.flatnonzero(step < len(per_step_idx)).astype(np.int64, copy=False)
+            step_in = step[in_step]
+            for j in range(len(per_step_idx)):
+                members.append(in_step[step_in == j])
+        else:
+            for j in range(len(per_step_idx)):
+                members.append(np.flatnonzero(step == j).astype(np.int64, copy=False))
     else:
         for idx in per_step_idx:
             lut = np.zeros(len(names) + 1, dtype=bool)
             lut[idx] = True
             members.append(np.flatnonzero(lut[sub]).astype(np.int64))
-    codes = _entity_codes(df[entity], positions)
+    codes = _entity_codes(df[entity], positions, every_row)
     exclusions = []
     for first, last, name_idx in opts.exclude:
         lut = np.zeros(len(names) + 1, dtype=bool)
@@ -624,7 +630,7 @@ def _prepare(
         events=df,
         positions=positions,
         codes=codes,
-        time=t_ns[positions],
+        time=_read_only(t_ns) if every_row else t_ns[positions],
         members=members,
         disjoint=opts.disjoint,
         labels=opts.labels,
@@ -759,18 +765,32 @@ def _resolve_as_of(opts: _Options, t_ns: I64, valid: Any, tz: Any, *, func: str)
     return int(ok.max()) if ok.size else None
 
 
-def _entity_codes(s: pd.Series, positions: I64) -> I64:
-    """Integer code per selected row: the ids themselves when they are integers."""
+def _entity_codes(s: pd.Series, positions: I64, every_row: bool = False) -> I64:
+    """Integer code per selected row: the ids themselves when they are integers.
+
+    ``every_row``: ``positions`` is every row in order, so an int64 id column is
+    read as it is (a read-only view, no copy).
+    """
     dtype = s.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        return cast(I64, s.cat.codes.to_numpy()[positions].astype(np.int64))
+        cat = s.cat.codes.to_numpy()
+        return cast(I64, (cat if every_row else cat[positions]).astype(np.int64))
     if isinstance(dtype, np.dtype) and (
         dtype.kind == "i" or (dtype.kind == "u" and dtype.itemsize < 8)
     ):
-        return cast(I64, s.to_numpy()[positions].astype(np.int64))
+        if every_row:
+            return _read_only(s.to_numpy().astype(np.int64, copy=False))
+        return cast(I64, s.to_numpy()[positions].astype(np.int64, copy=False))
     values = s.to_numpy()[positions] if isinstance(dtype, np.dtype) else s.take(positions)
     codes, _ = pd.factorize(values)
     return codes.astype(np.int64)
+
+
+def _read_only(values: I64) -> I64:
+    """A read-only view of ``values`` (the caller's data, shared with the kernel)."""
+    view = values.view()
+    view.flags.writeable = False
+    return cast(I64, view)
 
 
 def _dense_codes(codes: I64) -> tuple[I64, int]:
