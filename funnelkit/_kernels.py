@@ -183,16 +183,35 @@ class _Keys:
         return (kt_end - kt_start) <= window // self.g
 
 
-def time_unit(rel: I64, span: int) -> int:
-    """The coarsest of day, s, ms, us dividing every value of ``rel`` (1 when none).
+#: Values per block of the passes over every row that keep no result per row
+#: (a 512 KiB buffer: the temporaries stay in the cache, no fresh memory).
+BLOCK = 65_536
 
-    ``rel`` are non-negative offsets whose largest is ``span``; a unit longer
-    than the span is never taken.
+
+def _blocks(n: int) -> range:
+    return range(0, n, BLOCK)
+
+
+def time_unit(time: I64, tmin: int, span: int) -> int:
+    """The coarsest of day, s, ms, us dividing every ``time - tmin`` (1 when none).
+
+    ``tmin`` is the smallest time and ``span`` the largest offset; a unit
+    longer than the span is never taken.  Read in blocks through one buffer
+    (the first block is a cheap look before the whole array).
     """
+    t0 = np.int64(tmin)
+    buf = np.empty(min(BLOCK, time.size), dtype=np.int64)
+
+    def divides(r: np.int64) -> bool:
+        for a in _blocks(time.size):
+            part = buf[: min(BLOCK, time.size - a)]
+            np.subtract(time[a : a + BLOCK], t0, out=part)
+            if np.remainder(part, r, out=part).any():
+                return False
+        return True
+
     for res in _RESOLUTIONS:
-        # a cheap look at a sample first, then the whole array
-        r = np.int64(res)
-        if res <= span and not (rel[:4096] % r).any() and not (rel % r).any():
+        if res <= span and divides(np.int64(res)):
             return res
     return 1
 
@@ -201,7 +220,7 @@ def _make_keys(codes: I64, time: I64) -> _Keys:
     cmin, cmax = int(codes.min()), int(codes.max())
     tmin, tmax = int(time.min()), int(time.max())
     span = tmax - tmin
-    g = time_unit(time - np.int64(tmin), span) if span > 0 else 1
+    g = time_unit(time, tmin, span) if span > 0 else 1
     tbits = max((span // g).bit_length(), 1)
     cbits = max((cmax - cmin).bit_length(), 1)
     uniq_codes: I64 | None = None
@@ -333,6 +352,7 @@ class _Part:
 
     members: list[I64]
     exclusions: list[Exclusion]
+    rows: I64 | None = None  # every row of the range, when asked for (order="strict")
 
 
 def _code_bounds(codes: I64, parts: int) -> list[int]:
@@ -354,12 +374,13 @@ def _make_part(
     exclusions: Sequence[Exclusion],
     lo: int | None,
     hi: int | None,
+    every_row: bool = False,
 ) -> _Part:
     """The member and exclusion rows whose entity code lies in ``[lo, hi)`` (None: open).
 
     The rows stay positions into the input arrays (no copy of codes or
-    times); ``order="strict"``, which reads every row, sorts only the rows of
-    the entities with a step-2 candidate, all of them in the part.
+    times).  ``every_row``: also every row of the range (``order="strict"``
+    reads them all: each thread then reads only its own).
     """
 
     def inside(c: I64) -> Bool:
@@ -371,7 +392,8 @@ def _make_part(
             return cast(Bool, c < hi)
         return np.ones(c.shape, dtype=bool)
 
-    if 4 * (sum(m.size for m in members) + sum(e.rows.size for e in exclusions)) < codes.size:
+    few = 4 * (sum(m.size for m in members) + sum(e.rows.size for e in exclusions)) < codes.size
+    if few and not every_row:
         # few rows (the entities an exclusion reaches, say): look up their codes only
         def mine_of(r: I64) -> I64:
             return cast(I64, r[inside(codes[r])])
@@ -384,7 +406,7 @@ def _make_part(
     mine = inside(codes)
     mem = [m[mine[m]] for m in members]
     ex = [Exclusion(e.first, e.last, e.rows[mine[e.rows]]) for e in exclusions]
-    return _Part(mem, ex)
+    return _Part(mem, ex, np.flatnonzero(mine).astype(np.int64) if every_row else None)
 
 
 def _by_entity(
@@ -394,6 +416,7 @@ def _by_entity(
     members: Sequence[I64],
     exclusions: Sequence[Exclusion],
     jobs: int,
+    every_row: bool = False,
 ) -> list[T]:
     """``fn`` on each part of the rows cut by entity code, one thread per part.
 
@@ -406,7 +429,7 @@ def _by_entity(
     bounds: list[int | None] = [None, *cuts, None]
 
     def one(i: int) -> T:
-        return fn(_make_part(codes, members, exclusions, bounds[i], bounds[i + 1]))
+        return fn(_make_part(codes, members, exclusions, bounds[i], bounds[i + 1], every_row))
 
     with ThreadPoolExecutor(max_workers=len(bounds) - 1, thread_name_prefix="funnelkit") as pool:
         return list(pool.map(one, range(len(bounds) - 1)))
@@ -487,12 +510,13 @@ def funnel_kernel(
     jobs = resolve_jobs(n_jobs, work)
     if jobs > 1:
         tables = _by_entity(
-            lambda p: _funnel_kernel_one(codes, time, p.members, **kw),
+            lambda p: _funnel_kernel_one(codes, time, p.members, pool=p.rows, **kw),
             codes,
             time,
             members,
             (),
             jobs,
+            every_row=order == "strict",
         )
         return concat_tables(tables, n_steps)
     return _funnel_kernel_one(codes, time, members, **kw)
@@ -508,20 +532,28 @@ def _funnel_kernel_one(
     ties: Literal["allow", "strict"],
     rows: Rows,
     disjoint: bool,
+    pool: I64 | None = None,
 ) -> FunnelTable:
-    """:func:`funnel_kernel` in the calling thread (``disjoint`` known and checked)."""
+    """:func:`funnel_kernel` in the calling thread (``disjoint`` known and checked).
+
+    ``pool``: the rows ``order="strict"`` reads besides the members (None: all).
+    """
     n_steps = len(members)
     if n_steps == 0 or members[0].size == 0:
         return empty_table(n_steps)
-    used = np.concatenate(list(members)) if order != "strict" else None
-    if used is not None and used.size < codes.size:
+    if order == "strict":
+        every_codes, every_time = (codes, time) if pool is None else (codes[pool], time[pool])
+        keys = _make_keys(every_codes, every_time)
+        return _strict(
+            keys, codes, time, members, window, ties, rows, disjoint, every_codes, every_time
+        )
+    used = np.concatenate(list(members))
+    if used.size < codes.size:
         keys = _make_keys(codes[used], time[used])
     else:
         keys = _make_keys(codes, time)
     if order == "any":
         return _any(keys, codes, time, members, window, rows)
-    if order == "strict":
-        return _strict(keys, codes, time, members, window, ties, rows, disjoint)
     if not disjoint and ties == "allow":
         return _ordered_tail(keys, codes, time, members, window, rows)
     return _ordered(keys, codes, time, members, window, ties, rows)
@@ -848,8 +880,14 @@ def _strict(
     ties: str,
     rows: Rows,
     disjoint: bool,
+    every_codes: I64,
+    every_time: I64,
 ) -> FunnelTable:
-    """Strict order: only repeats of the step just reached may lie between steps."""
+    """Strict order: only repeats of the step just reached may lie between steps.
+
+    ``every_codes`` / ``every_time``: the entity and time of every row that
+    may interrupt (all rows of the entities in ``members``, maybe more).
+    """
     n_steps = len(members)
     steps = _sorted_step_keys(keys, codes, time, members)
     all_keys: I64 | None = None  # every row of the entities that can pass step 1, sorted
@@ -874,7 +912,7 @@ def _strict(
             cand = np.flatnonzero(ok)
             qc, pk = q[cand], vk[pc[cand]]
             if all_keys is None:
-                all_keys = _entity_rows_keys(keys, codes, time, keys.ent(qc))
+                all_keys = _entity_rows_keys(keys, every_codes, every_time, keys.ent(qc))
             prev = steps[j - 1]
             n_all = np.searchsorted(all_keys, qc, "left") - np.searchsorted(all_keys, pk, "right")
             n_rep = np.searchsorted(prev, qc, "left") - np.searchsorted(prev, pk, "right")
@@ -904,16 +942,27 @@ def _strict(
 def _entity_rows_keys(keys: _Keys, codes: I64, time: I64, ent: I64) -> I64:
     """Sorted keys of every row of the entities ``ent`` (relative codes).
 
-    All rows when the code range is too wide for a table of entities.
+    All rows when the code range is too wide for a table of entities.  Read
+    in blocks, so no temporary the size of the input.
     """
-    rel = keys.rel_codes(codes)
-    span = int(rel.max()) + 1 if rel.size else 0
-    if span > 8 * codes.size + 1024:
-        return cast(I64, np.sort(keys.pack_rel(rel, keys.key_time(time))))
-    mark = np.zeros(span, dtype=bool)
+    span = int(ent.max()) + 1 if ent.size else 0
+    if keys.uniq_codes is not None or span > 8 * codes.size + 1024:
+        return cast(I64, np.sort(keys.pack(codes, time)))
+    mark = np.zeros(span + 1, dtype=bool)  # the last slot: every code past the entities'
     mark[ent] = True
-    sel = np.flatnonzero(mark[rel])
-    return cast(I64, np.sort(keys.pack_rel(rel[sel], keys.key_time(time[sel]))))
+    # in blocks through one buffer; of the result only the filled pages are touched
+    out = np.empty(codes.size, dtype=np.int64)
+    buf = np.empty(min(BLOCK, codes.size), dtype=np.int64)
+    n = 0
+    for a in _blocks(codes.size):
+        rel = buf[: min(BLOCK, codes.size - a)]
+        np.subtract(codes[a : a + BLOCK], np.int64(keys.cmin), out=rel)
+        sel = np.flatnonzero(mark[np.minimum(rel, span)])
+        out[n : n + sel.size] = keys.pack_rel(rel[sel], keys.key_time(time[a + sel]))
+        n += sel.size
+    found = out[:n]
+    found.sort()
+    return cast(I64, found)
 
 
 def _any(

@@ -73,7 +73,7 @@ def _pack(keys: Sequence[IntArray], *, coarse: bool) -> tuple[IntArray, int] | N
             return None
         rel = (key - np.int64(lo)).astype(np.int64, copy=False)
         if span >= 2**20:
-            unit = time_unit(rel, span)
+            unit = time_unit(rel, 0, span)
             if unit > 1:
                 rel, span = rel // np.int64(unit), span // unit
         parts.append((rel, max(span.bit_length(), 1)))
