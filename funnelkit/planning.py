@@ -244,9 +244,74 @@ def _wins_needed(remaining: FloatArray, sizes: FloatArray, rng: np.random.Genera
 #: spawned from the caller's generator, so the draws depend on the seed only, never on
 #: how many threads share them out.
 _DRAWS_PER_STREAM = 1_000
-#: Uniforms per block of draws: about half a megabyte of single-precision numbers, which
-#: stays in the core's cache between drawing and adding (8 MB blocks run at memory speed)
-_REVENUE_CELLS = 2**19
+#: Cells (deal x draw) per block: a quarter of a megabyte of random bytes, which stays
+#: in the core's cache between drawing and adding (8 MB blocks run at memory speed)
+_REVENUE_CELLS = 2**18
+#: A cell's first comparison reads 8 random bits: they decide whether U < p but in one
+#: case out of 256, where a double-precision uniform settles it (see :func:`_wins`).
+_BITS = 8
+_SCALE = float(2**_BITS)
+_UINT = np.uint8
+
+
+def _wins(bits: Any, k: Any, frac: Any, gen: np.random.Generator) -> Any:
+    """Whether each cell is won: ``bits < k``, and ``uniform < frac`` where ``bits == k``.
+
+    ``bits`` (draws × deals) are uniform on 0..2⁸ − 1 and ``p · 2⁸ = k + frac``
+    (``k`` whole, ``0 <= frac <= 1``; ``k``, ``frac`` per deal or per cell), so
+    P(won) = k / 2⁸ + frac / 2⁸ = p, to double precision.
+    """
+    won = bits < k
+    tie = np.flatnonzero(bits == k)
+    if tie.size:
+        row, col = np.divmod(tie, bits.shape[1])
+        f = frac[col] if frac.ndim == 1 else frac[row, col]
+        won[row, col] = gen.random(tie.size) < f
+    return won
+
+
+#: Deals won with a probability below this are simulated sparsely (see
+#: :func:`_sparse_revenue`): a cell of the dense draws costs about a nanosecond, a
+#: candidate win of the sparse ones about twenty.
+_SPARSE = 1.0 / 32
+#: Candidate wins per pass of :func:`_sparse_revenue` (8 MB of positions at most).
+_SPARSE_CHUNK = 2**20
+
+
+def _sparse_revenue(
+    amounts: FloatArray, p: FloatArray, n_draws: int, gen: np.random.Generator
+) -> FloatArray:
+    """``sum(amount_i * [U_ij < p_i])`` per draw j, by thinning, for small ``p``.
+
+    The deals fall in buckets of ``2⁻ᵇ⁻¹ < p <= 2⁻ᵇ`` (the smallest bucket takes
+    every smaller ``p``).  In a bucket, the cells (deal, draw) where a
+    Bernoulli(2⁻ᵇ) fires come from geometric gaps along the bucket's cells;
+    each is kept with probability ``p_i · 2ᵇ``, so every cell is won with
+    probability ``p_i``, independently — the same law as one uniform per cell,
+    at a cost proportional to the wins (at most twice as many candidates).
+    """
+    out = np.zeros(n_draws)
+    b = np.clip(np.floor(-np.log2(p)), 0, 40)  # gaps of 2⁴⁰ at most: no overflow
+    b -= p > np.exp2(-b)  # log2's rounding: p must not exceed the bucket's bound
+    for exp in np.unique(b):
+        deals = np.flatnonzero(b == exp)
+        bound = float(np.exp2(-exp))
+        cells = deals.size * n_draws
+        pos = -1  # the last candidate cell so far
+        while True:
+            left = (cells - pos - 1) * bound  # the candidates expected in the cells left
+            size = int(min(_SPARSE_CHUNK, left + 6 * math.sqrt(left) + 64))
+            gaps = gen.geometric(bound, size=size)
+            cand = pos + np.cumsum(gaps)
+            pos = int(cand[-1])
+            cand = cand[cand < cells]
+            row, draw = np.divmod(cand, n_draws)
+            deal = deals[row]
+            kept = gen.random(cand.size) * bound < p[deal]
+            out += np.bincount(draw[kept], weights=amounts[deal[kept]], minlength=n_draws)
+            if pos >= cells:
+                break
+    return out
 
 
 def _pipeline_revenue(
@@ -255,10 +320,13 @@ def _pipeline_revenue(
     """Simulated revenue of open deals: ``sum(amount_i * [U_ij < p_ij])`` per draw j.
 
     ``win_prob`` is one probability per deal (1-D) or a deals × draws matrix.
-    The uniforms are single precision: P(U < p) differs from p by at most
-    2⁻²⁴ (6·10⁻⁸), far below the Monte Carlo error; the amounts are added in
-    double precision.  Blocks of draws run on the cores in parallel, each from
-    its own stream.
+    Each comparison reads 8 random bits first (eight per 64-bit output of the
+    generator: a ninth of the cost of a uniform) and a double-precision
+    uniform only when those bits tie with ``p``'s first 8 (see :func:`_wins`):
+    P(win) is ``p`` to double precision.  Deals with ``p`` below ``_SPARSE``
+    are drawn by :func:`_sparse_revenue`, at a cost per win instead of per
+    cell.  The amounts are added in double precision.  Blocks of draws run on
+    the cores in parallel, each from its own stream.
     """
     out = np.zeros(n_draws)
     if amounts.size == 0:
@@ -271,18 +339,31 @@ def _pipeline_revenue(
         keep = (p > 0.0) & (p < 1.0)
         if sure or not keep.all():
             return sure + _pipeline_revenue(amounts[keep], p[keep], n_draws, rng)
+        small = p < _SPARSE
+        if small.any():
+            low = _sparse_revenue(amounts[small], p[small], n_draws, rng.spawn(1)[0])
+            return low + _pipeline_revenue(amounts[~small], p[~small], n_draws, rng)
     starts = list(range(0, n_draws, _DRAWS_PER_STREAM))
     streams = rng.spawn(len(starts))
     block = max(4, _REVENUE_CELLS // amounts.size)
-    p32 = p.astype(np.float32)
+
+    def split(q: Any) -> tuple[Any, Any]:
+        # p = 1 gives k = 2^16 - 1 and frac = 1: won on every tie, so always
+        scaled = np.clip(q, 0.0, 1.0) * _SCALE
+        k = np.minimum(np.floor(scaled), _SCALE - 1.0)
+        return k.astype(_UINT), scaled - k
+
+    k1, f1 = split(p) if p.ndim == 1 else (None, None)
 
     def fill(start: int, gen: np.random.Generator) -> None:
         stop_all = min(n_draws, start + _DRAWS_PER_STREAM)
         for lo in range(start, stop_all, block):
             hi = min(stop_all, lo + block)
-            u = gen.random((hi - lo, amounts.size), dtype=np.float32)
-            pj = p32[None, :] if p32.ndim == 1 else p32[:, lo:hi].T
-            out[lo:hi] = (u < pj) @ amounts
+            cells = (hi - lo) * amounts.size
+            raw = gen.bit_generator.random_raw(-(-cells * _BITS // 64))
+            bits = raw.view(_UINT)[:cells].reshape(hi - lo, amounts.size)
+            k, f = (k1, f1) if k1 is not None else split(p[:, lo:hi].T)
+            out[lo:hi] = _wins(bits, k, f, gen).view(np.uint8) @ amounts
 
     jobs = resolve_jobs(None, amounts.size * n_draws // 8)
     if jobs > 1 and len(starts) > 1:

@@ -1135,6 +1135,61 @@ def test_simulated_pipeline_revenue_has_the_exact_law():
     assert sim2[: n // 2].mean() == pytest.approx(np.dot(amounts, probs), rel=0.02)
 
 
+def test_simulated_wins_of_each_deal_have_its_probability_alone_and_in_pairs():
+    """Amounts 1, 2, 4, ... decode each draw's winners from its revenue: every deal's win
+    frequency is within 5 standard errors of its probability, and the pairs' joint
+    frequencies of the product (independence), for probabilities across the dense draws,
+    the sparse ones (below 1/32, every bucket of powers of two) and their boundaries."""
+    from funnelkit import planning
+
+    probs = np.array([0.3, 1 / 32, 0.03, 1 / 64, 0.011, 0.004, 3e-4, 0.2, 2.0**-10, 0.05])
+    amounts = 2.0 ** np.arange(probs.size)
+    n = 200_000
+    sim = planning._pipeline_revenue(amounts, probs, n, np.random.default_rng(3))
+    code = sim.astype(np.int64)
+    assert (code == sim).all()
+    won = (code[:, None] >> np.arange(probs.size)) & 1
+    for i, p in enumerate(probs):
+        freq = won[:, i].mean()
+        assert abs(freq - p) <= 5 * math.sqrt(p * (1 - p) / n) + 1e-7, (i, freq, p)
+    for i, j in itertools.combinations(range(probs.size), 2):
+        q = probs[i] * probs[j]
+        freq = (won[:, i] & won[:, j]).mean()
+        assert abs(freq - q) <= 5 * math.sqrt(q * (1 - q) / n) + 2e-6, (i, j, freq, q)
+
+
+def test_sparse_revenue_matches_the_mean_and_variance_of_many_small_deals():
+    """Thousands of deals with probabilities below 1/32: the simulated revenue's mean and
+    variance agree with sum(a p) and sum(a² p (1 − p)) within their sampling error."""
+    from funnelkit import planning
+
+    rng = np.random.default_rng(8)
+    amounts, probs = rng.lognormal(8, 1, 4_000), rng.uniform(0, 1 / 32, 4_000) ** 2 * 32
+    n = 20_000
+    sim = planning._pipeline_revenue(amounts, probs, n, np.random.default_rng(2))
+    mean, var = float(amounts @ probs), float((amounts**2) @ (probs * (1 - probs)))
+    assert abs(sim.mean() - mean) <= 5 * math.sqrt(var / n)
+    assert sim.var() == pytest.approx(var, rel=5 * math.sqrt(2 / n))
+
+
+def test_wins_settle_the_ties_of_the_random_bits_with_a_uniform():
+    """Bits below p's first 8 always win, above never, equal with the remainder's chance."""
+    from funnelkit import planning
+
+    gen = np.random.default_rng(0)
+    n = 100_000
+    k = np.array([0, 77, 200], dtype=np.uint8)
+    frac = np.array([0.25, 0.6, 1.0])
+    for bits_value, expected in [(k - 1, [None, 1.0, 1.0]), (k, frac), (k + 1, [0.0] * 3)]:
+        bits = np.repeat(np.asarray(bits_value, dtype=np.uint8)[None, :], n, axis=0)
+        won = planning._wins(bits, k, frac, gen)
+        for col, want in enumerate(expected):
+            if want is None:  # 0 - 1 wraps to 255: above k = 0, never won
+                assert not won[:, col].any()
+                continue
+            assert abs(won[:, col].mean() - want) <= 5 * math.sqrt(want * (1 - want) / n) + 1e-9
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     n=st.integers(1, 5_000),
