@@ -580,14 +580,22 @@ def _prepare(
         positions = np.flatnonzero(is_step & valid if filtered else is_step)
     positions = positions.astype(np.int64, copy=False)
     every_row = positions.size == len(df)  # all rows kept, in order: no gathers
-    sub = lookup[ev_codes if every_row else ev_codes[positions]]  # index into `names`, -1: other
+    kept_codes = ev_codes if every_row else ev_codes[positions]
+    sub_: list[I64] = []
+
+    def sub() -> I64:  # index into `names` of each kept row, -1: other (made when needed)
+        if not sub_:
+            sub_.append(lookup[kept_codes])
+        return sub_[0]
+
     # a partition reports what it saw (combined with "or"); a whole log with valid rows raises
     found = [report] * len(names)
     if (report and len(df) - n_bad > 0) or (not report and len(original) > 0):
         if categories is not None:
             found = [n in set(categories) for n in names]
         else:
-            counts = np.bincount(sub[sub >= 0], minlength=len(names))
+            named = sub()
+            counts = np.bincount(named[named >= 0], minlength=len(names))
             if not counts.all():  # look again at every input row (some were left out)
                 every_codes, _, _ = _event_codes(original, event, names)
                 every = lookup[every_codes]
@@ -602,12 +610,15 @@ def _prepare(
         step_of_name = np.full(len(names) + 1, len(per_step_idx), dtype=np.int32)
         for j, idx in enumerate(per_step_idx):
             step_of_name[idx] = j
-        step = step_of_name[sub]
+        # step of each event code (the last entry: code -1, a missing event), so the
+        # rows are read once; small integers where the steps are few
+        small = np.int16 if len(per_step_idx) < 2**15 else np.int32
+        step = step_of_name[lookup].astype(small)[kept_codes]
         if all_rows:  # most rows fill no step: split the step rows only
             in_step = np.flatnonzero(step < len(per_step_idx)).astype(np.int64, copy=False)
             step_in = step[in_step]
             for j in range(len(per_step_idx)):
-                members.append(in_step[step_in == j])
+                members.append(in_step[np.flatnonzero(step_in == j)])
         else:
             for j in range(len(per_step_idx)):
                 members.append(np.flatnonzero(step == j).astype(np.int64, copy=False))
@@ -615,13 +626,13 @@ def _prepare(
         for idx in per_step_idx:
             lut = np.zeros(len(names) + 1, dtype=bool)
             lut[idx] = True
-            members.append(np.flatnonzero(lut[sub]).astype(np.int64))
+            members.append(np.flatnonzero(lut[sub()]).astype(np.int64))
     codes = _entity_codes(df[entity], positions, every_row)
     exclusions = []
     for first, last, name_idx in opts.exclude:
         lut = np.zeros(len(names) + 1, dtype=bool)
         lut[list(name_idx)] = True
-        exclusions.append(Exclusion(first, last, np.flatnonzero(lut[sub]).astype(np.int64)))
+        exclusions.append(Exclusion(first, last, np.flatnonzero(lut[sub()]).astype(np.int64)))
     hold = None
     if opts.hold:
         hold_values = _take_rows(df, opts.hold, positions)
