@@ -650,6 +650,34 @@ def _levels_to_entities(
     return ent_rel, reached, start, end, first_pos, ent_idx
 
 
+class _Alive:
+    """The entities still in the funnel, by relative code (when the code range is small).
+
+    ``sorted_keys`` packs and sorts only the rows of a step whose entity has a
+    valid row at the level before (the others cannot advance).
+    """
+
+    def __init__(self, keys: _Keys, first: I64, n_rows: int) -> None:
+        self.keys = keys
+        self.span = int(keys.ent(first[-1:]).max()) + 1 if first.size else 0
+        small = self.span <= 8 * n_rows + 1024
+        # one more slot, never marked: where every code past the entities' is looked up
+        self.mark: Bool | None = np.zeros(self.span + 1, dtype=bool) if small else None
+
+    def sorted_keys(self, codes: I64, time: I64, rows: I64, valid: I64) -> I64:
+        """Sorted keys of ``rows`` of the entities of ``valid`` (sorted keys), or of all."""
+        keys, mark = self.keys, self.mark
+        if mark is None or valid.size == 0:
+            return cast(I64, np.sort(keys.pack(codes[rows], time[rows])))
+        mark[:] = False
+        mark[keys.ent(valid)] = True
+        rel = keys.rel_codes(codes[rows])
+        live = np.flatnonzero(mark.take(rel, mode="clip"))  # rel >= 0: codes of the keys
+        q = keys.pack_rel(rel[live], keys.key_time(time[rows[live]]))
+        q.sort()
+        return q
+
+
 def _ordered(
     keys: _Keys,
     codes: I64,
@@ -674,21 +702,9 @@ def _ordered(
     vidx = np.cumsum(mark) - 1  # entity index (into ent_rel) of each valid row
     reached = np.ones(ent_rel.size, dtype=np.int64)
     start = vb[st]  # start of the first valid row per entity at the deepest level so far
-    # entities still in the funnel, by relative code (when the code range is small)
-    span = int(keys.ent(vk[-1:]).max()) + 1 if vk.size else 0
-    alive: Bool | None = np.zeros(span, dtype=bool) if span <= 8 * codes.size + 1024 else None
+    alive = _Alive(keys, vk, codes.size)
     for j in range(1, n_steps):
-        mj = members[j]
-        if alive is not None and vk.size:
-            # sort only the rows of entities still in the funnel (and pack only those)
-            alive[:] = False
-            alive[keys.ent(vk)] = True
-            rel = keys.rel_codes(codes[mj])
-            live = np.flatnonzero(alive[np.minimum(rel, span - 1)] & (rel < span))
-            q = keys.pack_rel(rel[live], keys.key_time(time[mj[live]]))
-        else:
-            q = keys.pack(codes[mj], time[mj])
-        q = np.sort(q)
+        q = alive.sorted_keys(codes, time, members[j], vk)
         steps.append(q)
         if vk.size == 0 or q.size == 0:
             steps.extend([_EMPTY] * (n_steps - 1 - j))
@@ -889,14 +905,18 @@ def _strict(
     may interrupt (all rows of the entities in ``members``, maybe more).
     """
     n_steps = len(members)
-    steps = _sorted_step_keys(keys, codes, time, members)
+    # each step's rows of the entities with a valid row at the level before (only
+    # those can advance; step j - 1's rows of an entity still in at level j are kept)
+    steps = [np.sort(keys.pack(codes[members[0]], time[members[0]]))]
     all_keys: I64 | None = None  # every row of the entities that can pass step 1, sorted
     side: Literal["left", "right"] = "left" if ties == "strict" else "right"
     vk = steps[0]
     vb = keys.kt(vk)
     level_keys, level_b, level_pred = [vk], [vb], [_EMPTY]
+    alive = _Alive(keys, vk, codes.size)
     for j in range(1, n_steps):
-        q = steps[j]
+        q = alive.sorted_keys(codes, time, members[j], vk) if vk.size else _EMPTY
+        steps.append(q)
         if vk.size == 0 or q.size == 0:
             vk, vb, pc = _EMPTY, _EMPTY, _EMPTY
         else:
@@ -905,18 +925,20 @@ def _strict(
             ok = (pos >= 0) & (keys.ent(vk[pc]) == keys.ent(q))
             b = vb[pc]
             ok &= keys.within(keys.kt(q), b, window)
-            # no row strictly between p and q other than rows of step j-1: count the
-            # rows in between among all rows and among step j-1's (keys in between
-            # belong to the same entity; when p and q tie both counts are <= 0)
+            # no row strictly between p and q other than rows of step j-1: the rows in
+            # between among all rows (n_all) no more than among step j-1's (n_rep; keys
+            # in between belong to the same entity; when p and q tie both are <= 0)
             # (searched only for the rows that pass the other tests)
             cand = np.flatnonzero(ok)
             qc, pk = q[cand], vk[pc[cand]]
             if all_keys is None:
                 all_keys = _entity_rows_keys(keys, every_codes, every_time, keys.ent(qc))
             prev = steps[j - 1]
-            n_all = np.searchsorted(all_keys, qc, "left") - np.searchsorted(all_keys, pk, "right")
             n_rep = np.searchsorted(prev, qc, "left") - np.searchsorted(prev, pk, "right")
-            ok[cand] = n_all <= n_rep
+            # n_all <= n_rep, n_all = (rows before q) - (rows up to p): the row m - 1
+            # (m = rows before q - n_rep) lies at or before p, or there is none
+            m = np.searchsorted(all_keys, qc, "left") - n_rep
+            ok[cand] = (m <= 0) | (all_keys[np.maximum(m - 1, 0)] <= pk)
             vk, vb, pc = q[ok], b[ok], pc[ok]
         level_keys.append(vk)
         level_b.append(vb)
@@ -957,7 +979,7 @@ def _entity_rows_keys(keys: _Keys, codes: I64, time: I64, ent: I64) -> I64:
     for a in _blocks(codes.size):
         rel = buf[: min(BLOCK, codes.size - a)]
         np.subtract(codes[a : a + BLOCK], np.int64(keys.cmin), out=rel)
-        sel = np.flatnonzero(mark[np.minimum(rel, span)])
+        sel = np.flatnonzero(mark.take(rel, mode="clip"))  # past the entities: the last slot
         out[n : n + sel.size] = keys.pack_rel(rel[sel], keys.key_time(time[a + sel]))
         n += sel.size
     found = out[:n]
