@@ -192,6 +192,18 @@ def _blocks(n: int) -> range:
     return range(0, n, BLOCK)
 
 
+def lookup_blocks(table: Any, idx: Any) -> Any:
+    """``table[idx]``, read in blocks.
+
+    Small integer ``idx`` (int8 category codes, say) are widened to the
+    index type a block at a time, not into one temporary the size of ``idx``.
+    """
+    out = np.empty(idx.shape[0], dtype=table.dtype)
+    for a in _blocks(idx.shape[0]):
+        out[a : a + BLOCK] = table[idx[a : a + BLOCK]]
+    return out
+
+
 def time_unit(time: I64, tmin: int, span: int) -> int:
     """The coarsest of day, s, ms, us dividing every ``time - tmin`` (1 when none).
 
@@ -352,7 +364,6 @@ class _Part:
 
     members: list[I64]
     exclusions: list[Exclusion]
-    rows: I64 | None = None  # every row of the range, when asked for (order="strict")
 
 
 def _code_bounds(codes: I64, parts: int) -> list[int]:
@@ -374,13 +385,11 @@ def _make_part(
     exclusions: Sequence[Exclusion],
     lo: int | None,
     hi: int | None,
-    every_row: bool = False,
 ) -> _Part:
     """The member and exclusion rows whose entity code lies in ``[lo, hi)`` (None: open).
 
     The rows stay positions into the input arrays (no copy of codes or
-    times).  ``every_row``: also every row of the range (``order="strict"``
-    reads them all: each thread then reads only its own).
+    times).
     """
 
     def inside(c: I64) -> Bool:
@@ -392,8 +401,7 @@ def _make_part(
             return cast(Bool, c < hi)
         return np.ones(c.shape, dtype=bool)
 
-    few = 4 * (sum(m.size for m in members) + sum(e.rows.size for e in exclusions)) < codes.size
-    if few and not every_row:
+    if 4 * (sum(m.size for m in members) + sum(e.rows.size for e in exclusions)) < codes.size:
         # few rows (the entities an exclusion reaches, say): look up their codes only
         def mine_of(r: I64) -> I64:
             return cast(I64, r[inside(codes[r])])
@@ -406,7 +414,7 @@ def _make_part(
     mine = inside(codes)
     mem = [m[mine[m]] for m in members]
     ex = [Exclusion(e.first, e.last, e.rows[mine[e.rows]]) for e in exclusions]
-    return _Part(mem, ex, np.flatnonzero(mine).astype(np.int64) if every_row else None)
+    return _Part(mem, ex)
 
 
 def _by_entity(
@@ -416,7 +424,6 @@ def _by_entity(
     members: Sequence[I64],
     exclusions: Sequence[Exclusion],
     jobs: int,
-    every_row: bool = False,
 ) -> list[T]:
     """``fn`` on each part of the rows cut by entity code, one thread per part.
 
@@ -429,7 +436,7 @@ def _by_entity(
     bounds: list[int | None] = [None, *cuts, None]
 
     def one(i: int) -> T:
-        return fn(_make_part(codes, members, exclusions, bounds[i], bounds[i + 1], every_row))
+        return fn(_make_part(codes, members, exclusions, bounds[i], bounds[i + 1]))
 
     with ThreadPoolExecutor(max_workers=len(bounds) - 1, thread_name_prefix="funnelkit") as pool:
         return list(pool.map(one, range(len(bounds) - 1)))
@@ -508,15 +515,18 @@ def funnel_kernel(
     kw: dict[str, Any] = dict(window=window, order=order, ties=ties, rows=rows, disjoint=disjoint)
     work = codes.size if order == "strict" else sum(m.size for m in members)
     jobs = resolve_jobs(n_jobs, work)
+    if order == "strict":
+        # strict reads every row: one set of keys for all of them, shared by the threads
+        # (each reads the rows of its own entities through their table)
+        kw["every_keys"] = _make_keys(codes, time)
     if jobs > 1:
         tables = _by_entity(
-            lambda p: _funnel_kernel_one(codes, time, p.members, pool=p.rows, **kw),
+            lambda p: _funnel_kernel_one(codes, time, p.members, **kw),
             codes,
             time,
             members,
             (),
             jobs,
-            every_row=order == "strict",
         )
         return concat_tables(tables, n_steps)
     return _funnel_kernel_one(codes, time, members, **kw)
@@ -532,21 +542,18 @@ def _funnel_kernel_one(
     ties: Literal["allow", "strict"],
     rows: Rows,
     disjoint: bool,
-    pool: I64 | None = None,
+    every_keys: _Keys | None = None,
 ) -> FunnelTable:
     """:func:`funnel_kernel` in the calling thread (``disjoint`` known and checked).
 
-    ``pool``: the rows ``order="strict"`` reads besides the members (None: all).
+    ``every_keys``: ``order="strict"``'s keys of every row (made here when None).
     """
     n_steps = len(members)
     if n_steps == 0 or members[0].size == 0:
         return empty_table(n_steps)
     if order == "strict":
-        every_codes, every_time = (codes, time) if pool is None else (codes[pool], time[pool])
-        keys = _make_keys(every_codes, every_time)
-        return _strict(
-            keys, codes, time, members, window, ties, rows, disjoint, every_codes, every_time
-        )
+        keys = _make_keys(codes, time) if every_keys is None else every_keys
+        return _strict(keys, codes, time, members, window, ties, rows, disjoint)
     used = np.concatenate(list(members))
     if used.size < codes.size:
         keys = _make_keys(codes[used], time[used])
@@ -896,13 +903,11 @@ def _strict(
     ties: str,
     rows: Rows,
     disjoint: bool,
-    every_codes: I64,
-    every_time: I64,
 ) -> FunnelTable:
     """Strict order: only repeats of the step just reached may lie between steps.
 
-    ``every_codes`` / ``every_time``: the entity and time of every row that
-    may interrupt (all rows of the entities in ``members``, maybe more).
+    ``codes`` / ``time`` hold every row that may interrupt (all rows of the
+    entities in ``members``, maybe more); ``keys`` are made from all of them.
     """
     n_steps = len(members)
     # each step's rows of the entities with a valid row at the level before (only
@@ -932,7 +937,7 @@ def _strict(
             cand = np.flatnonzero(ok)
             qc, pk = q[cand], vk[pc[cand]]
             if all_keys is None:
-                all_keys = _entity_rows_keys(keys, every_codes, every_time, keys.ent(qc))
+                all_keys = _entity_rows_keys(keys, codes, time, keys.ent(qc))
             prev = steps[j - 1]
             n_rep = np.searchsorted(prev, qc, "left") - np.searchsorted(prev, pk, "right")
             # n_all <= n_rep, n_all = (rows before q) - (rows up to p): the row m - 1

@@ -33,6 +33,7 @@ from funnelkit._kernels import (
     feature_kernel,
     funnel_kernel,
     linked_components,
+    lookup_blocks,
     resolve_jobs,
     take_table,
 )
@@ -585,7 +586,7 @@ def _prepare(
 
     def sub() -> I64:  # index into `names` of each kept row, -1: other (made when needed)
         if not sub_:
-            sub_.append(lookup[kept_codes])
+            sub_.append(lookup_blocks(lookup, kept_codes))
         return sub_[0]
 
     # a partition reports what it saw (combined with "or"); a whole log with valid rows raises
@@ -613,7 +614,7 @@ def _prepare(
         # step of each event code (the last entry: code -1, a missing event), so the
         # rows are read once; small integers where the steps are few
         small = np.int16 if len(per_step_idx) < 2**15 else np.int32
-        step = step_of_name[lookup].astype(small)[kept_codes]
+        step = lookup_blocks(step_of_name[lookup].astype(small), kept_codes)
         if all_rows:  # most rows fill no step: split the step rows only
             in_step = np.flatnonzero(step < len(per_step_idx)).astype(np.int64, copy=False)
             step_in = step[in_step]
