@@ -577,7 +577,7 @@ def _prepare(
     if all_rows:
         positions = np.flatnonzero(valid) if filtered else np.arange(len(df), dtype=np.int64)
     else:
-        is_step = (lookup >= 0)[ev_codes]
+        is_step = lookup_blocks(lookup >= 0, ev_codes)
         positions = np.flatnonzero(is_step & valid if filtered else is_step)
     positions = positions.astype(np.int64, copy=False)
     every_row = positions.size == len(df)  # all rows kept, in order: no gathers
