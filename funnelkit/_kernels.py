@@ -672,9 +672,15 @@ class _Alive:
         self.mark: Bool | None = np.zeros(self.span + 1, dtype=bool) if small else None
 
     def sorted_keys(self, codes: I64, time: I64, rows: I64, valid: I64) -> I64:
-        """Sorted keys of ``rows`` of the entities of ``valid`` (sorted keys), or of all."""
+        """Sorted keys of ``rows`` of the entities of ``valid`` (sorted keys).
+
+        None valid: no row can advance (empty).  A code range too wide for the
+        table: every row of ``rows``.
+        """
         keys, mark = self.keys, self.mark
-        if mark is None or valid.size == 0:
+        if valid.size == 0:
+            return _EMPTY
+        if mark is None:
             return cast(I64, np.sort(keys.pack(codes[rows], time[rows])))
         mark[:] = False
         mark[keys.ent(valid)] = True
@@ -920,7 +926,7 @@ def _strict(
     level_keys, level_b, level_pred = [vk], [vb], [_EMPTY]
     alive = _Alive(keys, vk, codes.size)
     for j in range(1, n_steps):
-        q = alive.sorted_keys(codes, time, members[j], vk) if vk.size else _EMPTY
+        q = alive.sorted_keys(codes, time, members[j], vk)
         steps.append(q)
         if vk.size == 0 or q.size == 0:
             vk, vb, pc = _EMPTY, _EMPTY, _EMPTY

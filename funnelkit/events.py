@@ -582,12 +582,10 @@ def _prepare(
     positions = positions.astype(np.int64, copy=False)
     every_row = positions.size == len(df)  # all rows kept, in order: no gathers
     kept_codes = ev_codes if every_row else ev_codes[positions]
-    sub_: list[I64] = []
 
+    @functools.cache
     def sub() -> I64:  # index into `names` of each kept row, -1: other (made when needed)
-        if not sub_:
-            sub_.append(lookup_blocks(lookup, kept_codes))
-        return sub_[0]
+        return cast(I64, lookup_blocks(lookup, kept_codes))
 
     # a partition reports what it saw (combined with "or"); a whole log with valid rows raises
     found = [report] * len(names)
@@ -599,7 +597,7 @@ def _prepare(
             counts = np.bincount(named[named >= 0], minlength=len(names))
             if not counts.all():  # look again at every input row (some were left out)
                 every_codes, _, _ = _event_codes(original, event, names)
-                every = lookup[every_codes]
+                every = lookup_blocks(lookup, every_codes)
                 counts = np.bincount(every[every >= 0], minlength=len(names))
             found = [bool(c) for c in counts]
         if report and not all(found):

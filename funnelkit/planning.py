@@ -251,7 +251,7 @@ _REVENUE_CELLS = 2**18
 #: case out of 256, where a double-precision uniform settles it (see :func:`_wins`).
 _BITS = 8
 _SCALE = float(2**_BITS)
-_UINT = np.uint8
+_UINT = np.dtype(f"uint{_BITS}")
 
 
 def _wins(bits: Any, k: Any, frac: Any, gen: np.random.Generator) -> Any:
@@ -348,7 +348,7 @@ def _pipeline_revenue(
     block = max(4, _REVENUE_CELLS // amounts.size)
 
     def split(q: Any) -> tuple[Any, Any]:
-        # p = 1 gives k = 2^16 - 1 and frac = 1: won on every tie, so always
+        # p = 1 gives k = 2^8 - 1 and frac = 1: won on every tie, so always
         scaled = np.clip(q, 0.0, 1.0) * _SCALE
         k = np.minimum(np.floor(scaled), _SCALE - 1.0)
         return k.astype(_UINT), scaled - k
